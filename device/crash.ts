@@ -1,0 +1,538 @@
+/**
+ * Power failure: what a crash at the device's current point may leave on the media
+ * (spec/persistence-model.md section 4), as seeded draws, bounded enumeration and full
+ * enumeration, each materialised as a copy-on-write crash image.
+ *
+ * A crash state is decided in two steps. First a completion set: which pending cleans, flush
+ * hints and non-temporal stores completed; it must respect DMB epochs (a prefix of the epochs
+ * complete, plus any subset of the next). That raises each line's guaranteed version g. Then,
+ * with eviction (the default), each word (word granularity) or line (line granularity, a
+ * prefix of its 8-byte pieces) takes any version v with g <= v <= newest; without eviction it
+ * takes g. On x86-eadr a program-order prefix (a cut) of the store buffer survives instead.
+ *
+ * The odds of a seeded draw: the completed epoch prefix is uniform over 0..epochs, each
+ * pending item of the next epoch completes with probability 1/2; every word (or line) then
+ * takes one of its allowed versions uniformly; an eADR cut is uniform over 0..pieces.
+ *
+ * Never produced: a value that was not stored, a byte mix inside an 8-byte piece, a version
+ * older than g, a completion set that breaks an epoch, a discarded (DC IVAC) version.
+ * Every choice is recorded in the image, and `image(state)` rebuilds the same bytes from it.
+ */
+import { assert } from '../core/assert';
+import { Rng } from '../core/rng';
+import { LINE_BYTES, WORD_BYTES } from '../core/limits';
+import type { PmemDevice } from './device';
+import { OverlayImage } from './image';
+import { LineTrack, PendingItem, VersionEntry, applyCompletion, guaranteedVersion } from './lines';
+import { CrashKind } from './profiles';
+
+const WORDS_PER_LINE = LINE_BYTES / WORD_BYTES;
+/** Full enumeration refuses spaces larger than this (it is meant for litmus programs). */
+export const MAX_FULL_STATES = 1 << 20;
+/** Default bound: at most k units raised (spec: k = 2). */
+export const DEFAULT_BOUND_K = 2;
+
+/** What one uncertain line kept. Word granularity: one version per word. Line granularity:
+ * [version, pieces] (pieces of that version's unit that persisted; 0 when version is g). */
+export interface LineChoice {
+  readonly line: number;
+  readonly versions: readonly number[];
+}
+
+export interface CrashChoices {
+  readonly crashKind: CrashKind;
+  /** Ids of the pending items that completed. */
+  readonly completed: readonly number[];
+  /** Uncertain lines, ascending; a line left out stays at its guaranteed version. */
+  readonly lines: readonly LineChoice[];
+}
+
+/** A crash state, named so a token can carry it (persistence model, bounded enumeration). */
+export type CrashState =
+  | { readonly kind: 'sampled'; readonly seed: string }
+  | { readonly kind: 'bounded'; readonly epochs: number; readonly subset: readonly number[]; readonly units: readonly number[] }
+  | { readonly kind: 'cut'; readonly epochs: number; readonly subset: readonly number[]; readonly cut: number }
+  | { readonly kind: 'newest' }
+  | { readonly kind: 'explicit'; readonly choices: CrashChoices };
+
+export class InvalidCrashState extends Error {
+  override name = 'InvalidCrashState';
+}
+
+export class CrashImage extends OverlayImage {
+  constructor(
+    base: ConstructorParameters<typeof OverlayImage>[0],
+    lineValues: Iterable<readonly [number, Uint8Array]>,
+    readonly instruction: number,
+    readonly state: CrashState,
+    readonly choices: CrashChoices,
+  ) {
+    super(base, lineValues);
+  }
+}
+
+export interface BoundedSpace {
+  /** States of bound k at this point (the coverage denominator). */
+  readonly boundSize: bigint;
+  /** Distinct states the full model allows here (an upper bound when eviction is off). */
+  readonly fullSize: bigint;
+  states(): Generator<CrashState>;
+}
+
+interface CompletionSet {
+  readonly epochs: number;
+  readonly subset: readonly number[];
+}
+
+/** The crash model of one device at one point; valid until the device's next instruction. */
+export class CrashPoint {
+  readonly instruction: number;
+  private readonly tracks: LineTrack[];
+  private readonly trackByLine: ReadonlyMap<number, LineTrack>;
+  /** Non-empty epochs of pending items, oldest first. */
+  private readonly epochs: PendingItem[][];
+  private readonly wordMode: boolean;
+
+  constructor(private readonly device: PmemDevice, readonly crashKind: CrashKind = 'power') {
+    if (!device.profile.crashKinds.includes(crashKind)) {
+      throw new InvalidCrashState(`crash kind '${crashKind}' does not apply to ${device.profile.name}`);
+    }
+    this.instruction = device.instructionCount;
+    this.tracks = [...device.lines.values()].sort((a, b) => a.lineIndex - b.lineIndex);
+    this.trackByLine = device.lines;
+    const byEpoch = new Map<number, PendingItem[]>();
+    for (const item of device.pending) {
+      const list = byEpoch.get(item.epoch);
+      if (list) list.push(item);
+      else byEpoch.set(item.epoch, [item]);
+    }
+    this.epochs = [...byEpoch.keys()].sort((a, b) => a - b).map((e) => byEpoch.get(e) as PendingItem[]);
+    this.wordMode = device.granularity === 'word' && !device.profile.eadr;
+  }
+
+  get uncertainLines(): number {
+    return this.tracks.length;
+  }
+
+  get pendingCount(): number {
+    return this.device.pending.length;
+  }
+
+  /** One crash state drawn from `seed` (the full model, not only the bound). */
+  sample(seed: string | number): CrashImage {
+    this.checkCurrent();
+    const rng = Rng.fromSeed(String(seed)).fork('crash');
+    const completion = this.drawCompletion(rng);
+    const completed = this.completedIds(completion);
+    const g = this.guarantees(completed);
+    const lines: LineChoice[] = [];
+    if (this.device.profile.eadr) {
+      lines.push(...this.cutChoices(g, rng.below(this.storeBufferPieces() + 1)));
+    } else if (this.device.eviction) {
+      for (const track of this.tracks) lines.push(this.drawLine(track, g.get(track.lineIndex) as number, rng));
+    }
+    const choices: CrashChoices = { crashKind: this.crashKind, completed: [...completed], lines };
+    return this.build({ kind: 'sampled', seed: String(seed) }, choices);
+  }
+
+  /** Rebuild the image of a named state. */
+  image(state: CrashState): CrashImage {
+    this.checkCurrent();
+    return this.build(state, this.resolve(state));
+  }
+
+  /** The choices a named state stands for. */
+  resolve(state: CrashState): CrashChoices {
+    switch (state.kind) {
+      case 'sampled':
+        return this.sample(state.seed).choices;
+      case 'explicit':
+        this.validate(state.choices);
+        return state.choices;
+      case 'newest':
+        return this.newestChoices();
+      case 'bounded':
+      case 'cut':
+        return this.boundedChoices(state);
+    }
+  }
+
+  /** Every state of bound k: at most k units raised above the baseline, completion sets as
+   * epoch prefixes plus at most k items of the next epoch, and the all-newest state. */
+  bounded(options: { k?: number; limit?: number } = {}): BoundedSpace {
+    const k = options.k ?? DEFAULT_BOUND_K;
+    const limit = options.limit ?? Infinity;
+    if (!Number.isInteger(k) || k < 0) throw new InvalidCrashState(`bound k=${k} is not a non-negative integer`);
+    if (!(limit >= 0)) throw new InvalidCrashState(`limit ${limit} is not a non-negative number`);
+    const completions = [...this.completionSets(k)];
+    let boundSize = 1n;
+    for (const c of completions) boundSize += this.statesUnder(c, k);
+    const point = this;
+    return {
+      boundSize,
+      fullSize: this.fullSize(),
+      *states(): Generator<CrashState> {
+        let given = 0;
+        for (const c of completions) {
+          for (const state of point.statesOf(c, k)) {
+            if (given++ >= limit) return;
+            yield state;
+          }
+        }
+        if (given < limit) yield { kind: 'newest' };
+      },
+    };
+  }
+
+  /** Every state the full model allows (for litmus programs: refuses huge spaces). */
+  *all(): Generator<CrashState> {
+    this.checkCurrent();
+    const size = this.fullSize() * this.completionCount();
+    if (size > BigInt(MAX_FULL_STATES)) {
+      throw new InvalidCrashState(`full enumeration of ${size} states is meant for litmus-sized programs (at most ${MAX_FULL_STATES})`);
+    }
+    for (const c of this.completionSets(Infinity)) {
+      const completed = this.completedIds(c);
+      const g = this.guarantees(completed);
+      if (this.device.profile.eadr) {
+        for (let cut = 0; cut <= this.storeBufferPieces(); cut++) {
+          yield { kind: 'explicit', choices: { crashKind: this.crashKind, completed: [...completed], lines: this.cutChoices(g, cut) } };
+        }
+        continue;
+      }
+      if (!this.device.eviction) {
+        yield { kind: 'explicit', choices: { crashKind: this.crashKind, completed: [...completed], lines: [] } };
+        continue;
+      }
+      const perLine = this.tracks.map((t) => this.lineOptions(t, g.get(t.lineIndex) as number));
+      for (const lines of cartesian(perLine)) {
+        yield { kind: 'explicit', choices: { crashKind: this.crashKind, completed: [...completed], lines } };
+      }
+    }
+  }
+
+  /** Distinct states of the full model (eviction off: the number of completion sets). */
+  fullSize(): bigint {
+    const completionCount = this.completionCount();
+    if (this.device.profile.eadr) return completionCount * BigInt(this.storeBufferPieces() + 1);
+    if (!this.device.eviction) return completionCount;
+    const g = this.guarantees(new Set());
+    let size = 1n;
+    for (const track of this.tracks) size *= BigInt(this.lineOptions(track, g.get(track.lineIndex) as number).length);
+    return size;
+  }
+
+  // -------------------------------------------------------------- completion sets
+
+  /** Distinct completion sets the epoch rule allows. */
+  private completionCount(): bigint {
+    return this.epochs.reduce((n, items) => n + (1n << BigInt(items.length)) - 1n, 1n);
+  }
+
+  private *completionSets(k: number): Generator<CompletionSet> {
+    for (let e = 0; e < this.epochs.length; e++) {
+      const items = this.epochs[e];
+      for (const subset of subsetsUpTo(items.length, k)) {
+        if (subset.length === items.length) continue; // the same as completing epoch e whole
+        yield { epochs: e, subset: subset.map((i) => items[i].id) };
+      }
+    }
+    yield { epochs: this.epochs.length, subset: [] };
+  }
+
+  private drawCompletion(rng: Rng): CompletionSet {
+    const e = rng.below(this.epochs.length + 1);
+    const subset = e < this.epochs.length ? this.epochs[e].filter(() => rng.bool()).map((i) => i.id) : [];
+    return { epochs: e, subset };
+  }
+
+  private completedIds(c: CompletionSet): Set<number> {
+    if (c.epochs < 0 || c.epochs > this.epochs.length || !Number.isInteger(c.epochs)) {
+      throw new InvalidCrashState(`epoch prefix ${c.epochs} is outside 0..${this.epochs.length}`);
+    }
+    const ids = new Set<number>();
+    for (let e = 0; e < c.epochs; e++) for (const item of this.epochs[e]) ids.add(item.id);
+    const next = new Set((this.epochs[c.epochs] ?? []).map((i) => i.id));
+    for (const id of c.subset) {
+      if (!next.has(id)) throw new InvalidCrashState(`pending item ${id} is not in epoch ${c.epochs} of this crash point`);
+      ids.add(id);
+    }
+    return ids;
+  }
+
+  /** Each uncertain line's guaranteed version once `completed` have completed. */
+  private guarantees(completed: ReadonlySet<number>): Map<number, number> {
+    const copies = new Map<number, LineTrack>();
+    const copyOf = (track: LineTrack): LineTrack => {
+      let copy = copies.get(track.lineIndex);
+      if (!copy) {
+        copy = new LineTrack(track.lineIndex, track.base, track.baseline);
+        copy.entries = track.entries;
+        for (let l = 0; l < track.reached.length; l++) copy.reached[l] = track.reached[l];
+        copy.hint = track.hint;
+        copies.set(track.lineIndex, copy);
+      }
+      return copy;
+    };
+    if (completed.size > 0) {
+      const view = new Map<number, LineTrack>();
+      for (const track of this.tracks) view.set(track.lineIndex, copyOf(track));
+      for (const item of this.device.pending) if (completed.has(item.id)) applyCompletion(view, item);
+    }
+    const g = new Map<number, number>();
+    for (const track of this.tracks) {
+      const t = copies.get(track.lineIndex) ?? track;
+      g.set(track.lineIndex, Math.min(track.newest, guaranteedVersion(this.device.profile, this.crashKind, t.reached, t.hint)));
+    }
+    return g;
+  }
+
+  private checkCompletionRule(completed: readonly number[]): void {
+    const set = new Set(completed);
+    let e = 0;
+    while (e < this.epochs.length && this.epochs[e].every((i) => set.has(i.id))) e++;
+    const subset = (this.epochs[e] ?? []).filter((i) => set.has(i.id)).map((i) => i.id);
+    const valid = this.completedIds({ epochs: e, subset });
+    if (valid.size !== set.size) {
+      throw new InvalidCrashState('the completed items break the DMB epoch rule (or name items that are not pending)');
+    }
+  }
+
+  // -------------------------------------------------------------- per-line choices
+
+  /** The distinct choices a line allows above g (eviction on). */
+  private lineOptions(track: LineTrack, g: number): LineChoice[] {
+    const above = track.entries.filter((e) => e.unit > g);
+    if (!this.wordMode) {
+      const out: LineChoice[] = [{ line: track.lineIndex, versions: [g, 0] }];
+      for (const entry of above) for (let p = 1; p <= entry.pieces; p++) out.push({ line: track.lineIndex, versions: [entry.unit, p] });
+      return out;
+    }
+    const perWord: number[][] = [];
+    for (let w = 0; w < WORDS_PER_LINE; w++) {
+      perWord.push([g, ...above.filter((e) => (e.mask >> w) & 1).map((e) => e.unit)]);
+    }
+    return cartesian(perWord).map((vs) => ({ line: track.lineIndex, versions: vs }));
+  }
+
+  private drawLine(track: LineTrack, g: number, rng: Rng): LineChoice {
+    const above = track.entries.filter((e) => e.unit > g);
+    if (!this.wordMode) {
+      const total = above.reduce((n, e) => n + e.pieces, 1);
+      let pick = rng.below(total);
+      if (pick === 0) return { line: track.lineIndex, versions: [g, 0] };
+      for (const entry of above) {
+        if (pick <= entry.pieces) return { line: track.lineIndex, versions: [entry.unit, pick] };
+        pick -= entry.pieces;
+      }
+      assert(false, 'a drawn line version lies inside the line');
+    }
+    const versions: number[] = [];
+    for (let w = 0; w < WORDS_PER_LINE; w++) {
+      const options = [g, ...above.filter((e) => (e.mask >> w) & 1).map((e) => e.unit)];
+      versions.push(options[rng.below(options.length)]);
+    }
+    return { line: track.lineIndex, versions };
+  }
+
+  private newestChoices(): CrashChoices {
+    const lines = this.tracks.map((t): LineChoice => {
+      const last = t.entries[t.entries.length - 1];
+      return this.wordMode
+        ? { line: t.lineIndex, versions: new Array<number>(WORDS_PER_LINE).fill(t.newest) }
+        : { line: t.lineIndex, versions: last ? [last.unit, last.pieces] : [t.newest, 0] };
+    });
+    const completed = this.device.pending.map((i) => i.id);
+    return { crashKind: this.crashKind, completed, lines };
+  }
+
+  private boundedChoices(state: Extract<CrashState, { kind: 'bounded' | 'cut' }>): CrashChoices {
+    const completed = this.completedIds(state);
+    const g = this.guarantees(completed);
+    if (state.kind === 'cut') {
+      if (!this.device.profile.eadr) throw new InvalidCrashState('a store-buffer cut applies to x86-eadr only');
+      const pieces = this.storeBufferPieces();
+      if (!Number.isInteger(state.cut) || state.cut < 0 || state.cut > pieces) {
+        throw new InvalidCrashState(`cut ${state.cut} is outside 0..${pieces}`);
+      }
+      return { crashKind: this.crashKind, completed: [...completed], lines: this.cutChoices(g, state.cut) };
+    }
+    if (this.device.profile.eadr) throw new InvalidCrashState('x86-eadr crash states are store-buffer cuts');
+    if (state.units.length > 0 && !this.device.eviction) throw new InvalidCrashState('without eviction no unit can be raised');
+    const raised = new Map<number, VersionEntry[]>();
+    for (const unit of state.units) {
+      const found = this.findUnit(unit);
+      if (!found || found.entry.unit <= (g.get(found.track.lineIndex) as number)) {
+        throw new InvalidCrashState(`unit ${unit} is not above the guaranteed version at this crash point`);
+      }
+      const list = raised.get(found.track.lineIndex) ?? [];
+      list.push(found.entry);
+      raised.set(found.track.lineIndex, list);
+    }
+    const lines: LineChoice[] = [];
+    for (const track of this.tracks) {
+      const entries = (raised.get(track.lineIndex) ?? []).sort((a, b) => a.unit - b.unit);
+      if (entries.length === 0) continue;
+      const base = g.get(track.lineIndex) as number;
+      if (this.wordMode) {
+        const versions = new Array<number>(WORDS_PER_LINE).fill(base);
+        for (const entry of entries) for (let w = 0; w < WORDS_PER_LINE; w++) if ((entry.mask >> w) & 1) versions[w] = entry.unit;
+        lines.push({ line: track.lineIndex, versions });
+      } else {
+        const top = entries[entries.length - 1];
+        lines.push({ line: track.lineIndex, versions: [top.unit, top.pieces] });
+      }
+    }
+    return { crashKind: this.crashKind, completed: [...completed], lines };
+  }
+
+  private *statesOf(c: CompletionSet, k: number): Generator<CrashState> {
+    if (this.device.profile.eadr) {
+      for (let cut = 0; cut <= this.storeBufferPieces(); cut++) yield { kind: 'cut', epochs: c.epochs, subset: c.subset, cut };
+      return;
+    }
+    if (!this.device.eviction) {
+      yield { kind: 'bounded', epochs: c.epochs, subset: c.subset, units: [] };
+      return;
+    }
+    const g = this.guarantees(this.completedIds(c));
+    const units: number[] = [];
+    for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) units.push(e.unit);
+    for (const subset of subsetsUpTo(units.length, k)) {
+      yield { kind: 'bounded', epochs: c.epochs, subset: c.subset, units: subset.map((i) => units[i]) };
+    }
+  }
+
+  private statesUnder(c: CompletionSet, k: number): bigint {
+    if (this.device.profile.eadr) return BigInt(this.storeBufferPieces() + 1);
+    if (!this.device.eviction) return 1n;
+    const g = this.guarantees(this.completedIds(c));
+    let n = 0;
+    for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) n++;
+    let total = 0n;
+    for (let j = 0; j <= Math.min(k, n); j++) total += binomial(n, j);
+    return total;
+  }
+
+  // -------------------------------------------------------------- x86-eadr store buffer
+
+  private storeBufferPieces(): number {
+    return this.device.storeBuffer.reduce((n, u) => n + u.pieces, 0);
+  }
+
+  /** Lines after a program-order prefix of `cut` pieces of the store buffer persisted. */
+  private cutChoices(g: ReadonlyMap<number, number>, cut: number): LineChoice[] {
+    const chosen = new Map<number, [number, number]>();
+    let left = cut;
+    for (const unit of this.device.storeBuffer) {
+      if (left === 0) break;
+      const pieces = Math.min(left, unit.pieces);
+      left -= pieces;
+      if (unit.unit > (g.get(unit.lineIndex) ?? -Infinity)) chosen.set(unit.lineIndex, [unit.unit, pieces]);
+    }
+    return [...chosen.entries()].sort((a, b) => a[0] - b[0]).map(([line, versions]) => ({ line, versions }));
+  }
+
+  // -------------------------------------------------------------- materialisation
+
+  private build(state: CrashState, choices: CrashChoices): CrashImage {
+    const g = this.guarantees(new Set(choices.completed));
+    const byLine = new Map(choices.lines.map((c) => [c.line, c]));
+    const values: Array<[number, Uint8Array]> = [];
+    for (const track of this.tracks) {
+      const choice = byLine.get(track.lineIndex);
+      values.push([track.lineIndex, choice ? this.lineValue(track, choice) : track.snapAt(g.get(track.lineIndex) as number)]);
+    }
+    return new CrashImage(this.device.coherent, values, this.instruction, state, choices);
+  }
+
+  private lineValue(track: LineTrack, choice: LineChoice): Uint8Array {
+    if (this.wordMode) {
+      const out = new Uint8Array(LINE_BYTES);
+      for (let w = 0; w < WORDS_PER_LINE; w++) {
+        const at = w * WORD_BYTES;
+        out.set(track.snapAt(choice.versions[w]).subarray(at, at + WORD_BYTES), at);
+      }
+      return out;
+    }
+    const [version, pieces] = choice.versions;
+    const entry = track.entryAt(version);
+    if (!entry || pieces === 0 || pieces >= entry.pieces) return track.snapAt(version);
+    const out = track.snapAt(version - 1).slice();
+    let left = pieces;
+    for (let w = 0; w < WORDS_PER_LINE && left > 0; w++) {
+      if (((entry.mask >> w) & 1) === 0) continue;
+      out.set(entry.snap.subarray(w * WORD_BYTES, (w + 1) * WORD_BYTES), w * WORD_BYTES);
+      left--;
+    }
+    return out;
+  }
+
+  private validate(choices: CrashChoices): void {
+    if (choices.crashKind !== this.crashKind) throw new InvalidCrashState(`choices are for a '${choices.crashKind}' crash`);
+    this.checkCompletionRule(choices.completed);
+    const g = this.guarantees(new Set(choices.completed));
+    for (const choice of choices.lines) {
+      const track = this.trackByLine.get(choice.line);
+      if (!track) throw new InvalidCrashState(`line ${choice.line} is not uncertain at this crash point`);
+      const low = g.get(choice.line) as number;
+      const inRange = (v: number) => Number.isInteger(v) && v >= low && v <= track.newest;
+      if (this.wordMode) {
+        if (choice.versions.length !== WORDS_PER_LINE || !choice.versions.every(inRange)) {
+          throw new InvalidCrashState(`line ${choice.line}: word versions must lie in ${low}..${track.newest}`);
+        }
+        continue;
+      }
+      const [version, pieces] = choice.versions;
+      const entry = track.entryAt(version);
+      const wholeOrPart = entry !== undefined && Number.isInteger(pieces) && pieces >= 1 && pieces <= entry.pieces;
+      const ok = choice.versions.length === 2 && inRange(version) && (version === low ? pieces === 0 || wholeOrPart : wholeOrPart);
+      if (!ok) throw new InvalidCrashState(`line ${choice.line}: version [${choice.versions.join(',')}] is not allowed here`);
+    }
+  }
+
+  private findUnit(unit: number): { track: LineTrack; entry: VersionEntry } | undefined {
+    for (const track of this.tracks) {
+      const entry = track.entryAt(unit);
+      if (entry) return { track, entry };
+    }
+    return undefined;
+  }
+
+  private checkCurrent(): void {
+    assert(this.device.instructionCount === this.instruction,
+      () => `crash point ${this.instruction} used after the device ran to ${this.device.instructionCount}`);
+  }
+}
+
+/** Index subsets of {0..n-1} of size 0..k, by size then lexicographically. */
+export function* subsetsUpTo(n: number, k: number): Generator<number[]> {
+  const top = Math.min(n, k);
+  for (let size = 0; size <= top; size++) {
+    const idx = Array.from({ length: size }, (_, i) => i);
+    for (;;) {
+      yield idx.slice();
+      let i = size - 1;
+      while (i >= 0 && idx[i] === n - size + i) i--;
+      if (i < 0) break;
+      idx[i]++;
+      for (let j = i + 1; j < size; j++) idx[j] = idx[j - 1] + 1;
+    }
+  }
+}
+
+function cartesian<T>(lists: readonly (readonly T[])[]): T[][] {
+  let out: T[][] = [[]];
+  for (const list of lists) {
+    const next: T[][] = [];
+    for (const prefix of out) for (const item of list) next.push([...prefix, item]);
+    out = next;
+  }
+  return out;
+}
+
+function binomial(n: number, k: number): bigint {
+  let r = 1n;
+  for (let i = 0; i < k; i++) r = (r * BigInt(n - i)) / BigInt(i + 1);
+  return r;
+}

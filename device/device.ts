@@ -1,0 +1,553 @@
+/**
+ * pmem0: a simulated persistent-memory device that follows the persistence model of
+ * spec/persistence-model.md for one platform profile.
+ *
+ * Owns the coherent memory (what loads see), the version history of every line whose
+ * persisted value is still uncertain, the pending cleans with their snapshots and DMB
+ * epochs, the x86 store buffer (eADR), the event trace, and the Arm and x86 instruction
+ * facades. Crash states are drawn and enumerated by `crash.ts` from the view this class
+ * exposes; this file never decides what survives a power failure.
+ *
+ * Invariants:
+ * - a line with no `LineTrack` is persisted at every level: its coherent bytes survive;
+ * - versions are named by store-unit ids (one per store call per line, globally increasing),
+ *   so a snapshot taken before a line stopped being tracked never aliases a later version;
+ * - a track's `baseline` holds the line's bytes at version `base`, and every reached level
+ *   (poc, pop, podp, hint) is at least `base`: versions folded into the baseline are
+ *   guaranteed under every crash kind of the profile;
+ * - loads always return the newest version, never the persisted one;
+ * - an instruction the profile lacks throws UndefinedInstruction before it has any effect.
+ *
+ * Fault model: power failure only (no media errors, no torn 8-byte pieces, no stray writes).
+ * What survives is chosen in crash.ts, always inside what the spec allows; nothing here
+ * draws randomness except DC IVAC's documented choice, from the device's own seeded stream.
+ */
+import { assert } from '../core/assert';
+import { Rng } from '../core/rng';
+import { DEFAULT_DEVICE_BYTES, LINE_BYTES, MAX_DEVICE_BYTES, PAGE_BYTES, WORD_BYTES } from '../core/limits';
+import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './media';
+import { EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
+import { OverlayImage } from './image';
+import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
+import { LineTrack, PendingItem, StoreBufferUnit, applyCompletion, guaranteedVersion, raiseLevel } from './lines';
+import { CrashImage, CrashPoint, CrashState } from './crash';
+
+export type BarrierKind =
+  | 'sy' | 'st' | 'ld' | 'ish' | 'ishst' | 'ishld' | 'osh' | 'oshst' | 'oshld' | 'nsh' | 'nshst' | 'nshld';
+export const BARRIER_KINDS: readonly BarrierKind[] = [
+  'sy', 'st', 'ld', 'ish', 'ishst', 'ishld', 'osh', 'oshst', 'oshld', 'nsh', 'nshst', 'nshld',
+];
+/** Barriers of both loads and stores: the only ones that order or complete cache maintenance. */
+const FULL_BARRIERS: ReadonlySet<string> = new Set(['sy', 'ish', 'osh', 'nsh']);
+/** Full DSBs that the manual clearly lets complete a clean to the PoP. */
+const SYSTEM_DSBS: ReadonlySet<string> = new Set(['sy', 'osh']);
+
+/** The one seeded choice made while running: DC IVAC either cleans or discards. */
+export type DeviceChoice = 'ivac';
+export type Chooser = (what: DeviceChoice, lineIndex: number, options: number) => number;
+
+export interface PmemDeviceOptions {
+  sizeBytes?: number;
+  profile?: ProfileName;
+  /** Persistence granularity: Arm profiles default to 'word', x86 to 'line'. */
+  granularity?: Granularity;
+  /** false narrows a crash to the guaranteed versions and the snapshots of completed cleans. */
+  eviction?: boolean;
+  /** true (default): DSB ISH and DSB NSH do not complete a clean to the PoP. */
+  strictDsb?: boolean;
+  /** Initial persisted content (an image file's bytes or a crash image); default all zeros. */
+  media?: MediaSource;
+  /** Seed of the device's random stream (DC IVAC choices); default 0. */
+  seed?: string | number;
+  /** Overrides the seeded DC IVAC choice (litmus exploration enumerates it). */
+  chooser?: Chooser;
+  /** Keep the event trace (default true). */
+  trace?: boolean;
+  traceLimit?: number;
+  /** Throw PowerFailure when this many instructions have run, before the next one. */
+  powerFailAt?: number;
+  /** Called before each instruction with the number already run (its crash point). */
+  onInstruction?: (instruction: number, device: PmemDevice) => void;
+}
+
+export class UndefinedInstruction extends Error {
+  override name = 'UndefinedInstruction';
+  readonly code = 'EUNDEFINSTR';
+  constructor(readonly instruction: string, readonly profile: ProfileName, why: string) {
+    super(`${instruction} is undefined on ${profile}: ${why}`);
+  }
+}
+
+/** Thrown at the armed crash point; not an error of the program that was running. */
+export class PowerFailure extends Error {
+  override name = 'PowerFailure';
+  constructor(readonly instruction: number) {
+    super(`power failure before instruction ${instruction}`);
+  }
+}
+
+export interface DeviceStats {
+  stores: number;
+  storeBytes: number;
+  cleans: number;
+  barriers: number;
+  fences: number;
+  hints: number;
+}
+
+export class PmemDevice {
+  readonly sizeBytes: number;
+  readonly profile: Profile;
+  readonly granularity: Granularity;
+  readonly eviction: boolean;
+  readonly strictDsb: boolean;
+  readonly coherent: SparseMemory;
+  readonly trace: EventTrace | undefined;
+  readonly stats: DeviceStats = { stores: 0, storeBytes: 0, cleans: 0, barriers: 0, fences: 0, hints: 0 };
+  /** Lines whose persisted value is uncertain. */
+  readonly lines = new Map<number, LineTrack>();
+  /** Cleans, movnti stores and flush hints issued but not yet completed, in issue order. */
+  pending: PendingItem[] = [];
+  /** x86-eadr: stores not yet drained from the store buffer, in program order. */
+  storeBuffer: StoreBufferUnit[] = [];
+  epoch = 0;
+  instructionCount = 0;
+  private nextUnit = 1;
+  private nextPendingId = 0;
+  private rngStream: Rng | undefined;
+  private readonly seed: string | number;
+  private readonly chooser: Chooser | undefined;
+  private readonly powerFailAt: number | undefined;
+  private readonly onInstruction: ((instruction: number, device: PmemDevice) => void) | undefined;
+
+  constructor(options: PmemDeviceOptions = {}) {
+    const size = options.sizeBytes ?? options.media?.sizeBytes ?? DEFAULT_DEVICE_BYTES;
+    if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_BYTES !== 0 || size > MAX_DEVICE_BYTES) {
+      throw new RangeError(`sizeBytes ${size}: a device is a positive multiple of ${PAGE_BYTES} bytes, at most ${MAX_DEVICE_BYTES}`);
+    }
+    if (options.media && options.media.sizeBytes !== size) {
+      throw new RangeError(`media of ${options.media.sizeBytes} bytes does not fit a device of ${size}`);
+    }
+    this.sizeBytes = size;
+    this.profile = getProfile(options.profile ?? 'armv8.2');
+    this.granularity = options.granularity ?? this.profile.defaultGranularity;
+    if (this.granularity !== 'word' && this.granularity !== 'line') {
+      throw new RangeError(`granularity '${String(this.granularity)}' is neither 'word' nor 'line'`);
+    }
+    this.eviction = options.eviction ?? true;
+    this.strictDsb = options.strictDsb ?? true;
+    this.coherent = new SparseMemory(size, options.media);
+    this.trace = options.trace === false ? undefined : new EventTrace(options.traceLimit ?? DEFAULT_TRACE_LIMIT);
+    this.seed = options.seed ?? 0;
+    this.chooser = options.chooser;
+    this.powerFailAt = options.powerFailAt;
+    this.onInstruction = options.onInstruction;
+  }
+
+  static fromImageFile(path: string, options: PmemDeviceOptions = {}): PmemDevice {
+    return new PmemDevice({ ...options, media: readSparseFile(path, options.sizeBytes) });
+  }
+
+  // ---------------------------------------------------------------- plain accesses
+
+  /** A store of any size: one version of every word (or 8-byte piece) it covers. */
+  store(addr: number, bytes: Uint8Array): void {
+    this.checkRange(addr, bytes.length, 'store');
+    const instruction = this.begin();
+    const firstUnit = this.nextUnit;
+    this.storeUnits(addr, bytes);
+    this.trace?.record('store', '', instruction, addr, bytes.length, firstUnit, this.nextUnit - 1);
+  }
+
+  /** The coherent value: what the running machine reads. */
+  load(addr: number, length: number): Uint8Array {
+    this.checkRange(addr, length, 'load');
+    return this.coherent.read(addr, length);
+  }
+
+  /** Insert a marker in the trace; not an instruction and not a crash point. */
+  mark(label: string, data?: unknown): void {
+    this.trace?.mark(this.instructionCount, label, data);
+  }
+
+  // ---------------------------------------------------------------- Arm facade
+
+  dcCvau(addr: number): void {
+    this.clean('cvau', addr, LEVEL_POU);
+  }
+
+  dcCvac(addr: number): void {
+    this.clean('cvac', addr, LEVEL_POC);
+  }
+
+  dcCivac(addr: number): void {
+    this.clean('civac', addr, LEVEL_POC);
+  }
+
+  dcCvap(addr: number): void {
+    if (!this.profile.hasDcCvap) this.undefinedArm('DC CVAP', 'it needs FEAT_DPB');
+    this.clean('cvap', addr, LEVEL_POP);
+  }
+
+  dcCvadp(addr: number): void {
+    if (!this.profile.hasDcCvadp) this.undefinedArm('DC CVADP', 'it needs FEAT_DPB2');
+    this.clean('cvadp', addr, LEVEL_PODP);
+  }
+
+  /** Invalidate: either acts as DC CIVAC or discards the line's versions beyond the PoC. */
+  dcIvac(addr: number): void {
+    this.requireArm('DC IVAC');
+    this.checkRange(addr, 1, 'DC IVAC');
+    const lineIndex = Math.floor(addr / LINE_BYTES);
+    const choice = this.chooser ? this.chooser('ivac', lineIndex, 2) : this.rng().below(2);
+    assert(choice === 0 || choice === 1, () => `DC IVAC choice ${choice} is not 0 (clean) or 1 (discard)`);
+    if (choice === 0) {
+      this.clean('ivac', addr, LEVEL_POC, 0);
+      return;
+    }
+    const instruction = this.begin();
+    this.stats.cleans++;
+    this.discardBeyondPoc(lineIndex);
+    this.trace?.record('dc', 'ivac', instruction, addr, LINE_BYTES, -1, 1);
+  }
+
+  /** DC ZVA: a store of zeros over the aligned 64-byte block; not a flush. */
+  dcZva(addr: number): void {
+    this.requireArm('DC ZVA');
+    const block = Math.floor(addr / LINE_BYTES) * LINE_BYTES;
+    this.checkRange(block, LINE_BYTES, 'DC ZVA');
+    const instruction = this.begin();
+    const firstUnit = this.nextUnit;
+    this.storeUnits(block, ZERO_LINE);
+    this.trace?.record('dc', 'zva', instruction, block, LINE_BYTES, firstUnit, firstUnit);
+  }
+
+  dmb(kind: BarrierKind): void {
+    this.requireArm('DMB');
+    checkBarrierKind(kind);
+    const instruction = this.begin();
+    this.stats.barriers++;
+    if (FULL_BARRIERS.has(kind)) this.epoch++;
+    this.trace?.record('dmb', kind, instruction, 0, 0, -1, this.epoch);
+  }
+
+  dsb(kind: BarrierKind): void {
+    this.requireArm('DSB');
+    checkBarrierKind(kind);
+    const instruction = this.begin();
+    this.stats.barriers++;
+    if (SYSTEM_DSBS.has(kind) || (FULL_BARRIERS.has(kind) && !this.strictDsb)) {
+      this.completePending(() => true);
+    } else if (FULL_BARRIERS.has(kind)) {
+      // Strict DSB ISH / NSH: completes cleans to the PoU and the PoC, not those to the
+      // PoP or beyond, nor a flush hint; it still orders like a DMB of the same kind.
+      this.completePending((item) => item.kind === 'clean' && item.level <= LEVEL_POC);
+      this.epoch++;
+    }
+    this.trace?.record('dsb', kind, instruction, 0, 0, -1, this.epoch);
+  }
+
+  /** A write to the platform's flush-hint register (Linux nvdimm_flush). */
+  flushHint(): void {
+    const instruction = this.begin();
+    this.stats.hints++;
+    let ref = -1;
+    if (this.profile.isa === 'arm') {
+      const snapshot = new Map<number, number>();
+      for (const [lineIndex, track] of this.lines) snapshot.set(lineIndex, track.reached[LEVEL_POC]);
+      ref = this.addPending({ kind: 'hint', lineIndex: -1, level: LEVEL_POC, snapshot: 0, hintSnapshot: snapshot });
+    }
+    // x86: the memory-controller queues are already in the ADR domain; the hint adds nothing.
+    this.trace?.record('hint', '', instruction, 0, 0, ref, 0);
+  }
+
+  // ---------------------------------------------------------------- x86 facade
+
+  clflush(addr: number): void {
+    this.requireX86('CLFLUSH');
+    this.checkRange(addr, 1, 'CLFLUSH');
+    const instruction = this.begin();
+    this.stats.cleans++;
+    const lineIndex = Math.floor(addr / LINE_BYTES);
+    if (this.profile.eadr) this.drainThroughLine(lineIndex);
+    const track = this.lines.get(lineIndex);
+    if (track) {
+      raiseLevel(track, LEVEL_POC, track.newest);
+      this.settle(track);
+    }
+    this.trace?.record('clflush', '', instruction, lineIndex * LINE_BYTES, LINE_BYTES, -1, track?.newest ?? 0);
+  }
+
+  clflushopt(addr: number): void {
+    this.x86Clean('clflushopt', addr);
+  }
+
+  clwb(addr: number): void {
+    this.x86Clean('clwb', addr);
+  }
+
+  /** A non-temporal store: held in a write-combining buffer until the next SFENCE or MFENCE. */
+  movnti(addr: number, bytes: Uint8Array): void {
+    this.requireX86('MOVNTI');
+    this.checkRange(addr, bytes.length, 'MOVNTI');
+    const instruction = this.begin();
+    const firstUnit = this.nextUnit;
+    this.storeUnits(addr, bytes, true);
+    this.trace?.record('movnti', '', instruction, addr, bytes.length, firstUnit, this.nextUnit - 1);
+  }
+
+  sfence(): void {
+    this.fence('sfence');
+  }
+
+  mfence(): void {
+    this.fence('mfence');
+  }
+
+  pcommit(): never {
+    this.requireX86('PCOMMIT');
+    throw new UndefinedInstruction('PCOMMIT', this.profile.name, 'Intel withdrew it before any processor shipped it');
+  }
+
+  // ---------------------------------------------------------------- power failure
+
+  /** The crash model at the current point (valid until the next instruction). */
+  crashPoint(crashKind: CrashKind = 'power'): CrashPoint {
+    return new CrashPoint(this, crashKind);
+  }
+
+  /** One crash state drawn from `seed`; the same seed rebuilds the same bytes. */
+  drawCrashImage(seed: string | number, crashKind: CrashKind = 'power'): CrashImage {
+    return this.crashPoint(crashKind).sample(seed);
+  }
+
+  /** The image of a named crash state at the current point. */
+  crashImage(state: CrashState, crashKind: CrashKind = 'power'): CrashImage {
+    return this.crashPoint(crashKind).image(state);
+  }
+
+  // ---------------------------------------------------------------- images
+
+  hasInstruction(name: 'dcCvap' | 'dcCvadp' | 'arm' | 'x86'): boolean {
+    switch (name) {
+      case 'dcCvap': return this.profile.hasDcCvap;
+      case 'dcCvadp': return this.profile.hasDcCvadp;
+      case 'arm': return this.profile.isa === 'arm';
+      case 'x86': return this.profile.isa === 'x86';
+    }
+  }
+
+  /** Bytes of simulation state: coherent pages plus version history. */
+  residentBytes(): number {
+    let history = 0;
+    for (const track of this.lines.values()) history += LINE_BYTES * (1 + track.entries.length);
+    return this.coherent.residentBytes() + history;
+  }
+
+  /** Write the persisted media (every uncertain line at its guaranteed version) as a sparse file. */
+  writeImage(path: string, crashKind: CrashKind = 'power'): void {
+    writeSparseFile(this.guaranteedMedia(crashKind), path);
+  }
+
+  /** The guaranteed state: every uncertain line at the version certain to survive. */
+  guaranteedMedia(crashKind: CrashKind = 'power'): OverlayImage {
+    const values: Array<[number, Uint8Array]> = [];
+    for (const track of this.lines.values()) {
+      values.push([track.lineIndex, track.snapAt(guaranteedVersion(this.profile, crashKind, track.reached, track.hint))]);
+    }
+    return new OverlayImage(this.coherent, values);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** The device's own stream, made on first use (most devices never draw). */
+  private rng(): Rng {
+    this.rngStream ??= Rng.fromSeed(this.seed).fork('device');
+    return this.rngStream;
+  }
+
+  private begin(): number {
+    const instruction = this.instructionCount;
+    if (instruction === this.powerFailAt) throw new PowerFailure(instruction);
+    this.onInstruction?.(instruction, this);
+    this.instructionCount = instruction + 1;
+    return instruction;
+  }
+
+  private storeUnits(addr: number, bytes: Uint8Array, nonTemporal = false): void {
+    this.stats.stores++;
+    this.stats.storeBytes += bytes.length;
+    const end = addr + bytes.length;
+    let at = addr;
+    while (at < end) {
+      const lineIndex = Math.floor(at / LINE_BYTES);
+      const lineStart = lineIndex * LINE_BYTES;
+      const lineEnd = Math.min(end, lineStart + LINE_BYTES);
+      const page = this.coherent.writablePage(Math.floor(lineStart / PAGE_BYTES));
+      const lineOffset = lineStart % PAGE_BYTES;
+      let track = this.lines.get(lineIndex);
+      if (track === undefined) {
+        track = new LineTrack(lineIndex, 0, page.slice(lineOffset, lineOffset + LINE_BYTES));
+        this.lines.set(lineIndex, track);
+      }
+      page.set(bytes.subarray(at - addr, lineEnd - addr), at % PAGE_BYTES);
+      const firstWord = Math.floor((at - lineStart) / WORD_BYTES);
+      const lastWord = Math.floor((lineEnd - 1 - lineStart) / WORD_BYTES);
+      const unit = this.nextUnit++;
+      track.entries.push({
+        unit,
+        mask: ((1 << (lastWord + 1)) - 1) & ~((1 << firstWord) - 1),
+        pieces: lastWord - firstWord + 1,
+        snap: page.slice(lineOffset, lineOffset + LINE_BYTES),
+      });
+      if (nonTemporal) {
+        this.addPending({ kind: 'movnti', lineIndex, level: LEVEL_POC, snapshot: unit });
+      } else if (this.profile.eadr) {
+        this.storeBuffer.push({ unit, lineIndex, pieces: lastWord - firstWord + 1 });
+      }
+      at = lineEnd;
+    }
+  }
+
+  private clean(op: string, addr: number, level: Level, detail = -1): void {
+    this.requireArm(`DC ${op.toUpperCase()}`);
+    this.checkRange(addr, 1, `DC ${op.toUpperCase()}`);
+    const instruction = this.begin();
+    this.stats.cleans++;
+    const lineIndex = Math.floor(addr / LINE_BYTES);
+    const track = this.lines.get(lineIndex);
+    // A clean of a settled line, or to the PoU, can change nothing that persists.
+    const ref = track && level > LEVEL_POU
+      ? this.addPending({ kind: 'clean', lineIndex, level, snapshot: track.newest })
+      : -1;
+    this.trace?.record('dc', op, instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, detail >= 0 ? detail : track?.newest ?? 0);
+  }
+
+  private x86Clean(op: 'clflushopt' | 'clwb', addr: number): void {
+    this.requireX86(op.toUpperCase());
+    this.checkRange(addr, 1, op.toUpperCase());
+    const instruction = this.begin();
+    this.stats.cleans++;
+    const lineIndex = Math.floor(addr / LINE_BYTES);
+    const track = this.lines.get(lineIndex);
+    // On eADR the caches are persistent: a write-back adds nothing the store buffer's drain
+    // does not already give, so it stays out of the pending set.
+    const ref = track && !this.profile.eadr
+      ? this.addPending({ kind: 'clean', lineIndex, level: LEVEL_POC, snapshot: track.newest })
+      : -1;
+    this.trace?.record(op, '', instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, track?.newest ?? 0);
+  }
+
+  private fence(op: 'sfence' | 'mfence'): void {
+    this.requireX86(op.toUpperCase());
+    const instruction = this.begin();
+    this.stats.fences++;
+    if (this.profile.eadr) this.drainThrough(this.storeBuffer.length);
+    this.completePending(() => true);
+    this.trace?.record(op, '', instruction, 0, 0, -1, 0);
+  }
+
+  private addPending(item: Omit<PendingItem, 'id' | 'epoch'>): number {
+    const id = this.nextPendingId++;
+    this.pending.push({ ...item, id, epoch: this.epoch });
+    return id;
+  }
+
+  private completePending(which: (item: PendingItem) => boolean): void {
+    if (this.pending.length === 0) return;
+    const kept: PendingItem[] = [];
+    const touched = new Set<LineTrack>();
+    for (const item of this.pending) {
+      if (!which(item)) {
+        kept.push(item);
+        continue;
+      }
+      applyCompletion(this.lines, item, touched);
+    }
+    this.pending = kept;
+    for (const track of touched) this.settle(track);
+  }
+
+  /** x86-eadr: the first `count` units of the store buffer leave it, and persist. */
+  private drainThrough(count: number): void {
+    const touched = new Set<LineTrack>();
+    for (let i = 0; i < count; i++) {
+      const unit = this.storeBuffer[i];
+      const track = this.lines.get(unit.lineIndex);
+      if (!track) continue;
+      raiseLevel(track, LEVEL_POC, unit.unit);
+      touched.add(track);
+    }
+    this.storeBuffer = this.storeBuffer.slice(count);
+    for (const track of touched) this.settle(track);
+  }
+
+  /** x86-eadr CLFLUSH: stores leave the buffer in order, so this line's last store drains
+   * every store before it too. */
+  private drainThroughLine(lineIndex: number): void {
+    for (let i = this.storeBuffer.length - 1; i >= 0; i--) {
+      if (this.storeBuffer[i].lineIndex === lineIndex) {
+        this.drainThrough(i + 1);
+        return;
+      }
+    }
+  }
+
+  private discardBeyondPoc(lineIndex: number): void {
+    const track = this.lines.get(lineIndex);
+    if (!track) return;
+    const kept = track.reached[LEVEL_POC];
+    if (kept >= track.newest) return;
+    track.entries = track.entries.filter((e) => e.unit <= kept);
+    this.coherent.write(lineIndex * LINE_BYTES, track.snapAt(kept));
+    // Discarded versions never persist: a clean still pending on them writes nothing.
+    for (const item of this.pending) if (item.lineIndex === lineIndex && item.snapshot > kept) item.snapshot = -1;
+    this.storeBuffer = this.storeBuffer.filter((u) => u.lineIndex !== lineIndex || u.unit <= kept);
+    this.settle(track);
+  }
+
+  /** Fold versions guaranteed under every crash kind into the baseline; drop settled lines. */
+  private settle(track: LineTrack): void {
+    let floor = Infinity;
+    for (const kind of this.profile.crashKinds) floor = Math.min(floor, guaranteedVersion(this.profile, kind, track.reached, track.hint));
+    if (floor >= track.newest) {
+      this.lines.delete(track.lineIndex);
+      return;
+    }
+    let folded = 0;
+    while (folded < track.entries.length && track.entries[folded].unit <= floor) folded++;
+    if (folded > 0) {
+      track.baseline = track.entries[folded - 1].snap;
+      track.base = track.entries[folded - 1].unit;
+      track.entries = track.entries.slice(folded);
+    }
+  }
+
+  private checkRange(addr: number, length: number, what: string): void {
+    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length < 0 || addr + length > this.sizeBytes) {
+      throw new RangeError(`${what} of ${length} bytes at ${addr} is outside the ${this.sizeBytes}-byte device`);
+    }
+  }
+
+  private requireArm(instruction: string): void {
+    if (this.profile.isa !== 'arm') throw new UndefinedInstruction(instruction, this.profile.name, 'an Arm instruction on an x86 profile');
+  }
+
+  private requireX86(instruction: string): void {
+    if (this.profile.isa !== 'x86') throw new UndefinedInstruction(instruction, this.profile.name, 'an x86 instruction on an Arm profile');
+  }
+
+  private undefinedArm(instruction: string, why: string): never {
+    this.requireArm(instruction);
+    throw new UndefinedInstruction(instruction, this.profile.name, why);
+  }
+}
+
+const ZERO_LINE = new Uint8Array(LINE_BYTES);
+
+function checkBarrierKind(kind: string): void {
+  if (!(BARRIER_KINDS as readonly string[]).includes(kind)) {
+    throw new RangeError(`unknown barrier kind '${kind}' (expected one of: ${BARRIER_KINDS.join(', ')})`);
+  }
+}
+

@@ -1,0 +1,75 @@
+/**
+ * An image laid over a device's coherent memory: the coherent bytes everywhere except the
+ * lines a crash state decided, which hold the versions chosen for them. Building one costs
+ * time and memory in proportion to the pages holding uncertain lines, never to the device.
+ *
+ * Invariant: an overlay is valid only while the memory below it is unchanged. Every read
+ * asserts that; `detach()` copies the pages it shares (cost: the data the device touched) so
+ * the image can outlive the device's next instruction.
+ */
+import { assert } from '../core/assert';
+import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
+import { MediaSource, SparseMemory, mediaDigest, writeSparseFile } from './media';
+
+export class OverlayImage implements MediaSource {
+  readonly sizeBytes: number;
+  private base: SparseMemory | undefined;
+  private readonly baseMutations: number;
+  private readonly pages = new Map<number, Uint8Array>();
+
+  constructor(base: SparseMemory, lineValues: Iterable<readonly [number, Uint8Array]>) {
+    this.sizeBytes = base.sizeBytes;
+    this.base = base;
+    this.baseMutations = base.mutations;
+    for (const [lineIndex, bytes] of lineValues) {
+      assert(bytes.length === LINE_BYTES, 'a line value is one line long');
+      const addr = lineIndex * LINE_BYTES;
+      const pageIndex = Math.floor(addr / PAGE_BYTES);
+      let page = this.pages.get(pageIndex);
+      if (page === undefined) {
+        page = base.readPage(pageIndex)?.slice() ?? new Uint8Array(PAGE_BYTES);
+        this.pages.set(pageIndex, page);
+      }
+      page.set(bytes, addr % PAGE_BYTES);
+    }
+  }
+
+  readPage(pageIndex: number): Uint8Array | undefined {
+    const own = this.pages.get(pageIndex);
+    if (own !== undefined || this.base === undefined) return own;
+    assert(this.base.mutations === this.baseMutations,
+      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    return this.base.readPage(pageIndex);
+  }
+
+  pageIndices(): number[] {
+    if (this.base === undefined) return [...this.pages.keys()].sort((a, b) => a - b);
+    const all = new Set([...this.pages.keys(), ...this.base.pageIndices()]);
+    return [...all].sort((a, b) => a - b);
+  }
+
+  /** Copy every page still shared with the device, so the image stands on its own. */
+  detach(): this {
+    if (this.base === undefined) return this;
+    for (const pageIndex of this.base.pageIndices()) {
+      if (this.pages.has(pageIndex)) continue;
+      const page = this.readPage(pageIndex);
+      if (page) this.pages.set(pageIndex, page.slice());
+    }
+    this.base = undefined;
+    return this;
+  }
+
+  /** Bytes this image holds of its own (its decided pages, or all pages once detached). */
+  residentBytes(): number {
+    return this.pages.size * PAGE_BYTES;
+  }
+
+  digest(): string {
+    return mediaDigest(this);
+  }
+
+  writeImage(path: string): void {
+    writeSparseFile(this, path);
+  }
+}

@@ -1,0 +1,20 @@
+/** The device layer's one export list: pmem0, its profiles, crash states, flavours, litmus. */
+export { PmemDevice, PowerFailure, UndefinedInstruction, BARRIER_KINDS } from './device';
+export type { BarrierKind, Chooser, DeviceChoice, DeviceStats, PmemDeviceOptions } from './device';
+export { getProfile, isProfileName, PROFILE_NAMES, LEVEL_POU, LEVEL_POC, LEVEL_POP, LEVEL_PODP } from './profiles';
+export type { CrashKind, Granularity, Level, Profile, ProfileName } from './profiles';
+export { CrashImage, CrashPoint, InvalidCrashState, DEFAULT_BOUND_K, MAX_FULL_STATES, subsetsUpTo } from './crash';
+export type { BoundedSpace, CrashChoices, CrashState, LineChoice } from './crash';
+export { OverlayImage } from './image';
+export { SparseMemory, mediaDigest, readRange, readSparseFile, writeSparseFile } from './media';
+export type { MediaSource } from './media';
+export { EventTrace, EVENT_KINDS, DEFAULT_TRACE_LIMIT } from './trace';
+export type { DeviceEvent, EventKind } from './trace';
+export { LineTrack, guaranteedVersion } from './lines';
+export type { PendingItem, PendingKind, StoreBufferUnit, VersionEntry } from './lines';
+export { pmemApi, isPmemApiName, pmemApiSummary, forEachLine, PMEM_API_NAMES } from './pmem-api';
+export type { PmemApi, PmemApiName } from './pmem-api';
+export { reachableOutcomes, LITMUS_DEVICE_BYTES } from './litmus';
+export type { LitmusOptions } from './litmus';
+export { LITMUS_TESTS, checkClaim, runCatalogue, word } from './litmus-catalog';
+export type { ClaimResult, LitmusClaim, LitmusTest } from './litmus-catalog';

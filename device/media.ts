@@ -1,0 +1,168 @@
+/**
+ * Sparse, page-granular byte stores: the device's media and the crash images laid over it.
+ *
+ * Owns: `SparseMemory` (pages materialised on first write, reads of untouched pages are
+ * zeros, optional copy-on-write `base` below it) and the `MediaSource` interface every image
+ * offers (read a page, list the pages that may hold non-zero data, digest, sparse file).
+ *
+ * Invariants:
+ * - memory held is proportional to pages written, never to `sizeBytes`;
+ * - a page returned by `readPage` belongs to its owner: callers never write into it;
+ * - `mutations` counts every write, so a view over this memory (a crash image) can assert
+ *   that the memory below it has not moved since the view was taken;
+ * - `digest()` depends only on the bytes: an all-zero page hashes the same as a missing one.
+ */
+import * as nodeFs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { PAGE_BYTES } from '../core/limits';
+import { assert } from '../core/assert';
+import { isAllZero } from '../core/bytes';
+
+export interface MediaSource {
+  readonly sizeBytes: number;
+  /** The page's bytes (read-only to the caller), or undefined when the page is all zeros. */
+  readPage(pageIndex: number): Uint8Array | undefined;
+  /** Indices of every page that may hold non-zero bytes, ascending. */
+  pageIndices(): number[];
+}
+
+export class SparseMemory implements MediaSource {
+  readonly sizeBytes: number;
+  readonly base: MediaSource | undefined;
+  private readonly pages = new Map<number, Uint8Array>();
+  /** Incremented on every write. */
+  mutations = 0;
+
+  constructor(sizeBytes: number, base?: MediaSource) {
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0 && sizeBytes % PAGE_BYTES === 0,
+      () => `media size ${sizeBytes} must be a positive multiple of ${PAGE_BYTES}`);
+    assert(!base || base.sizeBytes === sizeBytes, 'a base image has the size of the memory above it');
+    this.sizeBytes = sizeBytes;
+    this.base = base;
+  }
+
+  readPage(pageIndex: number): Uint8Array | undefined {
+    return this.pages.get(pageIndex) ?? this.base?.readPage(pageIndex);
+  }
+
+  /** The page, owned by this memory, ready to be written (copied up from the base if needed). */
+  writablePage(pageIndex: number): Uint8Array {
+    let page = this.pages.get(pageIndex);
+    if (page === undefined) {
+      const below = this.base?.readPage(pageIndex);
+      page = below ? below.slice() : new Uint8Array(PAGE_BYTES);
+      this.pages.set(pageIndex, page);
+    }
+    this.mutations++;
+    return page;
+  }
+
+  read(addr: number, length: number, out: Uint8Array = new Uint8Array(length), outOffset = 0): Uint8Array {
+    readRange(this, addr, length, out, outOffset);
+    return out;
+  }
+
+  write(addr: number, bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) {
+      const at = addr + done;
+      const pageOffset = at & (PAGE_BYTES - 1);
+      const n = Math.min(PAGE_BYTES - pageOffset, bytes.length - done);
+      this.writablePage(Math.floor(at / PAGE_BYTES)).set(bytes.subarray(done, done + n), pageOffset);
+      done += n;
+    }
+  }
+
+  pageIndices(): number[] {
+    const own = [...this.pages.keys()].sort((a, b) => a - b);
+    return this.base ? mergeSorted(own, this.base.pageIndices()) : own;
+  }
+
+  /** Bytes held by this layer alone (not its base). */
+  residentBytes(): number {
+    return this.pages.size * PAGE_BYTES;
+  }
+}
+
+/** Copy `length` bytes at `addr` of any media into `out`. */
+export function readRange(media: MediaSource, addr: number, length: number, out: Uint8Array, outOffset = 0): void {
+  assert(addr >= 0 && addr + length <= media.sizeBytes, () => `read of ${length} bytes at ${addr} is outside the media`);
+  let done = 0;
+  while (done < length) {
+    const at = addr + done;
+    const pageOffset = at % PAGE_BYTES;
+    const n = Math.min(PAGE_BYTES - pageOffset, length - done);
+    const page = media.readPage(Math.floor(at / PAGE_BYTES));
+    if (page) out.set(page.subarray(pageOffset, pageOffset + n), outOffset + done);
+    else out.fill(0, outOffset + done, outOffset + done + n);
+    done += n;
+  }
+}
+
+/** SHA-256 over (page index, page bytes) of every non-zero page, in page order. */
+export function mediaDigest(media: MediaSource): string {
+  const hash = createHash('sha256');
+  const index = Buffer.alloc(8);
+  hash.update(`size:${media.sizeBytes};`);
+  for (const pageIndex of media.pageIndices()) {
+    const page = media.readPage(pageIndex);
+    if (!page || isAllZero(page)) continue;
+    index.writeDoubleLE(pageIndex);
+    hash.update(index);
+    hash.update(page);
+  }
+  return hash.digest('hex');
+}
+
+/** Write the media to `path` as a sparse file: only non-zero pages are written. */
+export function writeSparseFile(media: MediaSource, path: string): void {
+  const fd = nodeFs.openSync(path, 'w');
+  try {
+    nodeFs.ftruncateSync(fd, media.sizeBytes);
+    for (const pageIndex of media.pageIndices()) {
+      const page = media.readPage(pageIndex);
+      if (!page || isAllZero(page)) continue;
+      nodeFs.writeSync(fd, page, 0, PAGE_BYTES, pageIndex * PAGE_BYTES);
+    }
+    nodeFs.fsyncSync(fd);
+  } finally {
+    nodeFs.closeSync(fd);
+  }
+}
+
+const FILE_CHUNK_BYTES = 1 << 20;
+
+/** Read an image file into sparse memory, keeping only its non-zero pages. */
+export function readSparseFile(path: string, sizeBytes?: number): SparseMemory {
+  const fileBytes = nodeFs.statSync(path).size;
+  const size = sizeBytes ?? fileBytes;
+  if (fileBytes > size) throw new RangeError(`image ${path} holds ${fileBytes} bytes, more than the device's ${size}`);
+  if (size % PAGE_BYTES !== 0) throw new RangeError(`image ${path}: size ${size} is not a multiple of ${PAGE_BYTES}`);
+  const memory = new SparseMemory(size);
+  const chunk = Buffer.alloc(FILE_CHUNK_BYTES);
+  const fd = nodeFs.openSync(path, 'r');
+  try {
+    for (let pos = 0; pos < fileBytes; pos += FILE_CHUNK_BYTES) {
+      const n = nodeFs.readSync(fd, chunk, 0, Math.min(FILE_CHUNK_BYTES, fileBytes - pos), pos);
+      for (let off = 0; off < n; off += PAGE_BYTES) {
+        const page = chunk.subarray(off, Math.min(off + PAGE_BYTES, n));
+        if (!isAllZero(page)) memory.write(pos + off, page);
+      }
+    }
+  } finally {
+    nodeFs.closeSync(fd);
+  }
+  memory.mutations = 0;
+  return memory;
+}
+
+function mergeSorted(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const next = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (out.length === 0 || out[out.length - 1] !== next) out.push(next);
+  }
+  return out;
+}

@@ -1,0 +1,206 @@
+import { PmemDevice, PowerFailure, UndefinedInstruction } from '../../device/device';
+import { ProfileName } from '../../device/profiles';
+import { word } from '../../device/litmus-catalog';
+
+const MiB = 1 << 20;
+
+function small(profile: ProfileName = 'armv8.2', extra: Partial<ConstructorParameters<typeof PmemDevice>[0]> = {}): PmemDevice {
+  return new PmemDevice({ sizeBytes: MiB, profile, ...extra });
+}
+
+describe('PmemDevice: coherent loads and stores', () => {
+  test('a load returns the newest store, never the persisted value', () => {
+    const d = small();
+    d.store(100, Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    d.store(104, Uint8Array.from([0xaa, 0xbb]));
+    expect([...d.load(100, 10)]).toEqual([1, 2, 3, 4, 0xaa, 0xbb, 7, 8, 9, 10]);
+    // nothing was cleaned: the persisted media still holds zeros there
+    expect([...d.guaranteedMedia().readPage(0)!.subarray(100, 110)]).toEqual(new Array(10).fill(0));
+  });
+
+  test('untouched memory reads as zeros', () => {
+    expect([...small().load(MiB - 16, 16)]).toEqual(new Array(16).fill(0));
+  });
+
+  test.each([
+    ['store past the end', (d: PmemDevice) => d.store(MiB - 4, new Uint8Array(8))],
+    ['negative address', (d: PmemDevice) => d.load(-1, 1)],
+    ['fractional address', (d: PmemDevice) => d.dcCvap(1.5)],
+  ])('%s is a RangeError', (_name, act) => {
+    expect(() => act(small())).toThrow(RangeError);
+  });
+
+  test('device options are validated', () => {
+    expect(() => new PmemDevice({ sizeBytes: 1000 })).toThrow(/multiple of 4096/);
+    expect(() => new PmemDevice({ profile: 'armv9' as ProfileName })).toThrow(/unknown profile 'armv9'/);
+    expect(() => small('armv8.2', { granularity: 'byte' as 'word' })).toThrow(/granularity/);
+    expect(() => small().dmb('full' as 'sy')).toThrow(/unknown barrier kind 'full'/);
+  });
+
+  test('a 1 GiB device is the default, with the armv8.2 profile, word granularity, eviction and strict DSB', () => {
+    const d = new PmemDevice();
+    expect(d.sizeBytes).toBe(1 << 30);
+    expect(d.profile.name).toBe('armv8.2');
+    expect(d.granularity).toBe('word');
+    expect(d.eviction).toBe(true);
+    expect(d.strictDsb).toBe(true);
+    expect(new PmemDevice({ profile: 'x86-adr', sizeBytes: MiB }).granularity).toBe('line');
+  });
+});
+
+describe('PmemDevice: instructions a profile lacks throw UndefinedInstruction before any effect', () => {
+  const cases: Array<[ProfileName, string, (d: PmemDevice) => void]> = [
+    ['armv8.0', 'DC CVAP', (d) => d.dcCvap(0)],
+    ['armv8.0-adr', 'DC CVAP', (d) => d.dcCvap(0)],
+    ['armv8.2', 'DC CVADP', (d) => d.dcCvadp(0)],
+    ['armv8.0', 'DC CVADP', (d) => d.dcCvadp(0)],
+    ['x86-adr', 'PCOMMIT', (d) => d.pcommit()],
+    ['x86-eadr', 'PCOMMIT', (d) => d.pcommit()],
+    ['armv8.2', 'PCOMMIT', (d) => d.pcommit()],
+    ['armv8.2', 'MOVNTI', (d) => d.movnti(0, word(1))],
+    ['armv8.2', 'CLWB', (d) => d.clwb(0)],
+    ['armv8.2', 'SFENCE', (d) => d.sfence()],
+    ['x86-adr', 'DC CVAC', (d) => d.dcCvac(0)],
+    ['x86-adr', 'DSB', (d) => d.dsb('sy')],
+    ['x86-adr', 'DC ZVA', (d) => d.dcZva(0)],
+  ];
+  test.each(cases)('%s: %s', (profile, name, act) => {
+    const d = small(profile);
+    let caught: unknown;
+    try {
+      act(d);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(UndefinedInstruction);
+    expect((caught as UndefinedInstruction).message).toContain(name);
+    expect(d.instructionCount).toBe(0);
+    expect(d.trace!.length).toBe(0);
+  });
+
+  test('armv8.5 has DC CVADP', () => {
+    const d = small('armv8.5');
+    d.store(0, word(1));
+    d.dcCvadp(0);
+    d.dsb('sy');
+    expect(d.lines.size).toBe(0);
+  });
+});
+
+describe('PmemDevice: the event trace', () => {
+  test('records instructions in order with their crash points; markers are not instructions', () => {
+    const d = small();
+    d.mark('op', { i: 1 });
+    d.store(0, word(7));
+    d.dcCvap(0);
+    d.mark('fsync');
+    d.dsb('sy');
+    const events = d.trace!.slice();
+    expect(events.map((e) => [e.kind, e.op, e.instruction])).toEqual([
+      ['mark', '', -1], ['store', '', 0], ['dc', 'cvap', 1], ['mark', '', -1], ['dsb', 'sy', 2],
+    ]);
+    expect(events[0].label).toBe('op');
+    expect(events[0].data).toEqual({ i: 1 });
+    expect(events[0].ref).toBe(0); // the marker sits at crash point 0
+    expect(events[3].ref).toBe(2);
+    expect(events[2].ref).toBeGreaterThanOrEqual(0); // the clean's pending id
+    expect(d.instructionCount).toBe(3);
+  });
+
+  test('a clean records the line it covered, whatever the address alignment', () => {
+    const d = small();
+    d.store(130, word(1));
+    d.dcCvap(131);
+    const e = d.trace!.get(1);
+    expect(e.addr).toBe(128);
+    expect(e.length).toBe(64);
+  });
+
+  test('the trace has a named limit and says so when reached', () => {
+    const d = small('armv8.2', { traceLimit: 1024 });
+    expect(() => { for (let i = 0; i < 2000; i++) d.dmb('sy'); }).toThrow(/limit of 1024 events/);
+  });
+
+  test('trace: false records nothing but still counts instructions', () => {
+    const d = small('armv8.2', { trace: false });
+    d.store(0, word(1));
+    d.mark('x');
+    expect(d.trace).toBeUndefined();
+    expect(d.instructionCount).toBe(1);
+  });
+});
+
+describe('PmemDevice: power failure points', () => {
+  test('powerFailAt stops before the numbered instruction', () => {
+    const d = small('armv8.2', { powerFailAt: 2 });
+    d.store(0, word(1));
+    d.dcCvap(0);
+    expect(() => d.dsb('sy')).toThrow(PowerFailure);
+    expect(d.instructionCount).toBe(2);
+    expect(d.pending.length).toBe(1); // the DSB never ran
+  });
+
+  test('onInstruction sees every crash point before its instruction runs', () => {
+    const seen: Array<[number, number]> = [];
+    const d = small('armv8.2', { onInstruction: (i, dev) => seen.push([i, dev.lines.size]) });
+    d.store(0, word(1));
+    d.dcCvap(0);
+    d.dsb('sy');
+    expect(seen).toEqual([[0, 0], [1, 1], [2, 1]]);
+    expect(d.lines.size).toBe(0);
+  });
+});
+
+describe('PmemDevice: lines settle once persisted', () => {
+  test('DC CVAP + DSB SY settles a line; DSB ST does not', () => {
+    const d = small();
+    d.store(0, new Uint8Array(64).fill(3));
+    d.dcCvap(0);
+    d.dsb('st');
+    expect(d.lines.size).toBe(1);
+    d.dsb('sy');
+    expect(d.lines.size).toBe(0);
+    expect(d.pending.length).toBe(0);
+  });
+
+  test('armv8.0 keeps lines uncertain until the flush hint and a full DSB', () => {
+    const d = small('armv8.0');
+    d.store(0, word(1));
+    d.dcCvac(0);
+    d.dsb('sy');
+    expect(d.lines.size).toBe(1);
+    d.flushHint();
+    d.dsb('sy');
+    expect(d.lines.size).toBe(0);
+  });
+
+  test('DC IVAC that discards restores the coherent value to the PoC version', () => {
+    const d = small('armv8.2', { chooser: () => 1 });
+    d.store(0, word(1));
+    d.dcCvac(0);
+    d.dsb('sy');
+    d.store(0, word(2));
+    d.dcIvac(0);
+    expect(d.load(0, 8)[0]).toBe(1);
+    const clean = small('armv8.2', { chooser: () => 0 });
+    clean.store(0, word(2));
+    clean.dcIvac(0);
+    expect(clean.load(0, 8)[0]).toBe(2);
+  });
+
+  test('DC IVAC without a chooser draws from the device seed, reproducibly', () => {
+    const outcome = (seed: number) => {
+      const d = small('armv8.2', { seed });
+      const values: number[] = [];
+      for (let i = 0; i < 16; i++) {
+        d.store(i * 64, word(5));
+        d.dcIvac(i * 64);
+        values.push(d.load(i * 64, 1)[0]);
+      }
+      return values.join('');
+    };
+    expect(outcome(3)).toBe(outcome(3));
+    expect(new Set([outcome(1), outcome(2), outcome(3), outcome(4)]).size).toBeGreaterThan(1);
+    expect(outcome(3)).toMatch(/^[05]+$/);
+  });
+});

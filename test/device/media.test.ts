@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PmemDevice } from '../../device/device';
+import { SparseMemory, mediaDigest } from '../../device/media';
+import { pmemApi } from '../../device/pmem-api';
+
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+
+describe('sparse media', () => {
+  test('a 1 GiB device that touched a few MiB holds about that much', () => {
+    if (global.gc) global.gc();
+    const before = process.memoryUsage();
+    const d = new PmemDevice({ sizeBytes: GiB, trace: false });
+    const api = pmemApi('linux-arm64', d);
+    const block = new Uint8Array(4096).fill(0x5a);
+    const blocks = 1024; // 4 MiB spread over the whole range
+    for (let i = 0; i < blocks; i++) api.memcpyFlushcache(Math.floor((i * (GiB - 4096)) / blocks / 4096) * 4096, block);
+    const after = process.memoryUsage();
+    const grownBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+    expect(d.residentBytes()).toBe(blocks * 4096);
+    expect(grownBytes).toBeLessThan(64 * MiB);
+    expect(d.load(GiB - 4096 * 2, 1)[0]).toBe(0);
+  });
+
+  test('a copy-on-write layer leaves its base untouched', () => {
+    const base = new SparseMemory(MiB);
+    base.write(10, Uint8Array.from([1, 2, 3]));
+    const top = new SparseMemory(MiB, base);
+    top.write(11, Uint8Array.from([9]));
+    expect([...base.read(10, 3)]).toEqual([1, 2, 3]);
+    expect([...top.read(10, 3)]).toEqual([1, 9, 3]);
+    expect(top.residentBytes()).toBe(4096);
+  });
+
+  test('the digest depends on bytes only: an all-zero page counts as absent', () => {
+    const a = new SparseMemory(MiB);
+    const b = new SparseMemory(MiB);
+    a.write(5000, new Uint8Array(8)); // materialises a zero page
+    expect(mediaDigest(a)).toBe(mediaDigest(b));
+    b.write(5000, Uint8Array.from([1]));
+    expect(mediaDigest(a)).not.toBe(mediaDigest(b));
+  });
+});
+
+describe('image files', () => {
+  let dir: string;
+  beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxcrash-media-')); });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('writeImage writes the persisted media as a sparse file that fromImageFile reads back', () => {
+    const d = new PmemDevice({ sizeBytes: 64 * MiB });
+    const api = pmemApi('linux-arm64', d);
+    api.memcpyFlushcache(40 * MiB, new Uint8Array(8192).fill(3));
+    d.store(0, Uint8Array.from([7])); // never persisted: the image holds 0 there
+    const file = path.join(dir, 'pmem0.img');
+    d.writeImage(file);
+    const stat = fs.statSync(file);
+    expect(stat.size).toBe(64 * MiB);
+    expect(stat.blocks * 512).toBeLessThan(1 * MiB);
+    const back = PmemDevice.fromImageFile(file);
+    expect(back.sizeBytes).toBe(64 * MiB);
+    expect(back.load(40 * MiB, 2)).toEqual(Uint8Array.from([3, 3]));
+    expect(back.load(0, 1)[0]).toBe(0);
+    expect(mediaDigest(back.coherent)).toBe(d.guaranteedMedia().digest());
+  });
+
+  test('a crash image written to a file reads back identical', () => {
+    const d = new PmemDevice({ sizeBytes: 16 * MiB });
+    for (let i = 0; i < 50; i++) d.store(i * 4100, Uint8Array.from([i + 1, i + 2, i + 3]));
+    const image = d.drawCrashImage(12);
+    const file = path.join(dir, 'crash.img');
+    image.writeImage(file);
+    expect(mediaDigest(PmemDevice.fromImageFile(file).coherent)).toBe(image.digest());
+  });
+
+  test('an image larger than the device is refused', () => {
+    const file = path.join(dir, 'big.img');
+    fs.writeFileSync(file, new Uint8Array(2 * MiB));
+    expect(() => PmemDevice.fromImageFile(file, { sizeBytes: MiB })).toThrow(/more than the device/);
+  });
+});
