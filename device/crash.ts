@@ -266,9 +266,11 @@ export class CrashPoint {
     const copyOf = (track: LineTrack): LineTrack => {
       let copy = copies.get(track.lineIndex);
       if (!copy) {
-        copy = new LineTrack(track.lineIndex, track.base, track.baseline);
+        copy = new LineTrack(track.lineIndex, track.base, track.baseline, track.live);
         copy.entries = track.entries;
-        for (let l = 0; l < track.reached.length; l++) copy.reached[l] = track.reached[l];
+        copy.poc = track.poc;
+        copy.pop = track.pop;
+        copy.podp = track.podp;
         copy.hint = track.hint;
         copies.set(track.lineIndex, copy);
       }
@@ -282,7 +284,7 @@ export class CrashPoint {
     const g = new Map<number, number>();
     for (const track of this.tracks) {
       const t = copies.get(track.lineIndex) ?? track;
-      g.set(track.lineIndex, Math.min(track.newest, guaranteedVersion(this.device.profile, this.crashKind, t.reached, t.hint)));
+      g.set(track.lineIndex, Math.min(track.newest, guaranteedVersion(this.device.profile, this.crashKind, t)));
     }
     return g;
   }
@@ -459,10 +461,11 @@ export class CrashPoint {
     const entry = track.entryAt(version);
     if (!entry || pieces === 0 || pieces >= entry.pieces) return track.snapAt(version);
     const out = track.snapAt(version - 1).slice();
+    const after = track.snapOf(entry);
     let left = pieces;
     for (let w = 0; w < WORDS_PER_LINE && left > 0; w++) {
       if (((entry.mask >> w) & 1) === 0) continue;
-      out.set(entry.snap.subarray(w * WORD_BYTES, (w + 1) * WORD_BYTES), w * WORD_BYTES);
+      out.set(after.subarray(w * WORD_BYTES, (w + 1) * WORD_BYTES), w * WORD_BYTES);
       left--;
     }
     return out;

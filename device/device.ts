@@ -24,12 +24,12 @@
  */
 import { assert } from '../core/assert';
 import { Rng } from '../core/rng';
-import { DEFAULT_DEVICE_BYTES, LINE_BYTES, MAX_DEVICE_BYTES, PAGE_BYTES, WORD_BYTES } from '../core/limits';
+import { DEFAULT_DEVICE_BYTES, LINE_BYTES, MAX_DEVICE_BYTES, PAGE_BYTES } from '../core/limits';
 import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './media';
 import { EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
 import { OverlayImage } from './image';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
-import { LineTrack, PendingItem, StoreBufferUnit, applyCompletion, guaranteedVersion, raiseLevel } from './lines';
+import { LineTrack, PendingItem, PendingKind, StoreBufferUnit, applyCompletion, guaranteedVersion, raiseLevel } from './lines';
 import { CrashImage, CrashPoint, CrashState } from './crash';
 
 export type BarrierKind =
@@ -254,8 +254,8 @@ export class PmemDevice {
     let ref = -1;
     if (this.profile.isa === 'arm') {
       const snapshot = new Map<number, number>();
-      for (const [lineIndex, track] of this.lines) snapshot.set(lineIndex, track.reached[LEVEL_POC]);
-      ref = this.addPending({ kind: 'hint', lineIndex: -1, level: LEVEL_POC, snapshot: 0, hintSnapshot: snapshot });
+      for (const [lineIndex, track] of this.lines) snapshot.set(lineIndex, track.poc);
+      ref = this.addPending('hint', -1, LEVEL_POC, 0, snapshot);
     }
     // x86: the memory-controller queues are already in the ADR domain; the hint adds nothing.
     this.trace?.record('hint', '', instruction, 0, 0, ref, 0);
@@ -353,7 +353,7 @@ export class PmemDevice {
   guaranteedMedia(crashKind: CrashKind = 'power'): OverlayImage {
     const values: Array<[number, Uint8Array]> = [];
     for (const track of this.lines.values()) {
-      values.push([track.lineIndex, track.snapAt(guaranteedVersion(this.profile, crashKind, track.reached, track.hint))]);
+      values.push([track.lineIndex, track.snapAt(guaranteedVersion(this.profile, crashKind, track))]);
     }
     return new OverlayImage(this.coherent, values);
   }
@@ -379,31 +379,37 @@ export class PmemDevice {
     this.stats.storeBytes += bytes.length;
     const end = addr + bytes.length;
     let at = addr;
+    let pageIndex = -1;
+    let page: Uint8Array | undefined;
     while (at < end) {
       const lineIndex = Math.floor(at / LINE_BYTES);
       const lineStart = lineIndex * LINE_BYTES;
       const lineEnd = Math.min(end, lineStart + LINE_BYTES);
-      const page = this.coherent.writablePage(Math.floor(lineStart / PAGE_BYTES));
-      const lineOffset = lineStart % PAGE_BYTES;
+      const pageOfLine = Math.floor(lineStart / PAGE_BYTES);
+      if (pageOfLine !== pageIndex || page === undefined) {
+        page = this.coherent.writablePage(pageOfLine);
+        pageIndex = pageOfLine;
+      }
+      const lineOffset = lineStart - pageOfLine * PAGE_BYTES;
       let track = this.lines.get(lineIndex);
       if (track === undefined) {
-        track = new LineTrack(lineIndex, 0, page.slice(lineOffset, lineOffset + LINE_BYTES));
+        track = new LineTrack(lineIndex, 0, page.slice(lineOffset, lineOffset + LINE_BYTES), page.subarray(lineOffset, lineOffset + LINE_BYTES));
         this.lines.set(lineIndex, track);
+      } else {
+        // the previous newest version stops being the live line: keep its bytes
+        const last = track.entries[track.entries.length - 1];
+        if (last !== undefined && last.snap === undefined) last.snap = track.live.slice();
       }
-      page.set(bytes.subarray(at - addr, lineEnd - addr), at % PAGE_BYTES);
-      const firstWord = Math.floor((at - lineStart) / WORD_BYTES);
-      const lastWord = Math.floor((lineEnd - 1 - lineStart) / WORD_BYTES);
+      page.set(bytes.subarray(at - addr, lineEnd - addr), lineOffset + (at - lineStart));
+      const firstWord = (at - lineStart) >> 3;
+      const lastWord = (lineEnd - 1 - lineStart) >> 3;
       const unit = this.nextUnit++;
-      track.entries.push({
-        unit,
-        mask: ((1 << (lastWord + 1)) - 1) & ~((1 << firstWord) - 1),
-        pieces: lastWord - firstWord + 1,
-        snap: page.slice(lineOffset, lineOffset + LINE_BYTES),
-      });
+      const pieces = lastWord - firstWord + 1;
+      track.entries.push({ unit, mask: ((1 << (lastWord + 1)) - 1) & ~((1 << firstWord) - 1), pieces, snap: undefined });
       if (nonTemporal) {
-        this.addPending({ kind: 'movnti', lineIndex, level: LEVEL_POC, snapshot: unit });
+        this.addPending('movnti', lineIndex, LEVEL_POC, unit, undefined);
       } else if (this.profile.eadr) {
-        this.storeBuffer.push({ unit, lineIndex, pieces: lastWord - firstWord + 1 });
+        this.storeBuffer.push({ unit, lineIndex, pieces });
       }
       at = lineEnd;
     }
@@ -418,7 +424,7 @@ export class PmemDevice {
     const track = this.lines.get(lineIndex);
     // A clean of a settled line, or to the PoU, can change nothing that persists.
     const ref = track && level > LEVEL_POU
-      ? this.addPending({ kind: 'clean', lineIndex, level, snapshot: track.newest })
+      ? this.addPending('clean', lineIndex, level, track.newest, undefined)
       : -1;
     this.trace?.record('dc', op, instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, detail >= 0 ? detail : track?.newest ?? 0);
   }
@@ -433,7 +439,7 @@ export class PmemDevice {
     // On eADR the caches are persistent: a write-back adds nothing the store buffer's drain
     // does not already give, so it stays out of the pending set.
     const ref = track && !this.profile.eadr
-      ? this.addPending({ kind: 'clean', lineIndex, level: LEVEL_POC, snapshot: track.newest })
+      ? this.addPending('clean', lineIndex, LEVEL_POC, track.newest, undefined)
       : -1;
     this.trace?.record(op, '', instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, track?.newest ?? 0);
   }
@@ -447,9 +453,10 @@ export class PmemDevice {
     this.trace?.record(op, '', instruction, 0, 0, -1, 0);
   }
 
-  private addPending(item: Omit<PendingItem, 'id' | 'epoch'>): number {
+  private addPending(kind: PendingKind, lineIndex: number, level: Level, snapshot: number, hintSnapshot: ReadonlyMap<number, number> | undefined): number {
     const id = this.nextPendingId++;
-    this.pending.push({ ...item, id, epoch: this.epoch });
+    // a literal of fixed shape: V8 keeps one hidden class for every pending item
+    this.pending.push({ id, kind, lineIndex, level, snapshot, epoch: this.epoch, hintSnapshot });
     return id;
   }
 
@@ -496,10 +503,14 @@ export class PmemDevice {
   private discardBeyondPoc(lineIndex: number): void {
     const track = this.lines.get(lineIndex);
     if (!track) return;
-    const kept = track.reached[LEVEL_POC];
+    const kept = track.poc;
     if (kept >= track.newest) return;
     track.entries = track.entries.filter((e) => e.unit <= kept);
-    this.coherent.write(lineIndex * LINE_BYTES, track.snapAt(kept));
+    const restored = track.snapAt(kept).slice();
+    track.live.set(restored);
+    this.coherent.mutations++;
+    const newest = track.entries[track.entries.length - 1];
+    if (newest !== undefined) newest.snap = undefined;
     // Discarded versions never persist: a clean still pending on them writes nothing.
     for (const item of this.pending) if (item.lineIndex === lineIndex && item.snapshot > kept) item.snapshot = -1;
     this.storeBuffer = this.storeBuffer.filter((u) => u.lineIndex !== lineIndex || u.unit <= kept);
@@ -509,7 +520,7 @@ export class PmemDevice {
   /** Fold versions guaranteed under every crash kind into the baseline; drop settled lines. */
   private settle(track: LineTrack): void {
     let floor = Infinity;
-    for (const kind of this.profile.crashKinds) floor = Math.min(floor, guaranteedVersion(this.profile, kind, track.reached, track.hint));
+    for (const kind of this.profile.crashKinds) floor = Math.min(floor, guaranteedVersion(this.profile, kind, track));
     if (floor >= track.newest) {
       this.lines.delete(track.lineIndex);
       return;
@@ -517,7 +528,9 @@ export class PmemDevice {
     let folded = 0;
     while (folded < track.entries.length && track.entries[folded].unit <= floor) folded++;
     if (folded > 0) {
-      track.baseline = track.entries[folded - 1].snap;
+      const snap = track.entries[folded - 1].snap;
+      assert(snap !== undefined, 'only the newest entry leaves its bytes to the live line, and it is never folded alone');
+      track.baseline = snap;
       track.base = track.entries[folded - 1].unit;
       track.entries = track.entries.slice(folded);
     }

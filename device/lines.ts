@@ -5,9 +5,14 @@
  * records as instructions run) and the crash model (which reads them at a crash point).
  *
  * Invariants: a track's entries are in increasing unit order and all newer than `base`;
- * `reached[l]` never decreases; raising a level raises every weaker level with it.
+ * a reached level never decreases; raising a level raises every weaker level with it; only
+ * the newest entry may leave its snapshot to the live coherent line (`snap` undefined),
+ * which saves a copy on the common path (a line stored once, then cleaned).
+ *
+ * Hot path: every field is a plain number or a fixed reference, so V8 keeps one hidden
+ * class per record; no object is spread or grown after construction.
  */
-import { CrashKind, LEVEL_POC, LEVEL_PODP, Level, Profile } from './profiles';
+import { CrashKind, LEVEL_POC, LEVEL_PODP, LEVEL_POP, Level, Profile } from './profiles';
 
 export interface VersionEntry {
   /** The store unit that made this version; also the version's name. */
@@ -16,24 +21,45 @@ export interface VersionEntry {
   readonly mask: number;
   /** 8-byte pieces the unit wrote: its versions in line granularity. */
   readonly pieces: number;
-  /** The line's bytes right after the unit. */
-  readonly snap: Uint8Array;
+  /** The line's bytes right after the unit; undefined while it is the newest entry, whose
+   * bytes are the live coherent line. */
+  snap: Uint8Array | undefined;
 }
 
-export class LineTrack {
+/** What has reached each level, and what a completed flush hint made persistent. */
+export interface Reached {
+  poc: number;
+  pop: number;
+  podp: number;
+  hint: number;
+}
+
+export class LineTrack implements Reached {
   base: number;
   baseline: Uint8Array;
   entries: VersionEntry[] = [];
-  /** Newest version that has reached each level (index by Level; PoU unused). */
-  readonly reached: number[];
+  poc: number;
+  pop: number;
+  podp: number;
   /** Newest version made persistent by a completed flush hint. */
   hint: number;
 
-  constructor(readonly lineIndex: number, base: number, baseline: Uint8Array) {
+  /** `live` is the line's 64 bytes inside the coherent page (a view, never copied). */
+  constructor(readonly lineIndex: number, base: number, baseline: Uint8Array, readonly live: Uint8Array) {
     this.base = base;
     this.baseline = baseline;
-    this.reached = [base, base, base, base];
+    this.poc = base;
+    this.pop = base;
+    this.podp = base;
     this.hint = base;
+  }
+
+  reachedAt(level: Level): number {
+    return level === LEVEL_POC ? this.poc : level === LEVEL_POP ? this.pop : level === LEVEL_PODP ? this.podp : this.base;
+  }
+
+  snapOf(entry: VersionEntry): Uint8Array {
+    return entry.snap ?? this.live;
   }
 
   get newest(): number {
@@ -43,7 +69,7 @@ export class LineTrack {
 
   /** The line's bytes at version v (the newest entry not after v). */
   snapAt(v: number): Uint8Array {
-    for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i].unit <= v) return this.entries[i].snap;
+    for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i].unit <= v) return this.snapOf(this.entries[i]);
     return this.baseline;
   }
 
@@ -63,7 +89,7 @@ export interface PendingItem {
   snapshot: number;
   readonly epoch: number;
   /** A flush hint: each tracked line's PoC version at the hint. */
-  readonly hintSnapshot?: ReadonlyMap<number, number>;
+  readonly hintSnapshot: ReadonlyMap<number, number> | undefined;
 }
 
 export interface StoreBufferUnit {
@@ -73,12 +99,14 @@ export interface StoreBufferUnit {
 }
 
 /** A completed clean raises its line at its target level and every level before it. */
-export function raiseLevel(track: LineTrack, level: Level, version: number): void {
-  for (let l = LEVEL_POC; l <= level; l++) if (track.reached[l] < version) track.reached[l] = version;
+export function raiseLevel(track: Reached, level: Level, version: number): void {
+  if (level >= LEVEL_POC && track.poc < version) track.poc = version;
+  if (level >= LEVEL_POP && track.pop < version) track.pop = version;
+  if (level >= LEVEL_PODP && track.podp < version) track.podp = version;
 }
 
 /** Apply one completed pending item to the tracks it concerns. */
-export function applyCompletion(lines: ReadonlyMap<number, LineTrack>, item: PendingItem, touched?: Set<LineTrack>): void {
+export function applyCompletion<T extends Reached>(lines: ReadonlyMap<number, T>, item: PendingItem, touched?: Set<T>): void {
   if (item.kind === 'hint') {
     for (const [lineIndex, version] of item.hintSnapshot ?? []) {
       const track = lines.get(lineIndex);
@@ -96,8 +124,9 @@ export function applyCompletion(lines: ReadonlyMap<number, LineTrack>, item: Pen
 }
 
 /** The newest version certain to survive a crash of `kind`, given what has been reached. */
-export function guaranteedVersion(profile: Profile, kind: CrashKind, reached: readonly number[], hint: number): number {
-  if (kind === 'instantaneous') return reached[LEVEL_PODP];
-  const byClean = profile.persistLevel === null ? -Infinity : reached[profile.persistLevel];
-  return Math.max(byClean, hint);
+export function guaranteedVersion(profile: Profile, kind: CrashKind, r: Reached): number {
+  if (kind === 'instantaneous') return r.podp;
+  const level = profile.persistLevel;
+  const byClean = level === null ? -Infinity : level === LEVEL_POC ? r.poc : level === LEVEL_POP ? r.pop : r.podp;
+  return Math.max(byClean, r.hint);
 }

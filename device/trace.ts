@@ -43,6 +43,9 @@ export interface DeviceEvent {
 
 export const DEFAULT_TRACE_LIMIT = 1 << 22;
 
+const KIND_CODE: Record<string, number> = Object.fromEntries(EVENT_KINDS.map((k, i) => [k, i]));
+const OP_CODE: Record<string, number> = Object.fromEntries(EVENT_OPS.map((o, i) => [o, i]));
+
 export class EventTrace {
   readonly limit: number;
   private count = 0;
@@ -67,8 +70,10 @@ export class EventTrace {
   record(kind: EventKind, op: string, instruction: number, addr: number, length: number, ref: number, detail: number): number {
     const i = this.count;
     if (i === this.kinds.length) this.grow();
-    this.kinds[i] = EVENT_KINDS.indexOf(kind);
-    this.ops[i] = opCode(op);
+    this.kinds[i] = KIND_CODE[kind];
+    const code = OP_CODE[op];
+    assert(code !== undefined, () => `unknown event op '${op}'`);
+    this.ops[i] = code;
     this.instructions[i] = instruction;
     this.addrs[i] = addr;
     this.lengths[i] = length;
@@ -121,12 +126,6 @@ export class EventTrace {
     this.refs = growTo(this.refs, size);
     this.details = growTo(this.details, size);
   }
-}
-
-function opCode(op: string): number {
-  const code = EVENT_OPS.indexOf(op);
-  assert(code >= 0, () => `unknown event op '${op}'`);
-  return code;
 }
 
 function growTo<T extends Uint8Array | Float64Array>(array: T, size: number): T {
