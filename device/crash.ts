@@ -160,6 +160,7 @@ export class CrashPoint {
   /** Every state of bound k: at most k units raised above the baseline, completion sets as
    * epoch prefixes plus at most k items of the next epoch, and the all-newest state. */
   bounded(options: { k?: number; limit?: number } = {}): BoundedSpace {
+    this.checkCurrent();
     const k = options.k ?? DEFAULT_BOUND_K;
     const limit = options.limit ?? Infinity;
     if (!Number.isInteger(k) || k < 0) throw new InvalidCrashState(`bound k=${k} is not a non-negative integer`);
@@ -213,6 +214,7 @@ export class CrashPoint {
 
   /** Distinct states of the full model (eviction off: the number of completion sets). */
   fullSize(): bigint {
+    this.checkCurrent();
     const completionCount = this.completionCount();
     if (this.device.profile.eadr) return completionCount * BigInt(this.storeBufferPieces() + 1);
     if (!this.device.eviction) return completionCount;
@@ -266,8 +268,7 @@ export class CrashPoint {
     const copyOf = (track: LineTrack): LineTrack => {
       let copy = copies.get(track.lineIndex);
       if (!copy) {
-        copy = new LineTrack(track.lineIndex, track.base, track.baseline, track.live);
-        copy.entries = track.entries;
+        copy = new LineTrack(track.lineIndex, track.base, track.baseline, 0, track.page, track.pageOffset, track.entries);
         copy.poc = track.poc;
         copy.pop = track.pop;
         copy.podp = track.podp;
@@ -389,6 +390,7 @@ export class CrashPoint {
   }
 
   private *statesOf(c: CompletionSet, k: number): Generator<CrashState> {
+    this.checkCurrent();
     if (this.device.profile.eadr) {
       for (let cut = 0; cut <= this.storeBufferPieces(); cut++) yield { kind: 'cut', epochs: c.epochs, subset: c.subset, cut };
       return;

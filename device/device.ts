@@ -29,7 +29,7 @@ import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './me
 import { EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
 import { OverlayImage } from './image';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
-import { LineTrack, PendingItem, PendingKind, StoreBufferUnit, applyCompletion, guaranteedVersion, raiseLevel } from './lines';
+import { LineTrack, PendingItem, PendingKind, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, raiseLevel } from './lines';
 import { CrashImage, CrashPoint, CrashState } from './crash';
 
 export type BarrierKind =
@@ -112,6 +112,12 @@ export class PmemDevice {
   storeBuffer: StoreBufferUnit[] = [];
   epoch = 0;
   instructionCount = 0;
+  private completionRound = 0;
+  /** Tracks of settled lines, reused: a crash point never outlives its instruction, so no
+   * reader still holds one. Bounded by TRACK_POOL_LIMIT. */
+  private readonly trackPool: LineTrack[] = [];
+  /** Reused by the store path: the tracks of the lines of one page. */
+  private readonly scratchTracks: Array<LineTrack | undefined> = new Array(PAGE_BYTES / LINE_BYTES).fill(undefined);
   private nextUnit = 1;
   private nextPendingId = 0;
   private rngStream: Rng | undefined;
@@ -237,7 +243,7 @@ export class PmemDevice {
     const instruction = this.begin();
     this.stats.barriers++;
     if (SYSTEM_DSBS.has(kind) || (FULL_BARRIERS.has(kind) && !this.strictDsb)) {
-      this.completePending(() => true);
+      this.completePending();
     } else if (FULL_BARRIERS.has(kind)) {
       // Strict DSB ISH / NSH: completes cleans to the PoU and the PoC, not those to the
       // PoP or beyond, nor a flush hint; it still orders like a DMB of the same kind.
@@ -374,50 +380,76 @@ export class PmemDevice {
     return instruction;
   }
 
+  /**
+   * The store path, per page: find the tracks of the lines it covers and keep the bytes of
+   * any newest version about to be overwritten; take one pre-image slice shared by the
+   * lines it starts to track; copy the data in with one `set`; then record one version
+   * entry per line.
+   */
   private storeUnits(addr: number, bytes: Uint8Array, nonTemporal = false): void {
     this.stats.stores++;
     this.stats.storeBytes += bytes.length;
     const end = addr + bytes.length;
+    const found = this.scratchTracks;
     let at = addr;
-    let pageIndex = -1;
-    let page: Uint8Array | undefined;
     while (at < end) {
-      const lineIndex = Math.floor(at / LINE_BYTES);
-      const lineStart = lineIndex * LINE_BYTES;
-      const lineEnd = Math.min(end, lineStart + LINE_BYTES);
-      const pageOfLine = Math.floor(lineStart / PAGE_BYTES);
-      if (pageOfLine !== pageIndex || page === undefined) {
-        page = this.coherent.writablePage(pageOfLine);
-        pageIndex = pageOfLine;
-      }
-      const lineOffset = lineStart - pageOfLine * PAGE_BYTES;
-      let track = this.lines.get(lineIndex);
-      if (track === undefined) {
-        track = new LineTrack(lineIndex, 0, page.slice(lineOffset, lineOffset + LINE_BYTES), page.subarray(lineOffset, lineOffset + LINE_BYTES));
-        this.lines.set(lineIndex, track);
-      } else {
+      const pageIndex = Math.floor(at / PAGE_BYTES);
+      const pageStart = pageIndex * PAGE_BYTES;
+      const chunkEnd = Math.min(end, pageStart + PAGE_BYTES);
+      const page = this.coherent.writablePage(pageIndex);
+      const firstLine = Math.floor(at / LINE_BYTES);
+      const lineCount = Math.floor((chunkEnd - 1) / LINE_BYTES) - firstLine + 1;
+      let untracked = 0;
+      for (let i = 0; i < lineCount; i++) {
+        const track = this.lines.get(firstLine + i);
+        found[i] = track;
+        if (track === undefined) {
+          untracked++;
+          continue;
+        }
         // the previous newest version stops being the live line: keep its bytes
         const last = track.entries[track.entries.length - 1];
-        if (last !== undefined && last.snap === undefined) last.snap = track.live.slice();
+        if (last !== undefined && last.snap === undefined) last.snap = track.copyLive();
       }
-      page.set(bytes.subarray(at - addr, lineEnd - addr), lineOffset + (at - lineStart));
-      const firstWord = (at - lineStart) >> 3;
-      const lastWord = (lineEnd - 1 - lineStart) >> 3;
-      const unit = this.nextUnit++;
-      const pieces = lastWord - firstWord + 1;
-      track.entries.push({ unit, mask: ((1 << (lastWord + 1)) - 1) & ~((1 << firstWord) - 1), pieces, snap: undefined });
-      if (nonTemporal) {
-        this.addPending('movnti', lineIndex, LEVEL_POC, unit, undefined);
-      } else if (this.profile.eadr) {
-        this.storeBuffer.push({ unit, lineIndex, pieces });
+      const preStart = firstLine * LINE_BYTES - pageStart;
+      const pre = untracked > 0 ? page.slice(preStart, preStart + lineCount * LINE_BYTES) : undefined;
+      page.set(at === addr && chunkEnd === end ? bytes : bytes.subarray(at - addr, chunkEnd - addr), at - pageStart);
+      for (let i = 0; i < lineCount; i++) {
+        const lineIndex = firstLine + i;
+        const lineStart = lineIndex * LINE_BYTES;
+        const from = Math.max(at, lineStart) - lineStart;
+        const to = Math.min(chunkEnd, lineStart + LINE_BYTES) - lineStart;
+        const firstWord = from >> 3;
+        const lastWord = (to - 1) >> 3;
+        const pieces = lastWord - firstWord + 1;
+        const unit = this.nextUnit++;
+        const entry: VersionEntry = { unit, mask: ((1 << (lastWord + 1)) - 1) & ~((1 << firstWord) - 1), pieces, snap: undefined };
+        const track = found[i];
+        if (track === undefined) {
+          const pooled = this.trackPool.pop();
+          if (pooled !== undefined) {
+            pooled.reuse(lineIndex, pre as Uint8Array, i * LINE_BYTES, page, lineStart - pageStart, entry);
+            this.lines.set(lineIndex, pooled);
+          } else {
+            this.lines.set(lineIndex, new LineTrack(lineIndex, 0, pre as Uint8Array, i * LINE_BYTES, page, lineStart - pageStart, [entry]));
+          }
+        } else {
+          track.entries.push(entry);
+        }
+        found[i] = undefined;
+        if (nonTemporal) {
+          this.addPending('movnti', lineIndex, LEVEL_POC, unit, undefined);
+        } else if (this.profile.eadr) {
+          this.storeBuffer.push({ unit, lineIndex, pieces });
+        }
       }
-      at = lineEnd;
+      at = chunkEnd;
     }
   }
 
   private clean(op: string, addr: number, level: Level, detail = -1): void {
-    this.requireArm(`DC ${op.toUpperCase()}`);
-    this.checkRange(addr, 1, `DC ${op.toUpperCase()}`);
+    if (this.profile.isa !== 'arm') this.requireArm(`DC ${op.toUpperCase()}`);
+    if (!(addr >= 0 && addr < this.sizeBytes && Number.isSafeInteger(addr))) this.checkRange(addr, 1, `DC ${op.toUpperCase()}`);
     const instruction = this.begin();
     this.stats.cleans++;
     const lineIndex = Math.floor(addr / LINE_BYTES);
@@ -449,7 +481,7 @@ export class PmemDevice {
     const instruction = this.begin();
     this.stats.fences++;
     if (this.profile.eadr) this.drainThrough(this.storeBuffer.length);
-    this.completePending(() => true);
+    this.completePending();
     this.trace?.record(op, '', instruction, 0, 0, -1, 0);
   }
 
@@ -460,16 +492,27 @@ export class PmemDevice {
     return id;
   }
 
-  private completePending(which: (item: PendingItem) => boolean): void {
+  /** Complete the pending items `which` selects (all of them when undefined). */
+  private completePending(which?: (item: PendingItem) => boolean): void {
     if (this.pending.length === 0) return;
     const kept: PendingItem[] = [];
-    const touched = new Set<LineTrack>();
+    const touched: LineTrack[] = [];
+    const round = ++this.completionRound;
     for (const item of this.pending) {
-      if (!which(item)) {
+      if (which !== undefined && !which(item)) {
         kept.push(item);
         continue;
       }
-      applyCompletion(this.lines, item, touched);
+      if (item.kind === 'hint') {
+        const set = new Set<LineTrack>();
+        applyCompletion(this.lines, item, set);
+        for (const track of set) markTouched(track, round, touched);
+        continue;
+      }
+      const track = this.lines.get(item.lineIndex);
+      if (track === undefined || item.snapshot < 0) continue;
+      raiseLevel(track, item.level, item.snapshot);
+      markTouched(track, round, touched);
     }
     this.pending = kept;
     for (const track of touched) this.settle(track);
@@ -507,7 +550,7 @@ export class PmemDevice {
     if (kept >= track.newest) return;
     track.entries = track.entries.filter((e) => e.unit <= kept);
     const restored = track.snapAt(kept).slice();
-    track.live.set(restored);
+    track.page.set(restored, track.pageOffset);
     this.coherent.mutations++;
     const newest = track.entries[track.entries.length - 1];
     if (newest !== undefined) newest.snap = undefined;
@@ -519,10 +562,12 @@ export class PmemDevice {
 
   /** Fold versions guaranteed under every crash kind into the baseline; drop settled lines. */
   private settle(track: LineTrack): void {
-    let floor = Infinity;
-    for (const kind of this.profile.crashKinds) floor = Math.min(floor, guaranteedVersion(this.profile, kind, track));
+    const kinds = this.profile.crashKinds;
+    let floor = guaranteedVersion(this.profile, kinds[0], track);
+    for (let k = 1; k < kinds.length; k++) floor = Math.min(floor, guaranteedVersion(this.profile, kinds[k], track));
     if (floor >= track.newest) {
       this.lines.delete(track.lineIndex);
+      if (this.trackPool.length < TRACK_POOL_LIMIT) this.trackPool.push(track);
       return;
     }
     let folded = 0;
@@ -530,8 +575,7 @@ export class PmemDevice {
     if (folded > 0) {
       const snap = track.entries[folded - 1].snap;
       assert(snap !== undefined, 'only the newest entry leaves its bytes to the live line, and it is never folded alone');
-      track.baseline = snap;
-      track.base = track.entries[folded - 1].unit;
+      track.setBaseline(snap, track.entries[folded - 1].unit);
       track.entries = track.entries.slice(folded);
     }
   }
@@ -557,6 +601,14 @@ export class PmemDevice {
 }
 
 const ZERO_LINE = new Uint8Array(LINE_BYTES);
+/** Retired tracks kept for reuse (enough for a few 4 KiB blocks in flight). */
+const TRACK_POOL_LIMIT = 4096;
+
+function markTouched(track: LineTrack, round: number, touched: LineTrack[]): void {
+  if (track.round === round) return;
+  track.round = round;
+  touched.push(track);
+}
 
 function checkBarrierKind(kind: string): void {
   if (!(BARRIER_KINDS as readonly string[]).includes(kind)) {

@@ -12,6 +12,7 @@
  * Hot path: every field is a plain number or a fixed reference, so V8 keeps one hidden
  * class per record; no object is spread or grown after construction.
  */
+import { LINE_BYTES } from '../core/limits';
 import { CrashKind, LEVEL_POC, LEVEL_PODP, LEVEL_POP, Level, Profile } from './profiles';
 
 export interface VersionEntry {
@@ -36,22 +37,75 @@ export interface Reached {
 
 export class LineTrack implements Reached {
   base: number;
-  baseline: Uint8Array;
-  entries: VersionEntry[] = [];
+  entries: VersionEntry[];
   poc: number;
   pop: number;
   podp: number;
   /** Newest version made persistent by a completed flush hint. */
   hint: number;
+  /** Completion round that last touched this track (device bookkeeping, not state). */
+  round = 0;
+  /** The baseline lives at baselineBuffer[baselineOffset ..+64): often a slice shared by
+   * all the lines one store call began to track, so no line pays for its own copy. */
+  private baselineBuffer: Uint8Array;
+  private baselineOffset: number;
 
-  /** `live` is the line's 64 bytes inside the coherent page (a view, never copied). */
-  constructor(readonly lineIndex: number, base: number, baseline: Uint8Array, readonly live: Uint8Array) {
+  /** `page`/`pageOffset` locate the line's live bytes in the coherent memory. */
+  constructor(
+    public lineIndex: number,
+    base: number,
+    baselineBuffer: Uint8Array,
+    baselineOffset: number,
+    public page: Uint8Array,
+    public pageOffset: number,
+    entries: VersionEntry[] = [],
+  ) {
     this.base = base;
-    this.baseline = baseline;
+    this.entries = entries;
+    this.baselineBuffer = baselineBuffer;
+    this.baselineOffset = baselineOffset;
     this.poc = base;
     this.pop = base;
     this.podp = base;
     this.hint = base;
+  }
+
+  /** Make a retired track describe a newly uncertain line (the device pools tracks). */
+  reuse(lineIndex: number, baselineBuffer: Uint8Array, baselineOffset: number, page: Uint8Array, pageOffset: number, entry: VersionEntry): void {
+    this.lineIndex = lineIndex;
+    this.base = 0;
+    this.entries.length = 0;
+    this.entries.push(entry);
+    this.poc = 0;
+    this.pop = 0;
+    this.podp = 0;
+    this.hint = 0;
+    this.baselineBuffer = baselineBuffer;
+    this.baselineOffset = baselineOffset;
+    this.page = page;
+    this.pageOffset = pageOffset;
+  }
+
+  /** The line's bytes at version `base`. */
+  get baseline(): Uint8Array {
+    const b = this.baselineBuffer;
+    return this.baselineOffset === 0 && b.length === LINE_BYTES ? b : b.subarray(this.baselineOffset, this.baselineOffset + LINE_BYTES);
+  }
+
+  setBaseline(bytes: Uint8Array, base: number): void {
+    this.baselineBuffer = bytes;
+    this.baselineOffset = 0;
+    this.base = base;
+  }
+
+  /** The live coherent bytes of the line (a view; they change as the program runs). */
+  get live(): Uint8Array {
+    return this.page.subarray(this.pageOffset, this.pageOffset + LINE_BYTES);
+  }
+
+  /** A copy of the live bytes. */
+  copyLive(): Uint8Array {
+    return this.page.slice(this.pageOffset, this.pageOffset + LINE_BYTES);
   }
 
   reachedAt(level: Level): number {

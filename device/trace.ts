@@ -72,7 +72,7 @@ export class EventTrace {
     if (i === this.kinds.length) this.grow();
     this.kinds[i] = KIND_CODE[kind];
     const code = OP_CODE[op];
-    assert(code !== undefined, () => `unknown event op '${op}'`);
+    if (code === undefined) throw new RangeError(`unknown event op '${op}'`);
     this.ops[i] = code;
     this.instructions[i] = instruction;
     this.addrs[i] = addr;
