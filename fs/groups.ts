@@ -1,0 +1,173 @@
+/**
+ * Block groups: the group descriptors, the block and inode bitmaps, and allocation.
+ *
+ * Invariants (what e2fsck checks, so what must hold after every committed transaction):
+ * - a group descriptor's free-block, free-inode and used-directory counts equal what its
+ *   bitmaps and inodes say;
+ * - a bit is set exactly when the block or inode is in use; padding bits stay set;
+ * - a block freed in the running transaction is not allocated again before it commits.
+ */
+import { assert } from '../core/assert';
+import { BLOCK_BYTES, GROUP_DESC_BYTES, GroupDesc, Superblock, decodeGroupDesc, encodeGroupDesc } from './format';
+import { MetaStore } from './meta';
+
+export class Groups {
+  readonly count: number;
+  readonly descs: GroupDesc[] = [];
+  private readonly gdtFirstBlock = 1;
+  private readonly blockHint: number[];
+  private readonly inodeHint: number[];
+
+  constructor(private readonly meta: MetaStore, readonly sb: Superblock) {
+    this.count = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
+    for (let g = 0; g < this.count; g++) {
+      const at = g * GROUP_DESC_BYTES;
+      this.descs.push(decodeGroupDesc(meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES)), at % BLOCK_BYTES));
+    }
+    this.blockHint = new Array<number>(this.count).fill(0);
+    this.inodeHint = new Array<number>(this.count).fill(0);
+  }
+
+  groupOfBlock(block: number): number {
+    return Math.floor(block / this.sb.blocksPerGroup);
+  }
+
+  groupOfInode(ino: number): number {
+    return Math.floor((ino - 1) / this.sb.inodesPerGroup);
+  }
+
+  blocksInGroup(group: number): number {
+    return Math.min(this.sb.blocksPerGroup, this.sb.blocksCount - group * this.sb.blocksPerGroup);
+  }
+
+  freeBlocks(): number {
+    return this.descs.reduce((n, d) => n + d.freeBlocksCount, 0);
+  }
+
+  freeInodes(): number {
+    return this.descs.reduce((n, d) => n + d.freeInodesCount, 0);
+  }
+
+  usedDirs(): number {
+    return this.descs.reduce((n, d) => n + d.usedDirsCount, 0);
+  }
+
+  isBlockUsed(block: number): boolean {
+    const g = this.groupOfBlock(block);
+    const bit = block - g * this.sb.blocksPerGroup;
+    return (this.meta.read(this.descs[g].blockBitmap)[bit >> 3] & (1 << (bit & 7))) !== 0;
+  }
+
+  /**
+   * Allocate up to `count` blocks as one contiguous run, starting the search at `goal`.
+   * Returns [start, length] with 1 <= length <= count, or undefined when no block is free.
+   */
+  allocRun(goal: number, count: number): [number, number] | undefined {
+    assert(count >= 1, 'allocate at least one block');
+    const startGroup = goal >= 0 && goal < this.sb.blocksCount ? this.groupOfBlock(goal) : 0;
+    for (let i = 0; i < this.count; i++) {
+      const g = (startGroup + i) % this.count;
+      if (this.descs[g].freeBlocksCount === 0) continue;
+      const from = g === startGroup && goal >= 0 ? goal - g * this.sb.blocksPerGroup : this.blockHint[g];
+      const run = this.findRun(g, Math.max(0, from), count) ?? (from > 0 ? this.findRun(g, 0, count) : undefined);
+      if (run) {
+        this.markBlocks(run[0], run[1], true);
+        this.blockHint[g] = run[0] + run[1] - g * this.sb.blocksPerGroup;
+        return run;
+      }
+    }
+    return undefined;
+  }
+
+  freeBlock(block: number): void {
+    this.markBlocks(block, 1, false);
+    this.meta.noteFreed(block);
+  }
+
+  /** Allocate an inode, preferring `group`. Directories go to the group with most free inodes. */
+  allocInode(preferGroup: number, isDirectory: boolean): number | undefined {
+    const order: number[] = [];
+    if (isDirectory) {
+      const best = this.descs.map((d, g) => [d.freeInodesCount, -g]).sort((a, b) => b[0] - a[0] || b[1] - a[1])[0];
+      if (best) order.push(-best[1]);
+    }
+    for (let i = 0; i < this.count; i++) order.push((preferGroup + i) % this.count);
+    for (const g of order) {
+      const desc = this.descs[g];
+      if (desc.freeInodesCount === 0) continue;
+      const bitmap = this.meta.read(desc.inodeBitmap);
+      const ipg = this.sb.inodesPerGroup;
+      for (let i = 0; i < ipg; i++) {
+        const bit = (this.inodeHint[g] + i) % ipg;
+        if ((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) continue;
+        const ino = g * ipg + bit + 1;
+        if (ino < this.sb.firstIno) continue;
+        this.meta.write(desc.inodeBitmap)[bit >> 3] |= 1 << (bit & 7);
+        desc.freeInodesCount--;
+        if (isDirectory) desc.usedDirsCount++;
+        this.inodeHint[g] = bit + 1;
+        this.saveDesc(g);
+        return ino;
+      }
+    }
+    return undefined;
+  }
+
+  freeInode(ino: number, wasDirectory: boolean): void {
+    const g = this.groupOfInode(ino);
+    const bit = ino - 1 - g * this.sb.inodesPerGroup;
+    const desc = this.descs[g];
+    const bitmap = this.meta.write(desc.inodeBitmap);
+    assert((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0, () => `inode ${ino} freed twice`);
+    bitmap[bit >> 3] &= ~(1 << (bit & 7));
+    desc.freeInodesCount++;
+    if (wasDirectory) desc.usedDirsCount--;
+    this.inodeHint[g] = Math.min(this.inodeHint[g], bit);
+    this.saveDesc(g);
+  }
+
+  /** A free run in group g at or after bit `from`: the first free block, extended up to count. */
+  private findRun(g: number, from: number, count: number): [number, number] | undefined {
+    const bitmap = this.meta.read(this.descs[g].blockBitmap);
+    const limit = this.blocksInGroup(g);
+    const base = g * this.sb.blocksPerGroup;
+    let bit = from;
+    while (bit < limit) {
+      if ((bit & 7) === 0 && bitmap[bit >> 3] === 0xff) {
+        bit += 8;
+        continue;
+      }
+      if ((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0 || this.meta.isQuarantined(base + bit)) {
+        bit++;
+        continue;
+      }
+      let len = 1;
+      while (len < count && bit + len < limit && (bitmap[(bit + len) >> 3] & (1 << ((bit + len) & 7))) === 0
+        && !this.meta.isQuarantined(base + bit + len)) len++;
+      return [base + bit, len];
+    }
+    return undefined;
+  }
+
+  private markBlocks(start: number, length: number, used: boolean): void {
+    const g = this.groupOfBlock(start);
+    assert(this.groupOfBlock(start + length - 1) === g, 'a run stays inside one group');
+    const desc = this.descs[g];
+    const bitmap = this.meta.write(desc.blockBitmap);
+    for (let b = start; b < start + length; b++) {
+      const bit = b - g * this.sb.blocksPerGroup;
+      const mask = 1 << (bit & 7);
+      const isSet = (bitmap[bit >> 3] & mask) !== 0;
+      assert(isSet !== used, () => `block ${b} is already ${used ? 'in use' : 'free'}`);
+      if (used) bitmap[bit >> 3] |= mask;
+      else bitmap[bit >> 3] &= ~mask;
+    }
+    desc.freeBlocksCount += used ? -length : length;
+    this.saveDesc(g);
+  }
+
+  private saveDesc(g: number): void {
+    const at = g * GROUP_DESC_BYTES;
+    encodeGroupDesc(this.descs[g], this.meta.write(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES)), at % BLOCK_BYTES);
+  }
+}

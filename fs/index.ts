@@ -1,0 +1,20 @@
+/** The file-system layer's one export list. */
+export { DaxFileSystem, FS_CONSTANTS, NAME_MAX_BYTES, MAX_FILE_BYTES, components } from './filesystem';
+export type { CommitHooks, FileSystemParts } from './filesystem';
+export { mount, readSuperblock, defaultPmemApi, FLUSH_POLICIES } from './mount';
+export type { FlushPolicy, MountOptions } from './mount';
+export { DaxStats } from './stats';
+export { asyncApi, ASYNC_FORMS } from './node-api';
+export type { AsyncApi, AsyncFormName } from './node-api';
+export { MetaStore, Transaction, InPlaceCommitter } from './meta';
+export type { Committer } from './meta';
+export { mkfs, mkfsIdentity } from './mkfs';
+export type { MkfsOptions, MkfsResult } from './mkfs';
+export { computeGeometry, groupHasSuper, journalDefaultBlocks } from './geometry';
+export type { Geometry, GroupLayout } from './geometry';
+export {
+  BLOCK_BYTES, INODE_BYTES, SUPERBLOCK_OFFSET, ROOT_INO, JOURNAL_INO, LOST_FOUND_INO,
+  decodeSuperblock, encodeSuperblock, validateSuperblock, decodeInode, encodeInode, decodeDirBlock,
+  decodeExtentNode, encodeExtentNode, decodeJournalSuperblock, encodeJournalSuperblock, validateJournalSuperblock,
+} from './format';
+export type { Superblock, GroupDesc, Inode, ExtentLeaf, ExtentNode, DirEntry, JournalSuperblock } from './format';

@@ -1,0 +1,447 @@
+/**
+ * mkfs: writes onto a pmem device the image that the spec's command
+ *
+ *     mkfs.ext4 -F -q -b 4096 -I 256 -T default -m 0 \
+ *       -O none,has_journal,extent,filetype,sparse_super -E root_owner=0:0 IMAGE
+ *
+ * writes (e2fsprogs 1.47 on x86-64, with E2FSPROGS_FAKE_TIME, -U and -E hash_seed fixing
+ * its clock and randomness), byte for byte in every metadata block: test/fs/mkfs.test.ts
+ * compares the two images whole.
+ *
+ * Owns the content of a new file system: superblock and its sparse_super backups, group
+ * descriptor tables, bitmaps (padding bits set), the reserved inodes 1 to 10 marked used,
+ * the root directory (inode 2), lost+found (inode 11, 16 KiB) and the journal (inode 8, one
+ * extent, a v2 journal superblock in its first block) with its copy in s_jnl_blocks.
+ *
+ * Invariants:
+ * - deterministic: no clock and no entropy. Times come from `timeSeconds`; the UUID and the
+ *   directory hash seed are drawn, in that order, from `Rng.fromSeed(seed).fork('mkfs')` and
+ *   shaped like libuuid's random (version 4) UUIDs, as mkfs.ext4's are;
+ * - every non-zero metadata block is written whole with memcpyFlushcache; a block that must
+ *   read as zero (inode tables, the journal's log) is written only when the device holds, or
+ *   may persist, something else there, so a fresh 1 GiB device stays sparse;
+ * - write order: stale blocks zeroed (the old superblock first among them), barrier, every
+ *   other metadata block, barrier, the primary superblock, barrier and flush hint; so
+ *   everything is durable when mkfs returns, and a crash part way leaves no valid superblock;
+ * - backup superblocks are written as ext2fs_flush writes them: VALID state bit and
+ *   RECOVER cleared, s_block_group_nr set (see backupSuperblock).
+ *
+ * Differences from mkfs.ext4, on purpose: free data blocks keep whatever they held, while
+ * mkfs.ext4 on an image file first discards (punches) the whole file and zeroes the last
+ * 64 KiB of the device. ext4 never exposes a free block's old content (a DAX allocation
+ * zeroes the block), so only the metadata has to match. s_flags is always 1 (signed
+ * directory hash, what x86 builds of mkfs.ext4 write; arm64 builds write 2): without
+ * dir_index the hash is never used.
+ */
+import { assert } from '../core/assert';
+import { isAllZero, readU32LE } from '../core/bytes';
+import { LINE_BYTES } from '../core/limits';
+import { Rng } from '../core/rng';
+import type { PmemDevice } from '../device/device';
+import { PmemApiName, pmemApi } from '../device/pmem-api';
+import {
+  BG_INODE_ZEROED, BLOCK_BYTES, BLOCKS_PER_GROUP, COMPAT_HAS_JOURNAL, EXT4_MAGIC, EXTENT_ROOT_MAX, EXTENTS_FL,
+  FIRST_INO, FT_DIR, GROUP_DESC_BYTES, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE, INCOMPAT_RECOVER, INODE_BYTES, Inode,
+  JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JBD2_USERS_BYTES, JNL_BLOCKS_WORDS, JOURNAL_INO, JournalSuperblock, LOG_BLOCK_SIZE,
+  LOST_FOUND_INO, ROOT_INO, RO_COMPAT_SPARSE_SUPER, S_IFDIR, S_IFREG, SUPERBLOCK_OFFSET, Superblock,
+  dirRecLen, emptyInode, encodeDirEntry, encodeExtentNode, encodeGroupDesc, encodeInode, encodeJournalSuperblock,
+  encodeSuperblock,
+} from './format';
+import { Geometry, LOST_FOUND_BLOCKS, computeGeometry } from './geometry';
+
+export interface MkfsOptions {
+  /** 16 bytes; default: derived deterministically from `seed`. */
+  uuid?: Uint8Array;
+  /** 16 bytes: s_hash_seed; default: derived deterministically from `seed`. */
+  hashSeed?: Uint8Array;
+  /** Seeds the UUID and hash seed; default 0. */
+  seed?: string | number;
+  /** Creation time stamped on the superblock and the special inodes; default 0. */
+  timeSeconds?: number;
+  pmemApi?: PmemApiName;
+}
+
+export interface MkfsResult {
+  geometry: Geometry;
+  uuid: Uint8Array;
+  hashSeed: Uint8Array;
+}
+
+export interface MkfsIdentity {
+  uuid: Uint8Array;
+  hashSeed: Uint8Array;
+  timeSeconds: number;
+}
+
+/** The new file system's blocks: `blocks` hold non-zero content, `zeroRanges` must read as zero. */
+export interface MkfsImage {
+  blocks: Map<number, Uint8Array>;
+  zeroRanges: Array<{ first: number; count: number }>;
+}
+
+/** s_default_mount_opts: user_xattr | acl, from mke2fs.conf's default_mntopts. */
+export const DEFAULT_MOUNT_OPTS = 0x000c;
+/** What mkfs.ext4 and the kernel reserve for the fixed part of large inodes. */
+export const EXTRA_ISIZE = 32;
+const STATE_VALID = 1;
+const ERRORS_CONTINUE = 1;
+const DEF_HASH_HALF_MD4 = 1;
+const JNL_BACKUP_BLOCKS = 1;
+const FLAGS_SIGNED_HASH = 1;
+const SECTORS_PER_BLOCK = BLOCK_BYTES / 512;
+/** Blocks compared in one device load while looking for non-zero data. */
+const ZERO_SCAN_CHUNK_BLOCKS = 256;
+const UINT32_LIMIT = 2 ** 32;
+
+export function mkfs(device: PmemDevice, options: MkfsOptions = {}): MkfsResult {
+  const geometry = computeGeometry(device.sizeBytes);
+  const identity = mkfsIdentity(options);
+  const api = pmemApi(options.pmemApi ?? (device.profile.isa === 'x86' ? 'linux-x86' : 'linux-arm64'), device);
+  const image = buildMkfsImage(geometry, identity);
+  const write = (block: number, bytes: Uint8Array): void => api.memcpyFlushcache(block * BLOCK_BYTES, bytes);
+  // Like mke2fs (which zaps the old superblock's sectors first and ext2fs_flush, which
+  // writes the primary superblock last), a power failure part way never leaves a
+  // superblock, old or new, in front of half-written metadata.
+  const stale = blocksToZero(device, [{ first: 0, count: 1 }, ...image.zeroRanges]);
+  const zeroBlock = new Uint8Array(BLOCK_BYTES);
+  for (const block of stale) write(block, zeroBlock);
+  if (stale.length > 0) api.pmemWmb();
+  const primary = image.blocks.get(0);
+  assert(primary !== undefined, 'block 0 holds the primary superblock');
+  for (const block of [...image.blocks.keys()].sort((a, b) => a - b)) {
+    if (block !== 0) write(block, image.blocks.get(block) as Uint8Array);
+  }
+  api.pmemWmb();
+  write(0, primary);
+  api.pmemWmb();
+  api.nvdimmFlush();
+  return { geometry, uuid: identity.uuid, hashSeed: identity.hashSeed };
+}
+
+/** The UUID, hash seed and time mkfs will use for these options. */
+export function mkfsIdentity(options: MkfsOptions): MkfsIdentity {
+  const timeSeconds = options.timeSeconds ?? 0;
+  if (!Number.isInteger(timeSeconds) || timeSeconds < 0 || timeSeconds >= UINT32_LIMIT) {
+    throw new RangeError(`timeSeconds ${timeSeconds} must be an integer in [0, 2^32)`);
+  }
+  // Both ids are always drawn, so a given uuid does not shift the hash seed.
+  const rng = Rng.fromSeed(options.seed ?? 0).fork('mkfs');
+  const drawnUuid = randomUuid(rng);
+  const drawnHashSeed = randomUuid(rng);
+  return {
+    uuid: checkedId(options.uuid, 'uuid') ?? drawnUuid,
+    hashSeed: checkedId(options.hashSeed, 'hashSeed') ?? drawnHashSeed,
+    timeSeconds,
+  };
+}
+
+/** Pure: the content of a new file system of this geometry. */
+export function buildMkfsImage(geometry: Geometry, identity: MkfsIdentity): MkfsImage {
+  const blocks = new Map<number, Uint8Array>();
+  const journalInode = specialInode(S_IFREG | 0o600, geometry.journalBlocks, geometry.journalFirstBlock, 1, identity);
+  const bitmaps = buildBitmaps(geometry);
+  const gdt = buildGdt(geometry, bitmaps.free);
+  const sb = buildSuperblock(geometry, identity, journalInode, bitmaps.free);
+  for (const layout of geometry.groupLayouts) {
+    if (!layout.hasSuper) continue;
+    const block = new Uint8Array(BLOCK_BYTES);
+    encodeSuperblock(layout.group === 0 ? sb : backupSuperblock(sb, layout.group), block, layout.group === 0 ? SUPERBLOCK_OFFSET : 0);
+    blocks.set(layout.firstBlock, block);
+    gdt.forEach((gdtBlock, i) => blocks.set(layout.firstBlock + 1 + i, gdtBlock.slice()));
+  }
+  geometry.groupLayouts.forEach((layout, g) => {
+    blocks.set(layout.blockBitmap, bitmaps.block[g] as Uint8Array);
+    blocks.set(layout.inodeBitmap, bitmaps.inode[g] as Uint8Array);
+  });
+  const group0 = geometry.groupLayouts[0];
+  assert(group0 !== undefined, 'a file system has a group 0');
+  blocks.set(group0.inodeTable, buildFirstInodeTableBlock(geometry, identity, journalInode));
+  blocks.set(geometry.rootDirBlock, dirBlock([[ROOT_INO, '.'], [ROOT_INO, '..'], [LOST_FOUND_INO, 'lost+found']]));
+  blocks.set(geometry.lostFoundFirstBlock, dirBlock([[LOST_FOUND_INO, '.'], [ROOT_INO, '..']]));
+  for (let i = 1; i < LOST_FOUND_BLOCKS; i++) blocks.set(geometry.lostFoundFirstBlock + i, dirBlock([]));
+  blocks.set(geometry.journalFirstBlock, buildJournalSuperblock(geometry, identity));
+  const zeroRanges = geometry.groupLayouts.map((layout) => {
+    const skip = layout.group === 0 ? 1 : 0;
+    return { first: layout.inodeTable + skip, count: layout.inodeTableBlocks - skip };
+  });
+  zeroRanges.push({ first: geometry.journalFirstBlock + 1, count: geometry.journalBlocks - 1 });
+  return { blocks, zeroRanges };
+}
+
+// ------------------------------------------------------------------------ metadata blocks
+
+interface Bitmaps {
+  block: Uint8Array[];
+  inode: Uint8Array[];
+  free: Array<{ blocks: number; inodes: number; dirs: number }>;
+}
+
+// Free counts are taken from the bitmaps once they are built, so descriptors, superblock
+// and bitmaps cannot disagree.
+function buildBitmaps(geometry: Geometry): Bitmaps {
+  const out: Bitmaps = { block: [], inode: [], free: [] };
+  const journalEnd = geometry.journalFirstBlock + geometry.journalBlocks;
+  const dirsEnd = geometry.lostFoundFirstBlock + LOST_FOUND_BLOCKS;
+  for (const layout of geometry.groupLayouts) {
+    const blockBits = new Uint8Array(BLOCK_BYTES);
+    const used = (first: number, end: number): void => {
+      const from = Math.max(first, layout.firstBlock);
+      const to = Math.min(end, layout.firstBlock + layout.blocks);
+      for (let b = from; b < to; b++) setBit(blockBits, b - layout.firstBlock);
+    };
+    used(layout.firstBlock, layout.firstFreeBlock);
+    used(geometry.rootDirBlock, dirsEnd);
+    used(geometry.journalFirstBlock, journalEnd);
+    const usedBlocks = countBits(blockBits);
+    for (let bit = layout.blocks; bit < BLOCKS_PER_GROUP; bit++) setBit(blockBits, bit);
+    const inodeBits = new Uint8Array(BLOCK_BYTES);
+    const reserved = layout.group === 0 ? FIRST_INO : 0;
+    for (let bit = 0; bit < reserved; bit++) setBit(inodeBits, bit);
+    for (let bit = geometry.inodesPerGroup; bit < 8 * BLOCK_BYTES; bit++) setBit(inodeBits, bit);
+    out.block.push(blockBits);
+    out.inode.push(inodeBits);
+    out.free.push({
+      blocks: layout.blocks - usedBlocks,
+      inodes: geometry.inodesPerGroup - reserved,
+      dirs: layout.group === 0 ? 2 : 0,
+    });
+  }
+  return out;
+}
+
+function buildGdt(geometry: Geometry, free: Bitmaps['free']): Uint8Array[] {
+  const blocks: Uint8Array[] = [];
+  for (let i = 0; i < geometry.gdtBlocks; i++) blocks.push(new Uint8Array(BLOCK_BYTES));
+  geometry.groupLayouts.forEach((layout, g) => {
+    const at = g * GROUP_DESC_BYTES;
+    const counts = free[g] as Bitmaps['free'][number];
+    encodeGroupDesc({
+      blockBitmap: layout.blockBitmap,
+      inodeBitmap: layout.inodeBitmap,
+      inodeTable: layout.inodeTable,
+      freeBlocksCount: counts.blocks,
+      freeInodesCount: counts.inodes,
+      usedDirsCount: counts.dirs,
+      flags: BG_INODE_ZEROED,
+    }, blocks[Math.floor(at / BLOCK_BYTES)] as Uint8Array, at % BLOCK_BYTES);
+  });
+  return blocks;
+}
+
+function buildSuperblock(geometry: Geometry, id: MkfsIdentity, journalInode: Inode, free: Bitmaps['free']): Superblock {
+  const jnlBlocks: number[] = [];
+  for (let i = 0; i < 15; i++) jnlBlocks.push(readU32LE(journalInode.block, 4 * i));
+  jnlBlocks.push(Math.floor(journalInode.size / UINT32_LIMIT), journalInode.size % UINT32_LIMIT);
+  assert(jnlBlocks.length === JNL_BLOCKS_WORDS, 's_jnl_blocks has 17 words');
+  return {
+    inodesCount: geometry.inodesCount,
+    blocksCount: geometry.blocksCount,
+    rBlocksCount: 0,
+    freeBlocksCount: free.reduce((n, f) => n + f.blocks, 0),
+    freeInodesCount: free.reduce((n, f) => n + f.inodes, 0),
+    firstDataBlock: 0,
+    logBlockSize: LOG_BLOCK_SIZE,
+    logClusterSize: LOG_BLOCK_SIZE,
+    blocksPerGroup: BLOCKS_PER_GROUP,
+    clustersPerGroup: BLOCKS_PER_GROUP,
+    inodesPerGroup: geometry.inodesPerGroup,
+    mtime: 0,
+    wtime: id.timeSeconds,
+    mntCount: 0,
+    maxMntCount: 0xffff,
+    magic: EXT4_MAGIC,
+    state: STATE_VALID,
+    errors: ERRORS_CONTINUE,
+    minorRevLevel: 0,
+    lastcheck: id.timeSeconds,
+    checkinterval: 0,
+    creatorOs: 0,
+    revLevel: 1,
+    defResuid: 0,
+    defResgid: 0,
+    firstIno: FIRST_INO,
+    inodeSize: INODE_BYTES,
+    blockGroupNr: 0,
+    featureCompat: COMPAT_HAS_JOURNAL,
+    featureIncompat: INCOMPAT_FILETYPE | INCOMPAT_EXTENTS,
+    featureRoCompat: RO_COMPAT_SPARSE_SUPER,
+    uuid: id.uuid.slice(),
+    volumeName: new Uint8Array(16),
+    lastMounted: new Uint8Array(64),
+    reservedGdtBlocks: 0,
+    journalUuid: new Uint8Array(16),
+    journalInum: JOURNAL_INO,
+    journalDev: 0,
+    lastOrphan: 0,
+    hashSeed: id.hashSeed.slice(),
+    defHashVersion: DEF_HASH_HALF_MD4,
+    jnlBackupType: JNL_BACKUP_BLOCKS,
+    descSize: 0,
+    defaultMountOpts: DEFAULT_MOUNT_OPTS,
+    firstMetaBg: 0,
+    mkfsTime: id.timeSeconds,
+    jnlBlocks,
+    minExtraIsize: EXTRA_ISIZE,
+    wantExtraIsize: EXTRA_ISIZE,
+    flags: FLAGS_SIGNED_HASH,
+    kbytesWritten: 0n,
+    overheadClusters: geometry.overheadBlocks,
+  };
+}
+
+// ext2fs_flush writes the backups with the VALID state bit and RECOVER cleared (a backup
+// is only used after the primary is lost, and then must be checked), and its group number.
+export function backupSuperblock(primary: Superblock, group: number): Superblock {
+  return {
+    ...primary,
+    state: primary.state & ~STATE_VALID,
+    featureIncompat: primary.featureIncompat & ~INCOMPAT_RECOVER,
+    blockGroupNr: group,
+  };
+}
+
+// Inodes 1 to 16 share the first table block: 1 (bad blocks: only its times), 2 (root),
+// 8 (journal) and 11 (lost+found); 3 to 7, 9 and 10 stay zero.
+function buildFirstInodeTableBlock(geometry: Geometry, id: MkfsIdentity, journalInode: Inode): Uint8Array {
+  const block = new Uint8Array(BLOCK_BYTES);
+  const badBlocks = emptyInode();
+  badBlocks.atime = badBlocks.ctime = badBlocks.mtime = id.timeSeconds;
+  const root = specialInode(S_IFDIR | 0o755, 1, geometry.rootDirBlock, 3, id);
+  const lostFound = specialInode(S_IFDIR | 0o700, LOST_FOUND_BLOCKS, geometry.lostFoundFirstBlock, 2, id);
+  const inodes: Array<[number, Inode]> = [[1, badBlocks], [ROOT_INO, root], [JOURNAL_INO, journalInode], [LOST_FOUND_INO, lostFound]];
+  for (const [ino, inode] of inodes) encodeInode(inode, block, (ino - 1) * INODE_BYTES);
+  return block;
+}
+
+/** An inode owning one extent of `blocks` blocks at `start`, its size exactly those blocks. */
+function specialInode(mode: number, blocks: number, start: number, links: number, id: MkfsIdentity): Inode {
+  const inode = emptyInode();
+  inode.mode = mode;
+  inode.size = blocks * BLOCK_BYTES;
+  inode.atime = inode.ctime = inode.mtime = inode.crtime = id.timeSeconds;
+  inode.linksCount = links;
+  inode.blocks = blocks * SECTORS_PER_BLOCK;
+  inode.flags = EXTENTS_FL;
+  inode.extraIsize = EXTRA_ISIZE;
+  encodeExtentNode({ depth: 0, max: EXTENT_ROOT_MAX, leaves: [{ block: 0, len: blocks, start, unwritten: false }], indexes: [] },
+    inode.block, 0, 60);
+  return inode;
+}
+
+/** A directory block holding `entries` (all directories here); the last one reaches the end. */
+function dirBlock(entries: ReadonlyArray<readonly [number, string]>): Uint8Array {
+  const block = new Uint8Array(BLOCK_BYTES);
+  if (entries.length === 0) {
+    encodeDirEntry(block, 0, { inode: 0, recLen: BLOCK_BYTES, fileType: 0, name: new Uint8Array(0) });
+    return block;
+  }
+  let offset = 0;
+  entries.forEach(([inode, text], i) => {
+    const name = new TextEncoder().encode(text);
+    const recLen = i === entries.length - 1 ? BLOCK_BYTES - offset : dirRecLen(name.length);
+    encodeDirEntry(block, offset, { inode, recLen, fileType: FT_DIR, name });
+    offset += recLen;
+  });
+  return block;
+}
+
+function buildJournalSuperblock(geometry: Geometry, id: MkfsIdentity): Uint8Array {
+  const jsb: JournalSuperblock = {
+    magic: JBD2_MAGIC,
+    blocktype: JBD2_SUPERBLOCK_V2,
+    headerSequence: 0,
+    blocksize: BLOCK_BYTES,
+    maxlen: geometry.journalBlocks,
+    first: 1,
+    // ext2fs_create_journal_superblock2 starts the log at transaction 1.
+    sequence: 1,
+    start: 0,
+    errno: 0,
+    featureCompat: 0,
+    featureIncompat: 0,
+    featureRoCompat: 0,
+    uuid: id.uuid.slice(),
+    nrUsers: 1,
+    dynsuper: 0,
+    maxTransaction: 0,
+    maxTransData: 0,
+    checksumType: 0,
+    numFcBlocks: 0,
+    head: 0,
+    checksum: 0,
+    users: new Uint8Array(JBD2_USERS_BYTES),
+  };
+  const block = new Uint8Array(BLOCK_BYTES);
+  encodeJournalSuperblock(jsb, block, 0);
+  return block;
+}
+
+// ------------------------------------------------------------------------------ helpers
+
+/**
+ * Blocks of `ranges` that the device may not read as zero after a power failure: those
+ * holding non-zero coherent data, and those with a line whose persisted value is uncertain
+ * (a store of zeros not yet flushed would leave the old bytes on the media).
+ */
+function blocksToZero(device: PmemDevice, ranges: MkfsImage['zeroRanges']): number[] {
+  const uncertain = new Set<number>();
+  for (const track of device.lines.values()) uncertain.add(Math.floor((track.lineIndex * LINE_BYTES) / BLOCK_BYTES));
+  const out: number[] = [];
+  for (const range of ranges) {
+    for (let first = range.first; first < range.first + range.count; first += ZERO_SCAN_CHUNK_BLOCKS) {
+      const count = Math.min(ZERO_SCAN_CHUNK_BLOCKS, range.first + range.count - first);
+      const bytes = device.load(first * BLOCK_BYTES, count * BLOCK_BYTES);
+      if (isAllZero(bytes) && !hasAny(uncertain, first, count)) continue;
+      for (let i = 0; i < count; i++) {
+        const blockBytes = bytes.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES);
+        if (!isAllZero(blockBytes) || uncertain.has(first + i)) out.push(first + i);
+      }
+    }
+  }
+  return out;
+}
+
+function hasAny(set: ReadonlySet<number>, first: number, count: number): boolean {
+  if (set.size === 0) return false;
+  for (let b = first; b < first + count; b++) if (set.has(b)) return true;
+  return false;
+}
+
+// libuuid's uuid_generate (random): 16 random bytes, then version 4 and the RFC 4122 variant.
+function randomUuid(rng: Rng): Uint8Array {
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 16; i += 4) {
+    const word = rng.uint32();
+    bytes[i] = word >>> 24;
+    bytes[i + 1] = (word >>> 16) & 0xff;
+    bytes[i + 2] = (word >>> 8) & 0xff;
+    bytes[i + 3] = word & 0xff;
+  }
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x40;
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+  return bytes;
+}
+
+function checkedId(value: Uint8Array | undefined, what: string): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof Uint8Array) || value.length !== 16) {
+    throw new RangeError(`mkfs ${what} must be 16 bytes, got ${value instanceof Uint8Array ? value.length : typeof value}`);
+  }
+  return value.slice();
+}
+
+function setBit(bitmap: Uint8Array, bit: number): void {
+  bitmap[bit >>> 3] = (bitmap[bit >>> 3] as number) | (1 << (bit & 7));
+}
+
+function countBits(bitmap: Uint8Array): number {
+  let n = 0;
+  for (const byte of bitmap) {
+    let b = byte;
+    while (b !== 0) {
+      b &= b - 1;
+      n++;
+    }
+  }
+  return n;
+}
