@@ -8,6 +8,7 @@
  * keeps its length with inode 0); name padding is zero. Directory blocks are metadata: they
  * change only inside a transaction.
  */
+import { CorruptionError } from '../core/errors';
 import { BLOCK_BYTES, DirEntry, FT_DIR, decodeDirBlock, dirRecLen, encodeDirEntry } from './format';
 import type { MetaStore } from './meta';
 
@@ -30,36 +31,56 @@ const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 export function findEntry(src: DirBlockSource, dirIno: number, name: Uint8Array): FoundEntry | undefined {
   for (const block of src.dirBlocks(dirIno)) {
     const bytes = src.meta.read(block);
-    // Fast path: walk the rec_len chain over the raw bytes; any structural doubt falls back
-    // to the full decoder, which validates and reports corruption.
     const hit = scanForName(bytes, name);
-    if (hit === 'none') continue;
-    let previous: DirEntry | undefined;
-    for (const entry of decodeDirBlock(bytes, `directory inode ${dirIno} block ${block}`)) {
-      if (entry.inode !== 0 && sameName(entry.name, name)) return { entry, block, previous };
-      previous = entry;
+    if (hit === undefined) continue;
+    if (hit === INVALID) {
+      // the full decoder validates the block and says what is wrong with it
+      decodeDirBlock(bytes, `directory inode ${dirIno} block ${block}`);
+      throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} block ${block}`, what: 'a malformed entry chain' });
     }
+    return { entry: entryAt(bytes, hit[0]), block, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
   }
   return undefined;
 }
 
-/** 'none' when a well-formed block surely lacks the name; 'maybe' otherwise. */
-function scanForName(bytes: Uint8Array, name: Uint8Array): 'none' | 'maybe' {
+const INVALID = 'invalid';
+
+/**
+ * Walk a block's rec_len chain over the raw bytes (no allocation): the offsets of the live
+ * entry named `name` and of the entry before it (-1), undefined when a well-formed block
+ * lacks it, INVALID when the chain is malformed.
+ */
+function scanForName(bytes: Uint8Array, name: Uint8Array): [number, number] | undefined | typeof INVALID {
   let at = 0;
-  for (let steps = 0; at < BLOCK_BYTES && steps < BLOCK_BYTES / 12; steps++) {
-    if (at + 8 > BLOCK_BYTES) return 'maybe';
-    const inode = bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
+  let previous = -1;
+  while (at < BLOCK_BYTES) {
+    if (at + 8 > BLOCK_BYTES) return INVALID;
+    const inode = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
     const recLen = bytes[at + 4] | (bytes[at + 5] << 8);
     const nameLen = bytes[at + 6];
-    if (recLen < 12 || recLen % 4 !== 0 || at + recLen > BLOCK_BYTES || 8 + nameLen > recLen) return 'maybe';
+    if (recLen < 12 || recLen % 4 !== 0 || at + recLen > BLOCK_BYTES || (inode !== 0 && 8 + nameLen > recLen)) return INVALID;
     if (inode !== 0 && nameLen === name.length) {
       let same = true;
       for (let i = 0; i < nameLen && same; i++) same = bytes[at + 8 + i] === name[i];
-      if (same) return 'maybe';
+      if (same) return [at, previous];
     }
+    previous = at;
     at += recLen;
   }
-  return at === BLOCK_BYTES ? 'none' : 'maybe';
+  return undefined;
+}
+
+/** The entry at `offset` of a block whose chain was checked. */
+function entryAt(bytes: Uint8Array, offset: number): DirEntry {
+  const nameLen = bytes[offset + 6];
+  return {
+    inode: (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0,
+    recLen: bytes[offset + 4] | (bytes[offset + 5] << 8),
+    nameLen,
+    fileType: bytes[offset + 7],
+    name: bytes.slice(offset + 8, offset + 8 + nameLen),
+    offset,
+  };
 }
 
 export function listEntries(src: DirBlockSource, dirIno: number): DirEntry[] {
@@ -89,25 +110,46 @@ export function addEntry(src: DirBlockSource, dirIno: number, name: Uint8Array, 
   const need = dirRecLen(name.length);
   for (const block of src.dirBlocks(dirIno)) {
     const bytes = src.meta.read(block);
-    for (const entry of decodeDirBlock(bytes, `directory inode ${dirIno} block ${block}`)) {
-      const used = entry.inode === 0 ? 0 : dirRecLen(entry.nameLen);
-      if (entry.recLen - used < need) continue;
-      const out = src.meta.write(block);
-      if (entry.inode === 0) {
-        encodeDirEntry(out, entry.offset, { inode: ino, recLen: entry.recLen, fileType, name });
-      } else {
-        encodeDirEntry(out, entry.offset, { inode: entry.inode, recLen: used, fileType: entry.fileType, name: entry.name });
-        encodeDirEntry(out, entry.offset + used, { inode: ino, recLen: entry.recLen - used, fileType, name });
-      }
-      return true;
+    const slot = scanForRoom(bytes, need);
+    if (slot === undefined) continue;
+    if (slot === INVALID) {
+      decodeDirBlock(bytes, `directory inode ${dirIno} block ${block}`);
+      throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} block ${block}`, what: 'a malformed entry chain' });
     }
+    const entry = entryAt(bytes, slot);
+    const out = src.meta.write(block, entry.offset, entry.offset + entry.recLen);
+    if (entry.inode === 0) {
+      encodeDirEntry(out, entry.offset, { inode: ino, recLen: entry.recLen, fileType, name });
+    } else {
+      const used = dirRecLen(entry.nameLen);
+      encodeDirEntry(out, entry.offset, { inode: entry.inode, recLen: used, fileType: entry.fileType, name: entry.name });
+      encodeDirEntry(out, entry.offset + used, { inode: ino, recLen: entry.recLen - used, fileType, name });
+    }
+    return true;
   }
   return false;
 }
 
+/** The offset of the first entry with `need` bytes of slack (or unused), over the raw chain. */
+function scanForRoom(bytes: Uint8Array, need: number): number | undefined | typeof INVALID {
+  let at = 0;
+  while (at < BLOCK_BYTES) {
+    if (at + 8 > BLOCK_BYTES) return INVALID;
+    const inode = bytes[at] | bytes[at + 1] | bytes[at + 2] | bytes[at + 3];
+    const recLen = bytes[at + 4] | (bytes[at + 5] << 8);
+    const nameLen = bytes[at + 6];
+    if (recLen < 12 || recLen % 4 !== 0 || at + recLen > BLOCK_BYTES || (inode !== 0 && 8 + nameLen > recLen)) return INVALID;
+    const used = inode === 0 ? 0 : dirRecLen(nameLen);
+    if (recLen - used >= need) return at;
+    at += recLen;
+  }
+  return undefined;
+}
+
 /** Remove a found entry: fold it into the previous one, or clear the inode of a first entry. */
 export function removeEntry(src: DirBlockSource, found: FoundEntry): void {
-  const out = src.meta.write(found.block);
+  const first = found.previous ? found.previous.offset : found.entry.offset;
+  const out = src.meta.write(found.block, first, found.entry.offset + found.entry.recLen);
   if (found.previous) {
     const p = found.previous;
     encodeDirEntry(out, p.offset, { inode: p.inode, recLen: p.recLen + found.entry.recLen, fileType: p.fileType, name: p.name });
@@ -121,7 +163,7 @@ export function removeEntry(src: DirBlockSource, found: FoundEntry): void {
 /** Point a found entry at another inode (rename over an existing name). */
 export function retargetEntry(src: DirBlockSource, found: FoundEntry, ino: number, fileType: number): void {
   const e = found.entry;
-  encodeDirEntry(src.meta.write(found.block), e.offset, { inode: ino, recLen: e.recLen, fileType, name: e.name });
+  encodeDirEntry(src.meta.write(found.block, e.offset, e.offset + e.recLen), e.offset, { inode: ino, recLen: e.recLen, fileType, name: e.name });
 }
 
 /** A new directory's first block: "." then ".." reaching the block's end. */

@@ -693,7 +693,7 @@ export class DaxFileSystem implements DirBlockSource {
 
   private putInode(ino: number, inode: Inode): void {
     const [block, offset] = this.inodeLocation(ino);
-    encodeInode(inode, this.meta.write(block), offset);
+    encodeInode(inode, this.meta.write(block, offset, offset + INODE_BYTES), offset);
     this.inodes.set(ino, inode);
   }
 

@@ -102,7 +102,7 @@ export class Groups {
         if ((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) continue;
         const ino = g * ipg + bit + 1;
         if (ino < this.sb.firstIno) continue;
-        this.meta.write(desc.inodeBitmap)[bit >> 3] |= 1 << (bit & 7);
+        this.meta.write(desc.inodeBitmap, bit >> 3, (bit >> 3) + 1)[bit >> 3] |= 1 << (bit & 7);
         desc.freeInodesCount--;
         if (isDirectory) desc.usedDirsCount++;
         this.inodeHint[g] = bit + 1;
@@ -117,7 +117,7 @@ export class Groups {
     const g = this.groupOfInode(ino);
     const bit = ino - 1 - g * this.sb.inodesPerGroup;
     const desc = this.descs[g];
-    const bitmap = this.meta.write(desc.inodeBitmap);
+    const bitmap = this.meta.write(desc.inodeBitmap, bit >> 3, (bit >> 3) + 1);
     assert((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0, () => `inode ${ino} freed twice`);
     bitmap[bit >> 3] &= ~(1 << (bit & 7));
     desc.freeInodesCount++;
@@ -153,7 +153,8 @@ export class Groups {
     const g = this.groupOfBlock(start);
     assert(this.groupOfBlock(start + length - 1) === g, 'a run stays inside one group');
     const desc = this.descs[g];
-    const bitmap = this.meta.write(desc.blockBitmap);
+    const firstBit = start - g * this.sb.blocksPerGroup;
+    const bitmap = this.meta.write(desc.blockBitmap, firstBit >> 3, ((firstBit + length - 1) >> 3) + 1);
     for (let b = start; b < start + length; b++) {
       const bit = b - g * this.sb.blocksPerGroup;
       const mask = 1 << (bit & 7);
@@ -168,6 +169,7 @@ export class Groups {
 
   private saveDesc(g: number): void {
     const at = g * GROUP_DESC_BYTES;
-    encodeGroupDesc(this.descs[g], this.meta.write(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES)), at % BLOCK_BYTES);
+    const offset = at % BLOCK_BYTES;
+    encodeGroupDesc(this.descs[g], this.meta.write(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES), offset, offset + GROUP_DESC_BYTES), offset);
   }
 }

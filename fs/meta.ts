@@ -19,21 +19,34 @@
 import { assert } from '../core/assert';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
-import { LINE_BYTES } from '../core/limits';
+import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
+
+const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
+const LINES_PER_BLOCK = 4096 / LINE_BYTES;
 import { BLOCK_BYTES } from './format';
 
 export class Transaction {
   readonly dirtyBlocks = new Set<number>();
+  /** Per dirty block, the lines written (bit i of word w: line 32w + i); a block written
+   * without a range has every bit set. */
+  readonly dirtyLines = new Map<number, Uint32Array>();
   readonly freedBlocks = new Set<number>();
   /** Data ranges written by this transaction's operations (device byte ranges). */
   dataWrites = 0;
   state: 'running' | 'committing' | 'committed' = 'running';
   constructor(readonly id: number) {}
 
-  /** Record that this transaction changed metadata block `block`. */
-  dirty(block: number): void {
+  /** Record that this transaction changed metadata block `block` (bytes [from, to) of it,
+   * or all of it). */
+  dirty(block: number, from = 0, to = BLOCK_BYTES): void {
     assert(this.state === 'running', () => `transaction ${this.id} is ${this.state}: it takes no more blocks`);
     this.dirtyBlocks.add(block);
+    let mask = this.dirtyLines.get(block);
+    if (mask === undefined) {
+      mask = new Uint32Array(LINES_PER_BLOCK / 32);
+      this.dirtyLines.set(block, mask);
+    }
+    for (let line = Math.floor(from / LINE_BYTES); line * LINE_BYTES < to; line++) mask[line >> 5] |= 1 << (line & 31);
   }
 }
 
@@ -58,21 +71,27 @@ export class InPlaceCommitter implements Committer {
     // makes it reachable.
     if (tx.dataWrites > 0) this.barrier();
     for (const block of [...tx.dirtyBlocks].sort((a, b) => a - b)) {
-      writeChangedLines(this.device, this.api, block * BLOCK_BYTES, meta.peek(block));
+      writeChangedLines(this.device, this.api, block * BLOCK_BYTES, meta.peek(block), tx.dirtyLines.get(block));
     }
     this.barrier();
   }
 }
 
-/** memcpyFlushcache of each run of lines in which `bytes` differs from the device at `addr`. */
-export function writeChangedLines(device: PmemDevice, api: PmemApi, addr: number, bytes: Uint8Array): void {
-  const old = device.load(addr, bytes.length);
+/** memcpyFlushcache of each run of lines in which `bytes` differs from the device at `addr`;
+ * with `lines`, only the lines it marks are considered. */
+export function writeChangedLines(device: PmemDevice, api: PmemApi, addr: number, bytes: Uint8Array, lines?: Uint32Array): void {
+  // A block is one device page: compare with the coherent page in place (a load, no copy).
+  const old = addr % PAGE_BYTES === 0 && bytes.length === PAGE_BYTES
+    ? device.coherent.readPage(addr / PAGE_BYTES) ?? ZERO_PAGE
+    : device.load(addr, bytes.length);
   const aligned = bytes.byteOffset % 4 === 0 && bytes.length % LINE_BYTES === 0;
   const a32 = aligned ? new Int32Array(old.buffer, old.byteOffset, old.length >> 2) : undefined;
   const b32 = aligned ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : undefined;
   let runStart = -1;
   for (let line = 0; line <= bytes.length; line += LINE_BYTES) {
-    const changed = line < bytes.length && !(a32 && b32 ? sameLine32(a32, b32, line >> 2) : sameLine(old, bytes, line));
+    const index = line / LINE_BYTES;
+    const marked = lines === undefined || (line < bytes.length && (lines[index >> 5] & (1 << (index & 31))) !== 0);
+    const changed = line < bytes.length && marked && !(a32 && b32 ? sameLine32(a32, b32, line >> 2) : sameLine(old, bytes, line));
     if (changed && runStart < 0) runStart = line;
     if (!changed && runStart >= 0) {
       api.memcpyFlushcache(addr + runStart, bytes.subarray(runStart, line));
@@ -118,10 +137,11 @@ export class MetaStore {
     return bytes;
   }
 
-  /** The block's bytes, to be changed in the running transaction. */
-  write(block: number): Uint8Array {
+  /** The block's bytes, to be changed in the running transaction: the caller changes
+   * bytes [from, to) only (the whole block when not given). */
+  write(block: number, from?: number, to?: number): Uint8Array {
     const bytes = this.read(block);
-    this.tx().dirty(block);
+    this.tx().dirty(block, from, to);
     return bytes;
   }
 

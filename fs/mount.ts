@@ -68,7 +68,7 @@ export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSy
     device, api, sb, meta, groups, readOnly,
     hooks: { opEnd: (m) => m.commit(), sync: (m) => { m.commit(); barrier(); } },
   });
-  const writeSuper = () => encodeSuperblock(sb, meta.write(0), SUPERBLOCK_OFFSET);
+  const writeSuper = () => encodeSuperblock(sb, meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024), SUPERBLOCK_OFFSET);
   fs.onLargeFile = writeSuper;
   fs.onUnmount = () => {
     if (readOnly) return;
