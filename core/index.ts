@@ -46,3 +46,17 @@ export {
   PAGE_BYTES,
   WORD_BYTES,
 } from './limits';
+export {
+  OPEN_FLAGS,
+  openFlagsToNumber,
+  nodeMkdirRecursive,
+  nodeRealpath,
+  failer,
+  byteLength,
+  isExplicitPosition,
+  checkSpan,
+  outOfRange,
+  codeOf,
+  errorCodeOf,
+} from './node-layer';
+export type { Fail, MkdirCalls, RealpathCalls } from './node-layer';

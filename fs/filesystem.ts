@@ -20,6 +20,9 @@
  */
 import { assert } from '../core/assert';
 import { CorruptionError, ErrnoCode, NodeStyleError, fsError } from '../core/errors';
+import {
+  Fail, OPEN_FLAGS, byteLength, checkSpan, failer, isExplicitPosition, nodeMkdirRecursive, nodeRealpath, openFlagsToNumber,
+} from '../core/node-layer';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
 import {
@@ -51,44 +54,56 @@ const LARGE_FILE_BYTES = 2 ** 31;
 export const SIMULATED_EPOCH_SECONDS = 1_700_000_000;
 const SECTORS_PER_BLOCK = BLOCK_BYTES / 512;
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_TRUNC = 0o1000;
-const O_APPEND = 0o2000;
-const O_DIRECTORY = 0o200000;
-const O_NOFOLLOW = 0o400000;
+const { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW } = OPEN_FLAGS;
+export const FS_CONSTANTS = OPEN_FLAGS;
+/** Paths are at most 4095 bytes (PATH_MAX counts the terminating NUL). */
+export const PATH_MAX_BYTES = 4096;
+/** Linux gives a new descriptor the lowest free number; 0 to 2 are the standard streams. */
+const FIRST_FD = 3;
+/** The umask a Node process usually runs with; applied to modes of new files and dirs. */
+const UMASK = 0o022;
+/** readFileSync's read size. */
+const READ_CHUNK_BYTES = 64 * 1024;
+/** ext4's EXT4_LINK_MAX. */
+const MAX_LINKS = 65000;
 
-const FLAG_STRINGS: Record<string, number> = {
-  r: O_RDONLY, 'r+': O_RDWR, rs: O_RDONLY, 'rs+': O_RDWR, 'sr+': O_RDWR,
-  w: O_TRUNC | O_CREAT | O_WRONLY, wx: O_TRUNC | O_CREAT | O_WRONLY | O_EXCL, xw: O_TRUNC | O_CREAT | O_WRONLY | O_EXCL,
-  'w+': O_TRUNC | O_CREAT | O_RDWR, 'wx+': O_TRUNC | O_CREAT | O_RDWR | O_EXCL, 'xw+': O_TRUNC | O_CREAT | O_RDWR | O_EXCL,
-  a: O_APPEND | O_CREAT | O_WRONLY, ax: O_APPEND | O_CREAT | O_WRONLY | O_EXCL, xa: O_APPEND | O_CREAT | O_WRONLY | O_EXCL,
-  as: O_APPEND | O_CREAT | O_WRONLY, sa: O_APPEND | O_CREAT | O_WRONLY,
-  'a+': O_APPEND | O_CREAT | O_RDWR, 'ax+': O_APPEND | O_CREAT | O_RDWR | O_EXCL, 'xa+': O_APPEND | O_CREAT | O_RDWR | O_EXCL,
-  'as+': O_APPEND | O_CREAT | O_RDWR, 'sa+': O_APPEND | O_CREAT | O_RDWR,
-};
+type Kind = 'file' | 'dir' | 'symlink';
+/** Linux's LAST_NORM / LAST_DOT / LAST_DOTDOT / LAST_ROOT: what a path's last component is. */
+type LastType = 'norm' | 'dot' | 'dotdot' | 'root';
 
-export const FS_CONSTANTS = { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW } as const;
+/** Counts the symlinks one system call's path walks followed. */
+interface WalkBudget {
+  links: number;
+}
+
+/** A path walked up to its last component. */
+interface ParentWalk {
+  readonly dir: number;
+  /** The canonical components of `dir` (for relative symlink targets, informational). */
+  readonly dirPath: readonly string[];
+  readonly last: string;
+  readonly lastType: LastType;
+  readonly trailingSlash: boolean;
+}
+
+/** A path walked to its end. */
+interface Found {
+  /** For 'norm': the directory holding `name`; otherwise the directory the path names. */
+  readonly dir: number;
+  readonly name: string | null;
+  readonly ino: number | undefined;
+  readonly kind: Kind | null;
+  readonly lastType: LastType;
+  readonly trailingSlash: boolean;
+}
 
 interface OpenFile {
   readonly ino: number;
   readonly readable: boolean;
   readonly writable: boolean;
   readonly append: boolean;
+  readonly isDir: boolean;
   position: number;
-}
-
-/** Where a path leads: the directory holding its last name, that name, and its inode if any. */
-interface Resolved {
-  readonly parent: number;
-  readonly name: Uint8Array;
-  readonly ino: number | undefined;
-  /** The canonical absolute path of what was reached. */
-  readonly canonical: string;
-  readonly trailingSlash: boolean;
 }
 
 /** How the file system commits and where it puts barriers; set by mount. */
@@ -122,7 +137,6 @@ export class DaxFileSystem implements DirBlockSource {
   private readonly maps = new Map<number, FileMap>();
   private readonly files = new Map<number, OpenFile>();
   private readonly openCounts = new Map<number, number>();
-  private nextFd = 3;
   private clockSeconds: number;
   private mounted = true;
 
@@ -137,32 +151,38 @@ export class DaxFileSystem implements DirBlockSource {
     this.clockSeconds = Math.max(parts.sb.wtime, parts.sb.mtime, parts.sb.mkfsTime, SIMULATED_EPOCH_SECONDS);
   }
 
-  // ================================================================ Node API: files
+  // ================================================================ Node API: descriptors
 
-  openSync(path: string, flags: string | number = 'r', mode = 0o666): number {
+  openSync(path: string, flags?: string | number, mode = 0o666): number {
     return this.op('open', path, () => {
-      const f = parseFlags(flags, path);
-      const writable = (f & 3) !== O_RDONLY;
-      const exclusive = (f & O_CREAT) !== 0 && (f & O_EXCL) !== 0;
-      const r = this.resolve(path, 'open', !exclusive && (f & O_NOFOLLOW) === 0);
-      let ino = r.ino;
+      const bits = openFlagsToNumber(flags);
+      const fail: Fail = failer('open', path);
+      const access = bits & O_ACCMODE;
+      // Access mode 3 is Linux's "ioctl only" mode; Linux 6.4+ refuses O_CREAT | O_DIRECTORY.
+      if (access === O_ACCMODE) fail('EINVAL');
+      if ((bits & O_CREAT) !== 0 && (bits & O_DIRECTORY) !== 0) fail('EINVAL');
+      const target = (bits & O_CREAT) !== 0 ? this.openCreate(path, bits, fail) : this.openExisting(path, bits, fail);
+      let ino = target.ino;
       if (ino === undefined) {
-        if ((f & O_CREAT) === 0) throw fsError('ENOENT', 'open', path);
-        if (r.trailingSlash) throw fsError('EISDIR', 'open', path);
         this.requireWritable('open', path);
-        ino = this.createNode(r, S_IFREG | (mode & 0o7777), 'open', path);
+        ino = this.createNode(target.dir, target.name as string, S_IFREG | (mode & 0o7777 & ~UMASK), fail);
       } else {
-        if (exclusive) throw fsError('EEXIST', 'open', path);
-        const inode = this.inode(ino);
-        const type = inode.mode & S_IFMT;
-        if (type === S_IFLNK) throw fsError('ELOOP', 'open', path);
-        if (type === S_IFDIR && (writable || (f & O_CREAT) !== 0)) throw fsError('EISDIR', 'open', path);
-        if (type !== S_IFDIR && ((f & O_DIRECTORY) !== 0 || r.trailingSlash)) throw fsError('ENOTDIR', 'open', path);
-        if (writable) this.requireWritable('open', path);
-        if ((f & O_TRUNC) !== 0 && writable && type === S_IFREG && inode.size > 0) this.setSize(ino, 0, 'open', path);
+        const isDir = target.kind === 'dir';
+        // Linux's may_open(): O_TRUNC counts as a write.
+        if (isDir && (access !== O_RDONLY || (bits & O_TRUNC) !== 0)) fail('EISDIR');
+        if (access !== O_RDONLY || (bits & O_TRUNC) !== 0) this.requireWritable('open', path);
+        if ((bits & O_TRUNC) !== 0 && target.kind === 'file' && this.inode(ino).size > 0) this.setSize(ino, 0, fail);
       }
-      const fd = this.nextFd++;
-      this.files.set(fd, { ino, readable: (f & 3) !== O_WRONLY, writable, append: (f & O_APPEND) !== 0, position: 0 });
+      let fd = FIRST_FD;
+      while (this.files.has(fd)) fd++;
+      this.files.set(fd, {
+        ino,
+        readable: access === O_RDONLY || access === O_RDWR,
+        writable: access === O_WRONLY || access === O_RDWR,
+        append: (bits & O_APPEND) !== 0,
+        isDir: target.kind === 'dir',
+        position: 0,
+      });
       this.openCounts.set(ino, (this.openCounts.get(ino) ?? 0) + 1);
       return fd;
     });
@@ -183,44 +203,45 @@ export class DaxFileSystem implements DirBlockSource {
   }
 
   readSync(fd: number, buffer: Uint8Array, offsetOrOptions?: number | { offset?: number; length?: number; position?: number | null }, length?: number, position?: number | null): number {
+    const o = typeof offsetOrOptions === 'object' && offsetOrOptions !== null ? offsetOrOptions : { offset: offsetOrOptions, length, position };
+    const offset = o.offset ?? 0;
+    const span = checkSpan(buffer, offset, o.length);
+    // Node returns 0 for an empty read before it looks at the descriptor at all.
+    if (span === 0) return 0;
     return this.op('read', undefined, () => {
       const file = this.file(fd, 'read');
-      const o = typeof offsetOrOptions === 'object' && offsetOrOptions !== null ? offsetOrOptions : { offset: offsetOrOptions, length, position };
-      const offset = o.offset ?? 0;
-      const len = o.length ?? buffer.length - offset;
-      checkBufferRange(buffer, offset, len, 'read');
       if (!file.readable) throw fsError('EBADF', 'read');
-      const inode = this.inode(file.ino);
-      if ((inode.mode & S_IFMT) === S_IFDIR) throw fsError('EISDIR', 'read');
-      const at = o.position === undefined || o.position === null || o.position < 0 ? file.position : o.position;
-      const n = this.readData(file.ino, at, buffer.subarray(offset, offset + len));
-      if (o.position === undefined || o.position === null || o.position < 0) file.position = at + n;
+      if (file.isDir) throw fsError('EISDIR', 'read');
+      const explicit = isExplicitPosition(o.position);
+      const at = explicit ? (o.position as number) : file.position;
+      const n = this.readData(file.ino, at, buffer.subarray(offset, offset + span));
+      if (!explicit) file.position = at + n;
       return n;
     });
   }
 
   writeSync(fd: number, data: Uint8Array | string, offsetOrPosition?: number | null, lengthOrEncoding?: number | string, position?: number | null): number {
+    let bytes: Uint8Array;
+    let pos: number | null | undefined;
+    if (typeof data === 'string') {
+      bytes = Buffer.from(data, typeof lengthOrEncoding === 'string' ? (lengthOrEncoding as BufferEncoding) : 'utf8');
+      pos = offsetOrPosition;
+    } else {
+      const offset = typeof offsetOrPosition === 'number' ? offsetOrPosition : 0;
+      const span = checkSpan(data, offset, typeof lengthOrEncoding === 'number' ? lengthOrEncoding : undefined);
+      bytes = data.subarray(offset, offset + span);
+      pos = position;
+    }
     return this.op('write', undefined, () => {
       const file = this.file(fd, 'write');
-      let bytes: Uint8Array;
-      let pos: number | null | undefined;
-      if (typeof data === 'string') {
-        bytes = Buffer.from(data, typeof lengthOrEncoding === 'string' ? (lengthOrEncoding as BufferEncoding) : 'utf8');
-        pos = offsetOrPosition;
-      } else {
-        const offset = typeof offsetOrPosition === 'number' ? offsetOrPosition : 0;
-        const len = typeof lengthOrEncoding === 'number' ? lengthOrEncoding : data.length - offset;
-        checkBufferRange(data, offset, len, 'write');
-        bytes = data.subarray(offset, offset + len);
-        pos = position;
-      }
       if (!file.writable) throw fsError('EBADF', 'write');
       this.requireWritable('write');
-      const inode = this.inode(file.ino);
-      const usePosition = pos === undefined || pos === null || pos < 0;
-      const at = file.append ? inode.size : usePosition ? file.position : (pos as number);
-      this.writeData(file.ino, at, bytes, 'write');
-      if (usePosition || file.append) file.position = at + bytes.length;
+      const explicit = isExplicitPosition(pos);
+      // Linux appends with O_APPEND even for pwrite(2), and then leaves the offset alone.
+      let at = explicit ? (pos as number) : file.position;
+      if (file.append) at = this.inode(file.ino).size;
+      if (bytes.length > 0) this.writeData(file.ino, at, bytes, 'write');
+      if (!explicit && bytes.length > 0) file.position = at + bytes.length;
       return bytes.length;
     });
   }
@@ -246,33 +267,41 @@ export class DaxFileSystem implements DirBlockSource {
   ftruncateSync(fd: number, len = 0): void {
     this.op('ftruncate', undefined, () => {
       const file = this.file(fd, 'ftruncate');
-      if (!file.writable) throw fsError('EINVAL', 'ftruncate');
-      this.truncateIno(file.ino, len, 'ftruncate', undefined);
+      if (file.isDir || !file.writable) throw fsError('EINVAL', 'ftruncate');
+      this.requireWritable('ftruncate');
+      // Node clamps a negative length to 0 before the system call.
+      this.setSize(file.ino, Math.max(0, len), failer('ftruncate'));
     });
   }
 
+  fstatSync(fd: number): DaxStats {
+    return this.op('fstat', undefined, () => this.stats(this.file(fd, 'fstat').ino));
+  }
+
+  // ================================================================ Node API: Node's layer
+
   truncateSync(path: string, len = 0): void {
-    this.op('open', path, () => {
-      const r = this.resolve(path, 'open', true);
-      if (r.ino === undefined) throw fsError('ENOENT', 'open', path);
-      if ((this.inode(r.ino).mode & S_IFMT) === S_IFDIR) throw fsError('EISDIR', 'open', path);
-      this.truncateIno(r.ino, len, 'ftruncate', path);
-    });
+    const fd = this.openSync(path, 'r+');
+    try {
+      this.ftruncateSync(fd, len);
+    } finally {
+      this.closeSync(fd);
+    }
   }
 
   readFileSync(path: string | number, options?: { encoding?: BufferEncoding | null; flag?: string } | BufferEncoding): Buffer | string {
     const encoding = typeof options === 'string' ? options : options?.encoding ?? undefined;
-    const fd = typeof path === 'number' ? path : this.openSync(path, typeof options === 'object' && options?.flag ? options.flag : 'r');
+    const flag = typeof options === 'object' && options?.flag ? options.flag : 'r';
+    const fd = typeof path === 'number' ? path : this.openSync(path, flag);
     try {
-      const size = this.inode(this.file(fd, 'read').ino).size;
-      const out = Buffer.alloc(size);
-      let done = 0;
-      while (done < size) {
-        const n = this.readSync(fd, out, done, size - done, null);
+      const chunks: Uint8Array[] = [];
+      for (;;) {
+        const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+        const n = this.readSync(fd, chunk, 0, chunk.length, null);
         if (n === 0) break;
-        done += n;
+        chunks.push(chunk.subarray(0, n));
       }
-      const bytes = out.subarray(0, done);
+      const bytes = Buffer.concat(chunks);
       return encoding ? bytes.toString(encoding) : bytes;
     } finally {
       if (typeof path !== 'number') this.closeSync(fd);
@@ -296,176 +325,10 @@ export class DaxFileSystem implements DirBlockSource {
     this.writeFileSync(path, data, { ...o, flag: o.flag ?? 'a' });
   }
 
-  // ================================================================ Node API: names
-
-  mkdirSync(path: string, options?: { recursive?: boolean; mode?: number } | number): string | undefined {
-    const o = typeof options === 'number' ? { mode: options } : options ?? {};
-    const mode = (o.mode ?? 0o777) & 0o7777;
-    if (!o.recursive) {
-      this.op('mkdir', path, () => {
-        const r = this.resolve(path, 'mkdir', false);
-        if (r.ino !== undefined) throw fsError('EEXIST', 'mkdir', path);
-        this.requireWritable('mkdir', path);
-        this.createNode(r, S_IFDIR | mode, 'mkdir', path);
-      });
-      return undefined;
-    }
-    const parts = components(path);
-    let first: string | undefined;
-    for (let i = 1; i <= parts.length; i++) {
-      const prefix = '/' + parts.slice(0, i).join('/');
-      const created = this.op('mkdir', path, () => {
-        const r = this.resolve(prefix, 'mkdir', true);
-        if (r.ino !== undefined) {
-          if ((this.inode(r.ino).mode & S_IFMT) !== S_IFDIR) throw fsError(i === parts.length ? 'EEXIST' : 'ENOTDIR', 'mkdir', path);
-          return false;
-        }
-        this.requireWritable('mkdir', path);
-        this.createNode(r, S_IFDIR | mode, 'mkdir', path);
-        return true;
-      });
-      if (created && first === undefined) first = prefix;
-    }
-    return first;
-  }
-
-  rmdirSync(path: string): void {
-    this.op('rmdir', path, () => {
-      const r = this.resolve(path, 'rmdir', false);
-      if (r.ino === undefined) throw fsError('ENOENT', 'rmdir', path);
-      if ((this.inode(r.ino).mode & S_IFMT) !== S_IFDIR) throw fsError('ENOTDIR', 'rmdir', path);
-      if (r.ino === ROOT_INO) throw fsError('EBUSY', 'rmdir', path);
-      if (nameIs(r.name, '.')) throw fsError('EINVAL', 'rmdir', path);
-      if (nameIs(r.name, '..')) throw fsError('ENOTEMPTY', 'rmdir', path);
-      if (!isEmptyDir(this, r.ino)) throw fsError('ENOTEMPTY', 'rmdir', path);
-      this.requireWritable('rmdir', path);
-      this.removeName(r.parent, r.name, r.ino);
-    });
-  }
-
-  unlinkSync(path: string): void {
-    this.op('unlink', path, () => {
-      const r = this.resolve(path, 'unlink', false);
-      if (r.ino === undefined) throw fsError('ENOENT', 'unlink', path);
-      const type = this.inode(r.ino).mode & S_IFMT;
-      if (type === S_IFDIR) throw fsError('EISDIR', 'unlink', path);
-      if (r.trailingSlash) throw fsError('ENOTDIR', 'unlink', path);
-      this.requireWritable('unlink', path);
-      this.removeName(r.parent, r.name, r.ino);
-    });
-  }
-
-  linkSync(existingPath: string, newPath: string): void {
-    this.op('link', existingPath, () => {
-      const from = this.resolve(existingPath, 'link', false, newPath);
-      if (from.ino === undefined) throw fsError('ENOENT', 'link', existingPath, newPath);
-      const inode = this.inode(from.ino);
-      if ((inode.mode & S_IFMT) === S_IFDIR) throw fsError('EPERM', 'link', existingPath, newPath);
-      const to = this.resolve(newPath, 'link', false, newPath, existingPath);
-      if (to.ino !== undefined) throw fsError('EEXIST', 'link', existingPath, newPath);
-      if (to.trailingSlash) throw fsError('ENOENT', 'link', existingPath, newPath);
-      this.requireWritable('link', existingPath);
-      if (inode.linksCount >= 65000) throw fsError('EMLINK', 'link', existingPath, newPath);
-      this.reserve(1, 0, 'link', existingPath, newPath);
-      this.addName(to.parent, to.name, from.ino, fileTypeOfMode(inode.mode), 'link', existingPath);
-      inode.linksCount++;
-      inode.ctime = this.now();
-      this.putInode(from.ino, inode);
-    });
-  }
-
-  symlinkSync(target: string, path: string): void {
-    this.op('symlink', target, () => {
-      const bytes = Buffer.from(target, 'utf8');
-      if (bytes.length === 0) throw fsError('ENOENT', 'symlink', target, path);
-      if (bytes.length > SYMLINK_MAX_BYTES) throw fsError('ENAMETOOLONG', 'symlink', target, path);
-      const r = this.resolve(path, 'symlink', false, target, path);
-      if (r.ino !== undefined || r.trailingSlash) throw fsError('EEXIST', 'symlink', target, path);
-      this.requireWritable('symlink', target);
-      this.createNode(r, S_IFLNK | 0o777, 'symlink', target, bytes, path);
-    });
-  }
-
-  readlinkSync(path: string, options?: { encoding?: BufferEncoding } | BufferEncoding): string {
-    return this.op('readlink', path, () => {
-      const r = this.resolve(path, 'readlink', false);
-      if (r.ino === undefined) throw fsError('ENOENT', 'readlink', path);
-      if ((this.inode(r.ino).mode & S_IFMT) !== S_IFLNK) throw fsError('EINVAL', 'readlink', path);
-      const encoding = typeof options === 'string' ? options : options?.encoding ?? 'utf8';
-      return Buffer.from(this.linkTarget(r.ino)).toString(encoding);
-    });
-  }
-
-  renameSync(oldPath: string, newPath: string): void {
-    this.op('rename', oldPath, () => {
-      const from = this.resolve(oldPath, 'rename', false, oldPath, newPath);
-      if (from.ino === undefined) throw fsError('ENOENT', 'rename', oldPath, newPath);
-      const to = this.resolve(newPath, 'rename', false, oldPath, newPath);
-      const moving = this.inode(from.ino);
-      const movingDir = (moving.mode & S_IFMT) === S_IFDIR;
-      if (isDotOrDotDot(from.name) || isDotOrDotDot(to.name) || from.ino === ROOT_INO) throw fsError('EBUSY', 'rename', oldPath, newPath);
-      if (!movingDir && (from.trailingSlash || to.trailingSlash)) throw fsError('ENOTDIR', 'rename', oldPath, newPath);
-      if (movingDir && this.isAncestor(from.ino, to.parent)) throw fsError('EINVAL', 'rename', oldPath, newPath);
-      if (to.ino !== undefined) {
-        if (to.ino === from.ino) return; // the same file under both names: POSIX says do nothing
-        const targetDir = (this.inode(to.ino).mode & S_IFMT) === S_IFDIR;
-        if (movingDir && !targetDir) throw fsError('ENOTDIR', 'rename', oldPath, newPath);
-        if (!movingDir && targetDir) throw fsError('EISDIR', 'rename', oldPath, newPath);
-        if (targetDir && !isEmptyDir(this, to.ino)) throw fsError('ENOTEMPTY', 'rename', oldPath, newPath);
-      }
-      this.requireWritable('rename', oldPath);
-      const type = fileTypeOfMode(moving.mode);
-      if (to.ino !== undefined) {
-        const found = findEntry(this, to.parent, to.name);
-        assert(found !== undefined, 'the resolved target name exists');
-        const replaced = to.ino;
-        retargetEntry(this, found, from.ino, type);
-        this.dropLink(to.parent, replaced);
-      } else {
-        this.reserve(1, 0, 'rename', oldPath, newPath);
-        this.addName(to.parent, to.name, from.ino, type, 'rename', oldPath);
-      }
-      const old = findEntry(this, from.parent, from.name);
-      assert(old !== undefined && old.entry.inode === from.ino, 'the source name still names the moved inode');
-      removeEntry(this, old);
-      if (movingDir && from.parent !== to.parent) {
-        setDotDot(this, from.ino, to.parent);
-        this.adjustLinks(from.parent, -1);
-        this.adjustLinks(to.parent, +1);
-      }
-      const now = this.now();
-      moving.ctime = now;
-      this.putInode(from.ino, moving);
-      this.touchDir(from.parent, now);
-      if (to.parent !== from.parent) this.touchDir(to.parent, now);
-    });
-  }
-
-  readdirSync(path: string, options?: { withFileTypes?: boolean; encoding?: BufferEncoding } | BufferEncoding): string[] {
-    return this.op('scandir', path, () => {
-      const r = this.resolve(path, 'scandir', true);
-      if (r.ino === undefined) throw fsError('ENOENT', 'scandir', path);
-      if ((this.inode(r.ino).mode & S_IFMT) !== S_IFDIR) throw fsError('ENOTDIR', 'scandir', path);
-      if (typeof options === 'object' && options?.withFileTypes) throw fsError('ENOTSUP', 'scandir', path);
-      return listEntries(this, r.ino).filter((e) => !isDotOrDotDot(e.name)).map((e) => Buffer.from(e.name).toString('utf8'));
-    });
-  }
-
-  statSync(path: string, options?: { throwIfNoEntry?: boolean }): DaxStats | undefined {
-    return this.statLike(path, true, 'stat', options);
-  }
-
-  lstatSync(path: string, options?: { throwIfNoEntry?: boolean }): DaxStats | undefined {
-    return this.statLike(path, false, 'lstat', options);
-  }
-
-  fstatSync(fd: number): DaxStats {
-    return this.op('fstat', undefined, () => this.stats(this.file(fd, 'fstat').ino));
-  }
-
   existsSync(path: string): boolean {
     try {
-      return this.resolve(path, 'access', true).ino !== undefined;
+      this.existing(path, 'access');
+      return true;
     } catch (err) {
       if (err instanceof NodeStyleError) return false;
       throw err;
@@ -473,16 +336,181 @@ export class DaxFileSystem implements DirBlockSource {
   }
 
   realpathSync(path: string): string {
-    return this.op('realpath', path, () => {
-      const r = this.resolve(path, 'realpath', true);
-      if (r.ino === undefined) throw fsError('ENOENT', 'realpath', path);
-      return r.canonical;
+    return nodeRealpath(this, path);
+  }
+
+  // ================================================================ Node API: names
+
+  mkdirSync(path: string, options?: { recursive?: boolean; mode?: number } | number): string | undefined {
+    const o = typeof options === 'number' ? { mode: options } : options ?? {};
+    const mode = o.mode ?? 0o777;
+    if (o.recursive) return nodeMkdirRecursive(this, path, mode);
+    this.op('mkdir', path, () => {
+      const fail: Fail = failer('mkdir', path);
+      const at = this.walkParent(path, ROOT_INO, [], { links: 0 }, fail);
+      if (at.lastType !== 'norm') fail('EEXIST');
+      // mkdir takes a trailing slash: it names a directory anyway; any existing name is EEXIST.
+      if (this.child(at.dir, at.last, fail) !== undefined) fail('EEXIST');
+      this.requireWritable('mkdir', path);
+      this.createNode(at.dir, at.last, S_IFDIR | (mode & 0o7777 & ~UMASK), fail);
     });
+    return undefined;
+  }
+
+  rmdirSync(path: string): void {
+    this.op('rmdir', path, () => {
+      const fail: Fail = failer('rmdir', path);
+      const at = this.walkParent(path, ROOT_INO, [], { links: 0 }, fail);
+      if (at.lastType === 'dotdot') fail('ENOTEMPTY');
+      if (at.lastType === 'dot') fail('EINVAL');
+      if (at.lastType === 'root') fail('EBUSY');
+      const child = this.child(at.dir, at.last, fail);
+      if (child === undefined) fail('ENOENT');
+      // rmdir never follows the last component: a symlink to a directory is not one.
+      if (child.kind !== 'dir') fail('ENOTDIR');
+      if (!isEmptyDir(this, child.ino)) fail('ENOTEMPTY');
+      this.requireWritable('rmdir', path);
+      this.removeName(at.dir, nameBytes(at.last), child.ino);
+    });
+  }
+
+  unlinkSync(path: string): void {
+    this.op('unlink', path, () => {
+      const fail: Fail = failer('unlink', path);
+      const at = this.walkParent(path, ROOT_INO, [], { links: 0 }, fail);
+      if (at.lastType !== 'norm') fail('EISDIR');
+      const child = this.child(at.dir, at.last, fail);
+      if (child === undefined) fail('ENOENT');
+      if (child.kind === 'dir') fail('EISDIR');
+      if (at.trailingSlash) fail('ENOTDIR');
+      this.requireWritable('unlink', path);
+      this.removeName(at.dir, nameBytes(at.last), child.ino);
+    });
+  }
+
+  linkSync(existingPath: string, newPath: string): void {
+    this.op('link', existingPath, () => {
+      const fail: Fail = failer('link', existingPath, newPath);
+      const budget: WalkBudget = { links: 0 };
+      // linkat(2) without AT_SYMLINK_FOLLOW: a symlink given as `existing` is linked itself.
+      const old = this.lookup(existingPath, false, budget, fail);
+      this.requireFound(old, fail);
+      const at = this.walkParent(newPath, ROOT_INO, [], budget, fail);
+      this.requireCreatable(at, fail);
+      if (old.kind === 'dir') fail('EPERM');
+      this.requireWritable('link', existingPath);
+      const ino = old.ino as number;
+      const inode = this.inode(ino);
+      if (inode.linksCount >= MAX_LINKS) fail('EMLINK');
+      this.reserve(1, 0, fail);
+      this.addName(at.dir, nameBytes(at.last), ino, fileTypeOfMode(inode.mode), fail);
+      inode.linksCount++;
+      inode.ctime = this.now();
+      this.putInode(ino, inode);
+      this.touchDir(at.dir, this.now());
+    });
+  }
+
+  symlinkSync(target: string, path: string): void {
+    this.op('symlink', target, () => {
+      const fail: Fail = failer('symlink', target, path);
+      if (target.length === 0) fail('ENOENT');
+      const bytes = Buffer.from(target, 'utf8');
+      if (bytes.length >= PATH_MAX_BYTES) fail('ENAMETOOLONG');
+      const at = this.walkParent(path, ROOT_INO, [], { links: 0 }, fail);
+      this.requireCreatable(at, fail);
+      this.requireWritable('symlink', target);
+      this.createNode(at.dir, at.last, S_IFLNK | 0o777, fail, bytes);
+    });
+  }
+
+  readlinkSync(path: string, options?: { encoding?: BufferEncoding } | BufferEncoding): string {
+    return this.op('readlink', path, () => {
+      const fail: Fail = failer('readlink', path);
+      const found = this.lookup(path, false, { links: 0 }, fail);
+      this.requireFound(found, fail);
+      if (found.kind !== 'symlink') fail('EINVAL');
+      const encoding = typeof options === 'string' ? options : options?.encoding ?? 'utf8';
+      return Buffer.from(this.linkTarget(found.ino as number)).toString(encoding);
+    });
+  }
+
+  renameSync(oldPath: string, newPath: string): void {
+    this.op('rename', oldPath, () => {
+      const fail: Fail = failer('rename', oldPath, newPath);
+      const budget: WalkBudget = { links: 0 };
+      const src = this.walkParent(oldPath, ROOT_INO, [], budget, fail);
+      const dst = this.walkParent(newPath, ROOT_INO, [], budget, fail);
+      if (src.lastType !== 'norm' || dst.lastType !== 'norm') fail('EBUSY');
+      const from = this.child(src.dir, src.last, fail);
+      if (from === undefined) fail('ENOENT');
+      const to = this.child(dst.dir, dst.last, fail);
+      // A trailing slash is allowed on either name only when the source is a directory.
+      if (from.kind !== 'dir' && (src.trailingSlash || dst.trailingSlash)) fail('ENOTDIR');
+      // Moving a directory into its own subtree; the target an ancestor of the source.
+      if (from.kind === 'dir' && this.isAncestor(from.ino, dst.dir)) fail('EINVAL');
+      if (to !== undefined && to.kind === 'dir' && this.isAncestor(to.ino, src.dir)) fail('ENOTEMPTY');
+      if (to !== undefined) {
+        if (to.ino === from.ino) return; // two names of one file: POSIX says do nothing
+        if (from.kind === 'dir' && to.kind !== 'dir') fail('ENOTDIR');
+        if (from.kind !== 'dir' && to.kind === 'dir') fail('EISDIR');
+        if (to.kind === 'dir' && !isEmptyDir(this, to.ino)) fail('ENOTEMPTY');
+      }
+      this.requireWritable('rename', oldPath);
+      const moving = this.inode(from.ino);
+      const type = fileTypeOfMode(moving.mode);
+      const dstName = nameBytes(dst.last);
+      if (to !== undefined) {
+        const found = findEntry(this, dst.dir, dstName);
+        assert(found !== undefined, 'the target name exists');
+        retargetEntry(this, found, from.ino, type);
+        this.dropLink(dst.dir, to.ino);
+      } else {
+        this.reserve(1, 0, fail);
+        this.addName(dst.dir, dstName, from.ino, type, fail);
+      }
+      const old = findEntry(this, src.dir, nameBytes(src.last));
+      assert(old !== undefined && old.entry.inode === from.ino, 'the source name still names the moved inode');
+      removeEntry(this, old);
+      if (from.kind === 'dir' && src.dir !== dst.dir) {
+        setDotDot(this, from.ino, dst.dir);
+        this.adjustLinks(src.dir, -1);
+        this.adjustLinks(dst.dir, +1);
+      }
+      const now = this.now();
+      moving.ctime = now;
+      this.putInode(from.ino, moving);
+      this.touchDir(src.dir, now);
+      if (dst.dir !== src.dir) this.touchDir(dst.dir, now);
+    });
+  }
+
+  readdirSync(path: string, options?: { withFileTypes?: boolean; encoding?: BufferEncoding } | BufferEncoding): string[] {
+    return this.op('scandir', path, () => {
+      const fail: Fail = failer('scandir', path);
+      const found = this.lookup(path, true, { links: 0 }, fail);
+      this.requireFound(found, fail);
+      if (found.kind !== 'dir') fail('ENOTDIR');
+      if (typeof options === 'object' && options?.withFileTypes) fail('ENOTSUP');
+      return listEntries(this, found.ino as number).filter((e) => !isDotOrDotDot(e.name)).map((e) => Buffer.from(e.name).toString('utf8'));
+    });
+  }
+
+  statSync(path: string, options?: { throwIfNoEntry?: true }): DaxStats;
+  statSync(path: string, options: { throwIfNoEntry: boolean }): DaxStats | undefined;
+  statSync(path: string, options?: { throwIfNoEntry?: boolean }): DaxStats | undefined {
+    return this.statPath(path, true, 'stat', options);
+  }
+
+  lstatSync(path: string, options?: { throwIfNoEntry?: true }): DaxStats;
+  lstatSync(path: string, options: { throwIfNoEntry: boolean }): DaxStats | undefined;
+  lstatSync(path: string, options?: { throwIfNoEntry?: boolean }): DaxStats | undefined {
+    return this.statPath(path, false, 'lstat', options);
   }
 
   chmodSync(path: string, mode: number): void {
     this.op('chmod', path, () => {
-      const ino = this.existing(path, 'chmod', true);
+      const ino = this.existing(path, 'chmod');
       this.requireWritable('chmod', path);
       const inode = this.inode(ino);
       inode.mode = (inode.mode & S_IFMT) | (mode & 0o7777);
@@ -493,11 +521,12 @@ export class DaxFileSystem implements DirBlockSource {
 
   chownSync(path: string, uid: number, gid: number): void {
     this.op('chown', path, () => {
-      const ino = this.existing(path, 'chown', true);
+      const ino = this.existing(path, 'chown');
       this.requireWritable('chown', path);
       const inode = this.inode(ino);
-      if (uid >= 0) inode.uid = uid;
-      if (gid >= 0) inode.gid = gid;
+      // chown(2) reads -1 as "leave this one unchanged"
+      if (uid !== -1) inode.uid = uid;
+      if (gid !== -1) inode.gid = gid;
       inode.ctime = this.now();
       this.putInode(ino, inode);
     });
@@ -505,7 +534,7 @@ export class DaxFileSystem implements DirBlockSource {
 
   utimesSync(path: string, atime: number | Date | string, mtime: number | Date | string): void {
     this.op('utime', path, () => {
-      const ino = this.existing(path, 'utime', true);
+      const ino = this.existing(path, 'utime');
       this.requireWritable('utime', path);
       const inode = this.inode(ino);
       inode.atime = toSeconds(atime);
@@ -527,7 +556,7 @@ export class DaxFileSystem implements DirBlockSource {
         throw fsError('EINVAL', 'mmap');
       }
       if (!file.writable || (inode.mode & S_IFMT) !== S_IFREG) throw fsError('EACCES', 'mmap');
-      this.ensureMapped(file.ino, offset, length);
+      this.ensureMapped(file.ino, offset, length, undefined, failer('mmap'));
       return this.physicalRanges(file.ino, offset, length);
     });
   }
@@ -596,15 +625,22 @@ export class DaxFileSystem implements DirBlockSource {
     return file;
   }
 
-  private existing(path: string, syscall: string, follow: boolean): number {
-    const r = this.resolve(path, syscall, follow);
-    if (r.ino === undefined) throw fsError('ENOENT', syscall, path);
-    return r.ino;
+  /** The inode an existing path names (last symlink followed). */
+  private existing(path: string, syscall: string): number {
+    const fail: Fail = failer(syscall, path);
+    const found = this.lookup(path, true, { links: 0 }, fail);
+    this.requireFound(found, fail);
+    return found.ino as number;
   }
 
-  private statLike(path: string, follow: boolean, syscall: string, options?: { throwIfNoEntry?: boolean }): DaxStats | undefined {
+  private statPath(path: string, follow: boolean, syscall: string, options?: { throwIfNoEntry?: boolean }): DaxStats | undefined {
     try {
-      return this.op(syscall, path, () => this.stats(this.existing(path, syscall, follow)));
+      return this.op(syscall, path, () => {
+        const fail: Fail = failer(syscall, path);
+        const found = this.lookup(path, follow, { links: 0 }, fail);
+        this.requireFound(found, fail);
+        return this.stats(found.ino as number);
+      });
     } catch (err) {
       if (options?.throwIfNoEntry === false && err instanceof NodeStyleError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return undefined;
       throw err;
@@ -616,53 +652,124 @@ export class DaxFileSystem implements DirBlockSource {
     return new DaxStats(ino, i.mode, i.linksCount, i.uid, i.gid, i.size, i.blocks, i);
   }
 
-  /**
-   * Resolve `path` from the root. Intermediate symlinks are followed; the last one when
-   * `followLast`. A missing last name is not an error (ino undefined); a missing directory
-   * on the way is ENOENT, a non-directory on the way ENOTDIR.
-   */
-  private resolve(path: string, syscall: string, followLast: boolean, errPath: string = path, errDest?: string): Resolved {
-    if (typeof path !== 'string') throw fsError('EINVAL', syscall, String(path));
-    if (path.length === 0) throw fsError('ENOENT', syscall, errPath, errDest);
-    if (path.includes('\0')) throw fsError('EINVAL', syscall, errPath, errDest);
-    const trailingSlash = /[^/]\/+$/.test(path);
-    let queue = components(path);
-    let dir = ROOT_INO;
-    let trail: string[] = [];
-    let links = 0;
-    if (queue.length === 0) return { parent: ROOT_INO, name: Buffer.from('.'), ino: ROOT_INO, canonical: '/', trailingSlash: false };
+  // ---------------------------------------------------------------- the path walk (fs/namei.c)
+
+  /** Walks every component but the last, each of which must be or lead to a directory. */
+  private walkParent(path: string, startDir: number, startPath: readonly string[], budget: WalkBudget, fail: Fail): ParentWalk {
+    if (typeof path !== 'string' || path.length === 0) fail('ENOENT');
+    if (byteLength(path) >= PATH_MAX_BYTES) fail('ENAMETOOLONG');
+    // This API's working directory is '/': a relative path starts there (or, for a symlink's
+    // target, at the link's directory).
+    const absolute = path.startsWith('/');
+    const parts = components(path);
+    let dir = absolute ? ROOT_INO : startDir;
+    let dirPath: readonly string[] = absolute ? [] : startPath;
+    if (parts.length === 0) return { dir, dirPath, last: '', lastType: 'root', trailingSlash: false };
+    for (const part of parts.slice(0, -1)) [dir, dirPath] = this.enter(dir, dirPath, part, budget, fail);
+    const last = parts[parts.length - 1];
+    const lastType: LastType = last === '.' ? 'dot' : last === '..' ? 'dotdot' : 'norm';
+    return { dir, dirPath, last, lastType, trailingSlash: path.endsWith('/') };
+  }
+
+  /** One step down: `name` in `dir` must be a directory or a symlink that leads to one. */
+  private enter(dir: number, dirPath: readonly string[], name: string, budget: WalkBudget, fail: Fail): [number, readonly string[]] {
+    if (name === '.') return [dir, dirPath];
+    // '..' is the physical parent; '/..' is '/'.
+    if (name === '..') return [this.parentOf(dir), dirPath.slice(0, -1)];
+    const child = this.child(dir, name, fail);
+    if (child === undefined) fail('ENOENT');
+    if (child.kind === 'file') fail('ENOTDIR');
+    if (child.kind === 'dir') return [child.ino, [...dirPath, name]];
+    const target = this.followLink(dir, dirPath, child.ino, budget, fail);
+    if (target.lastType === 'root') return [target.dir, target.dirPath];
+    return this.enter(target.dir, target.dirPath, target.last, budget, fail);
+  }
+
+  private followLink(dir: number, dirPath: readonly string[], linkIno: number, budget: WalkBudget, fail: Fail): ParentWalk {
+    budget.links += 1;
+    if (budget.links > SYMLOOP_MAX) fail('ELOOP');
+    const target = Buffer.from(this.linkTarget(linkIno)).toString('utf8');
+    return this.walkParent(target, dir, dirPath, budget, fail);
+  }
+
+  /** Walks the whole path; a trailing slash makes the last symlink followed too. */
+  private lookup(path: string, followLast: boolean, budget: WalkBudget, fail: Fail): Found {
+    let at = this.walkParent(path, ROOT_INO, [], budget, fail);
+    let trailingSlash = at.trailingSlash;
     for (;;) {
-      const part = queue.shift() as string;
-      const last = queue.length === 0;
-      const name = Buffer.from(part, 'utf8');
-      if (name.length > NAME_MAX_BYTES) throw fsError('ENAMETOOLONG', syscall, errPath, errDest);
-      if ((this.inode(dir).mode & S_IFMT) !== S_IFDIR) throw fsError('ENOTDIR', syscall, errPath, errDest);
-      let child: number | undefined;
-      if (part === '.') child = dir;
-      else child = findEntry(this, dir, name)?.entry.inode;
-      const childTrail = part === '.' ? trail : part === '..' ? trail.slice(0, -1) : [...trail, part];
-      if (child === undefined) {
-        if (!last) throw fsError('ENOENT', syscall, errPath, errDest);
-        return { parent: dir, name, ino: undefined, canonical: '/' + childTrail.join('/'), trailingSlash };
+      if (at.lastType !== 'norm') {
+        const dir = at.lastType === 'dotdot' ? this.parentOf(at.dir) : at.dir;
+        return { dir, name: null, ino: dir, kind: 'dir', lastType: at.lastType, trailingSlash };
       }
-      const isLink = (this.inode(child).mode & S_IFMT) === S_IFLNK;
-      if (isLink && (!last || followLast || trailingSlash)) {
-        if (++links > SYMLOOP_MAX) throw fsError('ELOOP', syscall, errPath, errDest);
-        const target = Buffer.from(this.linkTarget(child)).toString('utf8');
-        queue = [...components(target), ...queue];
-        if (target.startsWith('/')) {
-          dir = ROOT_INO;
-          trail = [];
-        }
-        if (queue.length === 0) return { parent: ROOT_INO, name: Buffer.from('.'), ino: ROOT_INO, canonical: '/', trailingSlash };
+      const child = this.child(at.dir, at.last, fail);
+      if (child !== undefined && child.kind === 'symlink' && (followLast || trailingSlash)) {
+        at = this.followLink(at.dir, at.dirPath, child.ino, budget, fail);
+        trailingSlash = trailingSlash || at.trailingSlash;
         continue;
       }
-      if (last) {
-        if (trailingSlash && (this.inode(child).mode & S_IFMT) !== S_IFDIR) throw fsError('ENOTDIR', syscall, errPath, errDest);
-        return { parent: dir, name, ino: child, canonical: '/' + childTrail.join('/'), trailingSlash };
-      }
-      dir = child;
-      trail = childTrail;
+      return { dir: at.dir, name: at.last, ino: child?.ino, kind: child?.kind ?? null, lastType: 'norm', trailingSlash };
+    }
+  }
+
+  /** What `name` in directory `dir` is; ENAMETOOLONG is the lookup's answer to a long name. */
+  private child(dir: number, name: string, fail: Fail): { ino: number; kind: Kind } | undefined {
+    const bytes = nameBytes(name);
+    if (bytes.length > NAME_MAX_BYTES) fail('ENAMETOOLONG');
+    const found = findEntry(this, dir, bytes);
+    if (found === undefined) return undefined;
+    const ino = found.entry.inode;
+    return { ino, kind: kindOfMode(this.inode(ino).mode) };
+  }
+
+  private parentOf(dir: number): number {
+    if (dir === ROOT_INO) return ROOT_INO;
+    const up = findEntry(this, dir, DOTDOT);
+    if (up === undefined) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: 'no ".." entry' });
+    return up.entry.inode;
+  }
+
+  private requireFound(found: Found, fail: Fail): void {
+    if (found.kind === null) fail('ENOENT');
+    // A trailing slash asks for a directory.
+    if (found.trailingSlash && found.kind !== 'dir') fail('ENOTDIR');
+  }
+
+  /** Linux's filename_create() for names that are not directories (link, symlink). */
+  private requireCreatable(at: ParentWalk, fail: Fail): void {
+    if (at.lastType !== 'norm') fail('EEXIST');
+    if (this.child(at.dir, at.last, fail) !== undefined) fail('EEXIST');
+    // A trailing slash asks for a directory, which link and symlink cannot make.
+    if (at.trailingSlash) fail('ENOENT');
+  }
+
+  private openExisting(path: string, bits: number, fail: Fail): Found {
+    const found = this.lookup(path, (bits & O_NOFOLLOW) === 0, { links: 0 }, fail);
+    if (found.kind === null) fail('ENOENT');
+    if ((found.trailingSlash || (bits & O_DIRECTORY) !== 0) && found.kind !== 'dir') fail('ENOTDIR');
+    if (found.kind === 'symlink') fail('ELOOP'); // O_NOFOLLOW on a symlink
+    return found;
+  }
+
+  /** Linux's open_last_lookups() with O_CREAT: the parent is walked, then the last name. */
+  private openCreate(path: string, bits: number, fail: Fail): Found {
+    const excl = (bits & O_EXCL) !== 0;
+    const budget: WalkBudget = { links: 0 };
+    let at = this.walkParent(path, ROOT_INO, [], budget, fail);
+    for (let steps = 0; ; steps++) {
+      assert(steps <= SYMLOOP_MAX + 1, 'the symlink budget bounds an O_CREAT walk');
+      if (at.lastType !== 'norm') fail(excl ? 'EEXIST' : 'EISDIR');
+      if (at.trailingSlash) fail('EISDIR');
+      const child = this.child(at.dir, at.last, fail);
+      const found: Found = { dir: at.dir, name: at.last, ino: child?.ino, kind: child?.kind ?? null, lastType: 'norm', trailingSlash: false };
+      if (child === undefined) return found;
+      // With O_EXCL even a dangling symlink counts as existing.
+      if (excl) fail('EEXIST');
+      // Linux's do_open(): O_CREAT on a directory is EISDIR whatever the access mode.
+      if (child.kind === 'dir') fail('EISDIR');
+      if (child.kind !== 'symlink') return found;
+      if ((bits & O_NOFOLLOW) !== 0) fail('ELOOP');
+      // A symlink is followed, dangling or not: O_CREAT creates its target.
+      at = this.followLink(at.dir, at.dirPath, child.ino, budget, fail);
     }
   }
 
@@ -672,9 +779,7 @@ export class DaxFileSystem implements DirBlockSource {
     for (let steps = 0; steps <= this.sb.inodesCount; steps++) {
       if (at === ancestor) return true;
       if (at === ROOT_INO) return false;
-      const up = findEntry(this, at, DOTDOT);
-      if (up === undefined) throw new CorruptionError({ structure: 'directory', where: `inode ${at}`, what: 'no ".." entry' });
-      at = up.entry.inode;
+      at = this.parentOf(at);
     }
     throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: 'a ".." chain that never reaches the root' });
   }
@@ -729,10 +834,8 @@ export class DaxFileSystem implements DirBlockSource {
   }
 
   /** Check that `blocks` blocks and `inodes` inodes can be had, before changing anything. */
-  private reserve(blocks: number, inodes: number, syscall: string, path?: string, dest?: string): void {
-    if (this.groups.freeBlocks() - this.meta.quarantinedCount() < blocks || this.groups.freeInodes() < inodes) {
-      throw fsError('ENOSPC', syscall, path, dest);
-    }
+  private reserve(blocks: number, inodes: number, fail: Fail): void {
+    if (this.groups.freeBlocks() - this.meta.quarantinedCount() < blocks || this.groups.freeInodes() < inodes) fail('ENOSPC');
   }
 
   private allocBlock(goal: number): number | undefined {
@@ -740,14 +843,14 @@ export class DaxFileSystem implements DirBlockSource {
   }
 
   /** Create an inode of `mode` named by `r`; a symlink gets `target`. */
-  private createNode(r: Resolved, mode: number, syscall: string, path: string, target?: Uint8Array, dest?: string): number {
+  private createNode(parent: number, name: string, mode: number, fail: Fail, target?: Uint8Array): number {
     const type = mode & S_IFMT;
     const isDir = type === S_IFDIR;
     const slowLink = type === S_IFLNK && (target?.length ?? 0) > FAST_SYMLINK_MAX_BYTES;
     // one block for the parent's directory growth, one for a directory's or slow link's own block
-    this.reserve(1 + (isDir || slowLink ? 1 : 0), 1, syscall, path, dest);
-    const ino = this.groups.allocInode(this.groups.groupOfInode(r.parent), isDir);
-    if (ino === undefined) throw fsError('ENOSPC', syscall, path, dest);
+    this.reserve(1 + (isDir || slowLink ? 1 : 0), 1, fail);
+    const ino = this.groups.allocInode(this.groups.groupOfInode(parent), isDir);
+    if (ino === undefined) fail('ENOSPC');
     const now = this.now();
     const old = this.inode(ino);
     const inode = emptyInode();
@@ -772,7 +875,7 @@ export class DaxFileSystem implements DirBlockSource {
       const block = this.allocBlock(this.groups.descs[this.groups.groupOfInode(ino)].inodeTable);
       assert(block !== undefined, 'a reserved block is free');
       const bytes = this.meta.fresh(block);
-      if (isDir) initDirBlock(bytes, ino, r.parent);
+      if (isDir) initDirBlock(bytes, ino, parent);
       else bytes.set(target as Uint8Array);
       insertRun(this.map(ino).leaves, 0, block, 1);
       inode.size = isDir ? BLOCK_BYTES : (target as Uint8Array).length;
@@ -781,25 +884,25 @@ export class DaxFileSystem implements DirBlockSource {
       assert(stored === 'ok', 'a one-extent map fits in the inode');
     }
     this.putInode(ino, inode);
-    this.addName(r.parent, r.name, ino, fileTypeOfMode(mode), syscall, path);
-    if (isDir) this.adjustLinks(r.parent, +1);
-    this.touchDir(r.parent, now);
+    this.addName(parent, nameBytes(name), ino, fileTypeOfMode(mode), fail);
+    if (isDir) this.adjustLinks(parent, +1);
+    this.touchDir(parent, now);
     return ino;
   }
 
   /** Add a name to a directory, growing it by a block when no block has room. */
-  private addName(dirIno: number, name: Uint8Array, ino: number, fileType: number, syscall: string, path: string): void {
+  private addName(dirIno: number, name: Uint8Array, ino: number, fileType: number, fail: Fail): void {
     if (addEntry(this, dirIno, name, ino, fileType)) return;
     const dir = this.inode(dirIno);
     const map = this.map(dirIno);
     const lblock = dir.size / BLOCK_BYTES;
     const last = map.leaves[map.leaves.length - 1];
     const block = this.allocBlock(last ? last.start + last.len : 0);
-    if (block === undefined) throw fsError('ENOSPC', syscall, path);
+    if (block === undefined) fail('ENOSPC');
     initEmptyBlock(this.meta.fresh(block));
     insertRun(map.leaves, lblock, block, 1);
     const stored = storeFileMap(this.meta, this.treeAlloc(), dir, map, block);
-    if (stored !== 'ok') throw fsError(stored === 'efbig' ? 'EFBIG' : 'ENOSPC', syscall, path);
+    if (stored !== 'ok') fail(stored === 'efbig' ? 'EFBIG' : 'ENOSPC');
     dir.size += BLOCK_BYTES;
     dir.blocks += SECTORS_PER_BLOCK;
     this.putInode(dirIno, dir);
@@ -897,7 +1000,7 @@ export class DaxFileSystem implements DirBlockSource {
     if (!Number.isSafeInteger(at) || at < 0) throw fsError('EINVAL', syscall);
     if (at + data.length > MAX_FILE_BYTES) throw fsError('EFBIG', syscall);
     if (data.length === 0) return;
-    this.ensureMapped(ino, at, data.length, data, syscall);
+    this.ensureMapped(ino, at, data.length, data, failer(syscall));
     for (const range of this.physicalRanges(ino, at, data.length)) {
       this.api.memcpyFlushcache(range.addr, data.subarray(range.fileOffset - at, range.fileOffset - at + range.length));
     }
@@ -912,7 +1015,7 @@ export class DaxFileSystem implements DirBlockSource {
    * Make every block of [at, at + length) mapped and written. New blocks are zeroed except
    * where `cover` (the data about to be written there) will fill them.
    */
-  private ensureMapped(ino: number, at: number, length: number, cover?: Uint8Array, syscall = 'write'): void {
+  private ensureMapped(ino: number, at: number, length: number, cover: Uint8Array | undefined, fail: Fail): void {
     const inode = this.inode(ino);
     const map = this.map(ino);
     const first = Math.floor(at / BLOCK_BYTES);
@@ -932,7 +1035,7 @@ export class DaxFileSystem implements DirBlockSource {
     if (holes.length === 0 && unwritten.length === 0) return;
     const needed = holes.reduce((n, [, c]) => n + c, 0);
     // the new data blocks, and room for the tree to grow by a leaf block
-    this.reserve(needed + 2, 0, syscall);
+    this.reserve(needed + 2, 0, fail);
     const coverLen = cover ? cover.length : 0;
     const before = map.leaves.map((e) => ({ ...e }));
     const taken: Array<[number, number]> = []; // [pblock, count]
@@ -964,7 +1067,7 @@ export class DaxFileSystem implements DirBlockSource {
       // give back what this write took; the map is as it was
       map.leaves = before;
       for (const [pblock, count] of taken) for (let b = 0; b < count; b++) this.groups.freeBlock(pblock + b);
-      throw fsError(stored === 'efbig' ? 'EFBIG' : 'ENOSPC', syscall);
+      fail(stored === 'efbig' ? 'EFBIG' : 'ENOSPC');
     }
     inode.blocks += needed * SECTORS_PER_BLOCK;
     this.putInode(ino, inode);
@@ -1008,18 +1111,10 @@ export class DaxFileSystem implements DirBlockSource {
     return out;
   }
 
-  private truncateIno(ino: number, len: number, syscall: string, path: string | undefined): void {
-    if (!Number.isSafeInteger(len) || len < 0) throw fsError('EINVAL', syscall, path);
-    if (len > MAX_FILE_BYTES) throw fsError('EFBIG', syscall, path);
-    this.requireWritable(syscall, path);
-    const inode = this.inode(ino);
-    if ((inode.mode & S_IFMT) !== S_IFREG) throw fsError('EINVAL', syscall, path);
-    this.setSize(ino, len, syscall, path);
-  }
-
   /** Change a regular file's size: shrinking frees blocks past the end and zeroes the tail
    * of the last block; growing leaves a hole. */
-  private setSize(ino: number, len: number, syscall: string, path: string | undefined): void {
+  private setSize(ino: number, len: number, fail: Fail): void {
+    if (len > MAX_FILE_BYTES) fail('EFBIG');
     const inode = this.inode(ino);
     if (len < inode.size) {
       if (len % BLOCK_BYTES !== 0) {
@@ -1030,7 +1125,7 @@ export class DaxFileSystem implements DirBlockSource {
           this.meta.noteDataWrite();
         }
       }
-      if (!this.freeBeyond(ino, inode, Math.ceil(len / BLOCK_BYTES))) throw fsError('ENOSPC', syscall, path);
+      if (!this.freeBeyond(ino, inode, Math.ceil(len / BLOCK_BYTES))) fail('ENOSPC');
     }
     this.setSizeField(inode, len);
     inode.mtime = inode.ctime = this.now();
@@ -1073,28 +1168,14 @@ export function components(path: string): string[] {
   return path.split('/').filter((p) => p.length > 0);
 }
 
-function nameIs(name: Uint8Array, text: string): boolean {
-  return Buffer.from(name).toString('latin1') === text;
+/** A name's bytes on disk (UTF-8). */
+function nameBytes(name: string): Uint8Array {
+  return Buffer.from(name, 'utf8');
 }
 
-function parseFlags(flags: string | number, path: string): number {
-  if (typeof flags === 'number') return flags;
-  const f = FLAG_STRINGS[flags];
-  if (f === undefined) {
-    const err = new TypeError(`The value "${flags}" is invalid for option "flags"`) as TypeError & { code: string };
-    err.code = 'ERR_INVALID_ARG_VALUE';
-    void path;
-    throw err;
-  }
-  return f;
-}
-
-function checkBufferRange(buffer: Uint8Array, offset: number, length: number, syscall: string): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > buffer.length) {
-    const err = new RangeError(`The value of "offset" or "length" is out of range (${syscall})`) as RangeError & { code: string };
-    err.code = 'ERR_OUT_OF_RANGE';
-    throw err;
-  }
+function kindOfMode(mode: number): Kind {
+  const type = mode & S_IFMT;
+  return type === S_IFDIR ? 'dir' : type === S_IFLNK ? 'symlink' : 'file';
 }
 
 function toSeconds(t: number | Date | string): number {

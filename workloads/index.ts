@@ -1,0 +1,10 @@
+// The export list of workloads/: the only module other layers import from this folder.
+//
+// Invariants: every name is listed explicitly (no `export *`); types are re-exported with
+// `export type` because the test transform compiles one file at a time.
+
+export { OPEN_FLAGS, openFlagsToNumber } from './fs-api';
+export type { MkdirOptions, StatLike, SyncFs } from './fs-api';
+export { ReferenceFs, createReference, nodeFsAdapter } from './reference';
+export { nodeMkdirRecursive, nodeRealpath } from '../core/node-layer';
+export type { MkdirCalls, RealpathCalls } from '../core/node-layer';
