@@ -28,6 +28,7 @@ import { DEFAULT_DEVICE_BYTES, LINE_BYTES, MAX_DEVICE_BYTES, PAGE_BYTES } from '
 import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './media';
 import { EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
 import { OverlayImage } from './image';
+import { COST_NANOS, barrierNanos, storeNanos } from './cost';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
 import { LineTrack, PendingItem, PendingKind, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, raiseLevel } from './lines';
 import { CrashImage, CrashPoint, CrashState } from './crash';
@@ -86,13 +87,18 @@ export class PowerFailure extends Error {
   }
 }
 
+/** Counters since the device was made; `costNanos` follows the model of cost.ts. */
 export interface DeviceStats {
   stores: number;
   storeBytes: number;
+  /** Clean instructions of every kind (DC ..., CLWB, CLFLUSHOPT, CLFLUSH). */
   cleans: number;
+  /** Bytes of the lines those cleans covered (64 each). */
+  flushedBytes: number;
   barriers: number;
   fences: number;
   hints: number;
+  costNanos: number;
 }
 
 export class PmemDevice {
@@ -103,7 +109,7 @@ export class PmemDevice {
   readonly strictDsb: boolean;
   readonly coherent: SparseMemory;
   readonly trace: EventTrace | undefined;
-  readonly stats: DeviceStats = { stores: 0, storeBytes: 0, cleans: 0, barriers: 0, fences: 0, hints: 0 };
+  readonly stats: DeviceStats = { stores: 0, storeBytes: 0, cleans: 0, flushedBytes: 0, barriers: 0, fences: 0, hints: 0, costNanos: 0 };
   /** Lines whose persisted value is uncertain. */
   readonly lines = new Map<number, LineTrack>();
   /** Cleans, movnti stores and flush hints issued but not yet completed, in issue order. */
@@ -212,7 +218,7 @@ export class PmemDevice {
       return;
     }
     const instruction = this.begin();
-    this.stats.cleans++;
+    this.countClean(COST_NANOS.cleanIssue);
     this.discardBeyondPoc(lineIndex);
     this.trace?.record('dc', 'ivac', instruction, addr, LINE_BYTES, -1, 1);
   }
@@ -233,6 +239,7 @@ export class PmemDevice {
     checkBarrierKind(kind);
     const instruction = this.begin();
     this.stats.barriers++;
+    this.stats.costNanos += COST_NANOS.dmb;
     if (FULL_BARRIERS.has(kind)) this.epoch++;
     this.trace?.record('dmb', kind, instruction, 0, 0, -1, this.epoch);
   }
@@ -242,14 +249,16 @@ export class PmemDevice {
     checkBarrierKind(kind);
     const instruction = this.begin();
     this.stats.barriers++;
+    let completed = 0;
     if (SYSTEM_DSBS.has(kind) || (FULL_BARRIERS.has(kind) && !this.strictDsb)) {
-      this.completePending();
+      completed = this.completePending();
     } else if (FULL_BARRIERS.has(kind)) {
       // Strict DSB ISH / NSH: completes cleans to the PoU and the PoC, not those to the
       // PoP or beyond, nor a flush hint; it still orders like a DMB of the same kind.
-      this.completePending((item) => item.kind === 'clean' && item.level <= LEVEL_POC);
+      completed = this.completePending((item) => item.kind === 'clean' && item.level <= LEVEL_POC);
       this.epoch++;
     }
+    this.stats.costNanos += barrierNanos(completed);
     this.trace?.record('dsb', kind, instruction, 0, 0, -1, this.epoch);
   }
 
@@ -257,6 +266,7 @@ export class PmemDevice {
   flushHint(): void {
     const instruction = this.begin();
     this.stats.hints++;
+    this.stats.costNanos += COST_NANOS.flushHint;
     let ref = -1;
     if (this.profile.isa === 'arm') {
       const snapshot = new Map<number, number>();
@@ -273,7 +283,7 @@ export class PmemDevice {
     this.requireX86('CLFLUSH');
     this.checkRange(addr, 1, 'CLFLUSH');
     const instruction = this.begin();
-    this.stats.cleans++;
+    this.countClean(COST_NANOS.clflush);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     if (this.profile.eadr) this.drainThroughLine(lineIndex);
     const track = this.lines.get(lineIndex);
@@ -366,6 +376,12 @@ export class PmemDevice {
 
   // ---------------------------------------------------------------- internals
 
+  private countClean(nanos: number): void {
+    this.stats.cleans++;
+    this.stats.flushedBytes += LINE_BYTES;
+    this.stats.costNanos += nanos;
+  }
+
   /** The device's own stream, made on first use (most devices never draw). */
   private rng(): Rng {
     this.rngStream ??= Rng.fromSeed(this.seed).fork('device');
@@ -389,6 +405,7 @@ export class PmemDevice {
   private storeUnits(addr: number, bytes: Uint8Array, nonTemporal = false): void {
     this.stats.stores++;
     this.stats.storeBytes += bytes.length;
+    this.stats.costNanos += storeNanos(bytes.length);
     const end = addr + bytes.length;
     const found = this.scratchTracks;
     let at = addr;
@@ -451,7 +468,7 @@ export class PmemDevice {
     if (this.profile.isa !== 'arm') this.requireArm(`DC ${op.toUpperCase()}`);
     if (!(addr >= 0 && addr < this.sizeBytes && Number.isSafeInteger(addr))) this.checkRange(addr, 1, `DC ${op.toUpperCase()}`);
     const instruction = this.begin();
-    this.stats.cleans++;
+    this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     const track = this.lines.get(lineIndex);
     // A clean of a settled line, or to the PoU, can change nothing that persists.
@@ -465,7 +482,7 @@ export class PmemDevice {
     this.requireX86(op.toUpperCase());
     this.checkRange(addr, 1, op.toUpperCase());
     const instruction = this.begin();
-    this.stats.cleans++;
+    this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     const track = this.lines.get(lineIndex);
     // On eADR the caches are persistent: a write-back adds nothing the store buffer's drain
@@ -481,7 +498,7 @@ export class PmemDevice {
     const instruction = this.begin();
     this.stats.fences++;
     if (this.profile.eadr) this.drainThrough(this.storeBuffer.length);
-    this.completePending();
+    this.stats.costNanos += barrierNanos(this.completePending());
     this.trace?.record(op, '', instruction, 0, 0, -1, 0);
   }
 
@@ -492,9 +509,9 @@ export class PmemDevice {
     return id;
   }
 
-  /** Complete the pending items `which` selects (all of them when undefined). */
-  private completePending(which?: (item: PendingItem) => boolean): void {
-    if (this.pending.length === 0) return;
+  /** Complete the pending items `which` selects (all of them when undefined); returns how many. */
+  private completePending(which?: (item: PendingItem) => boolean): number {
+    if (this.pending.length === 0) return 0;
     const kept: PendingItem[] = [];
     const touched: LineTrack[] = [];
     const round = ++this.completionRound;
@@ -514,8 +531,10 @@ export class PmemDevice {
       raiseLevel(track, item.level, item.snapshot);
       markTouched(track, round, touched);
     }
+    const completed = this.pending.length - kept.length;
     this.pending = kept;
     for (const track of touched) this.settle(track);
+    return completed;
   }
 
   /** x86-eadr: the first `count` units of the store buffer leave it, and persist. */

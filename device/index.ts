@@ -18,3 +18,4 @@ export { reachableOutcomes, LITMUS_DEVICE_BYTES } from './litmus';
 export type { LitmusOptions } from './litmus';
 export { LITMUS_TESTS, checkClaim, runCatalogue, word } from './litmus-catalog';
 export type { ClaimResult, LitmusClaim, LitmusTest } from './litmus-catalog';
+export { COST_NANOS, barrierNanos, storeNanos } from './cost';
