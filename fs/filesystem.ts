@@ -27,7 +27,8 @@ import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
 import {
   BLOCK_BYTES, EXTENT_ROOT_MAX, EXTENTS_FL, FT_DIR, FT_REG_FILE, FT_SYMLINK, INODE_BYTES, Inode,
-  RO_COMPAT_LARGE_FILE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock, emptyInode, encodeExtentNode,
+  RO_COMPAT_LARGE_FILE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SUPERBLOCK_OFFSET, Superblock, emptyInode, encodeExtentNode,
+  encodeSuperblock,
   decodeInode, encodeInode, fileTypeOfMode,
 } from './format';
 import {
@@ -106,6 +107,16 @@ interface OpenFile {
   position: number;
 }
 
+/** What the operations of one system call cost on the device. */
+export interface OpCost {
+  calls: number;
+  cleans: number;
+  /** Barriers, fences and flush hints. */
+  barriers: number;
+  flushedBytes: number;
+  costNanos: number;
+}
+
 /** How the file system commits and where it puts barriers; set by mount. */
 export interface CommitHooks {
   /** After each operation: the policy decides whether the running transaction commits now. */
@@ -137,6 +148,9 @@ export class DaxFileSystem implements DirBlockSource {
   private readonly maps = new Map<number, FileMap>();
   private readonly files = new Map<number, OpenFile>();
   private readonly openCounts = new Map<number, number>();
+  private readonly costs = new Map<string, OpCost>();
+  /** Inodes on the on-disk orphan list. */
+  private readonly orphans = new Set<number>();
   private clockSeconds: number;
   private mounted = true;
 
@@ -600,18 +614,44 @@ export class DaxFileSystem implements DirBlockSource {
 
   // ================================================================ internals: operations
 
-  /** Run one operation: check it is mounted, tick the clock, and end it through the policy. */
+  /** Run one operation: check it is mounted, tick the clock, end it through the policy,
+   * and charge what it cost on the device to its system call. */
   private op<T>(syscall: string, path: string | undefined, body: () => T): T {
     if (!this.mounted) throw fsError('EIO', syscall, path);
     this.clockSeconds++;
+    const s = this.device.stats;
+    const cleans = s.cleans;
+    const barriers = s.barriers + s.fences + s.hints;
+    const flushed = s.flushedBytes;
+    const nanos = s.costNanos;
     try {
       return body();
     } finally {
       if (this.meta.hasRunning) this.hooks.opEnd(this.meta);
+      let c = this.costs.get(syscall);
+      if (c === undefined) {
+        c = { calls: 0, cleans: 0, barriers: 0, flushedBytes: 0, costNanos: 0 };
+        this.costs.set(syscall, c);
+      }
+      c.calls++;
+      c.cleans += s.cleans - cleans;
+      c.barriers += s.barriers + s.fences + s.hints - barriers;
+      c.flushedBytes += s.flushedBytes - flushed;
+      c.costNanos += s.costNanos - nanos;
     }
   }
 
+  /** Device cost per system call since mount (cleans, barriers, bytes flushed, simulated ns). */
+  costReport(): ReadonlyMap<string, Readonly<OpCost>> {
+    return this.costs;
+  }
+
   private now(): number {
+    return this.clockSeconds;
+  }
+
+  /** The simulated clock, in seconds. */
+  get clock(): number {
     return this.clockSeconds;
   }
 
@@ -931,7 +971,79 @@ export class DaxFileSystem implements DirBlockSource {
     }
     inode.ctime = this.now();
     this.putInode(ino, inode);
-    if (inode.linksCount === 0 && !this.openCounts.has(ino)) this.releaseInode(ino);
+    if (inode.linksCount !== 0) return;
+    // An inode with no name but open descriptors goes on the orphan list, so that recovery
+    // frees it if the machine stops before the last close.
+    if (this.openCounts.has(ino)) this.addOrphan(ino);
+    else this.releaseInode(ino);
+  }
+
+  // ---------------------------------------------------------------- the orphan list
+
+  /** Push `ino` on the orphan list (s_last_orphan, chained through i_dtime). */
+  private addOrphan(ino: number): void {
+    const inode = this.inode(ino);
+    inode.dtime = this.sb.lastOrphan;
+    this.putInode(ino, inode);
+    this.sb.lastOrphan = ino;
+    this.saveSuper();
+    this.orphans.add(ino);
+  }
+
+  private removeOrphan(ino: number): void {
+    const inode = this.inode(ino);
+    const next = inode.dtime;
+    if (this.sb.lastOrphan === ino) {
+      this.sb.lastOrphan = next;
+      this.saveSuper();
+    } else {
+      let at = this.sb.lastOrphan;
+      for (let steps = 0; at !== 0; steps++) {
+        if (steps > this.sb.inodesCount) throw new CorruptionError({ structure: 'orphan list', where: 'superblock s_last_orphan', what: 'a cycle' });
+        const prev = this.inode(at);
+        if (prev.dtime === ino) {
+          prev.dtime = next;
+          this.putInode(at, prev);
+          break;
+        }
+        at = prev.dtime;
+      }
+    }
+    inode.dtime = 0;
+    this.putInode(ino, inode);
+    this.orphans.delete(ino);
+  }
+
+  /**
+   * Mount after a crash: finish every orphan (free an unlinked inode, complete a truncate to
+   * its i_size). The list is bounded by the inode count and each entry checked.
+   */
+  finishOrphans(): number {
+    let finished = 0;
+    return this.op('mount', undefined, () => {
+      for (let at = this.sb.lastOrphan, steps = 0; at !== 0; steps++) {
+        if (steps > this.sb.inodesCount || at < 1 || at > this.sb.inodesCount) {
+          throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: 'outside the inode table or a cycle' });
+        }
+        this.orphans.add(at);
+        at = this.inode(at).dtime;
+      }
+      for (const ino of [...this.orphans]) {
+        const inode = this.inode(ino);
+        if (inode.linksCount === 0) this.releaseInode(ino);
+        else {
+          if ((inode.mode & S_IFMT) === S_IFREG) this.freeBeyond(ino, inode, Math.ceil(inode.size / BLOCK_BYTES));
+          this.removeOrphan(ino);
+        }
+        finished++;
+      }
+      return finished;
+    });
+  }
+
+  /** Write the superblock into the running transaction. */
+  saveSuper(): void {
+    encodeSuperblock(this.sb, this.meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024), SUPERBLOCK_OFFSET);
   }
 
   /** Free an inode with no names and no open files: its blocks, then the inode itself. */
@@ -939,6 +1051,7 @@ export class DaxFileSystem implements DirBlockSource {
     const inode = this.inode(ino);
     assert(inode.linksCount === 0, () => `inode ${ino} released with ${inode.linksCount} links`);
     const isDir = (inode.mode & S_IFMT) === S_IFDIR;
+    if (this.orphans.has(ino)) this.removeOrphan(ino);
     if ((inode.flags & EXTENTS_FL) !== 0) this.freeBeyond(ino, inode, 0);
     inode.size = 0;
     inode.dtime = this.now();
@@ -1154,12 +1267,10 @@ export class DaxFileSystem implements DirBlockSource {
     inode.size = size;
     if (size >= LARGE_FILE_BYTES && (this.sb.featureRoCompat & RO_COMPAT_LARGE_FILE) === 0) {
       this.sb.featureRoCompat |= RO_COMPAT_LARGE_FILE;
-      this.onLargeFile?.();
+      this.saveSuper();
     }
   }
 
-  /** Set by mount: the superblock must record LARGE_FILE in this transaction. */
-  onLargeFile: (() => void) | undefined;
 }
 
 // ================================================================ helpers

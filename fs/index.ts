@@ -1,8 +1,13 @@
 /** The file-system layer's one export list. */
 export { DaxFileSystem, FS_CONSTANTS, NAME_MAX_BYTES, MAX_FILE_BYTES, components } from './filesystem';
 export type { CommitHooks, FileSystemParts } from './filesystem';
-export { mount, readSuperblock, defaultPmemApi, FLUSH_POLICIES } from './mount';
-export type { FlushPolicy, MountOptions } from './mount';
+export { mount, mountWithReport, recoverDevice, readSuperblock, defaultPmemApi, journalBlocks, FLUSH_POLICIES } from './mount';
+export type { FlushPolicy, MountOptions, MountReport } from './mount';
+export { Journal, COMMIT_INTERVAL_OPS } from './journal';
+export { fsck, formatProblems } from './fsck';
+export type { FsckProblem, FsckProblemKind } from './fsck';
+export { recoverJournal, recoveredSuperblock } from './recovery';
+export type { RecoveryResult, JournalIo } from './recovery';
 export { DaxStats } from './stats';
 export { asyncApi, ASYNC_FORMS } from './node-api';
 export type { AsyncApi, AsyncFormName } from './node-api';

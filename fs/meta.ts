@@ -31,6 +31,9 @@ export class Transaction {
    * without a range has every bit set. */
   readonly dirtyLines = new Map<number, Uint32Array>();
   readonly freedBlocks = new Set<number>();
+  /** Metadata blocks this transaction freed: revoked in the journal, so that replay of an
+   * earlier transaction never writes over what the block holds next. */
+  readonly revokedBlocks = new Set<number>();
   /** Data ranges written by this transaction's operations (device byte ranges). */
   dataWrites = 0;
   state: 'running' | 'committing' | 'committed' = 'running';
@@ -153,10 +156,14 @@ export class MetaStore {
     return bytes;
   }
 
-  /** Forget a block's cached copy (it was freed and may become file data). */
+  /** A freed block: forget its cached copy (it may become file data); a metadata block is
+   * dropped from the running transaction and revoked. */
   forget(block: number): void {
-    this.blocks.delete(block);
-    this.running?.dirtyBlocks.delete(block);
+    if (!this.blocks.delete(block)) return;
+    const tx = this.tx();
+    tx.dirtyBlocks.delete(block);
+    tx.dirtyLines.delete(block);
+    tx.revokedBlocks.add(block);
   }
 
   noteFreed(block: number): void {
@@ -189,6 +196,19 @@ export class MetaStore {
 
   get hasRunning(): boolean {
     return this.running !== undefined;
+  }
+
+  /** Drop the running transaction without committing it: for writes the caller has made
+   * durable by itself (the clean-unmount superblock). Its blocks stay cached as written. */
+  discardRunning(): void {
+    if (this.running === undefined) return;
+    for (const block of this.running.freedBlocks) this.quarantined.delete(block);
+    this.running = undefined;
+  }
+
+  /** The running transaction, if any (not begun by asking). */
+  get current(): Transaction | undefined {
+    return this.running;
   }
 
   /** Commit the running transaction, if any. */

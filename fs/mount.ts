@@ -1,36 +1,55 @@
 /**
- * Mounting: read and validate the superblock, apply the feature policy, wire the file
- * system to its pmem API flavour and commit policy; and the clean unmount that leaves an
- * image `e2fsck -fn` calls clean.
+ * Mounting: read and validate the superblock, apply the feature policy, recover the journal
+ * when the image needs it, finish the orphan list, and wire the file system to its pmem API
+ * flavour, its journal and its flush policy; and the clean unmount that leaves an image
+ * `e2fsck -fn` calls clean.
  *
  * Feature policy (ext2_fs.h): an unknown incompat bit refuses the mount, an unknown ro_compat
- * bit mounts read-only, unknown compat bits are ignored. A superblock that needs journal
- * recovery is refused until recovery exists (the jbd2 issue), rather than mounted wrongly.
+ * bit mounts read-only, unknown compat bits are ignored.
  *
- * Barrier placement (this issue): every operation's transaction commits in place when the
- * operation ends: a barrier after the data it wrote, the metadata blocks, a barrier. fsync,
- * fdatasync and sync add nothing, since every operation is already durable when it returns.
- * With `flushHint`, every barrier is nvdimmFlush (pmemWmb, flush-hint write, full barrier).
+ * Mount order, and why: (1) recovery replays committed transactions home, then writes the
+ * journal superblock empty (so a crash during recovery recovers again: the replay is
+ * idempotent); (2) a read-write mount then marks the journal live and sets INCOMPAT_RECOVER,
+ * both durable before any transaction commits (the kernel discards the log of a file system
+ * without RECOVER); (3) orphans are finished in the first transaction. A clean unmount
+ * commits, closes every file, empties the log, then writes the superblock with exact free
+ * counts and RECOVER cleared.
+ *
+ * Commit triggers: fsync, fdatasync and sync; a transaction reaching the journal's limit;
+ * every COMMIT_INTERVAL_OPS operations (ext4's periodic commit).
  */
 import { CorruptionError, fsError } from '../core/errors';
+import { Rng } from '../core/rng';
 import type { PmemDevice } from '../device/device';
-import { PmemApiName, isPmemApiName, pmemApi } from '../device/pmem-api';
+import { PmemApi, PmemApiName, isPmemApiName, pmemApi } from '../device/pmem-api';
+import { loadFileMap } from './extents';
 import { DaxFileSystem } from './filesystem';
 import {
-  BLOCK_BYTES, INCOMPAT_RECOVER, KNOWN_INCOMPAT, KNOWN_RO_COMPAT, SUPERBLOCK_OFFSET, Superblock, decodeSuperblock,
-  encodeSuperblock, validateSuperblock,
+  BLOCK_BYTES, COMPAT_HAS_JOURNAL, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO, KNOWN_INCOMPAT, KNOWN_RO_COMPAT,
+  JournalSuperblock, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeInode, decodeJournalSuperblock, decodeSuperblock,
+  encodeJournalSuperblock, encodeSuperblock, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { Groups } from './groups';
-import { InPlaceCommitter, MetaStore } from './meta';
+import { COMMIT_INTERVAL_OPS, FLUSH_POLICIES, FlushPolicy, Journal } from './journal';
+import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
+import { RecoveryResult, recoverJournal, recoveredSuperblock } from './recovery';
 
-export type FlushPolicy = 'ordered' | 'unordered';
-export const FLUSH_POLICIES: readonly FlushPolicy[] = ['ordered', 'unordered'];
+export type { FlushPolicy };
+export { FLUSH_POLICIES };
 
 export interface MountOptions {
   policy?: FlushPolicy;
   pmemApi?: PmemApiName;
+  /** Every barrier becomes nvdimmFlush (Linux's pmem driver does this for flush and FUA). */
   flushHint?: boolean;
   readOnly?: boolean;
+  /** Seed of the unordered policy's issue order (default 0). */
+  seed?: string | number;
+}
+
+export interface MountReport {
+  readonly recovery: RecoveryResult | undefined;
+  readonly orphansFinished: number;
 }
 
 export function defaultPmemApi(device: PmemDevice): PmemApiName {
@@ -46,44 +65,164 @@ export function readSuperblock(device: PmemDevice): Superblock {
   return sb;
 }
 
+/** The journal inode's blocks, in journal order, validated against its size. */
+export function journalBlocks(device: PmemDevice, sb: Superblock): number[] {
+  const scratch = new MetaStore(device, { commit: () => undefined }, sb.blocksCount);
+  const gd0 = decodeGroupDesc(scratch.read(1), 0);
+  const index = JOURNAL_INO - 1;
+  const inode = decodeInode(scratch.read(gd0.inodeTable + Math.floor((index * INODE_BYTES) / BLOCK_BYTES)), (index * INODE_BYTES) % BLOCK_BYTES);
+  const map = loadFileMap(scratch, JOURNAL_INO, inode);
+  const blocks: number[] = [];
+  for (const e of map.leaves) {
+    if (e.block !== blocks.length || e.unwritten) {
+      throw new CorruptionError({ structure: 'journal', where: `inode ${JOURNAL_INO}`, what: `a hole or unwritten extent at journal block ${blocks.length}` });
+    }
+    for (let i = 0; i < e.len; i++) blocks.push(e.start + i);
+  }
+  if (blocks.length * BLOCK_BYTES !== inode.size || blocks.length < 2) {
+    throw new CorruptionError({ structure: 'journal', where: `inode ${JOURNAL_INO}`, what: `size ${inode.size} does not match its ${blocks.length} mapped blocks` });
+  }
+  return blocks;
+}
+
+function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): JournalSuperblock {
+  const jsb = decodeJournalSuperblock(device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES), 0);
+  validateJournalSuperblock(jsb, jblocks.length);
+  return jsb;
+}
+
+function needsRecovery(sb: Superblock, jsb: JournalSuperblock): boolean {
+  return (sb.featureIncompat & INCOMPAT_RECOVER) !== 0 || jsb.start !== 0;
+}
+
+/** Replay the journal home, then write its superblock empty; a barrier after each step. */
+function replayJournal(
+  device: PmemDevice, api: PmemApi, barrier: () => void, sb: Superblock, jblocks: readonly number[], jsb: JournalSuperblock,
+): { recovery: RecoveryResult; jsb: JournalSuperblock } {
+  const recovery = recoverJournal(jsb, {
+    journalBlocks: jblocks.length,
+    fsBlocks: sb.blocksCount,
+    readBlock: (index: number) => device.load(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
+    writeHome: (block: number, bytes: Uint8Array) => writeChangedLines(device, api, block * BLOCK_BYTES, bytes),
+  });
+  barrier();
+  const emptied = recoveredSuperblock(jsb, recovery);
+  const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
+  encodeJournalSuperblock(emptied, block, 0);
+  writeChangedLines(device, api, jblocks[0] * BLOCK_BYTES, block);
+  barrier();
+  return { recovery, jsb: emptied };
+}
+
+/**
+ * Journal recovery alone, as `e2fsck -E journal_only` does it: replay, empty the log, clear
+ * INCOMPAT_RECOVER. No orphan is finished and nothing else is written.
+ */
+export function recoverDevice(device: PmemDevice, options: { pmemApi?: PmemApiName } = {}): RecoveryResult | undefined {
+  const api = pmemApi(options.pmemApi ?? defaultPmemApi(device), device);
+  const barrier = () => api.pmemWmb();
+  const sb = readSuperblock(device);
+  const jblocks = journalBlocks(device, sb);
+  const jsb = readJournalSuperblock(device, jblocks);
+  if (!needsRecovery(sb, jsb)) return undefined;
+  const { recovery } = replayJournal(device, api, barrier, sb, jblocks, jsb);
+  const after = readSuperblock(device);
+  after.featureIncompat &= ~INCOMPAT_RECOVER;
+  const block = device.load(0, BLOCK_BYTES);
+  encodeSuperblock(after, block, SUPERBLOCK_OFFSET);
+  writeChangedLines(device, api, 0, block);
+  barrier();
+  return recovery;
+}
+
 export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSystem {
+  return mountWithReport(device, options).fs;
+}
+
+export function mountWithReport(device: PmemDevice, options: MountOptions = {}): { fs: DaxFileSystem; report: MountReport } {
   const policy = options.policy ?? 'ordered';
   if (!FLUSH_POLICIES.includes(policy)) throw new RangeError(`unknown flush policy '${String(policy)}' (expected ordered or unordered)`);
   const apiName = options.pmemApi ?? defaultPmemApi(device);
   if (!isPmemApiName(apiName)) throw new RangeError(`unknown pmem API flavour '${String(apiName)}'`);
   const api = pmemApi(apiName, device);
-  const sb = readSuperblock(device);
+  const barrier = options.flushHint ? () => api.nvdimmFlush() : () => api.pmemWmb();
+  let sb = readSuperblock(device);
   const unknownIncompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
   if (unknownIncompat !== 0) {
     throw fsError('ENOTSUP', 'mount', `incompat features 0x${unknownIncompat.toString(16)} are not supported`);
   }
-  if ((sb.featureIncompat & INCOMPAT_RECOVER) !== 0) {
-    throw fsError('ENOTSUP', 'mount', 'the journal needs recovery, which this build cannot do yet');
-  }
+  if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) throw fsError('ENOTSUP', 'mount', 'a file system without a journal');
   const readOnly = Boolean(options.readOnly) || (sb.featureRoCompat & ~KNOWN_RO_COMPAT) !== 0;
-  const barrier = options.flushHint ? () => api.nvdimmFlush() : () => api.pmemWmb();
-  const meta = new MetaStore(device, new InPlaceCommitter(device, api, barrier), sb.blocksCount);
-  const groups = new Groups(meta, sb);
-  const fs = new DaxFileSystem({
-    device, api, sb, meta, groups, readOnly,
-    hooks: { opEnd: (m) => m.commit(), sync: (m) => { m.commit(); barrier(); } },
+
+  let recovery: RecoveryResult | undefined;
+  const jblocks = journalBlocks(device, sb);
+  let jsb = readJournalSuperblock(device, jblocks);
+  if (needsRecovery(sb, jsb)) {
+    if (readOnly) throw fsError('EROFS', 'mount', 'the journal needs recovery, which writes to the device');
+    ({ recovery, jsb } = replayJournal(device, api, barrier, sb, jblocks, jsb));
+    sb = readSuperblock(device); // replay may have rewritten it
+  }
+
+  const journal = new Journal({
+    device, api, policy, barrier, jsb, journalBlocks: jblocks,
+    rng: Rng.fromSeed(options.seed ?? 0).fork('policy'),
+    now: () => fs.clock,
   });
-  const writeSuper = () => encodeSuperblock(sb, meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024), SUPERBLOCK_OFFSET);
-  fs.onLargeFile = writeSuper;
+  const meta = new MetaStore(device, readOnly ? new InPlaceCommitter(device, api, barrier) : journal, sb.blocksCount);
+  const groups = new Groups(meta, sb);
+  let opsSinceCommit = 0;
+  const fs: DaxFileSystem = new DaxFileSystem({
+    device, api, sb, meta, groups, readOnly,
+    hooks: {
+      opEnd: (m) => {
+        const tx = m.current;
+        if (tx === undefined) return;
+        opsSinceCommit++;
+        const needed = journal.logBlocks(tx.dirtyBlocks.size, tx.revokedBlocks.size);
+        if (opsSinceCommit >= COMMIT_INTERVAL_OPS || needed >= journal.maxTransactionBlocks) {
+          m.commit();
+          opsSinceCommit = 0;
+        }
+      },
+      sync: (m) => {
+        m.commit();
+        opsSinceCommit = 0;
+        // fsync returns once everything so far is durable: the unordered policy's one barrier,
+        // and for file data overwritten in place without a metadata change.
+        barrier();
+      },
+    },
+  });
+
+  const writeSuperInPlace = () => {
+    const block = device.load(0, BLOCK_BYTES);
+    encodeSuperblock(sb, block, SUPERBLOCK_OFFSET);
+    writeChangedLines(device, api, 0, block);
+    barrier();
+  };
   fs.onUnmount = () => {
     if (readOnly) return;
+    meta.commit();
+    journal.close();
     sb.freeBlocksCount = groups.freeBlocks();
     sb.freeInodesCount = groups.freeInodes();
+    sb.featureIncompat &= ~INCOMPAT_RECOVER;
     sb.state = 1;
-    writeSuper();
-    meta.commit();
+    fs.saveSuper(); // keeps the cached copy equal to what goes to the device
+    meta.discardRunning();
+    writeSuperInPlace();
   };
-  if (!readOnly) {
-    sb.mntCount = (sb.mntCount + 1) & 0xffff;
-    writeSuper();
-    meta.commit();
-  }
-  return fs;
-}
 
-export { BLOCK_BYTES };
+  let orphansFinished = 0;
+  if (!readOnly) {
+    journal.open();
+    sb.featureIncompat |= INCOMPAT_RECOVER;
+    sb.mntCount = (sb.mntCount + 1) & 0xffff;
+    writeSuperInPlace();
+    if (sb.lastOrphan !== 0) {
+      orphansFinished = fs.finishOrphans();
+      meta.commit();
+    }
+  }
+  return { fs, report: { recovery, orphansFinished } };
+}

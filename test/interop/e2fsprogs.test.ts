@@ -12,70 +12,12 @@ import { mkfs } from '../../fs/mkfs';
 import { mount } from '../../fs/mount';
 import { DaxFileSystem } from '../../fs/filesystem';
 import { debugfs, e2fsckClean, run, tmpDir } from '../helpers/e2fs';
+import { randomWorkload } from '../helpers/random-workload';
 
 const MiB = 1 << 20;
 let dir: string;
 beforeAll(() => { dir = tmpDir('interop'); });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-/** A seeded random workload over nested directories; returns the number of operations run. */
-function randomWorkload(f: DaxFileSystem, rng: Rng, operations: number): number {
-  const dirs = ['/'];
-  const files: string[] = [];
-  const join = (d: string, n: string) => (d === '/' ? `/${n}` : `${d}/${n}`);
-  let done = 0;
-  let serial = 0;
-  while (done < operations) {
-    const roll = rng.below(100);
-    try {
-      if (roll < 12 && dirs.length < 40) {
-        const d = join(rng.pick(dirs), `d${serial++}`);
-        f.mkdirSync(d);
-        dirs.push(d);
-      } else if (roll < 40 || files.length === 0) {
-        const p = join(rng.pick(dirs), `f${serial++}`);
-        const data = Buffer.alloc(rng.below(20000), rng.below(256));
-        f.writeFileSync(p, data);
-        files.push(p);
-      } else if (roll < 60) {
-        const p = rng.pick(files);
-        const fd = f.openSync(p, 'r+');
-        const at = rng.below(100000);
-        f.writeSync(fd, Buffer.alloc(1 + rng.below(9000), 1 + rng.below(255)), 0, undefined, at);
-        f.closeSync(fd);
-      } else if (roll < 68) {
-        f.truncateSync(rng.pick(files), rng.below(30000));
-      } else if (roll < 76) {
-        const i = rng.below(files.length);
-        f.unlinkSync(files[i]);
-        files.splice(i, 1);
-      } else if (roll < 86) {
-        const i = rng.below(files.length);
-        const to = join(rng.pick(dirs), `r${serial++}`);
-        f.renameSync(files[i], to);
-        files[i] = to;
-      } else if (roll < 92) {
-        const to = join(rng.pick(dirs), `l${serial++}`);
-        f.linkSync(rng.pick(files), to);
-        files.push(to);
-      } else if (roll < 97) {
-        const target = rng.bool() ? rng.pick(files) : 'x'.repeat(70 + rng.below(100));
-        f.symlinkSync(target, join(rng.pick(dirs), `s${serial++}`));
-      } else if (dirs.length > 1) {
-        const d = dirs[1 + rng.below(dirs.length - 1)];
-        if (f.readdirSync(d).length === 0) {
-          f.rmdirSync(d);
-          dirs.splice(dirs.indexOf(d), 1);
-        }
-      }
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== 'ENOSPC') throw err;
-    }
-    done++;
-  }
-  return done;
-}
 
 /** Every path under `root` of our file system: files with their bytes, links with targets. */
 function walk(f: DaxFileSystem, root = '/'): Map<string, string> {

@@ -1,0 +1,305 @@
+/**
+ * jbd2 crash recovery: the three passes of e2fsck/recovery.c (the kernel's
+ * fs/jbd2/recovery.c) over a journal reached through a small JournalIo.
+ *
+ * - PASS_SCAN, from s_start expecting tid s_sequence: a block with the wrong magic or
+ *   sequence, or of an unknown type, ends the log; a descriptor is followed by as many copies
+ *   as the kernel's count_tags finds (skipped unread, never checked for magic); a commit
+ *   moves to the next tid; a revoke is skipped. The end is the first tid without a commit.
+ * - PASS_REVOKE, over the committed transactions only: each revoke record maps its block to
+ *   the latest tid that revoked it. This pass also decodes and range-checks every committed
+ *   descriptor, so a corrupt log fails before the first home write, not half-way through.
+ * - PASS_REPLAY: each tag of a committed tid T is written home (un-escaped) unless a revoke of
+ *   that block has tid >= T. Later copies of a block overwrite earlier ones (log order).
+ * Afterwards the next tid is end + 1, skipping one tid so stale blocks of tid `end` left in
+ * the log can never pass for a new transaction; with s_start = 0 nothing is read and the next
+ * tid is s_sequence + 1. recoveredSuperblock gives what e2fsck writes: s_start 0 and that tid.
+ *
+ * Invariants: every loop has a named bound: the scan reads at most maxlen - first + 1
+ * headers, a log that would cover more than the journal (a lap without a commit, or a
+ * committed transaction overlapping the log's start) is a CorruptionError, never a hang; bad
+ * input is a CorruptionError naming the journal block and tid, never a raw exception; tids
+ * are u32 and compared modulo 2^32 as tid_gt/tid_geq do; recovery writes home blocks only,
+ * never the journal, so running it again with the same superblock writes the same blocks.
+ *
+ * Not checked (as in recovery.c without checksum features): descriptor, revoke and commit
+ * checksums and commit timestamps (the subset has none; a journal with v1 checksums is
+ * refused, v2/v3 are unknown incompat features); the tags' UUIDs and t_checksum fields;
+ * revoked block numbers (a revoke of a block outside the file system is harmless); whether a
+ * home block lies inside the journal itself or is metadata at all; s_errno and the ext4
+ * RECOVER flag, which are the caller's (mount, fsck).
+ */
+import { assert, assertInteger } from '../core/assert';
+import { CorruptionError } from '../core/errors';
+import {
+  BLOCK_BYTES, JBD2_COMMIT_BLOCK, JBD2_DESCRIPTOR_BLOCK, JBD2_MAGIC, JBD2_REVOKE_BLOCK, JournalSuperblock,
+  validateJournalSuperblock,
+} from './format';
+import {
+  Tag, advanceLogIndex, countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, unescapeFromLog,
+} from './jbd2';
+
+/** JBD2_FEATURE_COMPAT_CHECKSUM: v1 transaction checksums, which this recovery cannot verify. */
+const JBD2_FEATURE_COMPAT_CHECKSUM = 0x1;
+
+export interface JournalIo {
+  /** Journal length in blocks (the journal inode's size / 4096); s_maxlen must not exceed it. */
+  readonly journalBlocks: number;
+  /** The file system's block count: home blocks must lie in [0, fsBlocks). */
+  readonly fsBlocks: number;
+  /** The BLOCK_BYTES bytes of journal block `journalIndex`. */
+  readBlock(journalIndex: number): Uint8Array;
+  /** Write a replayed block to its home location. */
+  writeHome(block: number, bytes: Uint8Array): void;
+}
+
+/** What PASS_SCAN found. */
+export interface LogScan {
+  /** s_start (0 when the log is empty and nothing was read). */
+  readonly startIndex: number;
+  /** s_sequence: the tid expected at s_start. */
+  readonly firstSequence: number;
+  /** The first tid without a valid commit block (recovery.c's end_transaction). */
+  readonly endSequence: number;
+  /**
+   * Log blocks whose header the scan read, the block that ended the log included (copies are
+   * skipped unread): at most maxlen - first, plus one when a descriptor's skip ran past a lap.
+   */
+  readonly scannedBlocks: number;
+}
+
+export interface RecoveryResult {
+  /** False when s_start == 0 (nothing to do). */
+  readonly needed: boolean;
+  /** s_start. */
+  readonly startIndex: number;
+  /** s_sequence. */
+  readonly firstSequence: number;
+  /** The first tid without a valid commit block (end_transaction); s_sequence when not needed. */
+  readonly endSequence: number;
+  /** endSequence + 1 (mod 2^32): what e2fsck writes to s_sequence, needed or not. */
+  readonly nextSequence: number;
+  /** Committed transactions in the log (all of whose blocks may have been revoked). */
+  readonly transactionsReplayed: number;
+  readonly blocksReplayed: number;
+  /** Replays skipped because of a revoke record. */
+  readonly blocksRevoked: number;
+  readonly scannedBlocks: number;
+}
+
+/** PASS_SCAN alone: where the log ends. Validates the journal superblock first. */
+export function scanJournal(jsb: JournalSuperblock, io: JournalIo): LogScan {
+  checkSuperblock(jsb, io);
+  if (jsb.start === 0) {
+    return { startIndex: 0, firstSequence: jsb.sequence, endSequence: jsb.sequence, scannedBlocks: 0 };
+  }
+  const walk = walkLog(jsb, io, undefined, () => {});
+  return { startIndex: jsb.start, firstSequence: jsb.sequence, endSequence: walk.endSequence, scannedBlocks: walk.headerReads };
+}
+
+/** The three passes; writes the committed, unrevoked blocks home through `io`. */
+export function recoverJournal(jsb: JournalSuperblock, io: JournalIo): RecoveryResult {
+  const scan = scanJournal(jsb, io);
+  const nextSequence = tidAfter(scan.endSequence);
+  if (jsb.start === 0) {
+    return { needed: false, ...scan, nextSequence, transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0 };
+  }
+  const plan = revokePass(jsb, io, scan);
+  const replay = replayPass(jsb, io, plan);
+  return {
+    needed: true,
+    ...scan,
+    nextSequence,
+    transactionsReplayed: (scan.endSequence - scan.firstSequence) >>> 0,
+    ...replay,
+  };
+}
+
+/** The journal superblock after a successful recovery: s_start = 0, s_sequence = nextSequence (as e2fsck writes it). */
+export function recoveredSuperblock(jsb: JournalSuperblock, result: RecoveryResult): JournalSuperblock {
+  return { ...jsb, uuid: jsb.uuid.slice(), users: jsb.users.slice(), start: 0, sequence: result.nextSequence };
+}
+
+// ------------------------------------------------------------------------------ passes
+
+interface LoggedDescriptor {
+  readonly tid: number;
+  readonly index: number;
+  /** Journal index of the first copy; the others follow circularly. */
+  readonly firstCopyIndex: number;
+  readonly tags: readonly Tag[];
+}
+
+interface ReplayPlan {
+  /** Home block → the latest tid that revoked it. */
+  readonly revokedAt: ReadonlyMap<number, number>;
+  /** Committed descriptors in log order. */
+  readonly descriptors: readonly LoggedDescriptor[];
+}
+
+function revokePass(jsb: JournalSuperblock, io: JournalIo, scan: LogScan): ReplayPlan {
+  const revokedAt = new Map<number, number>();
+  const descriptors: LoggedDescriptor[] = [];
+  const walk = walkLog(jsb, io, scan.endSequence, (block) => {
+    const where = `journal block ${block.index} (tid ${block.tid})`;
+    if (block.blocktype === JBD2_REVOKE_BLOCK) {
+      for (const home of decodeRevoke(block.bytes, where)) {
+        const previous = revokedAt.get(home);
+        if (previous === undefined || tidGt(block.tid, previous)) revokedAt.set(home, block.tid);
+      }
+      return;
+    }
+    if (block.blocktype !== JBD2_DESCRIPTOR_BLOCK) return;
+    const tags = decodeDescriptor(block.bytes, where);
+    assert(tags.length === block.copies, () => `${where}: decodeDescriptor found ${tags.length} tags, count_tags ${block.copies}`);
+    tags.forEach((tag, i) => {
+      if (tag.block >= io.fsBlocks) {
+        throw journalCorruption(`${where} tag ${i}`, `home block ${tag.block} is outside the file system's ${io.fsBlocks} blocks`);
+      }
+    });
+    descriptors.push({ tid: block.tid, index: block.index, firstCopyIndex: block.firstCopyIndex, tags });
+  });
+  // The journal is only read, so this pass retraces the scan exactly.
+  assert(walk.endSequence === scan.endSequence,
+    () => `the revoke pass ended at tid ${walk.endSequence}, the scan at ${scan.endSequence}: the journal changed under recovery`);
+  return { revokedAt, descriptors };
+}
+
+function replayPass(
+  jsb: JournalSuperblock, io: JournalIo, plan: ReplayPlan,
+): { blocksReplayed: number; blocksRevoked: number } {
+  let blocksReplayed = 0;
+  let blocksRevoked = 0;
+  for (const descriptor of plan.descriptors) {
+    descriptor.tags.forEach((tag, i) => {
+      const revokedAt = plan.revokedAt.get(tag.block);
+      if (revokedAt !== undefined && !tidGt(descriptor.tid, revokedAt)) {
+        blocksRevoked++;
+        return;
+      }
+      const copyIndex = advanceLogIndex(descriptor.firstCopyIndex, i, jsb.first, jsb.maxlen);
+      io.writeHome(tag.block, unescapeFromLog(readJournal(io, copyIndex), tag.escaped));
+      blocksReplayed++;
+    });
+  }
+  return { blocksReplayed, blocksRevoked };
+}
+
+// --------------------------------------------------------------------------- the walk
+
+interface LogBlock {
+  readonly index: number;
+  readonly tid: number;
+  readonly blocktype: number;
+  readonly bytes: Uint8Array;
+  /** Descriptors: the copies that follow (count_tags) and where the first one is; else 0. */
+  readonly copies: number;
+  readonly firstCopyIndex: number;
+}
+
+interface Walk {
+  readonly endSequence: number;
+  readonly headerReads: number;
+}
+
+/**
+ * Walks the log from s_start expecting s_sequence, as do_one_pass does, calling `visit` for
+ * each descriptor, commit and revoke block of the expected tid. Stops at the end of the log,
+ * or (passes after the scan) on reaching tid `until`.
+ *
+ * The bound: `covered` counts log positions passed (headers and skipped copies). Below one
+ * lap every position is new. At exactly one lap the next block is the one at s_start, whose
+ * sequence is s_sequence: if no commit was seen the kernel would loop forever, so that is
+ * corrupt; otherwise it ends the log, and is not read again. Past one lap (only a descriptor's
+ * skip gets there, as behind a torn, uncommitted descriptor) the block is read like the kernel
+ * reads it: a mismatch ends the log, a match means the log overlaps itself and is corrupt.
+ */
+function walkLog(jsb: JournalSuperblock, io: JournalIo, until: number | undefined, visit: (block: LogBlock) => void): Walk {
+  const capacity = jsb.maxlen - jsb.first;
+  let index = jsb.start;
+  let tid = jsb.sequence;
+  let covered = 0;
+  let headerReads = 0;
+  const end = (): Walk => ({ endSequence: tid, headerReads });
+  for (;;) {
+    if (until !== undefined && tidGeq(tid, until)) return end();
+    const pastOneLap = covered > capacity;
+    if (covered === capacity) {
+      if (tid === jsb.sequence) {
+        throw journalCorruption(`journal block ${index} (tid ${tid})`,
+          `the log runs a full lap of the journal (${capacity} blocks) without a commit block`);
+      }
+      return end();
+    }
+    // Below one lap each read covers a new position; past it, this read is the last.
+    assert(headerReads <= capacity, () => `the log walk read ${headerReads} headers in a ${capacity}-block log`);
+    const here = index;
+    const bytes = readJournal(io, here);
+    headerReads++;
+    covered++;
+    index = advanceLogIndex(index, 1, jsb.first, jsb.maxlen);
+    const header = decodeLogHeader(bytes);
+    if (header.magic !== JBD2_MAGIC || header.sequence !== tid) return end();
+    if (pastOneLap) {
+      throw journalCorruption(`journal block ${here} (tid ${tid})`,
+        `the log covers more than the journal's ${capacity} blocks: this block was passed already`);
+    }
+    const block = { index: here, tid, blocktype: header.blocktype, bytes, copies: 0, firstCopyIndex: 0 };
+    switch (header.blocktype) {
+      case JBD2_DESCRIPTOR_BLOCK: {
+        const copies = countDescriptorTags(bytes);
+        visit({ ...block, copies, firstCopyIndex: index });
+        index = advanceLogIndex(index, copies, jsb.first, jsb.maxlen);
+        covered += copies;
+        break;
+      }
+      case JBD2_COMMIT_BLOCK:
+        visit(block);
+        tid = tidAfter(tid);
+        break;
+      case JBD2_REVOKE_BLOCK:
+        visit(block);
+        break;
+      default:
+        return end(); // recovery.c: "Unrecognised magic", end of scan
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------- helpers
+
+function checkSuperblock(jsb: JournalSuperblock, io: JournalIo): void {
+  assertInteger(io.journalBlocks, 'journal blocks', 0);
+  assertInteger(io.fsBlocks, 'file-system blocks', 1);
+  validateJournalSuperblock(jsb, io.journalBlocks);
+  if ((jsb.featureCompat & JBD2_FEATURE_COMPAT_CHECKSUM) !== 0) {
+    throw new CorruptionError({
+      structure: 'journal superblock', where: 'journal block 0 + 0x24',
+      what: 's_feature_compat: v1 transaction checksums (0x1) are outside the subset and cannot be verified',
+    });
+  }
+}
+
+function readJournal(io: JournalIo, index: number): Uint8Array {
+  const bytes = io.readBlock(index);
+  assert(bytes.length === BLOCK_BYTES, () => `JournalIo.readBlock(${index}) returned ${bytes.length} bytes`);
+  return bytes;
+}
+
+function journalCorruption(where: string, what: string): CorruptionError {
+  return new CorruptionError({ structure: 'journal', where, what });
+}
+
+function tidAfter(tid: number): number {
+  return (tid + 1) >>> 0;
+}
+
+/** tid_gt: a is later than b, modulo 2^32. */
+function tidGt(a: number, b: number): boolean {
+  return ((a - b) | 0) > 0;
+}
+
+/** tid_geq. */
+function tidGeq(a: number, b: number): boolean {
+  return ((a - b) | 0) >= 0;
+}
