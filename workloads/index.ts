@@ -8,3 +8,5 @@ export type { MkdirOptions, StatLike, SyncFs } from './fs-api';
 export { ReferenceFs, createReference, nodeFsAdapter } from './reference';
 export { nodeMkdirRecursive, nodeRealpath } from '../core/node-layer';
 export type { MkdirCalls, RealpathCalls } from '../core/node-layer';
+export { applyOp, patternByte, patternBytes, touchedPath, PERSISTENCE_OPS } from './ops';
+export type { Op, OpName, OpResult, Workload, Handles } from './ops';

@@ -1,0 +1,170 @@
+/**
+ * The crash engine: runs one workload on our file system over a recording device, stops at
+ * every crash point it chooses, materialises crash states there, and checks each against
+ * the oracle window (check.ts). One unit of work is one workload on one profile, pmem API
+ * flavour and policy; results depend on nothing else (not on workers, shards or time).
+ *
+ * Crash points: the state right after every barrier (DSB, DMB, SFENCE, MFENCE, flush hint)
+ * and, with `points: 'flushes'`, after every clean too; the state when each persistence
+ * point returns; and the end of the workload. Mount itself is part of the run (crash
+ * points during mount count as "before operation 1").
+ *
+ * Crash states per point: the k-bounded space (`bounded`), or `sampled` draws from the full
+ * model, seeded by (unit seed, crash point, draw). Identical images share their recovery,
+ * fsck and G8 results (keyed by the image digest); every (image, window) pair is judged.
+ */
+import { PmemDevice } from '../device/device';
+import { CrashState } from '../device/crash';
+import type { MediaSource } from '../device/media';
+import { mkfs } from '../fs/mkfs';
+import { mount } from '../fs/mount';
+import { createReference } from '../workloads/reference';
+import { Handles, Workload, applyOp } from '../workloads/ops';
+import type { SyncFs } from '../workloads/fs-api';
+import { CrashPosition, MountSetup, PromiseId, Recovered, judge, recoverImage } from './check';
+import { runOracle } from './oracle';
+
+export type CrashPointChoice = 'barriers' | 'flushes';
+export type StateChoice = { readonly kind: 'bounded'; readonly k: number; readonly limit: number } | { readonly kind: 'sampled'; readonly count: number };
+
+export interface EngineOptions {
+  readonly setup: MountSetup;
+  readonly deviceBytes?: number;
+  readonly points?: CrashPointChoice;
+  readonly states?: StateChoice;
+  readonly seed?: string;
+  /** Findings kept per promise (all are counted). */
+  readonly keepPerPromise?: number;
+}
+
+export interface Finding {
+  readonly promise: PromiseId;
+  readonly workload: Workload;
+  readonly setup: MountSetup;
+  /** Operations completed, and whether one was in flight. */
+  readonly position: CrashPosition;
+  /** The instruction the power failed before (its crash point). */
+  readonly crashPoint: number;
+  readonly crashState: CrashState;
+  readonly diff: string;
+}
+
+export interface UnitResult {
+  readonly workload: string;
+  readonly setup: MountSetup;
+  readonly crashPoints: number;
+  readonly statesChecked: number;
+  /** Sum over crash points of the states in the bound (coverage denominator). */
+  readonly statesInBound: bigint;
+  readonly uniqueImages: number;
+  readonly findingCounts: Readonly<Record<string, number>>;
+  readonly findings: readonly Finding[];
+  /** G0: our answers against the reference's, operation by operation. */
+  readonly disagreements: readonly string[];
+}
+
+const BARRIER_KINDS = new Set(['dsb', 'dmb', 'sfence', 'mfence', 'hint']);
+const CLEAN_KINDS = new Set(['dc', 'clwb', 'clflush', 'clflushopt']);
+const baseImages = new Map<string, MediaSource>();
+
+/** A freshly made, empty file system image, shared by every unit of the same size (read-only). */
+function baseImage(deviceBytes: number): MediaSource {
+  const key = String(deviceBytes);
+  let image = baseImages.get(key);
+  if (image === undefined) {
+    const device = new PmemDevice({ sizeBytes: deviceBytes, trace: false });
+    mkfs(device, { seed: 'daxcrash-base' });
+    // The reference starts empty: lost+found goes (e2fsck -n accepts an image without it).
+    const fs = mount(device);
+    fs.rmdirSync('/lost+found');
+    fs.unmount();
+    image = device.guaranteedMedia().detach();
+    baseImages.set(key, image);
+  }
+  return image;
+}
+
+export function runUnit(workload: Workload, options: EngineOptions): UnitResult {
+  const setup = options.setup;
+  const deviceBytes = options.deviceBytes ?? 16 << 20;
+  const points = options.points ?? 'barriers';
+  const states = options.states ?? { kind: 'bounded', k: 1, limit: 64 };
+  const keep = options.keepPerPromise ?? 5;
+  const seed = options.seed ?? '0';
+  const oracle = runOracle(createReference(), workload);
+  const cache = new Map<string, Recovered>();
+  const counts: Record<string, number> = {};
+  const findings: Finding[] = [];
+  let position: CrashPosition = { done: 0, inFlight: false };
+  let statesChecked = 0;
+  let statesInBound = 0n;
+  let crashPoints = 0;
+  let lastEvent = -1;
+
+  const checkHere = (device: PmemDevice) => {
+    crashPoints++;
+    const point = device.crashPoint();
+    const here = device.instructionCount;
+    const list: CrashState[] = [];
+    if (states.kind === 'bounded') {
+      const space = point.bounded({ k: states.k, limit: states.limit });
+      statesInBound += space.boundSize;
+      list.push(...space.states());
+    } else {
+      statesInBound += BigInt(states.count);
+      for (let d = 0; d < states.count; d++) list.push({ kind: 'sampled', seed: `${seed}/${here}/${d}` });
+    }
+    for (const state of list) {
+      const image = point.image(state);
+      const digest = image.digest();
+      let recovered = cache.get(digest);
+      if (recovered === undefined) {
+        recovered = recoverImage(image, setup);
+        cache.set(digest, recovered);
+      }
+      statesChecked++;
+      for (const v of judge(recovered, oracle, position)) {
+        counts[v.promise] = (counts[v.promise] ?? 0) + 1;
+        if (findings.filter((f) => f.promise === v.promise).length < keep) {
+          findings.push({ promise: v.promise, workload, setup, position, crashPoint: here, crashState: state, diff: v.diff });
+        }
+      }
+    }
+  };
+
+  const device = new PmemDevice({
+    media: baseImage(deviceBytes),
+    profile: setup.profile,
+    onInstruction: (_i, d) => {
+      const trace = d.trace;
+      if (trace === undefined || trace.length === 0) return;
+      // the instruction just run: walk back over markers to the last instruction event
+      let e = trace.length - 1;
+      while (e >= 0 && trace.get(e).kind === 'mark') e--;
+      if (e < 0 || e === lastEvent) return;
+      lastEvent = e;
+      const kind = trace.get(e).kind;
+      if (BARRIER_KINDS.has(kind) || (points === 'flushes' && CLEAN_KINDS.has(kind))) checkHere(d);
+    },
+  });
+  const fs = mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint, seed });
+  const handles: Handles = new Map();
+  const disagreements: string[] = [];
+  workload.ops.forEach((op, index) => {
+    position = { done: index, inFlight: true };
+    device.mark('op', index + 1);
+    const result = applyOp(fs as unknown as SyncFs, op, handles);
+    const expected = oracle.results[index];
+    if (JSON.stringify(result) !== JSON.stringify(expected)) {
+      disagreements.push(`operation ${index + 1} ${JSON.stringify(op)}: ours ${JSON.stringify(result)}, reference ${JSON.stringify(expected)}`);
+    }
+    position = { done: index + 1, inFlight: false };
+    if (op.op === 'fsync' || op.op === 'fdatasync' || op.op === 'sync' || op.op === 'hfsync') checkHere(device);
+  });
+  checkHere(device);
+  if (disagreements.length > 0) counts.G0 = disagreements.length;
+  return {
+    workload: workload.name, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size,
+    findingCounts: counts, findings, disagreements,
+  };
+}

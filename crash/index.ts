@@ -1,0 +1,7 @@
+/** The crash layer's export list: the oracle, the checks of G1 to G8, the engine. */
+export { runOracle, snapshot, namespaceKey } from './oracle';
+export type { OracleRun, Snapshot, Entry, EntryType } from './oracle';
+export { judge, recoverImage, namespaceDiff, PROMISES } from './check';
+export type { PromiseId, Violation, CrashPosition, MountSetup, Recovered } from './check';
+export { runUnit } from './engine';
+export type { EngineOptions, Finding, UnitResult, CrashPointChoice, StateChoice } from './engine';
