@@ -18,6 +18,7 @@ import { CrashState } from '../device/crash';
 import type { MediaSource } from '../device/media';
 import { mkfs } from '../fs/mkfs';
 import { mount } from '../fs/mount';
+import type { OpCost } from '../fs/filesystem';
 import { createReference } from '../workloads/reference';
 import { Handles, Workload, applyOp } from '../workloads/ops';
 import type { SyncFs } from '../workloads/fs-api';
@@ -51,6 +52,8 @@ export interface Finding {
 
 export interface UnitResult {
   readonly workload: string;
+  /** Operations in the workload. */
+  readonly operations: number;
   readonly setup: MountSetup;
   readonly crashPoints: number;
   readonly statesChecked: number;
@@ -61,6 +64,8 @@ export interface UnitResult {
   readonly findings: readonly Finding[];
   /** G0: our answers against the reference's, operation by operation. */
   readonly disagreements: readonly string[];
+  /** Device cost of the recording run, per system call. */
+  readonly costs: Readonly<Record<string, Readonly<OpCost>>>;
 }
 
 const BARRIER_KINDS = new Set(['dsb', 'dmb', 'sfence', 'mfence', 'hint']);
@@ -164,7 +169,7 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
   checkHere(device);
   if (disagreements.length > 0) counts.G0 = disagreements.length;
   return {
-    workload: workload.name, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size,
-    findingCounts: counts, findings, disagreements,
+    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size,
+    findingCounts: counts, findings, disagreements, costs: Object.fromEntries(fs.costReport()),
   };
 }

@@ -5,3 +5,5 @@ export { judge, recoverImage, namespaceDiff, PROMISES } from './check';
 export type { PromiseId, Violation, CrashPosition, MountSetup, Recovered } from './check';
 export { runUnit } from './engine';
 export type { EngineOptions, Finding, UnitResult, CrashPointChoice, StateChoice } from './engine';
+export { runCampaign, campaignTable, coverage } from './campaign';
+export type { CampaignSpec, CampaignResult, ComboResult, Progress } from './campaign';

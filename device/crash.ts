@@ -220,7 +220,7 @@ export class CrashPoint {
     if (!this.device.eviction) return completionCount;
     const g = this.guarantees(new Set());
     let size = 1n;
-    for (const track of this.tracks) size *= BigInt(this.lineOptions(track, g.get(track.lineIndex) as number).length);
+    for (const track of this.tracks) size *= this.lineOptionCount(track, g.get(track.lineIndex) as number);
     return size;
   }
 
@@ -302,6 +302,15 @@ export class CrashPoint {
   }
 
   // -------------------------------------------------------------- per-line choices
+
+  /** How many distinct choices `lineOptions` would list, without listing them. */
+  private lineOptionCount(track: LineTrack, g: number): bigint {
+    const above = track.entries.filter((e) => e.unit > g);
+    if (!this.wordMode) return BigInt(above.reduce((n, e) => n + e.pieces, 1));
+    let count = 1n;
+    for (let w = 0; w < WORDS_PER_LINE; w++) count *= BigInt(1 + above.filter((e) => (e.mask >> w) & 1).length);
+    return count;
+  }
 
   /** The distinct choices a line allows above g (eviction on). */
   private lineOptions(track: LineTrack, g: number): LineChoice[] {

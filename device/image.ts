@@ -9,13 +9,14 @@
  */
 import { assert } from '../core/assert';
 import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
-import { MediaSource, SparseMemory, mediaDigest, writeSparseFile } from './media';
+import { MediaSource, SparseMemory, mediaDigest, plainPageDigest, writeSparseFile } from './media';
 
 export class OverlayImage implements MediaSource {
   readonly sizeBytes: number;
   private base: SparseMemory | undefined;
   private readonly baseMutations: number;
   private readonly pages = new Map<number, Uint8Array>();
+  private readonly ownDigests = new Map<number, string | undefined>();
 
   constructor(base: SparseMemory, lineValues: Iterable<readonly [number, Uint8Array]>) {
     this.sizeBytes = base.sizeBytes;
@@ -63,6 +64,21 @@ export class OverlayImage implements MediaSource {
   /** Bytes this image holds of its own (its decided pages, or all pages once detached). */
   residentBytes(): number {
     return this.pages.size * PAGE_BYTES;
+  }
+
+  /** A page's digest: computed for the pages this image decided, the device's cache otherwise. */
+  pageDigest(pageIndex: number): string | undefined {
+    const own = this.pages.get(pageIndex);
+    if (own !== undefined || this.base === undefined) {
+      // an image's own pages never change: their digests are kept
+      if (this.ownDigests.has(pageIndex)) return this.ownDigests.get(pageIndex);
+      const digest = plainPageDigest(this, pageIndex);
+      this.ownDigests.set(pageIndex, digest);
+      return digest;
+    }
+    assert(this.base.mutations === this.baseMutations,
+      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    return this.base.pageDigest(pageIndex);
   }
 
   digest(): string {

@@ -32,6 +32,9 @@ export class SparseMemory implements MediaSource {
   private readonly pages = new Map<number, Uint8Array>();
   /** Incremented on every write. */
   mutations = 0;
+  /** Per page: how many times it was handed out for writing, and its digest at that count. */
+  private readonly pageWrites = new Map<number, number>();
+  private readonly pageHashes = new Map<number, { writes: number; hash: string }>();
 
   constructor(sizeBytes: number, base?: MediaSource) {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0 && sizeBytes % PAGE_BYTES === 0,
@@ -54,7 +57,22 @@ export class SparseMemory implements MediaSource {
       this.pages.set(pageIndex, page);
     }
     this.mutations++;
+    this.pageWrites.set(pageIndex, (this.pageWrites.get(pageIndex) ?? 0) + 1);
     return page;
+  }
+
+  /** A digest of one page, cached until the page is next written (undefined: all zeros). */
+  pageDigest(pageIndex: number): string | undefined {
+    if (!this.pages.has(pageIndex)) {
+      const below = this.base as (MediaSource & Partial<PageDigests>) | undefined;
+      return below?.pageDigest ? below.pageDigest(pageIndex) : below ? plainPageDigest(below, pageIndex) : undefined;
+    }
+    const writes = this.pageWrites.get(pageIndex) ?? 0;
+    const cached = this.pageHashes.get(pageIndex);
+    if (cached !== undefined && cached.writes === writes) return cached.hash;
+    const hash = plainPageDigest(this, pageIndex);
+    if (hash !== undefined) this.pageHashes.set(pageIndex, { writes, hash });
+    return hash;
   }
 
   read(addr: number, length: number, out: Uint8Array = new Uint8Array(length), outOffset = 0): Uint8Array {
@@ -99,19 +117,27 @@ export function readRange(media: MediaSource, addr: number, length: number, out:
   }
 }
 
-/** SHA-256 over (page index, page bytes) of every non-zero page, in page order. */
-export function mediaDigest(media: MediaSource): string {
+/** A media whose pages can name their own digests (cached where the media can). */
+export interface PageDigests {
+  pageDigest(pageIndex: number): string | undefined;
+}
+
+/** SHA-256 over (page index, page digest) of every non-zero page, in page order: equal bytes
+ * give equal digests whatever the layering below. */
+export function mediaDigest(media: MediaSource & Partial<PageDigests>): string {
   const hash = createHash('sha256');
-  const index = Buffer.alloc(8);
   hash.update(`size:${media.sizeBytes};`);
   for (const pageIndex of media.pageIndices()) {
-    const page = media.readPage(pageIndex);
-    if (!page || isAllZero(page)) continue;
-    index.writeDoubleLE(pageIndex);
-    hash.update(index);
-    hash.update(page);
+    const digest = media.pageDigest ? media.pageDigest(pageIndex) : plainPageDigest(media, pageIndex);
+    if (digest !== undefined) hash.update(`${pageIndex}:${digest};`);
   }
   return hash.digest('hex');
+}
+
+export function plainPageDigest(media: MediaSource, pageIndex: number): string | undefined {
+  const page = media.readPage(pageIndex);
+  if (!page || isAllZero(page)) return undefined;
+  return createHash('sha256').update(page).digest('hex');
 }
 
 /** Write the media to `path` as a sparse file: only non-zero pages are written. */
