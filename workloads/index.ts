@@ -10,3 +10,5 @@ export { nodeMkdirRecursive, nodeRealpath } from '../core/node-layer';
 export type { MkdirCalls, RealpathCalls } from '../core/node-layer';
 export { applyOp, patternByte, patternBytes, touchedPath, PERSISTENCE_OPS } from './ops';
 export type { Op, OpName, OpResult, Workload, Handles } from './ops';
+export { workloadSpace, workloadSummary, SUITE_NAMES } from './generators';
+export type { SuiteName, GeneratorParams, WorkloadSpace } from './generators';
