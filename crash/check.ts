@@ -9,9 +9,10 @@
  *   state before p is G4 (a returned fsync lost); a missing target of a replacing rename in
  *   the window is G7; anything else G3.
  * - G5 no stale data / G6 committed appends carry data: with k fixed, every word below a
- *   file's size holds what that file held at that offset in some S_j, d_f <= j <= i, or zero
- *   where it was a hole or past the end there. A zero word nobody wrote as zero is G6 (a
- *   size that survived without its data); any other foreign word is G5.
+ *   file's size holds what that file held at that offset in some S_j, d_f <= j <= i (a hole
+ *   reads as zeros there). A zero word where no such state held zeros is G6: the file's
+ *   size(k) survived, so the size increase committed without its data. Any other foreign
+ *   word is G5.
  * - G8 usable: the recovered file system takes new work (a file in every directory,
  *   written, fsynced, deleted), unmounts, remounts, and fsck is still clean; ENOSPC is an
  *   answer, not a violation.
@@ -30,6 +31,7 @@ import { FlushPolicy, mount } from '../fs/mount';
 import type { PmemApiName } from '../device/pmem-api';
 import type { ProfileName } from '../device/profiles';
 import { Entry, OracleRun, Snapshot, namespaceKey, snapshot } from './oracle';
+import { patternByte } from '../workloads/ops';
 
 export type PromiseId = 'G0' | 'G1' | 'G2' | 'G3' | 'G4' | 'G5' | 'G6' | 'G7' | 'G8' | 'G9';
 export const PROMISES: readonly PromiseId[] = ['G0', 'G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8', 'G9'];
@@ -59,11 +61,19 @@ export interface Recovered {
   readonly fsckProblems: readonly FsckProblem[];
   readonly state?: Snapshot;
   readonly g8?: string;
+  /** The real e2fsck's verdict on the raw crash image, when the engine asked for it. */
+  readonly e2fsck?: string;
 }
 
 const WORD_BYTES = 8;
 
-export function recoverImage(image: MediaSource, setup: MountSetup): Recovered {
+export function recoverImage(image: MediaSource, setup: MountSetup, e2fsck?: (image: MediaSource) => string | undefined): Recovered {
+  const verdict = e2fsck?.(image);
+  const recovered = recoverOurs(image, setup);
+  return verdict === undefined ? recovered : { ...recovered, e2fsck: verdict };
+}
+
+function recoverOurs(image: MediaSource, setup: MountSetup): Recovered {
   const device = new PmemDevice({ media: image, profile: setup.profile, trace: false });
   let fs: DaxFileSystem;
   try {
@@ -117,6 +127,8 @@ export function judge(recovered: Recovered, oracle: OracleRun, at: CrashPosition
   if (recovered.fsckProblems.length > 0) {
     const p = recovered.fsckProblems;
     out.push({ promise: 'G2', diff: `fsck: ${p.length} problem(s); first: ${p[0].kind} ${p[0].where}: ${p[0].what}` });
+  } else if (recovered.e2fsck !== undefined) {
+    out.push({ promise: 'G2', diff: recovered.e2fsck });
   }
   const state = recovered.state as Snapshot;
   const i = at.inFlight ? at.done + 1 : at.done;
@@ -167,24 +179,37 @@ function dataAgainst(state: Snapshot, oracle: OracleRun, at: CrashPosition, k: n
     const ours = state.contents.get((state.entries.get(path) as Entry).ino) ?? new Uint8Array(0);
     const d = lastDurable(oracle, e.ino, at.done);
     const windows: Uint8Array[] = [];
-    let pastEnd = false;
     for (let j = d; j <= i; j++) {
       const c = oracle.states[j].contents.get(e.ino);
-      if (c === undefined) pastEnd = true;
-      else windows.push(c);
+      if (c !== undefined) windows.push(c);
     }
     for (let w = 0; w < ours.length; w += WORD_BYTES) {
       const end = Math.min(ours.length, w + WORD_BYTES);
       const word = ours.subarray(w, end);
-      const fits = windows.some((c) => sameWord(c, w, end, word)) || (isZero(word) && (pastEnd || windows.some((c) => c.length < end)));
+      // Zeros count only where some state held zeros inside the file (a hole, or written
+      // zeros): past the end of an older state they would be a committed size increase
+      // without its data, which G6 forbids.
+      const fits = windows.some((c) => sameWord(c, w, end, word));
       if (fits) continue;
       return {
         promise: isZero(word) ? 'G6' : 'G5',
-        diff: `${path} bytes ${w}..${end - 1}: holds ${hex(word)}; states ${d}..${i} allow ${[...new Set(windows.map((c) => hex(c.subarray(w, end))))].join(' or ')}${pastEnd ? ' or zeros' : ''}`,
+        diff: `${path} bytes ${w}..${end - 1}: holds ${hex(word)}${origin(word, w)}; states ${d}..${i} allow `
+          + `${[...new Set(windows.filter((c) => c.length >= end).map((c) => hex(c.subarray(w, end)) + origin(c.subarray(w, end), w)))].join(' or ') || 'nothing (past the end in every state)'}`,
       };
     }
   }
   return undefined;
+}
+
+/** Which write's pattern a word carries (every byte says its tag and offset), if any. */
+function origin(word: Uint8Array, offset: number): string {
+  if (isZero(word)) return ' (zeros)';
+  for (let tag = 0; tag < 255; tag++) {
+    let all = true;
+    for (let b = 0; b < word.length && all; b++) all = word[b] === patternByte(tag, offset + b);
+    if (all) return ` (write tag ${tag})`;
+  }
+  return ' (no write of this workload)';
 }
 
 function lastDurable(oracle: OracleRun, ino: number, done: number): number {

@@ -5,11 +5,13 @@
  * flavour and policy; results depend on nothing else (not on workers, shards or time).
  *
  * Crash points: the state right after every barrier (DSB, DMB, SFENCE, MFENCE, flush hint)
- * and, with `points: 'flushes'`, after every clean too; the state when each persistence
- * point returns; and the end of the workload. Mount itself is part of the run (crash
+ * and clean (`points: 'flushes'`, the default; 'barriers' skips the cleans, 'stores' adds
+ * every store); the state when each persistence point returns; and the end of the workload.
+ * The trace carries markers: each operation's start and end, and each persistence point. Mount itself is part of the run (crash
  * points during mount count as "before operation 1").
  *
- * Crash states per point: the k-bounded space (`bounded`), or `sampled` draws from the full
+ * Crash states per point: the k-bounded space (`bounded`, k = 2 by default, at most `limit`
+ * states a point, coverage reported against the whole bound), or `sampled` draws from the full
  * model, seeded by (unit seed, crash point, draw). Identical images share their recovery,
  * fsck and G8 results (keyed by the image digest); every (image, window) pair is judged.
  */
@@ -20,12 +22,15 @@ import { mkfs } from '../fs/mkfs';
 import { mount } from '../fs/mount';
 import type { OpCost } from '../fs/filesystem';
 import { createReference } from '../workloads/reference';
-import { Handles, Workload, applyOp } from '../workloads/ops';
+import { Handles, PERSISTENCE_OPS, Workload, applyOp } from '../workloads/ops';
+import { e2fsckVerdict } from './e2fsck';
 import type { SyncFs } from '../workloads/fs-api';
 import { CrashPosition, MountSetup, PromiseId, Recovered, judge, recoverImage } from './check';
 import { runOracle } from './oracle';
 
-export type CrashPointChoice = 'barriers' | 'flushes';
+export type CrashPointChoice = 'barriers' | 'flushes' | 'stores';
+/** Run the real e2fsck on no image, a sample (one image in 16, by digest) or every image. */
+export type E2fsckChoice = 'none' | 'sample' | 'all';
 export type StateChoice = { readonly kind: 'bounded'; readonly k: number; readonly limit: number } | { readonly kind: 'sampled'; readonly count: number };
 
 export interface EngineOptions {
@@ -36,6 +41,7 @@ export interface EngineOptions {
   readonly seed?: string;
   /** Findings kept per promise (all are counted). */
   readonly keepPerPromise?: number;
+  readonly e2fsck?: E2fsckChoice;
 }
 
 export interface Finding {
@@ -60,6 +66,8 @@ export interface UnitResult {
   /** Sum over crash points of the states in the bound (coverage denominator). */
   readonly statesInBound: bigint;
   readonly uniqueImages: number;
+  /** Images the real e2fsck checked (the `e2fsck` option). */
+  readonly e2fsckRuns: number;
   readonly findingCounts: Readonly<Record<string, number>>;
   readonly findings: readonly Finding[];
   /** G0: our answers against the reference's, operation by operation. */
@@ -70,6 +78,7 @@ export interface UnitResult {
 
 const BARRIER_KINDS = new Set(['dsb', 'dmb', 'sfence', 'mfence', 'hint']);
 const CLEAN_KINDS = new Set(['dc', 'clwb', 'clflush', 'clflushopt']);
+const STORE_KINDS = new Set(['store', 'movnti']);
 const baseImages = new Map<string, MediaSource>();
 
 /** A freshly made, empty file system image, shared by every unit of the same size (read-only). */
@@ -92,8 +101,8 @@ function baseImage(deviceBytes: number): MediaSource {
 export function runUnit(workload: Workload, options: EngineOptions): UnitResult {
   const setup = options.setup;
   const deviceBytes = options.deviceBytes ?? 16 << 20;
-  const points = options.points ?? 'barriers';
-  const states = options.states ?? { kind: 'bounded', k: 1, limit: 64 };
+  const points = options.points ?? 'flushes';
+  const states = options.states ?? { kind: 'bounded', k: 2, limit: 64 };
   const keep = options.keepPerPromise ?? 5;
   const seed = options.seed ?? '0';
   const oracle = runOracle(createReference(), workload);
@@ -104,6 +113,7 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
   let statesChecked = 0;
   let statesInBound = 0n;
   let crashPoints = 0;
+  let e2fsckRuns = 0;
   let lastEvent = -1;
 
   const checkHere = (device: PmemDevice) => {
@@ -124,7 +134,10 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
       const digest = image.digest();
       let recovered = cache.get(digest);
       if (recovered === undefined) {
-        recovered = recoverImage(image, setup);
+        const e2fsck = options.e2fsck ?? 'none';
+        const run = e2fsck === 'all' || (e2fsck === 'sample' && parseInt(digest.slice(0, 2), 16) % 16 === 0);
+        if (run) e2fsckRuns++;
+        recovered = recoverImage(image, setup, run ? e2fsckVerdict : undefined);
         cache.set(digest, recovered);
       }
       statesChecked++;
@@ -149,7 +162,7 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
       if (e < 0 || e === lastEvent) return;
       lastEvent = e;
       const kind = trace.get(e).kind;
-      if (BARRIER_KINDS.has(kind) || (points === 'flushes' && CLEAN_KINDS.has(kind))) checkHere(d);
+      if (BARRIER_KINDS.has(kind) || (points !== 'barriers' && CLEAN_KINDS.has(kind)) || (points === 'stores' && STORE_KINDS.has(kind))) checkHere(d);
     },
   });
   const fs = mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint, seed });
@@ -157,19 +170,23 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
   const disagreements: string[] = [];
   workload.ops.forEach((op, index) => {
     position = { done: index, inFlight: true };
-    device.mark('op', index + 1);
+    device.mark('op-start', { index: index + 1, op });
     const result = applyOp(fs as unknown as SyncFs, op, handles);
     const expected = oracle.results[index];
     if (JSON.stringify(result) !== JSON.stringify(expected)) {
       disagreements.push(`operation ${index + 1} ${JSON.stringify(op)}: ours ${JSON.stringify(result)}, reference ${JSON.stringify(expected)}`);
     }
     position = { done: index + 1, inFlight: false };
-    if (op.op === 'fsync' || op.op === 'fdatasync' || op.op === 'sync' || op.op === 'hfsync') checkHere(device);
+    device.mark('op-end', { index: index + 1, result });
+    if (PERSISTENCE_OPS.has(op.op) && result.ok) {
+      device.mark('persistence-point', { index: index + 1 });
+      checkHere(device);
+    }
   });
   checkHere(device);
   if (disagreements.length > 0) counts.G0 = disagreements.length;
   return {
-    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size,
+    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size, e2fsckRuns,
     findingCounts: counts, findings, disagreements, costs: Object.fromEntries(fs.costReport()),
   };
 }

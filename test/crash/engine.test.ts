@@ -71,6 +71,16 @@ describe('crash engine', () => {
     }
   });
 
+  test('with e2fsck on every image, ordered still has no finding; the real tool ran', () => {
+    const r = runUnit(workload, {
+      setup: { profile: 'armv8.2', pmemApi: 'linux-arm64-nosync', policy: 'ordered', flushHint: false },
+      points: 'barriers', states: { kind: 'sampled', count: 1 }, e2fsck: 'all', seed: 'e2fsck',
+    });
+    expect(r.e2fsckRuns).toBe(r.uniqueImages);
+    expect(r.e2fsckRuns).toBeGreaterThan(3);
+    expect(r.findingCounts).toEqual({});
+  });
+
   test('same inputs, same results', () => {
     const a = run({ policy: 'unordered' });
     const b = run({ policy: 'unordered' });

@@ -1,0 +1,63 @@
+import { judge, Recovered } from '../../crash/check';
+import { Snapshot, runOracle } from '../../crash/oracle';
+import { createReference } from '../../workloads/reference';
+import { Workload, patternBytes } from '../../workloads/ops';
+
+/** The oracle of a small workload, and hand-made "recovered" states to judge against it. */
+const workload: Workload = {
+  name: 'judge',
+  ops: [
+    { op: 'creat', path: '/f' },
+    { op: 'write', path: '/f', offset: 0, length: 16, tag: 1 },
+    { op: 'fsync', path: '/f' },
+    { op: 'write', path: '/f', offset: 'append', length: 16, tag: 2 },
+    { op: 'rename', from: '/f', to: '/g' },
+  ],
+};
+const oracle = runOracle(createReference(), workload);
+
+function recovered(entries: Array<[string, number]>, content?: Uint8Array): Recovered {
+  const state: Snapshot = {
+    entries: new Map(entries.map(([path, size]) => [path, { type: 'file' as const, size, ino: 1 }])),
+    contents: new Map(content ? [[1, content]] : []),
+  };
+  return { fsckProblems: [], state };
+}
+
+describe('judging a recovered image against the window', () => {
+  test('a state inside the window passes', () => {
+    const bytes = new Uint8Array([...patternBytes(1, 0, 16), ...patternBytes(2, 16, 16)]);
+    expect(judge(recovered([['/f', 32]], bytes), oracle, { done: 4, inFlight: false })).toEqual([]);
+  });
+
+  test('a state before the last persistence point is G4', () => {
+    const v = judge(recovered([['/f', 0]], new Uint8Array(0)), oracle, { done: 4, inFlight: false });
+    expect(v.map((x) => x.promise)).toEqual(['G4']);
+  });
+
+  test('a word no state held is G5, and the diff names the write it came from', () => {
+    const bytes = new Uint8Array([...patternBytes(1, 0, 8), ...patternBytes(7, 8, 8), ...patternBytes(2, 16, 16)]);
+    const [v] = judge(recovered([['/f', 32]], bytes), oracle, { done: 4, inFlight: false });
+    expect(v.promise).toBe('G5');
+    expect(v.diff).toMatch(/\/f bytes 8\.\.15: holds [0-9a-f]+ \(write tag 7\)/);
+    expect(v.diff).toMatch(/\(write tag 1\)/);
+  });
+
+  test('a committed append without its data (zeros) is G6', () => {
+    const bytes = new Uint8Array([...patternBytes(1, 0, 16), ...new Uint8Array(16)]);
+    const [v] = judge(recovered([['/f', 32]], bytes), oracle, { done: 4, inFlight: false });
+    expect(v.promise).toBe('G6');
+  });
+
+  test('a namespace that no state of the window had is G3', () => {
+    const [v] = judge(recovered([['/elsewhere', 32]]), oracle, { done: 5, inFlight: false });
+    expect(v.promise).toBe('G3');
+    expect(v.diff).toMatch(/\+ \/elsewhere/);
+  });
+
+  test('a mount failure is G1; fsck problems are G2', () => {
+    expect(judge({ mountError: 'bad', fsckProblems: [] }, oracle, { done: 0, inFlight: false })[0].promise).toBe('G1');
+    const r = { ...recovered([]), fsckProblems: [{ kind: 'dtime' as const, where: 'inode 12', what: 'x' }] };
+    expect(judge(r, oracle, { done: 0, inFlight: false }).map((x) => x.promise)).toEqual(['G2']);
+  });
+});
