@@ -23,7 +23,7 @@ import { Rng } from '../core/rng';
 import { LINE_BYTES, WORD_BYTES } from '../core/limits';
 import type { PmemDevice } from './device';
 import { OverlayImage } from './image';
-import { LineTrack, PendingItem, VersionEntry, applyCompletion, guaranteedVersion } from './lines';
+import { LineTrack, PendingItem, Reached, VersionEntry, applyCompletion, guaranteedVersion } from './lines';
 import { CrashKind } from './profiles';
 
 const WORDS_PER_LINE = LINE_BYTES / WORD_BYTES;
@@ -264,31 +264,31 @@ export class CrashPoint {
 
   /** Each uncertain line's guaranteed version once `completed` have completed. */
   private guarantees(completed: ReadonlySet<number>): Map<number, number> {
-    const copies = new Map<number, LineTrack>();
-    const copyOf = (track: LineTrack): LineTrack => {
-      let copy = copies.get(track.lineIndex);
-      if (!copy) {
-        copy = new LineTrack(track.lineIndex, track.base, track.baseline, 0, track.page, track.pageOffset, track.entries);
-        copy.poc = track.poc;
-        copy.pop = track.pop;
-        copy.podp = track.podp;
-        copy.hint = track.hint;
-        copies.set(track.lineIndex, copy);
-      }
-      return copy;
-    };
+    // Only the lines a completed item touches get a copy of their levels to raise.
+    const raised = new Map<number, Reached>();
     if (completed.size > 0) {
-      const view = new Map<number, LineTrack>();
-      for (const track of this.tracks) view.set(track.lineIndex, copyOf(track));
+      const view = {
+        get: (lineIndex: number): Reached | undefined => {
+          let r = raised.get(lineIndex);
+          if (r === undefined) {
+            const t = this.trackByLine.get(lineIndex);
+            if (t === undefined) return undefined;
+            r = { poc: t.poc, pop: t.pop, podp: t.podp, hint: t.hint };
+            raised.set(lineIndex, r);
+          }
+          return r;
+        },
+      };
       for (const item of this.device.pending) if (completed.has(item.id)) applyCompletion(view, item);
     }
     const g = new Map<number, number>();
     for (const track of this.tracks) {
-      const t = copies.get(track.lineIndex) ?? track;
-      g.set(track.lineIndex, Math.min(track.newest, guaranteedVersion(this.device.profile, this.crashKind, t)));
+      const r = raised.get(track.lineIndex) ?? track;
+      g.set(track.lineIndex, Math.min(track.newest, guaranteedVersion(this.device.profile, this.crashKind, r)));
     }
     return g;
   }
+
 
   private checkCompletionRule(completed: readonly number[]): void {
     const set = new Set(completed);

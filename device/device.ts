@@ -177,6 +177,21 @@ export class PmemDevice {
     return this.coherent.read(addr, length);
   }
 
+  /** Whether [addr, addr + length) reads as zeros: a load that copies nothing (pages never
+   * written answer at once). */
+  loadIsZero(addr: number, length: number): boolean {
+    this.checkRange(addr, length, 'load');
+    for (let at = addr; at < addr + length;) {
+      const pageIndex = Math.floor(at / PAGE_BYTES);
+      const from = at - pageIndex * PAGE_BYTES;
+      const to = Math.min(PAGE_BYTES, from + (addr + length - at));
+      const page = this.coherent.readPage(pageIndex);
+      if (page !== undefined) for (let i = from; i < to; i++) if (page[i] !== 0) return false;
+      at += to - from;
+    }
+    return true;
+  }
+
   /** Insert a marker in the trace; not an instruction and not a crash point. */
   mark(label: string, data?: unknown): void {
     this.trace?.mark(this.instructionCount, label, data);

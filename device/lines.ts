@@ -160,7 +160,7 @@ export function raiseLevel(track: Reached, level: Level, version: number): void 
 }
 
 /** Apply one completed pending item to the tracks it concerns. */
-export function applyCompletion<T extends Reached>(lines: ReadonlyMap<number, T>, item: PendingItem, touched?: Set<T>): void {
+export function applyCompletion<T extends Reached>(lines: { get(lineIndex: number): T | undefined }, item: PendingItem, touched?: Set<T>): void {
   if (item.kind === 'hint') {
     for (const [lineIndex, version] of item.hintSnapshot ?? []) {
       const track = lines.get(lineIndex);
