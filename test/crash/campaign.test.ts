@@ -1,6 +1,6 @@
 /**
  * The comparison users come for, on a fixed deterministic sample of the bounded suites
- * (bounded-1 and bounded-2): ordered + linux-arm64 has no finding on armv8.2, armv8.0-adr and
+ * (bounded-1 and bounded-2) and two random workloads of fixed seeds: ordered + linux-arm64 has no finding on armv8.2, armv8.0-adr and
  * (linux-x86) x86-adr; unordered on armv8.2 has findings per promise; the 2016 RFC loses
  * fsynced data (G4); linux-arm64 on armv8.0 loses without the flush hint and not with it.
  * The table is printed for the notes.
@@ -10,10 +10,12 @@ import { workloadSpace } from '../../workloads/generators';
 
 const bounded1 = workloadSpace({ suite: 'bounded-1' });
 const bounded2 = workloadSpace({ suite: 'bounded-2' });
+const random = workloadSpace({ suite: 'random', length: 8 });
 const SAMPLE = 6;
 const workloads = [
   ...Array.from({ length: SAMPLE }, (_, i) => bounded1.workload(Math.floor((i * bounded1.size) / SAMPLE) + 3)),
   ...Array.from({ length: SAMPLE }, (_, i) => bounded2.workload(Math.floor((i * bounded2.size) / SAMPLE) + 5)),
+  ...[0, 1].map((i) => random.workload(i, 'comparison')),
 ];
 const engine: CampaignSpec['engine'] = { points: 'flushes', states: { kind: 'bounded', k: 1, limit: 24 }, seed: 'comparison' };
 const tables: string[] = [];
@@ -24,7 +26,7 @@ function campaign(spec: Omit<CampaignSpec, 'workloads' | 'engine'>): ComboResult
   return [...result.combos];
 }
 
-afterAll(() => console.log(`comparison on ${workloads.length} bounded workloads (k=1, at most 24 states a crash point):\n${tables.join('\n')}`));
+afterAll(() => console.log(`comparison on ${workloads.length} workloads (12 bounded, 2 random; k=1, at most 24 states a crash point):\n${tables.join('\n')}`));
 
 test('ordered + linux-arm64 on armv8.2 and armv8.0-adr, and linux-x86 on x86-adr: zero findings', () => {
   const arm = campaign({ profiles: ['armv8.2', 'armv8.0-adr'], pmemApis: ['linux-arm64'], policies: ['ordered'] });
