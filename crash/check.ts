@@ -83,7 +83,7 @@ function recoverOurs(image: MediaSource, setup: MountSetup): Recovered {
   }
   let state: Snapshot;
   try {
-    state = snapshot(fs as never);
+    state = snapshot(fs);
   } catch (err) {
     return { mountError: `reading the recovered file system: ${(err as Error).message}`, fsckProblems: fsck(device) };
   }
@@ -96,7 +96,7 @@ function recoverOurs(image: MediaSource, setup: MountSetup): Recovered {
 function usable(fs: DaxFileSystem, device: PmemDevice, setup: MountSetup): string | undefined {
   const made: string[] = [];
   try {
-    const dirs = ['/', ...[...snapshot(fs as never).entries].filter(([, e]) => e.type === 'dir').map(([p]) => p)];
+    const dirs = ['/', ...[...snapshot(fs).entries].filter(([, e]) => e.type === 'dir').map(([p]) => p)];
     for (const dir of dirs) {
       const path = dir === '/' ? '/.g8' : `${dir}/.g8`;
       try {

@@ -79,8 +79,16 @@ function persistedPath(op: Op, handlePaths: ReadonlyMap<string, string>): string
   return 'path' in op ? op.path : undefined;
 }
 
-/** Walk the reference from the root. */
-export function snapshot(fs: SyncFs): Snapshot {
+/** The calls a snapshot is taken with: the reference and our file system both offer them. */
+export interface SnapshotSource {
+  readdirSync(path: string): readonly string[];
+  lstatSync(path: string): { readonly size: number; readonly ino: number; isDirectory(): boolean; isSymbolicLink(): boolean };
+  readlinkSync(path: string): string;
+  readFileSync(path: string): Uint8Array | string;
+}
+
+/** Walk a file system from the root. */
+export function snapshot(fs: SnapshotSource): Snapshot {
   const entries = new Map<string, Entry>();
   const contents = new Map<number, Uint8Array>();
   const visit = (dir: string) => {
@@ -94,7 +102,10 @@ export function snapshot(fs: SyncFs): Snapshot {
         entries.set(path, { type: 'symlink', size: st.size, ino: 0, target: fs.readlinkSync(path) });
       } else {
         entries.set(path, { type: 'file', size: st.size, ino: st.ino });
-        if (!contents.has(st.ino)) contents.set(st.ino, fs.readFileSync(path));
+        if (!contents.has(st.ino)) {
+          const data = fs.readFileSync(path);
+          contents.set(st.ino, typeof data === 'string' ? Buffer.from(data) : data);
+        }
       }
     }
   };

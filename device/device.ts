@@ -359,15 +359,6 @@ export class PmemDevice {
 
   // ---------------------------------------------------------------- images
 
-  hasInstruction(name: 'dcCvap' | 'dcCvadp' | 'arm' | 'x86'): boolean {
-    switch (name) {
-      case 'dcCvap': return this.profile.hasDcCvap;
-      case 'dcCvadp': return this.profile.hasDcCvadp;
-      case 'arm': return this.profile.isa === 'arm';
-      case 'x86': return this.profile.isa === 'x86';
-    }
-  }
-
   /** Bytes of simulation state: coherent pages plus version history. */
   residentBytes(): number {
     let history = 0;

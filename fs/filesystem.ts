@@ -19,14 +19,14 @@
  * CorruptionError (EUCLEAN) from the codecs; a broken invariant is an AssertionFailure.
  */
 import { assert } from '../core/assert';
-import { CorruptionError, ErrnoCode, NodeStyleError, fsError } from '../core/errors';
+import { CorruptionError, NodeStyleError, fsError } from '../core/errors';
 import {
   Fail, OPEN_FLAGS, byteLength, checkSpan, failer, isExplicitPosition, nodeMkdirRecursive, nodeRealpath, openFlagsToNumber,
 } from '../core/node-layer';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
 import {
-  BLOCK_BYTES, EXTENT_ROOT_MAX, EXTENTS_FL, FT_DIR, FT_REG_FILE, FT_SYMLINK, INODE_BYTES, Inode,
+  BLOCK_BYTES, EXTENT_ROOT_MAX, EXTENTS_FL, INODE_BYTES, Inode,
   RO_COMPAT_LARGE_FILE, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SUPERBLOCK_OFFSET, Superblock, emptyInode, encodeExtentNode,
   encodeSuperblock,
   decodeInode, encodeInode, fileTypeOfMode,
@@ -35,7 +35,7 @@ import {
   DOTDOT, DirBlockSource, addEntry, findEntry, initDirBlock, initEmptyBlock, isDotOrDotDot, isEmptyDir,
   listEntries, removeEntry, retargetEntry, setDotDot,
 } from './dir';
-import { FileMap, MAX_STORED_EXTENTS, findExtent, insertRun, loadFileMap, removeRange, storeFileMap } from './extents';
+import { FileMap, findExtent, insertRun, loadFileMap, removeRange, storeFileMap } from './extents';
 import { Groups } from './groups';
 import { MetaStore } from './meta';
 import { DaxStats } from './stats';
@@ -1301,5 +1301,3 @@ function nextMappedByte(leaves: readonly { block: number }[], lblock: number): n
   return Number.MAX_SAFE_INTEGER;
 }
 
-export type { ErrnoCode };
-export { FT_DIR, FT_REG_FILE, FT_SYMLINK, S_IFREG, MAX_STORED_EXTENTS };

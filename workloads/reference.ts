@@ -72,23 +72,8 @@ const {
 type Kind = 'file' | 'dir' | 'symlink';
 /** Linux's LAST_NORM / LAST_DOT / LAST_DOTDOT / LAST_ROOT: what the last component is. */
 type LastType = 'norm' | 'dot' | 'dotdot' | 'root';
-/** The part of memfs's `Stats<number>` the reference reads. */
-interface MemfsStats {
-  readonly dev: number;
-  readonly ino: number;
-  readonly mode: number;
-  readonly nlink: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  readonly blksize: number;
-  readonly blocks: number;
-  readonly atimeMs: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-  isDirectory(): boolean;
-  isSymbolicLink(): boolean;
-}
+/** The part of memfs's `Stats<number>` the reference reads: StatLike's fields. */
+type MemfsStats = Omit<StatLike, 'isFile'>;
 type CoreLink = Volume['_core']['root'];
 
 /** A path walked up to its last component, which is not looked up yet. */
