@@ -82,7 +82,7 @@ const STORE_KINDS = new Set(['store', 'movnti']);
 const baseImages = new Map<string, MediaSource>();
 
 /** A freshly made, empty file system image, shared by every unit of the same size (read-only). */
-function baseImage(deviceBytes: number): MediaSource {
+export function baseImage(deviceBytes: number): MediaSource {
   const key = String(deviceBytes);
   let image = baseImages.get(key);
   if (image === undefined) {

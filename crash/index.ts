@@ -3,7 +3,7 @@ export { runOracle, snapshot, namespaceKey } from './oracle';
 export type { OracleRun, Snapshot, Entry, EntryType } from './oracle';
 export { judge, recoverImage, namespaceDiff, PROMISES } from './check';
 export type { PromiseId, Violation, CrashPosition, MountSetup, Recovered } from './check';
-export { runUnit } from './engine';
+export { runUnit, baseImage } from './engine';
 export type { EngineOptions, Finding, UnitResult, CrashPointChoice, StateChoice } from './engine';
 export { runCampaign, campaignTable, coverage } from './campaign';
 export type { CampaignSpec, CampaignResult, ComboResult, Progress } from './campaign';
