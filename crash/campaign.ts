@@ -32,6 +32,8 @@ export interface ComboResult {
   readonly statesChecked: number;
   readonly statesInBound: bigint;
   readonly uniqueImages: number;
+  /** G9: crash states of recovery runs checked. */
+  readonly recoveryStatesChecked: number;
   readonly findingCounts: Readonly<Partial<Record<PromiseId, number>>>;
   /** Workloads with at least one finding. */
   readonly failingWorkloads: number;
@@ -91,6 +93,7 @@ function summarise(setup: MountSetup, units: readonly UnitResult[], skipped: str
     statesChecked: units.reduce((n, u) => n + u.statesChecked, 0),
     statesInBound: units.reduce((n, u) => n + u.statesInBound, 0n),
     uniqueImages: units.reduce((n, u) => n + u.uniqueImages, 0),
+    recoveryStatesChecked: units.reduce((n, u) => n + u.recoveryStatesChecked, 0),
     findingCounts: counts,
     failingWorkloads: units.filter((u) => Object.keys(u.findingCounts).length > 0).length,
     costNanosPerOp: ops === 0 ? 0 : nanos / ops,
@@ -105,12 +108,12 @@ export function coverage(c: ComboResult): number {
 
 /** A plain table of a campaign: one row per combination. */
 export function campaignTable(result: CampaignResult): string {
-  const promises: PromiseId[] = ['G0', 'G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8'];
-  const header = ['profile', 'pmem API', 'policy', 'workloads', 'states', 'coverage', ...promises, 'ns/op'];
+  const promises: PromiseId[] = ['G0', 'G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8', 'G9'];
+  const header = ['profile', 'pmem API', 'policy', 'workloads', 'states', 'coverage', 'recovery states', ...promises, 'ns/op'];
   const rows = result.combos.map((c) => c.skipped
-    ? [c.setup.profile, c.setup.pmemApi, c.setup.policy, 'skipped', '', '', ...promises.map(() => ''), '']
+    ? [c.setup.profile, c.setup.pmemApi, c.setup.policy, 'skipped', '', '', '', ...promises.map(() => ''), '']
     : [c.setup.profile, c.setup.pmemApi, c.setup.policy + (c.setup.flushHint ? '+hint' : ''), String(c.units), String(c.statesChecked),
-      `${(coverage(c) * 100).toFixed(1)}%`, ...promises.map((p) => String(c.findingCounts[p] ?? 0)), c.costNanosPerOp.toFixed(0)]);
+      `${(coverage(c) * 100).toFixed(1)}%`, String(c.recoveryStatesChecked), ...promises.map((p) => String(c.findingCounts[p] ?? 0)), c.costNanosPerOp.toFixed(0)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }

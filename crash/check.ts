@@ -27,7 +27,7 @@ import { PmemDevice } from '../device/device';
 import type { MediaSource } from '../device/media';
 import { FsckProblem, fsck } from '../fs/fsck';
 import { DaxFileSystem } from '../fs/filesystem';
-import { FlushPolicy, mount } from '../fs/mount';
+import { FlushPolicy, mount, mountWithReport } from '../fs/mount';
 import type { PmemApiName } from '../device/pmem-api';
 import type { ProfileName } from '../device/profiles';
 import { Entry, OracleRun, Snapshot, namespaceKey, snapshot } from './oracle';
@@ -63,6 +63,8 @@ export interface Recovered {
   readonly g8?: string;
   /** The real e2fsck's verdict on the raw crash image, when the engine asked for it. */
   readonly e2fsck?: string;
+  /** Transactions the journal recovery replayed (a crash during recovery matters then). */
+  readonly replayed?: number;
 }
 
 const WORD_BYTES = 8;
@@ -76,8 +78,11 @@ export function recoverImage(image: MediaSource, setup: MountSetup, e2fsck?: (im
 function recoverOurs(image: MediaSource, setup: MountSetup): Recovered {
   const device = new PmemDevice({ media: image, profile: setup.profile, trace: false });
   let fs: DaxFileSystem;
+  let replayed = 0;
   try {
-    fs = mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint });
+    const mounted = mountWithReport(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint });
+    fs = mounted.fs;
+    replayed = mounted.report.recovery?.transactionsReplayed ?? 0;
   } catch (err) {
     return { mountError: (err as Error).message, fsckProblems: [] };
   }
@@ -89,7 +94,7 @@ function recoverOurs(image: MediaSource, setup: MountSetup): Recovered {
   }
   const fsckProblems = fsck(device);
   const g8 = fsckProblems.length === 0 ? usable(fs, device, setup) : undefined;
-  return { fsckProblems, state, g8 };
+  return { fsckProblems, state, g8, replayed };
 }
 
 /** G8: new work on the recovered file system; undefined when all went well. */

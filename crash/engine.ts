@@ -25,7 +25,7 @@ import { createReference } from '../workloads/reference';
 import { Handles, PERSISTENCE_OPS, Workload, applyOp } from '../workloads/ops';
 import { e2fsckVerdict } from './e2fsck';
 import type { SyncFs } from '../workloads/fs-api';
-import { CrashPosition, MountSetup, PromiseId, Recovered, judge, recoverImage } from './check';
+import { CrashPosition, MountSetup, PromiseId, Recovered, Violation, judge, recoverImage } from './check';
 import { runOracle } from './oracle';
 
 export type CrashPointChoice = 'barriers' | 'flushes' | 'stores';
@@ -42,6 +42,12 @@ export interface EngineOptions {
   /** Findings kept per promise (all are counted). */
   readonly keepPerPromise?: number;
   readonly e2fsck?: E2fsckChoice;
+  /**
+   * G9: for every distinct image whose recovery replays the journal, crash the recovery
+   * itself at each barrier and clean it issues, draw this many states there (sampled), recover
+   * again and judge against the same window (0 turns it off; default 2).
+   */
+  readonly recoveryStates?: number;
 }
 
 export interface Finding {
@@ -68,6 +74,9 @@ export interface UnitResult {
   readonly uniqueImages: number;
   /** Images the real e2fsck checked (the `e2fsck` option). */
   readonly e2fsckRuns: number;
+  /** G9: crash states of recovery runs checked, and recovery runs explored. */
+  readonly recoveryStatesChecked: number;
+  readonly recoveriesExplored: number;
   readonly findingCounts: Readonly<Record<string, number>>;
   readonly findings: readonly Finding[];
   /** G0: our answers against the reference's, operation by operation. */
@@ -116,6 +125,53 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
   let e2fsckRuns = 0;
   let lastEvent = -1;
 
+  const recoveryStates = options.recoveryStates ?? 2;
+  let recoveryStatesChecked = 0;
+  let recoveriesExplored = 0;
+  const recoveryCache = new Map<string, Violation[]>();
+  /** Images made by crashing a recovery, kept apart so uniqueImages counts crash images. */
+  const recoveryImages = new Map<string, Recovered>();
+  /** G9: crash the recovery of `image` at its barriers and cleans; recover again; judge. */
+  const recoveryViolations = (image: MediaSource, digest: string): Violation[] => {
+    const key = `${digest}/${position.done}/${position.inFlight}`;
+    const known = recoveryCache.get(key);
+    if (known !== undefined) return known;
+    recoveriesExplored++;
+    const found: Violation[] = [];
+    let last = -1;
+    const device = new PmemDevice({
+      media: image, profile: setup.profile,
+      onInstruction: (_i, d) => {
+        const trace = d.trace;
+        if (trace === undefined || trace.length === 0 || trace.length - 1 === last) return;
+        last = trace.length - 1;
+        const kind = trace.get(last).kind;
+        if (!BARRIER_KINDS.has(kind) && !CLEAN_KINDS.has(kind)) return;
+        const point = d.crashPoint();
+        for (let s = 0; s < recoveryStates && found.length === 0; s++) {
+          const again = point.image({ kind: 'sampled', seed: `${seed}/recovery/${d.instructionCount}/${s}` });
+          const againDigest = again.digest();
+          let rec = recoveryImages.get(againDigest);
+          if (rec === undefined) {
+            rec = recoverImage(again, setup);
+            recoveryImages.set(againDigest, rec);
+          }
+          recoveryStatesChecked++;
+          for (const v of judge(rec, oracle, position)) {
+            found.push({ promise: 'G9', diff: `power failed again during recovery, before its instruction ${d.instructionCount}; after a second recovery: ${v.promise}: ${v.diff}` });
+          }
+        }
+      },
+    });
+    try {
+      mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint });
+    } catch {
+      // the first recovery's own failure is G1 of the image, judged already
+    }
+    recoveryCache.set(key, found);
+    return found;
+  };
+
   const checkHere = (device: PmemDevice) => {
     crashPoints++;
     const point = device.crashPoint();
@@ -141,7 +197,11 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
         cache.set(digest, recovered);
       }
       statesChecked++;
-      for (const v of judge(recovered, oracle, position)) {
+      const violations = judge(recovered, oracle, position);
+      if (violations.length === 0 && (recovered.replayed ?? 0) > 0 && recoveryStates > 0) {
+        violations.push(...recoveryViolations(image, digest));
+      }
+      for (const v of violations) {
         counts[v.promise] = (counts[v.promise] ?? 0) + 1;
         if (findings.filter((f) => f.promise === v.promise).length < keep) {
           findings.push({ promise: v.promise, workload, setup, position, crashPoint: here, crashState: state, diff: v.diff });
@@ -186,7 +246,7 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
   checkHere(device);
   if (disagreements.length > 0) counts.G0 = disagreements.length;
   return {
-    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size, e2fsckRuns,
+    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size, e2fsckRuns, recoveryStatesChecked, recoveriesExplored,
     findingCounts: counts, findings, disagreements, costs: Object.fromEntries(fs.costReport()),
   };
 }

@@ -38,6 +38,8 @@ describe('crash engine', () => {
     expect(r.findingCounts).toEqual({});
     expect(r.statesChecked).toBeGreaterThan(100);
     expect(r.uniqueImages).toBeGreaterThan(10);
+    expect(r.recoveriesExplored).toBeGreaterThan(0); // G9: recovery itself was crashed
+    expect(r.recoveryStatesChecked).toBeGreaterThan(r.recoveriesExplored);
   });
 
   test('unordered on armv8.2: findings, counted per promise', () => {
