@@ -7,3 +7,5 @@ export { runUnit, baseImage } from './engine';
 export type { EngineOptions, Finding, UnitResult, CrashPointChoice, StateChoice } from './engine';
 export { runCampaign, campaignTable, coverage } from './campaign';
 export type { CampaignSpec, CampaignResult, ComboResult, Progress } from './campaign';
+export { runMmapWorkload, MMAP_DRAINS } from './mmap';
+export type { MmapDrain, MmapResult } from './mmap';
