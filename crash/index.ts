@@ -9,3 +9,5 @@ export { runCampaign, campaignTable, coverage } from './campaign';
 export type { CampaignSpec, CampaignResult, ComboResult, Progress } from './campaign';
 export { runMmapWorkload, MMAP_DRAINS } from './mmap';
 export type { MmapDrain, MmapResult } from './mmap';
+export { shrink, choices, MAX_SHRINK_TRIES } from './shrink';
+export type { ShrinkResult } from './shrink';

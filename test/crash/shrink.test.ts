@@ -1,0 +1,42 @@
+import { choices, shrink } from '../../crash/shrink';
+import { runUnit } from '../../crash/engine';
+import type { Workload } from '../../workloads/ops';
+
+const options = {
+  setup: { profile: 'armv8.2', pmemApi: 'linux-arm64', policy: 'unordered', flushHint: false },
+  points: 'flushes', states: { kind: 'bounded', k: 1, limit: 12 }, seed: 'shrink', recoveryStates: 0,
+} as const;
+
+const workload: Workload = {
+  name: 'shrink-me',
+  ops: [
+    { op: 'mkdir', path: '/A' },
+    { op: 'creat', path: '/A/foo' },
+    { op: 'write', path: '/A/foo', offset: 0, length: 6000, tag: 1 },
+    { op: 'creat', path: '/bar' },
+    { op: 'fsync', path: '/A/foo' },
+    { op: 'rename', from: '/bar', to: '/baz' },
+    { op: 'sync' },
+  ],
+};
+
+describe('shrinking', () => {
+  const promise = Object.keys(runUnit(workload, options).findingCounts)[0] as 'G2';
+
+  test('reduces the workload while the same promise breaks, deterministically', () => {
+    expect(promise).toBeDefined();
+    const a = shrink(workload, promise, options);
+    console.log(`shrunk ${workload.ops.length} -> ${a.workload.ops.length} operations in ${a.tries} tries (${promise}): ${a.steps.join('; ')}`);
+    expect(a.workload.ops.length).toBeLessThan(workload.ops.length);
+    expect(a.finding.promise).toBe(promise);
+    expect(runUnit(a.workload, options).findingCounts[promise]).toBeGreaterThan(0);
+    const b = shrink(workload, promise, options);
+    expect(b.workload).toEqual(a.workload);
+    expect(b.tries).toBe(a.tries);
+    expect(choices(b.finding.crashState)).toBe(choices(a.finding.crashState));
+  });
+
+  test('a workload that does not fail is refused', () => {
+    expect(() => shrink({ name: 'fine', ops: [{ op: 'sync' }] }, 'G4', options)).toThrow(/nothing to shrink/);
+  });
+});
