@@ -11,3 +11,7 @@ export { runMmapWorkload, MMAP_DRAINS } from './mmap';
 export type { MmapDrain, MmapResult } from './mmap';
 export { shrink, choices, MAX_SHRINK_TRIES } from './shrink';
 export type { ShrinkResult } from './shrink';
+export { encodeToken, decodeToken, workloadOf, TokenError, TOKEN_VERSION } from './token';
+export type { ReproSpec, WorkloadRef } from './token';
+export { repro, findingSpec, findingToken, REPRO_EVENTS_BEFORE } from './repro';
+export type { Reproduction, FindingTokenOptions } from './repro';
