@@ -1,0 +1,34 @@
+/**
+ * Named scenarios: failures the comparison found once, shrunk, each replayed from its token.
+ * A scenario breaking a different promise (or none) means the file system, the device model
+ * or the checker changed what it does on that exact crash state: look before updating it.
+ * Made by shrinking the first failing bounded-1 workload of each setup (k=1, limit 12,
+ * seed 'scenario'): every one shrank to two operations (create, fdatasync).
+ */
+import { repro } from '../../crash/repro';
+
+const SCENARIOS: ReadonlyArray<{ name: string; promise: string; token: string }> = [
+  {
+    name: 'unordered policy on armv8.2: a new file whose commit is out of order (G3)',
+    promise: 'G3',
+    token: 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAAABAAhzY2VuYXJpb4AgNAMDAAAAZYPnag',
+  },
+  {
+    name: 'the 2016 RFC on armv8.2: fdatasync returns, the new file is gone (G4)',
+    promise: 'G4',
+    token: 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAAIAAAhzY2VuYXJpb4AgGwQDAAAAsDcAsw',
+  },
+  {
+    name: 'linux-arm64 on armv8.0 without the flush hint: fdatasync returns, the new file is gone (G4)',
+    promise: 'G4',
+    token: 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAgAAAAhzY2VuYXJpb4AgiwEEAwAAAGET6fg',
+  },
+];
+
+describe('scenarios found by the comparison', () => {
+  test.each(SCENARIOS.map((s) => [s.name, s]))('%s', (_name, s) => {
+    const r = repro(s.token);
+    expect(r.violations.map((v) => v.promise)).toContain(s.promise);
+    expect(r.workload.ops.length).toBeLessThanOrEqual(3);
+  });
+});
