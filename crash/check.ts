@@ -10,9 +10,11 @@
  *   the window is G7; anything else G3.
  * - G5 no stale data / G6 committed appends carry data: with k fixed, every word below a
  *   file's size holds what that file held at that offset in some S_j, d_f <= j <= i (a hole
- *   reads as zeros there). A zero word where no such state held zeros is G6: the file's
- *   size(k) survived, so the size increase committed without its data. Any other foreign
- *   word is G5.
+ *   reads as zeros there), or zeros past the end of some S_j with j > k (a later shrink
+ *   zeroes the rest of its last block in place, before its size commits; the spec's window
+ *   allows zeros past the end). A zero word where no such state allows zeros is G6: the
+ *   file's size(k) survived, so the size increase committed without its data. Any other
+ *   foreign word is G5.
  * - G8 usable: the recovered file system takes new work (a file in every directory,
  *   written, fsynced, deleted), unmounts, remounts, and fsck is still clean; ENOSPC is an
  *   answer, not a violation.
@@ -184,17 +186,23 @@ function dataAgainst(state: Snapshot, oracle: OracleRun, at: CrashPosition, k: n
     const ours = state.contents.get((state.entries.get(path) as Entry).ino) ?? new Uint8Array(0);
     const d = lastDurable(oracle, e.ino, at.done);
     const windows: Uint8Array[] = [];
+    /** Per window state, whether it comes after k (a shrink there may have zeroed past its end). */
+    const afterK: boolean[] = [];
     for (let j = d; j <= i; j++) {
       const c = oracle.states[j].contents.get(e.ino);
-      if (c !== undefined) windows.push(c);
+      if (c !== undefined) {
+        windows.push(c);
+        afterK.push(j > k);
+      }
     }
     for (let w = 0; w < ours.length; w += WORD_BYTES) {
       const end = Math.min(ours.length, w + WORD_BYTES);
       const word = ours.subarray(w, end);
-      // Zeros count only where some state held zeros inside the file (a hole, or written
-      // zeros): past the end of an older state they would be a committed size increase
-      // without its data, which G6 forbids.
-      const fits = windows.some((c) => sameWord(c, w, end, word));
+      // Zeros count where some state held zeros inside the file (a hole, or written zeros),
+      // and past the end of a state after k: a shrink there zeroes the rest of its last
+      // block in place before its size commits. Past the end of a state up to k they would
+      // be a committed size increase without its data, which G6 forbids.
+      const fits = windows.some((c, n) => wordFits(c, w, end, word, afterK[n]));
       if (fits) continue;
       return {
         promise: isZero(word) ? 'G6' : 'G5',
@@ -223,9 +231,12 @@ function lastDurable(oracle: OracleRun, ino: number, done: number): number {
   return d;
 }
 
-function sameWord(c: Uint8Array, from: number, to: number, word: Uint8Array): boolean {
-  if (c.length < to) return false;
-  for (let b = from; b < to; b++) if (c[b] !== word[b - from]) return false;
+/** Whether `word` (bytes from..to-1) is what `c` holds there; bytes past c's end fit as zeros if `zerosPastEnd`. */
+function wordFits(c: Uint8Array, from: number, to: number, word: Uint8Array, zerosPastEnd: boolean): boolean {
+  if (c.length < to && !zerosPastEnd) return false;
+  for (let b = from; b < to; b++) {
+    if (b < c.length ? c[b] !== word[b - from] : word[b - from] !== 0) return false;
+  }
   return true;
 }
 

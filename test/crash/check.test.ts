@@ -49,6 +49,38 @@ describe('judging a recovered image against the window', () => {
     expect(v.promise).toBe('G6');
   });
 
+  describe('a shrink in flight', () => {
+    // The shrink zeroes the rest of its new last block in place before its size commits, so
+    // a crash inside it can show the old size with zeros past the new end.
+    const shrinking: Workload = {
+      name: 'shrink',
+      ops: [
+        { op: 'creat', path: '/f' },
+        { op: 'write', path: '/f', offset: 0, length: 32, tag: 1 },
+        { op: 'fsync', path: '/f' },
+        { op: 'truncate', path: '/f', length: 16 },
+      ],
+    };
+    const shrinkOracle = runOracle(createReference(), shrinking);
+    const oldSizeZeroTail = new Uint8Array([...patternBytes(1, 0, 16), ...new Uint8Array(16)]);
+
+    test('may leave the old size with zeros past the new end', () => {
+      expect(judge(recovered([['/f', 32]], oldSizeZeroTail), shrinkOracle, { done: 3, inFlight: true })).toEqual([]);
+    });
+
+    test('but not once it is over: the same image after the fsync alone is G6', () => {
+      const [v] = judge(recovered([['/f', 32]], oldSizeZeroTail), shrinkOracle, { done: 3, inFlight: false });
+      expect(v.promise).toBe('G6');
+    });
+
+    test('and zeros before the new end are still G6', () => {
+      const bytes = new Uint8Array([...patternBytes(1, 0, 8), ...new Uint8Array(24)]);
+      const [v] = judge(recovered([['/f', 32]], bytes), shrinkOracle, { done: 3, inFlight: true });
+      expect(v.promise).toBe('G6');
+      expect(v.diff).toMatch(/\/f bytes 8\.\.15/);
+    });
+  });
+
   test('a namespace that no state of the window had is G3', () => {
     const [v] = judge(recovered([['/elsewhere', 32]]), oracle, { done: 5, inFlight: false });
     expect(v.promise).toBe('G3');
