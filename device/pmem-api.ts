@@ -16,6 +16,8 @@
 import { LINE_BYTES, WORD_BYTES } from '../core/limits';
 import { PmemDevice, UndefinedInstruction } from './device';
 import { reachableOutcomes } from './litmus';
+// The canary switch (test-only bugs, core/canary.ts).
+import { canaryActive } from '../core/canary';
 
 export type PmemApiName =
   | 'linux-arm64' | 'linux-arm64-nosync' | 'rfc-2016' | 'rfc-2016-poc'
@@ -193,7 +195,8 @@ export function pmemApi(name: string, device: PmemDevice): PmemApi {
 /** Each line that overlaps [addr, addr + length), the start rounded down to a line. */
 export function forEachLine(addr: number, length: number, visit: (lineAddr: number) => void): void {
   if (length <= 0) return;
-  for (let line = Math.floor(addr / LINE_BYTES) * LINE_BYTES; line < addr + length; line += LINE_BYTES) visit(line);
+  if (canaryActive('naive-flush-loop')) for (let p = addr; p < addr + length; p += LINE_BYTES) visit(p);
+  else for (let line = Math.floor(addr / LINE_BYTES) * LINE_BYTES; line < addr + length; line += LINE_BYTES) visit(line);
 }
 
 const truthCache = new Map<string, boolean>();

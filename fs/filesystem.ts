@@ -36,6 +36,7 @@ import {
   listEntries, removeEntry, retargetEntry, setDotDot,
 } from './dir';
 import { FileMap, findExtent, insertRun, loadFileMap, removeRange, storeFileMap } from './extents';
+import { canaryActive } from '../core/canary';
 import { Groups } from './groups';
 import { MetaStore } from './meta';
 import { DaxStats } from './stats';
@@ -263,7 +264,7 @@ export class DaxFileSystem implements DirBlockSource {
   fsyncSync(fd: number): void {
     this.op('fsync', undefined, () => {
       this.file(fd, 'fsync');
-      this.hooks.sync(this.meta);
+      if (canaryActive('fsync-no-commit')) this.api.pmemWmb(); else this.hooks.sync(this.meta);
     });
   }
 
@@ -483,6 +484,7 @@ export class DaxFileSystem implements DirBlockSource {
         this.reserve(1, 0, fail);
         this.addName(dst.dir, dstName, from.ino, type, fail);
       }
+      if (canaryActive('rename-split-transactions')) this.meta.commit(); // canary: a commit between the two names
       const old = findEntry(this, src.dir, nameBytes(src.last));
       assert(old !== undefined && old.entry.inode === from.ino, 'the source name still names the moved inode');
       removeEntry(this, old);
@@ -974,8 +976,9 @@ export class DaxFileSystem implements DirBlockSource {
     if (inode.linksCount !== 0) return;
     // An inode with no name but open descriptors goes on the orphan list, so that recovery
     // frees it if the machine stops before the last close.
-    if (this.openCounts.has(ino)) this.addOrphan(ino);
-    else this.releaseInode(ino);
+    if (this.openCounts.has(ino)) {
+      if (!canaryActive('orphan-not-recorded')) this.addOrphan(ino);
+    } else this.releaseInode(ino);
   }
 
   // ---------------------------------------------------------------- the orphan list
@@ -1115,7 +1118,8 @@ export class DaxFileSystem implements DirBlockSource {
     if (data.length === 0) return;
     this.ensureMapped(ino, at, data.length, data, failer(syscall));
     for (const range of this.physicalRanges(ino, at, data.length)) {
-      this.api.memcpyFlushcache(range.addr, data.subarray(range.fileOffset - at, range.fileOffset - at + range.length));
+      const piece = data.subarray(range.fileOffset - at, range.fileOffset - at + range.length);
+      if (canaryActive('data-not-flushed')) this.device.store(range.addr, piece); else this.api.memcpyFlushcache(range.addr, piece);
     }
     this.meta.noteDataWrite();
     const now = this.now();
@@ -1171,7 +1175,7 @@ export class DaxFileSystem implements DirBlockSource {
         assert(run !== undefined, 'reserved blocks are free');
         taken.push(run);
         insertRun(map.leaves, l, run[0], run[1]);
-        this.zeroUncovered(run[0], l, run[1], at, coverLen);
+        if (!canaryActive('new-block-not-zeroed')) this.zeroUncovered(run[0], l, run[1], at, coverLen);
         done += run[1];
       }
     }
@@ -1234,7 +1238,7 @@ export class DaxFileSystem implements DirBlockSource {
         const e = findExtent(this.map(ino).leaves, Math.floor(len / BLOCK_BYTES));
         if (e !== undefined && !e.unwritten) {
           const addr = (e.start + Math.floor(len / BLOCK_BYTES) - e.block) * BLOCK_BYTES + (len % BLOCK_BYTES);
-          this.api.clearPmem(addr, BLOCK_BYTES - (len % BLOCK_BYTES));
+          if (!canaryActive('truncate-tail-not-zeroed')) this.api.clearPmem(addr, BLOCK_BYTES - (len % BLOCK_BYTES));
           this.meta.noteDataWrite();
         }
       }

@@ -42,6 +42,7 @@ import {
 import {
   DESCRIPTOR_TAGS_MAX, REVOKE_RECORDS_MAX, encodeCommit, encodeDescriptor, encodeRevoke, escapeForLog, nextLogIndex,
 } from './jbd2';
+import { canaryActive } from '../core/canary';
 import { Committer, MetaStore, Transaction, writeChangedLines } from './meta';
 
 export type FlushPolicy = 'ordered' | 'unordered';
@@ -146,12 +147,13 @@ export class Journal implements Committer {
 
     if (this.policy === 'ordered') {
       if (tx.dataWrites > 0) this.o.barrier(); // 1
+      if (canaryActive('commit-before-log')) writeLog([commitAt, commitBlock]); // canary: the commit block moved first
       logWrites.forEach(writeLog);
-      this.o.barrier(); // 2
-      writeLog([commitAt, commitBlock]);
-      this.o.barrier(); // 3
-      blocks.forEach(writeHome);
-      this.o.barrier(); // 4
+      if (!canaryActive('no-barrier-before-commit')) this.o.barrier(); // 2
+      if (!canaryActive('commit-before-log')) writeLog([commitAt, commitBlock]);
+      if (!canaryActive('no-barrier-after-commit')) this.o.barrier(); // 3
+      if (canaryActive('checkpoint-skips-last-block')) blocks.slice(0, -1).forEach(writeHome); else blocks.forEach(writeHome);
+      if (!canaryActive('tail-before-checkpoint-durable')) this.o.barrier(); // 4
       moveTail();
       this.o.barrier(); // 5
     } else {

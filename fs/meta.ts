@@ -24,6 +24,7 @@ import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
 const LINES_PER_BLOCK = 4096 / LINE_BYTES;
 import { BLOCK_BYTES } from './format';
+import { canaryActive } from '../core/canary';
 
 export class Transaction {
   readonly dirtyBlocks = new Set<number>();
@@ -172,7 +173,7 @@ export class MetaStore {
   }
 
   isQuarantined(block: number): boolean {
-    return this.quarantined.has(block);
+    return canaryActive('freed-block-reused-early') ? false : this.quarantined.has(block);
   }
 
   quarantinedCount(): number {

@@ -22,6 +22,7 @@ import { CorruptionError, fsError } from '../core/errors';
 import { Rng } from '../core/rng';
 import type { PmemDevice } from '../device/device';
 import { PmemApi, PmemApiName, isPmemApiName, pmemApi } from '../device/pmem-api';
+import { canaryActive } from '../core/canary';
 import { loadFileMap } from './extents';
 import { DaxFileSystem } from './filesystem';
 import {
@@ -99,6 +100,13 @@ function needsRecovery(sb: Superblock, jsb: JournalSuperblock): boolean {
 function replayJournal(
   device: PmemDevice, api: PmemApi, barrier: () => void, sb: Superblock, jblocks: readonly number[], jsb: JournalSuperblock,
 ): { recovery: RecoveryResult; jsb: JournalSuperblock } {
+  const writeJournalSuperblock = (value: JournalSuperblock) => {
+    const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
+    encodeJournalSuperblock(value, block, 0);
+    writeChangedLines(device, api, jblocks[0] * BLOCK_BYTES, block);
+  };
+  // canary: the log emptied before the replay, so a crash during replay loses the rest of it
+  if (canaryActive('recovery-empties-log-first')) { writeJournalSuperblock({ ...jsb, start: 0 }); barrier(); }
   const recovery = recoverJournal(jsb, {
     journalBlocks: jblocks.length,
     fsBlocks: sb.blocksCount,
@@ -107,9 +115,7 @@ function replayJournal(
   });
   barrier();
   const emptied = recoveredSuperblock(jsb, recovery);
-  const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
-  encodeJournalSuperblock(emptied, block, 0);
-  writeChangedLines(device, api, jblocks[0] * BLOCK_BYTES, block);
+  writeJournalSuperblock(emptied);
   barrier();
   return { recovery, jsb: emptied };
 }

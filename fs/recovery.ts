@@ -38,6 +38,7 @@ import {
 import {
   Tag, advanceLogIndex, countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, unescapeFromLog,
 } from './jbd2';
+import { canaryActive } from '../core/canary';
 
 /** JBD2_FEATURE_COMPAT_CHECKSUM: v1 transaction checksums, which this recovery cannot verify. */
 const JBD2_FEATURE_COMPAT_CHECKSUM = 0x1;
@@ -105,7 +106,9 @@ export function recoverJournal(jsb: JournalSuperblock, io: JournalIo): RecoveryR
     return { needed: false, ...scan, nextSequence, transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0 };
   }
   const plan = revokePass(jsb, io, scan);
-  const replay = replayPass(jsb, io, plan);
+  const replay = canaryActive('replay-stops-early')
+    ? replayPass(jsb, io, { ...plan, descriptors: plan.descriptors.filter((d) => tidAfter(d.tid) !== scan.endSequence) })
+    : replayPass(jsb, io, plan);
   return {
     needed: true,
     ...scan,

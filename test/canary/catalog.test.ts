@@ -1,0 +1,66 @@
+/**
+ * The canary catalog must be caught (spec/crash-checking.md, "The canary suite"): each
+ * deliberately broken variant of our file system (core/canary.ts) is hunted on the sample of
+ * test/canary/catalog.ts and must yield a finding of the promise its catalog entry names,
+ * on one of the three setups; the correct file system yields none on the same sample, setups
+ * and crash states. `npm run canary` prints the same hunt as a table, with shrunk tokens.
+ */
+import { baseImage } from '../../crash/engine';
+import { CANARIES, CanaryName, activeCanary, canaryActive, withCanary } from '../../core/canary';
+import { APP_INDICES, Caught, DEVICE_BYTES, HAND_WRITTEN, PER_SUITE, SETUPS, hunt, run, sample } from './catalog';
+
+describe('the canary catalog', () => {
+  const all = sample();
+  const caught = new Map<CanaryName, Caught | undefined>();
+
+  beforeAll(() => {
+    // The engine caches its empty base image: build it while no canary is switched on.
+    baseImage(DEVICE_BYTES);
+  });
+
+  afterAll(() => {
+    const rows = CANARIES.map((c) => {
+      const k = caught.get(c.name);
+      return k === undefined
+        ? `${c.name.padEnd(32)} ${c.breaks.padEnd(4)} NOT CAUGHT`
+        : `${c.name.padEnd(32)} ${c.breaks.padEnd(4)} ${k.promises.padEnd(22)} ${k.setup.padEnd(28)} ${String(k.states).padStart(7)} states ${String(k.units).padStart(3)} units  ${k.workload}`;
+    });
+    console.log(`canary catalog:\n${rows.join('\n')}`);
+  });
+
+  test('withCanary switches one canary on for the call only, also when it throws', () => {
+    expect(activeCanary()).toBeUndefined();
+    expect(withCanary('fsync-no-commit', () => [canaryActive('fsync-no-commit'), canaryActive('naive-flush-loop')])).toEqual([true, false]);
+    expect(() => withCanary('naive-flush-loop', () => {
+      throw new Error('inside');
+    })).toThrow('inside');
+    expect(activeCanary()).toBeUndefined();
+    expect(withCanary('naive-flush-loop', () => withCanary(undefined, () => activeCanary()))).toBeUndefined();
+    expect(() => withCanary('no-such-canary' as CanaryName, () => 0)).toThrow(/unknown canary/);
+  });
+
+  test('the catalog has at least twelve bugs, and the sample is what the module says', () => {
+    expect(CANARIES.length).toBeGreaterThanOrEqual(12);
+    expect(all.length).toBe(2 * PER_SUITE + APP_INDICES.length + HAND_WRITTEN.length);
+    expect(new Set(all.map((w) => w.name)).size).toBe(all.length);
+    expect(all.some((w) => w.ops.some((op) => op.op === 'truncate'))).toBe(true);
+  });
+
+  test('the correct file system: no finding on the sample, on any setup', () => {
+    const found: string[] = [];
+    for (const w of all) {
+      for (const setup of SETUPS) {
+        const r = withCanary(undefined, () => run(w, setup));
+        if (Object.keys(r.findingCounts).length > 0) found.push(`${w.name} on ${setup.pmemApi}: ${JSON.stringify(r.findingCounts)} ${r.findings[0]?.diff ?? ''}`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  test.each(CANARIES.map((c) => [c.name, c.breaks] as const))('%s is caught, breaking %s', (name, breaks) => {
+    const k = hunt(name, all);
+    caught.set(name, k);
+    expect(k).toBeDefined();
+    expect(k?.promises).toMatch(new RegExp(`\\b${breaks}:`));
+  });
+});
