@@ -580,7 +580,11 @@ export class DaxFileSystem implements DirBlockSource {
     if (!this.mounted) return;
     for (const fd of [...this.files.keys()]) this.closeSync(fd);
     this.mounted = false;
-    this.onUnmount?.();
+    try {
+      this.onUnmount?.();
+    } catch (error) {
+      throw error instanceof CorruptionError ? corruptionAsFsError(error, 'umount') : error;
+    }
   }
 
   /** Set by mount: writes the clean superblock. */
@@ -625,9 +629,17 @@ export class DaxFileSystem implements DirBlockSource {
     const flushed = s.flushedBytes;
     const nanos = s.costNanos;
     try {
-      return body();
+      try {
+        return body();
+      } finally {
+        if (this.meta.hasRunning) this.hooks.opEnd(this.meta);
+      }
+    } catch (error) {
+      // Corrupt on-disk data met by an operation is that system call's EUCLEAN, as ext4
+      // answers EFSCORRUPTED: a Node-style error naming the call, with what and where kept
+      // in `cause`. The file system stays mounted for the structures that are intact.
+      throw error instanceof CorruptionError ? corruptionAsFsError(error, syscall, path) : error;
     } finally {
-      if (this.meta.hasRunning) this.hooks.opEnd(this.meta);
       let c = this.costs.get(syscall);
       if (c === undefined) {
         c = { calls: 0, cleans: 0, barriers: 0, flushedBytes: 0, costNanos: 0 };
@@ -1274,6 +1286,13 @@ export class DaxFileSystem implements DirBlockSource {
 }
 
 // ================================================================ helpers
+
+/** EUCLEAN for `syscall`, keeping the CorruptionError (what and where) as its cause. */
+export function corruptionAsFsError(error: CorruptionError, syscall: string, path?: string): NodeStyleError {
+  const converted = fsError('EUCLEAN', syscall, path);
+  Object.defineProperty(converted, 'cause', { value: error, enumerable: false, writable: true, configurable: true });
+  return converted;
+}
 
 export function components(path: string): string[] {
   return path.split('/').filter((p) => p.length > 0);
