@@ -53,6 +53,8 @@ const LARGE_FILE_BYTES = 2 ** 31;
  * times must look like real ones (2023-11-14).
  */
 export const SIMULATED_EPOCH_SECONDS = 1_700_000_000;
+/** The last second a u32 time field holds. */
+export const MAX_CLOCK_SECONDS = 0xffffffff;
 const SECTORS_PER_BLOCK = BLOCK_BYTES / 512;
 
 const { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW } = OPEN_FLAGS;
@@ -622,7 +624,9 @@ export class DaxFileSystem implements DirBlockSource {
    * and charge what it cost on the device to its system call. */
   private op<T>(syscall: string, path: string | undefined, body: () => T): T {
     if (!this.mounted) throw fsError('EIO', syscall, path);
-    this.clockSeconds++;
+    // Times are u32 seconds on disk; a superblock time near 2^32 (corrupt, or far in the
+    // future) must not push one past the field, so the clock stops at the last second.
+    if (this.clockSeconds < MAX_CLOCK_SECONDS) this.clockSeconds++;
     const s = this.device.stats;
     const cleans = s.cleans;
     const barriers = s.barriers + s.fences + s.hints;
@@ -1032,14 +1036,19 @@ export class DaxFileSystem implements DirBlockSource {
    */
   finishOrphans(): number {
     let finished = 0;
-    return this.op('mount', undefined, () => {
-      for (let at = this.sb.lastOrphan, steps = 0; at !== 0; steps++) {
-        if (steps > this.sb.inodesCount || at < 1 || at > this.sb.inodesCount) {
-          throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: 'outside the inode table or a cycle' });
-        }
-        this.orphans.add(at);
-        at = this.inode(at).dtime;
+    // The chain is read before the operation starts, so a corrupt list is mount's
+    // CorruptionError (what and where); each inode joins once, so a cycle ends the walk.
+    for (let at = this.sb.lastOrphan, steps = 0; at !== 0; steps++) {
+      if (steps > this.sb.inodesCount || at < 1 || at > this.sb.inodesCount) {
+        throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: 'outside the inode table' });
       }
+      if (this.orphans.has(at)) {
+        throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: `a cycle: inode ${at} is on the list twice` });
+      }
+      this.orphans.add(at);
+      at = this.inode(at).dtime;
+    }
+    return this.op('mount', undefined, () => {
       for (const ino of [...this.orphans]) {
         const inode = this.inode(ino);
         if (inode.linksCount === 0) this.releaseInode(ino);
