@@ -832,12 +832,16 @@ export class DaxFileSystem implements DirBlockSource {
   /** True when `ancestor` is `dir` or lies on the path from `dir` up to the root. */
   private isAncestor(ancestor: number, dir: number): boolean {
     let at = dir;
-    for (let steps = 0; steps <= this.sb.inodesCount; steps++) {
+    // Each directory is passed once: a repeat is a ".." cycle, found at its first repeat
+    // rather than after s_inodes_count steps.
+    const passed = new Set<number>();
+    while (!passed.has(at)) {
       if (at === ancestor) return true;
       if (at === ROOT_INO) return false;
+      passed.add(at);
       at = this.parentOf(at);
     }
-    throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: 'a ".." chain that never reaches the root' });
+    throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: `a ".." chain that loops at inode ${at} and never reaches the root` });
   }
 
   // ================================================================ internals: inodes
