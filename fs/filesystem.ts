@@ -16,7 +16,11 @@
  * fails with ENOSPC before it changes anything.
  *
  * Errors are Node-style (`err.code`); corrupt on-disk structures surface as
- * CorruptionError (EUCLEAN) from the codecs; a broken invariant is an AssertionFailure.
+ * CorruptionError (EUCLEAN) from the codecs, which every operation turns into its own
+ * Node-style EUCLEAN (syscall and path, the CorruptionError as `cause`); a broken invariant
+ * is an AssertionFailure. Loops over on-disk data are bounded: path walks by SYMLOOP_MAX
+ * links, ".." chains by visiting each directory once, the orphan list by visiting each
+ * inode once, readFile by Node's 2 GiB limit.
  */
 import { assert } from '../core/assert';
 import { CorruptionError, NodeStyleError, fsError } from '../core/errors';
@@ -310,11 +314,18 @@ export class DaxFileSystem implements DirBlockSource {
     const flag = typeof options === 'object' && options?.flag ? options.flag : 'r';
     const fd = typeof path === 'number' ? path : this.openSync(path, flag);
     try {
+      // Node refuses a file above 2 GiB before reading; here that also bounds the memory a
+      // corrupt i_size (a legal sparse size up to 16 TiB) could make this loop gather.
+      // (Not fstatSync: that would be one more operation on the clock and in the costs.)
+      const size = this.inode(this.file(fd, 'read').ino).size;
+      if (size > READ_FILE_MAX_BYTES) throw fileTooLarge(size);
       const chunks: Uint8Array[] = [];
-      for (;;) {
+      for (let total = 0; ;) {
         const chunk = Buffer.alloc(READ_CHUNK_BYTES);
         const n = this.readSync(fd, chunk, 0, chunk.length, null);
         if (n === 0) break;
+        total += n;
+        if (total > READ_FILE_MAX_BYTES) throw fileTooLarge(total);
         chunks.push(chunk.subarray(0, n));
       }
       const bytes = Buffer.concat(chunks);
@@ -1299,6 +1310,16 @@ export class DaxFileSystem implements DirBlockSource {
 }
 
 // ================================================================ helpers
+
+/** Node's kIoMaxLength: readFile refuses larger files with ERR_FS_FILE_TOO_LARGE. */
+export const READ_FILE_MAX_BYTES = 2 ** 31 - 1;
+
+/** The RangeError Node's readFile throws for a file above 2 GiB (code ERR_FS_FILE_TOO_LARGE). */
+function fileTooLarge(size: number): RangeError {
+  const error = new RangeError(`File size (${size}) is greater than 2 GiB`) as RangeError & { code: string };
+  error.code = 'ERR_FS_FILE_TOO_LARGE';
+  return error;
+}
 
 /** EUCLEAN for `syscall`, keeping the CorruptionError (what and where) as its cause. */
 export function corruptionAsFsError(error: CorruptionError, syscall: string, path?: string): NodeStyleError {

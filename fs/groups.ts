@@ -6,6 +6,11 @@
  *   bitmaps and inodes say;
  * - a bit is set exactly when the block or inode is in use; padding bits stay set;
  * - a block freed in the running transaction is not allocated again before it commits.
+ *
+ * Fault model: the descriptors come from the image. They are checked once at mount
+ * (checkGroupDesc: bitmaps and inode table inside the group, apart, counts in range), and
+ * freeing a block or inode whose bit is already clear, or a count leaving its range, is a
+ * CorruptionError (the kernel's "bit already cleared"), checked before anything changes.
  */
 import { assert } from '../core/assert';
 import { CorruptionError } from '../core/errors';

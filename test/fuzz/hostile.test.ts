@@ -264,3 +264,13 @@ describe('bounds on on-disk data', () => {
     f.unmount();
   });
 });
+
+test('readFile of a corrupt i_size above 2 GiB is Node\'s ERR_FS_FILE_TOO_LARGE before reading anything', () => {
+  // i_size_high 1: a sparse 4 GiB file, legal in ext4, but readFile refuses it as Node does.
+  const f = mounted(cleanWith((e, l) => e.u32(l.slot(l.ino('/a/small')) + 0x6c, 1)));
+  const reads = () => f.costReport().get('read')?.calls ?? 0;
+  const before = reads();
+  expect(() => f.readFileSync('/a/small')).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_FS_FILE_TOO_LARGE' }));
+  expect(reads()).toBe(before);
+  expect(f.statSync('/a/small').size).toBe(2 ** 32 + 20);
+});

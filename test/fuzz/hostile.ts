@@ -8,7 +8,7 @@
  * What counts as allowed: fsck returns findings (never throws); mount succeeds or throws a
  * CorruptionError (EUCLEAN, with structure and where) or a Node-style error with an errno
  * code (ENOTSUP, EROFS...); an operation succeeds or throws a Node-style error with an errno
- * code and its syscall. Anything else (TypeError, RangeError, AssertionFailure, a bare
+ * code and its syscall (or readFile's ERR_FS_FILE_TOO_LARGE above 2 GiB, as Node's). Anything else (TypeError, RangeError, AssertionFailure, a bare
  * CorruptionError out of an operation, a device instruction budget exceeded) is an escape,
  * reported with its seed so `replayHostile(seed)` reproduces it.
  *
@@ -21,7 +21,7 @@ import { AssertionFailure } from '../../core/assert';
 import { CorruptionError, NodeStyleError, isErrnoCode } from '../../core/errors';
 import { PmemDevice } from '../../device/device';
 import { MediaSource, SparseMemory } from '../../device/media';
-import type { DaxFileSystem } from '../../fs/filesystem';
+import { DaxFileSystem, READ_FILE_MAX_BYTES } from '../../fs/filesystem';
 import { fsck } from '../../fs/fsck';
 import { mount } from '../../fs/mount';
 import { CorruptImage, Region, corruptImage, describe } from './corrupt';
@@ -205,7 +205,9 @@ function walk(f: DaxFileSystem, attempt: Attempt, maxNames: number): void {
 }
 
 function readFile(f: DaxFileSystem, path: string, size: number): void {
-  if (size <= READ_WHOLE_MAX_BYTES) {
+  // Small files whole; above 2 GiB readFile must refuse before reading (Node's
+  // ERR_FS_FILE_TOO_LARGE); in between, only the edges, to keep each image cheap.
+  if (size <= READ_WHOLE_MAX_BYTES || size > READ_FILE_MAX_BYTES) {
     f.readFileSync(path);
     return;
   }
@@ -239,6 +241,7 @@ function budgeted(media: MediaSource): PmemDevice {
 /** The errno code of an allowed operation error, or undefined for an escape. */
 export function typedOpError(error: unknown): string | undefined {
   if (error instanceof NodeStyleError && isErrnoCode(error.code) && typeof error.syscall === 'string') return error.code;
+  if (error instanceof RangeError && (error as { code?: unknown }).code === 'ERR_FS_FILE_TOO_LARGE') return 'ERR_FS_FILE_TOO_LARGE';
   return undefined;
 }
 
