@@ -886,7 +886,14 @@ export class DaxFileSystem implements DirBlockSource {
   private map(ino: number): FileMap {
     let map = this.maps.get(ino);
     if (map === undefined) {
-      map = loadFileMap(this.meta, ino, this.inode(ino));
+      const inode = this.inode(ino);
+      map = loadFileMap(this.meta, ino, inode);
+      // Freeing subtracts from i_blocks what the map holds; a smaller i_blocks would go
+      // negative, so it is corruption here, where it is read (e2fsck requires equality).
+      const mapped = map.leaves.reduce((n, e) => n + e.len, 0) + map.treeBlocks.length;
+      if (inode.blocks < mapped * SECTORS_PER_BLOCK) {
+        throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `i_blocks ${inode.blocks} is below the ${mapped * SECTORS_PER_BLOCK} sectors its extent tree maps` });
+      }
       this.maps.set(ino, map);
     }
     return map;
@@ -998,6 +1005,8 @@ export class DaxFileSystem implements DirBlockSource {
       inode.linksCount = 0;
       this.adjustLinks(dirIno, -1);
     } else {
+      // A name of an inode whose count is already 0: the image lost a link somewhere.
+      if (inode.linksCount === 0) throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: 'i_links_count is 0 while a name still refers to it' });
       inode.linksCount--;
     }
     inode.ctime = this.now();
@@ -1098,6 +1107,9 @@ export class DaxFileSystem implements DirBlockSource {
 
   private adjustLinks(dirIno: number, delta: number): void {
     const dir = this.inode(dirIno);
+    if (dir.linksCount + delta < 0 || dir.linksCount + delta > 0xffff) {
+      throw new CorruptionError({ structure: 'inode', where: `inode ${dirIno}`, what: `directory i_links_count ${dir.linksCount} cannot change by ${delta}` });
+    }
     dir.linksCount += delta;
     this.putInode(dirIno, dir);
   }

@@ -255,6 +255,24 @@ describe('bounds on on-disk data', () => {
     f.unmount();
   });
 
+  test('an i_blocks below what the extents map is EUCLEAN where it is read, so freeing never drives it negative', () => {
+    const f = mounted(cleanWith((e, l) => e.u32(l.slot(l.ino('/a/b/big')) + 0x1c, 8)));
+    const error = fsErrorOf(() => f.truncateSync('/a/b/big', 0));
+    expect(error.code).toBe('EUCLEAN');
+    expect(causeOf(error).what).toMatch(/i_blocks 8 is below the 400 sectors/);
+    f.truncateSync('/d/other', 0);
+    f.unmount();
+  });
+
+  test('unlinking a name whose inode has i_links_count 0 is EUCLEAN, not a count of -1', () => {
+    const f = mounted(cleanWith((e, l) => e.u16(l.slot(l.ino('/loop1')) + 0x1a, 0)));
+    const error = fsErrorOf(() => f.unlinkSync('/loop1'));
+    expect([error.code, error.syscall]).toEqual(['EUCLEAN', 'unlink']);
+    expect(causeOf(error).what).toMatch(/i_links_count is 0/);
+    f.unlinkSync('/loop2');
+    f.unmount();
+  });
+
   test('a live entry with name_len 0 before a removed name is EUCLEAN, not an encoder assertion', () => {
     // /a/b holds ".", "..", "c", "big": removing "big" folds it into "c", whose name is gone.
     const f = mounted(cleanWith((e, l) => e.u8(l.entry('/a/b', 'c') + 6, 0)));
