@@ -45,7 +45,7 @@ test(`${IMAGES} corrupt images: every outcome is a success or a typed error`, ()
   }
   const mountedRegions = [...perRegion.values()].filter((c) => (c.get('mounted') ?? 0) > 0).length;
   expect(mountedRegions).toBe(REGIONS.length);
-});
+}, 300_000); // ~25 s of CPU; the margin is for a machine shared with other runs
 
 // ----------------------------------------------------------------------------- helpers
 

@@ -45,6 +45,8 @@ export interface Escape {
 export interface HostileOutcome {
   readonly seed: number;
   readonly region: Region;
+  /** 'clean' or 'replay'. */
+  readonly base: string;
   readonly description: string;
   /** 'mounted', or the typed mount error: 'EUCLEAN <structure>' / '<code>'. */
   readonly mount: string;
@@ -99,7 +101,7 @@ export function runCorrupt(image: CorruptImage): HostileOutcome {
     }
   }
   return {
-    seed: image.seed, region: image.region, description: describe(image), mount: mounted.outcome, fsckProblems,
+    seed: image.seed, region: image.region, base: image.base.name, description: describe(image), mount: mounted.outcome, fsckProblems,
     opErrors, opsOk, remount, escapes,
   };
 }
@@ -113,7 +115,7 @@ function tryMount(device: PmemDevice, phase: string, escapes: Escape[]): { fs?: 
     return { fs: mount(device, { policy: 'ordered', pmemApi: 'linux-arm64' }), outcome: 'mounted' };
   } catch (error) {
     if (error instanceof CorruptionError) return { outcome: `EUCLEAN ${error.structure}` };
-    if (error instanceof NodeStyleError && isErrnoCode(error.code)) return { outcome: error.code };
+    if (error instanceof NodeStyleError && isErrnoCode(error.code)) return { outcome: `${error.code} from ${error.syscall ?? 'mount'}` };
     escapes.push({ phase, error: text(error) });
     return { outcome: 'escape' };
   }
