@@ -58,7 +58,7 @@ function scanForName(bytes: Uint8Array, name: Uint8Array): [number, number] | un
     const inode = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
     const recLen = bytes[at + 4] | (bytes[at + 5] << 8);
     const nameLen = bytes[at + 6];
-    if (recLen < 12 || recLen % 4 !== 0 || at + recLen > BLOCK_BYTES || (inode !== 0 && 8 + nameLen > recLen)) return INVALID;
+    if (malformed(at, inode, recLen, nameLen)) return INVALID;
     if (inode !== 0 && nameLen === name.length) {
       let same = true;
       for (let i = 0; i < nameLen && same; i++) same = bytes[at + 8 + i] === name[i];
@@ -68,6 +68,16 @@ function scanForName(bytes: Uint8Array, name: Uint8Array): [number, number] | un
     at += recLen;
   }
   return undefined;
+}
+
+/**
+ * decodeDirBlock's checks of one entry, on raw fields: the scanners must refuse exactly what
+ * the decoder refuses, or an entry they accept (a live one without a name) reaches an encoder
+ * that asserts on it.
+ */
+function malformed(at: number, inode: number, recLen: number, nameLen: number): boolean {
+  if (recLen < 12 || recLen % 4 !== 0 || at + recLen > BLOCK_BYTES) return true;
+  return inode !== 0 && (nameLen === 0 || 8 + nameLen > recLen);
 }
 
 /** The entry at `offset` of a block whose chain was checked. */
@@ -138,7 +148,7 @@ function scanForRoom(bytes: Uint8Array, need: number): number | undefined | type
     const inode = bytes[at] | bytes[at + 1] | bytes[at + 2] | bytes[at + 3];
     const recLen = bytes[at + 4] | (bytes[at + 5] << 8);
     const nameLen = bytes[at + 6];
-    if (recLen < 12 || recLen % 4 !== 0 || at + recLen > BLOCK_BYTES || (inode !== 0 && 8 + nameLen > recLen)) return INVALID;
+    if (malformed(at, inode, recLen, nameLen)) return INVALID;
     const used = inode === 0 ? 0 : dirRecLen(nameLen);
     if (recLen - used >= need) return at;
     at += recLen;

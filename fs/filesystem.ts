@@ -16,7 +16,11 @@
  * fails with ENOSPC before it changes anything.
  *
  * Errors are Node-style (`err.code`); corrupt on-disk structures surface as
- * CorruptionError (EUCLEAN) from the codecs; a broken invariant is an AssertionFailure.
+ * CorruptionError (EUCLEAN) from the codecs, which every operation turns into its own
+ * Node-style EUCLEAN (syscall and path, the CorruptionError as `cause`); a broken invariant
+ * is an AssertionFailure. Loops over on-disk data are bounded: path walks by SYMLOOP_MAX
+ * links, ".." chains by visiting each directory once, the orphan list by visiting each
+ * inode once, readFile by Node's 2 GiB limit.
  */
 import { assert } from '../core/assert';
 import { CorruptionError, NodeStyleError, fsError } from '../core/errors';
@@ -54,6 +58,8 @@ const LARGE_FILE_BYTES = 2 ** 31;
  * times must look like real ones (2023-11-14).
  */
 export const SIMULATED_EPOCH_SECONDS = 1_700_000_000;
+/** The last second a u32 time field holds. */
+export const MAX_CLOCK_SECONDS = 0xffffffff;
 const SECTORS_PER_BLOCK = BLOCK_BYTES / 512;
 
 const { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW } = OPEN_FLAGS;
@@ -309,11 +315,18 @@ export class DaxFileSystem implements DirBlockSource {
     const flag = typeof options === 'object' && options?.flag ? options.flag : 'r';
     const fd = typeof path === 'number' ? path : this.openSync(path, flag);
     try {
+      // Node refuses a file above 2 GiB before reading; here that also bounds the memory a
+      // corrupt i_size (a legal sparse size up to 16 TiB) could make this loop gather.
+      // (Not fstatSync: that would be one more operation on the clock and in the costs.)
+      const size = this.inode(this.file(fd, 'read').ino).size;
+      if (size > READ_FILE_MAX_BYTES) throw fileTooLarge(size);
       const chunks: Uint8Array[] = [];
-      for (;;) {
+      for (let total = 0; ;) {
         const chunk = Buffer.alloc(READ_CHUNK_BYTES);
         const n = this.readSync(fd, chunk, 0, chunk.length, null);
         if (n === 0) break;
+        total += n;
+        if (total > READ_FILE_MAX_BYTES) throw fileTooLarge(total);
         chunks.push(chunk.subarray(0, n));
       }
       const bytes = Buffer.concat(chunks);
@@ -582,7 +595,11 @@ export class DaxFileSystem implements DirBlockSource {
     if (!this.mounted) return;
     for (const fd of [...this.files.keys()]) this.closeSync(fd);
     this.mounted = false;
-    this.onUnmount?.();
+    try {
+      this.onUnmount?.();
+    } catch (error) {
+      throw error instanceof CorruptionError ? corruptionAsFsError(error, 'umount') : error;
+    }
   }
 
   /** Set by mount: writes the clean superblock. */
@@ -620,16 +637,26 @@ export class DaxFileSystem implements DirBlockSource {
    * and charge what it cost on the device to its system call. */
   private op<T>(syscall: string, path: string | undefined, body: () => T): T {
     if (!this.mounted) throw fsError('EIO', syscall, path);
-    this.clockSeconds++;
+    // Times are u32 seconds on disk; a superblock time near 2^32 (corrupt, or far in the
+    // future) must not push one past the field, so the clock stops at the last second.
+    if (this.clockSeconds < MAX_CLOCK_SECONDS) this.clockSeconds++;
     const s = this.device.stats;
     const cleans = s.cleans;
     const barriers = s.barriers + s.fences + s.hints;
     const flushed = s.flushedBytes;
     const nanos = s.costNanos;
     try {
-      return body();
+      try {
+        return body();
+      } finally {
+        if (this.meta.hasRunning) this.hooks.opEnd(this.meta);
+      }
+    } catch (error) {
+      // Corrupt on-disk data met by an operation is that system call's EUCLEAN, as ext4
+      // answers EFSCORRUPTED: a Node-style error naming the call, with what and where kept
+      // in `cause`. The file system stays mounted for the structures that are intact.
+      throw error instanceof CorruptionError ? corruptionAsFsError(error, syscall, path) : error;
     } finally {
-      if (this.meta.hasRunning) this.hooks.opEnd(this.meta);
       let c = this.costs.get(syscall);
       if (c === undefined) {
         c = { calls: 0, cleans: 0, barriers: 0, flushedBytes: 0, costNanos: 0 };
@@ -818,12 +845,16 @@ export class DaxFileSystem implements DirBlockSource {
   /** True when `ancestor` is `dir` or lies on the path from `dir` up to the root. */
   private isAncestor(ancestor: number, dir: number): boolean {
     let at = dir;
-    for (let steps = 0; steps <= this.sb.inodesCount; steps++) {
+    // Each directory is passed once: a repeat is a ".." cycle, found at its first repeat
+    // rather than after s_inodes_count steps.
+    const passed = new Set<number>();
+    while (!passed.has(at)) {
       if (at === ancestor) return true;
       if (at === ROOT_INO) return false;
+      passed.add(at);
       at = this.parentOf(at);
     }
-    throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: 'a ".." chain that never reaches the root' });
+    throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: `a ".." chain that loops at inode ${at} and never reaches the root` });
   }
 
   // ================================================================ internals: inodes
@@ -857,7 +888,14 @@ export class DaxFileSystem implements DirBlockSource {
   private map(ino: number): FileMap {
     let map = this.maps.get(ino);
     if (map === undefined) {
-      map = loadFileMap(this.meta, ino, this.inode(ino));
+      const inode = this.inode(ino);
+      map = loadFileMap(this.meta, ino, inode);
+      // Freeing subtracts from i_blocks what the map holds; a smaller i_blocks would go
+      // negative, so it is corruption here, where it is read (e2fsck requires equality).
+      const mapped = map.leaves.reduce((n, e) => n + e.len, 0) + map.treeBlocks.length;
+      if (inode.blocks < mapped * SECTORS_PER_BLOCK) {
+        throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `i_blocks ${inode.blocks} is below the ${mapped * SECTORS_PER_BLOCK} sectors its extent tree maps` });
+      }
       this.maps.set(ino, map);
     }
     return map;
@@ -969,6 +1007,8 @@ export class DaxFileSystem implements DirBlockSource {
       inode.linksCount = 0;
       this.adjustLinks(dirIno, -1);
     } else {
+      // A name of an inode whose count is already 0: the image lost a link somewhere.
+      if (inode.linksCount === 0) throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: 'i_links_count is 0 while a name still refers to it' });
       inode.linksCount--;
     }
     inode.ctime = this.now();
@@ -1023,14 +1063,19 @@ export class DaxFileSystem implements DirBlockSource {
    */
   finishOrphans(): number {
     let finished = 0;
-    return this.op('mount', undefined, () => {
-      for (let at = this.sb.lastOrphan, steps = 0; at !== 0; steps++) {
-        if (steps > this.sb.inodesCount || at < 1 || at > this.sb.inodesCount) {
-          throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: 'outside the inode table or a cycle' });
-        }
-        this.orphans.add(at);
-        at = this.inode(at).dtime;
+    // The chain is read before the operation starts, so a corrupt list is mount's
+    // CorruptionError (what and where); each inode joins once, so a cycle ends the walk.
+    for (let at = this.sb.lastOrphan, steps = 0; at !== 0; steps++) {
+      if (steps > this.sb.inodesCount || at < 1 || at > this.sb.inodesCount) {
+        throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: 'outside the inode table' });
       }
+      if (this.orphans.has(at)) {
+        throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: `a cycle: inode ${at} is on the list twice` });
+      }
+      this.orphans.add(at);
+      at = this.inode(at).dtime;
+    }
+    return this.op('mount', undefined, () => {
       for (const ino of [...this.orphans]) {
         const inode = this.inode(ino);
         if (inode.linksCount === 0) this.releaseInode(ino);
@@ -1065,6 +1110,9 @@ export class DaxFileSystem implements DirBlockSource {
 
   private adjustLinks(dirIno: number, delta: number): void {
     const dir = this.inode(dirIno);
+    if (dir.linksCount + delta < 0 || dir.linksCount + delta > 0xffff) {
+      throw new CorruptionError({ structure: 'inode', where: `inode ${dirIno}`, what: `directory i_links_count ${dir.linksCount} cannot change by ${delta}` });
+    }
     dir.linksCount += delta;
     this.putInode(dirIno, dir);
   }
@@ -1278,6 +1326,23 @@ export class DaxFileSystem implements DirBlockSource {
 }
 
 // ================================================================ helpers
+
+/** Node's kIoMaxLength: readFile refuses larger files with ERR_FS_FILE_TOO_LARGE. */
+export const READ_FILE_MAX_BYTES = 2 ** 31 - 1;
+
+/** The RangeError Node's readFile throws for a file above 2 GiB (code ERR_FS_FILE_TOO_LARGE). */
+function fileTooLarge(size: number): RangeError {
+  const error = new RangeError(`File size (${size}) is greater than 2 GiB`) as RangeError & { code: string };
+  error.code = 'ERR_FS_FILE_TOO_LARGE';
+  return error;
+}
+
+/** EUCLEAN for `syscall`, keeping the CorruptionError (what and where) as its cause. */
+export function corruptionAsFsError(error: CorruptionError, syscall: string, path?: string): NodeStyleError {
+  const converted = fsError('EUCLEAN', syscall, path);
+  Object.defineProperty(converted, 'cause', { value: error, enumerable: false, writable: true, configurable: true });
+  return converted;
+}
 
 export function components(path: string): string[] {
   return path.split('/').filter((p) => p.length > 0);

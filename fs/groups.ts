@@ -6,9 +6,16 @@
  *   bitmaps and inodes say;
  * - a bit is set exactly when the block or inode is in use; padding bits stay set;
  * - a block freed in the running transaction is not allocated again before it commits.
+ *
+ * Fault model: the descriptors come from the image. They are checked once at mount
+ * (checkGroupDesc: bitmaps and inode table inside the group, apart, counts in range), and
+ * freeing a block or inode whose bit is already clear, or a count leaving its range, is a
+ * CorruptionError (the kernel's "bit already cleared"), checked before anything changes.
  */
 import { assert } from '../core/assert';
-import { BLOCK_BYTES, GROUP_DESC_BYTES, GroupDesc, Superblock, decodeGroupDesc, encodeGroupDesc } from './format';
+import { CorruptionError } from '../core/errors';
+import { BLOCK_BYTES, GROUP_DESC_BYTES, INODE_BYTES, GroupDesc, Superblock, decodeGroupDesc, encodeGroupDesc } from './format';
+import { groupHasSuper } from './geometry';
 import { MetaStore } from './meta';
 
 export class Groups {
@@ -23,6 +30,7 @@ export class Groups {
     for (let g = 0; g < this.count; g++) {
       const at = g * GROUP_DESC_BYTES;
       this.descs.push(decodeGroupDesc(meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES)), at % BLOCK_BYTES));
+      checkGroupDesc(sb, g, this.descs[g]);
     }
     this.blockHint = new Array<number>(this.count).fill(0);
     this.inodeHint = new Array<number>(this.count).fill(0);
@@ -102,6 +110,9 @@ export class Groups {
         if ((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) continue;
         const ino = g * ipg + bit + 1;
         if (ino < this.sb.firstIno) continue;
+        if (isDirectory && desc.usedDirsCount >= ipg) {
+          throw this.corrupt(g, 'group descriptor', `bg_used_dirs_count ${desc.usedDirsCount} with a free inode left`);
+        }
         this.meta.write(desc.inodeBitmap, bit >> 3, (bit >> 3) + 1)[bit >> 3] |= 1 << (bit & 7);
         desc.freeInodesCount--;
         if (isDirectory) desc.usedDirsCount++;
@@ -117,8 +128,15 @@ export class Groups {
     const g = this.groupOfInode(ino);
     const bit = ino - 1 - g * this.sb.inodesPerGroup;
     const desc = this.descs[g];
+    // An in-use inode whose bit is clear, or counts at their limits, can only come from the
+    // image: the kernel reports "bit already cleared" as corruption, and so do we.
+    if ((this.meta.read(desc.inodeBitmap)[bit >> 3] & (1 << (bit & 7))) === 0) {
+      throw this.corrupt(g, 'inode bitmap', `freeing inode ${ino}, whose bit is already clear`);
+    }
+    if (desc.freeInodesCount >= this.sb.inodesPerGroup || (wasDirectory && desc.usedDirsCount === 0)) {
+      throw this.corrupt(g, 'group descriptor', `freeing inode ${ino} with bg_free_inodes_count ${desc.freeInodesCount}, bg_used_dirs_count ${desc.usedDirsCount}`);
+    }
     const bitmap = this.meta.write(desc.inodeBitmap, bit >> 3, (bit >> 3) + 1);
-    assert((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0, () => `inode ${ino} freed twice`);
     bitmap[bit >> 3] &= ~(1 << (bit & 7));
     desc.freeInodesCount++;
     if (wasDirectory) desc.usedDirsCount--;
@@ -154,12 +172,22 @@ export class Groups {
     assert(this.groupOfBlock(start + length - 1) === g, 'a run stays inside one group');
     const desc = this.descs[g];
     const firstBit = start - g * this.sb.blocksPerGroup;
+    const count = desc.freeBlocksCount + (used ? -length : length);
+    if (count < 0 || count > this.blocksInGroup(g)) {
+      throw this.corrupt(g, 'group descriptor', `bg_free_blocks_count ${desc.freeBlocksCount} cannot ${used ? 'lose' : 'gain'} ${length} blocks`);
+    }
+    const current = this.meta.read(desc.blockBitmap);
+    for (let b = start; b < start + length; b++) {
+      const bit = b - g * this.sb.blocksPerGroup;
+      // Freeing a block whose bit is clear: a file and the bitmap disagree on the image.
+      if (((current[bit >> 3] & (1 << (bit & 7))) !== 0) === used) {
+        throw this.corrupt(g, 'block bitmap', `block ${b} is already ${used ? 'in use' : 'free'}`);
+      }
+    }
     const bitmap = this.meta.write(desc.blockBitmap, firstBit >> 3, ((firstBit + length - 1) >> 3) + 1);
     for (let b = start; b < start + length; b++) {
       const bit = b - g * this.sb.blocksPerGroup;
       const mask = 1 << (bit & 7);
-      const isSet = (bitmap[bit >> 3] & mask) !== 0;
-      assert(isSet !== used, () => `block ${b} is already ${used ? 'in use' : 'free'}`);
       if (used) bitmap[bit >> 3] |= mask;
       else bitmap[bit >> 3] &= ~mask;
     }
@@ -167,9 +195,43 @@ export class Groups {
     this.saveDesc(g);
   }
 
+  private corrupt(g: number, structure: string, what: string): CorruptionError {
+    return new CorruptionError({ structure, where: `group ${g}`, what });
+  }
+
   private saveDesc(g: number): void {
     const at = g * GROUP_DESC_BYTES;
     const offset = at % BLOCK_BYTES;
     encodeGroupDesc(this.descs[g], this.meta.write(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES), offset, offset + GROUP_DESC_BYTES), offset);
+  }
+}
+
+/**
+ * What the kernel's ext4_check_descriptors checks, and the counts' ranges: the bitmaps and
+ * the inode table lie inside group `g`, after its superblock and descriptor table copy, apart
+ * from each other; the counts fit the group. Throws CorruptionError; checked at mount, before
+ * any of these blocks is read.
+ */
+export function checkGroupDesc(sb: Superblock, g: number, d: GroupDesc): void {
+  const fail = (what: string): never => {
+    throw new CorruptionError({ structure: 'group descriptor', where: `group ${g}`, what });
+  };
+  const groups = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
+  const gdtBlocks = Math.ceil((groups * GROUP_DESC_BYTES) / BLOCK_BYTES);
+  const blocksInGroup = Math.min(sb.blocksPerGroup, sb.blocksCount - g * sb.blocksPerGroup);
+  const first = g * sb.blocksPerGroup + (groupHasSuper(g) ? 1 + gdtBlocks : 0);
+  const end = g * sb.blocksPerGroup + blocksInGroup;
+  const tableBlocks = Math.ceil((sb.inodesPerGroup * INODE_BYTES) / BLOCK_BYTES);
+  const inside = (block: number, length: number) => block >= first && block + length <= end;
+  if (!inside(d.blockBitmap, 1)) fail(`bg_block_bitmap ${d.blockBitmap} outside [${first}, ${end})`);
+  if (!inside(d.inodeBitmap, 1)) fail(`bg_inode_bitmap ${d.inodeBitmap} outside [${first}, ${end})`);
+  if (!inside(d.inodeTable, tableBlocks)) fail(`bg_inode_table ${d.inodeTable} (+${tableBlocks} blocks) outside [${first}, ${end})`);
+  const inTable = (block: number) => block >= d.inodeTable && block < d.inodeTable + tableBlocks;
+  if (d.blockBitmap === d.inodeBitmap || inTable(d.blockBitmap) || inTable(d.inodeBitmap)) {
+    fail(`bitmaps ${d.blockBitmap}, ${d.inodeBitmap} and inode table ${d.inodeTable} overlap`);
+  }
+  if (d.freeBlocksCount > blocksInGroup) fail(`bg_free_blocks_count ${d.freeBlocksCount} exceeds the group's ${blocksInGroup} blocks`);
+  if (d.freeInodesCount > sb.inodesPerGroup || d.usedDirsCount > sb.inodesPerGroup) {
+    fail(`bg_free_inodes_count ${d.freeInodesCount} or bg_used_dirs_count ${d.usedDirsCount} exceeds the group's ${sb.inodesPerGroup} inodes`);
   }
 }

@@ -30,7 +30,7 @@ import {
   JournalSuperblock, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeInode, decodeJournalSuperblock, decodeSuperblock,
   encodeJournalSuperblock, encodeSuperblock, validateJournalSuperblock, validateSuperblock,
 } from './format';
-import { Groups } from './groups';
+import { Groups, checkGroupDesc } from './groups';
 import { COMMIT_INTERVAL_OPS, FLUSH_POLICIES, FlushPolicy, Journal } from './journal';
 import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
 import { RecoveryResult, recoverJournal, recoveredSuperblock } from './recovery';
@@ -70,6 +70,7 @@ export function readSuperblock(device: PmemDevice): Superblock {
 export function journalBlocks(device: PmemDevice, sb: Superblock): number[] {
   const scratch = new MetaStore(device, { commit: () => undefined }, sb.blocksCount);
   const gd0 = decodeGroupDesc(scratch.read(1), 0);
+  checkGroupDesc(sb, 0, gd0);
   const index = JOURNAL_INO - 1;
   const inode = decodeInode(scratch.read(gd0.inodeTable + Math.floor((index * INODE_BYTES) / BLOCK_BYTES)), (index * INODE_BYTES) % BLOCK_BYTES);
   const map = loadFileMap(scratch, JOURNAL_INO, inode);
