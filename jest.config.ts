@@ -9,6 +9,9 @@ const config: Config = {
   transform: { '^.+\\.ts$': ['@swc/jest', {}] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 120000,
+  // dist/ is the build `npm pack` makes (test/packaging): never a test, never a module to resolve
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
 export default config;

@@ -27,11 +27,11 @@ import { e2fsckVerdict } from './e2fsck';
 import type { SyncFs } from '../workloads/fs-api';
 import { CrashPosition, MountSetup, PromiseId, Recovered, Violation, judge, recoverImage } from './check';
 import { runOracle } from './oracle';
+import { BARRIER_KINDS, CLEAN_KINDS, CrashPointChoice, StateChoice, crashPointWatcher, statesAt } from './points';
 
-export type CrashPointChoice = 'barriers' | 'flushes' | 'stores';
+export type { CrashPointChoice, StateChoice };
 /** Run the real e2fsck on no image, a sample (one image in 16, by digest) or every image. */
 export type E2fsckChoice = 'none' | 'sample' | 'all';
-export type StateChoice = { readonly kind: 'bounded'; readonly k: number; readonly limit: number } | { readonly kind: 'sampled'; readonly count: number };
 
 export interface EngineOptions {
   readonly setup: MountSetup;
@@ -85,9 +85,6 @@ export interface UnitResult {
   readonly costs: Readonly<Record<string, Readonly<OpCost>>>;
 }
 
-const BARRIER_KINDS = new Set(['dsb', 'dmb', 'sfence', 'mfence', 'hint']);
-const CLEAN_KINDS = new Set(['dc', 'clwb', 'clflush', 'clflushopt']);
-const STORE_KINDS = new Set(['store', 'movnti']);
 const baseImages = new Map<string, MediaSource>();
 
 /** A freshly made, empty file system image, shared by every unit of the same size (read-only). */
@@ -123,7 +120,6 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
   let statesInBound = 0n;
   let crashPoints = 0;
   let e2fsckRuns = 0;
-  let lastEvent = -1;
 
   const recoveryStates = options.recoveryStates ?? 2;
   let recoveryStatesChecked = 0;
@@ -176,15 +172,8 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
     crashPoints++;
     const point = device.crashPoint();
     const here = device.instructionCount;
-    const list: CrashState[] = [];
-    if (states.kind === 'bounded') {
-      const space = point.bounded({ k: states.k, limit: states.limit });
-      statesInBound += space.boundSize;
-      list.push(...space.states());
-    } else {
-      statesInBound += BigInt(states.count);
-      for (let d = 0; d < states.count; d++) list.push({ kind: 'sampled', seed: `${seed}/${here}/${d}` });
-    }
+    const { list, inBound } = statesAt(point, states, seed, here);
+    statesInBound += inBound;
     for (const state of list) {
       const image = point.image(state);
       const digest = image.digest();
@@ -213,17 +202,7 @@ export function runUnit(workload: Workload, options: EngineOptions): UnitResult 
   const device = new PmemDevice({
     media: baseImage(deviceBytes),
     profile: setup.profile,
-    onInstruction: (_i, d) => {
-      const trace = d.trace;
-      if (trace === undefined || trace.length === 0) return;
-      // the instruction just run: walk back over markers to the last instruction event
-      let e = trace.length - 1;
-      while (e >= 0 && trace.get(e).kind === 'mark') e--;
-      if (e < 0 || e === lastEvent) return;
-      lastEvent = e;
-      const kind = trace.get(e).kind;
-      if (BARRIER_KINDS.has(kind) || (points !== 'barriers' && CLEAN_KINDS.has(kind)) || (points === 'stores' && STORE_KINDS.has(kind))) checkHere(d);
-    },
+    onInstruction: crashPointWatcher(points, checkHere),
   });
   const fs = mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint, seed });
   const handles: Handles = new Map();

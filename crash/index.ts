@@ -15,3 +15,9 @@ export { encodeToken, decodeToken, workloadOf, TokenError, TOKEN_VERSION } from 
 export type { ReproSpec, WorkloadRef } from './token';
 export { repro, findingSpec, findingToken, REPRO_EVENTS_BEFORE } from './repro';
 export type { Reproduction, FindingTokenOptions } from './repro';
+export { crashTest, fsObject, PERIODIC_COMMIT } from './crash-test';
+export type {
+  CrashTestOptions, CrashTestResult, CrashTestFinding, CrashTestFs, CrashTestTools, CrashContext, CrashInvariant, CrashReplay,
+  CrashFindingKind, CrashTestSyncName,
+} from './crash-test';
+export { crashPointWatcher, statesAt, isCrashPointKind } from './points';

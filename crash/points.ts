@@ -1,0 +1,57 @@
+/**
+ * Where a recording run stops to crash, and which crash states it checks there: the pieces
+ * the engine (one workload) and crashTest (a user's function) share, so both pick the same
+ * points and draw the same states from the same seed.
+ *
+ * A crash point is the state right after an instruction of a chosen kind: every barrier
+ * (DSB, DMB, SFENCE, MFENCE, flush hint), plus every clean (`flushes`, the default), plus
+ * every store (`stores`). Trace markers are not instructions and never crash points.
+ *
+ * States at a point: the k-bounded space (at most `limit` of them, coverage counted against
+ * the whole bound) or `count` seeded draws from the full model, the draw d at instruction i
+ * seeded by `${seed}/${i}/${d}`.
+ */
+import type { PmemDevice } from '../device/device';
+import type { CrashPoint, CrashState } from '../device/crash';
+
+export type CrashPointChoice = 'barriers' | 'flushes' | 'stores';
+export type StateChoice = { readonly kind: 'bounded'; readonly k: number; readonly limit: number } | { readonly kind: 'sampled'; readonly count: number };
+
+export const BARRIER_KINDS: ReadonlySet<string> = new Set(['dsb', 'dmb', 'sfence', 'mfence', 'hint']);
+export const CLEAN_KINDS: ReadonlySet<string> = new Set(['dc', 'clwb', 'clflush', 'clflushopt']);
+export const STORE_KINDS: ReadonlySet<string> = new Set(['store', 'movnti']);
+
+/** Whether an instruction of trace kind `kind` is a crash point under `points`. */
+export function isCrashPointKind(kind: string, points: CrashPointChoice): boolean {
+  return BARRIER_KINDS.has(kind) || (points !== 'barriers' && CLEAN_KINDS.has(kind)) || (points === 'stores' && STORE_KINDS.has(kind));
+}
+
+/**
+ * A device's `onInstruction` hook that calls `onPoint(device)` once after each instruction
+ * that is a crash point. It runs before the next instruction, so the device's state is the
+ * state right after the chosen one (and the end of a run is the caller's to check).
+ */
+export function crashPointWatcher(points: CrashPointChoice, onPoint: (device: PmemDevice) => void): (instruction: number, device: PmemDevice) => void {
+  let lastEvent = -1;
+  return (_instruction, device) => {
+    const trace = device.trace;
+    if (trace === undefined || trace.length === 0) return;
+    // the instruction just run: walk back over markers to the last instruction event
+    let e = trace.length - 1;
+    while (e >= 0 && trace.get(e).kind === 'mark') e--;
+    if (e < 0 || e === lastEvent) return;
+    lastEvent = e;
+    if (isCrashPointKind(trace.get(e).kind, points)) onPoint(device);
+  };
+}
+
+/** The states to check at `point` (at the device's instruction `here`) and how many the bound holds. */
+export function statesAt(point: CrashPoint, states: StateChoice, seed: string, here: number): { readonly list: CrashState[]; readonly inBound: bigint } {
+  if (states.kind === 'bounded') {
+    const space = point.bounded({ k: states.k, limit: states.limit });
+    return { list: [...space.states()], inBound: space.boundSize };
+  }
+  const list: CrashState[] = [];
+  for (let d = 0; d < states.count; d++) list.push({ kind: 'sampled', seed: `${seed}/${here}/${d}` });
+  return { list, inBound: BigInt(states.count) };
+}
