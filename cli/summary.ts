@@ -37,8 +37,10 @@ export function compareTable(report: Report): string {
 
 /** For each kind of finding: what broke, where first, the shrunk token and the repro command. */
 export function findingsText(report: Report): string {
-  if (report.kinds.length === 0) return 'no findings';
-  const lines: string[] = [`${report.kinds.length} kind${report.kinds.length === 1 ? '' : 's'} of finding (promise x setup):`];
+  const losses = report.mmap.filter((m) => m.lostRecords > 0);
+  const mmapLines = losses.map((m) => `mmap ${m.drain} on ${m.profile}: ${m.lostRecords} crash states with a flag set and its record not complete; first: ${m.firstLoss ?? '-'}`);
+  if (report.kinds.length === 0) return mmapLines.length === 0 ? 'no findings' : mmapLines.join('\n');
+  const lines: string[] = [...mmapLines, ...(mmapLines.length > 0 ? [''] : []), `${report.kinds.length} kind${report.kinds.length === 1 ? '' : 's'} of finding (promise x setup):`];
   for (const k of report.kinds) {
     lines.push('');
     lines.push(`${k.promise} on ${k.setup}: ${k.count} crash state${k.count === 1 ? '' : 's'} in ${k.units} workload${k.units === 1 ? '' : 's'}`);
@@ -59,7 +61,7 @@ export function findingsText(report: Report): string {
 
 export function footer(report: Report, resultsFile: string | undefined): string {
   const t = report.totals;
-  const parts = [`${t.units} units, ${t.statesChecked} crash states checked, ${t.findings} findings in ${t.failingUnits} units`];
+  const parts = [`${t.units} units, ${t.statesChecked} crash states checked, ${t.findings} findings in ${t.failingUnits} unit${t.failingUnits === 1 ? '' : 's'}`];
   if (!report.complete && report.run.plannedUnits !== null) parts.push('(incomplete: not every planned unit has a result)');
   return [parts.join(' '), `results digest ${report.digest}`, ...(resultsFile === undefined ? [] : [`results in ${resultsFile}`])].join('\n');
 }
