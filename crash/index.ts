@@ -15,3 +15,11 @@ export { encodeToken, decodeToken, workloadOf, TokenError, TOKEN_VERSION } from 
 export type { ReproSpec, WorkloadRef } from './token';
 export { repro, findingSpec, findingToken, REPRO_EVENTS_BEFORE } from './repro';
 export type { Reproduction, FindingTokenOptions } from './repro';
+export { makePlan, inShard, parseShard, parseList, parseWorkloadFile, workloadFileLabel, flavourProblem, drainProblem, unitWorkload, POLICY_NAMES, MMAP_RECORDS, DEFAULT_RANDOM_WORKLOADS } from './plan';
+export type { Plan, PlanParams, UnitSpec, SuiteSpec, Shard, SkippedSetup } from './plan';
+export { runPlannedUnit, canonicalJson, resultsDigest, parseRecord, recordFindings, RECORD_VERSION } from './results';
+export type { UnitRecord, FsUnitRecord, MmapUnitRecord, RecordedFinding, UnitCost, UnitEngineOptions } from './results';
+export { UnitPool, UnitFailure } from './pool';
+export type { PoolOutcome } from './pool';
+export { buildReport, setupLabel, shardUnits, hasFindings, REPORT_SCHEMA } from './report';
+export type { Report, ReportRun, ComboReport, KindReport, FirstFinding, ShrunkFinding, MmapComboReport, ReportTotals, CostPerOp } from './report';
