@@ -1,17 +1,20 @@
 /**
  * The daxcrash command. The only layer that reads argv, the environment or the clock.
  * Exit codes: 0 no finding, 1 findings (for litmus: a claim of the model failed), 2 usage
- * error, 3 internal error. A bad flag or value gets one line and a hint, never a stack trace.
+ * error, 3 internal error; `run` and `compare` exit 130 when Ctrl-C stopped them (their
+ * results are kept and resumable). A bad flag or value gets one line and a hint, never a
+ * stack trace, and nothing is written.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { UsageError } from '../core/errors';
 import { PROFILE_NAMES, ProfileName, isProfileName } from '../device/profiles';
 import { DEMO_DEFAULTS, formatDemo, runDemo } from './demo';
+import { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes';
 import { formatLitmus, runLitmus } from './litmus';
+import { mergeCommand } from './merge';
+import { compareCommand, runCommand } from './run';
 
-export const EXIT_OK = 0;
-export const EXIT_FINDINGS = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_INTERNAL = 3;
+export { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE };
 
 function parseProfile(value: string): ProfileName {
   if (!isProfileName(value)) throw new InvalidArgumentError(`expected one of: ${PROFILE_NAMES.join(', ')}`);
@@ -64,7 +67,16 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
       }
       setExit(report.failed === 0 ? EXIT_OK : EXIT_FINDINGS);
     });
+  const io = { out, setExit, version: packageVersion() };
+  program.addCommand(inherit(program, runCommand(io)));
+  program.addCommand(inherit(program, compareCommand(io)));
+  program.addCommand(inherit(program, mergeCommand(io)));
   return program;
+}
+
+/** A subcommand made apart takes the program's error handling and output. */
+function inherit(program: Command, cmd: Command): Command {
+  return cmd.exitOverride().showHelpAfterError(`(run daxcrash ${cmd.name()} --help for usage)`).configureOutput(program.configureOutput());
 }
 
 function packageVersion(): string {
@@ -72,11 +84,11 @@ function packageVersion(): string {
   return (require('../package.json') as { version: string }).version;
 }
 
-export function main(argv: readonly string[]): number {
+export async function main(argv: readonly string[]): Promise<number> {
   let code = EXIT_OK;
   const program = buildProgram((text) => process.stdout.write(`${text}\n`), (c) => { code = c; });
   try {
-    program.parse(argv as string[], { from: 'user' });
+    await program.parseAsync(argv as string[], { from: 'user' });
     if (argv.length === 0) {
       program.outputHelp();
       return EXIT_USAGE;
@@ -87,11 +99,16 @@ export function main(argv: readonly string[]): number {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT_OK;
       return EXIT_USAGE;
     }
+    if (err instanceof UsageError) {
+      const command = argv.find((a) => !a.startsWith('-'));
+      process.stderr.write(`daxcrash: error: ${err.message}\n${err.hint ?? `(run daxcrash ${command ?? ''} --help for usage)`.replace('  ', ' ')}\n`);
+      return EXIT_USAGE;
+    }
     process.stderr.write(`daxcrash: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     return EXIT_INTERNAL;
   }
 }
 
 if (require.main === module || process.env.DAXCRASH_BIN === '1') {
-  process.exitCode = main(process.argv.slice(2));
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

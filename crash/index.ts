@@ -21,3 +21,11 @@ export type {
   CrashFindingKind, CrashTestSyncName,
 } from './crash-test';
 export { crashPointWatcher, statesAt, isCrashPointKind } from './points';
+export { makePlan, inShard, parseShard, parseList, parseWorkloadFile, workloadFileLabel, flavourProblem, drainProblem, unitWorkload, POLICY_NAMES, MMAP_RECORDS, DEFAULT_RANDOM_WORKLOADS } from './plan';
+export type { Plan, PlanParams, UnitSpec, SuiteSpec, Shard, SkippedSetup } from './plan';
+export { runPlannedUnit, canonicalJson, resultsDigest, parseRecord, recordFindings, RECORD_VERSION } from './results';
+export type { UnitRecord, FsUnitRecord, MmapUnitRecord, RecordedFinding, UnitCost, UnitEngineOptions } from './results';
+export { UnitPool, UnitFailure } from './pool';
+export type { PoolOutcome } from './pool';
+export { buildReport, setupLabel, shardUnits, hasFindings, REPORT_SCHEMA } from './report';
+export type { Report, ReportRun, ComboReport, KindReport, FirstFinding, ShrunkFinding, MmapComboReport, ReportTotals, CostPerOp } from './report';

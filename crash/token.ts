@@ -340,7 +340,7 @@ const OP_FIELDS: Readonly<Record<OpName, Readonly<Record<string, FieldKind>>>> =
 };
 
 /** Every operation has exactly the fields of its kind, of their types (JSON keeps them exactly). */
-function checkOps(ops: unknown, fail: (why: string) => TokenError): asserts ops is Op[] {
+export function checkOps(ops: unknown, fail: (why: string) => TokenError): asserts ops is Op[] {
   if (!Array.isArray(ops)) throw fail('the operation list is not a list');
   ops.forEach((op: unknown, index) => {
     const where = `operation ${index}`;

@@ -1,0 +1,43 @@
+/**
+ * Atomic file writes for reports: the text goes to a temporary file in the same directory
+ * (same file system, so the rename is atomic), is fsynced, and is renamed over the target;
+ * then the directory is fsynced so the rename itself survives a power failure. A reader sees
+ * the old file or the whole new one, never a part. On any error the temporary file is removed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export function writeFileAtomic(file: string, text: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', 0o644);
+  try {
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  syncDir(dir);
+}
+
+/** fsync a directory where the platform allows it (not on Windows). */
+export function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // some platforms refuse to open or fsync a directory: the rename is still atomic
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
