@@ -6,6 +6,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PROFILE_NAMES, ProfileName, isProfileName } from '../device/profiles';
 import { formatLitmus, runLitmus } from './litmus';
+import { processIo } from './command-io';
+import { imageCommand } from './image';
+import { reproCommand } from './repro';
 
 export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
@@ -47,6 +50,8 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
       }
       setExit(report.failed === 0 ? EXIT_OK : EXIT_FINDINGS);
     });
+  const io = processIo(out, setExit);
+  program.addCommand(reproCommand(io)).addCommand(imageCommand(io));
   return program;
 }
 
