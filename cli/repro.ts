@@ -379,8 +379,9 @@ function formatFinding(r: Reproduction): string[] {
 function formatImage(r: Reproduction, path: string): string[] {
   return [
     `image written: ${path} (${sizeText(r.image.sizeBytes)}, sparse; the crash image before recovery)`,
-    `  e2fsck -fn ${path}                  # checks it as it is; -n skips journal replay`,
-    `  cp --sparse=always ${path} copy.img && e2fsck -fy copy.img   # replays the journal, then checks`,
+    `  cp --sparse=always ${path} copy.img && e2fsck -E journal_only -y copy.img && e2fsck -fn copy.img`,
+    '      # replay the journal on a copy, then check it (what the engine\'s e2fsck option does)',
+    `  e2fsck -fn ${path}                  # as it is, journal not replayed`,
     `  debugfs -R 'ls -l /' ${path}        # the directory as on the media`,
     `  debugfs -R 'logdump' ${path}        # the journal`,
     `  daxcrash image fsck ${path}         # our fsck, on the same bytes`,
