@@ -8,19 +8,24 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export function writeFileAtomic(file: string, text: string): void {
+  replaceAtomically(file, (tmp) => fs.writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 }));
+}
+
+/**
+ * Make `file` by `write(temporary)` on a fresh temporary name beside it, fsync that file,
+ * rename it over `file`, fsync the directory. On any error the temporary file is removed.
+ */
+export function replaceAtomically(file: string, write: (temporary: string) => void): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
   try {
-    fs.writeFileSync(fd, text);
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  try {
+    write(tmp);
+    const fd = fs.openSync(tmp, 'r+');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

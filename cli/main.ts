@@ -11,7 +11,10 @@ import { PROFILE_NAMES, ProfileName, isProfileName } from '../device/profiles';
 import { DEMO_DEFAULTS, formatDemo, runDemo } from './demo';
 import { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE } from './exit-codes';
 import { formatLitmus, runLitmus } from './litmus';
+import { processIo } from './command-io';
+import { imageCommand } from './image';
 import { mergeCommand } from './merge';
+import { reproCommand } from './repro';
 import { compareCommand, runCommand } from './run';
 
 export { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE };
@@ -71,6 +74,9 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   program.addCommand(inherit(program, runCommand(io)));
   program.addCommand(inherit(program, compareCommand(io)));
   program.addCommand(inherit(program, mergeCommand(io)));
+  // repro and image configure their own error handling and output (cli/command-io.ts).
+  const commandIo = processIo(out, setExit);
+  program.addCommand(reproCommand(commandIo)).addCommand(imageCommand(commandIo));
   return program;
 }
 
