@@ -9,6 +9,9 @@ const config: Config = {
   transform: { '^.+\\.ts$': ['@swc/jest', {}] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 120000,
+  // Jest's default under --ci is one worker less than the cores (one worker on CI's 2 cores);
+  // the suites are CPU-bound and independent, so use every core.
+  maxWorkers: '100%',
   // dist/ is the build `npm pack` makes (test/packaging): never a test, never a module to resolve
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

@@ -42,6 +42,7 @@ export interface CampaignOptionValues {
   shard?: string;
   json?: string;
   junit?: string;
+  html?: string;
   out?: string;
   resume?: string;
   limit?: string;
@@ -71,6 +72,7 @@ export interface CampaignConfig {
   readonly resume: boolean;
   readonly json: string | undefined;
   readonly junit: string | undefined;
+  readonly html: string | undefined;
   /** The command line again, minus --out/--resume/--seed, for the resume hint. */
   readonly argvForResume: readonly string[];
 }
@@ -98,6 +100,7 @@ export function addCampaignOptions(cmd: Command, defaults: CampaignDefaults): Co
     .option('--resume <dir>', 'continue the run whose results are in DIR (same flags), skipping finished units')
     .option('--json <file>', 'write the report as JSON (docs/report-schema.md), atomically')
     .option('--junit <file>', 'write a JUnit XML report (one test case per workload and setup), atomically')
+    .option('--html <file>', 'write a self-contained HTML report (summary, comparison charts, findings with timelines), atomically')
     .addOption(new Option('--no-progress', 'no progress line on stderr'));
 }
 
@@ -138,7 +141,7 @@ export function resolveCampaign(o: CampaignOptionValues, defaults: CampaignDefau
   if (o.out !== undefined && o.resume !== undefined && path.resolve(o.out) !== path.resolve(o.resume)) {
     throw new UsageError('--out and --resume name different directories', '--resume DIR alone continues the run in DIR');
   }
-  for (const [flag, file] of [['--json', o.json], ['--junit', o.junit]] as const) {
+  for (const [flag, file] of [['--json', o.json], ['--junit', o.junit], ['--html', o.html]] as const) {
     if (file !== undefined) checkWritableTarget(file, flag);
   }
   const outDir = o.resume ?? o.out ?? (defaults.out === undefined ? undefined
@@ -149,7 +152,7 @@ export function resolveCampaign(o: CampaignOptionValues, defaults: CampaignDefau
   return {
     params: { seeds, suites, profiles, pmemApis, policies, flushHint: Boolean(o.flushHint), points, states, e2fsck, deviceBytes: 16 << 20, workloadsPerSuite, limit },
     suiteLabels: suites.map(suiteLabel),
-    shard, workers, budgetSeconds, shrinkTries, outDir, resume: o.resume !== undefined, json: o.json, junit: o.junit,
+    shard, workers, budgetSeconds, shrinkTries, outDir, resume: o.resume !== undefined, json: o.json, junit: o.junit, html: o.html,
     argvForResume: stripFlags(argv, ['--out', '--resume', '--seed', '--seeds']),
   };
 }

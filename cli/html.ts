@@ -17,16 +17,14 @@
  *
  * What the timeline shows (the fault model, as the report tells it): the device events
  * before the power failed (`REPRO_EVENTS_BEFORE` of them, from the reproduction), and for
- * every 8-byte word of the lines that were still uncertain at the crash point whether the
- * crash state kept its newest value, an older value that had been stored since the word was
- * last durable, or lost every store since (it holds what the least-persisting state at that
- * point holds). Words whose newest value equals that baseline are not uncertain and are not
- * listed.
+ * every 8-byte word a tracked store wrote on the lines still uncertain at the crash point
+ * whether the crash state kept its newest value, an older value stored since the word was
+ * last durable, or lost every store since (crash/repro.ts `Reproduction.crash`).
  */
 import { PROMISES, coverage, findingToken, repro, shrink } from '../crash';
 import type { CampaignResult, ComboResult, EngineOptions, Finding, PromiseId, Reproduction, WorkloadRef } from '../crash';
-import { getProfile } from '../device';
-import type { CrashState, DeviceEvent, MediaSource } from '../device';
+import type { Report } from '../crash/report';
+import type { DeviceEvent } from '../device';
 import { workloadSummary } from '../workloads';
 
 // ============================================================================== input shape
@@ -497,9 +495,7 @@ const CSS = [
 
 /** Uncertain words a timeline lists at most (a large write leaves thousands). */
 export const MAX_TIMELINE_WORDS = 512;
-const WORD_BYTES = 8;
 const LINE_BYTES = 64;
-const PAGE_BYTES = 4096;
 
 /** What a caller knows about a finding beyond the campaign's result. */
 export interface FindingExtras {
@@ -617,30 +613,20 @@ export function findingExtras(finding: Finding, options: FindingExtrasOptions): 
 }
 
 /**
- * A reproduction's events and the fate of its uncertain words. The same crash point is
- * rebuilt twice more: with every uncertain line at its newest version, and in the state that
- * persists least (no pending item completed, no line raised). A word that differs between
- * those two is uncertain; it kept the newest value, lost every store since it was durable
- * (it equals the least-persisting state), or kept an older value in between.
+ * A reproduction's events and the fate of its uncertain words, as crash/repro.ts reads them
+ * from the device at the crash point (`Reproduction.crash`): each word some tracked store
+ * wrote kept the newest value, an older one, or lost every store since it was durable.
  */
 export function reproductionTimeline(r: Reproduction): HtmlTimeline {
-  const newest = repro({ ...r.spec, crashState: { kind: 'newest' } });
-  const least = repro({ ...r.spec, crashState: leastState(r.spec.setup.profile) });
   const words: HtmlWord[] = [];
   let omitted = 0;
-  const lines = [...new Set(newest.image.choices.lines.map((l) => l.line))].sort((a, b) => a - b);
-  for (const line of lines) {
-    for (let w = 0; w < LINE_BYTES / WORD_BYTES; w++) {
-      const address = line * LINE_BYTES + w * WORD_BYTES;
-      const top = readWord(newest.image, address);
-      const bottom = readWord(least.image, address);
-      if (top === bottom) continue;
+  for (const line of r.crash.lines) {
+    for (const w of line.words) {
       if (words.length >= MAX_TIMELINE_WORDS) {
         omitted++;
         continue;
       }
-      const actual = readWord(r.image, address);
-      words.push({ address, line, kept: actual === top ? 'newest' : actual === bottom ? 'lost' : 'older' });
+      words.push({ address: w.addr, line: line.line, kept: w.kept });
     }
   }
   return {
@@ -649,20 +635,6 @@ export function reproductionTimeline(r: Reproduction): HtmlTimeline {
     words,
     ...(omitted > 0 ? { wordsOmitted: omitted } : {}),
   };
-}
-
-function leastState(profile: Parameters<typeof getProfile>[0]): CrashState {
-  return getProfile(profile).eadr
-    ? { kind: 'cut', epochs: 0, subset: [], cut: 0 }
-    : { kind: 'bounded', epochs: 0, subset: [], units: [] };
-}
-
-/** A word's bytes as hex (the images are small overlays: reading a word is one page lookup). */
-function readWord(image: MediaSource, address: number): string {
-  const page = image.readPage(Math.floor(address / PAGE_BYTES));
-  if (page === undefined) return '0000000000000000';
-  const at = address % PAGE_BYTES;
-  return Buffer.from(page.subarray(at, at + WORD_BYTES)).toString('hex');
 }
 
 const EVENT_KIND: Readonly<Record<DeviceEvent['kind'], TimelineEventKind>> = {
@@ -703,4 +675,73 @@ function markerLabel(label: string, data: unknown): string {
   if (label === 'op-end' && index !== undefined) return `operation ${index} returns ${JSON.stringify(record.result ?? null)}`;
   if (label === 'persistence-point' && index !== undefined) return `persistence point: operation ${index} returned`;
   return label;
+}
+
+// ============================================================================== from a run report
+
+/**
+ * The HTML input of a `run`, `compare` or `merge` report (crash/report.ts). Each kind of
+ * finding is reproduced from its best token (the shrunk one when there is one) to draw its
+ * timeline; G0 (no crash state) has none.
+ */
+export function reportToHtmlInput(report: Report): HtmlReportInput {
+  const combinations: HtmlCombination[] = report.combos.map((c) => ({
+    setup: c.label,
+    units: c.units,
+    statesChecked: c.statesChecked,
+    coverage: c.coverage,
+    findings: { ...c.findingCounts },
+    costNanosPerOp: c.cost.costNanosPerOp,
+    cleansPerOp: c.cost.cleansPerOp,
+    barriersPerOp: c.cost.barriersPerOp,
+  }));
+  for (const s of report.run.skipped) {
+    combinations.push({
+      setup: s.setup, skipped: s.reason, units: 0, statesChecked: 0, coverage: 0, findings: {},
+      costNanosPerOp: 0, cleansPerOp: null, barriersPerOp: null,
+    });
+  }
+  const findings = report.kinds.map((k): HtmlFinding => {
+    const best = k.shrunk?.token ?? k.first.token;
+    const reproduction = best === undefined ? undefined : repro(best);
+    const workload = reproduction?.workload;
+    return {
+      promise: k.promise,
+      setup: k.setup,
+      workload: k.first.workload,
+      count: k.count,
+      operations: workload === undefined ? [] : workloadSummary(workload).split('\n').map((line) => line.replace(/^\s*\d+ /, '')),
+      completedOps: reproduction?.opsBefore ?? k.first.position?.done ?? 0,
+      inFlight: reproduction?.inFlight ?? k.first.position?.inFlight ?? false,
+      token: k.first.token ?? null,
+      shrunkToken: k.shrunk?.token ?? null,
+      reproCommand: k.repro,
+      diff: k.shrunk?.diff ?? k.first.diff,
+      timeline: reproduction === undefined ? null : reproductionTimeline(reproduction),
+    };
+  });
+  const r = report.run;
+  return {
+    title: 'daxcrash report',
+    params: {
+      seed: r.seeds.join(', '),
+      suites: r.suites,
+      setups: combinations.map((c) => c.setup),
+      other: [
+        ['points', r.options.points],
+        ['states', JSON.stringify(r.options.states)],
+        ['e2fsck', r.options.e2fsck],
+        ['shard', r.shard === null ? 'none' : `${r.shard.index}/${r.shard.count}`],
+        ['results digest', report.digest],
+      ],
+    },
+    summary: {
+      units: report.totals.units,
+      statesChecked: report.totals.statesChecked,
+      findingsTotal: report.totals.findings,
+      verdict: report.totals.findings === 0 ? 'pass' : 'fail',
+    },
+    combinations,
+    findings,
+  };
 }

@@ -37,8 +37,9 @@ export function mergeCommand(io: CommandIo): Command {
     .argument('<files...>', 'results directories, results.jsonl files or --json reports of the shards')
     .option('--json <file>', 'write the merged report as JSON, atomically')
     .option('--junit <file>', 'write a JUnit XML report, atomically')
+    .option('--html <file>', 'write a self-contained HTML report, atomically')
     .addHelpText('after', MERGE_EXAMPLES)
-    .action((files: string[], opts: { json?: string; junit?: string }) => {
+    .action((files: string[], opts: { json?: string; junit?: string; html?: string }) => {
       const inputs = files.map(readInput);
       const run = mergedRun(inputs);
       const records = mergedRecords(inputs);
@@ -52,7 +53,7 @@ export function mergeCommand(io: CommandIo): Command {
       io.out(findingsText(report));
       io.out('');
       io.out(footer(report, undefined));
-      for (const w of writeReports(report, { json: opts.json, junit: opts.junit })) io.out(w);
+      for (const w of writeReports(report, { json: opts.json, junit: opts.junit, html: opts.html })) io.out(w);
       io.setExit(hasFindings(report) ? EXIT_FINDINGS : EXIT_OK);
     });
 }

@@ -1,17 +1,19 @@
 /**
  * Report files: each format is a renderer from the Report object (crash/report.ts) to text,
- * written atomically (atomic.ts). An HTML renderer joins by adding an entry to
- * REPORT_RENDERERS and a flag that names its file.
+ * written atomically (atomic.ts): JSON (the schema, docs/report-schema.md), JUnit XML, and
+ * one self-contained HTML file (cli/html.ts, docs/report-html.md).
  */
 import type { Report } from '../crash/report';
 import { writeFileAtomic } from './atomic';
+import { renderHtmlReport, reportToHtmlInput } from './html';
 import { junitXml } from './summary';
 
-export type ReportFormat = 'json' | 'junit';
+export type ReportFormat = 'json' | 'junit' | 'html';
 
 export const REPORT_RENDERERS: Readonly<Record<ReportFormat, (report: Report) => string>> = {
   json: (report) => `${JSON.stringify(report, null, 2)}\n`,
   junit: junitXml,
+  html: (report) => renderHtmlReport(reportToHtmlInput(report)),
 };
 
 /** Write each requested report; returns what was written, for the summary. */

@@ -94,7 +94,7 @@ async function campaign(name: string, opts: CampaignOptionValues & { progress: b
   }
   io.out('');
   body(report);
-  const written = writeReports(report, { json: config.json, junit: config.junit });
+  const written = writeReports(report, { json: config.json, junit: config.junit, html: config.html });
   io.out('');
   io.out(footer(report, config.outDir === undefined ? undefined : `${config.outDir}/${RESULTS_FILE}`));
   for (const w of written) io.out(w);

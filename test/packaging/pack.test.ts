@@ -79,6 +79,17 @@ describe('npm pack', () => {
     expect(r.stdout).toMatch(/all \d+ claims hold/);
   });
 
+  test('npx daxcrash run: a small campaign runs from the build (workers included) and writes its report', () => {
+    const r = run(NPX, ['daxcrash', 'run', '--seed', '1', '--workloads', '2', '--states', '1', '--workers', '2',
+      '--policy', 'ordered', '--no-progress', '--json', 'pack-report.json'], project);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/results digest sha256:[0-9a-f]{64}/);
+    const report = JSON.parse(nodeFs.readFileSync(path.join(project, 'pack-report.json'), 'utf8')) as { totals: { units: number; findings: number } };
+    expect(report.totals.units).toBe(2);
+    expect(report.totals.findings).toBe(0);
+  });
+
   test("require('daxcrash') gives the library: crashTest runs from the package", () => {
     const script = `
       const { crashTest, PROFILE_NAMES } = require('daxcrash');
