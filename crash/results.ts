@@ -10,16 +10,13 @@
  * results digest (sha256 over the records in unit order) is one comparison.
  */
 import { createHash } from 'node:crypto';
-import type { ProfileName } from '../device/profiles';
 import type { CrashState } from '../device/crash';
-import type { CrashPosition, MountSetup, PromiseId } from './check';
+import type { CrashPosition, PromiseId } from './check';
 import { PROMISES } from './check';
 import { CrashPointChoice, E2fsckChoice, StateChoice, runUnit } from './engine';
 import { runMmapWorkload } from './mmap';
-import type { MmapDrain } from './mmap';
 import { MMAP_RECORDS, UnitSpec, unitWorkload } from './plan';
 import { findingToken } from './repro';
-import type { WorkloadRef } from './token';
 
 export const RECORD_VERSION = 1;
 /** Disagreements (G0) a record keeps as text. */
@@ -51,16 +48,11 @@ export interface UnitCost {
   readonly costNanos: number;
 }
 
-export interface FsUnitRecord {
+/** A record carries its unit's spec (plan.ts) and what running it gave. */
+export interface FsUnitRecord extends Extract<UnitSpec, { kind: 'fs' }> {
   readonly v: number;
-  readonly kind: 'fs';
-  readonly index: number;
-  readonly id: string;
-  readonly seed: string;
-  readonly workload: WorkloadRef;
   readonly workloadName: string;
   readonly operations: number;
-  readonly setup: MountSetup;
   readonly crashPoints: number;
   readonly statesChecked: number;
   /** A decimal string: the bound can exceed 2^53. */
@@ -75,14 +67,8 @@ export interface FsUnitRecord {
   readonly cost: UnitCost;
 }
 
-export interface MmapUnitRecord {
+export interface MmapUnitRecord extends Extract<UnitSpec, { kind: 'mmap' }> {
   readonly v: number;
-  readonly kind: 'mmap';
-  readonly index: number;
-  readonly id: string;
-  readonly seed: string;
-  readonly drain: MmapDrain;
-  readonly profile: ProfileName;
   readonly records: number;
   readonly statesChecked: number;
   readonly lostRecords: number;
