@@ -15,6 +15,7 @@ export {
 } from './errors';
 export type { CorruptionErrorOptions, ErrnoCode, ErrnoInfo, NodeStyleErrorOptions } from './errors';
 export { Rng } from './rng';
+export { StreamTree, STREAM_NAMES } from './streams';
 export type { RngState } from './rng';
 export {
   bytesEqual,

@@ -20,6 +20,7 @@
  */
 import { assert } from '../core/assert';
 import { Rng } from '../core/rng';
+import { StreamTree } from '../core/streams';
 import { LINE_BYTES, WORD_BYTES } from '../core/limits';
 import type { PmemDevice } from './device';
 import { OverlayImage } from './image';
@@ -121,7 +122,7 @@ export class CrashPoint {
   /** One crash state drawn from `seed` (the full model, not only the bound). */
   sample(seed: string | number): CrashImage {
     this.checkCurrent();
-    const rng = Rng.fromSeed(String(seed)).fork('crash');
+    const rng = StreamTree.crashState(seed);
     const completion = this.drawCompletion(rng);
     const completed = this.completedIds(completion);
     const g = this.guarantees(completed);

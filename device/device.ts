@@ -24,6 +24,7 @@
  */
 import { assert } from '../core/assert';
 import { Rng } from '../core/rng';
+import { StreamTree } from '../core/streams';
 import { DEFAULT_DEVICE_BYTES, LINE_BYTES, MAX_DEVICE_BYTES, PAGE_BYTES } from '../core/limits';
 import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './media';
 import { EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
@@ -390,7 +391,7 @@ export class PmemDevice {
 
   /** The device's own stream, made on first use (most devices never draw). */
   private rng(): Rng {
-    this.rngStream ??= Rng.fromSeed(this.seed).fork('device');
+    this.rngStream ??= StreamTree.of(this.seed).device();
     return this.rngStream;
   }
 

@@ -37,6 +37,7 @@ import { assert } from '../core/assert';
 import { isAllZero, readU32LE } from '../core/bytes';
 import { LINE_BYTES } from '../core/limits';
 import { Rng } from '../core/rng';
+import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
 import { PmemApiName, pmemApi } from '../device/pmem-api';
 import {
@@ -125,7 +126,7 @@ export function mkfsIdentity(options: MkfsOptions): MkfsIdentity {
     throw new RangeError(`timeSeconds ${timeSeconds} must be an integer in [0, 2^32)`);
   }
   // Both ids are always drawn, so a given uuid does not shift the hash seed.
-  const rng = Rng.fromSeed(options.seed ?? 0).fork('mkfs');
+  const rng = StreamTree.of(options.seed ?? 0).mkfs();
   const drawnUuid = randomUuid(rng);
   const drawnHashSeed = randomUuid(rng);
   return {

@@ -19,7 +19,7 @@
  * every COMMIT_INTERVAL_OPS operations (ext4's periodic commit).
  */
 import { CorruptionError, fsError } from '../core/errors';
-import { Rng } from '../core/rng';
+import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
 import { PmemApi, PmemApiName, isPmemApiName, pmemApi } from '../device/pmem-api';
 import { canaryActive } from '../core/canary';
@@ -172,7 +172,7 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
 
   const journal = new Journal({
     device, api, policy, barrier, jsb, journalBlocks: jblocks,
-    rng: Rng.fromSeed(options.seed ?? 0).fork('policy'),
+    rng: StreamTree.of(options.seed ?? 0).policy(),
     now: () => fs.clock,
   });
   const meta = new MetaStore(device, readOnly ? new InPlaceCommitter(device, api, barrier) : journal, sb.blocksCount);

@@ -42,8 +42,8 @@
 // over a namespace that starts empty and grows with fresh names (f3, d4, ...). A model of
 // the tree makes most steps valid; about 8% of steps (INVALID_PER_MILLE) are built to fail
 // (ENOENT, EEXIST, ENOTEMPTY, EISDIR, EBADF), since errors are compared too. Deterministic
-// from (length, mix, seed, index): the stream is Rng.fromSeed(seed).fork('workloads')
-// .fork('random').fork(index). Handles opened and not closed stay open at the end.
+// from (length, mix, seed, index): the stream is StreamTree.of(seed).workload('random', index)
+// (core/streams.ts). Handles opened and not closed stay open at the end.
 //
 // apps: fixed instances of four application patterns (APP_INSTANCES): atomic replace,
 // append-only log, maildir delivery, overwrites inside a 1 MiB file.
@@ -53,7 +53,7 @@
 // and apps; random tags count up and wrap after 254 writes), so every written byte says which
 // write put it there (ops.ts patternByte).
 
-import { assert, assertInteger, Rng, unreachable } from '../core';
+import { assert, assertInteger, Rng, StreamTree, unreachable } from '../core';
 import type { Op, OpName, Workload } from './ops';
 
 export type SuiteName = 'bounded-1' | 'bounded-2' | 'bounded-3' | 'random' | 'apps';
@@ -666,7 +666,7 @@ function randomSpace(params: GeneratorParams): WorkloadSpace {
     workload(index: number, seed?: string | number): Workload {
       assertInteger(index, 'random workload index', 0);
       assert(seed !== undefined, 'the random suite needs a seed');
-      const rng = Rng.fromSeed(seed).fork('workloads').fork('random').fork(String(index));
+      const rng = StreamTree.of(seed).workload('random', index);
       const name = `random#${index} seed=${seed} length=${length}${mixLabel}`;
       return { name, ops: randomOps(rng, length, mix) };
     },
