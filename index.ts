@@ -5,8 +5,8 @@
  * - The device: {@link PmemDevice} (a simulated pmem0 with a profile's persistence rules),
  *   its profiles, and {@link pmemApi} (the kernel's pmem API flavours over it).
  * - The file system: {@link mkfs}, {@link mount} (journal recovery included) and {@link fsck}.
- * - Crash checking of workloads: {@link runUnit} (one workload), {@link runCampaign} and
- *   {@link campaignTable}, {@link shrink}, reproduction tokens ({@link encodeToken},
+ * - Crash checking of workloads: {@link runUnit} (one workload), {@link runCampaign} (the
+ *   CLI's report, as a value) and {@link campaignTable}, {@link shrink}, reproduction tokens ({@link encodeToken},
  *   {@link decodeToken}) and {@link repro}.
  * - Crash checking of your own code: {@link crashTest}.
  *
@@ -70,9 +70,12 @@ export type { MkfsOptions, MountOptions, MountReport, FlushPolicy, FsckProblem, 
 /** One workload on one setup: crash points, crash states, recovery and the promises G0 to G9. */
 export { runUnit, PROMISES } from './crash';
 export type { EngineOptions, UnitResult, Finding, MountSetup, PromiseId, CrashPointChoice, StateChoice } from './crash';
-/** Campaigns: workloads across profiles, pmem API flavours and policies, and their table. */
-export { runCampaign, campaignTable } from './crash';
-export type { CampaignSpec, CampaignResult, ComboResult } from './crash';
+/**
+ * Campaigns: workloads across profiles, pmem API flavours and policies — plan, units (on
+ * worker threads if asked), and the report the CLI writes (`daxcrash-report/1`) — and its table.
+ */
+export { runCampaign, campaignTable, CampaignControl, CampaignAborted } from './crash';
+export type { CampaignSpec, CampaignHooks, Report, ComboReport, KindReport, SuiteSpec, Timeline } from './crash';
 /** Shrinking a failing workload, reproduction tokens (dx1-...), and rebuilding a finding from one. */
 export { shrink, encodeToken, decodeToken, TokenError, repro, findingToken } from './crash';
 export type { ShrinkResult, ReproSpec, Reproduction } from './crash';

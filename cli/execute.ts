@@ -13,10 +13,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../core/errors';
-import { inShard, makePlan } from '../crash/plan';
-import { PoolOutcome, UnitPool } from '../crash/pool';
-import { Report, ReportRun, buildReport, setupLabel } from '../crash/report';
-import { UnitEngineOptions, UnitRecord, canonicalJson, parseRecord, recordFindings } from '../crash/results';
+import { CampaignAborted, CampaignControl, CampaignSpec, campaignRun, campaignUnits, runCampaign } from '../crash/campaign';
+import { inShard } from '../crash/plan';
+import type { PoolOutcome } from '../crash/pool';
+import type { Report, ReportRun } from '../crash/report';
+import { UnitRecord, canonicalJson, parseRecord, recordFindings } from '../crash/results';
 import { syncDir, writeFileAtomic } from './atomic';
 import type { CampaignConfig } from './campaign-options';
 import { ProgressLine } from './progress';
@@ -48,24 +49,14 @@ export interface CampaignOutcome {
   readonly ran: number;
 }
 
+/** The campaign a configuration runs (crash/campaign.ts). */
+export function campaignSpec(config: CampaignConfig): CampaignSpec {
+  return { ...config.params, suiteLabels: config.suiteLabels, shard: config.shard, workers: config.workers, shrinkTries: config.shrinkTries };
+}
+
 /** The report's `run` object for a configuration. */
 export function reportRun(config: CampaignConfig): ReportRun {
-  const plan = makePlan(config.params);
-  const p = config.params;
-  return {
-    seeds: p.seeds, suites: config.suiteLabels, profiles: p.profiles, pmemApis: p.pmemApis, policies: p.policies, flushHint: p.flushHint,
-    options: {
-      points: p.points, states: p.states, e2fsck: p.e2fsck, deviceBytes: p.deviceBytes,
-      workloadsPerSuite: Number.isFinite(p.workloadsPerSuite) ? p.workloadsPerSuite : null,
-      limit: Number.isFinite(p.limit) ? p.limit : null,
-      shrinkTries: config.shrinkTries,
-    },
-    shard: config.shard,
-    plannedUnits: Number.isFinite(plan.size) ? plan.size : null,
-    setups: plan.setups.map(setupLabel),
-    mmapSetups: plan.mmapSetups.map((s) => `${s.profile}/${s.drain}`),
-    skipped: plan.skipped,
-  };
+  return campaignRun(campaignSpec(config));
 }
 
 /** What must match for a directory to continue a run (shrink tries may change). */
@@ -138,81 +129,85 @@ function firstDifference(a: ReportRun, b: ReportRun): string {
 }
 
 export async function executeCampaign(config: CampaignConfig, io: CampaignIo): Promise<CampaignOutcome> {
-  const plan = makePlan(config.params);
-  const run = reportRun(config);
+  const spec = campaignSpec(config);
+  const run = campaignRun(spec);
   const previous = prepareResults(config, run);
-  const done = new Set(previous.map((r) => r.index));
-  const records: UnitRecord[] = [...previous];
   printHeader(config, run, previous.length, io);
-
-  let fd: number | undefined;
-  if (config.outDir !== undefined) {
-    fs.mkdirSync(config.outDir, { recursive: true });
-    const resultsPath = path.join(config.outDir, RESULTS_FILE);
-    // rewrite the kept records (drops a cut-short last line), then append
-    const text = previous.map((r) => `${canonicalJson(r)}\n`).join('');
-    if (config.resume) writeFileAtomic(resultsPath, text);
-    else fs.rmSync(resultsPath, { force: true });
-    writeFileAtomic(path.join(config.outDir, RUN_FILE), `${JSON.stringify({ schema: RUN_FILE_SCHEMA, run, finished: false } satisfies RunFile, null, 2)}\n`);
-    fd = fs.openSync(resultsPath, 'a');
-    syncDir(config.outDir);
-  }
-
-  const shard = config.shard ?? undefined;
-  const total = Number.isFinite(plan.size) ? countShard(plan.size, config) - previous.length : undefined;
-  const units = (function* () {
-    for (const u of plan.units()) if (inShard(u.index, shard) && !done.has(u.index)) yield u;
-  })();
-  const engine: UnitEngineOptions = { points: config.params.points, states: config.params.states, e2fsck: config.params.e2fsck, deviceBytes: config.params.deviceBytes };
-  const pool = new UnitPool(engine, config.workers);
+  const fd = openResults(config, run, previous);
+  const planned = campaignUnits(spec);
+  const total = planned === undefined ? undefined : planned - previous.length;
   const progress = io.progress ? new ProgressLine({ total, budgetSeconds: config.budgetSeconds, tty: io.tty, write: io.err }) : undefined;
   let ran = 0;
   let findings = previous.reduce((n, r) => n + recordFindings(r), 0);
+  let progressDone = false;
+  const finishProgress = () => {
+    if (progress === undefined || progressDone) return;
+    progressDone = true;
+    progress.update(ran, findings, true);
+    progress.finish();
+  };
+  const control = new CampaignControl();
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
-    pool.abort();
+    control.abort();
   };
   process.once('SIGINT', onSigint);
-  const timer = config.budgetSeconds === undefined ? undefined : setTimeout(() => pool.drain(), config.budgetSeconds * 1000);
+  const timer = config.budgetSeconds === undefined ? undefined : setTimeout(() => control.drain(), config.budgetSeconds * 1000);
   timer?.unref();
-  let outcome: PoolOutcome;
+  let report: Report | undefined;
+  let aborted: readonly UnitRecord[] | undefined;
   try {
-    outcome = await pool.run(units, (record) => {
-      records.push(record);
-      ran++;
-      findings += recordFindings(record);
-      if (fd !== undefined) {
-        fs.writeSync(fd, `${canonicalJson(record)}\n`);
-        fs.fdatasyncSync(fd);
-      }
-      progress?.update(ran, findings);
+    report = await runCampaign(spec, {
+      previous,
+      control,
+      version: io.version,
+      onRecord: (record) => {
+        ran++;
+        findings += recordFindings(record);
+        if (fd !== undefined) {
+          fs.writeSync(fd, `${canonicalJson(record)}\n`);
+          fs.fdatasyncSync(fd);
+        }
+        progress?.update(ran, findings);
+      },
+      onShrink: (i, n, label) => {
+        if (i === 0) finishProgress();
+        io.err(`shrinking the first finding of each kind (${i + 1}/${n}: ${label})\n`);
+      },
     });
+  } catch (err) {
+    if (!(err instanceof CampaignAborted)) throw err;
+    aborted = err.records;
   } finally {
     process.removeListener('SIGINT', onSigint);
     if (timer !== undefined) clearTimeout(timer);
     if (fd !== undefined) fs.closeSync(fd);
-    progress?.update(ran, findings, true);
-    progress?.finish();
+    finishProgress();
   }
-  if (interrupted || outcome === 'aborted') {
-    printInterrupted(config, io, records.length, total === undefined ? undefined : total + previous.length);
+  if (interrupted || report === undefined) {
+    printInterrupted(config, io, (aborted ?? previous).length, total === undefined ? undefined : total + previous.length);
     return { report: undefined, pool: 'aborted', ran };
   }
-  const report = buildReport(run, records, {
-    version: io.version,
-    onShrink: (i, n, label) => io.err(`shrinking the first finding of each kind (${i + 1}/${n}: ${label})\n`),
-  });
   if (config.outDir !== undefined) {
     writeFileAtomic(path.join(config.outDir, RUN_FILE), `${JSON.stringify({ schema: RUN_FILE_SCHEMA, run, finished: true } satisfies RunFile, null, 2)}\n`);
   }
-  return { report, pool: outcome, ran };
+  return { report, pool: control.outcome, ran };
 }
 
-function countShard(size: number, config: CampaignConfig): number {
-  const s = config.shard;
-  if (s === null) return size;
-  return size <= s.index ? 0 : Math.floor((size - 1 - s.index) / s.count) + 1;
+/** Prepare the results directory (kept records rewritten, run.json marked unfinished) and open the results file for appending. */
+function openResults(config: CampaignConfig, run: ReportRun, previous: readonly UnitRecord[]): number | undefined {
+  if (config.outDir === undefined) return undefined;
+  fs.mkdirSync(config.outDir, { recursive: true });
+  const resultsPath = path.join(config.outDir, RESULTS_FILE);
+  // rewrite the kept records (drops a cut-short last line), then append
+  const text = previous.map((r) => `${canonicalJson(r)}\n`).join('');
+  if (config.resume) writeFileAtomic(resultsPath, text);
+  else fs.rmSync(resultsPath, { force: true });
+  writeFileAtomic(path.join(config.outDir, RUN_FILE), `${JSON.stringify({ schema: RUN_FILE_SCHEMA, run, finished: false } satisfies RunFile, null, 2)}\n`);
+  const fd = fs.openSync(resultsPath, 'a');
+  syncDir(config.outDir);
+  return fd;
 }
 
 function printHeader(config: CampaignConfig, run: ReportRun, resumed: number, io: CampaignIo): void {

@@ -1,9 +1,9 @@
 /**
  * The HTML report: one self-contained file a person opens in a browser to see what a run
  * tested, where it failed, and how to reproduce each failure. `renderHtmlReport` is a pure
- * function of `HtmlReportInput`, a small typed shape of its own, so the report does not
- * depend on any one result format: `campaignToHtmlInput` fills it from a campaign today, and
- * the run report's JSON can fill it later.
+ * function of `HtmlReportInput`, a small typed shape of its own; `reportToHtmlInput` fills
+ * it from a campaign report (crash/report.ts) and what the report's reproductions already
+ * recorded (its timelines): rendering never runs the engine.
  *
  * Invariants:
  * - self-contained: inline CSS and inline SVG only; no script, no external resource (a
@@ -19,47 +19,19 @@
  * before the power failed (`REPRO_EVENTS_BEFORE` of them, from the reproduction), and for
  * every 8-byte word a tracked store wrote on the lines still uncertain at the crash point
  * whether the crash state kept its newest value, an older value stored since the word was
- * last durable, or lost every store since (crash/repro.ts `Reproduction.crash`).
+ * last durable, or lost every store since (crash/timeline.ts, from the report).
  */
-import { PROMISES, coverage, findingToken, repro, shrink } from '../crash';
-import type { CampaignResult, ComboResult, EngineOptions, Finding, PromiseId, Reproduction, WorkloadRef } from '../crash';
+import { PROMISES } from '../crash/check';
+import type { PromiseId } from '../crash/check';
 import type { Report } from '../crash/report';
-import type { DeviceEvent } from '../device';
-import { workloadSummary } from '../workloads';
+import type { Timeline, TimelineEvent, TimelineEventKind, TimelineWord, WordFate } from '../crash/timeline';
 
 // ============================================================================== input shape
 
-export type TimelineEventKind = 'store' | 'clean' | 'barrier' | 'marker' | 'fence';
-export type WordFate = 'newest' | 'older' | 'lost';
-
-export interface HtmlTimelineEvent {
-  /** The event's index in the device trace. */
-  readonly index: number;
-  readonly kind: TimelineEventKind;
-  /** Byte address on the device; null for barriers, fences and markers. */
-  readonly address: number | null;
-  /** Cache line (address / 64); null when the event has no address. */
-  readonly line: number | null;
-  /** What a person reads: `dc cvap`, `store 8 B`, `op 2 start: fsync /a`. */
-  readonly label: string;
-}
-
-export interface HtmlWord {
-  readonly address: number;
-  readonly line: number;
-  readonly kept: WordFate;
-}
-
-export interface HtmlTimeline {
-  /** Instructions run before the power failed. */
-  readonly crashPoint: number;
-  /** Device events before the crash point, oldest first. */
-  readonly events: readonly HtmlTimelineEvent[];
-  /** Uncertain words at the power failure, by address. */
-  readonly words: readonly HtmlWord[];
-  /** Uncertain words left out of `words` (a named bound: MAX_TIMELINE_WORDS). */
-  readonly wordsOmitted?: number;
-}
+export type { TimelineEventKind, WordFate };
+export type HtmlTimelineEvent = TimelineEvent;
+export type HtmlWord = TimelineWord;
+export type HtmlTimeline = Timeline;
 
 export interface HtmlCombination {
   /** `armv8.2 linux-arm64 unordered` (+hint when the flush hint is on). */
@@ -220,7 +192,8 @@ function findingsChart(combos: readonly HtmlCombination[]): string {
   const labelH = 56;
   const max = Math.max(1, ...combos.flatMap((c) => PROMISES.map((p) => c.findings[p] ?? 0)));
   const groups = combos.map((c) => ({ c, bars: PROMISES.filter((p) => (c.findings[p] ?? 0) > 0) }));
-  const widths = groups.map((g) => Math.max(150, g.bars.length * (barW + gap) + 24));
+  // a group is as wide as its bars and as its label's longest line, so labels never overlap
+  const widths = groups.map((g) => Math.max(150, g.bars.length * (barW + gap) + 24, labelLines(g.c.setup).reduce((n, l) => Math.max(n, l.length), 0) * LABEL_CHAR_PIXELS + 24));
   const width = left + widths.reduce((a, b) => a + b, 0) + 16;
   const height = top + plotH + labelH;
   const parts: string[] = [];
@@ -295,9 +268,16 @@ function axisY(left: number, top: number, plotH: number, max: number, width: num
   return ticks.join('');
 }
 
+/** Widest advance of a label character at the chart's 11px font (a bound, so widths are safe). */
+const LABEL_CHAR_PIXELS = 7.5;
+
+/** A setup label as lines: `profile/flavour/policy` (or space-separated words), one part a line. */
+function labelLines(setup: string): string[] {
+  return setup.split(/[/ ]/).filter((part) => part.length > 0);
+}
+
 function setupTspans(setup: string, x: number, y: number): string {
-  const words = setup.split(' ');
-  const spans = words.map((w, i) => `<tspan x="${px(x)}" dy="${i === 0 ? 0 : 13}">${esc(w)}</tspan>`).join('');
+  const spans = labelLines(setup).map((w, i) => `<tspan x="${px(x)}" dy="${i === 0 ? 0 : 13}">${esc(w)}</tspan>`).join('');
   return `<text class="label" x="${px(x)}" y="${px(y)}" text-anchor="middle">${spans}</text>`;
 }
 
@@ -491,198 +471,12 @@ const CSS = [
   'tr.touches-lost td{background:#fee2e2}tr.word-lost td{color:#b91c1c;font-weight:600}',
 ].join('\n');
 
-// ============================================================================== from a campaign
-
-/** Uncertain words a timeline lists at most (a large write leaves thousands). */
-export const MAX_TIMELINE_WORDS = 512;
-const LINE_BYTES = 64;
-
-/** What a caller knows about a finding beyond the campaign's result. */
-export interface FindingExtras {
-  readonly token?: string;
-  readonly shrunkToken?: string;
-  /** The reproduction of the finding's token (crash/repro.ts); gives the timeline. */
-  readonly reproduction?: Reproduction;
-}
-
-export interface CampaignHtmlOptions {
-  readonly title?: string;
-  /** The engine seed the campaign ran with. */
-  readonly seed: string;
-  readonly suites: readonly string[];
-  readonly generatedAt?: string;
-  readonly other?: ReadonlyArray<readonly [string, string]>;
-  /** Extras for the finding that stands for its kind (see `findingKinds`). */
-  readonly extras?: (finding: Finding) => FindingExtras | undefined;
-  /** The command that reproduces a token; `daxcrash repro TOKEN` by default. */
-  readonly reproCommand?: (token: string) => string;
-}
-
-export function setupName(c: Pick<ComboResult, 'setup'>): string {
-  const s = c.setup;
-  return `${s.profile} ${s.pmemApi} ${s.policy}${s.flushHint ? '+hint' : ''}`;
-}
-
-/** The finding that stands for each kind: the first of each promise in each combination, in order. */
-export function findingKinds(result: CampaignResult): Array<{ finding: Finding; count: number }> {
-  const out: Array<{ finding: Finding; count: number }> = [];
-  for (const c of result.combos) {
-    for (const p of PROMISES) {
-      const first = c.findings.find((f) => f.promise === p);
-      if (first !== undefined) out.push({ finding: first, count: c.findingCounts[p] ?? 0 });
-    }
-  }
-  return out;
-}
-
-export function campaignToHtmlInput(result: CampaignResult, options: CampaignHtmlOptions): HtmlReportInput {
-  const combinations: HtmlCombination[] = result.combos.map((c) => ({
-    setup: setupName(c),
-    ...(c.skipped !== undefined ? { skipped: c.skipped } : {}),
-    units: c.units,
-    statesChecked: c.statesChecked,
-    coverage: coverage(c),
-    findings: { ...c.findingCounts },
-    costNanosPerOp: c.costNanosPerOp,
-    // ComboResult does not keep the per-operation counts of cleans and barriers
-    cleansPerOp: null,
-    barriersPerOp: null,
-  }));
-  const command = options.reproCommand ?? ((token: string) => `daxcrash repro ${token}`);
-  const findings = findingKinds(result).map(({ finding, count: n }): HtmlFinding => {
-    const extras = options.extras?.(finding) ?? {};
-    const best = extras.shrunkToken ?? extras.token;
-    return {
-      promise: finding.promise,
-      setup: setupName(finding),
-      workload: finding.workload.name,
-      count: n,
-      operations: operationLines(finding),
-      completedOps: finding.position.done,
-      inFlight: finding.position.inFlight,
-      token: extras.token ?? null,
-      shrunkToken: extras.shrunkToken ?? null,
-      reproCommand: best === undefined ? null : command(best),
-      diff: finding.diff,
-      timeline: extras.reproduction === undefined ? null : reproductionTimeline(extras.reproduction),
-    };
-  });
-  const findingsTotal = result.combos.reduce((n, c) => n + Object.values(c.findingCounts).reduce((a, b) => a + (b ?? 0), 0), 0);
-  return {
-    title: options.title ?? 'daxcrash report',
-    params: {
-      seed: options.seed,
-      suites: options.suites,
-      setups: combinations.map((c) => c.setup),
-      ...(options.generatedAt !== undefined ? { generatedAt: options.generatedAt } : {}),
-      ...(options.other !== undefined ? { other: options.other } : {}),
-    },
-    summary: {
-      units: result.combos.reduce((n, c) => n + c.units, 0),
-      statesChecked: result.combos.reduce((n, c) => n + c.statesChecked, 0),
-      findingsTotal,
-      verdict: findingsTotal === 0 ? 'pass' : 'fail',
-    },
-    combinations,
-    findings,
-  };
-}
-
-function operationLines(finding: Finding): string[] {
-  if (finding.workload.ops.length === 0) return [];
-  return workloadSummary(finding.workload).split('\n').map((line) => line.replace(/^\s*\d+ /, ''));
-}
-
-export interface FindingExtrasOptions {
-  /** The engine seed of the campaign. */
-  readonly seed: string;
-  readonly deviceBytes: number;
-  readonly workloadRef?: WorkloadRef;
-  /** When given, shrink the workload with these engine options (the campaign's, without the setup). */
-  readonly shrink?: Omit<EngineOptions, 'setup'>;
-}
-
-/** Token, reproduction and (optionally) shrunk token of one finding: the slow part, done per kind. */
-export function findingExtras(finding: Finding, options: FindingExtrasOptions): FindingExtras {
-  const tokenOptions = { seed: options.seed, deviceBytes: options.deviceBytes };
-  const token = findingToken(finding, { ...tokenOptions, ...(options.workloadRef ? { workloadRef: options.workloadRef } : {}) });
-  const reproduction = repro(token);
-  if (options.shrink === undefined) return { token, reproduction };
-  const shrunk = shrink(finding.workload, finding.promise, { ...options.shrink, seed: options.seed, deviceBytes: options.deviceBytes, setup: finding.setup });
-  return { token, reproduction, shrunkToken: findingToken(shrunk.finding, tokenOptions) };
-}
-
-/**
- * A reproduction's events and the fate of its uncertain words, as crash/repro.ts reads them
- * from the device at the crash point (`Reproduction.crash`): each word some tracked store
- * wrote kept the newest value, an older one, or lost every store since it was durable.
- */
-export function reproductionTimeline(r: Reproduction): HtmlTimeline {
-  const words: HtmlWord[] = [];
-  let omitted = 0;
-  for (const line of r.crash.lines) {
-    for (const w of line.words) {
-      if (words.length >= MAX_TIMELINE_WORDS) {
-        omitted++;
-        continue;
-      }
-      words.push({ address: w.addr, line: line.line, kept: w.kept });
-    }
-  }
-  return {
-    crashPoint: r.spec.crashPoint,
-    events: r.events.map(timelineEvent),
-    words,
-    ...(omitted > 0 ? { wordsOmitted: omitted } : {}),
-  };
-}
-
-const EVENT_KIND: Readonly<Record<DeviceEvent['kind'], TimelineEventKind>> = {
-  store: 'store', movnti: 'store', dc: 'clean', clwb: 'clean', clflush: 'clean', clflushopt: 'clean',
-  dmb: 'barrier', dsb: 'barrier', hint: 'barrier', sfence: 'fence', mfence: 'fence', mark: 'marker',
-};
-
-export function timelineEvent(e: DeviceEvent): HtmlTimelineEvent {
-  const kind = EVENT_KIND[e.kind];
-  const addressed = kind === 'store' || kind === 'clean';
-  return {
-    index: e.index,
-    kind,
-    address: addressed ? e.addr : null,
-    line: addressed ? Math.floor(e.addr / LINE_BYTES) : null,
-    label: eventLabel(e),
-  };
-}
-
-function eventLabel(e: DeviceEvent): string {
-  switch (e.kind) {
-    case 'mark': return markerLabel(e.label ?? 'marker', e.data);
-    case 'store': case 'movnti': return `${e.kind} ${e.length} B`;
-    case 'dc': return `dc ${e.op}`;
-    case 'dmb': case 'dsb': return `${e.kind} ${e.op}`;
-    case 'hint': return 'flush hint';
-    default: return e.kind;
-  }
-}
-
-function markerLabel(label: string, data: unknown): string {
-  const record = typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
-  const index = typeof record.index === 'number' ? record.index : undefined;
-  if (label === 'op-start' && index !== undefined) {
-    const op = record.op !== undefined ? ` ${JSON.stringify(record.op)}` : '';
-    return `operation ${index} starts${op}`;
-  }
-  if (label === 'op-end' && index !== undefined) return `operation ${index} returns ${JSON.stringify(record.result ?? null)}`;
-  if (label === 'persistence-point' && index !== undefined) return `persistence point: operation ${index} returned`;
-  return label;
-}
-
 // ============================================================================== from a run report
 
 /**
  * The HTML input of a `run`, `compare` or `merge` report (crash/report.ts). Each kind of
- * finding is reproduced from its best token (the shrunk one when there is one) to draw its
- * timeline; G0 (no crash state) has none.
+ * finding carries the timeline of its best token's reproduction (the shrunk one when there
+ * is one); G0 (no crash state) has none.
  */
 export function reportToHtmlInput(report: Report): HtmlReportInput {
   const combinations: HtmlCombination[] = report.combos.map((c) => ({
@@ -701,25 +495,20 @@ export function reportToHtmlInput(report: Report): HtmlReportInput {
       costNanosPerOp: 0, cleansPerOp: null, barriersPerOp: null,
     });
   }
-  const findings = report.kinds.map((k): HtmlFinding => {
-    const best = k.shrunk?.token ?? k.first.token;
-    const reproduction = best === undefined ? undefined : repro(best);
-    const workload = reproduction?.workload;
-    return {
-      promise: k.promise,
-      setup: k.setup,
-      workload: k.first.workload,
-      count: k.count,
-      operations: workload === undefined ? [] : workloadSummary(workload).split('\n').map((line) => line.replace(/^\s*\d+ /, '')),
-      completedOps: reproduction?.opsBefore ?? k.first.position?.done ?? 0,
-      inFlight: reproduction?.inFlight ?? k.first.position?.inFlight ?? false,
-      token: k.first.token ?? null,
-      shrunkToken: k.shrunk?.token ?? null,
-      reproCommand: k.repro,
-      diff: k.shrunk?.diff ?? k.first.diff,
-      timeline: reproduction === undefined ? null : reproductionTimeline(reproduction),
-    };
-  });
+  const findings = report.kinds.map((k): HtmlFinding => ({
+    promise: k.promise,
+    setup: k.setup,
+    workload: k.first.workload,
+    count: k.count,
+    operations: k.timeline?.operations ?? [],
+    completedOps: k.timeline?.done ?? k.first.position?.done ?? 0,
+    inFlight: k.timeline?.inFlight ?? k.first.position?.inFlight ?? false,
+    token: k.first.token ?? null,
+    shrunkToken: k.shrunk?.token ?? null,
+    reproCommand: k.repro,
+    diff: k.shrunk?.diff ?? k.first.diff,
+    timeline: k.timeline,
+  }));
   const r = report.run;
   return {
     title: 'daxcrash report',

@@ -6,6 +6,7 @@
  */
 import { ClaimResult, LITMUS_TESTS, runCatalogue } from '../device/litmus-catalog';
 import { ProfileName } from '../device/profiles';
+import { textTable } from '../crash/report-text';
 
 export interface LitmusReport {
   readonly results: readonly ClaimResult[];
@@ -29,7 +30,7 @@ export function formatLitmus(report: LitmusReport, profile: ProfileName | undefi
   const rows: string[][] = [];
   const flush = () => {
     if (rows.length === 0) return;
-    lines.push(...table([header, ...rows]).map((l) => `    ${l}`));
+    lines.push(...textTable([header, ...rows]).map((l) => `    ${l}`));
     rows.length = 0;
   };
   for (const r of report.results) {
@@ -64,10 +65,4 @@ function verdict(r: ClaimResult): string {
   if (r.missing.length) why.push(`missing ${r.missing.join(' ')}`);
   if (r.unexpected.length) why.push(`shows ${r.unexpected.join(' ')}`);
   return `FAIL (${why.join('; ')})`;
-}
-
-/** Left-aligned columns, two spaces apart. */
-export function table(rows: readonly (readonly string[])[]): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd());
 }

@@ -16,6 +16,7 @@ import { imageCommand } from './image';
 import { mergeCommand } from './merge';
 import { reproCommand } from './repro';
 import { compareCommand, runCommand } from './run';
+import { packageVersion } from '../crash/campaign';
 
 export { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE };
 
@@ -36,14 +37,14 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     .description('a short campaign on armv8.2: ordered vs unordered, linux-arm64 vs rfc-2016, and one shrunk finding (what npm start runs)')
     .option('--seed <seed>', 'the engine seed', DEMO_DEFAULTS.seed)
     .addHelpText('after', '\nExamples:\n  daxcrash demo\n  daxcrash demo --seed 7\n\nA demonstration: it exits 0 even though it shows findings.')
-    .action((opts: { seed: string }) => {
+    .action(async (opts: { seed: string }) => {
       const options = { ...DEMO_DEFAULTS, seed: opts.seed };
       const started = performance.now();
       out(`daxcrash demo: bounded-1 workloads (every ${options.stride}th) on armv8.2, policies ordered and unordered,`);
       out(`pmem API flavours linux-arm64 (mainline) and rfc-2016 (the 2016 arm64 pmem RFC); seed ${JSON.stringify(options.seed)}.`);
       out('Each workload runs on our file system and on the reference; the power fails at every clean and barrier;');
       out('each crash state is recovered (journal replay), checked by fsck and compared with the reference.');
-      const result = runDemo(options, out);
+      const result = await runDemo(options, out);
       out(formatDemo(result, options, (performance.now() - started) / 1000));
       setExit(EXIT_OK);
     });
@@ -83,11 +84,6 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
 /** A subcommand made apart takes the program's error handling and output. */
 function inherit(program: Command, cmd: Command): Command {
   return cmd.exitOverride().showHelpAfterError(`(run daxcrash ${cmd.name()} --help for usage)`).configureOutput(program.configureOutput());
-}
-
-function packageVersion(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('../package.json') as { version: string }).version;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -4,7 +4,8 @@
  */
 import { PROMISES } from '../crash/check';
 import type { ComboReport, Report } from '../crash/report';
-import { table } from './litmus';
+import { textTable } from '../crash/report-text';
+import { policyLabel, setupLabel } from '../crash/setup';
 
 /** One row per combination: units, states, coverage, G9 states, findings per promise, cost. */
 export function summaryTable(report: Report): string {
@@ -14,10 +15,10 @@ export function summaryTable(report: Report): string {
     ...PROMISES.map((p) => String(c.findingCounts[p])), String(c.failingWorkloads),
     c.cost.costNanosPerOp.toFixed(0), c.cost.cleansPerOp.toFixed(1), c.cost.barriersPerOp.toFixed(1),
   ]);
-  const lines = report.combos.length > 0 ? table([header, ...rows]) : [];
+  const lines = report.combos.length > 0 ? textTable([header, ...rows]) : [];
   if (report.mmap.length > 0) {
     if (lines.length > 0) lines.push('');
-    lines.push(...table([['mmap profile', 'drain', 'units', 'states', 'lost records', 'first loss'],
+    lines.push(...textTable([['mmap profile', 'drain', 'units', 'states', 'lost records', 'first loss'],
       ...report.mmap.map((m) => [m.profile, m.drain, String(m.units), String(m.statesChecked), String(m.lostRecords), m.firstLoss ?? '-'])]));
   }
   return lines.join('\n');
@@ -29,10 +30,10 @@ export function compareTable(report: Report): string {
   const ratio = (c: ComboReport) => (base === undefined || base.cost.costNanosPerOp === 0 ? '-' : `${(c.cost.costNanosPerOp / base.cost.costNanosPerOp).toFixed(2)}x`);
   const header = ['profile', 'pmem API', 'policy', 'states', ...PROMISES, 'ns/op', 'vs first', 'cleans/op', 'barriers/op'];
   const rows = report.combos.map((c) => [
-    c.setup.profile, c.setup.pmemApi, c.setup.policy + (c.setup.flushHint ? '+hint' : ''), String(c.statesChecked),
+    c.setup.profile, c.setup.pmemApi, policyLabel(c.setup), String(c.statesChecked),
     ...PROMISES.map((p) => String(c.findingCounts[p])), c.cost.costNanosPerOp.toFixed(0), ratio(c), c.cost.cleansPerOp.toFixed(1), c.cost.barriersPerOp.toFixed(1),
   ]);
-  return table([header, ...rows]).join('\n');
+  return textTable([header, ...rows]).join('\n');
 }
 
 /** For each kind of finding: what broke, where first, the shrunk token and the repro command. */
@@ -73,7 +74,7 @@ export function junitXml(report: Report): string {
   let skipped = 0;
   for (const u of report.units) {
     if (u.kind === 'fs') {
-      const label = `${u.setup.profile}/${u.setup.pmemApi}/${u.setup.policy}${u.setup.flushHint ? '+hint' : ''}`;
+      const label = setupLabel(u.setup);
       const counts = Object.entries(u.findingCounts).filter(([, n]) => (n ?? 0) > 0);
       let body = '';
       if (counts.length > 0) {

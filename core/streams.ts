@@ -23,7 +23,7 @@
 // - Numbers in a path are decimal integers, so `<instruction>/<draw>` never collides with a
 //   named fork.
 
-import { assert, assertInteger } from './assert';
+import { assertInteger } from './assert';
 import { Rng } from './rng';
 
 /** The named forks of a unit's tree (the table above). */
@@ -46,12 +46,13 @@ export class StreamTree {
     this.seed = seed;
   }
 
-  /** The tree of a unit seed (a numeric seed is read as its decimal string). */
+  /**
+   * The tree of a unit seed (a numeric seed is read as its decimal string). An empty seed
+   * names seeds (a token may carry one) but has no stream: drawing from it fails in Rng.
+   */
   static of(seed: string | number): StreamTree {
     if (typeof seed === 'number') assertInteger(seed, 'seed');
-    const text = String(seed);
-    assert(text.length > 0, 'a unit seed is non-empty');
-    return new StreamTree(text);
+    return new StreamTree(String(seed));
   }
 
   /** fs/: the unordered policy's issue order. */

@@ -1,119 +1,170 @@
 /**
- * Campaigns: workloads x profiles x pmem API flavours x policies, each combination a set of
- * units (one workload on one setup), results as plain data a CLI or a report can print:
- * states checked, states in the bound (coverage), findings per promise, and device cost per
- * operation. A flavour that cannot run on a profile's ISA (linux-x86 on Arm, the Arm
- * flavours on x86) is skipped and said so, not counted as a finding.
+ * Campaigns: the one path from a campaign's parameters to its report — plan (plan.ts), pool
+ * (pool.ts: this thread or worker threads), report (report.ts). The CLI's `run`, `compare`
+ * and `merge`, the demo and the library's `runCampaign` all take it, so they skip the same
+ * setups (the plan's up-front probe: a flavour whose instructions the profile lacks is listed
+ * as skipped, never run), count the same way, and a library user gets the report the CLI
+ * writes.
  *
- * Determinism: a unit's result depends only on (workload, setup, engine options, seed);
- * combinations and units run in a fixed order.
+ * What stays with the caller: where records are kept (the CLI streams them to a results
+ * file), resuming (finished records handed back in `previous` are not run again), and when to
+ * stop (`CampaignControl`: drain lets units in flight finish, abort drops them).
+ *
+ * Determinism: the report depends on the spec only (not on workers, shards or time); the
+ * records come back in unit order whatever order the workers finish in.
  */
-import { UndefinedInstruction } from '../device/device';
-import type { PmemApiName } from '../device/pmem-api';
-import type { ProfileName } from '../device/profiles';
-import type { FlushPolicy } from '../fs/mount';
 import type { Workload } from '../workloads/ops';
-import { MountSetup, PromiseId } from './check';
-import { EngineOptions, Finding, UnitResult, runUnit } from './engine';
+import { DEFAULT_RANDOM_WORKLOADS, PlanParams, Shard, SuiteSpec, inShard, makePlan, workloadFileLabel } from './plan';
+import { PoolOutcome, UnitPool } from './pool';
+import { Report, ReportRun, buildReport, shardUnits } from './report';
+import type { UnitEngineOptions, UnitRecord } from './results';
+import { setupLabel } from './setup';
 
-export interface CampaignSpec {
-  readonly workloads: readonly Workload[];
-  readonly profiles: readonly ProfileName[];
-  readonly pmemApis: readonly PmemApiName[];
-  readonly policies: readonly FlushPolicy[];
-  readonly flushHint?: boolean;
-  readonly engine?: Omit<EngineOptions, 'setup'>;
+/** A campaign: PlanParams with defaults, and how to run it. */
+export interface CampaignSpec extends Partial<PlanParams> {
+  /** A suite of these workloads, after `suites` (their operations go into tokens). */
+  readonly workloads?: readonly Workload[];
+  /** Labels of the suites in the report (default: the suite's name, `file:<digest>` for workloads). */
+  readonly suiteLabels?: readonly string[];
+  /** Run only this slice of the plan. */
+  readonly shard?: Shard | null;
+  /** Worker threads (default 1: this thread). */
+  readonly workers?: number;
+  /** Engine runs the shrinker may spend on the first finding of each kind (default 0: none). */
+  readonly shrinkTries?: number;
 }
 
-export interface ComboResult {
-  readonly setup: MountSetup;
-  readonly skipped?: string;
-  readonly units: number;
-  readonly statesChecked: number;
-  readonly statesInBound: bigint;
-  readonly uniqueImages: number;
-  /** G9: crash states of recovery runs checked. */
-  readonly recoveryStatesChecked: number;
-  readonly findingCounts: Readonly<Partial<Record<PromiseId, number>>>;
-  /** Workloads with at least one finding. */
-  readonly failingWorkloads: number;
-  /** Simulated device nanoseconds per workload operation. */
-  readonly costNanosPerOp: number;
-  readonly findings: readonly Finding[];
-}
+export const CAMPAIGN_DEFAULTS = {
+  seeds: ['0'], profiles: ['armv8.2'], pmemApis: ['linux-arm64'], policies: ['ordered'], flushHint: false,
+  points: 'flushes', states: { kind: 'bounded', k: 2, limit: 64 }, e2fsck: 'none', deviceBytes: 16 << 20,
+} as const satisfies Partial<PlanParams>;
 
-export interface CampaignResult {
-  readonly combos: readonly ComboResult[];
-}
-
-export type Progress = (done: number, total: number, combo: MountSetup) => void;
-
-export function runCampaign(spec: CampaignSpec, onProgress?: Progress): CampaignResult {
-  const combos: ComboResult[] = [];
-  const setups: MountSetup[] = [];
-  for (const profile of spec.profiles) {
-    for (const pmemApi of spec.pmemApis) {
-      for (const policy of spec.policies) setups.push({ profile, pmemApi, policy, flushHint: spec.flushHint ?? false });
-    }
-  }
-  const total = setups.length * spec.workloads.length;
-  let done = 0;
-  for (const setup of setups) {
-    const units: UnitResult[] = [];
-    let skipped: string | undefined;
-    for (const workload of spec.workloads) {
-      try {
-        units.push(runUnit(workload, { ...spec.engine, setup }));
-      } catch (err) {
-        if (!(err instanceof UndefinedInstruction)) throw err;
-        skipped = `${setup.pmemApi} cannot run on ${setup.profile}: ${err.message}`;
-        done += spec.workloads.length - units.length;
-        break;
-      }
-      onProgress?.(++done, total, setup);
-    }
-    combos.push(summarise(setup, units, skipped));
-  }
-  return { combos };
-}
-
-function summarise(setup: MountSetup, units: readonly UnitResult[], skipped: string | undefined): ComboResult {
-  const counts: Partial<Record<PromiseId, number>> = {};
-  let nanos = 0;
-  let ops = 0;
-  for (const u of units) {
-    for (const [p, n] of Object.entries(u.findingCounts)) counts[p as PromiseId] = (counts[p as PromiseId] ?? 0) + n;
-    for (const c of Object.values(u.costs)) nanos += c.costNanos;
-    ops += u.operations;
-  }
+/** The plan's parameters of a spec, defaults filled in. */
+export function campaignParams(spec: CampaignSpec): PlanParams {
+  const suites: SuiteSpec[] = [...(spec.suites ?? [])];
+  if (spec.workloads !== undefined) suites.push({ kind: 'file', label: workloadFileLabel(spec.workloads), workloads: spec.workloads });
+  const hasRandom = suites.some((s) => s.kind === 'generated' && s.suite === 'random');
   return {
-    setup,
-    skipped,
-    units: units.length,
-    statesChecked: units.reduce((n, u) => n + u.statesChecked, 0),
-    statesInBound: units.reduce((n, u) => n + u.statesInBound, 0n),
-    uniqueImages: units.reduce((n, u) => n + u.uniqueImages, 0),
-    recoveryStatesChecked: units.reduce((n, u) => n + u.recoveryStatesChecked, 0),
-    findingCounts: counts,
-    failingWorkloads: units.filter((u) => Object.keys(u.findingCounts).length > 0).length,
-    costNanosPerOp: ops === 0 ? 0 : nanos / ops,
-    findings: units.flatMap((u) => u.findings),
+    seeds: spec.seeds ?? CAMPAIGN_DEFAULTS.seeds,
+    suites,
+    profiles: spec.profiles ?? CAMPAIGN_DEFAULTS.profiles,
+    pmemApis: spec.pmemApis ?? CAMPAIGN_DEFAULTS.pmemApis,
+    policies: spec.policies ?? CAMPAIGN_DEFAULTS.policies,
+    flushHint: spec.flushHint ?? CAMPAIGN_DEFAULTS.flushHint,
+    points: spec.points ?? CAMPAIGN_DEFAULTS.points,
+    states: spec.states ?? CAMPAIGN_DEFAULTS.states,
+    e2fsck: spec.e2fsck ?? CAMPAIGN_DEFAULTS.e2fsck,
+    deviceBytes: spec.deviceBytes ?? CAMPAIGN_DEFAULTS.deviceBytes,
+    workloadsPerSuite: spec.workloadsPerSuite ?? (hasRandom ? DEFAULT_RANDOM_WORKLOADS : Infinity),
+    limit: spec.limit ?? Infinity,
   };
 }
 
-/** Coverage: states checked over states in the bound. */
-export function coverage(c: ComboResult): number {
-  return c.statesInBound === 0n ? 1 : c.statesChecked / Number(c.statesInBound);
+/** A suite's name in a report. */
+export function suiteLabel(s: SuiteSpec): string {
+  switch (s.kind) {
+    case 'generated': return s.stride === undefined || s.stride === 1 ? s.suite : `${s.suite}/every-${s.stride}`;
+    case 'mmap': return 'mmap';
+    case 'file': return s.label;
+  }
 }
 
-/** A plain table of a campaign: one row per combination. */
-export function campaignTable(result: CampaignResult): string {
-  const promises: PromiseId[] = ['G0', 'G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8', 'G9'];
-  const header = ['profile', 'pmem API', 'policy', 'workloads', 'states', 'coverage', 'recovery states', ...promises, 'ns/op'];
-  const rows = result.combos.map((c) => c.skipped
-    ? [c.setup.profile, c.setup.pmemApi, c.setup.policy, 'skipped', '', '', '', ...promises.map(() => ''), '']
-    : [c.setup.profile, c.setup.pmemApi, c.setup.policy + (c.setup.flushHint ? '+hint' : ''), String(c.units), String(c.statesChecked),
-      `${(coverage(c) * 100).toFixed(1)}%`, String(c.recoveryStatesChecked), ...promises.map((p) => String(c.findingCounts[p] ?? 0)), c.costNanosPerOp.toFixed(0)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+/** The report's `run` object: what the campaign is, without time, paths or worker counts. */
+export function campaignRun(spec: CampaignSpec): ReportRun {
+  const p = campaignParams(spec);
+  const plan = makePlan(p);
+  return {
+    seeds: p.seeds, suites: spec.suiteLabels ?? p.suites.map(suiteLabel), profiles: p.profiles, pmemApis: p.pmemApis, policies: p.policies, flushHint: p.flushHint,
+    options: {
+      points: p.points, states: p.states, e2fsck: p.e2fsck, deviceBytes: p.deviceBytes,
+      workloadsPerSuite: Number.isFinite(p.workloadsPerSuite) ? p.workloadsPerSuite : null,
+      limit: Number.isFinite(p.limit) ? p.limit : null,
+      shrinkTries: spec.shrinkTries ?? 0,
+    },
+    shard: spec.shard ?? null,
+    plannedUnits: Number.isFinite(plan.size) ? plan.size : null,
+    setups: plan.setups.map(setupLabel),
+    mmapSetups: plan.mmapSetups.map((s) => `${s.profile}/${s.drain}`),
+    skipped: plan.skipped,
+  };
+}
+
+/** Stops a running campaign: `drain` finishes the units in flight, `abort` drops them. */
+export class CampaignControl {
+  private pool: UnitPool | undefined;
+  private pending: 'drain' | 'abort' | undefined;
+  /** How the pool ended ('done' until it ran). */
+  outcome: PoolOutcome = 'done';
+
+  drain(): void {
+    this.pending ??= 'drain';
+    this.pool?.drain();
+  }
+
+  abort(): void {
+    this.pending = 'abort';
+    this.pool?.abort();
+  }
+
+  /** @internal runCampaign hands its pool over. */
+  attach(pool: UnitPool): void {
+    this.pool = pool;
+    if (this.pending === 'drain') pool.drain();
+    if (this.pending === 'abort') pool.abort();
+  }
+}
+
+/** runCampaign's rejection when `control.abort()` stopped it: the records finished so far. */
+export class CampaignAborted extends Error {
+  override name = 'CampaignAborted';
+  constructor(readonly records: readonly UnitRecord[]) {
+    super(`the campaign was aborted after ${records.length} units`);
+  }
+}
+
+export interface CampaignHooks {
+  /** Records of units already finished (a resumed run): not run again, part of the report. */
+  readonly previous?: readonly UnitRecord[];
+  /** Each new record, in unit order, as it finishes. */
+  readonly onRecord?: (record: UnitRecord) => void;
+  readonly control?: CampaignControl;
+  /** Called before each shrink (progress for a person). */
+  readonly onShrink?: (kind: number, kinds: number, label: string) => void;
+  /** The tool version the report names (default the package's). */
+  readonly version?: string;
+}
+
+/** Units the campaign (its shard) runs, finished ones included. */
+export function campaignUnits(spec: CampaignSpec): number | undefined {
+  const size = makePlan(campaignParams(spec)).size;
+  return Number.isFinite(size) ? shardUnits(size, spec.shard ?? null) : undefined;
+}
+
+/** Plan, run every unit not yet finished, and build the report (shrinking the first finding of each kind). */
+export async function runCampaign(spec: CampaignSpec, hooks: CampaignHooks = {}): Promise<Report> {
+  const params = campaignParams(spec);
+  const plan = makePlan(params);
+  const previous = hooks.previous ?? [];
+  const done = new Set(previous.map((r) => r.index));
+  const shard = spec.shard ?? undefined;
+  const units = (function* () {
+    for (const u of plan.units()) if (inShard(u.index, shard) && !done.has(u.index)) yield u;
+  })();
+  const engine: UnitEngineOptions = { points: params.points, states: params.states, e2fsck: params.e2fsck, deviceBytes: params.deviceBytes };
+  const pool = new UnitPool(engine, spec.workers ?? 1);
+  const control = hooks.control ?? new CampaignControl();
+  control.attach(pool);
+  const records: UnitRecord[] = [...previous];
+  control.outcome = await pool.run(units, (record) => {
+    records.push(record);
+    hooks.onRecord?.(record);
+  });
+  if (control.outcome === 'aborted') throw new CampaignAborted(records);
+  return buildReport(campaignRun(spec), records, { version: hooks.version ?? packageVersion(), onShrink: hooks.onShrink });
+}
+
+/** This package's version (package.json; dist/package.json in a build). */
+export function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../package.json') as { version: string }).version;
 }

@@ -25,16 +25,15 @@
  * What an image yields (mount, fsck, recovered state, G8) depends on its bytes only, so it
  * is computed once per image digest; the window comparison is done for every crash point.
  */
-import { PmemDevice } from '../device/device';
+import type { PmemDevice } from '../device/device';
 import type { MediaSource } from '../device/media';
 import { FsckProblem, fsck } from '../fs/fsck';
-import { DaxFileSystem } from '../fs/filesystem';
-import { FlushPolicy, mount, mountWithReport } from '../fs/mount';
-import type { PmemApiName } from '../device/pmem-api';
-import type { ProfileName } from '../device/profiles';
+import type { DaxFileSystem } from '../fs/filesystem';
 import { Entry, OracleRun, Snapshot, namespaceKey, snapshot } from './oracle';
 import { patternByte } from '../workloads/ops';
+import { MountSetup, boot, mountSetup } from './setup';
 
+export type { MountSetup };
 export type PromiseId = 'G0' | 'G1' | 'G2' | 'G3' | 'G4' | 'G5' | 'G6' | 'G7' | 'G8' | 'G9';
 export const PROMISES: readonly PromiseId[] = ['G0', 'G1', 'G2', 'G3', 'G4', 'G5', 'G6', 'G7', 'G8', 'G9'];
 
@@ -48,13 +47,6 @@ export interface Violation {
 export interface CrashPosition {
   readonly done: number;
   readonly inFlight: boolean;
-}
-
-export interface MountSetup {
-  readonly profile: ProfileName;
-  readonly pmemApi: PmemApiName;
-  readonly policy: FlushPolicy;
-  readonly flushHint: boolean;
 }
 
 /** What an image yields, whatever the window: computed once per digest. */
@@ -78,16 +70,14 @@ export function recoverImage(image: MediaSource, setup: MountSetup, e2fsck?: (im
 }
 
 function recoverOurs(image: MediaSource, setup: MountSetup): Recovered {
-  const device = new PmemDevice({ media: image, profile: setup.profile, trace: false });
-  let fs: DaxFileSystem;
-  let replayed = 0;
+  let booted: ReturnType<typeof boot>;
   try {
-    const mounted = mountWithReport(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint });
-    fs = mounted.fs;
-    replayed = mounted.report.recovery?.transactionsReplayed ?? 0;
+    booted = boot(setup, image, { trace: false });
   } catch (err) {
     return { mountError: (err as Error).message, fsckProblems: [] };
   }
+  const { device, fs } = booted;
+  const replayed = booted.report.recovery?.transactionsReplayed ?? 0;
   let state: Snapshot;
   try {
     state = snapshot(fs);
@@ -118,8 +108,7 @@ function usable(fs: DaxFileSystem, device: PmemDevice, setup: MountSetup): strin
     }
     for (const path of made) fs.unlinkSync(path);
     fs.unmount();
-    const again = mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint });
-    again.unmount();
+    mountSetup(device, setup).fs.unmount();
     const problems = fsck(device);
     return problems.length === 0 ? undefined : `after new work and a remount, fsck: ${problems[0].kind} ${problems[0].where}: ${problems[0].what}`;
   } catch (err) {

@@ -31,7 +31,8 @@
  * crashes during recovery (G9, the engine's); calls the fs object does not offer (streams,
  * watchers, copyFile, mkdtemp...) fail in the user's code with a TypeError.
  */
-import { PmemDevice } from '../device/device';
+import { StreamTree } from '../core/streams';
+import type { PmemDevice } from '../device/device';
 import type { CrashState } from '../device/crash';
 import type { OverlayImage } from '../device/image';
 import type { MediaSource } from '../device/media';
@@ -39,10 +40,11 @@ import type { PmemApiName } from '../device/pmem-api';
 import type { ProfileName } from '../device/profiles';
 import { DaxFileSystem, FS_CONSTANTS } from '../fs/filesystem';
 import { fsck } from '../fs/fsck';
-import { FlushPolicy, defaultPmemApi, mount } from '../fs/mount';
+import type { FlushPolicy } from '../fs/mount';
 import { ASYNC_FORMS, AsyncFormName, CallbackForm, PromiseForm, asyncApi } from '../fs/node-api';
-import { baseImage } from './engine';
-import { CrashPointChoice, StateChoice, crashPointWatcher, statesAt } from './points';
+import { CrashPointChoice, StateChoice, statesAt } from './points';
+import { Recording } from './record';
+import { MountSetup, baseImage, boot, resolveSetup, setupLabel } from './setup';
 import { PAGE_BYTES } from '../core/limits';
 
 /** The sync methods the fs object offers, with Node's names and signatures. */
@@ -186,19 +188,15 @@ export async function crashTest(
   fn: (fs: CrashTestFs, tools: CrashTestTools) => unknown,
   options: CrashTestOptions,
 ): Promise<CrashTestResult> {
-  const profile = options.profile ?? 'armv8.2';
   const seed = options.seed ?? '0';
+  const streams = StreamTree.of(seed);
   const points = options.points ?? 'flushes';
   const states = options.states ?? { kind: 'bounded', k: 2, limit: 16 };
   const limit = options.limit ?? DEFAULT_LIMIT;
-  const deviceBytes = options.deviceBytes ?? 16 << 20;
-  const policy = options.policy ?? 'ordered';
+  const setup = resolveSetup({ profile: options.profile, pmemApi: options.pmemApi, policy: options.policy, flushHint: options.flushHint });
   const invariants = typeof options.check === 'function' ? [options.check] : [...options.check];
-  const mountOptions = (device: PmemDevice) => ({
-    policy, pmemApi: options.pmemApi ?? defaultPmemApi(device), flushHint: options.flushHint ?? false, seed,
-  });
 
-  const start = await startImage(options, profile, deviceBytes, mountOptions);
+  const start = await startImage(options, setup, streams, options.deviceBytes ?? 16 << 20);
   const pool = new Map<string, Uint8Array>();
   const images = new Map<string, MediaSource>();
   const taken: Taken[] = [];
@@ -214,7 +212,7 @@ export async function crashTest(
     const here = device.instructionCount;
     if (only !== undefined && only.point !== point) return;
     const crash = device.crashPoint();
-    for (const state of statesAt(crash, states, seed, here).list) {
+    for (const state of statesAt(crash, states, streams).list) {
       if (only?.state !== undefined && JSON.stringify(only.state) !== JSON.stringify(state)) continue;
       if (taken.length >= limit) {
         skipped++;
@@ -227,26 +225,18 @@ export async function crashTest(
     }
   };
 
-  const device = new PmemDevice({
-    media: start,
-    profile,
-    onInstruction: crashPointWatcher(points, (d) => takeStates(d, lastInstruction(d))),
-  });
-  const setupLabel = `${profile}/${mountOptions(device).pmemApi}/${policy}`;
-  const fs = mount(device, mountOptions(device));
+  const recording = new Recording({ setup, media: start, streams, points, onCrashPoint: (device, _at, event) => takeStates(device, event) });
+  const device = recording.device;
+  const fs = recording.mount();
   const recorded = fsObject(fs, {
     before: (name, args) => {
       inFlight = callText(name, args);
-      device.mark('op-start', { index: calls.length + 1, call: inFlight });
+      recording.begin({ call: inFlight });
     },
     after: (name, ok) => {
       calls.push(inFlight as string);
       inFlight = undefined;
-      device.mark('op-end', { index: calls.length, ok });
-      if (ok && PERSISTENCE_CALLS.has(name)) {
-        device.mark('persistence-point', { index: calls.length });
-        takeStates(device, `returned ${name}`);
-      }
+      recording.finish({ ok }, ok && PERSISTENCE_CALLS.has(name), name);
     },
   });
   await fn(recorded, {
@@ -260,27 +250,48 @@ export async function crashTest(
     fs.syncSync();
     inFlight = undefined;
   }
-  takeStates(device, 'end');
+  recording.end();
 
-  // ---------------------------------------------------------------- judge every state taken
+  const judged = await judgeTaken(taken, { options, setup, streams, invariants, images, calls, marks, label: `crashTest seed=${seed} ${setupLabel(setup)} points=${points}` });
+  return {
+    seed, profile: setup.profile, pmemApi: setup.pmemApi, policy: setup.policy, crashPoints, statesChecked: taken.length, statesSkipped: skipped,
+    uniqueImages: images.size, recoveries: judged.recoveries, calls,
+    findingCount: Object.values(judged.counts).reduce((a, b) => a + (b ?? 0), 0), findingCounts: judged.counts, findings: judged.findings,
+  };
+}
+
+interface TakenContext {
+  readonly options: CrashTestOptions;
+  readonly setup: MountSetup;
+  readonly streams: StreamTree;
+  readonly invariants: readonly CrashInvariant[];
+  readonly images: ReadonlyMap<string, MediaSource>;
+  readonly calls: readonly string[];
+  readonly marks: readonly string[];
+  /** `crashTest seed=... setup points=...`: how each description starts. */
+  readonly label: string;
+}
+
+/** Judge every state taken: one recovery per distinct image and position, findings counted per state. */
+async function judgeTaken(taken: readonly Taken[], c: TakenContext): Promise<{ findings: CrashTestFinding[]; counts: Partial<Record<CrashFindingKind, number>>; recoveries: number }> {
   const findings: CrashTestFinding[] = [];
   const counts: Partial<Record<CrashFindingKind, number>> = {};
-  const keep = options.keepFindings ?? 20;
+  const keep = c.options.keepFindings ?? 20;
   const verdicts = new Map<string, Array<{ kind: CrashFindingKind; message: string }>>();
   const fsckDone = new Set<string>();
   for (const t of taken) {
     const key = `${t.digest}|${t.callsDone}|${t.inFlight ?? ''}|${t.marksDone}`;
-    const description = `crashTest seed=${seed} ${setupLabel} points=${points}: point ${t.point}, before instruction ${t.instruction} (after ${t.event}), `
+    const description = `${c.label}: point ${t.point}, before instruction ${t.instruction} (after ${t.event}), `
       + `state ${stateText(t.state)}; ${t.callsDone} call(s) returned${t.inFlight ? `, in ${t.inFlight}` : ''}`;
     let verdict = verdicts.get(key);
     if (verdict === undefined) {
       const ctx: CrashContext = {
-        point: t.point, instruction: t.instruction, event: t.event, calls: calls.slice(0, t.callsDone), inFlight: t.inFlight,
-        marks: marks.slice(0, t.marksDone), state: t.state, description,
+        point: t.point, instruction: t.instruction, event: t.event, calls: c.calls.slice(0, t.callsDone), inFlight: t.inFlight,
+        marks: c.marks.slice(0, t.marksDone), state: t.state, description,
       };
-      const runFsck = (options.fsck ?? true) && !fsckDone.has(t.digest);
+      const runFsck = (c.options.fsck ?? true) && !fsckDone.has(t.digest);
       fsckDone.add(t.digest);
-      verdict = await judgeImage(images.get(t.digest) as MediaSource, { profile, mountOptions, invariants, ctx, runFsck });
+      verdict = await judgeImage(c.images.get(t.digest) as MediaSource, { setup: c.setup, streams: c.streams, invariants: c.invariants, ctx, runFsck });
       verdicts.set(key, verdict);
     }
     for (const v of verdict) {
@@ -288,36 +299,28 @@ export async function crashTest(
       if (findings.length < keep) {
         findings.push({
           kind: v.kind, message: v.message, point: t.point, instruction: t.instruction, event: t.event, state: t.state,
-          callsDone: t.callsDone, inFlight: t.inFlight, marks: marks.slice(0, t.marksDone), description,
-          replay: { point: t.point, state: t.state }, image: images.get(t.digest) as MediaSource,
+          callsDone: t.callsDone, inFlight: t.inFlight, marks: c.marks.slice(0, t.marksDone), description,
+          replay: { point: t.point, state: t.state }, image: c.images.get(t.digest) as MediaSource,
         });
       }
     }
   }
-  return {
-    seed, profile, pmemApi: mountOptions(device).pmemApi, policy, crashPoints, statesChecked: taken.length, statesSkipped: skipped,
-    uniqueImages: images.size, recoveries: verdicts.size, calls,
-    findingCount: Object.values(counts).reduce((a, b) => a + (b ?? 0), 0), findingCounts: counts, findings,
-  };
+  return { findings, counts, recoveries: verdicts.size };
 }
 
 /** The image the recording starts from: the empty base, or the base after `setup` and a clean unmount. */
-async function startImage(
-  options: CrashTestOptions, profile: ProfileName, deviceBytes: number,
-  mountOptions: (device: PmemDevice) => Parameters<typeof mount>[1],
-): Promise<MediaSource> {
+async function startImage(options: CrashTestOptions, setup: MountSetup, streams: StreamTree, deviceBytes: number): Promise<MediaSource> {
   const base = baseImage(deviceBytes);
   if (options.setup === undefined) return base;
-  const device = new PmemDevice({ media: base, profile, trace: false });
-  const fs = mount(device, mountOptions(device));
+  const { device, fs } = boot(setup, base, { streams, trace: false });
   await options.setup(fsObject(fs));
   fs.unmount();
   return freeze(device.guaranteedMedia(), new Map());
 }
 
 interface JudgeInputs {
-  readonly profile: ProfileName;
-  readonly mountOptions: (device: PmemDevice) => Parameters<typeof mount>[1];
+  readonly setup: MountSetup;
+  readonly streams: StreamTree;
   readonly invariants: readonly CrashInvariant[];
   readonly ctx: CrashContext;
   readonly runFsck: boolean;
@@ -325,13 +328,13 @@ interface JudgeInputs {
 
 /** Recover one image, fsck it when asked, and hold every invariant. */
 async function judgeImage(image: MediaSource, inputs: JudgeInputs): Promise<Array<{ kind: CrashFindingKind; message: string }>> {
-  const device = new PmemDevice({ media: image, profile: inputs.profile, trace: false });
-  let fs: DaxFileSystem;
+  let booted: ReturnType<typeof boot>;
   try {
-    fs = mount(device, inputs.mountOptions(device));
+    booted = boot(inputs.setup, image, { streams: inputs.streams, trace: false });
   } catch (err) {
     return [{ kind: 'mount', message: `mount failed: ${(err as Error).message}` }];
   }
+  const { device, fs } = booted;
   const out: Array<{ kind: CrashFindingKind; message: string }> = [];
   if (inputs.runFsck) {
     const problems = fsck(device);
@@ -407,17 +410,6 @@ function freeze(image: OverlayImage, pool: Map<string, Uint8Array>): MediaSource
     pages.set(pageIndex, page);
   }
   return new FrozenImage(image.sizeBytes, pages);
-}
-
-/** The last instruction in the trace, as 'dsb sy' or 'dc cvap'. */
-function lastInstruction(device: PmemDevice): string {
-  const trace = device.trace;
-  if (trace === undefined) return 'instruction';
-  let e = trace.length - 1;
-  while (e >= 0 && trace.get(e).kind === 'mark') e--;
-  if (e < 0) return 'instruction';
-  const event = trace.get(e);
-  return event.op ? `${event.kind} ${event.op}` : event.kind;
 }
 
 function callText(name: string, args: readonly unknown[]): string {

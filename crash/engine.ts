@@ -15,19 +15,19 @@
  * model, seeded by (unit seed, crash point, draw). Identical images share their recovery,
  * fsck and G8 results (keyed by the image digest); every (image, window) pair is judged.
  */
-import { PmemDevice } from '../device/device';
-import { CrashState } from '../device/crash';
+import { StreamTree } from '../core/streams';
+import type { PmemDevice } from '../device/device';
+import type { CrashState } from '../device/crash';
 import type { MediaSource } from '../device/media';
-import { mkfs } from '../fs/mkfs';
-import { mount } from '../fs/mount';
 import type { OpCost } from '../fs/filesystem';
 import { createReference } from '../workloads/reference';
-import { Handles, PERSISTENCE_OPS, Workload, applyOp } from '../workloads/ops';
+import type { Workload } from '../workloads/ops';
 import { e2fsckVerdict } from './e2fsck';
-import type { SyncFs } from '../workloads/fs-api';
-import { CrashPosition, MountSetup, PromiseId, Recovered, Violation, judge, recoverImage } from './check';
-import { runOracle } from './oracle';
-import { BARRIER_KINDS, CLEAN_KINDS, CrashPointChoice, StateChoice, crashPointWatcher, statesAt } from './points';
+import { CrashPosition, PromiseId, Recovered, Violation, judge, recoverImage } from './check';
+import { OracleRun, runOracle } from './oracle';
+import { CrashPointChoice, StateChoice, crashPointWatcher, statesAt } from './points';
+import { Recording, recordWorkload } from './record';
+import { MountSetup, baseImage, mountSetup, setupDevice } from './setup';
 
 export type { CrashPointChoice, StateChoice };
 /** Run the real e2fsck on no image, a sample (one image in 16, by digest) or every image. */
@@ -85,147 +85,117 @@ export interface UnitResult {
   readonly costs: Readonly<Record<string, Readonly<OpCost>>>;
 }
 
-const baseImages = new Map<string, MediaSource>();
-
-/** A freshly made, empty file system image, shared by every unit of the same size (read-only). */
-export function baseImage(deviceBytes: number): MediaSource {
-  const key = String(deviceBytes);
-  let image = baseImages.get(key);
-  if (image === undefined) {
-    const device = new PmemDevice({ sizeBytes: deviceBytes, trace: false });
-    mkfs(device, { seed: 'daxcrash-base' });
-    // The reference starts empty: lost+found goes (e2fsck -n accepts an image without it).
-    const fs = mount(device);
-    fs.rmdirSync('/lost+found');
-    fs.unmount();
-    image = device.guaranteedMedia().detach();
-    baseImages.set(key, image);
-  }
-  return image;
-}
+export { baseImage };
 
 export function runUnit(workload: Workload, options: EngineOptions): UnitResult {
   const setup = options.setup;
   const deviceBytes = options.deviceBytes ?? 16 << 20;
-  const points = options.points ?? 'flushes';
   const states = options.states ?? { kind: 'bounded', k: 2, limit: 64 };
   const keep = options.keepPerPromise ?? 5;
-  const seed = options.seed ?? '0';
+  const streams = StreamTree.of(options.seed ?? '0');
   const oracle = runOracle(createReference(), workload);
   const cache = new Map<string, Recovered>();
   const counts: Record<string, number> = {};
   const findings: Finding[] = [];
-  let position: CrashPosition = { done: 0, inFlight: false };
   let statesChecked = 0;
   let statesInBound = 0n;
   let crashPoints = 0;
   let e2fsckRuns = 0;
+  const g9 = new RecoveryExplorer(setup, streams, options.recoveryStates ?? 2);
 
-  const recoveryStates = options.recoveryStates ?? 2;
-  let recoveryStatesChecked = 0;
-  let recoveriesExplored = 0;
-  const recoveryCache = new Map<string, Violation[]>();
-  /** Images made by crashing a recovery, kept apart so uniqueImages counts crash images. */
-  const recoveryImages = new Map<string, Recovered>();
-  /** G9: crash the recovery of `image` at its barriers and cleans; recover again; judge. */
-  const recoveryViolations = (image: MediaSource, digest: string): Violation[] => {
-    const key = `${digest}/${position.done}/${position.inFlight}`;
-    const known = recoveryCache.get(key);
-    if (known !== undefined) return known;
-    recoveriesExplored++;
-    const found: Violation[] = [];
-    let last = -1;
-    const device = new PmemDevice({
-      media: image, profile: setup.profile,
-      onInstruction: (_i, d) => {
-        const trace = d.trace;
-        if (trace === undefined || trace.length === 0 || trace.length - 1 === last) return;
-        last = trace.length - 1;
-        const kind = trace.get(last).kind;
-        if (!BARRIER_KINDS.has(kind) && !CLEAN_KINDS.has(kind)) return;
-        const point = d.crashPoint();
-        for (let s = 0; s < recoveryStates && found.length === 0; s++) {
-          const again = point.image({ kind: 'sampled', seed: `${seed}/recovery/${d.instructionCount}/${s}` });
-          const againDigest = again.digest();
-          let rec = recoveryImages.get(againDigest);
-          if (rec === undefined) {
-            rec = recoverImage(again, setup);
-            recoveryImages.set(againDigest, rec);
-          }
-          recoveryStatesChecked++;
-          for (const v of judge(rec, oracle, position)) {
-            found.push({ promise: 'G9', diff: `power failed again during recovery, before its instruction ${d.instructionCount}; after a second recovery: ${v.promise}: ${v.diff}` });
-          }
-        }
-      },
-    });
-    try {
-      mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint });
-    } catch {
-      // the first recovery's own failure is G1 of the image, judged already
-    }
-    recoveryCache.set(key, found);
-    return found;
-  };
-
-  const checkHere = (device: PmemDevice) => {
+  const checkHere = (device: PmemDevice, position: CrashPosition) => {
     crashPoints++;
     const point = device.crashPoint();
-    const here = device.instructionCount;
-    const { list, inBound } = statesAt(point, states, seed, here);
+    const { list, inBound } = statesAt(point, states, streams);
     statesInBound += inBound;
     for (const state of list) {
       const image = point.image(state);
       const digest = image.digest();
       let recovered = cache.get(digest);
       if (recovered === undefined) {
-        const e2fsck = options.e2fsck ?? 'none';
-        const run = e2fsck === 'all' || (e2fsck === 'sample' && parseInt(digest.slice(0, 2), 16) % 16 === 0);
+        const run = e2fsckWanted(options.e2fsck ?? 'none', digest);
         if (run) e2fsckRuns++;
         recovered = recoverImage(image, setup, run ? e2fsckVerdict : undefined);
         cache.set(digest, recovered);
       }
       statesChecked++;
       const violations = judge(recovered, oracle, position);
-      if (violations.length === 0 && (recovered.replayed ?? 0) > 0 && recoveryStates > 0) {
-        violations.push(...recoveryViolations(image, digest));
-      }
+      if (violations.length === 0 && (recovered.replayed ?? 0) > 0) violations.push(...g9.violations(image, digest, oracle, position));
       for (const v of violations) {
         counts[v.promise] = (counts[v.promise] ?? 0) + 1;
         if (findings.filter((f) => f.promise === v.promise).length < keep) {
-          findings.push({ promise: v.promise, workload, setup, position, crashPoint: here, crashState: state, diff: v.diff });
+          findings.push({ promise: v.promise, workload, setup, position, crashPoint: point.instruction, crashState: state, diff: v.diff });
         }
       }
     }
   };
 
-  const device = new PmemDevice({
-    media: baseImage(deviceBytes),
-    profile: setup.profile,
-    onInstruction: crashPointWatcher(points, checkHere),
-  });
-  const fs = mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint, seed });
-  const handles: Handles = new Map();
+  const recording = new Recording({ setup, media: baseImage(deviceBytes), streams, points: options.points ?? 'flushes', onCrashPoint: checkHere });
   const disagreements: string[] = [];
-  workload.ops.forEach((op, index) => {
-    position = { done: index, inFlight: true };
-    device.mark('op-start', { index: index + 1, op });
-    const result = applyOp(fs as unknown as SyncFs, op, handles);
+  recordWorkload(recording, workload, ({ index, op, result }) => {
     const expected = oracle.results[index];
     if (JSON.stringify(result) !== JSON.stringify(expected)) {
       disagreements.push(`operation ${index + 1} ${JSON.stringify(op)}: ours ${JSON.stringify(result)}, reference ${JSON.stringify(expected)}`);
     }
-    position = { done: index + 1, inFlight: false };
-    device.mark('op-end', { index: index + 1, result });
-    if (PERSISTENCE_OPS.has(op.op) && result.ok) {
-      device.mark('persistence-point', { index: index + 1 });
-      checkHere(device);
-    }
   });
-  checkHere(device);
   if (disagreements.length > 0) counts.G0 = disagreements.length;
   return {
-    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size, e2fsckRuns, recoveryStatesChecked, recoveriesExplored,
-    findingCounts: counts, findings, disagreements, costs: Object.fromEntries(fs.costReport()),
+    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size, e2fsckRuns,
+    recoveryStatesChecked: g9.statesChecked, recoveriesExplored: g9.explored,
+    findingCounts: counts, findings, disagreements, costs: Object.fromEntries(recording.fs.costReport()),
   };
+}
+
+/** Whether the real e2fsck checks the image of `digest`: none, a sample (one in 16, by digest), or all. */
+function e2fsckWanted(choice: E2fsckChoice, digest: string): boolean {
+  return choice === 'all' || (choice === 'sample' && parseInt(digest.slice(0, 2), 16) % 16 === 0);
+}
+
+/**
+ * G9: for a distinct image whose recovery replays the journal, crash the recovery itself at
+ * each barrier and clean it issues, draw `statesPerPoint` sampled states there, recover again
+ * and judge against the same window. Images made by crashing a recovery are kept apart from
+ * the unit's crash images (uniqueImages counts crash images).
+ */
+class RecoveryExplorer {
+  statesChecked = 0;
+  explored = 0;
+  private readonly verdicts = new Map<string, Violation[]>();
+  private readonly images = new Map<string, Recovered>();
+
+  constructor(private readonly setup: MountSetup, private readonly streams: StreamTree, private readonly statesPerPoint: number) {}
+
+  violations(image: MediaSource, digest: string, oracle: OracleRun, position: CrashPosition): Violation[] {
+    if (this.statesPerPoint === 0) return [];
+    const key = `${digest}/${position.done}/${position.inFlight}`;
+    const known = this.verdicts.get(key);
+    if (known !== undefined) return known;
+    this.explored++;
+    const found: Violation[] = [];
+    const device = setupDevice(this.setup, image, {
+      onInstruction: crashPointWatcher('flushes', (d) => {
+        const point = d.crashPoint();
+        for (let s = 0; s < this.statesPerPoint && found.length === 0; s++) {
+          const again = point.image({ kind: 'sampled', seed: this.streams.recoveryDraw(d.instructionCount, s) });
+          const againDigest = again.digest();
+          let rec = this.images.get(againDigest);
+          if (rec === undefined) {
+            rec = recoverImage(again, this.setup);
+            this.images.set(againDigest, rec);
+          }
+          this.statesChecked++;
+          for (const v of judge(rec, oracle, position)) {
+            found.push({ promise: 'G9', diff: `power failed again during recovery, before its instruction ${d.instructionCount}; after a second recovery: ${v.promise}: ${v.diff}` });
+          }
+        }
+      }),
+    });
+    try {
+      mountSetup(device, this.setup);
+    } catch {
+      // the first recovery's own failure is G1 of the image, judged already
+    }
+    this.verdicts.set(key, found);
+    return found;
+  }
 }

@@ -2,11 +2,19 @@
 export { runOracle, snapshot, namespaceKey } from './oracle';
 export type { OracleRun, Snapshot, Entry, EntryType } from './oracle';
 export { judge, recoverImage, namespaceDiff, PROMISES } from './check';
-export type { PromiseId, Violation, CrashPosition, MountSetup, Recovered } from './check';
-export { runUnit, baseImage } from './engine';
+export type { PromiseId, Violation, CrashPosition, Recovered } from './check';
+export type { MountSetup } from './setup';
+export { runUnit } from './engine';
 export type { EngineOptions, Finding, UnitResult, CrashPointChoice, StateChoice } from './engine';
-export { runCampaign, campaignTable, coverage } from './campaign';
-export type { CampaignSpec, CampaignResult, ComboResult, Progress } from './campaign';
+export { runCampaign, campaignParams, campaignRun, campaignUnits, suiteLabel, packageVersion, CampaignControl, CampaignAborted, CAMPAIGN_DEFAULTS } from './campaign';
+export type { CampaignSpec, CampaignHooks } from './campaign';
+export { campaignTable, textTable } from './report-text';
+export { boot, setupDevice, mountSetup, baseImage, setupLabel, parseSetupLabel, policyLabel, resolveSetup, POLICY_NAMES } from './setup';
+export type { BootOptions, Booted } from './setup';
+export { Recording, recordWorkload } from './record';
+export type { RecordingOptions, WorkloadStep } from './record';
+export { reproductionTimeline, timelineEvent, workloadLines, MAX_TIMELINE_WORDS } from './timeline';
+export type { Timeline, TimelineEvent, TimelineWord, TimelineEventKind, WordFate } from './timeline';
 export { runMmapWorkload, MMAP_DRAINS } from './mmap';
 export type { MmapDrain, MmapResult } from './mmap';
 export { shrink, choices, MAX_SHRINK_TRIES } from './shrink';
@@ -21,11 +29,11 @@ export type {
   CrashFindingKind, CrashTestSyncName,
 } from './crash-test';
 export { crashPointWatcher, statesAt, isCrashPointKind } from './points';
-export { makePlan, inShard, parseShard, parseList, parseWorkloadFile, workloadFileLabel, flavourProblem, drainProblem, unitWorkload, POLICY_NAMES, MMAP_RECORDS, DEFAULT_RANDOM_WORKLOADS } from './plan';
+export { makePlan, inShard, parseShard, parseList, parseWorkloadFile, workloadFileLabel, flavourProblem, drainProblem, unitWorkload, MMAP_RECORDS, DEFAULT_RANDOM_WORKLOADS } from './plan';
 export type { Plan, PlanParams, UnitSpec, SuiteSpec, Shard, SkippedSetup } from './plan';
 export { runPlannedUnit, canonicalJson, resultsDigest, parseRecord, recordFindings, RECORD_VERSION } from './results';
 export type { UnitRecord, FsUnitRecord, MmapUnitRecord, RecordedFinding, UnitCost, UnitEngineOptions } from './results';
 export { UnitPool, UnitFailure } from './pool';
 export type { PoolOutcome } from './pool';
-export { buildReport, setupLabel, shardUnits, hasFindings, REPORT_SCHEMA } from './report';
+export { buildReport, shardUnits, hasFindings, REPORT_SCHEMA } from './report';
 export type { Report, ReportRun, ComboReport, KindReport, FirstFinding, ShrunkFinding, MmapComboReport, ReportTotals, CostPerOp } from './report';

@@ -24,12 +24,13 @@ import { PROFILE_NAMES, ProfileName } from '../device/profiles';
 import type { FlushPolicy } from '../fs/mount';
 import { SUITE_NAMES, SuiteName, workloadSpace } from '../workloads/generators';
 import type { Op, Workload } from '../workloads/ops';
-import type { MountSetup } from './check';
+import { MountSetup, POLICY_NAMES, setupLabel } from './setup';
+
+export { POLICY_NAMES };
 import type { CrashPointChoice, E2fsckChoice, StateChoice } from './engine';
 import { MMAP_DRAINS, MmapDrain } from './mmap';
 import { TokenError, WorkloadRef, checkOps, workloadOf } from './token';
 
-export const POLICY_NAMES: readonly FlushPolicy[] = ['ordered', 'unordered'];
 /** Records each mmap unit writes and persists. */
 export const MMAP_RECORDS = 4;
 /** Random workloads a run without a time budget draws per seed, unless told. */
@@ -42,7 +43,7 @@ const MAX_OP_LENGTH = 4 << 20;
 
 /** A suite of the generators, the mmap workloads, or workloads read from a file. */
 export type SuiteSpec =
-  | { readonly kind: 'generated'; readonly suite: SuiteName }
+  | { readonly kind: 'generated'; readonly suite: SuiteName; readonly stride?: number }
   | { readonly kind: 'mmap' }
   | { readonly kind: 'file'; readonly label: string; readonly workloads: readonly Workload[] };
 
@@ -113,7 +114,7 @@ export function makePlan(params: PlanParams): Plan {
     for (const api of params.pmemApis) {
       const why = needsFs ? flavourProblem(api, profile) : undefined;
       if (why !== undefined) {
-        skipped.push({ setup: `${profile} ${api}`, reason: why });
+        skipped.push({ setup: `${profile} ${api}`, reason: `${api} cannot run on ${profile}: ${why}` });
         continue;
       }
       if (needsFs) for (const policy of params.policies) setups.push({ profile, pmemApi: api, policy, flushHint: params.flushHint });
@@ -156,13 +157,14 @@ export function makePlan(params: PlanParams): Plan {
       return { kind: 'mmap', index, id: `${seed}/mmap/${profile}/${drain}`, seed, drain, profile };
     }
     const setup = setups[s];
-    const setupId = `${setup.profile}/${setup.pmemApi}/${setup.policy}${setup.flushHint ? '+hint' : ''}`;
+    const setupId = setupLabel(setup);
     if (suite.kind === 'file') {
       const workload = suite.workloads[w];
       return { kind: 'fs', index, id: `${seed}/${suite.label}#${w}/${setupId}`, seed, workload: { ops: workload.ops, name: workload.name }, setup };
     }
-    const ref: WorkloadRef = suite.suite === 'random' ? { suite: 'random', index: w, seed } : { suite: suite.suite, index: w };
-    return { kind: 'fs', index, id: `${seed}/${suite.suite}#${w}/${setupId}`, seed, workload: ref, setup };
+    const at = w * (suite.stride ?? 1);
+    const ref: WorkloadRef = suite.suite === 'random' ? { suite: 'random', index: at, seed } : { suite: suite.suite, index: at };
+    return { kind: 'fs', index, id: `${seed}/${suite.suite}#${at}/${setupId}`, seed, workload: ref, setup };
   }
 
   return { params, size, setups, mmapSetups, skipped, units };
@@ -174,7 +176,7 @@ function blockShape(suite: SuiteSpec, params: PlanParams, setups: readonly Mount
     case 'mmap': return { workloads: 1, perWorkload: mmapSetups.length };
     case 'file': return { workloads: Math.min(params.workloadsPerSuite, suite.workloads.length), perWorkload: setups.length };
     case 'generated': {
-      const workloads = Math.min(params.workloadsPerSuite, workloadSpace({ suite: suite.suite }).size);
+      const workloads = Math.min(params.workloadsPerSuite, Math.ceil(workloadSpace({ suite: suite.suite }).size / (suite.stride ?? 1)));
       return { workloads: setups.length === 0 ? 0 : workloads, perWorkload: setups.length };
     }
   }

@@ -9,10 +9,12 @@
  *
  * States at a point: the k-bounded space (at most `limit` of them, coverage counted against
  * the whole bound) or `count` seeded draws from the full model, the draw d at instruction i
- * seeded by `${seed}/${i}/${d}`.
+ * seeded by the unit's stream tree (`StreamTree.crashDraw(i, d)`, core/streams.ts).
  */
+import type { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
 import type { CrashPoint, CrashState } from '../device/crash';
+import type { EventTrace } from '../device/trace';
 
 export type CrashPointChoice = 'barriers' | 'flushes' | 'stores';
 export type StateChoice = { readonly kind: 'bounded'; readonly k: number; readonly limit: number } | { readonly kind: 'sampled'; readonly count: number };
@@ -34,24 +36,37 @@ export function isCrashPointKind(kind: string, points: CrashPointChoice): boolea
 export function crashPointWatcher(points: CrashPointChoice, onPoint: (device: PmemDevice) => void): (instruction: number, device: PmemDevice) => void {
   let lastEvent = -1;
   return (_instruction, device) => {
-    const trace = device.trace;
-    if (trace === undefined || trace.length === 0) return;
-    // the instruction just run: walk back over markers to the last instruction event
-    let e = trace.length - 1;
-    while (e >= 0 && trace.get(e).kind === 'mark') e--;
+    const e = lastInstructionEvent(device);
     if (e < 0 || e === lastEvent) return;
     lastEvent = e;
-    if (isCrashPointKind(trace.get(e).kind, points)) onPoint(device);
+    if (isCrashPointKind((device.trace as EventTrace).get(e).kind, points)) onPoint(device);
   };
 }
 
-/** The states to check at `point` (at the device's instruction `here`) and how many the bound holds. */
-export function statesAt(point: CrashPoint, states: StateChoice, seed: string, here: number): { readonly list: CrashState[]; readonly inBound: bigint } {
+/** Trace index of the last instruction run (markers skipped), -1 without one or without a trace. */
+function lastInstructionEvent(device: PmemDevice): number {
+  const trace = device.trace;
+  if (trace === undefined) return -1;
+  let e = trace.length - 1;
+  while (e >= 0 && trace.get(e).kind === 'mark') e--;
+  return e;
+}
+
+/** The states to check at `point` and how many the bound holds. */
+export function statesAt(point: CrashPoint, states: StateChoice, streams: StreamTree): { readonly list: CrashState[]; readonly inBound: bigint } {
   if (states.kind === 'bounded') {
     const space = point.bounded({ k: states.k, limit: states.limit });
     return { list: [...space.states()], inBound: space.boundSize };
   }
   const list: CrashState[] = [];
-  for (let d = 0; d < states.count; d++) list.push({ kind: 'sampled', seed: `${seed}/${here}/${d}` });
+  for (let d = 0; d < states.count; d++) list.push({ kind: 'sampled', seed: streams.crashDraw(point.instruction, d) });
   return { list, inBound: BigInt(states.count) };
+}
+
+/** The last instruction in the trace, as 'dsb sy' or 'dc cvap' ('instruction' without a trace). */
+export function lastInstructionText(device: PmemDevice): string {
+  const e = lastInstructionEvent(device);
+  if (e < 0) return 'instruction';
+  const event = (device.trace as EventTrace).get(e);
+  return event.op ? `${event.kind} ${event.op}` : event.kind;
 }

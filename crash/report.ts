@@ -7,7 +7,8 @@
  * What it holds: the run's parameters; per combination (setup) the units, states checked,
  * the bound and coverage, G9 recovery states, unique images, findings per promise, failing
  * workloads and cost per operation; per kind of finding (promise x setup) the first finding
- * with its token, the shrunk token (shrink.ts, bounded tries) and the repro command; the mmap
+ * with its token, the shrunk token (shrink.ts, bounded tries), the repro command and what
+ * that token's reproduction shows (timeline.ts, for renderers that draw it); the mmap
  * rows; the unit records themselves; and the results digest.
  *
  * Compatibility: fields are only ever added within version 1; a change of meaning or a removal
@@ -15,15 +16,20 @@
  * Not in the report, on purpose: time, worker counts, paths, host names (they differ between
  * runs that computed the same results).
  */
+import { assert } from '../core/assert';
 import type { CrashState } from '../device/crash';
 import type { ProfileName } from '../device/profiles';
-import type { CrashPosition, MountSetup, PromiseId } from './check';
+import type { CrashPosition, PromiseId } from './check';
+import { MountSetup, parseSetupLabel, setupLabel } from './setup';
+
+export { setupLabel };
 import { PROMISES } from './check';
 import type { CrashPointChoice, E2fsckChoice, StateChoice } from './engine';
 import type { MmapDrain } from './mmap';
 import type { Shard, SkippedSetup } from './plan';
 import { unitWorkload } from './plan';
-import { findingToken } from './repro';
+import { findingToken, repro } from './repro';
+import { Timeline, reproductionTimeline } from './timeline';
 import { FsUnitRecord, MmapUnitRecord, UnitEngineOptions, UnitRecord, recordFindings, resultsDigest } from './results';
 import { shrink } from './shrink';
 import type { WorkloadRef } from './token';
@@ -123,6 +129,8 @@ export interface KindReport {
   readonly shrunk: ShrunkFinding | null;
   /** The command that rebuilds it (the shrunk token when there is one); null for G0. */
   readonly repro: string | null;
+  /** What that token's reproduction shows (events, word fates, operations); null for G0. */
+  readonly timeline: Timeline | null;
 }
 
 export interface MmapComboReport {
@@ -156,10 +164,6 @@ export interface Report {
   readonly units: readonly UnitRecord[];
   /** sha256 over the canonical unit records in unit order. */
   readonly digest: string;
-}
-
-export function setupLabel(s: MountSetup): string {
-  return `${s.profile}/${s.pmemApi}/${s.policy}${s.flushHint ? '+hint' : ''}`;
 }
 
 /** Units of a plan of `planned` units that one shard holds. */
@@ -278,7 +282,7 @@ function kindsOf(run: ReportRun, units: readonly FsUnitRecord[], options: BuildO
   }
   const order = (a: Acc) => run.setups.indexOf(a.setup) * PROMISES.length + PROMISES.indexOf(a.promise);
   const list = [...byKey.values()].sort((a, b) => order(a) - order(b));
-  const engine: UnitEngineOptions = { points: run.options.points, states: run.options.states, e2fsck: run.options.e2fsck, deviceBytes: run.options.deviceBytes };
+  const engine = engineOptionsOf(run);
   return list.map((acc, i) => {
     let shrunk: ShrunkFinding | null = null;
     if (acc.first.token !== undefined && run.options.shrinkTries > 0) {
@@ -289,8 +293,22 @@ function kindsOf(run: ReportRun, units: readonly FsUnitRecord[], options: BuildO
     return {
       promise: acc.promise, setup: acc.setup, count: acc.count, units: acc.units, first: acc.first, shrunk,
       repro: token === undefined ? null : `daxcrash repro ${token}`,
+      timeline: token === undefined ? null : reproductionTimeline(repro(token)),
     };
   });
+}
+
+/** Shrink a report's kind of finding afresh (its first unit's workload) with `tries` engine runs. */
+export function shrinkReportKind(report: Report, kind: KindReport, tries: number): ShrunkFinding {
+  const record = report.units.find((u): u is FsUnitRecord => u.kind === 'fs' && u.id === kind.first.unit);
+  assert(record !== undefined, () => `kind ${kind.promise} on ${kind.setup}: its unit ${kind.first.unit} is not in the report`);
+  return shrinkKind(record, kind.promise, engineOptionsOf(report.run), tries);
+}
+
+/** The engine options every unit of a run shared. */
+function engineOptionsOf(run: ReportRun): UnitEngineOptions {
+  const o = run.options;
+  return { points: o.points, states: o.states, e2fsck: o.e2fsck, deviceBytes: o.deviceBytes };
 }
 
 function shrinkKind(record: FsUnitRecord, promise: PromiseId, engine: UnitEngineOptions, tries: number): ShrunkFinding {
@@ -301,13 +319,6 @@ function shrinkKind(record: FsUnitRecord, promise: PromiseId, engine: UnitEngine
     token, operations: r.workload.ops.length, originalOperations: workload.ops.length, tries: r.tries, steps: r.steps,
     crashPoint: r.finding.crashPoint, diff: r.finding.diff,
   };
-}
-
-export function parseSetupLabel(label: string): MountSetup {
-  const [profile, pmemApi, policyHint] = label.split('/');
-  const flushHint = policyHint.endsWith('+hint');
-  const policy = flushHint ? policyHint.slice(0, -'+hint'.length) : policyHint;
-  return { profile, pmemApi, policy, flushHint } as MountSetup;
 }
 
 /** Six significant digits: enough to read, and the same on every machine. */

@@ -2,11 +2,11 @@
  * Reproduction: a token (token.ts) or its spec back to the exact crash image the engine
  * judged, the events that led to it, and the violations it yields again.
  *
- * How: a recording device over the engine's base image, on the setup's profile, armed with
- * `powerFailAt: crashPoint`; mount with the engine's options; the workload's operations with
- * the engine's markers; the PowerFailure stops the run before instruction `crashPoint`, which
- * is the state the engine saw at that crash point (its hook runs before the instruction too,
- * and its persistence-point and end checks see the state after the last instruction run).
+ * How: the engine's own recording loop (record.ts) over the engine's base image, with the
+ * unit's stream tree, armed with `powerFailAt: crashPoint`; the PowerFailure stops the run
+ * before instruction `crashPoint`, which is the state the engine saw at that crash point (its
+ * hook runs before the instruction too, and its persistence-point and end checks see the
+ * state after the last instruction run).
  * Then the named crash state, detached; recovery and the judgement against the oracle window.
  *
  * Invariants: the image depends on the spec only (the same token gives the same bytes in any
@@ -14,12 +14,8 @@
  * whose crash point lies past the end of the workload, is refused (a UsageError), never
  * judged at a guessed position.
  *
- * What the power failure kept (`crash`): read from the device at the crash point, before the
- * image is detached: every line still uncertain there, each word some tracked store wrote
- * classified as kept the newest value, kept an older stored one, or lost (kept the value from
- * before every tracked store), and every pending clean, flush hint or non-temporal store
- * with whether the crash state completed it. Derived from the crash state's own choices
- * (the same rule `device/crash.ts` builds the image by), so it describes the image exactly.
+ * What the power failure kept (`crash`): device/crash-view.ts, read from the device at the
+ * crash point before the image is detached.
  *
  * Not reproduced: G9 findings (a second power failure during recovery: the token names the
  * first crash state only; repro gives that image), and G2 verdicts of the real e2fsck (the
@@ -27,20 +23,20 @@
  */
 import { UsageError } from '../core/errors';
 import { assert } from '../core/assert';
-import { PmemDevice, PowerFailure } from '../device/device';
-import type { CrashChoices, CrashImage } from '../device/crash';
-import { LineTrack, PendingKind, Reached, applyCompletion, guaranteedVersion } from '../device/lines';
-import type { DeviceEvent, EventTrace } from '../device/trace';
-import { LINE_BYTES, WORD_BYTES } from '../core/limits';
-import { mount } from '../fs/mount';
-import { Handles, OpResult, PERSISTENCE_OPS, Workload, applyOp } from '../workloads/ops';
-import type { SyncFs } from '../workloads/fs-api';
+import { StreamTree } from '../core/streams';
+import type { CrashImage } from '../device/crash';
+import { CrashView, crashView } from '../device/crash-view';
+import type { DeviceEvent } from '../device/trace';
+import { OpResult, PERSISTENCE_OPS, Workload } from '../workloads/ops';
 import { createReference } from '../workloads/reference';
 import { CrashPosition, Violation, judge, recoverImage } from './check';
-import { baseImage } from './engine';
 import type { Finding } from './engine';
 import { runOracle } from './oracle';
+import { Recording, recordWorkload } from './record';
+import { baseImage } from './setup';
 import { ReproSpec, WorkloadRef, decodeToken, encodeToken, workloadOf } from './token';
+
+export type { CrashView, LineOutcome, PendingOutcome, WordFate, WordOutcome } from '../device/crash-view';
 
 /** Device events kept before the crash point (instructions and markers). */
 export const REPRO_EVENTS_BEFORE = 20;
@@ -70,58 +66,6 @@ export interface Reproduction {
 export interface ReproOptions {
   /** Device events kept before the crash point (default REPRO_EVENTS_BEFORE). */
   readonly eventsBefore?: number;
-}
-
-/** What one word kept: the newest value stored to it, an older stored one, or none of them. */
-export type WordFate = 'newest' | 'older' | 'lost';
-
-export interface WordOutcome {
-  /** 0..7 within the line. */
-  readonly word: number;
-  readonly addr: number;
-  readonly kept: WordFate;
-  /** The store unit whose value the word kept; 0 when it kept the value from before every
-   * store still tracked at the crash point (what had already persisted). */
-  readonly keptUnit: number;
-  /** The newest store unit that wrote the word. */
-  readonly newestUnit: number;
-  /** Trace indices of the stores that made those units (-1 for unit 0). */
-  readonly keptEvent: number;
-  readonly newestEvent: number;
-}
-
-export interface LineOutcome {
-  readonly line: number;
-  readonly addr: number;
-  /** The newest version certain to survive once the chosen pending items completed. */
-  readonly guaranteed: number;
-  readonly newest: number;
-  /** Whether the crash state chose a version for this line (else it kept `guaranteed`). */
-  readonly chosen: boolean;
-  /** The words some tracked store wrote, ascending. */
-  readonly words: readonly WordOutcome[];
-}
-
-export interface PendingOutcome {
-  readonly id: number;
-  readonly kind: PendingKind;
-  readonly line: number;
-  /** The line version the clean covers (the line's newest when it was issued; -1: discarded). */
-  readonly covers: number;
-  /** The DMB epoch it was issued in. */
-  readonly epoch: number;
-  readonly completed: boolean;
-  /** Trace index of the instruction that issued it. */
-  readonly event: number;
-}
-
-export interface CrashView {
-  readonly crashKind: CrashChoices['crashKind'];
-  /** 'word': each word kept its own version; 'line': a line kept a prefix of a store's 8-byte pieces. */
-  readonly granularity: 'word' | 'line';
-  readonly lines: readonly LineOutcome[];
-  readonly pending: readonly PendingOutcome[];
-  readonly counts: Readonly<Record<WordFate, number>>;
 }
 
 export interface FindingTokenOptions {
@@ -183,36 +127,20 @@ interface CrashRun {
   readonly crash: CrashView;
 }
 
-/** The engine's recording run (engine.ts runUnit), stopped before instruction `crashPoint`. */
+/** The engine's recording run (record.ts), stopped before instruction `crashPoint`. */
 function runToCrashPoint(spec: ReproSpec, workload: Workload, eventsBefore: number): CrashRun {
   const { setup, crashPoint } = spec;
-  const device = new PmemDevice({ media: baseImage(spec.deviceBytes), profile: setup.profile, powerFailAt: crashPoint, trace: true });
-  let position: CrashPosition = { done: 0, inFlight: false };
+  const recording = new Recording({ setup, media: baseImage(spec.deviceBytes), streams: StreamTree.of(spec.seed), powerFailAt: crashPoint });
+  const device = recording.device;
   const returnedAtPoint: number[] = [];
   const results: OpResult[] = [];
   const persistencePoints: number[] = [];
-  let failed = false;
-  try {
-    const fs = mount(device, { policy: setup.policy, pmemApi: setup.pmemApi, flushHint: setup.flushHint, seed: spec.seed });
-    const handles: Handles = new Map();
-    workload.ops.forEach((op, index) => {
-      position = { done: index, inFlight: true };
-      device.mark('op-start', { index: index + 1, op });
-      const result = applyOp(fs as unknown as SyncFs, op, handles);
-      position = { done: index + 1, inFlight: false };
-      device.mark('op-end', { index: index + 1, result });
-      results.push(result);
-      if (PERSISTENCE_OPS.has(op.op) && result.ok) {
-        device.mark('persistence-point', { index: index + 1 });
-        persistencePoints.push(index + 1);
-      }
-      if (device.instructionCount === crashPoint) returnedAtPoint.push(index + 1);
-    });
-  } catch (err) {
-    if (!(err instanceof PowerFailure)) throw err;
-    failed = true;
-  }
-  if (!failed && device.instructionCount !== crashPoint) {
+  const ranToEnd = recordWorkload(recording, workload, ({ index, op, result }) => {
+    results.push(result);
+    if (PERSISTENCE_OPS.has(op.op) && result.ok) persistencePoints.push(index + 1);
+    if (device.instructionCount === crashPoint) returnedAtPoint.push(index + 1);
+  });
+  if (ranToEnd && device.instructionCount !== crashPoint) {
     throw new UsageError(`crash point ${crashPoint} lies past the end of the workload (${device.instructionCount} instructions)`,
       'the token belongs to another version of the file system or the workload');
   }
@@ -222,7 +150,7 @@ function runToCrashPoint(spec: ReproSpec, workload: Workload, eventsBefore: numb
   assert(trace !== undefined, 'repro records the trace');
   const crash = crashView(device, image.choices, trace);
   return {
-    image: image.detach(), events: trace.slice(trace.length - eventsBefore), failedAt: position, returnedAtPoint, results, persistencePoints, crash,
+    image: image.detach(), events: trace.slice(trace.length - eventsBefore), failedAt: recording.position, returnedAtPoint, results, persistencePoints, crash,
   };
 }
 
@@ -235,104 +163,4 @@ function chosenPosition(spec: ReproSpec, run: CrashRun): CrashPosition {
   if (candidates.some(same)) return given;
   const show = (p: CrashPosition) => `${p.done}${p.inFlight ? ' + 1 in flight' : ''}`;
   throw new UsageError(`position ${show(given)} is not one the engine judges crash point ${spec.crashPoint} at (it judges: ${candidates.map(show).join(', ')})`);
-}
-
-// ------------------------------------------------------------------------ what the crash kept
-
-const WORDS_PER_LINE = LINE_BYTES / WORD_BYTES;
-
-/** The crash state's choices read against the device's line histories at the crash point. */
-function crashView(device: PmemDevice, choices: CrashChoices, trace: EventTrace): CrashView {
-  const wordMode = device.granularity === 'word' && !device.profile.eadr;
-  const { storeEvents, cleanEvents } = eventIndex(trace);
-  const eventOf = (unit: number) => storeEvents.get(unit) ?? -1;
-  const completed = new Set(choices.completed);
-  const g = guaranteedVersions(device, choices, completed);
-  const byLine = new Map(choices.lines.map((c) => [c.line, c.versions]));
-  const counts: Record<WordFate, number> = { newest: 0, older: 0, lost: 0 };
-  const lines: LineOutcome[] = [];
-  for (const track of [...device.lines.values()].sort((a, b) => a.lineIndex - b.lineIndex)) {
-    const guaranteed = g.get(track.lineIndex) as number;
-    const chosen = byLine.get(track.lineIndex);
-    const versions = chosen ?? (wordMode ? new Array<number>(WORDS_PER_LINE).fill(guaranteed) : [guaranteed, 0]);
-    const words: WordOutcome[] = [];
-    for (let w = 0; w < WORDS_PER_LINE; w++) {
-      const newestUnit = writerAt(track, w, track.newest);
-      if (newestUnit === 0) continue;
-      const keptUnit = wordMode ? writerAt(track, w, versions[w] as number) : lineModeWriter(track, w, versions);
-      const kept: WordFate = keptUnit === newestUnit ? 'newest' : keptUnit === 0 ? 'lost' : 'older';
-      counts[kept]++;
-      words.push({
-        word: w, addr: track.lineIndex * LINE_BYTES + w * WORD_BYTES, kept, keptUnit, newestUnit, keptEvent: eventOf(keptUnit), newestEvent: eventOf(newestUnit),
-      });
-    }
-    lines.push({ line: track.lineIndex, addr: track.lineIndex * LINE_BYTES, guaranteed, newest: track.newest, chosen: chosen !== undefined, words });
-  }
-  const pending = device.pending.map((item): PendingOutcome => ({
-    id: item.id, kind: item.kind, line: item.lineIndex, covers: item.snapshot, epoch: item.epoch, completed: completed.has(item.id),
-    event: (item.kind === 'movnti' ? storeEvents.get(item.snapshot) : cleanEvents.get(item.id)) ?? -1,
-  }));
-  return { crashKind: choices.crashKind, granularity: wordMode ? 'word' : 'line', lines, pending, counts };
-}
-
-/** Each uncertain line's guaranteed version once `completed` completed (as device/crash.ts raises them). */
-function guaranteedVersions(device: PmemDevice, choices: CrashChoices, completed: ReadonlySet<number>): Map<number, number> {
-  const raised = new Map<number, Reached>();
-  const view = {
-    get: (lineIndex: number): Reached | undefined => {
-      let r = raised.get(lineIndex);
-      if (r === undefined) {
-        const t = device.lines.get(lineIndex);
-        if (t === undefined) return undefined;
-        r = { poc: t.poc, pop: t.pop, podp: t.podp, hint: t.hint };
-        raised.set(lineIndex, r);
-      }
-      return r;
-    },
-  };
-  for (const item of device.pending) if (completed.has(item.id)) applyCompletion(view, item);
-  const g = new Map<number, number>();
-  for (const track of device.lines.values()) {
-    const r = raised.get(track.lineIndex) ?? track;
-    g.set(track.lineIndex, Math.min(track.newest, guaranteedVersion(device.profile, choices.crashKind, r)));
-  }
-  return g;
-}
-
-/** The unit whose value word `w` holds at line version `v` (0: the baseline's, from before every tracked store). */
-function writerAt(track: LineTrack, w: number, v: number): number {
-  for (let i = track.entries.length - 1; i >= 0; i--) {
-    const e = track.entries[i];
-    if (e.unit <= v && (e.mask >> w) & 1) return e.unit;
-  }
-  return 0;
-}
-
-/** Line granularity: [version, pieces] keeps the first `pieces` words of that unit, the rest at the version before. */
-function lineModeWriter(track: LineTrack, w: number, versions: readonly number[]): number {
-  const [version, pieces] = versions as [number, number];
-  const entry = track.entryAt(version);
-  if (entry === undefined || pieces === 0 || pieces >= entry.pieces) return writerAt(track, w, version);
-  let seen = 0;
-  for (let k = 0; k < WORDS_PER_LINE; k++) {
-    if (((entry.mask >> k) & 1) === 0) continue;
-    if (k === w) return seen < pieces ? entry.unit : writerAt(track, w, version - 1);
-    seen++;
-  }
-  return writerAt(track, w, version - 1);
-}
-
-/** Which event made each store unit, and which issued each pending id. */
-function eventIndex(trace: EventTrace): { storeEvents: Map<number, number>; cleanEvents: Map<number, number> } {
-  const storeEvents = new Map<number, number>();
-  const cleanEvents = new Map<number, number>();
-  for (let i = 0; i < trace.length; i++) {
-    const e = trace.get(i);
-    if (e.kind === 'store' || e.kind === 'movnti' || (e.kind === 'dc' && e.op === 'zva')) {
-      for (let u = e.ref; u <= e.detail && u > 0; u++) storeEvents.set(u, i);
-    } else if (e.ref >= 0 && (e.kind === 'dc' || e.kind === 'clwb' || e.kind === 'clflushopt' || e.kind === 'hint')) {
-      cleanEvents.set(e.ref, i);
-    }
-  }
-  return { storeEvents, cleanEvents };
 }

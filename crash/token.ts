@@ -17,7 +17,7 @@
  *   crash point  instructions run before the power failed
  *   [position]   done * 2 + inFlight
  *   crash state  kind code, then: newest -; sampled seed; engine-sampled draw d (the seed is
- *                `${seed}/${crashPoint}/${d}`, as the engine names its draws); bounded epochs,
+ *                the unit stream tree's `crashDraw(crashPoint, d)`, core/streams.ts); bounded epochs,
  *                subset, units; cut epochs, subset, cut; explicit crash kind, completed,
  *                lines (line, versions)
  * The token's bytes are the payload followed by the first 4 bytes of its sha256.
@@ -31,14 +31,14 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { UsageError } from '../core/errors';
+import { StreamTree } from '../core/streams';
 import { PAGE_BYTES } from '../core/limits';
 import type { CrashChoices, CrashState, LineChoice } from '../device/crash';
-import type { PmemApiName } from '../device/pmem-api';
-import type { CrashKind, ProfileName } from '../device/profiles';
-import type { FlushPolicy } from '../fs/mount';
+import type { CrashKind } from '../device/profiles';
 import { SuiteName, workloadSpace } from '../workloads/generators';
 import type { Op, OpName, Workload } from '../workloads/ops';
-import type { CrashPosition, MountSetup } from './check';
+import type { CrashPosition } from './check';
+import { MountSetup, SETUP_CODE_TABLES, setupCodes, setupOfCodes } from './setup';
 
 export interface ReproSpec {
   readonly workload: WorkloadRef;
@@ -77,18 +77,11 @@ const MAX_TOKEN_CHARS = 1 << 20;
 /** Inflated operation lists larger than this are refused (a named bound on what decode allocates). */
 const MAX_OPS_JSON_BYTES = 16 << 20;
 
-// Append-only code tables (version 1).
-const PROFILE_CODES: readonly ProfileName[] = ['armv8.2', 'armv8.0-adr', 'armv8.0', 'armv8.5', 'x86-adr', 'x86-eadr'];
-const PMEM_API_CODES: readonly PmemApiName[] = [
-  'linux-arm64', 'linux-arm64-nosync', 'rfc-2016', 'rfc-2016-poc', 'pmdk-arm64-2020', 'pmdk-arm64-2021', 'linux-x86',
-];
-const POLICY_CODES: readonly FlushPolicy[] = ['ordered', 'unordered'];
+// Append-only code tables (version 1); a setup's are in setup.ts.
 const SUITE_CODES: readonly SuiteName[] = ['bounded-1', 'bounded-2', 'bounded-3', 'random', 'apps'];
 const CRASH_KIND_CODES: readonly CrashKind[] = ['power', 'instantaneous'];
 /** The names every table can carry, for a test that the tables cover the project's lists. */
-export const TOKEN_TABLES = {
-  profiles: PROFILE_CODES, pmemApis: PMEM_API_CODES, policies: POLICY_CODES, suites: SUITE_CODES, crashKinds: CRASH_KIND_CODES,
-} as const;
+export const TOKEN_TABLES = { ...SETUP_CODE_TABLES, suites: SUITE_CODES, crashKinds: CRASH_KIND_CODES } as const;
 
 const FLAG_OPS = 1;
 const FLAG_REF_SEED = 2;
@@ -157,12 +150,9 @@ function encodePayload(spec: ReproSpec): Buffer {
     if (ref.suite === 'random' && refSeed === undefined) throw encodeError('the random suite needs a seed');
     if (refSeed !== undefined) w.string(checkedString(refSeed, 'workload seed'));
   }
-  const setup = spec.setup;
-  w.uint(codeOf(PROFILE_CODES, setup.profile, 'profile'));
-  w.uint(codeOf(PMEM_API_CODES, setup.pmemApi, 'pmem API'));
-  w.uint(codeOf(POLICY_CODES, setup.policy, 'policy'));
-  if (typeof setup.flushHint !== 'boolean') throw encodeError('flushHint is a boolean');
-  w.uint(setup.flushHint ? 1 : 0);
+  const setup = setupCodes(spec.setup);
+  if ('missing' in setup) throw encodeError(`${setup.missing} has no code in token version ${TOKEN_VERSION}`);
+  for (const code of setup.codes) w.uint(code);
   w.string(checkedString(spec.seed, 'engine seed'));
   const deviceBytes = checkedUint(spec.deviceBytes, 'device size');
   if (deviceBytes === 0 || deviceBytes % PAGE_BYTES !== 0) throw encodeError(`device size ${deviceBytes} is not a positive multiple of ${PAGE_BYTES} bytes`);
@@ -226,12 +216,9 @@ function encodeState(w: Writer, spec: ReproSpec): void {
   }
 }
 
-/** The draw number when `seed` is the engine's name for a sampled draw at this point. */
+/** The draw number when `seed` is the engine's name for a sampled draw at this point (core/streams.ts). */
 function engineDraw(seed: string, spec: ReproSpec): number | undefined {
-  const prefix = `${spec.seed}/${spec.crashPoint}/`;
-  if (!seed.startsWith(prefix)) return undefined;
-  const rest = seed.slice(prefix.length);
-  return /^(0|[1-9]\d{0,14})$/.test(rest) ? Number(rest) : undefined;
+  return StreamTree.of(checkedString(spec.seed, 'engine seed')).crashDrawOf(seed, spec.crashPoint);
 }
 
 function decodePayload(payload: Buffer): ReproSpec {
@@ -248,11 +235,8 @@ function decodePayload(payload: Buffer): ReproSpec {
     workload = flags & FLAG_REF_SEED ? { suite, index, seed: r.string('workload seed') } : { suite, index };
     if (suite === 'random' && !(flags & FLAG_REF_SEED)) throw malformed('a random workload without its seed');
   }
-  const profile = r.code(PROFILE_CODES, 'profile');
-  const pmemApi = r.code(PMEM_API_CODES, 'pmem API');
-  const policy = r.code(POLICY_CODES, 'policy');
-  const hint = r.uint('flush hint');
-  if (hint > 1) throw malformed(`flush hint ${hint} is neither 0 nor 1`);
+  const setup = setupOfCodes([r.uint('profile'), r.uint('pmem API'), r.uint('policy'), r.uint('flush hint')]);
+  if (typeof setup === 'string') throw malformed(setup);
   const seed = r.string('engine seed');
   const pages = r.uint('device size');
   if (pages === 0 || !Number.isSafeInteger(pages * PAGE_BYTES)) throw malformed(`device size of ${pages} pages`);
@@ -260,7 +244,7 @@ function decodePayload(payload: Buffer): ReproSpec {
   const packed = flags & FLAG_POSITION ? r.uint('position') : undefined;
   const position = packed === undefined ? undefined : { done: Math.floor(packed / 2), inFlight: packed % 2 === 1 };
   const base = {
-    workload, setup: { profile, pmemApi, policy, flushHint: hint === 1 }, seed, deviceBytes: pages * PAGE_BYTES, crashPoint,
+    workload, setup, seed, deviceBytes: pages * PAGE_BYTES, crashPoint,
   };
   const crashState = decodeState(r, seed, crashPoint);
   r.end();
@@ -275,7 +259,7 @@ function decodeState(r: Reader, seed: string, crashPoint: number): CrashState {
     case STATE_SAMPLED:
       return { kind: 'sampled', seed: r.string('sampled seed') };
     case STATE_ENGINE_SAMPLED:
-      return { kind: 'sampled', seed: `${seed}/${crashPoint}/${r.uint('draw')}` };
+      return { kind: 'sampled', seed: StreamTree.of(seed).crashDraw(crashPoint, r.uint('draw')) };
     case STATE_BOUNDED:
       return { kind: 'bounded', epochs: r.uint('epochs'), subset: r.list('subset'), units: r.list('units') };
     case STATE_CUT:

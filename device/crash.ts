@@ -263,7 +263,16 @@ export class CrashPoint {
     return ids;
   }
 
-  /** Each uncertain line's guaranteed version once `completed` have completed. */
+  /**
+   * Each uncertain line's guaranteed version g once the pending items `completed` have
+   * completed: the one statement of the rule (spec section 4) that crash images and the
+   * crash view (crash-view.ts) both read.
+   */
+  guaranteedVersions(completed: ReadonlySet<number>): ReadonlyMap<number, number> {
+    this.checkCurrent();
+    return this.guarantees(completed);
+  }
+
   private guarantees(completed: ReadonlySet<number>): Map<number, number> {
     // Only the lines a completed item touches get a copy of their levels to raise.
     const raised = new Map<number, Reached>();

@@ -21,6 +21,7 @@
 import { CorruptionError, fsError } from '../core/errors';
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
+import { ProfileName, getProfile } from '../device/profiles';
 import { PmemApi, PmemApiName, isPmemApiName, pmemApi } from '../device/pmem-api';
 import { canaryActive } from '../core/canary';
 import { loadFileMap } from './extents';
@@ -53,8 +54,10 @@ export interface MountReport {
   readonly orphansFinished: number;
 }
 
-export function defaultPmemApi(device: PmemDevice): PmemApiName {
-  return device.profile.isa === 'x86' ? 'linux-x86' : 'linux-arm64';
+/** The Linux flavour of a device's (or a profile's) ISA: what a mount uses unless told. */
+export function defaultPmemApi(on: PmemDevice | ProfileName): PmemApiName {
+  const isa = typeof on === 'string' ? getProfile(on).isa : on.profile.isa;
+  return isa === 'x86' ? 'linux-x86' : 'linux-arm64';
 }
 
 export function readSuperblock(device: PmemDevice): Superblock {

@@ -14,48 +14,41 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CampaignResult, runCampaign } from '../../crash/campaign';
+import { CampaignSpec, runCampaign } from '../../crash/campaign';
 import { PROMISES } from '../../crash/check';
-import type { Finding } from '../../crash/engine';
+import type { Report } from '../../crash/report';
 import { repro } from '../../crash/repro';
+import { MAX_SHRINK_TRIES } from '../../crash/shrink';
+import { reproductionTimeline, timelineEvent } from '../../crash/timeline';
 import type { DeviceEvent } from '../../device/trace';
 import { workloadSpace } from '../../workloads/generators';
-import {
-  FindingExtras, HtmlReportInput, campaignToHtmlInput, esc, findingExtras, findingKinds, renderHtmlReport,
-  reproductionTimeline, timelineEvent,
-} from '../../cli/html';
+import { HtmlReportInput, esc, renderHtmlReport, reportToHtmlInput } from '../../cli/html';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SEED = 'html-report';
 const DEVICE_BYTES = 16 << 20;
 const bounded1 = workloadSpace({ suite: 'bounded-1' });
-const engine = { points: 'flushes' as const, states: { kind: 'bounded' as const, k: 1, limit: 12 }, seed: SEED, deviceBytes: DEVICE_BYTES };
+const spec: CampaignSpec = {
+  seeds: [SEED], workloads: [1, 11].map((i) => bounded1.workload(i)), profiles: ['armv8.2'],
+  pmemApis: ['linux-arm64', 'rfc-2016', 'linux-x86'], policies: ['ordered', 'unordered'],
+  points: 'flushes', states: { kind: 'bounded', k: 1, limit: 12 }, deviceBytes: DEVICE_BYTES, shrinkTries: MAX_SHRINK_TRIES,
+};
 
-function smallCampaign(): CampaignResult {
-  return runCampaign({
-    workloads: [1, 11].map((i) => bounded1.workload(i)),
-    profiles: ['armv8.2'],
-    pmemApis: ['linux-arm64', 'rfc-2016', 'linux-x86'],
-    policies: ['ordered', 'unordered'],
-    engine,
-  });
+function smallCampaign(): Promise<Report> {
+  return runCampaign(spec);
 }
 
-function reportOf(result: CampaignResult, generatedAt?: string): { input: HtmlReportInput; html: string } {
-  const extras = new Map<Finding, FindingExtras>(findingKinds(result).map(({ finding }) => [finding, findingExtras(finding, {
-    seed: SEED, deviceBytes: DEVICE_BYTES, shrink: engine,
-  })]));
-  const input = campaignToHtmlInput(result, {
-    seed: SEED, suites: ['bounded-1'], extras: (f) => extras.get(f), ...(generatedAt !== undefined ? { generatedAt } : {}),
-  });
-  return { input, html: renderHtmlReport(input) };
+function reportOf(result: Report, generatedAt?: string): { input: HtmlReportInput; html: string } {
+  const input = reportToHtmlInput(result);
+  const dated = generatedAt === undefined ? input : { ...input, params: { ...input.params, generatedAt } };
+  return { input: dated, html: renderHtmlReport(dated) };
 }
 
-let campaign: CampaignResult;
+let campaign: Report;
 let report: { input: HtmlReportInput; html: string };
 
-beforeAll(() => {
-  campaign = smallCampaign();
+beforeAll(async () => {
+  campaign = await smallCampaign();
   report = reportOf(campaign);
 });
 
@@ -87,7 +80,10 @@ describe('escaping', () => {
       findings: [{
         promise: 'G3', setup: hostile, workload: hostile, operations: [hostile, hostile], completedOps: 1, inFlight: true,
         token: hostile, shrunkToken: hostile, reproCommand: hostile, diff: `</pre>${hostile}`,
-        timeline: { crashPoint: 3, events: [{ index: 0, kind: 'marker', address: null, line: null, label: hostile }], words: [] },
+        timeline: {
+          crashPoint: 3, events: [{ index: 0, kind: 'marker', address: null, line: null, label: hostile }], words: [], done: 1, inFlight: true,
+          operations: [hostile],
+        },
       }],
     };
     const html = renderHtmlReport(input);
@@ -118,10 +114,11 @@ describe('escaping', () => {
 
 describe('a report of a small campaign', () => {
   test('the campaign has what the report must show: findings, a clean setup and a skipped one', () => {
-    const ran = campaign.combos.filter((c) => c.skipped === undefined);
+    const ran = campaign.combos;
     expect(ran.length).toBe(4);
-    expect(campaign.combos.filter((c) => c.skipped !== undefined).length).toBe(2);
-    expect(ran.find((c) => c.setup.pmemApi === 'linux-arm64' && c.setup.policy === 'ordered')?.findingCounts).toEqual({});
+    // the plan skips a flavour of the other ISA once per profile (both its policies)
+    expect(campaign.run.skipped.map((s) => s.setup)).toEqual(['armv8.2 linux-x86']);
+    expect(Object.values(ran.find((c) => c.setup.pmemApi === 'linux-arm64' && c.setup.policy === 'ordered')?.findingCounts ?? {}).every((n) => n === 0)).toBe(true);
     expect(report.input.findings.length).toBeGreaterThanOrEqual(3);
     expect(report.input.summary.verdict).toBe('fail');
   });
@@ -130,12 +127,12 @@ describe('a report of a small campaign', () => {
     const { input, html } = report;
     expect(input.summary.units).toBe(8);
     expect(input.summary.statesChecked).toBe(campaign.combos.reduce((n, c) => n + c.statesChecked, 0));
-    expect(input.summary.findingsTotal).toBe(campaign.combos.reduce((n, c) => n + Object.values(c.findingCounts).reduce((a, b) => a + (b ?? 0), 0), 0));
+    expect(input.summary.findingsTotal).toBe(campaign.combos.reduce((n, c) => n + Object.values(c.findingCounts).reduce((a, b) => a + b, 0), 0));
     expect(html).toContain('<section id="summary">');
     expect(html).toContain(`<td>${SEED}</td>`);
-    expect(html).toContain('armv8.2 linux-arm64 unordered');
+    expect(html).toContain('armv8.2/linux-arm64/unordered');
     expect(html).toMatch(/<p class="verdict verdict-fail">FAIL: [\d,]+ finding\(s\)<\/p>/);
-    expect(countOf(html, /<tr class="skipped">/g)).toBe(2);
+    expect(countOf(html, /<tr class="skipped">/g)).toBe(campaign.run.skipped.length);
   });
 
   test('the comparison charts: one bar per datum', () => {
@@ -182,8 +179,8 @@ describe('a report of a small campaign', () => {
     expect([...html.matchAll(/href="([^"]*)"/g)].every((m) => (m[1] as string).startsWith('#'))).toBe(true);
   });
 
-  test('deterministic: the same campaign gives the same bytes; a date appears only when given', () => {
-    const again = reportOf(smallCampaign());
+  test('deterministic: the same campaign gives the same bytes; a date appears only when given', async () => {
+    const again = reportOf(await smallCampaign());
     expect(again.html).toBe(report.html);
     expect(renderHtmlReport(JSON.parse(JSON.stringify(report.input)) as HtmlReportInput)).toBe(report.html);
     expect(report.html).not.toContain('generated');
@@ -191,10 +188,10 @@ describe('a report of a small campaign', () => {
     expect(dated).toContain('<tr><th>generated</th><td>2030-01-02T03:04:05Z</td></tr>');
   });
 
-  test('a campaign without findings is a pass with an empty findings section', () => {
-    const clean = { combos: campaign.combos.filter((c) => c.skipped === undefined && Object.keys(c.findingCounts).length === 0) };
+  test('a campaign without findings is a pass with an empty findings section', async () => {
+    const clean = await runCampaign({ ...spec, pmemApis: ['linux-arm64'], policies: ['ordered'] });
     expect(clean.combos.length).toBe(1);
-    const input = campaignToHtmlInput(clean, { seed: SEED, suites: ['bounded-1'] });
+    const input = reportToHtmlInput(clean);
     expect(input.summary.verdict).toBe('pass');
     const html = renderHtmlReport(input);
     expect(html).toContain('PASS: no findings');
@@ -216,10 +213,9 @@ describe('the timeline', () => {
   });
 
   test('word fates: the newest state keeps every uncertain word, the least-persisting state loses them all', () => {
-    const g4 = findingKinds(campaign).find(({ finding }) => finding.promise === 'G4' && finding.setup.pmemApi === 'rfc-2016');
-    expect(g4).toBeDefined();
-    const { reproduction } = findingExtras((g4 as { finding: Finding }).finding, { seed: SEED, deviceBytes: DEVICE_BYTES });
-    const spec = (reproduction as NonNullable<typeof reproduction>).spec;
+    const g4 = campaign.kinds.find((k) => k.promise === 'G4' && k.setup.includes('rfc-2016'));
+    expect(g4?.first.token).toBeDefined();
+    const spec = repro(g4?.first.token as string).spec;
     const newest = reproductionTimeline(repro({ ...spec, crashState: { kind: 'newest' } }));
     const least = reproductionTimeline(repro({ ...spec, crashState: { kind: 'bounded', epochs: 0, subset: [], units: [] } }));
     expect(newest.words.length).toBeGreaterThan(0);
@@ -229,6 +225,21 @@ describe('the timeline', () => {
     expect(newest.words.every((w) => w.line === Math.floor(w.address / 64) && w.address % 8 === 0)).toBe(true);
   });
 });
+
+/** The setup labels under the findings chart: one per setup, each box apart from every other. */
+async function expectLabelsApart(page: import('playwright-core').Page): Promise<void> {
+  const boxes = await Promise.all((await page.locator('#chart-findings svg text.label').all()).map((l) => l.boundingBox()));
+  expect(boxes.length).toBeGreaterThan(1);
+  const rects = boxes.map((b) => b as NonNullable<typeof b>);
+  for (let i = 0; i < rects.length; i++) {
+    for (let j = i + 1; j < rects.length; j++) {
+      const a = rects[i];
+      const b = rects[j];
+      const overlap = a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+      expect({ i, j, overlap }).toEqual({ i, j, overlap: false });
+    }
+  }
+}
 
 /** Debian's chromium; missing, the test fails with the install hint (never skips). */
 function chromiumPath(): string {
@@ -299,8 +310,18 @@ describe('the report in headless Chromium', () => {
       const lostBox = await lost.first().boundingBox();
       expect(lostBox !== null && lostBox.width > 0).toBe(true);
 
+      await expectLabelsApart(page);
+
+      // a two-setup report: its labels stay apart too
+      const two = await runCampaign({ ...spec, pmemApis: ['linux-arm64'], policies: ['ordered', 'unordered'], shrinkTries: 0 });
+      expect(two.combos.length).toBe(2);
+      const twoFile = path.join(dir, 'two.html');
+      fs.writeFileSync(twoFile, renderHtmlReport(reportToHtmlInput(two)));
+      await page.goto(`file://${twoFile}`, { waitUntil: 'load' });
+      await expectLabelsApart(page);
+
       expect(problems).toEqual([]);
-      expect(requests).toEqual([`file://${file}`]);
+      expect(requests).toEqual([`file://${file}`, `file://${twoFile}`]);
     } finally {
       await browser.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,8 @@ describe('the stream tree of a unit', () => {
 
   test('a numeric seed is its decimal string', () => {
     expect(draws(StreamTree.of(42).device())).toEqual(draws(StreamTree.of('42').device()));
-    expect(() => StreamTree.of('')).toThrow(AssertionFailure);
+    expect(() => StreamTree.of('').policy()).toThrow(AssertionFailure);
+    expect(StreamTree.of('').crashDraw(3, 1)).toBe('/3/1');
     expect(() => StreamTree.of(1.5)).toThrow(AssertionFailure);
   });
 

@@ -1,0 +1,127 @@
+/**
+ * The recording loop: one run of the code under test on a booted setup (setup.ts), with the
+ * device trace marked where each operation begins and ends and where a persistence point
+ * returns, and a crash point at each instruction the crash-point rule picks (points.ts), at
+ * each persistence point and at the end. The engine, repro and crashTest all record through
+ * here, so the crash point a token names is, by construction, the state the engine judged.
+ *
+ * Positions: `done` operations returned, and whether one is in flight. A crash point inside
+ * operation i+1 is judged at { done: i, inFlight: true }; a persistence point and the end at
+ * { done, inFlight: false }. Crash points during the mount count as before operation 1.
+ *
+ * Markers (they are not instructions and never crash points): `op-start` {index, ...what the
+ * caller says the operation is}, `op-end` {index, ...its result}, `persistence-point`
+ * {index}; crashTest adds `user` {label}.
+ *
+ * Power failure: with `powerFailAt`, the device throws PowerFailure before that instruction;
+ * `recordWorkload` stops there and says so (repro). Without it a PowerFailure is a bug.
+ */
+import type { StreamTree } from '../core/streams';
+import { PmemDevice, PowerFailure } from '../device/device';
+import type { MediaSource } from '../device/media';
+import type { DaxFileSystem } from '../fs/filesystem';
+import type { SyncFs } from '../workloads/fs-api';
+import { Handles, Op, OpResult, PERSISTENCE_OPS, Workload, applyOp } from '../workloads/ops';
+import type { CrashPosition } from './check';
+import { CrashPointChoice, crashPointWatcher, lastInstructionText } from './points';
+import { MountSetup, mountSetup, setupDevice } from './setup';
+
+export interface RecordingOptions {
+  readonly setup: MountSetup;
+  readonly media: MediaSource;
+  readonly streams: StreamTree;
+  /** Which instructions are crash points (with `onCrashPoint`). */
+  readonly points?: CrashPointChoice;
+  /**
+   * Called at every crash point with the device in the state right after the instruction
+   * (before the next one), where the run stands, and what the point follows ('dsb sy',
+   * 'returned fsyncSync', 'end').
+   */
+  readonly onCrashPoint?: (device: PmemDevice, at: CrashPosition, event: string) => void;
+  readonly powerFailAt?: number;
+  readonly trace?: boolean;
+}
+
+export class Recording {
+  readonly device: PmemDevice;
+  private mounted: DaxFileSystem | undefined;
+  private done = 0;
+  private inFlight = false;
+
+  constructor(private readonly options: RecordingOptions) {
+    const onCrashPoint = options.onCrashPoint;
+    const watcher = onCrashPoint === undefined ? undefined
+      : crashPointWatcher(options.points ?? 'flushes', (d) => onCrashPoint(d, this.position, lastInstructionText(d)));
+    this.device = setupDevice(options.setup, options.media, {
+      streams: options.streams, trace: options.trace ?? true,
+      ...(options.powerFailAt === undefined ? {} : { powerFailAt: options.powerFailAt }),
+      ...(watcher === undefined ? {} : { onInstruction: watcher }),
+    });
+  }
+
+  /** Mount the setup's file system (crash points in it are before operation 1). */
+  mount(): DaxFileSystem {
+    this.mounted = mountSetup(this.device, this.options.setup, this.options.streams).fs;
+    return this.mounted;
+  }
+
+  get fs(): DaxFileSystem {
+    if (this.mounted === undefined) throw new Error('the recording is not mounted');
+    return this.mounted;
+  }
+
+  get position(): CrashPosition {
+    return { done: this.done, inFlight: this.inFlight };
+  }
+
+  /** Operation `done + 1` begins; `what` describes it in the trace. */
+  begin(what: Readonly<Record<string, unknown>>): void {
+    this.inFlight = true;
+    this.device.mark('op-start', { index: this.done + 1, ...what });
+  }
+
+  /** The operation in flight returned; at a persistence point the power may fail right after. */
+  finish(result: Readonly<Record<string, unknown>>, persisted: boolean, persistedCall = 'persistence point'): void {
+    this.done++;
+    this.inFlight = false;
+    this.device.mark('op-end', { index: this.done, ...result });
+    if (!persisted) return;
+    this.device.mark('persistence-point', { index: this.done });
+    this.options.onCrashPoint?.(this.device, this.position, `returned ${persistedCall}`);
+  }
+
+  /** The last crash point: the state when the run is over. */
+  end(): void {
+    this.options.onCrashPoint?.(this.device, this.position, 'end');
+  }
+}
+
+export interface WorkloadStep {
+  /** 0-based. */
+  readonly index: number;
+  readonly op: Op;
+  readonly result: OpResult;
+}
+
+/**
+ * Mount and run a workload's operations through a recording, then its last crash point.
+ * Returns false when the armed power failure stopped it (mount included), true when it ran
+ * to the end.
+ */
+export function recordWorkload(recording: Recording, workload: Workload, onStep?: (step: WorkloadStep) => void): boolean {
+  try {
+    const fs = recording.mount() as unknown as SyncFs;
+    const handles: Handles = new Map();
+    workload.ops.forEach((op, index) => {
+      recording.begin({ op });
+      const result = applyOp(fs, op, handles);
+      recording.finish({ result }, PERSISTENCE_OPS.has(op.op) && result.ok, op.op);
+      onStep?.({ index, op, result });
+    });
+  } catch (err) {
+    if (err instanceof PowerFailure && recording.device.instructionCount === err.instruction) return false;
+    throw err;
+  }
+  recording.end();
+  return true;
+}
