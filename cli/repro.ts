@@ -1,5 +1,5 @@
 /**
- * `daxcrash repro TOKEN`: the reproduction view of one token (issue 6, item 2). It rebuilds
+ * `daxcrash repro TOKEN`: the reproduction view of one token. It rebuilds
  * the crash image byte for byte (crash/repro.ts) and prints, in reading order: the setup,
  * the workload with the operation in flight marked and the persistence points that had
  * returned, the device events before the crash point (each clean with the line version it

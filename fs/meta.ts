@@ -60,7 +60,8 @@ export interface Committer {
 }
 
 /**
- * Issue-3 committer: data barrier, then every dirty block in place, then a barrier.
+ * The committer of a mount without a journal to write (read-only mounts): data barrier, then
+ * every dirty block in place, then a barrier.
  *
  * Only the cache lines of a block that differ from what the device holds are written: a
  * store of the bytes a line already holds creates a version equal to the old one, so
