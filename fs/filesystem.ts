@@ -27,6 +27,7 @@ import { CorruptionError, NodeStyleError, fsError } from '../core/errors';
 import {
   Fail, OPEN_FLAGS, byteLength, checkSpan, failer, isExplicitPosition, nodeMkdirRecursive, nodeRealpath, openFlagsToNumber,
 } from '../core/node-layer';
+import type { SyncFs } from '../core/sync-fs';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
 import {
@@ -142,7 +143,7 @@ export interface FileSystemParts {
   readonly readOnly: boolean;
 }
 
-export class DaxFileSystem implements DirBlockSource {
+export class DaxFileSystem implements SyncFs, DirBlockSource {
   readonly device: PmemDevice;
   readonly api: PmemApi;
   readonly sb: Superblock;
@@ -310,6 +311,10 @@ export class DaxFileSystem implements DirBlockSource {
     }
   }
 
+  /** Bytes without an encoding (SyncFs's form), a string with one, as Node's readFileSync. */
+  readFileSync(path: string | number, options?: { encoding?: null; flag?: string }): Buffer;
+  readFileSync(path: string | number, options: { encoding: BufferEncoding; flag?: string } | BufferEncoding): string;
+  readFileSync(path: string | number, options?: { encoding?: BufferEncoding | null; flag?: string } | BufferEncoding): Buffer | string;
   readFileSync(path: string | number, options?: { encoding?: BufferEncoding | null; flag?: string } | BufferEncoding): Buffer | string {
     const encoding = typeof options === 'string' ? options : options?.encoding ?? undefined;
     const flag = typeof options === 'object' && options?.flag ? options.flag : 'r';
