@@ -4,12 +4,12 @@
  *
  * This module is the Node API: the public *Sync methods with Node's names, arguments and
  * defaults, and the checks each system call makes before it changes anything, in Linux's
- * order, with Linux's errors; open files; the simulated clock; and the envelope of every
- * operation (`op`: the commit policy's `opEnd`, EUCLEAN, device costs). The work is done by
- * seams that share one context (fs-context.ts): the inode table (inode-table.ts), the path
- * walk (namei.ts), the DAX data path (dax-data.ts), and the life of inodes and the orphan
- * list (lifecycle.ts). Metadata changes go through the transaction seam (`MetaStore`); file
- * data is DAX, in place.
+ * order, with Linux's errors. The work is done by seams that share one context
+ * (fs-context.ts): the inode table (inode-table.ts), the path walk (namei.ts), the DAX data
+ * path (dax-data.ts), the life of inodes and the orphan list (lifecycle.ts), open
+ * descriptors (descriptors.ts), the envelope of every call: clock, commit policy, EUCLEAN,
+ * costs (operation.ts), and Node's calls built from the others (node-calls.ts). Metadata
+ * changes go through the transaction seam (`MetaStore`); file data is DAX, in place.
  *
  * Invariants after every operation: link counts equal the names (directories: 2 + their
  * subdirectories), i_blocks counts data and tree blocks, i_size covers every mapped block,
@@ -35,61 +35,28 @@ import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
 import { DirBlockSource, isDotOrDotDot, isEmptyDir, listEntries } from './dir';
 import { canaryActive } from '../core/canary';
 import { DaxData, MAX_FILE_BYTES } from './dax-data';
+import { DescriptorTable } from './descriptors';
 import { FsContext, nameBytes, saveSuper } from './fs-context';
 import { InodeTable } from './inode-table';
+import { CommitHooks, MAX_CLOCK_SECONDS, OpCost, OpRunner, SIMULATED_EPOCH_SECONDS, corruptionAsFsError } from './operation';
 import { FAST_SYMLINK_MAX_BYTES, InodeLifecycle, SYMLINK_MAX_BYTES } from './lifecycle';
 import { NAME_MAX_BYTES, PATH_MAX_BYTES, PathWalker, SYMLOOP_MAX, WalkBudget, components } from './namei';
+import { READ_FILE_MAX_BYTES, nodeReadFile, nodeTruncate, nodeWriteFile } from './node-calls';
 import { DaxStats } from './stats';
 import type { Groups } from './groups';
 import type { MetaStore } from './meta';
 
 // Defined in the seams; still exported from here, where other code has always found them.
-export { FAST_SYMLINK_MAX_BYTES, MAX_FILE_BYTES, NAME_MAX_BYTES, PATH_MAX_BYTES, SYMLINK_MAX_BYTES, SYMLOOP_MAX, components };
-
-/**
- * Where the simulated clock starts on an image whose times are all older. Not cosmetic:
- * e2fsck reads a deleted inode's dtime below s_inodes_count as an orphan-list link, so
- * times must look like real ones (2023-11-14).
- */
-export const SIMULATED_EPOCH_SECONDS = 1_700_000_000;
-/** The last second a u32 time field holds. */
-export const MAX_CLOCK_SECONDS = 0xffffffff;
+export {
+  FAST_SYMLINK_MAX_BYTES, MAX_CLOCK_SECONDS, MAX_FILE_BYTES, NAME_MAX_BYTES, PATH_MAX_BYTES, SIMULATED_EPOCH_SECONDS,
+  READ_FILE_MAX_BYTES, SYMLINK_MAX_BYTES, SYMLOOP_MAX, components, corruptionAsFsError,
+};
+export type { CommitHooks, OpCost };
 
 const { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_DIRECTORY } = OPEN_FLAGS;
 export const FS_CONSTANTS = OPEN_FLAGS;
-/** Linux gives a new descriptor the lowest free number; 0 to 2 are the standard streams. */
-const FIRST_FD = 3;
 /** The umask a Node process usually runs with; applied to modes of new files and dirs. */
 const UMASK = 0o022;
-/** readFileSync's read size. */
-const READ_CHUNK_BYTES = 64 * 1024;
-
-interface OpenFile {
-  readonly ino: number;
-  readonly readable: boolean;
-  readonly writable: boolean;
-  readonly append: boolean;
-  readonly isDir: boolean;
-  position: number;
-}
-
-/** What the operations of one system call cost on the device. */
-export interface OpCost {
-  calls: number;
-  cleans: number;
-  /** Barriers, fences and flush hints. */
-  barriers: number;
-  flushedBytes: number;
-  costNanos: number;
-}
-
-/** How the file system commits and where it puts barriers; set by mount. */
-export interface CommitHooks {
-  /** After each operation: the policy decides whether the running transaction commits now. */
-  opEnd(meta: MetaStore): void;
-  /** fsync, fdatasync, sync: make everything so far durable. */
-  sync(meta: MetaStore): void;
-}
 
 export interface FileSystemParts {
   readonly device: PmemDevice;
@@ -115,11 +82,8 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   private readonly walk: PathWalker;
   private readonly data: DaxData;
   private readonly life: InodeLifecycle;
-  private readonly files = new Map<number, OpenFile>();
-  private readonly openCounts = new Map<number, number>();
-  private readonly costs = new Map<string, OpCost>();
-  private clockSeconds: number;
-  private mounted = true;
+  private readonly descriptors = new DescriptorTable();
+  private readonly ops: OpRunner;
 
   constructor(parts: FileSystemParts) {
     this.device = parts.device;
@@ -129,11 +93,11 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     this.groups = parts.groups;
     this.hooks = parts.hooks;
     this.readOnly = parts.readOnly;
-    this.clockSeconds = Math.max(parts.sb.wtime, parts.sb.mtime, parts.sb.mkfsTime, SIMULATED_EPOCH_SECONDS);
+    this.ops = new OpRunner(parts);
     this.ctx = {
       device: parts.device, api: parts.api, sb: parts.sb, meta: parts.meta, groups: parts.groups,
-      now: () => this.clockSeconds,
-      isOpen: (ino) => this.openCounts.has(ino),
+      now: () => this.ops.clock,
+      isOpen: (ino) => this.descriptors.isOpen(ino),
     };
     this.table = new InodeTable(this.ctx);
     this.walk = new PathWalker(this.table);
@@ -144,7 +108,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   // ================================================================ Node API: descriptors
 
   openSync(path: string, flags?: string | number, mode = 0o666): number {
-    return this.op('open', path, () => {
+    return this.ops.run('open', path, () => {
       const bits = openFlagsToNumber(flags);
       const fail: Fail = failer('open', path);
       const access = bits & O_ACCMODE;
@@ -163,9 +127,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
         if (access !== O_RDONLY || (bits & O_TRUNC) !== 0) this.requireWritable('open', path);
         if ((bits & O_TRUNC) !== 0 && target.kind === 'file' && this.table.inode(ino).size > 0) this.data.setSize(ino, 0, fail);
       }
-      let fd = FIRST_FD;
-      while (this.files.has(fd)) fd++;
-      this.files.set(fd, {
+      return this.descriptors.open({
         ino,
         readable: access === O_RDONLY || access === O_RDWR,
         writable: access === O_WRONLY || access === O_RDWR,
@@ -173,22 +135,13 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
         isDir: target.kind === 'dir',
         position: 0,
       });
-      this.openCounts.set(ino, (this.openCounts.get(ino) ?? 0) + 1);
-      return fd;
     });
   }
 
   closeSync(fd: number): void {
-    this.op('close', undefined, () => {
-      const file = this.file(fd, 'close');
-      this.files.delete(fd);
-      const left = (this.openCounts.get(file.ino) ?? 1) - 1;
-      if (left > 0) {
-        this.openCounts.set(file.ino, left);
-        return;
-      }
-      this.openCounts.delete(file.ino);
-      if (this.table.inode(file.ino).linksCount === 0) this.life.releaseInode(file.ino);
+    this.ops.run('close', undefined, () => {
+      const { ino, last } = this.descriptors.close(fd, 'close');
+      if (last && this.table.inode(ino).linksCount === 0) this.life.releaseInode(ino);
     });
   }
 
@@ -198,8 +151,8 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     const span = checkSpan(buffer, offset, o.length);
     // Node returns 0 for an empty read before it looks at the descriptor at all.
     if (span === 0) return 0;
-    return this.op('read', undefined, () => {
-      const file = this.file(fd, 'read');
+    return this.ops.run('read', undefined, () => {
+      const file = this.descriptors.get(fd, 'read');
       if (!file.readable) throw fsError('EBADF', 'read');
       if (file.isDir) throw fsError('EISDIR', 'read');
       const explicit = isExplicitPosition(o.position);
@@ -222,8 +175,8 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
       bytes = data.subarray(offset, offset + span);
       pos = position;
     }
-    return this.op('write', undefined, () => {
-      const file = this.file(fd, 'write');
+    return this.ops.run('write', undefined, () => {
+      const file = this.descriptors.get(fd, 'write');
       if (!file.writable) throw fsError('EBADF', 'write');
       this.requireWritable('write');
       const explicit = isExplicitPosition(pos);
@@ -237,26 +190,26 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   fsyncSync(fd: number): void {
-    this.op('fsync', undefined, () => {
-      this.file(fd, 'fsync');
+    this.ops.run('fsync', undefined, () => {
+      this.descriptors.get(fd, 'fsync');
       if (canaryActive('fsync-no-commit')) this.api.pmemWmb(); else this.hooks.sync(this.meta);
     });
   }
 
   fdatasyncSync(fd: number): void {
-    this.op('fdatasync', undefined, () => {
-      this.file(fd, 'fdatasync');
+    this.ops.run('fdatasync', undefined, () => {
+      this.descriptors.get(fd, 'fdatasync');
       this.hooks.sync(this.meta);
     });
   }
 
   syncSync(): void {
-    this.op('sync', undefined, () => this.hooks.sync(this.meta));
+    this.ops.run('sync', undefined, () => this.hooks.sync(this.meta));
   }
 
   ftruncateSync(fd: number, len = 0): void {
-    this.op('ftruncate', undefined, () => {
-      const file = this.file(fd, 'ftruncate');
+    this.ops.run('ftruncate', undefined, () => {
+      const file = this.descriptors.get(fd, 'ftruncate');
       if (file.isDir || !file.writable) throw fsError('EINVAL', 'ftruncate');
       this.requireWritable('ftruncate');
       // Node clamps a negative length to 0 before the system call.
@@ -265,18 +218,13 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   fstatSync(fd: number): DaxStats {
-    return this.op('fstat', undefined, () => this.stats(this.file(fd, 'fstat').ino));
+    return this.ops.run('fstat', undefined, () => this.stats(this.descriptors.get(fd, 'fstat').ino));
   }
 
   // ================================================================ Node API: Node's layer
 
   truncateSync(path: string, len = 0): void {
-    const fd = this.openSync(path, 'r+');
-    try {
-      this.ftruncateSync(fd, len);
-    } finally {
-      this.closeSync(fd);
-    }
+    nodeTruncate(this, path, len);
   }
 
   /** Bytes without an encoding (SyncFs's form), a string with one, as Node's readFileSync. */
@@ -284,41 +232,11 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   readFileSync(path: string | number, options: { encoding: BufferEncoding; flag?: string } | BufferEncoding): string;
   readFileSync(path: string | number, options?: { encoding?: BufferEncoding | null; flag?: string } | BufferEncoding): Buffer | string;
   readFileSync(path: string | number, options?: { encoding?: BufferEncoding | null; flag?: string } | BufferEncoding): Buffer | string {
-    const encoding = typeof options === 'string' ? options : options?.encoding ?? undefined;
-    const flag = typeof options === 'object' && options?.flag ? options.flag : 'r';
-    const fd = typeof path === 'number' ? path : this.openSync(path, flag);
-    try {
-      // Node refuses a file above 2 GiB before reading; here that also bounds the memory a
-      // corrupt i_size (a legal sparse size up to 16 TiB) could make this loop gather.
-      // (Not fstatSync: that would be one more operation on the clock and in the costs.)
-      const size = this.table.inode(this.file(fd, 'read').ino).size;
-      if (size > READ_FILE_MAX_BYTES) throw fileTooLarge(size);
-      const chunks: Uint8Array[] = [];
-      for (let total = 0; ;) {
-        const chunk = Buffer.alloc(READ_CHUNK_BYTES);
-        const n = this.readSync(fd, chunk, 0, chunk.length, null);
-        if (n === 0) break;
-        total += n;
-        if (total > READ_FILE_MAX_BYTES) throw fileTooLarge(total);
-        chunks.push(chunk.subarray(0, n));
-      }
-      const bytes = Buffer.concat(chunks);
-      return encoding ? bytes.toString(encoding) : bytes;
-    } finally {
-      if (typeof path !== 'number') this.closeSync(fd);
-    }
+    return nodeReadFile(this, path, options, (fd) => this.table.inode(this.descriptors.get(fd, 'read').ino).size);
   }
 
   writeFileSync(path: string | number, data: Uint8Array | string, options?: { encoding?: BufferEncoding; flag?: string; mode?: number } | BufferEncoding): void {
-    const o = typeof options === 'string' ? { encoding: options } : options ?? {};
-    const bytes = typeof data === 'string' ? Buffer.from(data, o.encoding ?? 'utf8') : data;
-    const fd = typeof path === 'number' ? path : this.openSync(path, o.flag ?? 'w', o.mode ?? 0o666);
-    try {
-      let done = 0;
-      while (done < bytes.length) done += this.writeSync(fd, bytes, done, bytes.length - done, null);
-    } finally {
-      if (typeof path !== 'number') this.closeSync(fd);
-    }
+    nodeWriteFile(this, path, data, options);
   }
 
   appendFileSync(path: string | number, data: Uint8Array | string, options?: { encoding?: BufferEncoding; flag?: string; mode?: number } | BufferEncoding): void {
@@ -346,7 +264,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     const o = typeof options === 'number' ? { mode: options } : options ?? {};
     const mode = o.mode ?? 0o777;
     if (o.recursive) return nodeMkdirRecursive(this, path, mode);
-    this.op('mkdir', path, () => {
+    this.ops.run('mkdir', path, () => {
       const fail: Fail = failer('mkdir', path);
       const at = this.walk.parent(path, { links: 0 }, fail);
       if (at.lastType !== 'norm') fail('EEXIST');
@@ -359,7 +277,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   rmdirSync(path: string): void {
-    this.op('rmdir', path, () => {
+    this.ops.run('rmdir', path, () => {
       const fail: Fail = failer('rmdir', path);
       const at = this.walk.parent(path, { links: 0 }, fail);
       if (at.lastType === 'dotdot') fail('ENOTEMPTY');
@@ -376,7 +294,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   unlinkSync(path: string): void {
-    this.op('unlink', path, () => {
+    this.ops.run('unlink', path, () => {
       const fail: Fail = failer('unlink', path);
       const at = this.walk.parent(path, { links: 0 }, fail);
       if (at.lastType !== 'norm') fail('EISDIR');
@@ -390,7 +308,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   linkSync(existingPath: string, newPath: string): void {
-    this.op('link', existingPath, () => {
+    this.ops.run('link', existingPath, () => {
       const fail: Fail = failer('link', existingPath, newPath);
       const budget: WalkBudget = { links: 0 };
       // linkat(2) without AT_SYMLINK_FOLLOW: a symlink given as `existing` is linked itself.
@@ -405,7 +323,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   symlinkSync(target: string, path: string): void {
-    this.op('symlink', target, () => {
+    this.ops.run('symlink', target, () => {
       const fail: Fail = failer('symlink', target, path);
       if (target.length === 0) fail('ENOENT');
       const bytes = Buffer.from(target, 'utf8');
@@ -418,7 +336,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   readlinkSync(path: string, options?: { encoding?: BufferEncoding } | BufferEncoding): string {
-    return this.op('readlink', path, () => {
+    return this.ops.run('readlink', path, () => {
       const fail: Fail = failer('readlink', path);
       const found = this.walk.lookup(path, false, { links: 0 }, fail);
       this.walk.requireFound(found, fail);
@@ -429,7 +347,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   renameSync(oldPath: string, newPath: string): void {
-    this.op('rename', oldPath, () => {
+    this.ops.run('rename', oldPath, () => {
       const fail: Fail = failer('rename', oldPath, newPath);
       const budget: WalkBudget = { links: 0 };
       const src = this.walk.parent(oldPath, budget, fail);
@@ -458,7 +376,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   readdirSync(path: string, options?: { withFileTypes?: boolean; encoding?: BufferEncoding } | BufferEncoding): string[] {
-    return this.op('scandir', path, () => {
+    return this.ops.run('scandir', path, () => {
       const fail: Fail = failer('scandir', path);
       const found = this.walk.lookup(path, true, { links: 0 }, fail);
       this.walk.requireFound(found, fail);
@@ -481,38 +399,23 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   chmodSync(path: string, mode: number): void {
-    this.op('chmod', path, () => {
-      const ino = this.walk.existing(path, 'chmod');
-      this.requireWritable('chmod', path);
-      const inode = this.table.inode(ino);
+    this.changeAttributes('chmod', path, (inode) => {
       inode.mode = (inode.mode & S_IFMT) | (mode & 0o7777);
-      inode.ctime = this.now();
-      this.table.putInode(ino, inode);
     });
   }
 
   chownSync(path: string, uid: number, gid: number): void {
-    this.op('chown', path, () => {
-      const ino = this.walk.existing(path, 'chown');
-      this.requireWritable('chown', path);
-      const inode = this.table.inode(ino);
+    this.changeAttributes('chown', path, (inode) => {
       // chown(2) reads -1 as "leave this one unchanged"
       if (uid !== -1) inode.uid = uid;
       if (gid !== -1) inode.gid = gid;
-      inode.ctime = this.now();
-      this.table.putInode(ino, inode);
     });
   }
 
   utimesSync(path: string, atime: number | Date | string, mtime: number | Date | string): void {
-    this.op('utime', path, () => {
-      const ino = this.walk.existing(path, 'utime');
-      this.requireWritable('utime', path);
-      const inode = this.table.inode(ino);
+    this.changeAttributes('utime', path, (inode) => {
       inode.atime = toSeconds(atime);
       inode.mtime = toSeconds(mtime);
-      inode.ctime = this.now();
-      this.table.putInode(ino, inode);
     });
   }
 
@@ -521,8 +424,8 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
    * zeroing) any hole, as a DAX mmap write fault does. The range must lie inside the file.
    */
   daxMapSync(fd: number, offset: number, length: number): Array<{ addr: number; length: number }> {
-    return this.op('mmap', undefined, () => {
-      const file = this.file(fd, 'mmap');
+    return this.ops.run('mmap', undefined, () => {
+      const file = this.descriptors.get(fd, 'mmap');
       const inode = this.table.inode(file.ino);
       if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0 || offset + length > inode.size) {
         throw fsError('EINVAL', 'mmap');
@@ -534,9 +437,9 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
 
   /** Commit, close every file, and mark the file system cleanly unmounted. */
   unmount(): void {
-    if (!this.mounted) return;
-    for (const fd of [...this.files.keys()]) this.closeSync(fd);
-    this.mounted = false;
+    if (!this.ops.isMounted) return;
+    for (const fd of this.descriptors.fds()) this.closeSync(fd);
+    this.ops.stop();
     try {
       this.onUnmount?.();
     } catch (error) {
@@ -550,22 +453,22 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   onUnmount: (() => void) | undefined;
 
   get isMounted(): boolean {
-    return this.mounted;
+    return this.ops.isMounted;
   }
 
   /** The simulated clock, in seconds. */
   get clock(): number {
-    return this.clockSeconds;
+    return this.ops.clock;
   }
 
   /** Device cost per system call since mount (cleans, barriers, bytes flushed, simulated ns). */
   costReport(): ReadonlyMap<string, Readonly<OpCost>> {
-    return this.costs;
+    return this.ops.costReport();
   }
 
   /** Inodes open but unlinked (the orphans a crash would leave). */
   openInodes(): number[] {
-    return [...this.openCounts.keys()];
+    return this.descriptors.openInodes();
   }
 
   /** The decoded inode `ino` (cached; the running transaction's view). */
@@ -586,7 +489,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     // The chain is read before the operation starts, so a corrupt list is mount's
     // CorruptionError (what and where); each inode joins once, so a cycle ends the walk.
     this.life.loadOrphanList();
-    return this.op('mount', undefined, () => this.life.finishOrphans());
+    return this.ops.run('mount', undefined, () => this.life.finishOrphans());
   }
 
   /** Write the superblock into the running transaction. */
@@ -596,60 +499,17 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
 
   // ================================================================ internals
 
-  /** Run one operation: check it is mounted, tick the clock, end it through the policy,
-   * and charge what it cost on the device to its system call. */
-  private op<T>(syscall: string, path: string | undefined, body: () => T): T {
-    if (!this.mounted) throw fsError('EIO', syscall, path);
-    // Times are u32 seconds on disk; a superblock time near 2^32 (corrupt, or far in the
-    // future) must not push one past the field, so the clock stops at the last second.
-    if (this.clockSeconds < MAX_CLOCK_SECONDS) this.clockSeconds++;
-    const s = this.device.stats;
-    const cleans = s.cleans;
-    const barriers = s.barriers + s.fences + s.hints;
-    const flushed = s.flushedBytes;
-    const nanos = s.costNanos;
-    try {
-      try {
-        return body();
-      } finally {
-        if (this.meta.hasRunning) this.hooks.opEnd(this.meta);
-      }
-    } catch (error) {
-      // Corrupt on-disk data met by an operation is that system call's EUCLEAN, as ext4
-      // answers EFSCORRUPTED: a Node-style error naming the call, with what and where kept
-      // in `cause`. The file system stays mounted for the structures that are intact.
-      throw error instanceof CorruptionError ? corruptionAsFsError(error, syscall, path) : error;
-    } finally {
-      let c = this.costs.get(syscall);
-      if (c === undefined) {
-        c = { calls: 0, cleans: 0, barriers: 0, flushedBytes: 0, costNanos: 0 };
-        this.costs.set(syscall, c);
-      }
-      c.calls++;
-      c.cleans += s.cleans - cleans;
-      c.barriers += s.barriers + s.fences + s.hints - barriers;
-      c.flushedBytes += s.flushedBytes - flushed;
-      c.costNanos += s.costNanos - nanos;
-    }
-  }
-
   private now(): number {
-    return this.clockSeconds;
+    return this.ops.clock;
   }
 
   private requireWritable(syscall: string, path?: string): void {
     if (this.readOnly) throw fsError('EROFS', syscall, path);
   }
 
-  private file(fd: number, syscall: string): OpenFile {
-    const file = typeof fd === 'number' ? this.files.get(fd) : undefined;
-    if (file === undefined) throw fsError('EBADF', syscall);
-    return file;
-  }
-
   private statPath(path: string, follow: boolean, syscall: string, options?: { throwIfNoEntry?: boolean }): DaxStats | undefined {
     try {
-      return this.op(syscall, path, () => {
+      return this.ops.run(syscall, path, () => {
         const fail: Fail = failer(syscall, path);
         const found = this.walk.lookup(path, follow, { links: 0 }, fail);
         this.walk.requireFound(found, fail);
@@ -661,6 +521,18 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     }
   }
 
+  /** chmod, chown, utimes: `change` an existing inode's attributes; its ctime becomes now. */
+  private changeAttributes(syscall: string, path: string, change: (inode: Inode) => void): void {
+    this.ops.run(syscall, path, () => {
+      const ino = this.walk.existing(path, syscall);
+      this.requireWritable(syscall, path);
+      const inode = this.table.inode(ino);
+      change(inode);
+      inode.ctime = this.now();
+      this.table.putInode(ino, inode);
+    });
+  }
+
   private stats(ino: number): DaxStats {
     const i = this.table.inode(ino);
     return new DaxStats(ino, i.mode, i.linksCount, i.uid, i.gid, i.size, i.blocks, i);
@@ -668,23 +540,6 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
 }
 
 // ================================================================ helpers
-
-/** Node's kIoMaxLength: readFile refuses larger files with ERR_FS_FILE_TOO_LARGE. */
-export const READ_FILE_MAX_BYTES = 2 ** 31 - 1;
-
-/** The RangeError Node's readFile throws for a file above 2 GiB (code ERR_FS_FILE_TOO_LARGE). */
-function fileTooLarge(size: number): RangeError {
-  const error = new RangeError(`File size (${size}) is greater than 2 GiB`) as RangeError & { code: string };
-  error.code = 'ERR_FS_FILE_TOO_LARGE';
-  return error;
-}
-
-/** EUCLEAN for `syscall`, keeping the CorruptionError (what and where) as its cause. */
-export function corruptionAsFsError(error: CorruptionError, syscall: string, path?: string): NodeStyleError {
-  const converted = fsError('EUCLEAN', syscall, path);
-  Object.defineProperty(converted, 'cause', { value: error, enumerable: false, writable: true, configurable: true });
-  return converted;
-}
 
 function toSeconds(t: number | Date | string): number {
   if (typeof t === 'number') return Math.floor(t);

@@ -6,8 +6,8 @@
  *
  * Invariants: every seam reads and changes the same superblock, MetaStore and Groups objects
  * (never copies); metadata changes only through `meta`, in the running transaction. Only the
- * Node API layer moves the clock (one tick per operation) and the open descriptors; the seams
- * read them here.
+ * Node API layer (filesystem.ts, with operation.ts and descriptors.ts) moves the clock (one
+ * tick per operation) and opens and closes descriptors; the seams read both here.
  */
 import type { PmemApi } from '../device/pmem-api';
 import type { PmemDevice } from '../device/device';
