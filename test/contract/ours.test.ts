@@ -8,7 +8,7 @@ import { PmemDevice } from '../../device/device';
 import { mkfs } from '../../fs/mkfs';
 import { mount } from '../../fs/mount';
 import { DaxFileSystem } from '../../fs/filesystem';
-import type { SyncFs } from '../../workloads';
+import type { SyncFs } from '../../core';
 import { createReference } from '../../workloads';
 import { generateScenario, type Profile } from './generate';
 import { runContract, runScenario } from './run';

@@ -20,7 +20,7 @@ import { PROFILE_NAMES } from '../../device/profiles';
 import { FLUSH_POLICIES, mount } from '../../fs/mount';
 import { SUITE_NAMES, SuiteName, workloadSpace } from '../../workloads/generators';
 import { Handles, Op, applyOp } from '../../workloads/ops';
-import type { SyncFs } from '../../workloads/fs-api';
+import type { SyncFs } from '../../core';
 
 const FC = { seed: 0x7e4b_1d01, numRuns: 300 } as const;
 const REPO = path.resolve(__dirname, '../..');
