@@ -20,7 +20,7 @@ function makeOurs(): SyncFs {
   mkfs(device, { seed: 'contract' });
   const fs = mount(device, { policy: 'ordered', pmemApi: 'linux-arm64' });
   fs.rmdirSync('/lost+found');
-  return fs as unknown as SyncFs;
+  return fs;
 }
 
 const unmount = (fs: SyncFs) => (fs as unknown as DaxFileSystem).unmount();
