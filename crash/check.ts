@@ -31,7 +31,7 @@ import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 import type { PmemDevice } from '../device/device';
 import type { MediaSource } from '../device/media';
 import { OverlayImage } from '../device/image';
-import { ReadTrace } from '../device/read-trace';
+import { type LineRanges, ReadTrace } from '../device/read-trace';
 import { loadFileMap } from '../fs/extents';
 import type { DaxFileSystem } from '../fs/filesystem';
 import { BLOCK_BYTES, INCOMPAT_RECOVER, decodeJournalSuperblock } from '../fs/format';
@@ -65,7 +65,8 @@ export interface ContentPlace {
 
 /** What the judgement of an image read of it (device/read-trace.ts). */
 export interface ImageReads {
-  readonly structural: ReadonlySet<number>;
+  /** Lines read structurally, as ranges (a Set of every line would be large on a 1 GiB device). */
+  readonly structural: LineRanges;
   readonly content: ReadonlyMap<number, readonly ContentPlace[]>;
 }
 
@@ -97,7 +98,7 @@ export interface RecoverOptions {
 }
 
 export function recoverImage(image: MediaSource, setup: MountSetup, options: RecoverOptions = {}): Recovered {
-  const trace = options.trace ? new ReadTrace() : undefined;
+  const trace = options.trace ? new ReadTrace(image.sizeBytes) : undefined;
   let booted: ReturnType<typeof boot>;
   try {
     booted = boot(setup, image, { trace: false, ...(trace ? { readTrace: trace } : {}) });
@@ -191,7 +192,7 @@ function withReads(recovered: Recovered, trace: ReadTrace | undefined, owners: R
     const within = (line * LINE_BYTES) % PAGE_BYTES;
     content.set(line, (owners.get(page) ?? []).map((p) => ({ ino: p.ino, offset: p.offset + within })));
   }
-  return { ...recovered, reads: { structural: trace.structural, content } };
+  return { ...recovered, reads: { structural: trace.structural(), content } };
 }
 
 /** G8: new work on the recovered file system, remounted after its clean unmount; undefined when all went well. */
