@@ -11,7 +11,11 @@
  * must reach every mount the crash engine makes inside `runUnit` (the recording mount and
  * each recovery mount of a crash image) without the engine knowing about canaries.
  * `withCanary(name, body)` sets it for the duration of a synchronous call and restores the
- * previous value afterwards, also when `body` throws. Nothing else may set it.
+ * previous value afterwards, also when `body` throws; `withCanaryWhile(name, body)` does the
+ * same until an asynchronous body's promise settles (a campaign, which awaits between units),
+ * for a script or a worker thread that runs nothing else meanwhile. Nothing else may set it.
+ * A campaign's units on worker threads (`runCampaign` with `workers` above 1) never see it:
+ * each thread has its own switch.
  *
  * Caution: a shared, cached artefact built while a canary is on carries the bug (the
  * engine's `baseImage`); build those before switching a canary on.
@@ -179,6 +183,22 @@ export function withCanary<T>(name: CanaryName | undefined, body: () => T): T {
   current = name;
   try {
     return body();
+  } finally {
+    current = previous;
+  }
+}
+
+/**
+ * Run the asynchronous `body` with canary `name` switched on until its promise settles, then
+ * restore the previous one. The switch is seen by everything that runs in this thread
+ * meanwhile, so call it only where nothing else runs (a script, a worker thread).
+ */
+export async function withCanaryWhile<T>(name: CanaryName | undefined, body: () => Promise<T>): Promise<T> {
+  assert(name === undefined || CANARIES.some((c) => c.name === name), () => `unknown canary ${JSON.stringify(name)}`);
+  const previous = current;
+  current = name;
+  try {
+    return await body();
   } finally {
     current = previous;
   }

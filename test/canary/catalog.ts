@@ -1,8 +1,10 @@
 /**
- * The canary hunt, shared by the catalog test (test/canary/catalog.test.ts) and the table
- * script (test/canary/table.ts, `npm run canary`): each deliberately broken variant of our
- * file system (core/canary.ts) is run by the crash engine on a fixed, deterministic sample of
- * workloads on the three setups of the spec, until the first unit with a finding.
+ * The fast canary hunt of the catalog test (test/canary/catalog.test.ts): each deliberately
+ * broken variant of our file system (core/canary.ts) is run by the crash engine on a fixed,
+ * deterministic sample of workloads on the three setups of the spec, until the first unit
+ * with a finding. It is a sample chosen to be quick, not the configuration a user runs: recall
+ * as a user runs the tool is `npm run canary` (recall.ts, table.ts). `shrinkCaught` made the
+ * tokens that test/scenarios/canary.test.ts replays.
  *
  * The sample: a stride through bounded-1 and bounded-2, the two smallest application
  * instances, and hand-written workloads that reach bug sites the generated suites reach
