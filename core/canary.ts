@@ -56,7 +56,9 @@ export type CanaryName =
   | 'orphan-not-recorded'
   | 'fsync-no-commit'
   | 'freed-block-reused-early'
-  | 'recovery-empties-log-first';
+  | 'recovery-empties-log-first'
+  | 'x86-no-sfence-before-commit'
+  | 'x86-pmem-wmb-compiler-only';
 
 export interface Canary {
   readonly name: CanaryName;
@@ -158,6 +160,21 @@ export const CANARIES: readonly Canary[] = [
     description: 'recovery writes the journal superblock empty before it replays, so it cannot be restarted',
     breaks: 'G9',
     site: 'fs/mount.ts replayJournal',
+  },
+  {
+    // x86 only: the log and the commit block go by MOVNTI, and barrier 3 follows the commit
+    // block with no clean in between, so only a crash point between the commit block's store
+    // and that fence (a store point, or one right before the fence) can see the reorder.
+    name: 'x86-no-sfence-before-commit',
+    description: 'on x86 the SFENCE between the log writes and the commit block is left out, as if TSO kept stores in order: MOVNTI stores are weakly ordered, so the commit block may persist before the blocks it commits',
+    breaks: 'G2',
+    site: 'fs/journal.ts Journal.commit',
+  },
+  {
+    name: 'x86-pmem-wmb-compiler-only',
+    description: "linux-x86's pmem_wmb is smp_wmb(), a compiler barrier on x86, instead of wmb() (SFENCE): the file system's barriers never fence its MOVNTI stores and CLWBs",
+    breaks: 'G2',
+    site: 'device/pmem-api.ts linux-x86 pmemWmb',
   },
 ];
 

@@ -1,8 +1,10 @@
 /**
- * Named scenarios from the canary catalog (core/canary.ts): each canary's first finding,
- * shrunk by `npm run canary` (budget 40 engine runs, seed 'canary', 16 MiB), replayed from
- * its token with that canary switched on. The token carries the operation list (a shrunk
- * workload), the setup, the crash point and the crash state.
+ * Named scenarios from the canary catalog (core/canary.ts): each canary's first finding in
+ * the fast sample of test/canary/catalog.ts (`hunt`), shrunk by its `shrinkCaught` (budget 40
+ * engine runs, seed 'canary', 16 MiB), replayed from its token with that canary switched on.
+ * The token carries the operation list (a shrunk workload), the setup, the crash point (for
+ * x86-no-sfence-before-commit a store, since the sample hunts it with a crash point after
+ * every store) and the crash state.
  *
  * Each scenario also runs the token's workload on the correct file system, on the same
  * setup, through the whole engine: no finding there, so the finding is the canary's.
@@ -33,6 +35,8 @@ const SCENARIOS: ReadonlyArray<readonly [CanaryName, string, string]> = [
   ['fsync-no-commit', 'G4', 'dx1-BWtlyU0KwjAQBtCrhM9tBhP8JdCTiIsxjSjYZMhMF6X07m7c-bZvReWpIIFFdBccW5vemXqRD-fiepvrqEN0j8WKDjEEutKFznSiIx0owqOJIt1WNEFC7oUNHsL2QsJ-ZGNs_rdPXWr-2_v2BQAAAAAGY2FuYXJ5gCAKBAIAwQvasQ'],
   ['freed-block-reused-early', 'G5', 'dx1-BY0BjY7BCsIwEET_Zc5ZbIoUza-Ih7RsarFNQrpSpOTfRS1WxYOwl-Uxb2aGtwPDYEqdMFknnOji-86fqWYXElMThqETqmjS7weFEEeYw4wQYdAktgKFaOUEg41FVgt6uD-QQnBuZIEpFHr27R3ocqcgtoXRr-i3tV6t49U36_fc_F9__bt_W-yrZUCZj_kGAAAAAAZjYW5hcnmAIJEBCwIA6hMu3Q'],
   ['recovery-empties-log-first', 'G9', 'dx1-BWtlyU0KwjAQBtCrhM9tBhP8JdCTiIsxjSjYZMhMF6X07m7c-bZvReWpIIFFdBccW5vemXqRD-fiepvrqEN0j8WKDjEEutKFznSiIx0owqOJIt1WNEFC7oUNHsL2QsJ-ZGNs_rdPXWr-2_v2BQAAAAAGY2FuYXJ5gCB1AwIA2UElhQ'],
+  ['x86-no-sfence-before-commit', 'G2', 'dx1-BZ4BjZDLCsIwEEV_pVy3UROXgX6JuBjTaS2YB8mIlNJ_Fx-oFIquD3PmzIwI5BkWlFJZ6Yok-t6tM6czOa5yvISm1KY6DsKlNlpDIaYCux8REyxcZhIoJJITLLYNCWFSL3rNvfCcKsS2LSywWuHMobszo7WCUAdr3tNtGYJbdM_ph8ybxKeNWY564h9Vu8W9M3vmx0cV2hz9t17iPzccphsEBgAABmNhbmFyeYAgxQERAgHJAOgD'],
+  ['x86-pmem-wmb-compiler-only', 'G2', 'dx1-BYkBZczLCoMwFIThV5HpNocm9ErAJyldnMajFTQJSYqI-O6lULqwMLuP-Rd4HgUWHGPe6YpLGHtHSeLATqoUXr7Jtakec5FcG63pShc604mOdKDJbAaFEDPsbUGIsHBJuEAhcnnCYt9wYazqq1Pqi2xVIbRtlgKrFQbx3ceMQuEO1vy-bZ69-yvf1zcEBgAABmNhbmFyeYAgUgYCAPy2GFk'],
 ];
 
 function explore(token: string) {
