@@ -111,7 +111,7 @@ export const CANARIES: readonly Canary[] = [
     name: 'data-not-flushed',
     description: 'file data is stored but never flushed (a plain store instead of memcpyFlushcache)',
     breaks: 'G6',
-    site: 'fs/filesystem.ts writeData',
+    site: 'fs/dax-data.ts DaxData.write',
   },
   {
     name: 'naive-flush-loop',
@@ -123,25 +123,27 @@ export const CANARIES: readonly Canary[] = [
     name: 'new-block-not-zeroed',
     description: 'a newly allocated data block is mapped without zeroing the part the write does not cover',
     breaks: 'G5',
-    site: 'fs/filesystem.ts ensureMapped',
+    site: 'fs/dax-data.ts DaxData.fillHoles',
   },
   {
     name: 'truncate-tail-not-zeroed',
+    // the bytes that come back are the file's own, from before the fsync that made the shrink
+    // durable: lost durability (G4) by the spec's rule, not bytes never written there (G5)
     description: 'a shrinking truncate does not zero the rest of the new last block',
-    breaks: 'G5',
-    site: 'fs/filesystem.ts setSize',
+    breaks: 'G4',
+    site: 'fs/dax-data.ts DaxData.setSize',
   },
   {
     name: 'rename-split-transactions',
     description: 'rename commits the new name, then removes the old one in a second transaction',
     breaks: 'G2',
-    site: 'fs/filesystem.ts renameSync',
+    site: 'fs/lifecycle.ts InodeLifecycle.moveName',
   },
   {
     name: 'orphan-not-recorded',
     description: 'unlinking an open file leaves it off the orphan list',
     breaks: 'G2',
-    site: 'fs/filesystem.ts dropLink',
+    site: 'fs/lifecycle.ts InodeLifecycle.dropLink',
   },
   {
     name: 'fsync-no-commit',
@@ -164,7 +166,7 @@ export const CANARIES: readonly Canary[] = [
   {
     // x86 only: the log and the commit block go by MOVNTI, and barrier 3 follows the commit
     // block with no clean in between, so only a crash point between the commit block's store
-    // and that fence (a store point, or one right before the fence) can see the reorder.
+    // and that fence sees the reorder: the default points have one right before the fence.
     name: 'x86-no-sfence-before-commit',
     description: 'on x86 the SFENCE between the log writes and the commit block is left out, as if TSO kept stores in order: MOVNTI stores are weakly ordered, so the commit block may persist before the blocks it commits',
     breaks: 'G2',

@@ -11,7 +11,7 @@
  * rarely or never (a file unlinked while open, a freed block handed to another file, a
  * shrink followed by a grow, unaligned appends). Each canary tries its probes first, then
  * the rest of the sample, each workload on every setup in turn (the x86 canaries on x86
- * only, see HUNT_OVERRIDES), and stops at the first unit with a finding, which keeps the test
+ * only, see HUNT_SETUPS), and stops at the first unit with a finding, which keeps the test
  * inside its time budget. The whole default suite
  * (all of bounded-1 and bounded-2 and apps) is too large for `npm test`; the sample is what
  * the test holds to 100% recall and zero false findings.
@@ -22,7 +22,7 @@
  */
 import type { MountSetup, PromiseId } from '../../crash/check';
 import { UnitResult, runUnit } from '../../crash/engine';
-import type { CrashPointChoice, EngineOptions, Finding, StateChoice } from '../../crash/engine';
+import type { EngineOptions, Finding, StateChoice } from '../../crash/engine';
 import { findingToken } from '../../crash/repro';
 import { shrink } from '../../crash/shrink';
 import { CanaryName, withCanary } from '../../core/canary';
@@ -165,14 +165,13 @@ const PROBES: Readonly<Record<CanaryName, readonly string[]>> = {
 const X86_SETUPS = SETUPS.filter((s) => s.profile === 'x86-adr');
 
 /**
- * Canaries the sample hunts otherwise, each with the reason. The x86 canaries' bug sites are
- * live on x86 only, so the other setups are not tried. Today's default crash points (after
- * barriers and cleans) fall on no instruction between the commit block's MOVNTI and the next
- * SFENCE, so the x86 fence canary is hunted with a crash point after every store.
+ * Canaries hunted on fewer setups: the x86 canaries' bug sites are live on x86 only. Both are
+ * hunted with the default crash points: for x86-no-sfence-before-commit, the point right
+ * before barrier 3's SFENCE, while the commit block's MOVNTI is uncertain, sees the reorder.
  */
-const HUNT_OVERRIDES: Partial<Record<CanaryName, { readonly points?: CrashPointChoice; readonly setups: readonly MountSetup[] }>> = {
-  'x86-no-sfence-before-commit': { points: 'stores', setups: X86_SETUPS },
-  'x86-pmem-wmb-compiler-only': { setups: X86_SETUPS },
+const HUNT_SETUPS: Partial<Record<CanaryName, readonly MountSetup[]>> = {
+  'x86-no-sfence-before-commit': X86_SETUPS,
+  'x86-pmem-wmb-compiler-only': X86_SETUPS,
 };
 
 /** Every stride-th workload of a bounded suite, PER_SUITE of them. */
@@ -207,12 +206,12 @@ function ordered(all: readonly Workload[], probes: readonly string[]): Workload[
   return [...first, ...all.filter((w) => !first.includes(w))];
 }
 
-export function engineOptions(setup: MountSetup, points?: CrashPointChoice): EngineOptions {
-  return { setup, states: STATES, seed: SEED, deviceBytes: DEVICE_BYTES, recoveryStates: RECOVERY_STATES, ...(points === undefined ? {} : { points }) };
+export function engineOptions(setup: MountSetup): EngineOptions {
+  return { setup, states: STATES, seed: SEED, deviceBytes: DEVICE_BYTES, recoveryStates: RECOVERY_STATES };
 }
 
-export function run(w: Workload, setup: MountSetup, points?: CrashPointChoice): UnitResult {
-  return runUnit(w, engineOptions(setup, points));
+export function run(w: Workload, setup: MountSetup): UnitResult {
+  return runUnit(w, engineOptions(setup));
 }
 
 export interface Caught {
@@ -224,8 +223,6 @@ export interface Caught {
   readonly units: number;
   readonly firstDiff: string;
   readonly setupValue: MountSetup;
-  /** The crash points of the hunt, when not the engine's default. */
-  readonly points: CrashPointChoice | undefined;
   readonly workloadValue: Workload;
   readonly first: Finding;
 }
@@ -233,10 +230,9 @@ export interface Caught {
 export function hunt(canary: CanaryName, all: readonly Workload[]): Caught | undefined {
   let states = 0;
   let units = 0;
-  const override = HUNT_OVERRIDES[canary];
   for (const w of ordered(all, PROBES[canary])) {
-    for (const setup of override?.setups ?? SETUPS) {
-      const r = withCanary(canary, () => run(w, setup, override?.points));
+    for (const setup of HUNT_SETUPS[canary] ?? SETUPS) {
+      const r = withCanary(canary, () => run(w, setup));
       states += r.statesChecked;
       units++;
       const counts = Object.entries(r.findingCounts).filter(([, n]) => n > 0);
@@ -250,7 +246,6 @@ export function hunt(canary: CanaryName, all: readonly Workload[]): Caught | und
         units,
         firstDiff: r.findings[0]?.diff.split('\n')[0] ?? '',
         setupValue: setup,
-        points: override?.points,
         workloadValue: w,
         first: r.findings[0],
       };
@@ -269,7 +264,7 @@ export interface Shrunk {
 /** Shrink a caught canary's workload (the canary on) while `promise` still breaks; its token. */
 export function shrinkCaught(canary: CanaryName, caught: Caught, promise: PromiseId, budget: number): Shrunk {
   return withCanary(canary, () => {
-    const r = shrink(caught.workloadValue, promise, engineOptions(caught.setupValue, caught.points), budget);
+    const r = shrink(caught.workloadValue, promise, engineOptions(caught.setupValue), budget);
     return { token: findingToken(r.finding, { seed: SEED, deviceBytes: DEVICE_BYTES }), operations: r.workload.ops.length, tries: r.tries };
   });
 }

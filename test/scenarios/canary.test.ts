@@ -2,9 +2,8 @@
  * Named scenarios from the canary catalog (core/canary.ts): each canary's first finding in
  * the fast sample of test/canary/catalog.ts (`hunt`), shrunk by its `shrinkCaught` (budget 40
  * engine runs, seed 'canary', 16 MiB), replayed from its token with that canary switched on.
- * The token carries the operation list (a shrunk workload), the setup, the crash point (for
- * x86-no-sfence-before-commit a store, since the sample hunts it with a crash point after
- * every store) and the crash state.
+ * The token carries the operation list (a shrunk workload), the setup, the crash point and
+ * the crash state.
  *
  * Each scenario also runs the token's workload on the correct file system, on the same
  * setup, through the whole engine: no finding there, so the finding is the canary's.
@@ -20,23 +19,23 @@ import { decodeToken, workloadOf } from '../../crash/token';
 import { CanaryName, withCanary } from '../../core/canary';
 
 const SCENARIOS: ReadonlyArray<readonly [CanaryName, string, string]> = [
-  ['no-barrier-before-commit', 'G1', 'dx1-BZ4BjdDNCoMwEATgV5HpNbZJoZdAn6T0sNXVCsaEZIuI-O6lP1QICIW9fcww7IyBHMOCQkg7XZB411Vl5NBTxUX0j6FOZ1PcJuF0NlqXp3I0n4OCDwn2MsMHWFSRSaAQSO6wONQkhEV9dYydcK4KvmkSC6xW6HloX2aOCkItrPmFmzQN1WZ1rqvkk8SFvdkOZhz5_RyFJnq3uoL4f0ZclycAAQAABmNhbmFyeYAg8AIPAgB0hL5e'],
-  ['commit-before-log', 'G2', 'dx1-BYkBZczLCoMwFIThV5HpNocm9ErAJyldnMajFTQJSYqI-O6lULqwMLuP-Rd4HgUWHGPe6YpLGHtHSeLATqoUXr7Jtakec5FcG63pShc604mOdKDJbAaFEDPsbUGIsHBJuEAhcnnCYt9wYazqq1Pqi2xVIbRtlgKrFQbx3ceMQuEO1vy-bZ69-yvf1zcAAAAABmNhbmFyeYAgWAUCAJP78SY'],
-  ['no-barrier-after-commit', 'G2', 'dx1-BYkBZczLCoMwFIThV5HpNocm9ErAJyldnMajFTQJSYqI-O6lULqwMLuP-Rd4HgUWHGPe6YpLGHtHSeLATqoUXr7Jtakec5FcG63pShc604mOdKDJbAaFEDPsbUGIsHBJuEAhcnnCYt9wYazqq1Pqi2xVIbRtlgKrFQbx3ceMQuEO1vy-bZ69-yvf1zcAAQAABmNhbmFyeYAgYgUCAMng6hs'],
-  ['tail-before-checkpoint-durable', 'G2', 'dx1-BYwBZctRCsIwEIThq5TxNauJokKgJxEf1jStBZuEZKWU0rtLQaQgzNs3_4zAg4cFp1R2umKJQ-8o-_Ri56sc36Eptakek_hSG63pTFe6kKYjGRr1dlCIqcDeZsQEizH34qGQWJ6wODQsvH7atniB1QovH7rVTgrCHaxZ1Ld12bNsWhnS3uDHbZmC--f78gEAAQAABmNhbmFyeYAgdgUCAYdCVVw'],
-  ['checkpoint-skips-last-block', 'G2', 'dx1-BWtlyU0KwjAQBtCrhM9tBhP8JdCTiIsxjSjYZMhMF6X07m7c-bZvReWpIIFFdBccW5vemXqRD-fiepvrqEN0j8WKDjEEutKFznSiIx0owqOJIt1WNEFC7oUNHsL2QsJ-ZGNs_rdPXWr-2_v2BQAAAAAGY2FuYXJ5gCCFAQMCAN9CT40'],
-  ['replay-stops-early', 'G2', 'dx1-BWtlyU0KwjAQBtCrhM9tBhP8JdCTiIsxjSjYZMhMF6X07m7c-bZvReWpIIFFdBccW5vemXqRD-fiepvrqEN0j8WKDjEEutKFznSiIx0owqOJIt1WNEFC7oUNHsL2QsJ-ZGNs_rdPXWr-2_v2BQAAAAAGY2FuYXJ5gCB5AwIAsKf4zg'],
-  ['data-not-flushed', 'G6', 'dx1-BYoBZcxBCsIwEEbhq5TfbQYTtSqBnkRcjOm0FmoSkkgppXcXQVzo-uO9BZ4fAguOMW90xSU8BkdJ4shOqhSevs2NqW5zkdwYrelMJzpSTQfa02RoMlAIMcNeFoQIC5eECxQilzssti0Xxqo-OqWhyK8qhK7LUmC1wii-f9uuVijcw5pv3OXZu7_1dX0BAAAAAAZjYW5hcnmAIGcFAgCXZcUy'],
-  ['naive-flush-loop', 'G6', 'dx1-BXWdzEEKwjAQRuG7_OsMTYpQmKuIi2AnsRAnwUSKlNxdiuiiS-EtH98G9XcB46k-LVFlJl-K6FzpRCM5srQeg0EuFXzekAsY62NpAoPi2w2MIeW4LyFUaWB8PBgk0bgfzho0H8Gumz-JyX6N8WeE-tLrweiX_gYAAAAABmNhbmFyeYAgdAUCANvXUg8'],
-  ['new-block-not-zeroed', 'G5', 'dx1-BXxVzFEKwjAQhOG7zHMW21pEchXxYRs3tRiTkKwUKb27KFIozNvH_AsiPwUWmYtOHGgukwppoiKvKjcaQnIP6ulIHbXU0Nxug0HKFfayIGVYuCKsMMisd1gcBqzmT7_qjgyS91UUtmv6s0GQOH7tZKA8wnbb19d3dPvsdf0AAAAAAAZjYW5hcnmAICQFAgBoPP7Q'],
-  ['truncate-tail-not-zeroed', 'G5', 'dx1-BX2NjssKwjAUBf_lrG8wleIjvyIuQsijqDchuaVI6b-LoGJx43pmYGawvXkYtFQHvihJnlWseVK96kDIpcGcZuQCA1e9FRCKlQSDjcVCLzTVQfwKEXIIzQuMJlw9xyfo9XFHEBthuk8rdWRnf_J3s9X94V93_-2Gdme33j0vDwAAAAAGY2FuYXJ5gCB8CgIA1Eaybw'],
-  ['rename-split-transactions', 'G2', 'dx1-BXdFzTEKAjEQRuGrhN82o4miSGBPIhbjbkTB7AzJWMiSu4siWD6-4i2YuWQksGpbBccm5T5SzfrgMbsqz3lqQ3SXl-U2xBDoSAfa0462FCnAQ7QhnRaIImGsmQ0eynZDwsaKriO6_3HN35vHtUr5u4fJpyY2Rj_3NwAAAAAGY2FuYXJ5gCB1AwIACFCp7Q'],
-  ['orphan-not-recorded', 'G2', 'dx1-BW1tjUEKwjAUBe8yW_MRXajkKuLiU6Mpxp_QVIqU3F2Kggiu38y8GdN7wPOw1NtNptinILkEk4PsZSdb2eDIpeKPM7ng6YagI46iY8SzVpr7TIuII6qd01KNP5jjkvRa8Qyrr_N-_t-rT-top_YCAAAAAAZjYW5hcnmAIHUHAgBI8dHn'],
-  ['fsync-no-commit', 'G4', 'dx1-BWtlyU0KwjAQBtCrhM9tBhP8JdCTiIsxjSjYZMhMF6X07m7c-bZvReWpIIFFdBccW5vemXqRD-fiepvrqEN0j8WKDjEEutKFznSiIx0owqOJIt1WNEFC7oUNHsL2QsJ-ZGNs_rdPXWr-2_v2BQAAAAAGY2FuYXJ5gCAKBAIAwQvasQ'],
-  ['freed-block-reused-early', 'G5', 'dx1-BY0BjY7BCsIwEET_Zc5ZbIoUza-Ih7RsarFNQrpSpOTfRS1WxYOwl-Uxb2aGtwPDYEqdMFknnOji-86fqWYXElMThqETqmjS7weFEEeYw4wQYdAktgKFaOUEg41FVgt6uD-QQnBuZIEpFHr27R3ocqcgtoXRr-i3tV6t49U36_fc_F9__bt_W-yrZUCZj_kGAAAAAAZjYW5hcnmAIJEBCwIA6hMu3Q'],
-  ['recovery-empties-log-first', 'G9', 'dx1-BWtlyU0KwjAQBtCrhM9tBhP8JdCTiIsxjSjYZMhMF6X07m7c-bZvReWpIIFFdBccW5vemXqRD-fiepvrqEN0j8WKDjEEutKFznSiIx0owqOJIt1WNEFC7oUNHsL2QsJ-ZGNs_rdPXWr-2_v2BQAAAAAGY2FuYXJ5gCB1AwIA2UElhQ'],
-  ['x86-no-sfence-before-commit', 'G2', 'dx1-BZ4BjZDLCsIwEEV_pVy3UROXgX6JuBjTaS2YB8mIlNJ_Fx-oFIquD3PmzIwI5BkWlFJZ6Yok-t6tM6czOa5yvISm1KY6DsKlNlpDIaYCux8REyxcZhIoJJITLLYNCWFSL3rNvfCcKsS2LSywWuHMobszo7WCUAdr3tNtGYJbdM_ph8ybxKeNWY564h9Vu8W9M3vmx0cV2hz9t17iPzccphsEBgAABmNhbmFyeYAgxQERAgHJAOgD'],
-  ['x86-pmem-wmb-compiler-only', 'G2', 'dx1-BYkBZczLCoMwFIThV5HpNocm9ErAJyldnMajFTQJSYqI-O6lULqwMLuP-Rd4HgUWHGPe6YpLGHtHSeLATqoUXr7Jtakec5FcG63pShc604mOdKDJbAaFEDPsbUGIsHBJuEAhcnnCYt9wYazqq1Pqi2xVIbRtlgKrFQbx3ceMQuEO1vy-bZ69-yvf1zcEBgAABmNhbmFyeYAgUgYCAPy2GFk'],
+  ['no-barrier-before-commit', 'G1', 'dx2-AgWeAY3QzQqDMBAE4FeR6TW2SaGXQJ-k9LDV1QrGhGSLiPjupT9UCAiFvX3MMOyMgRzDgkJIO12QeNdVZeTQU8VF9I-hTmdT3CbhdDZal6dyNJ-Dgg8J9jLDB1hUkUmgEEjusDjUJIRFfXWMnXCuCr5pEgusVuh5aF9mjgpCLaz5hZs0DdVmda6r5JPEhb3ZDmYc-f0chSZ6t7qC-H9GXJcnAAEAAAZjYW5hcnmAIPACDwIAzqwT7Q'],
+  ['commit-before-log', 'G2', 'dx2-AgWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3AAAAAAZjYW5hcnmAIFgFAgCTY7Y1'],
+  ['no-barrier-after-commit', 'G2', 'dx2-AgWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3AAEAAAZjYW5hcnmAIGIFAgCRxAXg'],
+  ['tail-before-checkpoint-durable', 'G2', 'dx2-AgWMAWXLUQrCMBCE4auU8TWriaJCoCcRH9Y0rQWbhGSllNK7S0GkIMzbN_-MwIOHBadUdrpiiUPvKPv0YuerHN-hKbWpHpP4Uhut6UxXupCmIxka9XZQiKnA3mbEBIsx9-KhkFiesDg0LLx-2rZ4gdUKLx-61U4Kwh2sWdS3ddmzbFoZ0t7gx22Zgvvn-_IBAAEAAAZjYW5hcnmAIHYFAgE9zdR1'],
+  ['checkpoint-skips-last-block', 'G2', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAghQEDAgAj_8Lu'],
+  ['replay-stops-early', 'G2', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgeQMCADC21oU'],
+  ['data-not-flushed', 'G6', 'dx2-AgWKAWXMQQrCMBBG4auU320GE7UqgZ5EXIzptBZqEpJIKaV3F0Fc6PrjvQWeHwILjjFvdMUlPAZHSeLITqoUnr7Njaluc5HcGK3pTCc6Uk0H2tNkaDJQCDHDXhaECAuXhAsUIpc7LLYtF8aqPjqlocivKoSuy1JgtcIovn_brlYo3MOab9zl2bu_9XV9AQAAAAAGY2FuYXJ5gCBnBQIALhpP3Q'],
+  ['naive-flush-loop', 'G6', 'dx2-AgV1ncxBCsIwEEbhu_zrDE2KUJiriItgJ7EQJ8FEipTcXYrookvhLR_fBvV3AeOpPi1RZSZfiuhc6UQjObK0HoNBLhV83pALGOtjaQKD4tsNjCHluC8hVGlgfDwYJNG4H84aNB_Brps_icl-jfFnhPrS68Hol_4GAAAAAAZjYW5hcnmAIHQFAgBGkJOK'],
+  ['new-block-not-zeroed', 'G5', 'dx2-AgV8VcxRCsIwEIThu8xzFttaRHIV8WEbN7UYk5CsFCm9uyhSKMzbx_wLIj8FFpmLThxoLpMKaaIiryo3GkJyD-rpSB211NDcboNByhX2siBlWLgirDDIrHdYHAas5k-_6o4MkvdVFLZr-rNBkDh-7WSgPMJ229fXd3T77HX9AAAAAAAGY2FuYXJ5gCAkBQIAxKuzSw'],
+  ['truncate-tail-not-zeroed', 'G4', 'dx2-AgV9jY7LCsIwFAX_5axvMJXiI78iLkLIo6g3IbmlSOm_i6BiceN6ZmBmsL15GLRUB74oSZ5VrHlSvepAyKXBnGbkAgNXvRUQipUEg43FQi801UH8ChFyCM0LjCZcPccn6PVxRxAbYbpPK3VkZ3_yd7PV_eFfd__thnZnt949Lw8AAAAABmNhbmFyeYAgfAoCAIjNf8M'],
+  ['rename-split-transactions', 'G2', 'dx2-AgV3Rc0xCgIxEEbhq4TfNqOJokhgTyIW425EwewMyVjIkruLIlg-vuItmLlkJLBqWwXHJuU-Us364DG7Ks95akN0l5flNsQQ6EgH2tOOthQpwEO0IZ0WiCJhrJkNHsp2Q8LGiq4juv9xzd-bx7VK-buHyacmNkY_9zcAAAAABmNhbmFyeYAgdQMCAA-2wFU'],
+  ['orphan-not-recorded', 'G2', 'dx2-AgVtbY1BCsIwFAXvMlvzEV2o5Cri4lOjKcaf0FSKlNxdioIIrt_MvBnTe8DzsNTbTabYpyC5BJOD7GUnW9ngyKXijzO54OmGoCOOomPEs1aa-0yLiCOqndNSjT-Y45L0WvEMq6_zfv7fq0_raKf2AgAAAAAGY2FuYXJ5gCB1BwIAXZe7Vg'],
+  ['fsync-no-commit', 'G4', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgCgQCAMqFAMs'],
+  ['freed-block-reused-early', 'G5', 'dx2-AgWNAY2OwQrCMBBE_2XOWWyKFM2viIe0bGqxTUK6UqTk30UtVsWDsJflMW9mhrcDw2BKnTBZJ5zo4vvOn6lmFxJTE4ahE6po0u8HhRBHmMOMEGHQJLYChWjlBIONRVYLerg_kEJwbmSBKRR69u0d6HKnILaF0a_ot7VerePVN-v33Pxff_27f1vsq2VAmY_5BgAAAAAGY2FuYXJ5gCCRAQsCADDkVYM'],
+  ['recovery-empties-log-first', 'G9', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgdQMCAADBKzQ'],
+  ['x86-no-sfence-before-commit', 'G2', 'dx2-AgWeAY2QywrCMBBFf6Vct1ETl4F-ibgY02ktmAfJiJTSfxcfqBSKrg9z5syMCOQZFpRSWemKJPrerTOnMzmucryEptSmOg7CpTZaQyGmArsfERMsXGYSKCSSEyy2DQlhUi96zb3wnCrEti0ssFrhzKG7M6O1glAHa97TbRmCW3TP6YfMm8SnjVmOeuIfVbvFvTN75sdHFdoc_bde4j83HKYbBAYAAAZjYW5hcnmAIMUBEQIBaql4cQ'],
+  ['x86-pmem-wmb-compiler-only', 'G2', 'dx2-AgWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3BAYAAAZjYW5hcnmAIFIGAgCJ_fCE'],
 ];
 
 function explore(token: string) {
