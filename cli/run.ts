@@ -22,7 +22,8 @@ export interface CommandIo {
   readonly version: string;
 }
 
-const RUN_DEFAULTS: CampaignDefaults = {
+/** The defaults of `daxcrash run` (test/canary/recall.ts measures recall under them too). */
+export const RUN_DEFAULTS: CampaignDefaults = {
   suite: 'bounded-1', profile: 'armv8.2', pmemApi: 'linux-arm64', policy: 'ordered', states: 'bounded', out: 'daxcrash-results',
 };
 

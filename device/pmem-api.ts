@@ -144,7 +144,8 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
       if (end > bodyEnd) { d.store(bodyEnd, src.subarray(bodyEnd - dst)); clean(bodyEnd, end - bodyEnd); }
     },
     wbCachePmem: (_d, clean, addr, length) => clean(addr, length),
-    pmemWmb: (d) => d.sfence(),
+    // canary: smp_wmb() is only a compiler barrier on x86; wmb() is the SFENCE
+    pmemWmb: (d) => { if (!canaryActive('x86-pmem-wmb-compiler-only')) d.sfence(); },
     invalidatePmem: (d, addr, length) => {
       d.mfence();
       forEachLine(addr, length, (line) => d.clflushopt(line));

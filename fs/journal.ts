@@ -149,7 +149,7 @@ export class Journal implements Committer {
       if (tx.dataWrites > 0) this.o.barrier(); // 1
       if (canaryActive('commit-before-log')) writeLog([commitAt, commitBlock]); // canary: the commit block moved first
       logWrites.forEach(writeLog);
-      if (!canaryActive('no-barrier-before-commit')) this.o.barrier(); // 2
+      if (!canaryActive('no-barrier-before-commit') && !this.x86CanarySkipsFence()) this.o.barrier(); // 2
       if (!canaryActive('commit-before-log')) writeLog([commitAt, commitBlock]);
       if (!canaryActive('no-barrier-after-commit')) this.o.barrier(); // 3
       if (canaryActive('checkpoint-skips-last-block')) blocks.slice(0, -1).forEach(writeHome); else blocks.forEach(writeHome);
@@ -168,6 +168,11 @@ export class Journal implements Committer {
     this.head = newHead;
     this.nextTid = tid + 1;
     this.commits++;
+  }
+
+  /** The canary that leaves barrier 2 out on x86 only (core/canary.ts). */
+  private x86CanarySkipsFence(): boolean {
+    return canaryActive('x86-no-sfence-before-commit') && this.o.device.profile.isa === 'x86';
   }
 
   /** The end of fsync, fdatasync or sync: the unordered policy's only barrier. */

@@ -3,10 +3,11 @@
  * deliberately broken variant of our file system (core/canary.ts) is hunted on the sample of
  * test/canary/catalog.ts and must yield a finding of the promise its catalog entry names,
  * on one of the three setups; the correct file system yields none on the same sample, setups
- * and crash states. `npm run canary` prints the same hunt as a table, with shrunk tokens.
+ * and crash states. `npm run canary` measures recall as a user runs the tool instead
+ * (recall.ts: the generated default suites, default crash points and states, no probes).
  */
 import { baseImage } from '../../crash/engine';
-import { CANARIES, CanaryName, activeCanary, canaryActive, withCanary } from '../../core/canary';
+import { CANARIES, CanaryName, activeCanary, canaryActive, withCanary, withCanaryWhile } from '../../core/canary';
 import { APP_INDICES, Caught, DEVICE_BYTES, HAND_WRITTEN, PER_SUITE, SETUPS, hunt, run, sample } from './catalog';
 
 describe('the canary catalog', () => {
@@ -23,7 +24,7 @@ describe('the canary catalog', () => {
       const k = caught.get(c.name);
       return k === undefined
         ? `${c.name.padEnd(32)} ${c.breaks.padEnd(4)} NOT CAUGHT`
-        : `${c.name.padEnd(32)} ${c.breaks.padEnd(4)} ${k.promises.padEnd(22)} ${k.setup.padEnd(28)} ${String(k.states).padStart(7)} states ${String(k.units).padStart(3)} units  ${k.workload}`;
+        : `${c.name.padEnd(32)} ${c.breaks.padEnd(4)} ${k.promises.padEnd(36)} ${k.setup.padEnd(28)} ${String(k.states).padStart(7)} states ${String(k.units).padStart(3)} units  ${k.workload}`;
     });
     console.log(`canary catalog:\n${rows.join('\n')}`);
   });
@@ -37,6 +38,20 @@ describe('the canary catalog', () => {
     expect(activeCanary()).toBeUndefined();
     expect(withCanary('naive-flush-loop', () => withCanary(undefined, () => activeCanary()))).toBeUndefined();
     expect(() => withCanary('no-such-canary' as CanaryName, () => 0)).toThrow(/unknown canary/);
+  });
+
+  test('withCanaryWhile keeps a canary on until an asynchronous body settles, also when it rejects', async () => {
+    const seen = await withCanaryWhile('fsync-no-commit', async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return activeCanary();
+    });
+    expect(seen).toBe('fsync-no-commit');
+    expect(activeCanary()).toBeUndefined();
+    await expect(withCanaryWhile('naive-flush-loop', async () => {
+      throw new Error('inside');
+    })).rejects.toThrow('inside');
+    expect(activeCanary()).toBeUndefined();
+    await expect(withCanaryWhile('no-such-canary' as CanaryName, async () => 0)).rejects.toThrow(/unknown canary/);
   });
 
   test('the catalog has at least twelve bugs, and the sample is what the module says', () => {

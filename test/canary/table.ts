@@ -1,57 +1,156 @@
 /**
- * `npm run canary`: the canary catalog as a table (bug, promise broken, where it was first
- * caught, states until the first finding, the shrunk workload and its token length), from
- * the same hunt as the catalog test. Shrinking runs with the canary on, while the catalog's
- * promise still breaks, within a budget of engine runs per canary. Prints each shrunk token,
- * which test/scenarios/canary.test.ts replays.
+ * `npm run canary`: the canary catalog's recall as a user runs the tool (recall.ts). For each
+ * canary: caught or not, the promises broken in the first failing unit, its setup and
+ * workload, units and crash states until that first finding, seconds (for information only:
+ * they depend on the machine and its load), and, within a budget of engine runs, the first
+ * kind of finding shrunk with its token; then `recall: X of Y`. The command each canary runs
+ * is printed first; the measurement does not depend on `--workers`.
  *
- * Usage: npm run canary [-- --budget N] [-- --json]
+ * Usage: npm run canary [-- --budget-units N] [--shrink-tries N] [--workers N] [--seed S]
+ *        [--canary NAME,NAME] [--points barriers|flushes|stores] [--json]
+ * Exit 0 when every canary is caught, 1 otherwise, 2 on a usage error.
  */
-import { baseImage } from '../../crash/engine';
-import { CANARIES } from '../../core/canary';
-import { DEVICE_BYTES, hunt, sample, shrinkCaught } from './catalog';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { textTable } from '../../crash/report-text';
+import { CANARIES, CanaryName } from '../../core/canary';
+import { DEFAULT_RECALL_SEED, RecallOptions, RecallRow, promiseCounts, recallArgs, recallOf } from './recall';
+import type { RecallReply, RecallRequest } from './recall-worker';
 
-function main(argv: readonly string[]): number {
-  const budgetAt = argv.indexOf('--budget');
-  const budget = budgetAt >= 0 ? Number(argv[budgetAt + 1]) : 60;
-  if (!Number.isInteger(budget) || budget < 1) {
-    process.stderr.write('canary: --budget takes a positive whole number of engine runs\n');
-    return 2;
-  }
-  const json = argv.includes('--json');
-  baseImage(DEVICE_BYTES);
-  const all = sample();
-  const rows: Array<Record<string, string | number>> = [];
-  let missed = 0;
-  for (const c of CANARIES) {
-    const k = hunt(c.name, all);
-    if (k === undefined) {
-      missed++;
-      rows.push({ bug: c.name, promise: c.breaks, caught: 'NO' });
-      process.stderr.write(`${c.name}: not caught\n`);
-      continue;
-    }
-    const s = shrinkCaught(c.name, k, c.breaks, budget);
-    rows.push({
-      bug: c.name, promise: c.breaks, found: k.promises, setup: k.setup, states: k.states,
-      workload: k.workload, shrunkOps: s.operations, tries: s.tries, tokenChars: s.token.length, token: s.token,
-    });
-    process.stderr.write(`${c.name}: ${k.states} states, shrunk to ${s.operations} ops in ${s.tries} tries\n`);
-  }
-  if (json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  } else {
-    process.stdout.write('| bug | promise | first found (counts) | setup | states until first finding | shrunk ops (tries) | token chars |\n');
-    process.stdout.write('| --- | --- | --- | --- | --- | --- | --- |\n');
-    for (const r of rows) {
-      process.stdout.write(r.caught === 'NO'
-        ? `| ${r.bug} | ${r.promise} | not caught | | | | |\n`
-        : `| ${r.bug} | ${r.promise} | ${r.found} | ${r.setup} | ${r.states} | ${r.shrunkOps} (${r.tries}) | ${r.tokenChars} |\n`);
-    }
-    process.stdout.write('\nshrunk tokens:\n');
-    for (const r of rows) if (r.token !== undefined) process.stdout.write(`${r.bug} ${r.promise} ${r.token}\n`);
-  }
-  return missed === 0 ? 0 : 1;
+/** Units a canary may run: all of its first 100 bounded-1 workloads on the three setups. */
+export const DEFAULT_BUDGET_UNITS = 300;
+/** Engine runs to shrink each first finding (a bounded workload is short already). */
+export const DEFAULT_SHRINK_TRIES = 8;
+
+interface TableArgs {
+  readonly options: RecallOptions;
+  readonly workers: number;
+  readonly canaries: readonly CanaryName[];
+  readonly json: boolean;
 }
 
-process.exitCode = main(process.argv.slice(2));
+class ArgError extends Error {}
+
+function main(argv: readonly string[]): Promise<number> {
+  let args: TableArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (!(err instanceof ArgError)) throw err;
+    process.stderr.write(`canary: ${err.message}\n`);
+    return Promise.resolve(2);
+  }
+  process.stderr.write(`each canary switched on: daxcrash ${['run', ...recallArgs(args.options)].join(' ')}\n`);
+  return hunt(args).then((rows) => {
+    process.stdout.write(args.json ? `${JSON.stringify(jsonOf(args, rows), null, 2)}\n` : textOf(args, rows));
+    return rows.every((r) => r.caught) ? 0 : 1;
+  });
+}
+
+function parseArgs(argv: readonly string[]): TableArgs {
+  const value = (flag: string): string | undefined => {
+    const at = argv.indexOf(flag);
+    if (at < 0) return undefined;
+    if (at + 1 >= argv.length) throw new ArgError(`${flag} takes a value`);
+    return argv[at + 1];
+  };
+  const count = (flag: string, fallback: number, min: number): number => {
+    const text = value(flag);
+    const n = text === undefined ? fallback : Number(text);
+    if (!Number.isInteger(n) || n < min) throw new ArgError(`${flag} takes a whole number from ${min}`);
+    return n;
+  };
+  const names = value('--canary')?.split(',') ?? CANARIES.map((c) => c.name);
+  const unknown = names.filter((n) => !CANARIES.some((c) => c.name === n));
+  if (unknown.length > 0) throw new ArgError(`unknown canary ${unknown.join(', ')}`);
+  const points = value('--points');
+  if (points !== undefined && !['barriers', 'flushes', 'stores'].includes(points)) throw new ArgError('--points takes barriers, flushes or stores');
+  const options: RecallOptions = {
+    budgetUnits: count('--budget-units', DEFAULT_BUDGET_UNITS, 1),
+    shrinkTries: count('--shrink-tries', DEFAULT_SHRINK_TRIES, 0),
+    seed: value('--seed') ?? DEFAULT_RECALL_SEED,
+    extraArgs: points === undefined ? [] : ['--points', points],
+  };
+  const workers = Math.min(count('--workers', os.availableParallelism(), 1), names.length);
+  return { options, workers, canaries: names as CanaryName[], json: argv.includes('--json') };
+}
+
+/** Every canary's row, in catalog order, hunted on `workers` threads (this one when 1). */
+async function hunt(args: TableArgs): Promise<RecallRow[]> {
+  const rows = new Map<CanaryName, RecallRow>();
+  const done = (row: RecallRow) => {
+    rows.set(row.canary, row);
+    const how = row.caught ? `caught (${promiseCounts(row.promises)}) in ${row.units} units` : `not caught in ${row.units} units`;
+    process.stderr.write(`${row.canary}: ${how}, ${row.states} states, ${row.seconds.toFixed(0)} s\n`);
+  };
+  if (args.workers <= 1) {
+    for (const c of args.canaries) done(await recallOf(c, args.options, () => Date.now()));
+  } else {
+    await onWorkers(args, done);
+  }
+  return args.canaries.map((c) => rows.get(c) as RecallRow);
+}
+
+async function onWorkers(args: TableArgs, done: (row: RecallRow) => void): Promise<void> {
+  const queue = [...args.canaries];
+  const workers = Array.from({ length: args.workers }, startWorker);
+  try {
+    await Promise.all(workers.map(async (worker) => {
+      for (let canary = queue.shift(); canary !== undefined; canary = queue.shift()) done(await ask(worker, { canary, options: args.options }));
+    }));
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+function ask(worker: Worker, request: RecallRequest): Promise<RecallRow> {
+  return new Promise((resolve, reject) => {
+    worker.once('message', (reply: RecallReply) => ('row' in reply ? resolve(reply.row) : reject(new Error(`${request.canary}: ${reply.error}`))));
+    worker.once('error', reject);
+    worker.postMessage(request);
+  });
+}
+
+/** A worker thread that loads the TypeScript sources as this script does (crash/pool.ts does the same). */
+function startWorker(): Worker {
+  const target = path.join(__dirname, 'recall-worker.ts');
+  const code = `require(${JSON.stringify(require.resolve('ts-node'))}).register({ transpileOnly: true, swc: true, project: ${JSON.stringify(path.join(__dirname, '..', '..', 'tsconfig.json'))} });\nrequire(${JSON.stringify(target)});`;
+  return new Worker(code, { eval: true });
+}
+
+function textOf(args: TableArgs, rows: readonly RecallRow[]): string {
+  const header = ['canary', 'breaks', 'caught', 'promises (first failing unit)', 'setup', 'units to first', 'states to first', 'seconds', 'shrunk ops (tries)', 'token chars'];
+  const body = rows.map((r) => [
+    r.canary, CANARIES.find((c) => c.name === r.canary)?.breaks ?? '', r.caught ? 'yes' : 'NO', promiseCounts(r.promises), r.setup ?? '',
+    String(r.units), String(r.states), r.seconds.toFixed(0),
+    r.shrunk === null ? '' : `${r.shrunk.originalOperations}->${r.shrunk.operations} (${r.shrunk.tries})`, String((r.shrunk?.token ?? r.token ?? '').length || ''),
+  ]);
+  const lines = [
+    `daxcrash ${['run', ...recallArgs(args.options)].join(' ')}`,
+    `with each canary switched on, stopped at the first unit with a finding; at most ${args.options.budgetUnits} units a canary`,
+    '',
+    ...textTable([header, ...body]),
+    '',
+    `recall: ${rows.filter((r) => r.caught).length} of ${rows.length}`,
+  ];
+  const tokens = rows.filter((r) => r.caught).map((r) => `${r.canary} ${r.shrunk?.token ?? r.token ?? '(no token: G0)'}  (${r.workload})`);
+  return `${lines.join('\n')}\n${tokens.length === 0 ? '' : `\ntokens (shrunk where shrinking ran):\n${tokens.join('\n')}\n`}`;
+}
+
+function jsonOf(args: TableArgs, rows: readonly RecallRow[]): unknown {
+  return {
+    command: ['daxcrash', 'run', ...recallArgs(args.options)],
+    budgetUnits: args.options.budgetUnits,
+    shrinkTries: args.options.shrinkTries,
+    recall: { caught: rows.filter((r) => r.caught).length, of: rows.length },
+    rows: rows.map((r) => ({ ...r, breaks: CANARIES.find((c) => c.name === r.canary)?.breaks })),
+  };
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, (err: unknown) => {
+  process.stderr.write(`canary: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 3;
+});

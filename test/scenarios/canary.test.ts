@@ -1,8 +1,9 @@
 /**
- * Named scenarios from the canary catalog (core/canary.ts): each canary's first finding,
- * shrunk by `npm run canary` (budget 40 engine runs, seed 'canary', 16 MiB), replayed from
- * its token with that canary switched on. The token carries the operation list (a shrunk
- * workload), the setup, the crash point and the crash state.
+ * Named scenarios from the canary catalog (core/canary.ts): each canary's first finding in
+ * the fast sample of test/canary/catalog.ts (`hunt`), shrunk by its `shrinkCaught` (budget 40
+ * engine runs, seed 'canary', 16 MiB), replayed from its token with that canary switched on.
+ * The token carries the operation list (a shrunk workload), the setup, the crash point and
+ * the crash state.
  *
  * Each scenario also runs the token's workload on the correct file system, on the same
  * setup, through the whole engine: no finding there, so the finding is the canary's.
@@ -33,6 +34,8 @@ const SCENARIOS: ReadonlyArray<readonly [CanaryName, string, string]> = [
   ['fsync-no-commit', 'G4', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgCgQCAMqFAMs'],
   ['freed-block-reused-early', 'G5', 'dx2-AgWNAY2OwQrCMBBE_2XOWWyKFM2viIe0bGqxTUK6UqTk30UtVsWDsJflMW9mhrcDw2BKnTBZJ5zo4vvOn6lmFxJTE4ahE6po0u8HhRBHmMOMEGHQJLYChWjlBIONRVYLerg_kEJwbmSBKRR69u0d6HKnILaF0a_ot7VerePVN-v33Pxff_27f1vsq2VAmY_5BgAAAAAGY2FuYXJ5gCCRAQsCADDkVYM'],
   ['recovery-empties-log-first', 'G9', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgdQMCAADBKzQ'],
+  ['x86-no-sfence-before-commit', 'G2', 'dx2-AgWeAY2QywrCMBBFf6Vct1ETl4F-ibgY02ktmAfJiJTSfxcfqBSKrg9z5syMCOQZFpRSWemKJPrerTOnMzmucryEptSmOg7CpTZaQyGmArsfERMsXGYSKCSSEyy2DQlhUi96zb3wnCrEti0ssFrhzKG7M6O1glAHa97TbRmCW3TP6YfMm8SnjVmOeuIfVbvFvTN75sdHFdoc_bde4j83HKYbBAYAAAZjYW5hcnmAIMUBEQIBaql4cQ'],
+  ['x86-pmem-wmb-compiler-only', 'G2', 'dx2-AgWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3BAYAAAZjYW5hcnmAIFIGAgCJ_fCE'],
 ];
 
 function explore(token: string) {
