@@ -8,6 +8,7 @@
  * here is the expected result of a known-broken setup, and the ordered policy on
  * linux-arm64 is expected to show none. Deterministic: the seed is fixed unless given.
  */
+import { DEFAULT_DEVICE_BYTES } from '../core/limits';
 import { runCampaign } from '../crash/campaign';
 import type { Report, ShrunkFinding } from '../crash/report';
 import { shrinkReportKind } from '../crash/report';
@@ -21,11 +22,12 @@ export interface DemoOptions {
   readonly seed: string;
   /** Every `stride`-th workload of bounded-1 (569 workloads). */
   readonly stride: number;
+  /** Every `shapesStride`-th workload of shapes (workloads/shapes.ts), from the first. */
+  readonly shapesStride: number;
   readonly shrinkBudget: number;
 }
 
-export const DEMO_DEFAULTS: DemoOptions = { seed: 'demo', stride: 24, shrinkBudget: 40 };
-const DEVICE_BYTES = 16 << 20;
+export const DEMO_DEFAULTS: DemoOptions = { seed: 'demo', stride: 24, shapesStride: 3, shrinkBudget: 40 };
 /** At every clean and barrier: the baseline and each single uncertain unit raised, up to 16 a point. */
 const DEMO_STATES = { kind: 'bounded', k: 1, limit: 16 } as const;
 const PMEM_APIS: readonly PmemApiName[] = ['linux-arm64', 'rfc-2016'];
@@ -40,13 +42,16 @@ export interface DemoResult {
 }
 
 export async function runDemo(options: DemoOptions, progress: (line: string) => void): Promise<DemoResult> {
-  const suites = [{ kind: 'generated', suite: 'bounded-1', stride: options.stride }] as const;
-  const workloads = Math.ceil(workloadSpace({ suite: 'bounded-1' }).size / options.stride);
+  const suites = [
+    { kind: 'generated', suite: 'bounded-1', stride: options.stride },
+    { kind: 'generated', suite: 'shapes', stride: options.shapesStride },
+  ] as const;
+  const workloads = suites.reduce((n, s) => n + Math.ceil(workloadSpace({ suite: s.suite }).size / s.stride), 0);
   const total = workloads * PMEM_APIS.length * POLICIES.length;
   let done = 0;
   let lastSetup = '';
   const report = await runCampaign({
-    seeds: [options.seed], suites, profiles: ['armv8.2'], pmemApis: PMEM_APIS, policies: POLICIES, states: DEMO_STATES, deviceBytes: DEVICE_BYTES,
+    seeds: [options.seed], suites, profiles: ['armv8.2'], pmemApis: PMEM_APIS, policies: POLICIES, states: DEMO_STATES, deviceBytes: DEFAULT_DEVICE_BYTES,
   }, {
     onRecord: (record) => {
       done++;
