@@ -76,7 +76,7 @@ export type { EngineOptions, UnitResult, Finding, MountSetup, PromiseId, CrashPo
  */
 export { runCampaign, campaignTable, CampaignControl, CampaignAborted } from './crash';
 export type { CampaignSpec, CampaignHooks, Report, ComboReport, KindReport, SuiteSpec, Timeline } from './crash';
-/** Shrinking a failing workload, reproduction tokens (dx1-...), and rebuilding a finding from one. */
+/** Shrinking a failing workload, reproduction tokens (dx2-...), and rebuilding a finding from one. */
 export { shrink, encodeToken, decodeToken, TokenError, repro, findingToken } from './crash';
 export type { ShrinkResult, ReproSpec, Reproduction } from './crash';
 /** Workloads as data, and the generated suites. */

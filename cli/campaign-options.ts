@@ -14,6 +14,7 @@ import { DEFAULT_DEVICE_BYTES } from '../core/limits';
 import type { PmemApiName } from '../device/pmem-api';
 import type { ProfileName } from '../device/profiles';
 import type { FlushPolicy } from '../fs/mount';
+import { E2FSCK_CHOICES, E2FSCK_PER_UNIT } from '../crash/engine';
 import type { CrashPointChoice, E2fsckChoice, StateChoice } from '../crash/engine';
 import {
   DEFAULT_RANDOM_WORKLOADS, GENERATED_SUITES, MAX_WORKLOAD_FILE_BYTES, PMEM_APIS, POLICY_NAMES, PROFILES,
@@ -96,7 +97,7 @@ export function addCampaignOptions(cmd: Command, defaults: CampaignDefaults): Co
     .option('--k <k>', 'bound of --states bounded: uncertain words or lines per state (default 2)')
     .option('--budget <seconds>', 'time budget: keep drawing workloads (random: endlessly) until it runs out')
     .option('--device-size <size>', `the pmem device: bytes, or with K, M, G (binary units, iB optional), a multiple of 4096 from 16M to below 16G (default ${sizeText(DEFAULT_DEVICE_BYTES)}, pmem0)`)
-    .option('--e2fsck <which>', 'run the real e2fsck on none, a sample (1 image in 16) or all recovered images', 'none')
+    .option('--e2fsck <which>', `the real e2fsck: none; recovered (recovered images with new metadata, at most ${E2FSCK_PER_UNIT} a unit); all (every recovered image, and every raw crash image replayed by debugfs)`, 'recovered')
     .option('--workers <n>', `worker threads (1 to ${MAX_WORKERS}); results do not depend on it`, '1')
     .option('--shard <i/N>', 'run only shard i of N (units whose index is i mod N), numbered from 0')
     .option('--workloads <n>', `the first N workloads of each suite (random: draw N; default ${DEFAULT_RANDOM_WORKLOADS} without --budget)`)
@@ -133,7 +134,7 @@ export function resolveCampaign(o: CampaignOptionValues, defaults: CampaignDefau
   const pmemApis = parseList<PmemApiName>(o.pmemApi, PMEM_APIS, '--pmem-api');
   const policies = parseList<FlushPolicy>(o.policy, POLICY_NAMES, '--policy');
   const points = oneOf<CrashPointChoice>(o.points, ['barriers', 'flushes', 'stores'], '--points');
-  const e2fsck = oneOf<E2fsckChoice>(o.e2fsck, ['none', 'sample', 'all'], '--e2fsck');
+  const e2fsck = oneOf<E2fsckChoice>(o.e2fsck, E2FSCK_CHOICES, '--e2fsck');
   const states = parseStates(o.states, o.k);
   const workers = int(o.workers, '--workers', 1, MAX_WORKERS);
   const shard = o.shard === undefined ? null : parseShard(o.shard);

@@ -24,6 +24,7 @@
 import { PROMISES } from '../crash/check';
 import type { PromiseId } from '../crash/check';
 import type { Report } from '../crash/report';
+import { countText, coverageText } from '../crash/report-text';
 import type { Timeline, TimelineEvent, TimelineEventKind, TimelineWord, WordFate } from '../crash/timeline';
 
 // ============================================================================== input shape
@@ -39,9 +40,14 @@ export interface HtmlCombination {
   /** Why it did not run (a flavour of another ISA); it is then drawn as skipped. */
   readonly skipped?: string;
   readonly units: number;
+  /** States judged directly. */
   readonly statesChecked: number;
-  /** States checked over states in the bound, 0..1. */
+  /** States judged or proven equivalent to a judged one, over states in the bound, 0..1. */
   readonly coverage: number;
+  /** The coverage as the text tables print it (`n/a` for sampled runs); default the percentage. */
+  readonly coverageText?: string;
+  /** States in the bound, as a decimal string. */
+  readonly statesInBound?: string;
   readonly findings: Readonly<Partial<Record<PromiseId, number>>>;
   readonly costNanosPerOp: number;
   /** Cleans and barriers (fences, flush hints) per operation; null when the source lacks them. */
@@ -154,13 +160,13 @@ function summarySection(input: HtmlReportInput): string {
 }
 
 function combinationTable(combos: readonly HtmlCombination[]): string {
-  const head = ['setup', 'units', 'states', 'coverage', ...PROMISES, 'ns/op', 'cleans/op', 'barriers/op'];
+  const head = ['setup', 'units', 'judged', 'coverage', ...PROMISES, 'ns/op', 'cleans/op', 'barriers/op'];
   const rows = combos.map((c) => {
     if (c.skipped !== undefined) {
       return `<tr class="skipped"><td>${esc(c.setup)}</td><td colspan="${head.length - 1}">skipped: ${esc(c.skipped)}</td></tr>`;
     }
     const cells = [
-      count(c.units), count(c.statesChecked), percent(c.coverage),
+      count(c.units), count(c.statesChecked), c.coverageText ?? percent(c.coverage),
       ...PROMISES.map((p) => count(c.findings[p] ?? 0)),
       fixed(c.costNanosPerOp, 0), c.cleansPerOp === null ? 'n/a' : fixed(c.cleansPerOp, 1), c.barriersPerOp === null ? 'n/a' : fixed(c.barriersPerOp, 1),
     ];
@@ -231,10 +237,11 @@ function costChart(combos: readonly HtmlCombination[]): string {
 }
 
 function coverageChart(combos: readonly HtmlCombination[]): string {
-  return horizontalChart('chart-coverage', 'Coverage: crash states checked over states in the bound', combos, (c) => ({
-    fraction: Math.min(1, Math.max(0, c.coverage)),
+  return horizontalChart('chart-coverage', 'Coverage: crash states judged or proven equivalent to a judged one, over states in the bound', combos, (c) => ({
+    fraction: c.coverageText === 'n/a' ? 0 : Math.min(1, Math.max(0, c.coverage)),
     fill: '#0d9488',
-    text: `${percent(c.coverage)} of the bound (${count(c.statesChecked)} states)`,
+    text: c.coverageText === 'n/a' ? `n/a: sampled (${count(c.statesChecked)} states judged)`
+      : `${c.coverageText ?? percent(c.coverage)} of ${c.statesInBound ?? 'the'} states in the bound (${count(c.statesChecked)} judged)`,
   }));
 }
 
@@ -484,6 +491,8 @@ export function reportToHtmlInput(report: Report): HtmlReportInput {
     units: c.units,
     statesChecked: c.statesChecked,
     coverage: c.coverage,
+    coverageText: coverageText(report, c.coverage),
+    statesInBound: countText(c.statesInBound),
     findings: { ...c.findingCounts },
     costNanosPerOp: c.cost.costNanosPerOp,
     cleansPerOp: c.cost.cleansPerOp,

@@ -66,7 +66,7 @@ interface ShrinkSummary {
 export function reproCommand(io: CommandIo): Command {
   const command = configureCommand(new Command('repro'), io)
     .description('rebuild the crash image of a token and show what led to it and what it breaks')
-    .argument('<token>', "a reproduction token (dx1-...), as a finding prints it")
+    .argument('<token>', "a reproduction token (dx2-...), as a finding prints it")
     .option('--image <file>', 'write the crash image (before recovery) as a sparse file, for e2fsck and debugfs')
     .option('--shrink', 'shrink the workload first (drop operations, halve writes) and show the smallest token')
     .option('--json', 'print the reproduction as JSON')
@@ -76,10 +76,10 @@ export function reproCommand(io: CommandIo): Command {
       'Exit codes: 1 the token reproduces a finding, 0 the image is clean, 2 bad token, 3 internal error.',
       '',
       'Examples:',
-      '  daxcrash repro dx1-BVtdy0EO...',
-      '  daxcrash repro dx1-BVtdy0EO... --image crash.img && e2fsck -fn crash.img',
-      '  daxcrash repro dx1-BVtdy0EO... --shrink',
-      '  daxcrash repro dx1-BVtdy0EO... --json --events 100',
+      '  daxcrash repro dx2-BVtdy0EO...',
+      '  daxcrash repro dx2-BVtdy0EO... --image crash.img && e2fsck -fn crash.img',
+      '  daxcrash repro dx2-BVtdy0EO... --shrink',
+      '  daxcrash repro dx2-BVtdy0EO... --json --events 100',
     ].join('\n'))
     .action((token: string, flags: ReproFlags) => guardUsage(io, 'repro', () => runRepro(io, token, flags)));
   return command;

@@ -4,14 +4,14 @@
  */
 import { PROMISES } from '../crash/check';
 import type { ComboReport, Report } from '../crash/report';
-import { textTable } from '../crash/report-text';
+import { coverageText, statesText, textTable } from '../crash/report-text';
 import { policyLabel, setupLabel } from '../crash/setup';
 
 /** One row per combination: units, states, coverage, G9 states, findings per promise, cost. */
 export function summaryTable(report: Report): string {
-  const header = ['setup', 'units', 'states', 'coverage', 'G9 states', 'images', ...PROMISES, 'failing', 'ns/op', 'cleans/op', 'barriers/op'];
+  const header = ['setup', 'units', 'states', 'coverage', 'judged', 'G9 states', 'images', ...PROMISES, 'failing', 'ns/op', 'cleans/op', 'barriers/op'];
   const rows = report.combos.map((c) => [
-    c.label, String(c.units), String(c.statesChecked), `${(c.coverage * 100).toFixed(1)}%`, String(c.recoveryStatesChecked), String(c.uniqueImages),
+    c.label, String(c.units), statesText(report, c), coverageText(report, c.coverage), String(c.statesChecked), String(c.recoveryStatesChecked), String(c.uniqueImages),
     ...PROMISES.map((p) => String(c.findingCounts[p])), String(c.failingWorkloads),
     c.cost.costNanosPerOp.toFixed(0), c.cost.cleansPerOp.toFixed(1), c.cost.barriersPerOp.toFixed(1),
   ]);
@@ -28,9 +28,9 @@ export function summaryTable(report: Report): string {
 export function compareTable(report: Report): string {
   const base = report.combos.find((c) => c.units > 0);
   const ratio = (c: ComboReport) => (base === undefined || base.cost.costNanosPerOp === 0 ? '-' : `${(c.cost.costNanosPerOp / base.cost.costNanosPerOp).toFixed(2)}x`);
-  const header = ['profile', 'pmem API', 'policy', 'states', ...PROMISES, 'ns/op', 'vs first', 'cleans/op', 'barriers/op'];
+  const header = ['profile', 'pmem API', 'policy', 'states', 'coverage', ...PROMISES, 'ns/op', 'vs first', 'cleans/op', 'barriers/op'];
   const rows = report.combos.map((c) => [
-    c.setup.profile, c.setup.pmemApi, policyLabel(c.setup), String(c.statesChecked),
+    c.setup.profile, c.setup.pmemApi, policyLabel(c.setup), statesText(report, c), coverageText(report, c.coverage),
     ...PROMISES.map((p) => String(c.findingCounts[p])), c.cost.costNanosPerOp.toFixed(0), ratio(c), c.cost.cleansPerOp.toFixed(1), c.cost.barriersPerOp.toFixed(1),
   ]);
   return textTable([header, ...rows]).join('\n');

@@ -61,3 +61,4 @@ export {
   errorCodeOf,
 } from './node-layer';
 export type { Fail, MkdirCalls, RealpathCalls } from './node-layer';
+export type { MkdirOptions, StatLike, SyncFs } from './sync-fs';

@@ -11,7 +11,9 @@
 //   ├── workloads/<suite>/<index>         workloads/: a generated workload that draws (random)
 //   ├── <instruction>/<draw>              crash/: the seed of a sampled crash state at a crash
 //   │                                     point (device/crash.ts forks `crash` from it)
-//   └── recovery/<instruction>/<draw>     crash/: a sampled crash state of a recovery run (G9)
+//   ├── recovery/<instruction>/<draw>     crash/: a sampled crash state of a recovery run (G9)
+//   └── explore/<instruction>             crash/: the spread order in which a crash point's
+//                                         bound is explored when it exceeds the limit
 //
 // Invariants:
 // - A stream is a function of its path alone (core/rng.ts), so adding a draw to one subsystem
@@ -33,6 +35,7 @@ export const STREAM_NAMES = {
   mkfs: 'mkfs',
   workloads: 'workloads',
   recovery: 'recovery',
+  explore: 'explore',
   /** Forked by device/crash.ts from a sampled state's seed. */
   crashState: 'crash',
 } as const;
@@ -96,6 +99,12 @@ export class StreamTree {
     assertInteger(instruction, 'instruction', 0);
     assertInteger(draw, 'draw', 0);
     return `${this.seed}/${STREAM_NAMES.recovery}/${instruction}/${draw}`;
+  }
+
+  /** crash/: the order in which the bound at the crash point after `instruction` instructions is explored. */
+  exploreOrder(instruction: number): Rng {
+    assertInteger(instruction, 'instruction', 0);
+    return this.root().fork(STREAM_NAMES.explore).fork(String(instruction));
   }
 
   /** device/: the stream a sampled crash state draws its choices from. */

@@ -3,34 +3,42 @@
  * then hold it to the promises G1 to G8. A finding is a typed value, never an exception.
  *
  * - G1 mountable: mount with journal recovery succeeds.
- * - G2 consistent: our fsck finds nothing after recovery (e2fsck is an option of the engine).
+ * - G2 consistent: our recovery (replay, orphan cleanup) and a clean unmount leave an image
+ *   our fsck finds nothing in (the orphan list empty, no in-use inode without links), with
+ *   needs_recovery clear and the log empty; the real `e2fsck -fn` on that recovered image
+ *   is the engine's to run (it is handed the image and decides).
  * - G3 prefix / G4 durable / G7 atomic rename: the recovered namespace (paths, types, sizes,
  *   symlink targets, hard-link groups) equals S_k for some p <= k <= i. Equal only to a
  *   state before p is G4 (a returned fsync lost); a missing target of a replacing rename in
  *   the window is G7; anything else G3.
- * - G5 no stale data / G6 committed appends carry data: with k fixed, every word below a
- *   file's size holds what that file held at that offset in some S_j, d_f <= j <= i (a hole
- *   reads as zeros there), or zeros past the end of some S_j with j > k (a later shrink
- *   zeroes the rest of its last block in place, before its size commits; the spec's window
- *   allows zeros past the end). A zero word where no such state allows zeros is G6: the
- *   file's size(k) survived, so the size increase committed without its data. Any other
- *   foreign word is G5.
- * - G8 usable: the recovered file system takes new work (a file in every directory,
- *   written, fsynced, deleted), unmounts, remounts, and fsck is still clean; ENOSPC is an
- *   answer, not a violation.
+ * - G4 / G5 / G6 on file data: data-judge.ts, word by word (fsynced data lost is G4).
+ * - G8 usable: the recovered file system, remounted after its clean unmount, takes new work
+ *   (a file in every directory, written, fsynced, deleted), unmounts, remounts, and fsck is
+ *   still clean; ENOSPC is an answer, not a violation.
  *
- * Not checked here: crashes during recovery (G9), e2fsck on the image (the engine's option),
- * times, modes, owners, inode numbers, and data of files that no longer exist.
+ * Not checked here: crashes during recovery (G9), times, modes, owners, inode numbers, and
+ * data of files that no longer exist.
  *
  * What an image yields (mount, fsck, recovered state, G8) depends on its bytes only, so it
  * is computed once per image digest; the window comparison is done for every crash point.
+ * With `trace`, recovery also says which lines of the image it read (device/read-trace.ts):
+ * structurally (anything that can steer mount, fsck, the namespace or G8) or only as the
+ * bytes of a file's data blocks (`reads.content`, with where in which file each line went):
+ * the evidence the engine's reduction rests on.
  */
+import { createHash } from 'node:crypto';
+import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 import type { PmemDevice } from '../device/device';
 import type { MediaSource } from '../device/media';
-import { FsckProblem, fsck } from '../fs/fsck';
+import { OverlayImage } from '../device/image';
+import { ReadTrace } from '../device/read-trace';
+import { loadFileMap } from '../fs/extents';
 import type { DaxFileSystem } from '../fs/filesystem';
-import { Entry, OracleRun, Snapshot, namespaceKey, snapshot } from './oracle';
-import { patternByte } from '../workloads/ops';
+import { BLOCK_BYTES, INCOMPAT_RECOVER, decodeJournalSuperblock } from '../fs/format';
+import { FsckProblem, fsck } from '../fs/fsck';
+import { journalBlocks, readSuperblock } from '../fs/mount';
+import { DataJudge } from './data-judge';
+import { Entry, OracleRun, Snapshot, SnapshotSource, namespaceKey, snapshot } from './oracle';
 import { MountSetup, boot, mountSetup } from './setup';
 
 export type { MountSetup };
@@ -49,51 +57,149 @@ export interface CrashPosition {
   readonly inFlight: boolean;
 }
 
+/** Where a line of a file's data block went: our inode, and the file offset of the line's first byte. */
+export interface ContentPlace {
+  readonly ino: number;
+  readonly offset: number;
+}
+
+/** What the judgement of an image read of it (device/read-trace.ts). */
+export interface ImageReads {
+  readonly structural: ReadonlySet<number>;
+  readonly content: ReadonlyMap<number, readonly ContentPlace[]>;
+}
+
 /** What an image yields, whatever the window: computed once per digest. */
 export interface Recovered {
   readonly mountError?: string;
   readonly fsckProblems: readonly FsckProblem[];
   readonly state?: Snapshot;
   readonly g8?: string;
-  /** The real e2fsck's verdict on the raw crash image, when the engine asked for it. */
+  /** Our recovery's clean unmount left needs_recovery set or the log not empty. */
+  readonly notClean?: string;
+  /** The real e2fsck's verdict on the recovered image, when the engine ran it. */
   readonly e2fsck?: string;
   /** Transactions the journal recovery replayed (a crash during recovery matters then). */
   readonly replayed?: number;
+  /** With `trace`: the lines the judgement read. */
+  readonly reads?: ImageReads;
 }
 
-const WORD_BYTES = 8;
-
-export function recoverImage(image: MediaSource, setup: MountSetup, e2fsck?: (image: MediaSource) => string | undefined): Recovered {
-  const verdict = e2fsck?.(image);
-  const recovered = recoverOurs(image, setup);
-  return verdict === undefined ? recovered : { ...recovered, e2fsck: verdict };
+export interface RecoverOptions {
+  /** Record which lines of the image the judgement reads. */
+  readonly trace?: boolean;
+  /**
+   * Called with the image as our recovery leaves it (replay, orphans, a clean unmount;
+   * before G8 changes anything) and a digest of its metadata (every page but file data):
+   * returns the real e2fsck's complaint, or undefined (clean, or not run).
+   */
+  readonly onRecovered?: (recovered: MediaSource, metadataDigest: string) => string | undefined;
 }
 
-function recoverOurs(image: MediaSource, setup: MountSetup): Recovered {
+export function recoverImage(image: MediaSource, setup: MountSetup, options: RecoverOptions = {}): Recovered {
+  const trace = options.trace ? new ReadTrace() : undefined;
   let booted: ReturnType<typeof boot>;
   try {
-    booted = boot(setup, image, { trace: false });
+    booted = boot(setup, image, { trace: false, ...(trace ? { readTrace: trace } : {}) });
   } catch (err) {
-    return { mountError: (err as Error).message, fsckProblems: [] };
+    return withReads({ mountError: (err as Error).message, fsckProblems: [] }, trace, new Map());
   }
   const { device, fs } = booted;
   const replayed = booted.report.recovery?.transactionsReplayed ?? 0;
+  const owners = new Map<number, ContentPlace[]>();
   let state: Snapshot;
   try {
-    state = snapshot(fs);
+    state = snapshot(contentReader(fs, trace, owners));
   } catch (err) {
-    return { mountError: `reading the recovered file system: ${(err as Error).message}`, fsckProblems: fsck(device) };
+    return withReads({ mountError: `reading the recovered file system: ${(err as Error).message}`, fsckProblems: fsck(device) }, trace, owners);
   }
-  const fsckProblems = fsck(device);
-  const g8 = fsckProblems.length === 0 ? usable(fs, device, setup) : undefined;
-  return { fsckProblems, state, g8, replayed };
+  try {
+    fs.unmount();
+  } catch (err) {
+    return withReads({ fsckProblems: [], state, replayed, notClean: `the clean unmount after recovery failed: ${(err as Error).message}` }, trace, owners);
+  }
+  // the image as our recovery leaves it: orphans finished, the log empty, counts exact
+  const fsckProblems = fsck(device, { afterRecovery: true });
+  if (fsckProblems.length > 0) return withReads({ fsckProblems, state, replayed }, trace, owners);
+  const notClean = journalLeftDirty(device);
+  const recovered = new OverlayImage(device.coherent, []);
+  const e2fsck = options.onRecovered?.(recovered, metadataDigest(recovered, owners));
+  const g8 = usable(device, setup);
+  return withReads({
+    fsckProblems, state, replayed,
+    ...(notClean === undefined ? {} : { notClean }), ...(e2fsck === undefined ? {} : { e2fsck }), ...(g8 === undefined ? {} : { g8 }),
+  }, trace, owners);
 }
 
-/** G8: new work on the recovered file system; undefined when all went well. */
-function usable(fs: DaxFileSystem, device: PmemDevice, setup: MountSetup): string | undefined {
+/** Why a cleanly unmounted image still needs recovery, or undefined. */
+function journalLeftDirty(device: PmemDevice): string | undefined {
+  const sb = readSuperblock(device);
+  if ((sb.featureIncompat & INCOMPAT_RECOVER) !== 0) return 'after recovery and a clean unmount the superblock still has needs_recovery set';
+  const jsb = decodeJournalSuperblock(device.load(journalBlocks(device, sb)[0] * BLOCK_BYTES, BLOCK_BYTES), 0);
+  if (jsb.start !== 0) return `after recovery and a clean unmount the journal log is not empty (s_start ${jsb.start})`;
+  return undefined;
+}
+
+/** A digest of every page of `image` except those holding file data. */
+function metadataDigest(image: OverlayImage, owners: ReadonlyMap<number, readonly ContentPlace[]>): string {
+  const hash = createHash('sha256');
+  for (const page of image.pageIndices()) {
+    if (owners.has(page)) continue;
+    const digest = image.pageDigest(page);
+    if (digest !== undefined) hash.update(`${page}:${digest};`);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * The file system as the snapshot reads it; with a trace, each file's data blocks are named
+ * to the trace while the file is read, so those loads count as content, and `owners` learns
+ * which file offset each data page holds.
+ */
+function contentReader(fs: DaxFileSystem, trace: ReadTrace | undefined, owners: Map<number, ContentPlace[]>): SnapshotSource {
+  return {
+    readdirSync: (path) => fs.readdirSync(path),
+    lstatSync: (path) => fs.lstatSync(path) as ReturnType<SnapshotSource['lstatSync']>,
+    readlinkSync: (path) => fs.readlinkSync(path),
+    readFileSync: (path) => {
+      const ino = fs.lstatSync(path)?.ino as number;
+      const pages = new Set<number>();
+      for (const leaf of loadFileMap(fs.meta, ino, fs.inode(ino)).leaves) {
+        if (leaf.unwritten) continue;
+        for (let b = 0; b < leaf.len; b++) {
+          pages.add(leaf.start + b);
+          const list = owners.get(leaf.start + b) ?? [];
+          list.push({ ino, offset: (leaf.block + b) * BLOCK_BYTES });
+          owners.set(leaf.start + b, list);
+        }
+      }
+      if (trace !== undefined) trace.contentPages = pages;
+      try {
+        return fs.readFileSync(path) as Uint8Array;
+      } finally {
+        if (trace !== undefined) trace.contentPages = undefined;
+      }
+    },
+  };
+}
+
+function withReads(recovered: Recovered, trace: ReadTrace | undefined, owners: ReadonlyMap<number, readonly ContentPlace[]>): Recovered {
+  if (trace === undefined) return recovered;
+  const content = new Map<number, ContentPlace[]>();
+  for (const line of trace.content) {
+    const page = Math.floor((line * LINE_BYTES) / PAGE_BYTES);
+    const within = (line * LINE_BYTES) % PAGE_BYTES;
+    content.set(line, (owners.get(page) ?? []).map((p) => ({ ino: p.ino, offset: p.offset + within })));
+  }
+  return { ...recovered, reads: { structural: trace.structural, content } };
+}
+
+/** G8: new work on the recovered file system, remounted after its clean unmount; undefined when all went well. */
+function usable(device: PmemDevice, setup: MountSetup): string | undefined {
   const made: string[] = [];
   try {
-    const dirs = ['/', ...[...snapshot(fs).entries].filter(([, e]) => e.type === 'dir').map(([p]) => p)];
+    const fs = mountSetup(device, setup).fs;
+    const dirs = directories(fs);
     for (const dir of dirs) {
       const path = dir === '/' ? '/.g8' : `${dir}/.g8`;
       try {
@@ -109,37 +215,70 @@ function usable(fs: DaxFileSystem, device: PmemDevice, setup: MountSetup): strin
     for (const path of made) fs.unlinkSync(path);
     fs.unmount();
     mountSetup(device, setup).fs.unmount();
-    const problems = fsck(device);
+    const problems = fsck(device, { afterRecovery: true });
     return problems.length === 0 ? undefined : `after new work and a remount, fsck: ${problems[0].kind} ${problems[0].where}: ${problems[0].what}`;
   } catch (err) {
     return `new work failed: ${(err as Error).message}`;
   }
 }
 
-/** Hold a recovered image to the window of a crash position. */
-export function judge(recovered: Recovered, oracle: OracleRun, at: CrashPosition): Violation[] {
-  if (recovered.mountError !== undefined) return [{ promise: 'G1', diff: `mount failed: ${recovered.mountError}` }];
-  const out: Violation[] = [];
-  if (recovered.fsckProblems.length > 0) {
-    const p = recovered.fsckProblems;
-    out.push({ promise: 'G2', diff: `fsck: ${p.length} problem(s); first: ${p[0].kind} ${p[0].where}: ${p[0].what}` });
-  } else if (recovered.e2fsck !== undefined) {
-    out.push({ promise: 'G2', diff: recovered.e2fsck });
+/** Every directory of the file system, the root first (contents unread). */
+function directories(fs: DaxFileSystem): string[] {
+  const out = ['/'];
+  for (let at = 0; at < out.length; at++) {
+    const dir = out[at];
+    for (const name of [...fs.readdirSync(dir)].sort()) {
+      const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
+      if (fs.lstatSync(path)?.isDirectory()) out.push(path);
+    }
   }
+  return out;
+}
+
+/**
+ * A recovered image's judgement at a crash position, in parts: the violations that do not
+ * depend on file data (G1; G2; the namespace's G3, G4 or G7; G8) and, when the namespace
+ * matched, the data judge (G4, G5, G6 on contents), which the reduction can patch.
+ */
+export interface JudgedParts {
+  readonly g1?: Violation;
+  readonly g2?: Violation;
+  readonly namespace?: Violation;
+  readonly data?: DataJudge;
+  readonly g8?: Violation;
+}
+
+export function judgeParts(recovered: Recovered, oracle: OracleRun, at: CrashPosition): JudgedParts {
+  if (recovered.mountError !== undefined) return { g1: { promise: 'G1', diff: `mount failed: ${recovered.mountError}` } };
+  const g2 = g2Of(recovered);
+  const g8: Violation | undefined = recovered.g8 === undefined ? undefined : { promise: 'G8', diff: recovered.g8 };
   const state = recovered.state as Snapshot;
   const i = at.inFlight ? at.done + 1 : at.done;
   const p = oracle.persistedBy[at.done];
   const key = namespaceKey(state);
   const matching: number[] = [];
   for (let k = p; k <= i; k++) if (namespaceKey(oracle.states[k]) === key) matching.push(k);
-  if (matching.length === 0) {
-    out.push(namespaceViolation(state, oracle, p, i));
-  } else {
-    const data = dataViolations(state, oracle, at, matching);
-    if (data) out.push(data);
-  }
-  if (recovered.g8 !== undefined) out.push({ promise: 'G8', diff: recovered.g8 });
-  return out;
+  const parts = matching.length === 0 ? { namespace: namespaceViolation(state, oracle, p, i) } : { data: new DataJudge(state, oracle, at, matching) };
+  return { ...(g2 === undefined ? {} : { g2 }), ...parts, ...(g8 === undefined ? {} : { g8 }) };
+}
+
+function g2Of(recovered: Recovered): Violation | undefined {
+  const p = recovered.fsckProblems;
+  if (p.length > 0) return { promise: 'G2', diff: `fsck: ${p.length} problem(s); first: ${p[0].kind} ${p[0].where}: ${p[0].what}` };
+  if (recovered.notClean !== undefined) return { promise: 'G2', diff: recovered.notClean };
+  if (recovered.e2fsck !== undefined) return { promise: 'G2', diff: recovered.e2fsck };
+  return undefined;
+}
+
+/** Hold a recovered image to the window of a crash position. */
+export function judge(recovered: Recovered, oracle: OracleRun, at: CrashPosition): Violation[] {
+  return partsViolations(judgeParts(recovered, oracle, at));
+}
+
+/** The violations of judged parts, in the order G1, G2, namespace or data, G8. */
+export function partsViolations(parts: JudgedParts): Violation[] {
+  const data = parts.data?.violation();
+  return [parts.g1, parts.g2, parts.namespace, data, parts.g8].filter((v): v is Violation => v !== undefined);
 }
 
 function namespaceViolation(state: Snapshot, oracle: OracleRun, p: number, i: number): Violation {
@@ -158,86 +297,6 @@ function namespaceViolation(state: Snapshot, oracle: OracleRun, p: number, i: nu
   return { promise: 'G3', diff: `the namespace matches no state ${p}..${i}:\n${namespaceDiff(oracle.states[i], state)}` };
 }
 
-function dataViolations(state: Snapshot, oracle: OracleRun, at: CrashPosition, matching: readonly number[]): Violation | undefined {
-  const i = at.inFlight ? at.done + 1 : at.done;
-  let last: Violation | undefined;
-  for (const k of matching) {
-    last = dataAgainst(state, oracle, at, k, i);
-    if (last === undefined) return undefined;
-  }
-  return last;
-}
-
-function dataAgainst(state: Snapshot, oracle: OracleRun, at: CrashPosition, k: number, i: number): Violation | undefined {
-  const ref = oracle.states[k];
-  for (const [path, e] of ref.entries) {
-    if (e.type !== 'file') continue;
-    const ours = state.contents.get((state.entries.get(path) as Entry).ino) ?? new Uint8Array(0);
-    const d = lastDurable(oracle, e.ino, at.done);
-    const windows: Uint8Array[] = [];
-    /** Per window state, whether it comes after k (a shrink there may have zeroed past its end). */
-    const afterK: boolean[] = [];
-    for (let j = d; j <= i; j++) {
-      const c = oracle.states[j].contents.get(e.ino);
-      if (c !== undefined) {
-        windows.push(c);
-        afterK.push(j > k);
-      }
-    }
-    for (let w = 0; w < ours.length; w += WORD_BYTES) {
-      const end = Math.min(ours.length, w + WORD_BYTES);
-      const word = ours.subarray(w, end);
-      // Zeros count where some state held zeros inside the file (a hole, or written zeros),
-      // and past the end of a state after k: a shrink there zeroes the rest of its last
-      // block in place before its size commits. Past the end of a state up to k they would
-      // be a committed size increase without its data, which G6 forbids.
-      const fits = windows.some((c, n) => wordFits(c, w, end, word, afterK[n]));
-      if (fits) continue;
-      return {
-        promise: isZero(word) ? 'G6' : 'G5',
-        diff: `${path} bytes ${w}..${end - 1}: holds ${hex(word)}${origin(word, w)}; states ${d}..${i} allow `
-          + `${[...new Set(windows.filter((c) => c.length >= end).map((c) => hex(c.subarray(w, end)) + origin(c.subarray(w, end), w)))].join(' or ') || 'nothing (past the end in every state)'}`,
-      };
-    }
-  }
-  return undefined;
-}
-
-/** Which write's pattern a word carries (every byte says its tag and offset), if any. */
-function origin(word: Uint8Array, offset: number): string {
-  if (isZero(word)) return ' (zeros)';
-  for (let tag = 0; tag < 255; tag++) {
-    let all = true;
-    for (let b = 0; b < word.length && all; b++) all = word[b] === patternByte(tag, offset + b);
-    if (all) return ` (write tag ${tag})`;
-  }
-  return ' (no write of this workload)';
-}
-
-function lastDurable(oracle: OracleRun, ino: number, done: number): number {
-  let d = 0;
-  for (const k of oracle.durableAt.get(ino) ?? []) if (k <= done && k > d) d = k;
-  return d;
-}
-
-/** Whether `word` (bytes from..to-1) is what `c` holds there; bytes past c's end fit as zeros if `zerosPastEnd`. */
-function wordFits(c: Uint8Array, from: number, to: number, word: Uint8Array, zerosPastEnd: boolean): boolean {
-  if (c.length < to && !zerosPastEnd) return false;
-  for (let b = from; b < to; b++) {
-    if (b < c.length ? c[b] !== word[b - from] : word[b - from] !== 0) return false;
-  }
-  return true;
-}
-
-function isZero(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0) return false;
-  return true;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex') || '(nothing)';
-}
-
 function describe(oracle: OracleRun, k: number): string {
   return k === 0 ? 'none' : JSON.stringify(oracle.workload.ops[k - 1]);
 }
@@ -251,3 +310,5 @@ export function namespaceDiff(expected: Snapshot, actual: Snapshot): string {
   for (const l of b) if (!a.has(l) && l) lines.push(`  + ${l}`);
   return lines.join('\n') || '  (same lines, different hard-link groups)';
 }
+
+export type { Entry };

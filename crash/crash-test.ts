@@ -337,7 +337,7 @@ async function judgeImage(image: MediaSource, inputs: JudgeInputs): Promise<Arra
   const { device, fs } = booted;
   const out: Array<{ kind: CrashFindingKind; message: string }> = [];
   if (inputs.runFsck) {
-    const problems = fsck(device);
+    const problems = fsck(device, { afterRecovery: true });
     if (problems.length > 0) {
       out.push({ kind: 'fsck', message: `fsck after recovery: ${problems.length} problem(s); first: ${problems[0].kind} ${problems[0].where}: ${problems[0].what}` });
     }

@@ -1,37 +1,51 @@
 /**
  * The crash engine: runs one workload on our file system over a recording device, stops at
- * every crash point it chooses, materialises crash states there, and checks each against
- * the oracle window (check.ts). One unit of work is one workload on one profile, pmem API
- * flavour and policy; results depend on nothing else (not on workers, shards or time).
+ * every crash point it chooses, and judges the crash states there against the oracle window
+ * (check.ts). One unit of work is one workload on one profile, pmem API flavour and policy;
+ * results depend on nothing else (not on workers, shards or time).
  *
- * Crash points: the state right after every barrier (DSB, DMB, SFENCE, MFENCE, flush hint)
- * and clean (`points: 'flushes'`, the default; 'barriers' skips the cleans, 'stores' adds
- * every store); the state when each persistence point returns; and the end of the workload.
- * The trace carries markers: each operation's start and end, and each persistence point. Mount itself is part of the run (crash
- * points during mount count as "before operation 1").
+ * Crash points (points.ts, record.ts): right after every barrier (DSB, DMB, SFENCE, MFENCE,
+ * flush hint) and clean (`points: 'flushes'`, the default; 'barriers' skips the cleans,
+ * 'stores' adds every store); right before every barrier while something is uncertain;
+ * at the end of every operation that leaves something uncertain and at every persistence
+ * point; and the end of the workload. Mount itself is part of the run (crash points during
+ * mount count as "before operation 1").
  *
- * Crash states per point: the k-bounded space (`bounded`, k = 2 by default, at most `limit`
- * states a point, coverage reported against the whole bound), or `sampled` draws from the full
- * model, seeded by (unit seed, crash point, draw). Identical images share their recovery,
- * fsck and G8 results (keyed by the image digest); every (image, window) pair is judged.
+ * Crash states per point: the whole k-bounded space (`bounded`, k = 2 by default), reduced
+ * to classes no check can tell apart (explore.ts), at most `limit` states judged a point
+ * and the rest of the bound counted as not covered; or `sampled` draws from the full model,
+ * seeded by the unit's stream tree (a sampled run covers its draws, nothing more).
+ * Identical images share their recovery (keyed by the image digest); every (image, window)
+ * pair is judged. The real e2fsck checks recovered images (check.ts `onRecovered`): by
+ * default each whose metadata differs from every one already checked in the unit, at most
+ * E2FSCK_PER_UNIT, the rest counted as skipped.
  */
+import { assert } from '../core/assert';
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
-import type { CrashState } from '../device/crash';
+import type { CrashPoint, CrashState } from '../device/crash';
 import type { MediaSource } from '../device/media';
 import type { OpCost } from '../fs/filesystem';
 import { createReference } from '../workloads/reference';
 import type { Workload } from '../workloads/ops';
-import { e2fsckVerdict } from './e2fsck';
-import { CrashPosition, PromiseId, Recovered, Violation, judge, recoverImage } from './check';
+import { e2fsckAvailable, e2fsckRaw, e2fsckRecovered } from './e2fsck';
+import { CrashPosition, PromiseId, Recovered, Violation, judge, judgeParts, partsViolations, recoverImage } from './check';
+import { ExploreResult, Judgement, explorePoint } from './explore';
 import { OracleRun, runOracle } from './oracle';
-import { CrashPointChoice, StateChoice, crashPointWatcher, statesAt } from './points';
+import { CrashPointChoice, StateChoice, crashPointWatcher } from './points';
 import { Recording, recordWorkload } from './record';
 import { MountSetup, baseImage, mountSetup, setupDevice } from './setup';
 
 export type { CrashPointChoice, StateChoice };
-/** Run the real e2fsck on no image, a sample (one image in 16, by digest) or every image. */
-export type E2fsckChoice = 'none' | 'sample' | 'all';
+/**
+ * The real e2fsck: on no image; on recovered images (the default: each with new metadata,
+ * at most E2FSCK_PER_UNIT a unit); or on every distinct recovered image and every distinct
+ * raw crash image (replayed by debugfs first).
+ */
+export type E2fsckChoice = 'none' | 'recovered' | 'all';
+export const E2FSCK_CHOICES: readonly E2fsckChoice[] = ['none', 'recovered', 'all'];
+/** Recovered images the real e2fsck checks at most per unit by default. */
+export const E2FSCK_PER_UNIT = 8;
 
 export interface EngineOptions {
   readonly setup: MountSetup;
@@ -44,10 +58,16 @@ export interface EngineOptions {
   readonly e2fsck?: E2fsckChoice;
   /**
    * G9: for every distinct image whose recovery replays the journal, crash the recovery
-   * itself at each barrier and clean it issues, draw this many states there (sampled), recover
-   * again and judge against the same window (0 turns it off; default 2).
+   * itself at its crash points, draw this many states there (sampled), recover again and
+   * judge against the same window (0 turns it off; default 2).
    */
   readonly recoveryStates?: number;
+  /**
+   * false: judge the first `limit` states of each point's bound one by one, with no
+   * reduction to classes: the way the engine explored before the reduction, kept for
+   * comparison (bench/crash.ts). Default true.
+   */
+  readonly reduce?: boolean;
 }
 
 export interface Finding {
@@ -68,12 +88,18 @@ export interface UnitResult {
   readonly operations: number;
   readonly setup: MountSetup;
   readonly crashPoints: number;
+  /** States judged directly (each recovered, or found in the unit's image cache). */
   readonly statesChecked: number;
-  /** Sum over crash points of the states in the bound (coverage denominator). */
+  /** States judged or proven equivalent to a judged one (the coverage numerator). */
+  readonly statesCovered: bigint;
+  /** Sum over crash points of the states in the bound (sampled: of the full model). */
   readonly statesInBound: bigint;
   readonly uniqueImages: number;
-  /** Images the real e2fsck checked (the `e2fsck` option). */
+  /** Recovered images the real e2fsck checked, and those it did not (over the cap, or e2fsprogs missing). */
   readonly e2fsckRuns: number;
+  readonly e2fsckSkipped: number;
+  /** Whether e2fsprogs was missing (e2fsck asked for and not run). */
+  readonly e2fsckMissing: boolean;
   /** G9: crash states of recovery runs checked, and recovery runs explored. */
   readonly recoveryStatesChecked: number;
   readonly recoveriesExplored: number;
@@ -88,67 +114,209 @@ export interface UnitResult {
 export { baseImage };
 
 export function runUnit(workload: Workload, options: EngineOptions): UnitResult {
-  const setup = options.setup;
-  const deviceBytes = options.deviceBytes ?? 16 << 20;
-  const states = options.states ?? { kind: 'bounded', k: 2, limit: 64 };
-  const keep = options.keepPerPromise ?? 5;
-  const streams = StreamTree.of(options.seed ?? '0');
-  const oracle = runOracle(createReference(), workload);
-  const cache = new Map<string, Recovered>();
-  const counts: Record<string, number> = {};
-  const findings: Finding[] = [];
-  let statesChecked = 0;
-  let statesInBound = 0n;
-  let crashPoints = 0;
-  let e2fsckRuns = 0;
-  const g9 = new RecoveryExplorer(setup, streams, options.recoveryStates ?? 2);
-
-  const checkHere = (device: PmemDevice, position: CrashPosition) => {
-    crashPoints++;
-    const point = device.crashPoint();
-    const { list, inBound } = statesAt(point, states, streams);
-    statesInBound += inBound;
-    for (const state of list) {
-      const image = point.image(state);
-      const digest = image.digest();
-      let recovered = cache.get(digest);
-      if (recovered === undefined) {
-        const run = e2fsckWanted(options.e2fsck ?? 'none', digest);
-        if (run) e2fsckRuns++;
-        recovered = recoverImage(image, setup, run ? e2fsckVerdict : undefined);
-        cache.set(digest, recovered);
-      }
-      statesChecked++;
-      const violations = judge(recovered, oracle, position);
-      if (violations.length === 0 && (recovered.replayed ?? 0) > 0) violations.push(...g9.violations(image, digest, oracle, position));
-      for (const v of violations) {
-        counts[v.promise] = (counts[v.promise] ?? 0) + 1;
-        if (findings.filter((f) => f.promise === v.promise).length < keep) {
-          findings.push({ promise: v.promise, workload, setup, position, crashPoint: point.instruction, crashState: state, diff: v.diff });
-        }
-      }
-    }
-  };
-
-  const recording = new Recording({ setup, media: baseImage(deviceBytes), streams, points: options.points ?? 'flushes', onCrashPoint: checkHere });
-  const disagreements: string[] = [];
-  recordWorkload(recording, workload, ({ index, op, result }) => {
-    const expected = oracle.results[index];
-    if (JSON.stringify(result) !== JSON.stringify(expected)) {
-      disagreements.push(`operation ${index + 1} ${JSON.stringify(op)}: ours ${JSON.stringify(result)}, reference ${JSON.stringify(expected)}`);
-    }
-  });
-  if (disagreements.length > 0) counts.G0 = disagreements.length;
-  return {
-    workload: workload.name, operations: workload.ops.length, setup, crashPoints, statesChecked, statesInBound, uniqueImages: cache.size, e2fsckRuns,
-    recoveryStatesChecked: g9.statesChecked, recoveriesExplored: g9.explored,
-    findingCounts: counts, findings, disagreements, costs: Object.fromEntries(recording.fs.costReport()),
-  };
+  return new UnitRun(workload, options).run();
 }
 
-/** Whether the real e2fsck checks the image of `digest`: none, a sample (one in 16, by digest), or all. */
-function e2fsckWanted(choice: E2fsckChoice, digest: string): boolean {
-  return choice === 'all' || (choice === 'sample' && parseInt(digest.slice(0, 2), 16) % 16 === 0);
+/** One unit's run: the recording, and the judgement at each of its crash points. */
+class UnitRun {
+  private readonly setup: MountSetup;
+  private readonly streams: StreamTree;
+  private readonly oracle: OracleRun;
+  private readonly states: StateChoice;
+  private readonly keep: number;
+  private readonly cache = new Map<string, Recovered>();
+  private readonly counts: Record<string, number> = {};
+  private readonly findings: Finding[] = [];
+  private readonly e2fsck: E2fsckPolicy;
+  private readonly g9: RecoveryExplorer;
+  private statesChecked = 0;
+  private statesCovered = 0n;
+  private statesInBound = 0n;
+  private crashPoints = 0;
+
+  constructor(private readonly workload: Workload, private readonly options: EngineOptions) {
+    this.setup = options.setup;
+    this.streams = StreamTree.of(options.seed ?? '0');
+    this.oracle = runOracle(createReference(), workload);
+    this.states = options.states ?? { kind: 'bounded', k: 2, limit: 64 };
+    this.keep = options.keepPerPromise ?? 5;
+    this.e2fsck = new E2fsckPolicy(options.e2fsck ?? 'recovered');
+    this.g9 = new RecoveryExplorer(this.setup, this.streams, options.recoveryStates ?? 2);
+  }
+
+  run(): UnitResult {
+    const media = baseImage(this.options.deviceBytes ?? 16 << 20);
+    const recording = new Recording({
+      setup: this.setup, media, streams: this.streams, points: this.options.points ?? 'flushes', onCrashPoint: (d, at) => this.checkHere(d, at),
+    });
+    const disagreements: string[] = [];
+    recordWorkload(recording, this.workload, ({ index, op, result }) => {
+      const expected = this.oracle.results[index];
+      if (JSON.stringify(result) !== JSON.stringify(expected)) {
+        disagreements.push(`operation ${index + 1} ${JSON.stringify(op)}: ours ${JSON.stringify(result)}, reference ${JSON.stringify(expected)}`);
+      }
+    });
+    if (disagreements.length > 0) this.counts.G0 = disagreements.length;
+    return {
+      workload: this.workload.name, operations: this.workload.ops.length, setup: this.setup, crashPoints: this.crashPoints,
+      statesChecked: this.statesChecked, statesCovered: this.statesCovered, statesInBound: this.statesInBound, uniqueImages: this.cache.size,
+      e2fsckRuns: this.e2fsck.runs, e2fsckSkipped: this.e2fsck.skipped, e2fsckMissing: this.e2fsck.missing,
+      recoveryStatesChecked: this.g9.statesChecked, recoveriesExplored: this.g9.explored,
+      findingCounts: this.counts, findings: this.findings, disagreements, costs: Object.fromEntries(recording.fs.costReport()),
+    };
+  }
+
+  private checkHere(device: PmemDevice, at: CrashPosition): void {
+    this.crashPoints++;
+    const point = device.crashPoint();
+    if (this.states.kind === 'sampled') this.checkSampled(point, at, this.states.count);
+    else if (this.options.reduce === false) this.checkPrefix(point, at, this.states.k, this.states.limit);
+    else if (point.reducible) this.checkReduced(point, at, this.states.k, this.states.limit);
+    else this.checkListed(point, at, this.states.k, this.states.limit);
+  }
+
+  /** Seeded draws from the full model: they cover themselves, against the full model's size. */
+  private checkSampled(point: CrashPoint, at: CrashPosition, count: number): void {
+    this.statesInBound += point.fullSize();
+    for (let d = 0; d < count; d++) {
+      const state: CrashState = { kind: 'sampled', seed: this.streams.crashDraw(point.instruction, d) };
+      this.judgeListed(point, state, at);
+    }
+  }
+
+  /** The bound, reduced to classes (explore.ts). */
+  private checkReduced(point: CrashPoint, at: CrashPosition, k: number, limit: number): void {
+    const result: ExploreResult = explorePoint(point, {
+      k, limit, rng: this.streams.exploreOrder(point.instruction),
+      judge: (state) => this.judgeState(point, state, at),
+      wants: (promise) => this.findings.filter((f) => f.promise === promise).length < this.keep,
+    });
+    this.statesInBound += result.inBound;
+    this.statesCovered += result.covered;
+    for (const [promise, n] of result.counts) this.counts[promise] = (this.counts[promise] ?? 0) + n;
+    for (const example of result.examples) this.keepExample(point, at, example.state, example.promises);
+  }
+
+  /** Bounds with no units to reduce over (x86-eadr's store-buffer cuts, eviction off): every state, or a seeded part. */
+  private checkListed(point: CrashPoint, at: CrashPosition, k: number, limit: number): void {
+    const space = point.bounded({ k });
+    this.statesInBound += space.boundSize;
+    const all = [...space.states()];
+    const chosen = all.length <= limit ? all : spread(all, limit, this.streams.exploreOrder(point.instruction).shuffle([...all.keys()].slice(1, -1)));
+    for (const state of chosen) this.judgeListed(point, state, at);
+  }
+
+  /** The first `limit` states of the bound, each judged (the exploration before the reduction). */
+  private checkPrefix(point: CrashPoint, at: CrashPosition, k: number, limit: number): void {
+    const space = point.bounded({ k, limit });
+    this.statesInBound += space.boundSize;
+    for (const state of space.states()) this.judgeListed(point, state, at);
+  }
+
+  /** Judge one state and count what it breaks (no class: it stands for itself). */
+  private judgeListed(point: CrashPoint, state: CrashState, at: CrashPosition): void {
+    const judgement = this.judgeState(point, state, at);
+    this.statesCovered += 1n;
+    const promises = partsViolations(judgement.parts).map((v) => v.promise);
+    for (const p of [...promises, ...judgement.own.map((v) => v.promise)]) this.counts[p] = (this.counts[p] ?? 0) + 1;
+    if (promises.length > 0) this.keepExample(point, at, state, promises);
+  }
+
+  /** Materialise, recover (once per image), judge at `at`; G9 and the real e2fsck's G2 as its own findings. */
+  private judgeState(point: CrashPoint, state: CrashState, at: CrashPosition): Judgement {
+    const image = point.image(state);
+    const digest = image.digest();
+    const recovered = this.recovered(image, digest);
+    this.statesChecked++;
+    const { e2fsck, ...ours } = recovered;
+    const parts = judgeParts(ours, this.oracle, at);
+    const own: Violation[] = [];
+    if (e2fsck !== undefined && parts.g2 === undefined) own.push({ promise: 'G2', diff: e2fsck });
+    const raw = this.e2fsck.raw(image, digest);
+    if (raw !== undefined) own.push({ promise: 'G2', diff: raw });
+    if (own.length === 0 && isClean(parts) && (recovered.replayed ?? 0) > 0) own.push(...this.g9.violations(image, digest, this.oracle, at));
+    for (const v of own) this.keepFinding(v, at, point.instruction, state);
+    return { parts, reads: recovered.reads, own };
+  }
+
+  private recovered(image: MediaSource, digest: string): Recovered {
+    let recovered = this.cache.get(digest);
+    if (recovered === undefined) {
+      recovered = recoverImage(image, this.setup, { trace: true, onRecovered: (r, meta) => this.e2fsck.recovered(r, meta) });
+      this.cache.set(digest, recovered);
+    }
+    return recovered;
+  }
+
+  /**
+   * A finding of a class: its member is judged in full (the diff a person reads), which must
+   * break exactly the promises the reduction said (a member that does not is a bug in the
+   * reduction, not a finding).
+   */
+  private keepExample(point: CrashPoint, at: CrashPosition, state: CrashState, promises: readonly PromiseId[]): void {
+    const image = point.image(state);
+    const { e2fsck: _ignored, ...ours } = this.recovered(image, image.digest());
+    const violations = judge(ours, this.oracle, at);
+    const got = violations.map((v) => v.promise).join(',');
+    assert(got === promises.join(','), () => `reduction: state ${JSON.stringify(state)} at crash point ${point.instruction} was classed as ${promises.join(',')} but breaks ${got || 'nothing'} when judged in full`);
+    for (const v of violations) this.keepFinding(v, at, point.instruction, state);
+  }
+
+  private keepFinding(v: Violation, at: CrashPosition, crashPoint: number, crashState: CrashState): void {
+    if (this.findings.filter((f) => f.promise === v.promise).length >= this.keep) return;
+    this.findings.push({ promise: v.promise, workload: this.workload, setup: this.setup, position: at, crashPoint, crashState, diff: v.diff });
+  }
+}
+
+/** Whether judged parts break nothing (the data verdict included). */
+function isClean(parts: ReturnType<typeof judgeParts>): boolean {
+  return parts.g1 === undefined && parts.g2 === undefined && parts.namespace === undefined && parts.g8 === undefined
+    && (parts.data === undefined || parts.data.verdict() === 'ok');
+}
+
+/** `limit` of `all`: the first and the last (the baseline and the all-newest state) and a seeded spread of the rest. */
+function spread<T>(all: readonly T[], limit: number, order: readonly number[]): T[] {
+  const picked = new Set<number>([0, all.length - 1, ...order.slice(0, Math.max(0, limit - 2))]);
+  return [...picked].sort((a, b) => a - b).map((i) => all[i]);
+}
+
+/**
+ * The real e2fsck's part of a unit: each recovered image whose metadata is new to the unit is
+ * checked (at most E2FSCK_PER_UNIT in 'recovered', all in 'all'; an image whose metadata was
+ * checked before gets that verdict); in 'all', every distinct raw crash image too.
+ */
+class E2fsckPolicy {
+  runs = 0;
+  skipped = 0;
+  missing = false;
+  private readonly verdicts = new Map<string, string | undefined>();
+  private readonly available: boolean;
+
+  constructor(private readonly choice: E2fsckChoice) {
+    this.available = choice === 'none' ? false : e2fsckAvailable();
+  }
+
+  recovered(image: MediaSource, metadata: string): string | undefined {
+    if (this.choice === 'none') return undefined;
+    if (this.verdicts.has(metadata)) return this.verdicts.get(metadata);
+    if (!this.available || (this.choice === 'recovered' && this.runs >= E2FSCK_PER_UNIT)) {
+      this.missing ||= !this.available;
+      this.skipped++;
+      return undefined;
+    }
+    this.runs++;
+    const verdict = e2fsckRecovered(image);
+    this.verdicts.set(metadata, verdict);
+    return verdict;
+  }
+
+  private readonly rawSeen = new Set<string>();
+
+  raw(image: MediaSource, digest: string): string | undefined {
+    if (this.choice !== 'all' || !this.available || this.rawSeen.has(digest)) return undefined;
+    this.rawSeen.add(digest);
+    return e2fsckRaw(image);
+  }
 }
 
 /**

@@ -11,14 +11,18 @@
  * system. The walk is bounded by the reference's own size.
  */
 import { applyOp, Handles, Op, OpResult, PERSISTENCE_OPS, Workload } from '../workloads/ops';
-import type { SyncFs } from '../workloads/fs-api';
+import type { SyncFs } from '../core/sync-fs';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
 
 export interface Entry {
   readonly type: EntryType;
   readonly size: number;
-  /** Files: the reference inode (hard links share it); others: 0. */
+  /**
+   * Files: which file it is (hard links share it); others: 0. In an oracle's states a file's
+   * identity is never reused by a later file (the reference reuses inode numbers); in a
+   * snapshot of our file system it is our inode number.
+   */
   readonly ino: number;
   readonly target?: string;
 }
@@ -26,7 +30,7 @@ export interface Entry {
 export interface Snapshot {
   /** Path → entry, root excluded. */
   readonly entries: ReadonlyMap<string, Entry>;
-  /** File contents by reference inode. */
+  /** File contents by file identity (`Entry.ino`). */
   readonly contents: ReadonlyMap<number, Uint8Array>;
 }
 
@@ -46,7 +50,8 @@ export interface OracleRun {
 export function runOracle(reference: SyncFs, workload: Workload): OracleRun {
   const handles: Handles = new Map();
   const handlePaths = new Map<string, string>();
-  const states: Snapshot[] = [snapshot(reference)];
+  const identities = new FileIdentities();
+  const states: Snapshot[] = [identities.of(snapshot(reference))];
   const results: OpResult[] = [];
   const persistedBy: number[] = [0];
   const durableAt = new Map<number, number[]>();
@@ -60,7 +65,7 @@ export function runOracle(reference: SyncFs, workload: Workload): OracleRun {
     const result = applyOp(reference, op, handles);
     results.push(result);
     if (op.op === 'open' && result.ok) handlePaths.set(op.handle, op.path);
-    const state = snapshot(reference);
+    const state = identities.of(snapshot(reference));
     states.push(state);
     const persists = result.ok && PERSISTENCE_OPS.has(op.op);
     persistedBy.push(persists ? k : persistedBy[k - 1]);
@@ -72,6 +77,36 @@ export function runOracle(reference: SyncFs, workload: Workload): OracleRun {
     }
   });
   return { workload, states, results, persistedBy, durableAt };
+}
+
+/**
+ * Renumbers the reference's inode numbers into file identities that are never reused: memfs
+ * hands a freed inode number to the next new file, and a file created after another was
+ * deleted must not inherit its durable points or its older contents (data-judge.ts G4).
+ * A number present in the previous state keeps its identity; any other is a new file.
+ */
+class FileIdentities {
+  private live = new Map<number, number>();
+  private next = 1;
+
+  of(s: Snapshot): Snapshot {
+    const now = new Map<number, number>();
+    const entries = new Map<string, Entry>();
+    for (const [path, e] of s.entries) {
+      if (e.type !== 'file') {
+        entries.set(path, e);
+        continue;
+      }
+      let id = now.get(e.ino) ?? this.live.get(e.ino);
+      if (id === undefined) id = this.next++;
+      now.set(e.ino, id);
+      entries.set(path, { ...e, ino: id });
+    }
+    const contents = new Map<number, Uint8Array>();
+    for (const [ino, data] of s.contents) contents.set(now.get(ino) as number, data);
+    this.live = now;
+    return { entries, contents };
+  }
 }
 
 function persistedPath(op: Op, handlePaths: ReadonlyMap<string, string>): string | undefined {

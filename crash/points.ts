@@ -1,20 +1,26 @@
 /**
  * Where a recording run stops to crash, and which crash states it checks there: the pieces
- * the engine (one workload) and crashTest (a user's function) share, so both pick the same
- * points and draw the same states from the same seed.
+ * the engine (one workload), repro and crashTest share, so all pick the same points and
+ * draw the same states from the same seed.
  *
- * A crash point is the state right after an instruction of a chosen kind: every barrier
- * (DSB, DMB, SFENCE, MFENCE, flush hint), plus every clean (`flushes`, the default), plus
- * every store (`stores`). Trace markers are not instructions and never crash points.
+ * A crash point is the device state after some instruction. The rule (docs/crash.md):
+ * - right after every barrier (DSB, DMB, SFENCE, MFENCE, flush hint), plus every clean
+ *   (`flushes`, the default), plus every store (`stores`);
+ * - right before every barrier while some line is uncertain: whatever a run leaves
+ *   uncertain before a fence (stores after the last clean, non-temporal stores waiting for
+ *   an SFENCE) is then in a state some crash point sees, even where no clean follows it;
+ * - at the end of every operation that leaves a line uncertain, and at every persistence
+ *   point (record.ts): the oracle window changes there, so a fence later is too late.
+ * Trace markers are not instructions and never crash points.
  *
- * States at a point: the k-bounded space (at most `limit` of them, coverage counted against
- * the whole bound) or `count` seeded draws from the full model, the draw d at instruction i
- * seeded by the unit's stream tree (`StreamTree.crashDraw(i, d)`, core/streams.ts).
+ * States at a point: the k-bounded space (explore.ts) or `count` seeded draws from the full
+ * model, the draw d at instruction i seeded by the unit's stream tree
+ * (`StreamTree.crashDraw(i, d)`, core/streams.ts).
  */
 import type { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
 import type { CrashPoint, CrashState } from '../device/crash';
-import type { EventTrace } from '../device/trace';
+import type { EventKind, EventTrace } from '../device/trace';
 
 export type CrashPointChoice = 'barriers' | 'flushes' | 'stores';
 export type StateChoice = { readonly kind: 'bounded'; readonly k: number; readonly limit: number } | { readonly kind: 'sampled'; readonly count: number };
@@ -29,17 +35,18 @@ export function isCrashPointKind(kind: string, points: CrashPointChoice): boolea
 }
 
 /**
- * A device's `onInstruction` hook that calls `onPoint(device)` once after each instruction
- * that is a crash point. It runs before the next instruction, so the device's state is the
- * state right after the chosen one (and the end of a run is the caller's to check).
+ * A device's `onInstruction` hook that calls `onPoint(device)` once at each crash point the
+ * rule picks among instruction boundaries. It runs before the next instruction, so the
+ * device's state is the state right after the previous one (operation ends and the end of a
+ * run are the caller's to check).
  */
-export function crashPointWatcher(points: CrashPointChoice, onPoint: (device: PmemDevice) => void): (instruction: number, device: PmemDevice) => void {
+export function crashPointWatcher(points: CrashPointChoice, onPoint: (device: PmemDevice) => void): (instruction: number, device: PmemDevice, next: EventKind) => void {
   let lastEvent = -1;
-  return (_instruction, device) => {
+  return (_instruction, device, next) => {
     const e = lastInstructionEvent(device);
-    if (e < 0 || e === lastEvent) return;
+    const after = e >= 0 && e !== lastEvent && isCrashPointKind((device.trace as EventTrace).get(e).kind, points);
     lastEvent = e;
-    if (isCrashPointKind((device.trace as EventTrace).get(e).kind, points)) onPoint(device);
+    if (after || (BARRIER_KINDS.has(next) && device.lines.size > 0)) onPoint(device);
   };
 }
 

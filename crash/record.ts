@@ -2,12 +2,12 @@
  * The recording loop: one run of the code under test on a booted setup (setup.ts), with the
  * device trace marked where each operation begins and ends and where a persistence point
  * returns, and a crash point at each instruction the crash-point rule picks (points.ts), at
- * each persistence point and at the end. The engine, repro and crashTest all record through
+ * each persistence point and each operation end that leaves a line uncertain, and at the end. The engine, repro and crashTest all record through
  * here, so the crash point a token names is, by construction, the state the engine judged.
  *
  * Positions: `done` operations returned, and whether one is in flight. A crash point inside
- * operation i+1 is judged at { done: i, inFlight: true }; a persistence point and the end at
- * { done, inFlight: false }. Crash points during the mount count as before operation 1.
+ * operation i+1 is judged at { done: i, inFlight: true }; an operation end, a persistence point
+ * and the end at { done, inFlight: false }. Crash points during the mount count as before operation 1.
  *
  * Markers (they are not instructions and never crash points): `op-start` {index, ...what the
  * caller says the operation is}, `op-end` {index, ...its result}, `persistence-point`
@@ -20,7 +20,7 @@ import type { StreamTree } from '../core/streams';
 import { PmemDevice, PowerFailure } from '../device/device';
 import type { MediaSource } from '../device/media';
 import type { DaxFileSystem } from '../fs/filesystem';
-import type { SyncFs } from '../workloads/fs-api';
+import type { SyncFs } from '../core/sync-fs';
 import { Handles, Op, OpResult, PERSISTENCE_OPS, Workload, applyOp } from '../workloads/ops';
 import type { CrashPosition } from './check';
 import { CrashPointChoice, crashPointWatcher, lastInstructionText } from './points';
@@ -80,14 +80,17 @@ export class Recording {
     this.device.mark('op-start', { index: this.done + 1, ...what });
   }
 
-  /** The operation in flight returned; at a persistence point the power may fail right after. */
-  finish(result: Readonly<Record<string, unknown>>, persisted: boolean, persistedCall = 'persistence point'): void {
+  /**
+   * The operation in flight returned. The power may fail right after it at a persistence
+   * point, and wherever it leaves a line uncertain (the window widens here: a crash point
+   * at the next fence would judge this state against a wider window).
+   */
+  finish(result: Readonly<Record<string, unknown>>, persisted: boolean, call = 'operation'): void {
     this.done++;
     this.inFlight = false;
     this.device.mark('op-end', { index: this.done, ...result });
-    if (!persisted) return;
-    this.device.mark('persistence-point', { index: this.done });
-    this.options.onCrashPoint?.(this.device, this.position, `returned ${persistedCall}`);
+    if (persisted) this.device.mark('persistence-point', { index: this.done });
+    if (persisted || this.device.lines.size > 0) this.options.onCrashPoint?.(this.device, this.position, `returned ${call}`);
   }
 
   /** The last crash point: the state when the run is over. */
@@ -110,7 +113,7 @@ export interface WorkloadStep {
  */
 export function recordWorkload(recording: Recording, workload: Workload, onStep?: (step: WorkloadStep) => void): boolean {
   try {
-    const fs = recording.mount() as unknown as SyncFs;
+    const fs: SyncFs = recording.mount();
     const handles: Handles = new Map();
     workload.ops.forEach((op, index) => {
       recording.begin({ op });

@@ -79,15 +79,22 @@ export interface ComboReport {
   readonly label: string;
   readonly units: number;
   readonly crashPoints: number;
+  /** States judged directly. */
   readonly statesChecked: number;
-  /** Decimal string (may exceed 2^53). */
+  /** States judged or proven equivalent to a judged one; decimal string. */
+  readonly statesCovered: string;
+  /** Decimal string (may exceed 2^53); sampled runs: the full model's size. */
   readonly statesInBound: string;
-  /** statesChecked / statesInBound, 1 when the bound is empty. */
+  /** statesCovered / statesInBound, 1 when the bound is empty (sampled runs: draws over the full model). */
   readonly coverage: number;
   readonly recoveryStatesChecked: number;
   readonly recoveriesExplored: number;
   readonly uniqueImages: number;
   readonly e2fsckRuns: number;
+  /** Recovered images e2fsck did not check (over the per-unit cap, or e2fsprogs missing). */
+  readonly e2fsckSkipped: number;
+  /** Units that asked for e2fsck where e2fsprogs was missing. */
+  readonly e2fsckMissing: number;
   /** Every promise, 0 included. */
   readonly findingCounts: Readonly<Record<PromiseId, number>>;
   readonly failingWorkloads: number;
@@ -210,6 +217,7 @@ function comboOf(label: string, units: readonly FsUnitRecord[]): ComboReport {
   const setup = parseSetupLabel(label);
   const counts = Object.fromEntries(PROMISES.map((p) => [p, 0])) as Record<PromiseId, number>;
   let bound = 0n;
+  let covered = 0n;
   let operations = 0;
   let nanos = 0;
   let cleans = 0;
@@ -218,6 +226,7 @@ function comboOf(label: string, units: readonly FsUnitRecord[]): ComboReport {
   for (const u of units) {
     for (const p of PROMISES) counts[p] += u.findingCounts[p] ?? 0;
     bound += BigInt(u.statesInBound);
+    covered += BigInt(u.statesCovered);
     operations += u.operations;
     nanos += u.cost.costNanos;
     cleans += u.cost.cleans;
@@ -230,12 +239,15 @@ function comboOf(label: string, units: readonly FsUnitRecord[]): ComboReport {
     setup, label, units: units.length,
     crashPoints: units.reduce((n, u) => n + u.crashPoints, 0),
     statesChecked,
+    statesCovered: covered.toString(),
     statesInBound: bound.toString(),
-    coverage: bound === 0n ? 1 : round(statesChecked / Number(bound)),
+    coverage: bound === 0n ? 1 : ratio(covered, bound),
     recoveryStatesChecked: units.reduce((n, u) => n + u.recoveryStatesChecked, 0),
     recoveriesExplored: units.reduce((n, u) => n + u.recoveriesExplored, 0),
     uniqueImages: units.reduce((n, u) => n + u.uniqueImages, 0),
     e2fsckRuns: units.reduce((n, u) => n + u.e2fsckRuns, 0),
+    e2fsckSkipped: units.reduce((n, u) => n + u.e2fsckSkipped, 0),
+    e2fsckMissing: units.filter((u) => u.e2fsckMissing).length,
     findingCounts: counts,
     failingWorkloads: failing.length,
     failingWorkloadNames: failing.slice(0, FAILING_NAMES_KEPT),
@@ -319,6 +331,14 @@ function shrinkKind(record: FsUnitRecord, promise: PromiseId, engine: UnitEngine
     token, operations: r.workload.ops.length, originalOperations: workload.ops.length, tries: r.tries, steps: r.steps,
     crashPoint: r.finding.crashPoint, diff: r.finding.diff,
   };
+}
+
+/** a / b to six significant digits, exact for huge bigints (never 1 unless a >= b). */
+function ratio(a: bigint, b: bigint): number {
+  if (a >= b) return 1;
+  const scale = 10n ** 12n;
+  const r = round(Number((a * scale) / b) / Number(scale));
+  return r >= 1 ? 0.999999 : r;
 }
 
 /** Six significant digits: enough to read, and the same on every machine. */

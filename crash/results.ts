@@ -18,7 +18,8 @@ import { runMmapWorkload } from './mmap';
 import { MMAP_RECORDS, UnitSpec, unitWorkload } from './plan';
 import { findingToken } from './repro';
 
-export const RECORD_VERSION = 1;
+/** 2: states covered (judged or proven equivalent) and e2fsck's skipped count joined the record. */
+export const RECORD_VERSION = 2;
 /** Disagreements (G0) a record keeps as text. */
 const KEEP_DISAGREEMENTS = 3;
 
@@ -54,11 +55,16 @@ export interface FsUnitRecord extends Extract<UnitSpec, { kind: 'fs' }> {
   readonly workloadName: string;
   readonly operations: number;
   readonly crashPoints: number;
+  /** States judged directly. */
   readonly statesChecked: number;
-  /** A decimal string: the bound can exceed 2^53. */
+  /** States judged or proven equivalent to a judged one; a decimal string. */
+  readonly statesCovered: string;
+  /** A decimal string: the bound can exceed 2^53 (sampled: the full model's size). */
   readonly statesInBound: string;
   readonly uniqueImages: number;
   readonly e2fsckRuns: number;
+  readonly e2fsckSkipped: number;
+  readonly e2fsckMissing: boolean;
   readonly recoveryStatesChecked: number;
   readonly recoveriesExplored: number;
   readonly findingCounts: Readonly<Partial<Record<PromiseId, number>>>;
@@ -111,7 +117,8 @@ export function runPlannedUnit(unit: UnitSpec, engine: UnitEngineOptions): UnitR
   return canonical({
     v: RECORD_VERSION, kind: 'fs', index: unit.index, id: unit.id, seed: unit.seed, workload: unit.workload, workloadName: workload.name,
     operations: r.operations, setup: unit.setup, crashPoints: r.crashPoints, statesChecked: r.statesChecked,
-    statesInBound: r.statesInBound.toString(), uniqueImages: r.uniqueImages, e2fsckRuns: r.e2fsckRuns,
+    statesCovered: r.statesCovered.toString(), statesInBound: r.statesInBound.toString(), uniqueImages: r.uniqueImages,
+    e2fsckRuns: r.e2fsckRuns, e2fsckSkipped: r.e2fsckSkipped, e2fsckMissing: r.e2fsckMissing,
     recoveryStatesChecked: r.recoveryStatesChecked, recoveriesExplored: r.recoveriesExplored,
     findingCounts: r.findingCounts, findings, cost,
   });

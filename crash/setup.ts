@@ -17,6 +17,8 @@ import { UsageError } from '../core/errors';
 import { StreamTree } from '../core/streams';
 import { PmemDevice } from '../device/device';
 import type { MediaSource } from '../device/media';
+import type { ReadTrace } from '../device/read-trace';
+import type { EventKind } from '../device/trace';
 import { PMEM_API_NAMES, PmemApiName, isPmemApiName } from '../device/pmem-api';
 import { PROFILE_NAMES, ProfileName, isProfileName } from '../device/profiles';
 import type { DaxFileSystem } from '../fs/filesystem';
@@ -110,7 +112,9 @@ export interface BootOptions {
   /** Throw PowerFailure when this many instructions have run. */
   readonly powerFailAt?: number;
   /** Called before each instruction (crash-point watchers). */
-  readonly onInstruction?: (instruction: number, device: PmemDevice) => void;
+  readonly onInstruction?: (instruction: number, device: PmemDevice, next: EventKind) => void;
+  /** Record which lines of `media` the run reads (the reduction's evidence). */
+  readonly readTrace?: ReadTrace;
 }
 
 export interface Booted {
@@ -125,6 +129,7 @@ export function setupDevice(setup: MountSetup, media: MediaSource, options: Boot
     media, profile: setup.profile, seed: (options.streams ?? DEFAULT_STREAMS).seed, trace: options.trace ?? true,
     ...(options.powerFailAt === undefined ? {} : { powerFailAt: options.powerFailAt }),
     ...(options.onInstruction === undefined ? {} : { onInstruction: options.onInstruction }),
+    ...(options.readTrace === undefined ? {} : { readTrace: options.readTrace }),
   });
 }
 

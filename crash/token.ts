@@ -1,13 +1,14 @@
 /**
  * Reproduction tokens (spec/crash-checking.md, "Findings and reproduction"): one short
- * printable string, `dx1-<base64url>`, that names everything which rebuilds one crash state:
+ * printable string, `dx2-<base64url>`, that names everything which rebuilds one crash state:
  * the workload (a generator reference, or the operation list itself, deflated), the setup,
  * the engine seed, the device size, the crash point, the crash state and, when the engine
  * judged it there, the crash position. `repro.ts` turns a token back into the image.
  *
- * Payload, version 1 (integers are unsigned LEB128 varints; lists are a count, then each
+ * Payload, version 2 (integers are unsigned LEB128 varints; lists are a count, then each
  * value as a zigzag delta from the one before, starting at 0; strings are a byte count, then
  * UTF-8):
+ *   revision     the model revision that judged it (MODEL_REVISION)
  *   flags        bit 0: the workload is an operation list; bit 1: the generator reference has
  *                a seed; bit 2: a crash position follows the crash point
  *   workload     suite code, index [, seed]  |  bytes: deflateRaw(JSON {name?, ops})
@@ -20,7 +21,13 @@
  *                the unit stream tree's `crashDraw(crashPoint, d)`, core/streams.ts); bounded epochs,
  *                subset, units; cut epochs, subset, cut; explicit crash kind, completed,
  *                lines (line, versions)
- * The token's bytes are the payload followed by the first 4 bytes of its sha256.
+ * The token's bytes are the payload followed by the first 4 bytes of its sha256. Format dx1
+ * was this payload without the revision (model revision 1).
+ *
+ * The model revision names what a token's crash point and state mean: the file system, the
+ * crash-point rule, the suites and the checks. A change that alters what a token would
+ * rebuild or how it is judged moves MODEL_REVISION, and tokens of another revision are
+ * refused with a message saying so, never rebuilt into a different state.
  *
  * Invariants: `decodeToken(encodeToken(s))` deep-equals `s` for every spec encode accepts
  * (both sides run the same validation, so encode refuses what decode would refuse); a token
@@ -69,7 +76,13 @@ export class TokenError extends UsageError {
   readonly code = 'EBADTOKEN';
 }
 
-export const TOKEN_VERSION = 'dx1';
+export const TOKEN_VERSION = 'dx2';
+/**
+ * The model a token belongs to. 1: daxcrash 0.2 and before (dx1 tokens). 2: crash points
+ * before fences and at operation ends, the reduced exploration, fsynced data lost as G4, the
+ * real e2fsck on recovered images.
+ */
+export const MODEL_REVISION = 2;
 const TOKEN_PREFIX = `${TOKEN_VERSION}-`;
 const CHECKSUM_BYTES = 4;
 /** A token longer than this is refused before decoding (a pasted file, not a token). */
@@ -110,6 +123,7 @@ export function decodeToken(token: string): ReproSpec {
   if (text.length > MAX_TOKEN_CHARS) throw new TokenError(`a token of ${text.length} characters is too long (at most ${MAX_TOKEN_CHARS})`);
   const version = /^(dx\d+)-/.exec(text);
   if (version === null) throw new TokenError(`not a daxcrash token: it should start with '${TOKEN_PREFIX}'`);
+  if (version[1] === 'dx1') throw otherRevision(1);
   if (version[1] !== TOKEN_VERSION) {
     throw new TokenError(`unknown token version '${version[1]}': this daxcrash reads '${TOKEN_VERSION}' tokens`,
       'use the daxcrash version that printed the token');
@@ -135,6 +149,7 @@ export function workloadOf(ref: WorkloadRef): Workload {
 
 function encodePayload(spec: ReproSpec): Buffer {
   const w = new Writer();
+  w.uint(MODEL_REVISION);
   const ref = spec.workload;
   const isOps = 'ops' in ref;
   const refSeed = isOps ? undefined : ref.seed;
@@ -223,6 +238,8 @@ function engineDraw(seed: string, spec: ReproSpec): number | undefined {
 
 function decodePayload(payload: Buffer): ReproSpec {
   const r = new Reader(payload);
+  const revision = r.uint('model revision');
+  if (revision !== MODEL_REVISION) throw otherRevision(revision);
   const flags = r.uint('flags');
   if ((flags & ~FLAGS_KNOWN) !== 0) throw malformed(`unknown flags ${flags}`);
   let workload: WorkloadRef;
@@ -475,6 +492,12 @@ class Reader {
 }
 
 // ------------------------------------------------------------------------ checks
+
+/** A token of another model revision: it would rebuild another state, so it is refused. */
+function otherRevision(revision: number): TokenError {
+  return new TokenError(`this token belongs to model revision ${revision}; this daxcrash rebuilds model revision ${MODEL_REVISION}, where its crash point and state would name another crash image`,
+    revision < MODEL_REVISION ? 'reproduce it with the daxcrash version that printed it (revision 1: daxcrash 0.2 and before), or run the campaign again' : 'reproduce it with the newer daxcrash that printed it');
+}
 
 function malformed(why: string): TokenError {
   return new TokenError(`malformed payload: ${why}`);

@@ -72,6 +72,23 @@ export class CrashImage extends OverlayImage {
   }
 }
 
+/**
+ * One completion set of the bound (an epoch prefix plus at most k items of the next epoch)
+ * and what it leaves: every uncertain line's guaranteed version g, and the units above g
+ * (the units a state of bound k may raise), in line order then unit order.
+ */
+export interface CompletionFamily {
+  readonly epochs: number;
+  readonly subset: readonly number[];
+  readonly g: ReadonlyMap<number, number>;
+  readonly units: readonly RaisableUnit[];
+}
+
+export interface RaisableUnit {
+  readonly unit: number;
+  readonly line: number;
+}
+
 export interface BoundedSpace {
   /** States of bound k at this point (the coverage denominator). */
   readonly boundSize: bigint;
@@ -109,6 +126,11 @@ export class CrashPoint {
     }
     this.epochs = [...byEpoch.keys()].sort((a, b) => a - b).map((e) => byEpoch.get(e) as PendingItem[]);
     this.wordMode = device.granularity === 'word' && !device.profile.eadr;
+  }
+
+  /** Whether the bound is units over completion sets (`families`): eviction on, not x86-eadr. */
+  get reducible(): boolean {
+    return this.device.eviction && !this.device.profile.eadr;
   }
 
   get uncertainLines(): number {
@@ -184,6 +206,58 @@ export class CrashPoint {
         if (given < limit) yield { kind: 'newest' };
       },
     };
+  }
+
+  /**
+   * The completion sets of bound k with their guaranteed versions and raisable units: what
+   * the crash engine's reduction (crash/explore.ts) walks instead of listing every state.
+   * The states of bound k are, for each family, every subset of at most k of its units,
+   * plus the all-newest state; their count is `bounded({ k }).boundSize`.
+   */
+  families(k: number = DEFAULT_BOUND_K): CompletionFamily[] {
+    this.checkCurrent();
+    if (this.device.profile.eadr) throw new InvalidCrashState('x86-eadr crash states are store-buffer cuts, not unit subsets');
+    const out: CompletionFamily[] = [];
+    for (const c of this.completionSets(k)) {
+      const g = this.guarantees(this.completedIds(c));
+      const units: RaisableUnit[] = [];
+      if (this.device.eviction) {
+        for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) units.push({ unit: e.unit, line: track.lineIndex });
+      }
+      out.push({ epochs: c.epochs, subset: c.subset, g, units });
+    }
+    return out;
+  }
+
+  /** The uncertain lines, ascending. */
+  lineIndices(): number[] {
+    return this.tracks.map((t) => t.lineIndex);
+  }
+
+  /**
+   * The bytes of uncertain line `line` when its guaranteed version is `g` and the units
+   * `raised` (units of that line above g, any order) are raised: exactly what `image()` of a
+   * bounded state with those choices holds there.
+   */
+  lineBytes(line: number, g: number, raised: readonly number[]): Uint8Array {
+    const track = this.trackByLine.get(line);
+    assert(track !== undefined, () => `line ${line} is not uncertain at this crash point`);
+    if (raised.length === 0) return track.snapAt(g);
+    const entries = raised.map((u) => track.entryAt(u) as VersionEntry).sort((a, b) => a.unit - b.unit);
+    if (!this.wordMode) {
+      const top = entries[entries.length - 1];
+      return this.lineValue(track, { line, versions: [top.unit, top.pieces] });
+    }
+    const versions = new Array<number>(WORDS_PER_LINE).fill(g);
+    for (const entry of entries) for (let w = 0; w < WORDS_PER_LINE; w++) if ((entry.mask >> w) & 1) versions[w] = entry.unit;
+    return this.lineValue(track, { line, versions });
+  }
+
+  /** The bytes of uncertain line `line` in the all-newest state. */
+  newestLineBytes(line: number): Uint8Array {
+    const track = this.trackByLine.get(line);
+    assert(track !== undefined, () => `line ${line} is not uncertain at this crash point`);
+    return track.snapAt(track.newest);
   }
 
   /** Every state the full model allows (for litmus programs: refuses huge spaces). */
@@ -432,9 +506,7 @@ export class CrashPoint {
     const g = this.guarantees(this.completedIds(c));
     let n = 0;
     for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) n++;
-    let total = 0n;
-    for (let j = 0; j <= Math.min(k, n); j++) total += binomial(n, j);
-    return total;
+    return subsetCount(n, k);
   }
 
   // -------------------------------------------------------------- x86-eadr store buffer
@@ -553,6 +625,13 @@ function cartesian<T>(lists: readonly (readonly T[])[]): T[][] {
     out = next;
   }
   return out;
+}
+
+/** How many subsets of at most `k` of `n` things there are: the sum of C(n, j), j <= k. */
+export function subsetCount(n: number, k: number): bigint {
+  let total = 0n;
+  for (let j = 0; j <= Math.min(k, n); j++) total += binomial(n, j);
+  return total;
 }
 
 function binomial(n: number, k: number): bigint {

@@ -27,7 +27,8 @@ import { Rng } from '../core/rng';
 import { StreamTree } from '../core/streams';
 import { DEFAULT_DEVICE_BYTES, LINE_BYTES, MAX_DEVICE_BYTES, PAGE_BYTES } from '../core/limits';
 import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './media';
-import { EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
+import { EventKind, EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
+import type { ReadTrace } from './read-trace';
 import { OverlayImage } from './image';
 import { COST_NANOS, barrierNanos, storeNanos } from './cost';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
@@ -68,8 +69,13 @@ export interface PmemDeviceOptions {
   traceLimit?: number;
   /** Throw PowerFailure when this many instructions have run, before the next one. */
   powerFailAt?: number;
-  /** Called before each instruction with the number already run (its crash point). */
-  onInstruction?: (instruction: number, device: PmemDevice) => void;
+  /**
+   * Called before each instruction with the number already run (its crash point) and the
+   * kind of the instruction about to run (a crash point right before a fence needs it).
+   */
+  onInstruction?: (instruction: number, device: PmemDevice, next: EventKind) => void;
+  /** Record which lines of `media` the run reads (the crash engine's reduction). */
+  readTrace?: ReadTrace;
 }
 
 export class UndefinedInstruction extends Error {
@@ -131,7 +137,8 @@ export class PmemDevice {
   private readonly seed: string | number;
   private readonly chooser: Chooser | undefined;
   private readonly powerFailAt: number | undefined;
-  private readonly onInstruction: ((instruction: number, device: PmemDevice) => void) | undefined;
+  private readonly onInstruction: ((instruction: number, device: PmemDevice, next: EventKind) => void) | undefined;
+  readonly readTrace: ReadTrace | undefined;
 
   constructor(options: PmemDeviceOptions = {}) {
     const size = options.sizeBytes ?? options.media?.sizeBytes ?? DEFAULT_DEVICE_BYTES;
@@ -155,6 +162,7 @@ export class PmemDevice {
     this.chooser = options.chooser;
     this.powerFailAt = options.powerFailAt;
     this.onInstruction = options.onInstruction;
+    this.readTrace = options.readTrace;
   }
 
   static fromImageFile(path: string, options: PmemDeviceOptions = {}): PmemDevice {
@@ -166,7 +174,7 @@ export class PmemDevice {
   /** A store of any size: one version of every word (or 8-byte piece) it covers. */
   store(addr: number, bytes: Uint8Array): void {
     this.checkRange(addr, bytes.length, 'store');
-    const instruction = this.begin();
+    const instruction = this.begin('store');
     const firstUnit = this.nextUnit;
     this.storeUnits(addr, bytes);
     this.trace?.record('store', '', instruction, addr, bytes.length, firstUnit, this.nextUnit - 1);
@@ -175,13 +183,25 @@ export class PmemDevice {
   /** The coherent value: what the running machine reads. */
   load(addr: number, length: number): Uint8Array {
     this.checkRange(addr, length, 'load');
+    this.readTrace?.loaded(addr, length);
     return this.coherent.read(addr, length);
+  }
+
+  /**
+   * The caller is about to make every byte of [addr, addr + length) hold bytes it chose (a
+   * compare-then-store that skips lines already equal): its comparing read is no dependency
+   * on what the media held. Changes nothing but the read trace.
+   */
+  noteOverwrite(addr: number, length: number): void {
+    this.checkRange(addr, length, 'overwrite');
+    this.readTrace?.overwritten(addr, length);
   }
 
   /** Whether [addr, addr + length) reads as zeros: a load that copies nothing (pages never
    * written answer at once). */
   loadIsZero(addr: number, length: number): boolean {
     this.checkRange(addr, length, 'load');
+    this.readTrace?.loaded(addr, length);
     for (let at = addr; at < addr + length;) {
       const pageIndex = Math.floor(at / PAGE_BYTES);
       const from = at - pageIndex * PAGE_BYTES;
@@ -233,7 +253,7 @@ export class PmemDevice {
       this.clean('ivac', addr, LEVEL_POC, 0);
       return;
     }
-    const instruction = this.begin();
+    const instruction = this.begin('dc');
     this.countClean(COST_NANOS.cleanIssue);
     this.discardBeyondPoc(lineIndex);
     this.trace?.record('dc', 'ivac', instruction, addr, LINE_BYTES, -1, 1);
@@ -244,7 +264,7 @@ export class PmemDevice {
     this.requireArm('DC ZVA');
     const block = Math.floor(addr / LINE_BYTES) * LINE_BYTES;
     this.checkRange(block, LINE_BYTES, 'DC ZVA');
-    const instruction = this.begin();
+    const instruction = this.begin('dc');
     const firstUnit = this.nextUnit;
     this.storeUnits(block, ZERO_LINE);
     this.trace?.record('dc', 'zva', instruction, block, LINE_BYTES, firstUnit, firstUnit);
@@ -253,7 +273,7 @@ export class PmemDevice {
   dmb(kind: BarrierKind): void {
     this.requireArm('DMB');
     checkBarrierKind(kind);
-    const instruction = this.begin();
+    const instruction = this.begin('dmb');
     this.stats.barriers++;
     this.stats.costNanos += COST_NANOS.dmb;
     if (FULL_BARRIERS.has(kind)) this.epoch++;
@@ -263,7 +283,7 @@ export class PmemDevice {
   dsb(kind: BarrierKind): void {
     this.requireArm('DSB');
     checkBarrierKind(kind);
-    const instruction = this.begin();
+    const instruction = this.begin('dsb');
     this.stats.barriers++;
     let completed = 0;
     if (SYSTEM_DSBS.has(kind) || (FULL_BARRIERS.has(kind) && !this.strictDsb)) {
@@ -280,7 +300,7 @@ export class PmemDevice {
 
   /** A write to the platform's flush-hint register (Linux nvdimm_flush). */
   flushHint(): void {
-    const instruction = this.begin();
+    const instruction = this.begin('hint');
     this.stats.hints++;
     this.stats.costNanos += COST_NANOS.flushHint;
     let ref = -1;
@@ -298,7 +318,7 @@ export class PmemDevice {
   clflush(addr: number): void {
     this.requireX86('CLFLUSH');
     this.checkRange(addr, 1, 'CLFLUSH');
-    const instruction = this.begin();
+    const instruction = this.begin('clflush');
     this.countClean(COST_NANOS.clflush);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     if (this.profile.eadr) this.drainThroughLine(lineIndex);
@@ -322,7 +342,7 @@ export class PmemDevice {
   movnti(addr: number, bytes: Uint8Array): void {
     this.requireX86('MOVNTI');
     this.checkRange(addr, bytes.length, 'MOVNTI');
-    const instruction = this.begin();
+    const instruction = this.begin('movnti');
     const firstUnit = this.nextUnit;
     this.storeUnits(addr, bytes, true);
     this.trace?.record('movnti', '', instruction, addr, bytes.length, firstUnit, this.nextUnit - 1);
@@ -395,10 +415,10 @@ export class PmemDevice {
     return this.rngStream;
   }
 
-  private begin(): number {
+  private begin(kind: EventKind): number {
     const instruction = this.instructionCount;
     if (instruction === this.powerFailAt) throw new PowerFailure(instruction);
-    this.onInstruction?.(instruction, this);
+    this.onInstruction?.(instruction, this, kind);
     this.instructionCount = instruction + 1;
     return instruction;
   }
@@ -410,6 +430,7 @@ export class PmemDevice {
    * entry per line.
    */
   private storeUnits(addr: number, bytes: Uint8Array, nonTemporal = false): void {
+    this.readTrace?.stored(addr, bytes.length);
     this.stats.stores++;
     this.stats.storeBytes += bytes.length;
     this.stats.costNanos += storeNanos(bytes.length);
@@ -474,7 +495,7 @@ export class PmemDevice {
   private clean(op: string, addr: number, level: Level, detail = -1): void {
     if (this.profile.isa !== 'arm') this.requireArm(`DC ${op.toUpperCase()}`);
     if (!(addr >= 0 && addr < this.sizeBytes && Number.isSafeInteger(addr))) this.checkRange(addr, 1, `DC ${op.toUpperCase()}`);
-    const instruction = this.begin();
+    const instruction = this.begin('dc');
     this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     const track = this.lines.get(lineIndex);
@@ -488,7 +509,7 @@ export class PmemDevice {
   private x86Clean(op: 'clflushopt' | 'clwb', addr: number): void {
     this.requireX86(op.toUpperCase());
     this.checkRange(addr, 1, op.toUpperCase());
-    const instruction = this.begin();
+    const instruction = this.begin(op);
     this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     const track = this.lines.get(lineIndex);
@@ -502,7 +523,7 @@ export class PmemDevice {
 
   private fence(op: 'sfence' | 'mfence'): void {
     this.requireX86(op.toUpperCase());
-    const instruction = this.begin();
+    const instruction = this.begin(op);
     this.stats.fences++;
     if (this.profile.eadr) this.drainThrough(this.storeBuffer.length);
     this.stats.costNanos += barrierNanos(this.completePending());

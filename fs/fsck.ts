@@ -55,9 +55,21 @@
  * an undecodable directory block or tree, names are incomplete, so link counts,
  * reachability and ".." are not judged: they would only restate the damage.
  *
+ * After recovery (`afterRecovery`, for an image as our mount leaves it: journal replayed,
+ * orphans finished, no file open), two more checks: the orphan list is empty (s_last_orphan
+ * 0: recovery frees every unlinked orphan and completes every truncate on the list), and no
+ * in-use inode has zero links (an unlinked file recovery did not free: its inode and blocks
+ * are leaked). Both are G2 when the crash checker asks for them. Off by default,
+ * because an image judged as it is (a raw crash image, `daxcrash image fsck`, a mounted file
+ * system with a file unlinked while open) legitimately holds orphans; an in-use inode with
+ * zero links off the orphan list fails either way (dtime and bitmap problems, as in e2fsck).
+ *
  * Where the verdict knowingly differs from e2fsck -fn (pinned by test/fs/fsck.test.ts):
  * - more lenient: orphans. e2fsck -n never runs the orphan list, so it fails an
- *   unlinked-but-open inode (zero dtime, bitmaps) that recovery will free; accepted here;
+ *   unlinked-but-open inode (zero dtime, bitmaps) that recovery will free; accepted here,
+ *   unless `afterRecovery` (test/fs/fsck-after-recovery.test.ts);
+ * - stricter with `afterRecovery`: a non-empty list whose inodes all have links, which
+ *   e2fsck -n does not read (e2fsck -y truncates them and exits 1);
  * - stricter, where our recovery or mount or the kernel would fail but e2fsck -n does not
  *   look: a bad orphan list, journal s_first/s_start/s_maxlen (validateJournalSuperblock),
  *   a child node's eh_depth (libext2fs ignores it, ext4_ext_check does not), unknown
@@ -80,7 +92,7 @@ import { groupHasSuper } from './geometry';
 export type FsckProblemKind =
   | 'superblock' | 'group-desc' | 'group-count' | 'block-bitmap' | 'inode-bitmap' | 'link-count' | 'i-blocks'
   | 'i-size' | 'directory' | 'extent-tree' | 'block-owned-twice' | 'dtime' | 'orphan-list' | 'unattached-inode'
-  | 'journal' | 'file-type' | 'inode-mode' | 'inode-fields' | 'symlink';
+  | 'journal' | 'file-type' | 'inode-mode' | 'inode-fields' | 'symlink' | 'leaked-inode';
 
 export interface FsckProblem {
   readonly kind: FsckProblemKind;
@@ -92,6 +104,12 @@ export interface FsckProblem {
 export interface FsckOptions {
   /** Report at most this many problems (default DEFAULT_MAX_PROBLEMS). */
   maxProblems?: number;
+  /**
+   * The image is as our recovery leaves it (journal replayed, orphans finished, no file
+   * open): the orphan list must be empty and no in-use inode may have zero links. Default
+   * false: an image judged as it is may hold live orphans.
+   */
+  afterRecovery?: boolean;
 }
 
 export const DEFAULT_MAX_PROBLEMS = 1000;
@@ -101,7 +119,7 @@ export function fsck(device: PmemDevice, options: FsckOptions = {}): FsckProblem
   const report = new Report(Math.max(1, Math.floor(options.maxProblems ?? DEFAULT_MAX_PROBLEMS)));
   try {
     const layout = readLayout(device, report);
-    if (layout !== undefined) new Checker(device, layout, report).run();
+    if (layout !== undefined) new Checker(device, layout, report, options.afterRecovery ?? false).run();
   } catch (error) {
     // Every decode is guarded where it happens; this catch is the backstop that keeps a
     // codec check nobody anticipated a finding rather than a crash of the crash checker.
@@ -334,7 +352,12 @@ class Checker {
   private namesComplete = true;
   private largeFileSeen = false;
 
-  constructor(private readonly device: PmemDevice, private readonly layout: Layout, private readonly report: Report) {
+  constructor(
+    private readonly device: PmemDevice,
+    private readonly layout: Layout,
+    private readonly report: Report,
+    private readonly afterRecovery: boolean,
+  ) {
     this.sb = layout.sb;
     const t = scratchTables(layout.blocksCount, layout.inodesCount);
     this.owner = t.owner;
@@ -399,6 +422,9 @@ class Checker {
   private walkOrphanList(): void {
     const where = 'orphan list';
     let ino = this.sb.lastOrphan;
+    if (this.afterRecovery && ino !== 0) {
+      this.report.add('orphan-list', 'superblock', `s_last_orphan is ${ino} after recovery: recovery finishes every orphan, so the list must be empty`);
+    }
     // Each step marks a new inode, so the walk ends within s_inodes_count steps.
     for (let steps = 0; ino !== 0; steps++) {
       if (ino < FIRST_INO || ino > this.layout.inodesCount) {
@@ -465,6 +491,10 @@ class Checker {
       return;
     }
     this.setState(ino, links === 0 ? InodeState.Orphan : InodeState.Live);
+    if (links === 0 && this.afterRecovery) {
+      const blocks = Math.floor(readU32LE(raw, at + 0x1c) / (BLOCK_BYTES / 512));
+      this.report.add('leaked-inode', `inode ${ino}`, `links_count 0 after recovery, yet in use on the orphan list with ${blocks} block(s): recovery should have freed it`);
+    }
     if (dtime !== 0 && !onOrphanList) this.report.add('dtime', `inode ${ino}`, `in-use inode (links_count ${links}) has dtime ${dtime}`);
     const inode = this.decode(ino, raw, at);
     if (inode !== undefined) this.checkLiveInode(ino, inode, raw, at);

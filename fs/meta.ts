@@ -86,9 +86,13 @@ export class InPlaceCommitter implements Committer {
  * with `lines`, only the lines it marks are considered. */
 export function writeChangedLines(device: PmemDevice, api: PmemApi, addr: number, bytes: Uint8Array, lines?: Uint32Array): void {
   // A block is one device page: compare with the coherent page in place (a load, no copy).
+  // The comparison only skips stores of equal bytes: every marked line ends up holding
+  // `bytes` whatever it held, so the read is no dependency (device.noteOverwrite).
   const old = addr % PAGE_BYTES === 0 && bytes.length === PAGE_BYTES
     ? device.coherent.readPage(addr / PAGE_BYTES) ?? ZERO_PAGE
-    : device.load(addr, bytes.length);
+    : device.coherent.read(addr, bytes.length);
+  if (lines === undefined) device.noteOverwrite(addr, bytes.length);
+  else for (let line = 0; line < bytes.length; line += LINE_BYTES) if ((lines[(line / LINE_BYTES) >> 5] & (1 << ((line / LINE_BYTES) & 31))) !== 0) device.noteOverwrite(addr + line, LINE_BYTES);
   const aligned = bytes.byteOffset % 4 === 0 && bytes.length % LINE_BYTES === 0;
   const a32 = aligned ? new Int32Array(old.buffer, old.byteOffset, old.length >> 2) : undefined;
   const b32 = aligned ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : undefined;

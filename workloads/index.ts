@@ -3,8 +3,8 @@
 // Invariants: every name is listed explicitly (no `export *`); types are re-exported with
 // `export type` because the test transform compiles one file at a time.
 
-export { OPEN_FLAGS, openFlagsToNumber } from './fs-api';
-export type { MkdirOptions, StatLike, SyncFs } from './fs-api';
+export { OPEN_FLAGS, openFlagsToNumber } from '../core/node-layer';
+export type { MkdirOptions, StatLike, SyncFs } from '../core';
 export { ReferenceFs, createReference, nodeFsAdapter } from './reference';
 export { nodeMkdirRecursive, nodeRealpath } from '../core/node-layer';
 export type { MkdirCalls, RealpathCalls } from '../core/node-layer';

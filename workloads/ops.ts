@@ -8,7 +8,7 @@
  * Written data is a pattern of (tag, file offset): every byte says which write put it there
  * and at which offset, so a checker can tell which bytes came from where.
  */
-import type { SyncFs } from './fs-api';
+import type { SyncFs } from '../core';
 
 export type Op =
   /** open(path, 'w') and close: create, or empty an existing file (open with O_TRUNC). */

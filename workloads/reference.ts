@@ -36,12 +36,11 @@
 import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Volume } from 'memfs';
-import { assert, fsError } from '../core';
+import { assert, fsError, type MkdirOptions, type StatLike, type SyncFs } from '../core';
 import {
   OPEN_FLAGS, byteLength, checkSpan, codeOf, failer, isExplicitPosition, nodeMkdirRecursive, nodeRealpath,
   openFlagsToNumber, type Fail,
 } from '../core/node-layer';
-import { type MkdirOptions, type StatLike, type SyncFs } from './fs-api';
 
 // Linux's limits (include/uapi/linux/limits.h, include/linux/namei.h).
 const NAME_MAX_BYTES = 255;

@@ -12,7 +12,7 @@ describe('daxcrash demo (npm start)', () => {
     for (const row of [/linux-arm64\s+ordered\s+no finding/, /linux-arm64\s+unordered\s+\d+ findings in \d+ of 24 workloads/,
       /rfc-2016\s+ordered\s+\d+ findings/, /rfc-2016\s+unordered\s+\d+ findings/]) expect(r.stdout).toMatch(row);
     expect(r.stdout).toMatch(/^profile\s+pmem API\s+policy\s+workloads\s+states\s+coverage/m);
-    const found = /One finding, shrunk from (\d+) to (\d+) operations[\s\S]*?\n {2}(G\d) on armv8\.2, rfc-2016, ordered[\s\S]*?daxcrash repro (dx1-\S+)/.exec(r.stdout);
+    const found = /One finding, shrunk from (\d+) to (\d+) operations[\s\S]*?\n {2}(G\d) on armv8\.2, rfc-2016, ordered[\s\S]*?daxcrash repro (dx2-\S+)/.exec(r.stdout);
     expect(found).not.toBeNull();
     const [, from, to, promise, token] = found as RegExpExecArray;
     expect(Number(to)).toBeLessThanOrEqual(Number(from));

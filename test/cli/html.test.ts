@@ -149,8 +149,8 @@ describe('a report of a small campaign', () => {
     const { input, html } = report;
     input.findings.forEach((f, i) => {
       const article = html.slice(html.indexOf(`<article class="finding" id="finding-${i + 1}"`), html.indexOf('</article>', html.indexOf(`id="finding-${i + 1}"`)));
-      expect(f.token).toMatch(/^dx1-/);
-      expect(f.shrunkToken).toMatch(/^dx1-/);
+      expect(f.token).toMatch(/^dx2-/);
+      expect(f.shrunkToken).toMatch(/^dx2-/);
       expect(f.reproCommand).toBe(`daxcrash repro ${f.shrunkToken}`);
       expect(article).toContain(`<code>${esc(f.token as string)}</code>`);
       expect(article).toContain(esc(f.diff));

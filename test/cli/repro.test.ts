@@ -16,8 +16,8 @@ const BIN = path.join(__dirname, '..', '..', 'bin', 'daxcrash.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 /** From test/scenarios/comparison.test.ts. */
-const UNORDERED_G3 = 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAAABAAhzY2VuYXJpb4AgNAMDAAAAZYPnag';
-const RFC_G4 = 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAAIAAAhzY2VuYXJpb4AgGwQDAAAAsDcAsw';
+const UNORDERED_G3 = 'dx2-AgVbXctBDkAwEEbhqzS_bRvEbhxFuhhasdFptCIi7i5ELKzf9w4Enj0IvazBeWfqolHdsHjOJvhNlaNIq0bHmdMeBmsqaEhMoO6ARBAeC43IeQLhHnDqN37jH9jzAgAAAQAIc2NlbmFyaW-AIDQDAwAAAPJ0klU';
+const RFC_G4 = 'dx2-AgVbXctBDkAwEEbhqzS_bRvEbhxFuhhasdFptCIi7i5ELKzf9w4Enj0IvazBeWfqolHdsHjOJvhNlaNIq0bHmdMeBmsqaEhMoO6ARBAeC43IeQLhHnDqN37jH9jzAgACAAAIc2NlbmFyaW-AIBsEAwAAAJ-KbnA';
 
 /** The same workload on the correct setup, crashed after its last instruction, every store kept. */
 function cleanToken(): string {
@@ -122,7 +122,7 @@ describe('daxcrash repro', () => {
     const m = /^shrink +G4: 2 -> (\d) operation\(s\) in (\d+) engine run\(s\)$/m.exec(r.stdout);
     expect(m).not.toBeNull();
     expect(Number(m?.[2])).toBeGreaterThanOrEqual(2);
-    const token = /^smallest token: (dx1-\S+)$/m.exec(r.stdout)?.[1] as string;
+    const token = /^smallest token: (dx2-\S+)$/m.exec(r.stdout)?.[1] as string;
     expect(repro(token).violations.map((v) => v.promise)).toContain('G4');
     expect(r.stdout).toContain(`daxcrash repro ${token}`);
   });

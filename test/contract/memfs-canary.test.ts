@@ -4,7 +4,7 @@
 // its teeth.
 
 import { Volume } from 'memfs';
-import type { MkdirOptions, StatLike, SyncFs } from '../../workloads';
+import type { MkdirOptions, StatLike, SyncFs } from '../../core';
 import { createReference } from '../../workloads';
 import { CONTRACT_SCENARIOS, runScenario, type Step } from './run';
 

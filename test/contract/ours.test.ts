@@ -8,7 +8,7 @@ import { PmemDevice } from '../../device/device';
 import { mkfs } from '../../fs/mkfs';
 import { mount } from '../../fs/mount';
 import { DaxFileSystem } from '../../fs/filesystem';
-import type { SyncFs } from '../../workloads';
+import type { SyncFs } from '../../core';
 import { createReference } from '../../workloads';
 import { generateScenario, type Profile } from './generate';
 import { runContract, runScenario } from './run';
@@ -20,7 +20,7 @@ function makeOurs(): SyncFs {
   mkfs(device, { seed: 'contract' });
   const fs = mount(device, { policy: 'ordered', pmemApi: 'linux-arm64' });
   fs.rmdirSync('/lost+found');
-  return fs as unknown as SyncFs;
+  return fs;
 }
 
 const unmount = (fs: SyncFs) => (fs as unknown as DaxFileSystem).unmount();

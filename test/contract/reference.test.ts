@@ -6,7 +6,8 @@
 // (overlayfs, btrfs), directory link counts are not compared, and the test named
 // "directory link counts" says so in its name and in a warning.
 
-import { createReference, nodeFsAdapter, type SyncFs } from '../../workloads';
+import type { SyncFs } from '../../core';
+import { createReference, nodeFsAdapter } from '../../workloads';
 import { probeDirectoryLinks, makeSandboxes } from './host';
 import { CONTRACT_SCENARIOS, runContract, runScenario } from './run';
 

@@ -20,8 +20,8 @@
 // - A thrown value without an errno-like `code` (an AssertionFailure, a bug) is not an
 //   outcome: it propagates and fails the test.
 
-import { assert, sha256Hex, unreachable } from '../../core';
-import { createReference, type StatLike, type SyncFs } from '../../workloads';
+import { assert, sha256Hex, unreachable, type StatLike, type SyncFs } from '../../core';
+import { createReference } from '../../workloads';
 import { CONTRACT_SCENARIOS } from './scenarios';
 
 /** Bytes to write: UTF-8 text, hex, or a UTF-8 string repeated `count` times. */

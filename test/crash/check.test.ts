@@ -93,3 +93,36 @@ describe('judging a recovered image against the window', () => {
     expect(judge(r, oracle, { done: 0, inFlight: false }).map((x) => x.promise)).toEqual(['G2']);
   });
 });
+
+describe('a file created after another was deleted is another file', () => {
+  // memfs hands the deleted file's inode number to the next new file; the oracle must not
+  // let the new file inherit the old one's contents (an older value coming back is G4) or its
+  // durable points.
+  const reuse: Workload = {
+    name: 'reuse',
+    ops: [
+      { op: 'creat', path: '/a' },
+      { op: 'write', path: '/a', offset: 0, length: 16, tag: 1 },
+      { op: 'sync' },
+      { op: 'unlink', path: '/a' },
+      { op: 'creat', path: '/b' },
+      { op: 'write', path: '/b', offset: 8, length: 8, tag: 2 },
+      { op: 'fsync', path: '/b' },
+    ],
+  };
+  const run = runOracle(createReference(), reuse);
+
+  test('the oracle gives it a new identity, with only its own durable points', () => {
+    const a = run.states[2].entries.get('/a')?.ino as number;
+    const b = run.states[7].entries.get('/b')?.ino as number;
+    expect(a).toBeGreaterThan(0);
+    expect(b).not.toBe(a);
+    expect(run.durableAt.get(b)).toEqual([5, 7]);
+  });
+
+  test('the deleted file\'s bytes in it are G5, not G4', () => {
+    const bytes = new Uint8Array([...patternBytes(1, 0, 8), ...patternBytes(2, 8, 8)]);
+    const v = judge(recovered([['/b', 16]], bytes), run, { done: 7, inFlight: false });
+    expect(v.map((x) => x.promise)).toEqual(['G5']);
+  });
+});

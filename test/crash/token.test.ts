@@ -20,7 +20,6 @@ import { PROFILE_NAMES } from '../../device/profiles';
 import { FLUSH_POLICIES, mount } from '../../fs/mount';
 import { SUITE_NAMES, SuiteName, workloadSpace } from '../../workloads/generators';
 import { Handles, Op, applyOp } from '../../workloads/ops';
-import type { SyncFs } from '../../workloads/fs-api';
 
 const FC = { seed: 0x7e4b_1d01, numRuns: 300 } as const;
 const REPO = path.resolve(__dirname, '../..');
@@ -106,7 +105,7 @@ describe('reproduction tokens: encoding', () => {
   test('round trip: decode(encode(spec)) = spec, and encode(decode(token)) = token', () => {
     fc.assert(fc.property(specArb, (spec) => {
       const token = encodeToken(spec);
-      expect(token).toMatch(/^dx1-[A-Za-z0-9_-]+$/);
+      expect(token).toMatch(/^dx2-[A-Za-z0-9_-]+$/);
       const back = decodeToken(token);
       expect(back).toEqual(spec);
       expect(encodeToken(back)).toBe(token);
@@ -120,8 +119,17 @@ describe('reproduction tokens: encoding', () => {
     expect([...TOKEN_TABLES.suites].sort()).toEqual([...SUITE_NAMES].sort());
   });
 
-  test('pinned: a token of format dx1 keeps its spelling (changing the layout breaks issued tokens)', () => {
-    expect(encodeToken(SAMPLE)).toBe('dx1-BAEoAAIAAAF0gCAeBwMAAAKmAQL4qXey');
+  test('pinned: a token of format dx2 keeps its spelling (changing the layout breaks issued tokens)', () => {
+    expect(encodeToken(SAMPLE)).toBe('dx2-AgQBKAACAAABdIAgHgcDAAACpgECamd3ig');
+  });
+
+  test('a token of another model revision is refused, saying which, never rebuilt', () => {
+    // dx1: daxcrash 0.2's format, model revision 1
+    expect(() => decodeToken('dx1-BAEoAAIAAAF0gCAeBwMAAAKmAQL4qXey')).toThrow(/model revision 1; this daxcrash rebuilds model revision 2/);
+    // a dx2 payload that names revision 3
+    const payload = Buffer.from([0x03, 0x00]);
+    const sum = createHash('sha256').update(payload).digest().subarray(0, 4);
+    expect(() => decodeToken(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`)).toThrow(/model revision 3/);
   });
 
   test('one mistyped character is refused; inside the token the checksum names it', () => {
@@ -137,16 +145,16 @@ describe('reproduction tokens: encoding', () => {
 
   test('unknown version, not a token, bad base64, truncated, malformed: each refused with its reason', () => {
     const token = encodeToken(SAMPLE);
-    expect(() => decodeToken(token.replace(/^dx1-/, 'dx2-'))).toThrow(/unknown token version 'dx2'/);
+    expect(() => decodeToken(token.replace(/^dx2-/, 'dx3-'))).toThrow(/unknown token version 'dx3'/);
     expect(() => decodeToken('hello')).toThrow(/not a daxcrash token/);
     expect(() => decodeToken(`${token.slice(0, 10)}+${token.slice(11)}`)).toThrow(/bad base64/);
     expect(() => decodeToken(token.slice(0, 6))).toThrow(TokenError);
     expect(() => decodeToken(token.slice(0, -3))).toThrow(/checksum mismatch|bad base64/);
     // a payload with a correct checksum that is not a spec
-    const payload = Buffer.from([0x40, 0x01]);
+    const payload = Buffer.from([0x02, 0x40, 0x01]);
     const sum = createHash('sha256').update(payload).digest().subarray(0, 4);
-    expect(() => decodeToken(`dx1-${Buffer.concat([payload, sum]).toString('base64url')}`)).toThrow(/malformed payload: unknown flags/);
-    const err = (() => { try { decodeToken('dx1-AAAA'); } catch (e) { return e; } return undefined; })();
+    expect(() => decodeToken(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`)).toThrow(/malformed payload: unknown flags/);
+    const err = (() => { try { decodeToken('dx2-AAAA'); } catch (e) { return e; } return undefined; })();
     expect(err).toBeInstanceOf(TokenError);
     expect((err as TokenError).code).toBe('EBADTOKEN');
   });
@@ -160,10 +168,16 @@ describe('reproduction tokens: encoding', () => {
         expect(err).toBeInstanceOf(TokenError);
       }
     };
-    fc.assert(fc.property(fc.string({ maxLength: 60 }), (s) => decodesOrRefuses(`dx1-${s}`)), FC);
+    fc.assert(fc.property(fc.string({ maxLength: 60 }), (s) => decodesOrRefuses(`dx2-${s}`)), FC);
     fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (payload) => {
       const sum = createHash('sha256').update(payload).digest().subarray(0, 4);
-      decodesOrRefuses(`dx1-${Buffer.concat([payload, sum]).toString('base64url')}`);
+      decodesOrRefuses(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`);
+    }), FC);
+    // payloads that name this revision explore the fields behind it
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (rest) => {
+      const payload = Buffer.concat([Buffer.from([2]), rest]);
+      const sum = createHash('sha256').update(payload).digest().subarray(0, 4);
+      decodesOrRefuses(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`);
     }), FC);
   });
 
@@ -223,7 +237,7 @@ function engineDigest(f: Finding, seed: string): string {
   const fs = mount(device, { policy: f.setup.policy, pmemApi: f.setup.pmemApi, flushHint: f.setup.flushHint, seed });
   const handles: Handles = new Map();
   for (const op of f.workload.ops) {
-    applyOp(fs as unknown as SyncFs, op, handles);
+    applyOp(fs, op, handles);
     take(device);
   }
   take(device);
@@ -264,20 +278,23 @@ describe('reproduction of real findings', () => {
     }
   });
 
-  test('the digest comparison can see an off-by-one: one instruction later, other images', () => {
+  test('the digest comparison can see an off-by-one: one instruction earlier or later, other images', () => {
     let differs = 0;
-    for (const { finding, token } of found) {
-      const later = { ...finding, crashPoint: finding.crashPoint + 1 };
-      let digest: string | undefined;
+    const digestAt = (finding: Finding, crashPoint: number) => {
       try {
-        digest = engineDigest(later, SEED);
+        return engineDigest({ ...finding, crashPoint }, SEED);
       } catch {
-        digest = undefined; // the state does not exist there, or the workload ended
+        return undefined; // the state does not exist there, or the workload ended
       }
-      if (digest !== repro(token).digest) differs++;
+    };
+    for (const { finding, token } of found) {
+      const digest = repro(token).digest;
+      if (digestAt(finding, finding.crashPoint + 1) !== digest || digestAt(finding, finding.crashPoint - 1) !== digest) differs++;
     }
-    console.log(`${differs} of ${found.length} findings have another image (or none) one instruction later`);
-    expect(differs).toBeGreaterThan(found.length / 4);
+    console.log(`${differs} of ${found.length} findings have another image (or none) one instruction earlier or later`);
+    // a crash point right before a fence holds the image of the instruction before it, so
+    // many findings share their image with a neighbour; enough do not to make the check bite
+    expect(differs).toBeGreaterThan(found.length / 8);
   });
 
   test('the operation list embedded in the token rebuilds the same image as the generator reference', () => {

@@ -11,17 +11,17 @@ const SCENARIOS: ReadonlyArray<{ name: string; promise: string; token: string }>
   {
     name: 'unordered policy on armv8.2: a new file whose commit is out of order (G3)',
     promise: 'G3',
-    token: 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAAABAAhzY2VuYXJpb4AgNAMDAAAAZYPnag',
+    token: 'dx2-AgVbXctBDkAwEEbhqzS_bRvEbhxFuhhasdFptCIi7i5ELKzf9w4Enj0IvazBeWfqolHdsHjOJvhNlaNIq0bHmdMeBmsqaEhMoO6ARBAeC43IeQLhHnDqN37jH9jzAgAAAQAIc2NlbmFyaW-AIDQDAwAAAPJ0klU',
   },
   {
     name: 'the 2016 RFC on armv8.2: fdatasync returns, the new file is gone (G4)',
     promise: 'G4',
-    token: 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAAIAAAhzY2VuYXJpb4AgGwQDAAAAsDcAsw',
+    token: 'dx2-AgVbXctBDkAwEEbhqzS_bRvEbhxFuhhasdFptCIi7i5ELKzf9w4Enj0IvazBeWfqolHdsHjOJvhNlaNIq0bHmdMeBmsqaEhMoO6ARBAeC43IeQLhHnDqN37jH9jzAgACAAAIc2NlbmFyaW-AIBsEAwAAAJ-KbnA',
   },
   {
     name: 'linux-arm64 on armv8.0 without the flush hint: fdatasync returns, the new file is gone (G4)',
     promise: 'G4',
-    token: 'dx1-BVtdy0EOQDAQRuGrNL9tG8RuHEW6GFqx0Wm0IiLuLkQsrN_3DgSePQi9rMF5Z-qiUd2weM4m-E2Vo0irRseZ0x4GaypoSEyg7oBEEB4Ljch5AuEecOo3fuMf2PMCAgAAAAhzY2VuYXJpb4AgiwEEAwAAAGET6fg',
+    token: 'dx2-AgVbXctBDkAwEEbhqzS_bRvEbhxFuhhasdFptCIi7i5ELKzf9w4Enj0IvazBeWfqolHdsHjOJvhNlaNIq0bHmdMeBmsqaEhMoO6ARBAeC43IeQLhHnDqN37jH9jzAgIAAAAIc2NlbmFyaW-AIIsBBAMAAACmEnzS',
   },
 ];
 

@@ -2,13 +2,12 @@
 // shape of the application patterns.
 
 import { createHash } from 'node:crypto';
-import { AssertionFailure } from '../../core';
+import { AssertionFailure, type SyncFs } from '../../core';
 import { createReference } from '../../workloads';
 import { SUITE_NAMES, workloadSpace, workloadSummary, type SuiteName } from '../../workloads/generators';
 import {
   applyOp, type Handles, type Op, type OpName, type OpResult, type Workload,
 } from '../../workloads/ops';
-import type { SyncFs } from '../../workloads/fs-api';
 
 const BOUNDED_SIZES: Readonly<Record<'bounded-1' | 'bounded-2' | 'bounded-3', number>> = {
   'bounded-1': 569,

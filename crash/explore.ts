@@ -1,0 +1,475 @@
+/**
+ * Exploring the crash states of one crash point: the whole k-bound (persistence model,
+ * section 4), reduced to classes of states no check can tell apart, each class judged once;
+ * when the judging the reduction still needs exceeds `limit`, a seeded part of the bound,
+ * spread across its completion sets and its units, with the rest reported as not covered.
+ *
+ * The equivalence (docs/crash.md, "Reduction"): judging an image (recovery, fsck, the
+ * namespace, G8) is a deterministic run over the bytes it reads, and the device records
+ * which lines those are (device/read-trace.ts). So:
+ * 1. an image that agrees with a judged one on every line the judgement read structurally
+ *    gets the same structural verdict (G1, G2, the namespace's G3/G4/G7, G8);
+ * 2. lines read only as file data change nothing but the file's words, so its data verdict
+ *    (G4/G5/G6, data-judge.ts) is the judged state's with those words patched;
+ * 3. lines it did not read at all change nothing.
+ * A state of the bound is a completion family (crash.ts `families`) and at most k of its
+ * units raised. For the family's state with units T raised the explorer finds a judged
+ * representative that agrees with it on the representative's structural lines (or judges
+ * it: a new representative), then settles at once every state T + V where V avoids the
+ * units on those lines: V's units on content lines are patched into the data verdict, the
+ * rest are free. States that raise a unit on a structural line are split by the first such
+ * unit (a new T) and resolved the same way, so the classes partition the bound and their
+ * sizes add up to it exactly (asserted).
+ *
+ * Data units that leave every word they touch with the verdict it had ("neutral", and not
+ * sharing a line with one that does not) change no state's verdict, alone or together; only
+ * the others are enumerated. Counts are states: a class adds its size to each promise its
+ * verdict breaks. G9 is not part of a class: it is counted on judged states only.
+ *
+ * The all-newest state and the baseline are always settled, whatever the limit.
+ */
+import { assert } from '../core/assert';
+import type { Rng } from '../core/rng';
+import { subsetCount, subsetsUpTo } from '../device/crash';
+import type { CompletionFamily, CrashPoint, CrashState, RaisableUnit } from '../device/crash';
+import type { ImageReads, JudgedParts, PromiseId, Violation } from './check';
+import type { DataCode, DataPatches } from './data-judge';
+
+/** What judging one state gives the explorer. */
+export interface Judgement {
+  readonly parts: JudgedParts;
+  /** What the judgement read of the image; undefined: every line counts as read. */
+  readonly reads: ImageReads | undefined;
+  /**
+   * Findings of this state itself, not of its class: G9 (sampled crashes of its recovery)
+   * and the real e2fsck's G2 (its reads are not traced, so nothing extends them).
+   */
+  readonly own: readonly Violation[];
+}
+
+export interface ExploreOptions {
+  readonly k: number;
+  /** States judged (recovered) at most at this point; settling a class by a match is free. */
+  readonly limit: number;
+  /** Seeds the spread order of families and units. */
+  readonly rng: Rng;
+  readonly judge: (state: CrashState) => Judgement;
+  /** Whether a member state breaking `promise` is still wanted (to name a finding by). */
+  readonly wants: (promise: PromiseId) => boolean;
+  /**
+   * For tests of the reduction: called with member states of the classes settled and the
+   * promises the reduction says each breaks (its own data verdict patched in, `own`
+   * findings aside). Every member (the whole bound: for small bounds only), or, with
+   * `sample`, that many members of each class drawn from `rng`.
+   */
+  readonly members?: {
+    readonly each: (state: CrashState, promises: readonly PromiseId[]) => void;
+    readonly sample?: { readonly rng: Rng; readonly perClass: number };
+  };
+}
+
+/** A concrete member of a class with violations, and the promises it breaks. */
+export interface Example {
+  readonly state: CrashState;
+  readonly promises: readonly PromiseId[];
+}
+
+export interface ExploreResult {
+  readonly inBound: bigint;
+  /** States judged or proven equivalent to a judged one. */
+  readonly covered: bigint;
+  readonly judged: number;
+  /** Per promise: states that break it (class members included; `own` findings once). */
+  readonly counts: ReadonlyMap<PromiseId, number>;
+  readonly examples: readonly Example[];
+}
+
+interface Rep {
+  /** Its index in the point's list (a cache key). */
+  readonly id: number;
+  readonly judgement: Judgement;
+  /** Uncertain lines the judgement read structurally, and this state's bytes there. */
+  readonly struct: ReadonlyMap<number, Uint8Array>;
+  /** Uncertain lines it read only as file data, and this state's bytes there. */
+  readonly content: ReadonlyMap<number, Uint8Array>;
+  /** Lines where its state may differ from the baseline (every uncertain line: null). */
+  readonly delta: Delta | null;
+  /**
+   * Its structural lines whose bytes are not the baseline's (a state matches it only if
+   * that state differs from the baseline on these lines at least): the index key.
+   */
+  readonly away: readonly number[];
+}
+
+
+/**
+ * A node of the partition: family `f`, units T raised, and the units decided (raised iff in
+ * T): those of `decided` plus the first `upTo` of `order`, both as positions in the family's
+ * unit list (siblings share both, so making the children of a node costs no copy per child).
+ */
+interface Node {
+  readonly f: number;
+  readonly t: readonly number[];
+  readonly decided: readonly number[];
+  readonly order: readonly number[];
+  readonly upTo: number;
+}
+
+/**
+ * The lines where a state may differ from the baseline: its family's delta and the lines of
+ * its raised units (a view, not a copy: nodes are many and most find their representative).
+ */
+class Delta {
+  constructor(readonly base: ReadonlySet<number>, readonly extra: readonly number[]) {}
+
+  has(line: number): boolean {
+    return this.base.has(line) || this.extra.includes(line);
+  }
+
+  forEach(fn: (line: number) => boolean | void): boolean {
+    for (const line of this.base) if (fn(line) === false) return false;
+    for (const line of this.extra) if (!this.base.has(line) && fn(line) === false) return false;
+    return true;
+  }
+}
+
+export function explorePoint(point: CrashPoint, o: ExploreOptions): ExploreResult {
+  return new PointExplorer(point, o).run();
+}
+
+class PointExplorer {
+  private readonly families: CompletionFamily[];
+  private readonly lineOfUnit: Map<number, number>[];
+  private readonly uncertain: readonly number[];
+  /**
+   * Per family, the lines whose guaranteed version differs from the baseline family's: a
+   * state differs from the baseline state only there and on its raised units' lines, so two
+   * states are compared only there (everywhere else both hold the baseline's bytes).
+   */
+  private readonly familyDelta: ReadonlySet<number>[];
+  private readonly reps: Rep[] = [];
+  private readonly counts = new Map<PromiseId, number>();
+  private readonly examples: Example[] = [];
+  private covered = 0n;
+  private judged = 0;
+  /** Line bytes by line, then by g (nothing raised on the line) or g and raised units: many families share them. */
+  private readonly bytesAtG = new Map<number, Map<number, Uint8Array>>();
+  private readonly bytesRaised = new Map<number, Map<string, Uint8Array>>();
+  /**
+   * Representatives by the lines they hold away from the baseline (see `Rep.away`): none or
+   * one, indexed by that line; the rest in a list, checked line by line.
+   */
+  private readonly repsByAway = new Map<number, Rep[]>();
+  private readonly homeReps: Rep[] = [];
+  private readonly wideReps: Rep[] = [];
+  /** Scratch marks by unit position, for the free units of a node (`serial` tells nodes apart). */
+  private readonly marks: Uint32Array;
+  private serial = 0;
+  /** Whether raising a content unit changes a data verdict, by representative, unit and the line's state. */
+  private readonly neutralCache = new Map<string, boolean>();
+
+  constructor(private readonly point: CrashPoint, private readonly o: ExploreOptions) {
+    this.families = point.families(o.k);
+    this.lineOfUnit = this.families.map((f) => new Map(f.units.map((u) => [u.unit, u.line])));
+    this.uncertain = point.lineIndices();
+    const base = this.families[0].g;
+    this.familyDelta = this.families.map((f) => new Set(this.uncertain.filter((line) => f.g.get(line) !== base.get(line))));
+    this.marks = new Uint32Array(this.families.reduce((n, f) => Math.max(n, f.units.length), 0));
+  }
+
+  /** Lines where the state of family f with `raised` units may differ from the baseline state. */
+  private deltaOf(f: number, raised: readonly number[]): Delta {
+    return new Delta(this.familyDelta[f], raised.map((u) => this.lineOfUnit[f].get(u) as number));
+  }
+
+  /**
+   * The first representative (lowest id) whose structural lines hold what `bytes` says.
+   * Only representatives whose away lines lie inside `delta` can match (a state holds the
+   * baseline's bytes outside its delta), so only those are compared.
+   */
+  private findRep(delta: Delta | null, bytes: (line: number) => Uint8Array): Rep | undefined {
+    let best: Rep | undefined;
+    const consider = (r: Rep) => {
+      if ((best === undefined || r.id < best.id) && this.matches(r, delta, bytes)) best = r;
+    };
+    if (delta === null) {
+      this.reps.forEach(consider);
+      return best;
+    }
+    this.homeReps.forEach(consider);
+    delta.forEach((line) => { this.repsByAway.get(line)?.forEach(consider); });
+    for (const r of this.wideReps) if (r.away.every((line) => delta.has(line))) consider(r);
+    return best;
+  }
+
+  /** Whether `r`'s structural lines hold what `bytes` says (compared where either may differ from the baseline). */
+  private matches(r: Rep, delta: Delta | null, bytes: (line: number) => Uint8Array): boolean {
+    if (delta === null || r.delta === null) return agrees(r.struct, bytes);
+    const same = (line: number) => {
+      const had = r.struct.get(line);
+      return had === undefined || sameBytes(bytes(line), had);
+    };
+    return delta.forEach(same) && r.delta.forEach((line) => delta.has(line) || same(line));
+  }
+
+  run(): ExploreResult {
+    const inBound = this.families.reduce((n, f) => n + subsetCount(f.units.length, this.o.k), 1n);
+    this.settleNewest();
+    const none: number[] = [];
+    const queue: Node[] = this.families.map((_, f) => ({ f, t: [], decided: none, order: [], upTo: 0 }));
+    // the baseline (family 0, nothing raised) first, then the families in a seeded spread
+    const rest = queue.slice(1);
+    this.o.rng.shuffle(rest);
+    const order = [queue[0], ...rest];
+    for (let at = 0; at < order.length; at++) order.push(...this.resolve(order[at], at === 0));
+    assert(this.covered <= inBound, () => `covered ${this.covered} states of a bound of ${inBound}`);
+    return { inBound, covered: this.covered, judged: this.judged, counts: this.counts, examples: this.examples };
+  }
+
+  /** Settle a node's class and return its children (the states that raise a unit its representative read). */
+  private resolve(node: Node, always: boolean): Node[] {
+    const rep = this.repFor(node, always);
+    if (rep === undefined) return [];
+    const units = this.families[node.f].units;
+    const mark = ++this.serial;
+    for (const p of node.decided) this.marks[p] = mark;
+    for (let i = 0; i < node.upTo; i++) this.marks[node.order[i]] = mark;
+    const structural: number[] = [];
+    const others: RaisableUnit[] = [];
+    for (let p = 0; p < units.length; p++) {
+      if (this.marks[p] === mark) continue;
+      if (rep.struct.has(units[p].line)) structural.push(p);
+      else others.push(units[p]);
+    }
+    const room = this.o.k - node.t.length;
+    this.settleClass(node, rep, others, room);
+    if (room === 0 || structural.length === 0) return [];
+    this.o.rng.shuffle(structural);
+    const decided = node.upTo === 0 ? node.decided : [...node.decided, ...node.order.slice(0, node.upTo)];
+    return structural.map((p, i) => ({ f: node.f, t: [...node.t, units[p].unit].sort((a, b) => a - b), decided, order: structural, upTo: i + 1 }));
+  }
+
+  /** A representative agreeing with the node's state on its structural lines: found, or judged now. */
+  private repFor(node: Node, always: boolean): Rep | undefined {
+    const bytes = (line: number) => this.lineBytes(node.f, node.t, line);
+    const delta = this.deltaOf(node.f, node.t);
+    const found = this.findRep(delta, bytes);
+    if (found !== undefined) return found;
+    if (!always && this.judged >= this.o.limit) return undefined;
+    return this.judge(this.stateOf(node.f, node.t), bytes, delta);
+  }
+
+  private judge(state: CrashState, bytes: (line: number) => Uint8Array, delta: Delta | null): Rep {
+    this.judged++;
+    const judgement = this.o.judge(state);
+    const struct = new Map<number, Uint8Array>();
+    const content = new Map<number, Uint8Array>();
+    for (const line of this.uncertain) {
+      const reads = judgement.reads;
+      if (reads === undefined || reads.structural.has(line)) struct.set(line, bytes(line));
+      else if (reads.content.has(line)) content.set(line, bytes(line));
+    }
+    const away = [...struct].filter(([line, had]) => !sameBytes(had, this.lineBytes(0, [], line))).map(([line]) => line).sort((a, b) => a - b);
+    const rep: Rep = { id: this.reps.length, judgement, struct, content, delta, away };
+    this.reps.push(rep);
+    if (away.length === 0) {
+      this.homeReps.push(rep);
+    } else if (away.length > 1) {
+      this.wideReps.push(rep);
+    } else {
+      const list = this.repsByAway.get(away[0]);
+      if (list) list.push(rep);
+      else this.repsByAway.set(away[0], [rep]);
+    }
+    for (const v of judgement.own) this.count(v.promise, 1n);
+    return rep;
+  }
+
+  /**
+   * Every state T + V of the node with V drawn from `others` (units on lines the
+   * representative read as content or not at all), |V| <= room: its verdict is the
+   * representative's structural one with the data of V's lines (and of lines where the
+   * node's state and the representative differ) patched.
+   */
+  private settleClass(node: Node, rep: Rep, others: ReadonlyArray<{ unit: number; line: number }>, room: number): void {
+    const data = rep.judgement.parts.data;
+    const contentUnits = others.filter((u) => rep.content.has(u.line));
+    const freeCount = others.length - contentUnits.length;
+    const basePatch = data === undefined ? new Map<number, Uint8Array>() : this.contentDiff(node, rep);
+    // the units whose data can change a verdict, and every unit sharing a line with one
+    const moving = new Set<number>();
+    if (data !== undefined) {
+      for (const u of contentUnits) if (!this.isNeutral(node, rep, u, basePatch)) moving.add(u.line);
+    }
+    const enumerated = contentUnits.filter((u) => moving.has(u.line));
+    const quiet = contentUnits.length - enumerated.length + freeCount;
+    if (this.o.members !== undefined) this.listMembers(node, rep, others, room, basePatch);
+    for (const pick of subsetsUpTo(enumerated.length, room)) {
+      const units = pick.map((i) => enumerated[i]);
+      const size = subsetCount(quiet, room - pick.length);
+      const lines = new Map(basePatch);
+      const raised = [...node.t, ...units.map((u) => u.unit)];
+      for (const u of units) lines.set(u.line, this.lineBytes(node.f, raised, u.line));
+      const code: DataCode = data === undefined ? 'ok' : data.verdict(patchesOf(rep, lines));
+      this.settle(rep.judgement.parts, code, size, () => this.stateOf(node.f, raised));
+    }
+  }
+
+  /**
+   * Whether raising content unit `u` on top of the node's state leaves every word of its line
+   * with the verdict it has without it. Depends only on the representative, the unit and the
+   * line's state (its g and the node's units on it), so families share the answer.
+   */
+  private isNeutral(node: Node, rep: Rep, u: { unit: number; line: number }, basePatch: ReadonlyMap<number, Uint8Array>): boolean {
+    const fam = this.families[node.f];
+    const onLine = node.t.filter((t) => this.lineOfUnit[node.f].get(t) === u.line);
+    const key = `${rep.id}|${u.unit}|${fam.g.get(u.line)}|${onLine.join(',')}`;
+    let neutral = this.neutralCache.get(key);
+    if (neutral === undefined) {
+      const before = basePatch.get(u.line);
+      const base = new Map<number, Uint8Array>(before === undefined ? [] : [[u.line, before]]);
+      const after = new Map([[u.line, this.lineBytes(node.f, [...onLine, u.unit], u.line)]]);
+      neutral = (rep.judgement.parts.data as NonNullable<JudgedParts['data']>).neutralOver(patchesOf(rep, base), patchesOf(rep, after));
+      this.neutralCache.set(key, neutral);
+    }
+    return neutral;
+  }
+
+  /** The all-newest state: matched to a representative, or judged (always). */
+  private settleNewest(): void {
+    const bytes = (line: number) => this.point.newestLineBytes(line);
+    const rep = this.findRep(null, bytes) ?? this.judge({ kind: 'newest' }, bytes, null);
+    const data = rep.judgement.parts.data;
+    const lines = new Map<number, Uint8Array>();
+    for (const [line, had] of rep.content) {
+      const now = bytes(line);
+      if (!sameBytes(now, had)) lines.set(line, now);
+    }
+    const code: DataCode = data === undefined ? 'ok' : data.verdict(patchesOf(rep, lines));
+    this.o.members?.each({ kind: 'newest' }, promisesOf(rep.judgement.parts, code));
+    this.settle(rep.judgement.parts, code, 1n, () => ({ kind: 'newest' }));
+  }
+
+  /** Members of a class with their own verdicts, each data verdict patched afresh (tests). */
+  private listMembers(node: Node, rep: Rep, others: ReadonlyArray<{ unit: number; line: number }>, room: number, basePatch: ReadonlyMap<number, Uint8Array>): void {
+    const members = this.o.members as NonNullable<ExploreOptions['members']>;
+    const data = rep.judgement.parts.data;
+    const report = (pick: readonly number[]) => {
+      const raised = [...node.t, ...pick.map((i) => others[i].unit)];
+      const lines = new Map(basePatch);
+      for (const i of pick) if (rep.content.has(others[i].line)) lines.set(others[i].line, this.lineBytes(node.f, raised, others[i].line));
+      const code: DataCode = data === undefined ? 'ok' : data.verdict(patchesOf(rep, lines));
+      members.each(this.stateOf(node.f, raised), promisesOf(rep.judgement.parts, code));
+    };
+    if (members.sample === undefined) {
+      for (const pick of subsetsUpTo(others.length, room)) report(pick);
+      return;
+    }
+    const { rng, perClass } = members.sample;
+    for (let n = 0; n < perClass; n++) {
+      const size = rng.below(Math.min(room, others.length) + 1);
+      const pick = new Set<number>();
+      while (pick.size < size) pick.add(rng.below(others.length));
+      report([...pick].sort((a, b) => a - b));
+    }
+  }
+
+  /** Count `size` states with the representative's structural verdict and data code `code`. */
+  private settle(parts: JudgedParts, code: DataCode, size: bigint, member: () => CrashState): void {
+    this.covered += size;
+    const promises = promisesOf(parts, code);
+    if (promises.length === 0 || size === 0n) return;
+    for (const p of promises) this.count(p, size);
+    if (promises.some((p) => this.o.wants(p) && !this.examples.some((e) => e.promises.includes(p)))) {
+      this.examples.push({ state: member(), promises });
+    }
+  }
+
+  private count(promise: PromiseId, size: bigint): void {
+    this.counts.set(promise, (this.counts.get(promise) ?? 0) + Number(size));
+  }
+
+  /** Content lines where the node's state (T raised) holds other bytes than the representative. */
+  private contentDiff(node: Node, rep: Rep): Map<number, Uint8Array> {
+    const out = new Map<number, Uint8Array>();
+    const visit = (line: number) => {
+      const had = rep.content.get(line);
+      if (had === undefined || out.has(line)) return;
+      const now = this.lineBytes(node.f, node.t, line);
+      if (!sameBytes(now, had)) out.set(line, now);
+    };
+    if (rep.delta === null) {
+      for (const line of rep.content.keys()) visit(line);
+    } else {
+      this.deltaOf(node.f, node.t).forEach(visit);
+      rep.delta.forEach(visit);
+    }
+    return out;
+  }
+
+  private lineBytes(f: number, raised: readonly number[], line: number): Uint8Array {
+    const fam = this.families[f];
+    const g = fam.g.get(line);
+    assert(g !== undefined, () => `line ${line} is not uncertain here`);
+    const units = this.lineOfUnit[f];
+    const mine = raised.length === 0 ? raised : raised.filter((u) => units.get(u) === line);
+    if (mine.length === 0) return cached(this.bytesAtG, line, g, () => this.point.lineBytes(line, g, mine));
+    return cached(this.bytesRaised, line, `${g}|${mine.join(',')}`, () => this.point.lineBytes(line, g, mine));
+  }
+
+  private stateOf(f: number, units: readonly number[]): CrashState {
+    const fam = this.families[f];
+    return { kind: 'bounded', epochs: fam.epochs, subset: fam.subset, units: [...units].sort((a, b) => a - b) };
+  }
+}
+
+function cached<K, V>(maps: Map<number, Map<K, V>>, line: number, key: K, make: () => V): V {
+  let byLine = maps.get(line);
+  if (byLine === undefined) {
+    byLine = new Map();
+    maps.set(line, byLine);
+  }
+  let value = byLine.get(key);
+  if (value === undefined) {
+    value = make();
+    byLine.set(key, value);
+  }
+  return value;
+}
+
+/** The promises a structural verdict and a data code break, in the order a full judgement lists them. */
+function promisesOf(parts: JudgedParts, code: DataCode): PromiseId[] {
+  const promises: PromiseId[] = [];
+  for (const v of [parts.g1, parts.g2, parts.namespace]) if (v !== undefined) promises.push(v.promise);
+  if (code !== 'ok') promises.push(code);
+  if (parts.g8 !== undefined) promises.push('G8');
+  return promises;
+}
+
+/** The word patches of changed content lines, in the representative's files. */
+function patchesOf(rep: Rep, lines: ReadonlyMap<number, Uint8Array>): DataPatches {
+  const out = new Map<number, Map<number, Uint8Array>>();
+  const places = rep.judgement.reads?.content;
+  for (const [line, bytes] of lines) {
+    for (const place of places?.get(line) ?? []) {
+      let words = out.get(place.ino);
+      if (words === undefined) {
+        words = new Map();
+        out.set(place.ino, words);
+      }
+      for (let w = 0; w < bytes.length; w += 8) words.set(place.offset + w, bytes.subarray(w, w + 8));
+    }
+  }
+  return out;
+}
+
+function agrees(struct: ReadonlyMap<number, Uint8Array>, bytes: (line: number) => Uint8Array): boolean {
+  for (const [line, had] of struct) if (!sameBytes(bytes(line), had)) return false;
+  return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,41 @@
+/**
+ * What the seams of the file system share: the mounted structures, the simulated clock, and
+ * whether an inode is open. DaxFileSystem (filesystem.ts, the Node API) builds one context at
+ * mount and hands it to the inode table (inode-table.ts), the DAX data path (dax-data.ts),
+ * the inode lifecycle (lifecycle.ts) and, through the table, the path walk (namei.ts).
+ *
+ * Invariants: every seam reads and changes the same superblock, MetaStore and Groups objects
+ * (never copies); metadata changes only through `meta`, in the running transaction. Only the
+ * Node API layer (filesystem.ts, with operation.ts and descriptors.ts) moves the clock (one
+ * tick per operation) and opens and closes descriptors; the seams read both here.
+ */
+import type { PmemApi } from '../device/pmem-api';
+import type { PmemDevice } from '../device/device';
+import { BLOCK_BYTES, SUPERBLOCK_OFFSET, Superblock, encodeSuperblock } from './format';
+import type { Groups } from './groups';
+import type { MetaStore } from './meta';
+
+export interface FsContext {
+  readonly device: PmemDevice;
+  readonly api: PmemApi;
+  readonly sb: Superblock;
+  readonly meta: MetaStore;
+  readonly groups: Groups;
+  /** The simulated clock, in seconds. */
+  now(): number;
+  /** True while a descriptor has `ino` open: losing its last name then makes it an orphan. */
+  isOpen(ino: number): boolean;
+}
+
+/** i_blocks counts 512-byte sectors. */
+export const SECTORS_PER_BLOCK = BLOCK_BYTES / 512;
+
+/** Write the superblock into the running transaction. */
+export function saveSuper(ctx: FsContext): void {
+  encodeSuperblock(ctx.sb, ctx.meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024), SUPERBLOCK_OFFSET);
+}
+
+/** A name's bytes on disk (UTF-8). */
+export function nameBytes(name: string): Uint8Array {
+  return Buffer.from(name, 'utf8');
+}

@@ -1,0 +1,95 @@
+/**
+ * Node's own calls above the system calls (lib/fs.js), for our file system: truncate,
+ * readFile and writeFile as Node 20 builds them from open, read, write, ftruncate and close,
+ * so that each makes the same system calls, in the same order, as on Node (and so the same
+ * operations on the clock, in the costs and in the device trace). Recursive mkdir and
+ * realpath, which every implementation shares, are in core/node-layer.ts.
+ *
+ * Invariants: a descriptor these calls open is closed on every path out; one given by the
+ * caller is left open. readFile refuses a file above Node's 2 GiB limit before it reads,
+ * and again if reading finds more, so the bytes it gathers are bounded whatever i_size says.
+ *
+ * Does not: touch inodes or the device itself; it only calls the file system's methods.
+ */
+
+/** Node's kIoMaxLength: readFile refuses larger files with ERR_FS_FILE_TOO_LARGE. */
+export const READ_FILE_MAX_BYTES = 2 ** 31 - 1;
+/** readFileSync's read size. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** The system calls these are built from. */
+export interface FileCalls {
+  openSync(path: string, flags?: string | number, mode?: number): number;
+  closeSync(fd: number): void;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: null): number;
+  writeSync(fd: number, data: Uint8Array, offset: number, length: number, position: null): number;
+  ftruncateSync(fd: number, len: number): void;
+}
+
+export interface ReadFileOptions {
+  readonly encoding?: BufferEncoding | null;
+  readonly flag?: string;
+}
+
+export interface WriteFileOptions {
+  readonly encoding?: BufferEncoding;
+  readonly flag?: string;
+  readonly mode?: number;
+}
+
+export function nodeTruncate(fs: FileCalls, path: string, len: number): void {
+  const fd = fs.openSync(path, 'r+');
+  try {
+    fs.ftruncateSync(fd, len);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * readFileSync: `sizeOf(fd)` is the open file's size, read without an operation of its own
+ * (an fstatSync would be one more operation on the clock and in the costs).
+ */
+export function nodeReadFile(fs: FileCalls, path: string | number, options: ReadFileOptions | BufferEncoding | undefined, sizeOf: (fd: number) => number): Buffer | string {
+  const encoding = typeof options === 'string' ? options : options?.encoding ?? undefined;
+  const flag = typeof options === 'object' && options?.flag ? options.flag : 'r';
+  const fd = typeof path === 'number' ? path : fs.openSync(path, flag);
+  try {
+    // Node refuses a file above 2 GiB before reading; here that also bounds the memory a
+    // corrupt i_size (a legal sparse size up to 16 TiB) could make this loop gather.
+    const size = sizeOf(fd);
+    if (size > READ_FILE_MAX_BYTES) throw fileTooLarge(size);
+    const chunks: Uint8Array[] = [];
+    for (let total = 0; ;) {
+      const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > READ_FILE_MAX_BYTES) throw fileTooLarge(total);
+      chunks.push(chunk.subarray(0, n));
+    }
+    const bytes = Buffer.concat(chunks);
+    return encoding ? bytes.toString(encoding) : bytes;
+  } finally {
+    if (typeof path !== 'number') fs.closeSync(fd);
+  }
+}
+
+export function nodeWriteFile(fs: FileCalls, path: string | number, data: Uint8Array | string, options: WriteFileOptions | BufferEncoding | undefined): void {
+  const o = typeof options === 'string' ? { encoding: options } : options ?? {};
+  const bytes = typeof data === 'string' ? Buffer.from(data, o.encoding ?? 'utf8') : data;
+  const fd = typeof path === 'number' ? path : fs.openSync(path, o.flag ?? 'w', o.mode ?? 0o666);
+  try {
+    let done = 0;
+    while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, null);
+  } finally {
+    if (typeof path !== 'number') fs.closeSync(fd);
+  }
+}
+
+/** The RangeError Node's readFile throws for a file above 2 GiB (code ERR_FS_FILE_TOO_LARGE). */
+function fileTooLarge(size: number): RangeError {
+  const error = new RangeError(`File size (${size}) is greater than 2 GiB`) as RangeError & { code: string };
+  error.code = 'ERR_FS_FILE_TOO_LARGE';
+  return error;
+}
