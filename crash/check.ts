@@ -31,7 +31,7 @@ import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 import type { PmemDevice } from '../device/device';
 import type { MediaSource } from '../device/media';
 import { OverlayImage } from '../device/image';
-import { ReadTrace } from '../device/read-trace';
+import { LineSet, ReadTrace } from '../device/read-trace';
 import { loadFileMap } from '../fs/extents';
 import type { DaxFileSystem } from '../fs/filesystem';
 import { BLOCK_BYTES, INCOMPAT_RECOVER, decodeJournalSuperblock } from '../fs/format';
@@ -65,7 +65,7 @@ export interface ContentPlace {
 
 /** What the judgement of an image read of it (device/read-trace.ts). */
 export interface ImageReads {
-  readonly structural: ReadonlySet<number>;
+  readonly structural: Pick<LineSet, 'has'>;
   readonly content: ReadonlyMap<number, readonly ContentPlace[]>;
 }
 
