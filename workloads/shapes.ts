@@ -21,7 +21,9 @@
 //   depth-1 extent tree in groups other than group 0, including the journal's group and
 //   groups that carry a backup superblock (on a 16 MiB device the same operations stay in
 //   group 0).
-// - many commits: fsynced small appends, one commit each, for a journal that must wrap.
+// - many commits: fsynced small appends and same-size truncates, a commit each (375, of
+//   three log blocks or more): more blocks than the 1024-block journal of a 16 MiB device
+//   holds, so there the log's head wraps; the 16384-block journal of 1 GiB it does not wrap.
 //
 // Invariants: workload i is always the same (no seed, no stream); every operation succeeds
 // on the reference (and so, for G0, on ours); write tags are distinct within a workload (at
