@@ -1,6 +1,7 @@
 /**
  * The options `run` and `compare` share, and their translation into a checked configuration:
- * the plan's parameters, the shard, workers, budget, and where results and reports go. Every
+ * the plan's parameters (the device is the 1 GiB pmem0 unless --device-size says otherwise),
+ * the shard, workers, budget, and where results and reports go. Every
  * check happens here, before anything is written: a bad value is a UsageError (one line and
  * a hint, exit 2) and leaves no file behind.
  */
@@ -9,6 +10,7 @@ import * as path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../core/errors';
+import { DEFAULT_DEVICE_BYTES } from '../core/limits';
 import type { PmemApiName } from '../device/pmem-api';
 import type { ProfileName } from '../device/profiles';
 import type { FlushPolicy } from '../fs/mount';
@@ -19,6 +21,8 @@ import {
   PlanParams, Shard, SuiteSpec, parseList, parseShard, parseWorkloadFile, workloadFileLabel,
 } from '../crash/plan';
 import type { SuiteName } from '../workloads/generators';
+import { sizeText } from './command-io';
+import { DEVICE_SIZE_HINT, parseDeviceSize } from './device-size';
 
 export const DEFAULT_SHRINK_TRIES = 32;
 export const MAX_WORKERS = 64;
@@ -49,6 +53,7 @@ export interface CampaignOptionValues {
   limit?: string;
   workloads?: string;
   shrinkTries: string;
+  deviceSize?: string;
 }
 
 export interface CampaignDefaults {
@@ -80,7 +85,7 @@ export interface CampaignConfig {
 
 export function addCampaignOptions(cmd: Command, defaults: CampaignDefaults): Command {
   return cmd
-    .option('--suite <suites>', `bounded-1, bounded-2, bounded-3, random, apps, mmap, or a workload JSON file (a comma list for several)`, defaults.suite)
+    .option('--suite <suites>', `${GENERATED_SUITES.join(', ')}, mmap, or a workload JSON file (a comma list for several)`, defaults.suite)
     .option('--seed <seed>', 'the run seed (default: drawn at random and printed first)')
     .option('--seeds <n|a..b>', 'several seeds: a count (from --seed, default 1) or an inclusive range of integers')
     .option('--profile <profiles>', `device profile(s): all, or a comma list of ${PROFILES.join(', ')}`, defaults.profile)
@@ -91,6 +96,7 @@ export function addCampaignOptions(cmd: Command, defaults: CampaignDefaults): Co
     .option('--states <states>', 'crash states per point: a count N (sampled), or bounded[:LIMIT] (k-bounded, at most LIMIT a point)', defaults.states)
     .option('--k <k>', 'bound of --states bounded: uncertain words or lines per state (default 2)')
     .option('--budget <seconds>', 'time budget: keep drawing workloads (random: endlessly) until it runs out')
+    .option('--device-size <size>', `the pmem device: bytes, or with K, M, G (binary units, iB optional), a multiple of 4096 from 16M to below 16G (default ${sizeText(DEFAULT_DEVICE_BYTES)}, pmem0)`)
     .option('--e2fsck <which>', `the real e2fsck: none; recovered (recovered images with new metadata, at most ${E2FSCK_PER_UNIT} a unit); all (every recovered image, and every raw crash image replayed by debugfs)`, 'recovered')
     .option('--workers <n>', `worker threads (1 to ${MAX_WORKERS}); results do not depend on it`, '1')
     .option('--shard <i/N>', 'run only shard i of N (units whose index is i mod N), numbered from 0')
@@ -139,6 +145,7 @@ export function resolveCampaign(o: CampaignOptionValues, defaults: CampaignDefau
   const workloadsPerSuite = o.workloads !== undefined ? int(o.workloads, '--workloads', 1, Number.MAX_SAFE_INTEGER)
     : hasRandom && budgetSeconds === undefined ? DEFAULT_RANDOM_WORKLOADS : Infinity;
   const seeds = parseSeeds(o.seed, o.seeds);
+  const deviceBytes = o.deviceSize === undefined ? DEFAULT_DEVICE_BYTES : parseDeviceBytes(o.deviceSize);
   if (o.out !== undefined && o.resume !== undefined && path.resolve(o.out) !== path.resolve(o.resume)) {
     throw new UsageError('--out and --resume name different directories', '--resume DIR alone continues the run in DIR');
   }
@@ -151,7 +158,7 @@ export function resolveCampaign(o: CampaignOptionValues, defaults: CampaignDefau
     throw new UsageError(`--resume: ${o.resume} holds no daxcrash run (no run.json)`, 'give the --out directory of the run to continue');
   }
   return {
-    params: { seeds, suites, profiles, pmemApis, policies, flushHint: Boolean(o.flushHint), points, states, e2fsck, deviceBytes: 16 << 20, workloadsPerSuite, limit },
+    params: { seeds, suites, profiles, pmemApis, policies, flushHint: Boolean(o.flushHint), points, states, e2fsck, deviceBytes, workloadsPerSuite, limit },
     suiteLabels: suites.map(suiteLabel),
     shard, workers, budgetSeconds, shrinkTries, outDir, resume: o.resume !== undefined, json: o.json, junit: o.junit, html: o.html,
     argvForResume: stripFlags(argv, ['--out', '--resume', '--seed', '--seeds']),
@@ -203,6 +210,12 @@ function parseStates(value: string, k: string | undefined): StateChoice {
   const m = /^bounded(?::(\d+))?$/.exec(value);
   if (m === null) throw new UsageError(`--states: '${value}' is neither a count nor bounded[:LIMIT]`, 'for example --states 4 or --states bounded:64 --k 2');
   return { kind: 'bounded', k: k === undefined ? 2 : int(k, '--k', 0, MAX_K), limit: m[1] === undefined ? 64 : int(m[1], '--states bounded:LIMIT', 1, MAX_SAMPLED_STATES) };
+}
+
+function parseDeviceBytes(value: string): number {
+  const size = parseDeviceSize(value);
+  if ('problem' in size) throw new UsageError(`--device-size: '${value}': ${size.problem}`, `give ${DEVICE_SIZE_HINT}`);
+  return size.bytes;
 }
 
 function parseBudget(value: string): number {

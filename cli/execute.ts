@@ -20,6 +20,7 @@ import type { Report, ReportRun } from '../crash/report';
 import { UnitRecord, canonicalJson, parseRecord, recordFindings } from '../crash/results';
 import { syncDir, writeFileAtomic } from './atomic';
 import type { CampaignConfig } from './campaign-options';
+import { sizeText } from './command-io';
 import { ProgressLine } from './progress';
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -216,7 +217,7 @@ function printHeader(config: CampaignConfig, run: ReportRun, resumed: number, io
   io.out(`${io.command}: ${seeds}`);
   const states = p.states.kind === 'sampled' ? `${p.states.count} sampled a point` : `bounded k=${p.states.k}, at most ${p.states.limit} a point`;
   const perSuite = Number.isFinite(p.workloadsPerSuite) ? `first ${p.workloadsPerSuite} workloads of each` : 'every workload';
-  io.out(`  suites ${config.suiteLabels.join(', ')} (${perSuite}); ${run.setups.length} setups${run.mmapSetups.length > 0 ? `, ${run.mmapSetups.length} mmap setups` : ''}; points ${p.points}; states ${states}; e2fsck ${p.e2fsck}`);
+  io.out(`  suites ${config.suiteLabels.join(', ')} (${perSuite}); ${run.setups.length} setups${run.mmapSetups.length > 0 ? `, ${run.mmapSetups.length} mmap setups` : ''}; points ${p.points}; states ${states}; e2fsck ${p.e2fsck}; device ${sizeText(p.deviceBytes)}`);
   const planned = run.plannedUnits === null ? 'endless plan' : `${run.plannedUnits} units planned`;
   const shard = config.shard === null ? '' : `; shard ${config.shard.index}/${config.shard.count}`;
   const budget = config.budgetSeconds === undefined ? '' : `; budget ${config.budgetSeconds}s`;

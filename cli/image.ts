@@ -27,6 +27,7 @@ import { fsck, formatProblems } from '../fs/fsck';
 import { MAX_FS_DEVICE_BYTES_EXCLUSIVE, MIN_FS_DEVICE_BYTES } from '../fs/geometry';
 import { mkfs } from '../fs/mkfs';
 import { mount } from '../fs/mount';
+import { parseDeviceSize } from './device-size';
 import { CommandIo, EXIT_FINDINGS, EXIT_OK, configureCommand, guardUsage, sizeText, writeAtomically } from './command-io';
 
 const DEFAULT_SIZE = '1G';
@@ -228,15 +229,9 @@ function pad2(n: number): string {
 
 // ------------------------------------------------------------------------ sizes and files
 
-/** "16M", "1G", "65536K", "16777216": binary units; the result is bytes. */
+/** "16M", "1G", "64MiB", "16777216": binary units (cli/device-size.ts); the result is bytes. */
 export function parseSize(value: string): number {
-  const m = /^(\d+)([KMGT]?)(?:i?B)?$/i.exec(value.trim());
-  if (m === null) throw new InvalidArgumentError('expected a size such as 16M, 512M or 1G');
-  const unit = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[(m[2] as string).toUpperCase()] as number;
-  const bytes = Number(m[1]) * unit;
-  if (!Number.isSafeInteger(bytes) || bytes < MIN_FS_DEVICE_BYTES || bytes >= MAX_FS_DEVICE_BYTES_EXCLUSIVE) {
-    throw new InvalidArgumentError('the file system needs at least 16M and less than 16G');
-  }
-  if (bytes % PAGE_BYTES !== 0) throw new InvalidArgumentError('a device is a whole number of 4096-byte pages');
-  return bytes;
+  const size = parseDeviceSize(value);
+  if ('problem' in size) throw new InvalidArgumentError(size.problem);
+  return size.bytes;
 }

@@ -41,7 +41,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     .action(async (opts: { seed: string }) => {
       const options = { ...DEMO_DEFAULTS, seed: opts.seed, workers: Math.max(1, Math.min(2, availableParallelism())) };
       const started = performance.now();
-      out(`daxcrash demo: bounded-1 workloads (every ${options.stride}th) on armv8.2, policies ordered and unordered,`);
+      out(`daxcrash demo: bounded-1 workloads (every ${ordinal(options.stride)}) and shapes (every ${ordinal(options.shapesStride)}) on armv8.2 (1 GiB pmem0), policies ordered and unordered,`);
       out(`pmem API flavours linux-arm64 (mainline) and rfc-2016 (the 2016 arm64 pmem RFC); seed ${JSON.stringify(options.seed)}.`);
       out('Each workload runs on our file system and on the reference; the power fails at every clean and barrier,');
       out('before every barrier and at every operation end that leaves data uncertain; the k=1 bound of crash states');
@@ -113,6 +113,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`daxcrash: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     return EXIT_INTERNAL;
   }
+}
+
+/** 1st, 2nd, 3rd, 4th, 11th, 21st, 24th... */
+function ordinal(n: number): string {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th';
+  return `${n}${suffix}`;
 }
 
 if (require.main === module || process.env.DAXCRASH_BIN === '1') {

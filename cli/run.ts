@@ -24,7 +24,7 @@ export interface CommandIo {
 
 /** The defaults of `daxcrash run` (test/canary/recall.ts measures recall under them too). */
 export const RUN_DEFAULTS: CampaignDefaults = {
-  suite: 'bounded-1', profile: 'armv8.2', pmemApi: 'linux-arm64', policy: 'ordered', states: 'bounded', out: 'daxcrash-results',
+  suite: 'bounded-1,shapes', profile: 'armv8.2', pmemApi: 'linux-arm64', policy: 'ordered', states: 'bounded', out: 'daxcrash-results',
 };
 
 const COMPARE_DEFAULTS: CampaignDefaults = {

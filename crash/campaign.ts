@@ -13,6 +13,7 @@
  * Determinism: the report depends on the spec only (not on workers, shards or time); the
  * records come back in unit order whatever order the workers finish in.
  */
+import { DEFAULT_DEVICE_BYTES } from '../core/limits';
 import type { Workload } from '../workloads/ops';
 import { DEFAULT_RANDOM_WORKLOADS, PlanParams, Shard, SuiteSpec, inShard, makePlan, workloadFileLabel } from './plan';
 import { PoolOutcome, UnitPool } from './pool';
@@ -36,7 +37,7 @@ export interface CampaignSpec extends Partial<PlanParams> {
 
 export const CAMPAIGN_DEFAULTS = {
   seeds: ['0'], profiles: ['armv8.2'], pmemApis: ['linux-arm64'], policies: ['ordered'], flushHint: false,
-  points: 'flushes', states: { kind: 'bounded', k: 2, limit: 64 }, e2fsck: 'none', deviceBytes: 16 << 20,
+  points: 'flushes', states: { kind: 'bounded', k: 2, limit: 64 }, e2fsck: 'none', deviceBytes: DEFAULT_DEVICE_BYTES,
 } as const satisfies Partial<PlanParams>;
 
 /** The plan's parameters of a spec, defaults filled in. */

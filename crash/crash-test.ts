@@ -45,7 +45,7 @@ import { ASYNC_FORMS, AsyncFormName, CallbackForm, PromiseForm, asyncApi } from 
 import { CrashPointChoice, StateChoice, statesAt } from './points';
 import { Recording } from './record';
 import { MountSetup, baseImage, boot, resolveSetup, setupLabel } from './setup';
-import { PAGE_BYTES } from '../core/limits';
+import { DEFAULT_DEVICE_BYTES, PAGE_BYTES } from '../core/limits';
 
 /** The sync methods the fs object offers, with Node's names and signatures. */
 export type CrashTestSyncName = `${AsyncFormName}Sync` | 'existsSync' | 'syncSync';
@@ -95,7 +95,7 @@ export interface CrashTestOptions {
   /** Default 'ordered'. */
   readonly policy?: FlushPolicy;
   readonly flushHint?: boolean;
-  /** Default 16 MiB. */
+  /** Default 1 GiB (DEFAULT_DEVICE_BYTES, pmem0). */
   readonly deviceBytes?: number;
   /** Default '0'. */
   readonly seed?: string;
@@ -196,7 +196,7 @@ export async function crashTest(
   const setup = resolveSetup({ profile: options.profile, pmemApi: options.pmemApi, policy: options.policy, flushHint: options.flushHint });
   const invariants = typeof options.check === 'function' ? [options.check] : [...options.check];
 
-  const start = await startImage(options, setup, streams, options.deviceBytes ?? 16 << 20);
+  const start = await startImage(options, setup, streams, options.deviceBytes ?? DEFAULT_DEVICE_BYTES);
   const pool = new Map<string, Uint8Array>();
   const images = new Map<string, MediaSource>();
   const taken: Taken[] = [];

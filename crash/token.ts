@@ -91,7 +91,7 @@ const MAX_TOKEN_CHARS = 1 << 20;
 const MAX_OPS_JSON_BYTES = 16 << 20;
 
 // Append-only code tables (version 1); a setup's are in setup.ts.
-const SUITE_CODES: readonly SuiteName[] = ['bounded-1', 'bounded-2', 'bounded-3', 'random', 'apps'];
+const SUITE_CODES: readonly SuiteName[] = ['bounded-1', 'bounded-2', 'bounded-3', 'random', 'apps', 'shapes'];
 const CRASH_KIND_CODES: readonly CrashKind[] = ['power', 'instantaneous'];
 /** The names every table can carry, for a test that the tables cover the project's lists. */
 export const TOKEN_TABLES = { ...SETUP_CODE_TABLES, suites: SUITE_CODES, crashKinds: CRASH_KIND_CODES } as const;

@@ -10,11 +10,14 @@
 //   over a fixed namespace (CrashMonkey's ACE); its symbolic tree is bounded-model.ts.
 // - random.ts: seeded random sequences over a growing namespace; its tree is random-model.ts.
 // - apps.ts: fixed instances of application patterns.
+// - shapes.ts: hand-designed workloads for paths the others seldom reach (freed blocks
+//   reused, files unlinked while open, directories past one block, other block groups, many
+//   commits).
 // Shared: space.ts (suite names, the space interface, block size, tag limit), paths.ts.
 //
 // Invariants: a workload is plain JSON (strings and finite numbers only); within one
-// workload, write tags are distinct modulo 255 where the generator can promise it (bounded
-// and apps; random tags count up and wrap after 254 writes), so every written byte says which
+// workload, write tags are distinct modulo 255 where the generator can promise it (bounded,
+// apps and shapes; random tags count up and wrap after 254 writes), so every written byte says which
 // write put it there (ops.ts patternByte). Other layers import these names from here or from
 // index.ts, never from the generator files.
 
@@ -23,6 +26,7 @@ import { appsSpace } from './apps';
 import { boundedSpace } from './bounded';
 import type { Op, Workload } from './ops';
 import { randomSpace } from './random';
+import { shapesSpace } from './shapes';
 import { SUITE_NAMES, type GeneratorParams, type WorkloadSpace } from './space';
 
 export { SUITE_NAMES } from './space';
@@ -44,6 +48,8 @@ export function workloadSpace(params: GeneratorParams): WorkloadSpace {
       return randomSpace(params);
     case 'apps':
       return appsSpace();
+    case 'shapes':
+      return shapesSpace();
     default:
       return unreachable(params.suite);
   }

@@ -4,17 +4,18 @@
 // Owns: `SuiteName`, `SUITE_NAMES`, `GeneratorParams`, `WorkloadSpace`, `checkIndex`,
 // `BLOCK_BYTES`, `MAX_TAG`.
 //
-// Invariants: SUITE_NAMES lists each suite once, in a fixed order; a space's
+// Invariants: SUITE_NAMES lists each suite once, in a fixed order (new suites are appended:
+// reports and plans list suites in this order); a space's
 // `workload(index)` is a pure function of its parameters, the index and (random only) the
 // seed. Nothing here generates a workload: generators.ts dispatches to bounded.ts,
-// random.ts and apps.ts.
+// random.ts, apps.ts and shapes.ts.
 
 import { assertInteger } from '../core';
 import type { OpName, Workload } from './ops';
 
-export type SuiteName = 'bounded-1' | 'bounded-2' | 'bounded-3' | 'random' | 'apps';
+export type SuiteName = 'bounded-1' | 'bounded-2' | 'bounded-3' | 'random' | 'apps' | 'shapes';
 
-export const SUITE_NAMES: readonly SuiteName[] = ['bounded-1', 'bounded-2', 'bounded-3', 'random', 'apps'];
+export const SUITE_NAMES: readonly SuiteName[] = ['bounded-1', 'bounded-2', 'bounded-3', 'random', 'apps', 'shapes'];
 
 export interface GeneratorParams {
   readonly suite: SuiteName;
@@ -26,9 +27,9 @@ export interface GeneratorParams {
 
 export interface WorkloadSpace {
   readonly suite: SuiteName;
-  /** How many workloads the space holds (bounded: exact; random: Infinity; apps: instances). */
+  /** How many workloads the space holds (bounded: exact; random: Infinity; apps, shapes: instances). */
   readonly size: number;
-  /** bounded and apps: index in [0, size), no seed; random: workload = f(params, seed, index). */
+  /** bounded, apps and shapes: index in [0, size), no seed; random: workload = f(params, seed, index). */
   workload(index: number, seed?: string | number): Workload;
 }
 

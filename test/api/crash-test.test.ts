@@ -196,3 +196,20 @@ describe('crashTest itself', () => {
     expect(strict.findings[0].message).toBe('mustExist returned false');
   });
 });
+
+describe('the device', () => {
+  // 20 MiB of data do not fit the file system of a 16 MiB device; on the default 1 GiB they do
+  const big = (fs: CrashTestFs) => fs.writeFileSync('/big', new Uint8Array(20 << 20).fill(7));
+  const small = (fs: CrashTestFs) => fs.writeFileSync('/small', 'x');
+  const sizeOfBig = (fs: CrashTestFs) => fs.statSync('/big').size === 20 << 20;
+
+  test('is the 1 GiB pmem0 by default', async () => {
+    const r = await crashTest(small, { setup: big, check: sizeOfBig, states: { kind: 'sampled', count: 1 } });
+    expect(r.findingCount).toBe(0);
+    expect(r.crashPoints).toBeGreaterThan(0);
+  });
+
+  test('deviceBytes 16 MiB is too small for the same setup', async () => {
+    await expect(crashTest(small, { setup: big, check: sizeOfBig, deviceBytes: 16 << 20 })).rejects.toMatchObject({ code: 'ENOSPC' });
+  });
+});

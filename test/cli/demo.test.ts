@@ -9,7 +9,7 @@ describe('daxcrash demo (npm start)', () => {
     const r = spawnSync(process.execPath, [BIN, 'demo'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    for (const row of [/linux-arm64\s+ordered\s+no finding/, /linux-arm64\s+unordered\s+\d+ findings in \d+ of 24 workloads/,
+    for (const row of [/linux-arm64\s+ordered\s+no finding/, /linux-arm64\s+unordered\s+\d+ findings in \d+ of 26 workloads/,
       /rfc-2016\s+ordered\s+\d+ findings/, /rfc-2016\s+unordered\s+\d+ findings/]) expect(r.stdout).toMatch(row);
     expect(r.stdout).toMatch(/^profile\s+pmem API\s+policy\s+workloads\s+states\s+coverage/m);
     const found = /One finding, shrunk from (\d+) to (\d+) operations[\s\S]*?\n {2}(G\d) on armv8\.2, rfc-2016, ordered[\s\S]*?daxcrash repro (dx2-\S+)/.exec(r.stdout);

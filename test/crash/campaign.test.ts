@@ -3,7 +3,9 @@
  * (bounded-1 and bounded-2) and two random workloads of fixed seeds: ordered + linux-arm64 has no finding on armv8.2, armv8.0-adr and
  * (linux-x86) x86-adr; unordered on armv8.2 has findings per promise; the 2016 RFC loses
  * fsynced data (G4); linux-arm64 on armv8.0 loses without the flush hint and not with it.
- * The table is printed for the notes.
+ * The table is printed for the notes. On a 16 MiB device (one block group), not the 1 GiB
+ * default: these workloads stay in the first group either way, and at 1 GiB the file takes
+ * twice as long (test/crash/shapes.test.ts runs the workloads that reach other groups).
  */
 import { CampaignSpec, runCampaign } from '../../crash/campaign';
 import type { ComboReport, Report } from '../../crash/report';
@@ -13,13 +15,13 @@ import { workloadSpace } from '../../workloads/generators';
 const bounded1 = workloadSpace({ suite: 'bounded-1' });
 const bounded2 = workloadSpace({ suite: 'bounded-2' });
 const random = workloadSpace({ suite: 'random', length: 8 });
-const SAMPLE = 6;
+const SAMPLE = 4;
 const workloads = [
   ...Array.from({ length: SAMPLE }, (_, i) => bounded1.workload(Math.floor((i * bounded1.size) / SAMPLE) + 3)),
   ...Array.from({ length: SAMPLE }, (_, i) => bounded2.workload(Math.floor((i * bounded2.size) / SAMPLE) + 5)),
   ...[0, 1].map((i) => random.workload(i, 'comparison')),
 ];
-const engine: CampaignSpec = { points: 'flushes', states: { kind: 'bounded', k: 1, limit: 24 }, seeds: ['comparison'] };
+const engine: CampaignSpec = { points: 'flushes', states: { kind: 'bounded', k: 1, limit: 24 }, seeds: ['comparison'], deviceBytes: 16 << 20 };
 const tables: string[] = [];
 
 async function campaign(spec: CampaignSpec): Promise<ComboReport[]> {
@@ -30,7 +32,7 @@ async function campaign(spec: CampaignSpec): Promise<ComboReport[]> {
 
 const found = (c: ComboReport) => Object.fromEntries(Object.entries(c.findingCounts).filter(([, n]) => n > 0));
 
-afterAll(() => console.log(`comparison on ${workloads.length} workloads (12 bounded, 2 random; k=1, at most 24 states a crash point):\n${tables.join('\n')}`));
+afterAll(() => console.log(`comparison on ${workloads.length} workloads (8 bounded, 2 random; k=1, at most 24 states a crash point):\n${tables.join('\n')}`));
 
 test('ordered + linux-arm64 on armv8.2 and armv8.0-adr, and linux-x86 on x86-adr: zero findings', async () => {
   const arm = await campaign({ profiles: ['armv8.2', 'armv8.0-adr'], pmemApis: ['linux-arm64'], policies: ['ordered'] });

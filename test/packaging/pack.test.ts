@@ -86,7 +86,7 @@ describe('npm pack', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/results digest sha256:[0-9a-f]{64}/);
     const report = JSON.parse(nodeFs.readFileSync(path.join(project, 'pack-report.json'), 'utf8')) as { totals: { units: number; findings: number } };
-    expect(report.totals.units).toBe(2);
+    expect(report.totals.units).toBe(4); // two workloads of each default suite (bounded-1, shapes)
     expect(report.totals.findings).toBe(0);
   });
 

@@ -69,7 +69,7 @@ function parentOf(path: string): string {
 
 describe('suites and sizes', () => {
   test('SUITE_NAMES lists every suite once', () => {
-    expect([...SUITE_NAMES].sort()).toEqual(['apps', 'bounded-1', 'bounded-2', 'bounded-3', 'random']);
+    expect([...SUITE_NAMES].sort()).toEqual(['apps', 'bounded-1', 'bounded-2', 'bounded-3', 'random', 'shapes']);
   });
 
   test.each(Object.entries(BOUNDED_SIZES))('%s holds exactly %d workloads', (suite, size) => {
