@@ -12,7 +12,7 @@
  *   live (the kernel and our mount finish them), so complaints about the orphan list alone
  *   are not damage.
  *
- * The tool's clock is fixed (E2FSCK_TIME) so its output repeats. Files live in a temporary
+ * The tools' clock is fixed (FIXED_TIME) so their output repeats. Files live in a temporary
  * directory removed after each check. Where e2fsprogs is missing, `e2fsckAvailable()` says
  * so and the engine goes on without it (the run reports that once).
  */
@@ -24,6 +24,12 @@ import type { MediaSource } from '../device/media';
 import { writeSparseFile } from '../device/media';
 
 const TOOL_DIRS = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+/**
+ * The tools' clock: e2fsck's (E2FSCK_TIME) and the library's (E2FSPROGS_FAKE_TIME, which
+ * debugfs uses when it writes the superblock). With only the first fixed, a superblock that
+ * debugfs rewrote carries today's time and e2fsck, living in 2023, calls it "in the future".
+ */
+const FIXED_TIME = '1700000000';
 
 function toolPath(name: string): string | undefined {
   for (const dir of TOOL_DIRS) {
@@ -71,7 +77,7 @@ function withImage(image: MediaSource, run: (file: string, env: NodeJS.ProcessEn
   try {
     const file = path.join(dir, 'crash.img');
     writeSparseFile(image, file);
-    return run(file, { ...process.env, E2FSCK_TIME: '1700000000' });
+    return run(file, { ...process.env, E2FSCK_TIME: FIXED_TIME, E2FSPROGS_FAKE_TIME: FIXED_TIME });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
