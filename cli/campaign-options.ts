@@ -100,7 +100,7 @@ export function addCampaignOptions(cmd: Command, defaults: CampaignDefaults): Co
     .option('--e2fsck <which>', `the real e2fsck: none; recovered (recovered images with new metadata, at most ${E2FSCK_PER_UNIT} a unit); all (every recovered image, and every raw crash image replayed by debugfs)`, 'recovered')
     .option('--workers <n>', `worker threads (1 to ${MAX_WORKERS}); results do not depend on it`, '1')
     .option('--shard <i/N>', 'run only shard i of N (units whose index is i mod N), numbered from 0')
-    .option('--workloads <n>', `the first N workloads of each suite (random: draw N; default ${DEFAULT_RANDOM_WORKLOADS} without --budget)`)
+    .option('--workloads <n>', `N workloads of each suite, spread over its catalogue (random: draw N; default ${DEFAULT_RANDOM_WORKLOADS} without --budget)`)
     .option('--limit <n>', 'cut the plan after N units (before sharding), for quick runs')
     .option('--shrink-tries <n>', 'engine runs the shrinker may spend on the first finding of each kind (0: no shrinking)', String(DEFAULT_SHRINK_TRIES))
     .option('--out <dir>', defaults.out === undefined ? 'stream unit results to DIR/results.jsonl' : `stream unit results to DIR/results.jsonl (default ${defaults.out})`)

@@ -216,7 +216,7 @@ function printHeader(config: CampaignConfig, run: ReportRun, resumed: number, io
   const seeds = p.seeds.length === 1 ? `seed ${p.seeds[0]}` : `seeds ${p.seeds[0]}..${p.seeds[p.seeds.length - 1]} (${p.seeds.length})`;
   io.out(`${io.command}: ${seeds}`);
   const states = p.states.kind === 'sampled' ? `${p.states.count} sampled a point` : `bounded k=${p.states.k}, at most ${p.states.limit} a point`;
-  const perSuite = Number.isFinite(p.workloadsPerSuite) ? `first ${p.workloadsPerSuite} workloads of each` : 'every workload';
+  const perSuite = Number.isFinite(p.workloadsPerSuite) ? `${p.workloadsPerSuite} workloads of each, spread` : 'every workload';
   io.out(`  suites ${config.suiteLabels.join(', ')} (${perSuite}); ${run.setups.length} setups${run.mmapSetups.length > 0 ? `, ${run.mmapSetups.length} mmap setups` : ''}; points ${p.points}; states ${states}; e2fsck ${p.e2fsck}; device ${sizeText(p.deviceBytes)}`);
   const planned = run.plannedUnits === null ? 'endless plan' : `${run.plannedUnits} units planned`;
   const shard = config.shard === null ? '' : `; shard ${config.shard.index}/${config.shard.count}`;

@@ -3,9 +3,14 @@
  * workload on one setup (profile, pmem API flavour, policy), with a stable id; and the
  * deterministic slice of a plan that one shard runs.
  *
- * Order: seed, then suite, then workload index, then setup (profile, flavour, policy, in the
- * order given). The setup is innermost so that a time-budgeted run finishes every setup of a
- * workload before drawing the next workload, and a resumed run continues after the last.
+ * Order: seed; within a seed the suites take turns, one workload each (in the order given);
+ * within a workload its setups (profile, flavour, policy, in the order given). A catalogue
+ * suite's workloads come in a spread order (`spreadIndex`: workload 0 first, then across the
+ * whole catalogue), random ones and a file's in their own order. So a run cut short by a
+ * budget or `--limit`, or `--workloads N`, meets every suite and every kind of operation
+ * early, not the first entries of the first suite only. The setup is innermost so that a
+ * time-budgeted run finishes every setup of a workload before drawing the next workload, and
+ * a resumed run continues after the last.
  * Shard i of N takes the units whose index is i mod N: every shard gets a similar mix.
  *
  * Invariants: a unit's id and index depend on the plan's parameters only (never on workers,
@@ -59,7 +64,7 @@ export interface PlanParams {
   readonly states: StateChoice;
   readonly e2fsck: E2fsckChoice;
   readonly deviceBytes: number;
-  /** The first N workloads of each suite (random: N drawn); Infinity: all (random: endless). */
+  /** N workloads of each suite, the first N in plan order (spread over a catalogue: `spreadIndex`; random: N drawn); Infinity: all (random: endless). */
   readonly workloadsPerSuite: number;
   /** The plan ends after this many units (before sharding); Infinity: no cut. */
   readonly limit: number;
@@ -135,19 +140,28 @@ export function makePlan(params: PlanParams): Plan {
 
   function* units(start = 0, stop = Infinity): Generator<UnitSpec> {
     const end = Math.min(stop, size);
-    let base = 0;
-    for (const block of blocks) {
-      const blockSize = block.workloads * block.perWorkload;
-      if (start >= base + blockSize) {
-        base += blockSize;
-        continue;
+    let index = 0;
+    for (const seed of params.seeds) {
+      // this seed's suites take turns, a workload (all its setups) at a time
+      const mine = blocks.filter((b) => b.seed === seed);
+      const next = mine.map(() => 0);
+      for (let turn = true; turn;) {
+        turn = false;
+        for (let b = 0; b < mine.length; b++) {
+          const block = mine[b];
+          if (next[b] >= block.workloads) continue;
+          turn = true;
+          const w = next[b]++;
+          if (index + block.perWorkload <= start) {
+            index += block.perWorkload;
+            continue;
+          }
+          for (let s = 0; s < block.perWorkload; s++, index++) {
+            if (index >= end) return;
+            if (index >= start) yield unitAt(block.seed, block.suite, w, s, index);
+          }
+        }
       }
-      for (let i = Math.max(0, start - base); i < blockSize; i++) {
-        const index = base + i;
-        if (index >= end) return;
-        yield unitAt(block.seed, block.suite, Math.floor(i / block.perWorkload), i % block.perWorkload, index);
-      }
-      base += blockSize;
     }
   }
 
@@ -162,7 +176,8 @@ export function makePlan(params: PlanParams): Plan {
       const workload = suite.workloads[w];
       return { kind: 'fs', index, id: `${seed}/${suite.label}#${w}/${setupId}`, seed, workload: { ops: workload.ops, name: workload.name }, setup };
     }
-    const at = w * (suite.stride ?? 1);
+    const stride = suite.stride ?? 1;
+    const at = suite.suite === 'random' ? w : spreadIndex(w, Math.ceil(workloadSpace({ suite: suite.suite }).size / stride)) * stride;
     const ref: WorkloadRef = suite.suite === 'random' ? { suite: 'random', index: at, seed } : { suite: suite.suite, index: at };
     return { kind: 'fs', index, id: `${seed}/${suite.suite}#${at}/${setupId}`, seed, workload: ref, setup };
   }
@@ -180,6 +195,23 @@ function blockShape(suite: SuiteSpec, params: PlanParams, setups: readonly Mount
       return { workloads: setups.length === 0 ? 0 : workloads, perWorkload: setups.length };
     }
   }
+}
+
+/**
+ * The `w`-th workload a plan takes from a catalogue of `n` (bounded suites, apps, shapes):
+ * w times a step near n / phi, modulo n, with the step prime to n, so every workload comes
+ * once and the first few lie spread across the catalogue (which is grouped by operation
+ * kind) instead of all among its first entries. Workload 0 stays first.
+ */
+export function spreadIndex(w: number, n: number): number {
+  if (n <= 2) return w;
+  let step = Math.round(n * 0.6180339887498949);
+  while (gcd(step, n) !== 1) step++;
+  return (w * step) % n;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 /** The deterministic slice of a shard: units whose plan index is `index` mod `count`. */

@@ -51,7 +51,7 @@ export interface ReportRun {
     readonly states: StateChoice;
     readonly e2fsck: E2fsckChoice;
     readonly deviceBytes: number;
-    /** The first N workloads of each suite (random: N drawn); null: all (random: until the budget ran out). */
+    /** N workloads of each suite, in plan order (spread over a catalogue; random: N drawn); null: all (random: until the budget ran out). */
     readonly workloadsPerSuite: number | null;
     /** The plan cut after this many units (before sharding); null: no cut. */
     readonly limit: number | null;

@@ -12,10 +12,10 @@ const OPTIONS: RecallOptions = { budgetUnits: 9, seed: '1', shrinkTries: 0, extr
 
 describe('recall as a user runs the tool', () => {
   test('is the campaign of daxcrash run on the canary suite and setups, cut at the budget', () => {
-    expect(recallArgs(OPTIONS)).toEqual(expect.arrayContaining(['--suite', 'bounded-1,bounded-2,apps', '--limit', '9']));
+    expect(recallArgs(OPTIONS)).toEqual(expect.arrayContaining(['--suite', 'bounded-1,bounded-2,apps,shapes', '--limit', '9']));
     const run = campaignRun(recallSpec(OPTIONS));
     expect(run.setups).toEqual(CANARY_SETUPS);
-    expect(run.suites).toEqual(['bounded-1', 'bounded-2', 'apps']);
+    expect(run.suites).toEqual(['bounded-1', 'bounded-2', 'apps', 'shapes']);
     expect(run.plannedUnits).toBe(9);
     expect(run.skipped.map((s) => s.setup).sort()).toEqual(['armv8.2 linux-x86', 'x86-adr linux-arm64', 'x86-adr linux-arm64-nosync']);
   });
@@ -25,7 +25,7 @@ describe('recall as a user runs the tool', () => {
     const row = await recallOf('commit-before-log', OPTIONS, () => clock++);
     expect(row.caught).toBe(true);
     expect(row.units).toBeLessThan(OPTIONS.budgetUnits);
-    expect(row.unit).toMatch(new RegExp(`/bounded-1#\\d+/`));
+    expect(row.unit).toMatch(/\/(bounded-[12]|apps|shapes)#\d+\//);
     expect(Object.keys(row.promises).length).toBeGreaterThan(0);
     expect(row.states).toBeGreaterThan(0);
     expect(decodeToken(row.token as string).setup.pmemApi).toBe(row.setup?.split('/')[0]);

@@ -2,11 +2,12 @@
  * Recall as a user runs the tool (spec/crash-checking.md, "The canary suite"): each canary
  * (core/canary.ts) switched on, the campaign that `daxcrash run` makes of the spec's canary
  * suite and setups, with every other option at the command's default, no hand-written probe
- * and no sample: the bounded one- and two-operation suites and the application patterns, on
+ * and no sample: the bounded one- and two-operation suites, the application patterns and the
+ * shapes (in `daxcrash run`'s defaults since they were added), on
  * `linux-arm64` and `linux-arm64-nosync` on armv8.2 and `linux-x86` on x86-adr (the plan's
- * probe drops the cross-ISA pairs), ordered policy, units in plan order (seed, suite,
- * workload, setup), cut after a budget of units (`--limit`), stopped at the first unit with a
- * finding of any promise.
+ * probe drops the cross-ISA pairs), ordered policy, units in plan order (seed; suites in
+ * turn, a workload each, spread over each catalogue; setups innermost), cut after a budget
+ * of units (`--limit`), stopped at the first unit with a finding of any promise.
  *
  * The configuration is the CLI's own: the arguments go through `addCampaignOptions` and
  * `resolveCampaign` with `RUN_DEFAULTS`, and the campaign runs through `runCampaign`, so a
@@ -33,7 +34,7 @@ import { CanaryName, withCanaryWhile } from '../../core/canary';
 
 /** The spec's canary suite and setups, as `daxcrash run` arguments. */
 export const CANARY_SUITE_ARGS: readonly string[] = [
-  '--suite', 'bounded-1,bounded-2,apps',
+  '--suite', 'bounded-1,bounded-2,apps,shapes',
   '--profile', 'armv8.2,x86-adr',
   '--pmem-api', 'linux-arm64,linux-arm64-nosync,linux-x86',
   '--policy', 'ordered',

@@ -140,7 +140,7 @@ describe('the device', () => {
     ];
     const runs = await Promise.all(sizes.map(([flag], i) => run('run', ...one, ...flag, '--out', `dev${i}`, '--json', `dev${i}.json`)));
     // run's default suites: bounded-1 and shapes
-    expect(runs[0].stdout.split('\n')[1]).toMatch(/^ {2}suites bounded-1, shapes \(first 1 workloads of each\);/);
+    expect(runs[0].stdout.split('\n')[1]).toMatch(/^ {2}suites bounded-1, shapes \(1 workloads of each, spread\);/);
     runs.forEach((r, i) => {
       const [, bytes, text] = sizes[i];
       expect(r.stderr).not.toMatch(/internal error/);
@@ -165,7 +165,7 @@ describe('daxcrash compare and merge', () => {
     // sampled: the states column counts the draws judged, and coverage does not apply
     expect(r.stdout).toMatch(/^armv8\.2\s+linux-arm64\s+ordered\s+\d+\s+n\/a(\s+0){10}\s+\d+\s+1\.00x/m);
     expect(r.stdout).toMatch(/^armv8\.2\s+rfc-2016\s+ordered\s+\d+/m);
-    expect(r.stdout.split('\n')[1]).toMatch(/^ {2}suites bounded-1 \(first 2 workloads of each\);.*; device 1 GiB$/);
+    expect(r.stdout.split('\n')[1]).toMatch(/^ {2}suites bounded-1 \(2 workloads of each, spread\);.*; device 1 GiB$/);
     expect(fs.existsSync(path.join(dir, 'daxcrash-results'))).toBe(false);
   });
 

@@ -4,7 +4,7 @@
  * with the bad field named.
  */
 import { UsageError } from '../../core/errors';
-import { PlanParams, inShard, makePlan, parseList, parseShard, parseWorkloadFile } from '../../crash/plan';
+import { PlanParams, inShard, makePlan, parseList, parseShard, parseWorkloadFile, spreadIndex } from '../../crash/plan';
 import { shardUnits } from '../../crash/report';
 
 const params: PlanParams = {
@@ -13,7 +13,7 @@ const params: PlanParams = {
   points: 'flushes', states: { kind: 'sampled', count: 1 }, e2fsck: 'none', deviceBytes: 16 << 20, workloadsPerSuite: 3, limit: Infinity,
 };
 
-test('units in order: seed, suite, workload, setup; ids stable; flavours of the other ISA skipped', () => {
+test('units in order: seed, then suites in turn a workload each, setups innermost; catalogue workloads spread; ids stable; flavours of the other ISA skipped', () => {
   const plan = makePlan(params);
   expect(plan.setups.map((s) => `${s.profile}/${s.pmemApi}/${s.policy}`)).toEqual([
     'armv8.2/linux-arm64/ordered', 'armv8.2/linux-arm64/unordered', 'x86-adr/linux-x86/ordered', 'x86-adr/linux-x86/unordered',
@@ -24,12 +24,30 @@ test('units in order: seed, suite, workload, setup; ids stable; flavours of the 
   expect(plan.size).toBe(2 * 2 * 3 * 4);
   expect(units.map((u) => u.index)).toEqual(units.map((_, i) => i));
   expect(units[0].id).toBe('1/bounded-1#0/armv8.2/linux-arm64/ordered');
-  expect(units[5].id).toBe('1/bounded-1#1/armv8.2/linux-arm64/unordered');
-  expect(units[12].id).toBe('1/random#0/armv8.2/linux-arm64/ordered');
+  expect(units[4].id).toBe('1/random#0/armv8.2/linux-arm64/ordered');
+  // bounded-1's second workload is spreadIndex(1, 569) = 352, not 1
+  expect(units[9].id).toBe(`1/bounded-1#${spreadIndex(1, 569)}/armv8.2/linux-arm64/unordered`);
+  expect(spreadIndex(1, 569)).toBe(352);
+  expect(units[12].id).toBe('1/random#1/armv8.2/linux-arm64/ordered');
   expect(units[24].id).toBe('2/bounded-1#0/armv8.2/linux-arm64/ordered');
   expect(new Set(units.map((u) => u.id)).size).toBe(units.length);
   expect([...makePlan(params).units(10, 14)].map((u) => u.id)).toEqual(units.slice(10, 14).map((u) => u.id));
   expect([...makePlan({ ...params, limit: 7 }).units()].map((u) => u.id)).toEqual(units.slice(0, 7).map((u) => u.id));
+});
+
+test('spreadIndex visits every workload of a catalogue once, 0 first, the first few far apart', () => {
+  for (const n of [1, 2, 3, 4, 10, 569, 1000, 4096, 13459]) {
+    const seen = Array.from({ length: n }, (_, w) => spreadIndex(w, n));
+    expect(new Set(seen).size).toBe(n);
+    expect(Math.min(...seen)).toBe(0);
+    expect(Math.max(...seen)).toBe(n - 1);
+    expect(seen[0]).toBe(0);
+    if (n >= 10) {
+      // any 8 consecutive picks hit at least 5 of the catalogue's 8 equal parts
+      const parts = new Set(seen.slice(0, 8).map((i) => Math.floor((i * 8) / n)));
+      expect(parts.size).toBeGreaterThanOrEqual(5);
+    }
+  }
 });
 
 test('shards partition the plan, and shardUnits counts each slice', () => {
