@@ -18,7 +18,7 @@ import { CANARIES, CanaryName } from '../../core/canary';
 import { DEFAULT_RECALL_SEED, RecallOptions, RecallRow, promiseCounts, recallArgs, recallOf } from './recall';
 import type { RecallReply, RecallRequest } from './recall-worker';
 
-/** Units a canary may run: all of its first 100 bounded-1 workloads on the three setups. */
+/** Units a canary may run: the first 300 of the plan (suites in turn, spread over each catalogue; crash/plan.ts). */
 export const DEFAULT_BUDGET_UNITS = 300;
 /** Engine runs to shrink each first finding (a bounded workload is short already). */
 export const DEFAULT_SHRINK_TRIES = 8;
