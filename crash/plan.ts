@@ -158,14 +158,15 @@ export function makePlan(params: PlanParams): Plan {
           }
           for (let s = 0; s < block.perWorkload; s++, index++) {
             if (index >= end) return;
-            if (index >= start) yield unitAt(block.seed, block.suite, w, s, index);
+            if (index >= start) yield unitAt(block, w, s, index);
           }
         }
       }
     }
   }
 
-  function unitAt(seed: string, suite: SuiteSpec, w: number, s: number, index: number): UnitSpec {
+  function unitAt(block: (typeof blocks)[number], w: number, s: number, index: number): UnitSpec {
+    const { seed, suite } = block;
     if (suite.kind === 'mmap') {
       const { drain, profile } = mmapSetups[s];
       return { kind: 'mmap', index, id: `${seed}/mmap/${profile}/${drain}`, seed, drain, profile };
@@ -177,7 +178,7 @@ export function makePlan(params: PlanParams): Plan {
       return { kind: 'fs', index, id: `${seed}/${suite.label}#${w}/${setupId}`, seed, workload: { ops: workload.ops, name: workload.name }, setup };
     }
     const stride = suite.stride ?? 1;
-    const at = suite.suite === 'random' ? w : spreadIndex(w, Math.ceil(workloadSpace({ suite: suite.suite }).size / stride)) * stride;
+    const at = suite.suite === 'random' ? w : spreadIndex(w, block.catalogue) * stride;
     const ref: WorkloadRef = suite.suite === 'random' ? { suite: 'random', index: at, seed } : { suite: suite.suite, index: at };
     return { kind: 'fs', index, id: `${seed}/${suite.suite}#${at}/${setupId}`, seed, workload: ref, setup };
   }
@@ -186,13 +187,15 @@ export function makePlan(params: PlanParams): Plan {
 }
 
 /** The workloads a suite holds and the units each makes. */
-function blockShape(suite: SuiteSpec, params: PlanParams, setups: readonly MountSetup[], mmapSetups: readonly unknown[]): { workloads: number; perWorkload: number } {
+/** A suite's units: its workloads, the units of each, and (generated) the workloads of its whole catalogue (stride applied). */
+function blockShape(suite: SuiteSpec, params: PlanParams, setups: readonly MountSetup[], mmapSetups: readonly unknown[]): { workloads: number; perWorkload: number; catalogue: number } {
   switch (suite.kind) {
-    case 'mmap': return { workloads: 1, perWorkload: mmapSetups.length };
-    case 'file': return { workloads: Math.min(params.workloadsPerSuite, suite.workloads.length), perWorkload: setups.length };
+    case 'mmap': return { workloads: 1, perWorkload: mmapSetups.length, catalogue: 1 };
+    case 'file': return { workloads: Math.min(params.workloadsPerSuite, suite.workloads.length), perWorkload: setups.length, catalogue: suite.workloads.length };
     case 'generated': {
-      const workloads = Math.min(params.workloadsPerSuite, Math.ceil(workloadSpace({ suite: suite.suite }).size / (suite.stride ?? 1)));
-      return { workloads: setups.length === 0 ? 0 : workloads, perWorkload: setups.length };
+      const catalogue = Math.ceil(workloadSpace({ suite: suite.suite }).size / (suite.stride ?? 1));
+      const workloads = Math.min(params.workloadsPerSuite, catalogue);
+      return { workloads: setups.length === 0 ? 0 : workloads, perWorkload: setups.length, catalogue };
     }
   }
 }
