@@ -139,14 +139,9 @@ export function explorePoint(point: CrashPoint, o: ExploreOptions): ExploreResul
 
 class PointExplorer {
   private readonly families: CompletionFamily[];
-  private readonly lineOfUnit: Map<number, number>[];
+  /** The line of every unit (a family's units are some of the first family's: g only rises). */
+  private readonly lineOfUnit: Map<number, number>;
   private readonly uncertain: readonly number[];
-  /**
-   * Per family, the lines whose guaranteed version differs from the baseline family's: a
-   * state differs from the baseline state only there and on its raised units' lines, so two
-   * states are compared only there (everywhere else both hold the baseline's bytes).
-   */
-  private readonly familyDelta: ReadonlySet<number>[];
   private readonly reps: Rep[] = [];
   private readonly counts = new Map<PromiseId, number>();
   private readonly examples: Example[] = [];
@@ -170,16 +165,19 @@ class PointExplorer {
 
   constructor(private readonly point: CrashPoint, private readonly o: ExploreOptions) {
     this.families = point.families(o.k);
-    this.lineOfUnit = this.families.map((f) => new Map(f.units.map((u) => [u.unit, u.line])));
+    this.lineOfUnit = new Map(this.families[0].units.map((u) => [u.unit, u.line]));
     this.uncertain = point.lineIndices();
-    const base = this.families[0].g;
-    this.familyDelta = this.families.map((f) => new Set(this.uncertain.filter((line) => f.g.get(line) !== base.get(line))));
     this.marks = new Uint32Array(this.families.reduce((n, f) => Math.max(n, f.units.length), 0));
   }
 
-  /** Lines where the state of family f with `raised` units may differ from the baseline state. */
+  /**
+   * Lines where the state of family f with `raised` units may differ from the baseline state:
+   * the family's delta (its g differs from the baseline family's there) and the raised
+   * units' lines. Two states are compared only there: everywhere else both hold the
+   * baseline's bytes.
+   */
   private deltaOf(f: number, raised: readonly number[]): Delta {
-    return new Delta(this.familyDelta[f], raised.map((u) => this.lineOfUnit[f].get(u) as number));
+    return new Delta(this.families[f].delta, raised.map((u) => this.lineOfUnit.get(u) as number));
   }
 
   /**
@@ -322,7 +320,7 @@ class PointExplorer {
    */
   private isNeutral(node: Node, rep: Rep, u: { unit: number; line: number }, basePatch: ReadonlyMap<number, Uint8Array>): boolean {
     const fam = this.families[node.f];
-    const onLine = node.t.filter((t) => this.lineOfUnit[node.f].get(t) === u.line);
+    const onLine = node.t.filter((t) => this.lineOfUnit.get(t) === u.line);
     const key = `${rep.id}|${u.unit}|${fam.g.get(u.line)}|${onLine.join(',')}`;
     let neutral = this.neutralCache.get(key);
     if (neutral === undefined) {
@@ -411,8 +409,7 @@ class PointExplorer {
     const fam = this.families[f];
     const g = fam.g.get(line);
     assert(g !== undefined, () => `line ${line} is not uncertain here`);
-    const units = this.lineOfUnit[f];
-    const mine = raised.length === 0 ? raised : raised.filter((u) => units.get(u) === line);
+    const mine = raised.length === 0 ? raised : raised.filter((u) => this.lineOfUnit.get(u) === line);
     if (mine.length === 0) return cached(this.bytesAtG, line, g, () => this.point.lineBytes(line, g, mine));
     return cached(this.bytesRaised, line, `${g}|${mine.join(',')}`, () => this.point.lineBytes(line, g, mine));
   }

@@ -80,8 +80,23 @@ export class CrashImage extends OverlayImage {
 export interface CompletionFamily {
   readonly epochs: number;
   readonly subset: readonly number[];
-  readonly g: ReadonlyMap<number, number>;
+  readonly g: LineVersions;
   readonly units: readonly RaisableUnit[];
+  /** The uncertain lines whose g differs from the first family's (nothing completed). */
+  readonly delta: ReadonlySet<number>;
+}
+
+/** A guaranteed version per uncertain line. */
+export interface LineVersions {
+  get(line: number): number | undefined;
+}
+
+/** The versions of `base` with `over` on top: a family of k items shares its prefix's map. */
+class OverlaidVersions implements LineVersions {
+  constructor(private readonly base: LineVersions, private readonly over: ReadonlyMap<number, number>) {}
+  get(line: number): number | undefined {
+    return this.over.get(line) ?? this.base.get(line);
+  }
 }
 
 export interface RaisableUnit {
@@ -217,16 +232,92 @@ export class CrashPoint {
   families(k: number = DEFAULT_BOUND_K): CompletionFamily[] {
     this.checkCurrent();
     if (this.device.profile.eadr) throw new InvalidCrashState('x86-eadr crash states are store-buffer cuts, not unit subsets');
+    // Built as deltas, in completionSets' order: a prefix family in full, each family of a
+    // few more items from its prefix, on the lines those items touch only (a clean only
+    // raises g, so its units are the prefix's minus those the new g covers).
     const out: CompletionFamily[] = [];
-    for (const c of this.completionSets(k)) {
-      const g = this.guarantees(this.completedIds(c));
-      const units: RaisableUnit[] = [];
-      if (this.device.eviction) {
-        for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) units.push({ unit: e.unit, line: track.lineIndex });
+    const completed: PendingItem[] = [];
+    let first: ReadonlyMap<number, number> | undefined;
+    for (let e = 0; e <= this.epochs.length; e++) {
+      const levels = this.levelsAfter(completed);
+      const g = this.versionsOf(levels);
+      first ??= g;
+      const base = first;
+      const delta = new Set(this.tracks.filter((t) => g.get(t.lineIndex) !== base.get(t.lineIndex)).map((t) => t.lineIndex));
+      const units = this.device.eviction ? this.unitsAbove(g) : [];
+      out.push({ epochs: e, subset: [], g, units, delta });
+      const items = this.epochs[e] ?? [];
+      for (const subset of subsetsUpTo(items.length, k)) {
+        if (subset.length === 0 || subset.length === items.length) continue; // the prefix; the next prefix
+        const picked = subset.map((i) => items[i]);
+        const over = this.versionsOver(levels, g, picked);
+        const familyDelta = new Set(delta);
+        for (const [line, v] of over) {
+          if (v !== base.get(line)) familyDelta.add(line);
+          else familyDelta.delete(line);
+        }
+        const familyUnits = over.size === 0 ? units : units.filter((u) => { const v = over.get(u.line); return v === undefined || u.unit > v; });
+        out.push({ epochs: e, subset: picked.map((i) => i.id), g: new OverlaidVersions(g, over), units: familyUnits, delta: familyDelta });
       }
-      out.push({ epochs: c.epochs, subset: c.subset, g, units });
+      completed.push(...items);
     }
     return out;
+  }
+
+  /**
+   * The levels reached once `items` have completed on top of `from` (else the tracks' own),
+   * on the lines they touch only (copies: the tracks stay as they are).
+   */
+  private levelsAfter(items: readonly PendingItem[], from: ReadonlyMap<number, Reached> = new Map()): Map<number, Reached> {
+    const raised = new Map<number, Reached>();
+    const view = {
+      get: (lineIndex: number): Reached | undefined => {
+        let r = raised.get(lineIndex);
+        if (r === undefined) {
+          const t = from.get(lineIndex) ?? this.trackByLine.get(lineIndex);
+          if (t === undefined) return undefined;
+          r = { poc: t.poc, pop: t.pop, podp: t.podp, hint: t.hint };
+          raised.set(lineIndex, r);
+        }
+        return r;
+      },
+    };
+    for (const item of items) applyCompletion(view, item);
+    return raised;
+  }
+
+  /** Each uncertain line's guaranteed version, with `raised` levels where they are given. */
+  private versionsOf(raised: ReadonlyMap<number, Reached>): Map<number, number> {
+    const g = new Map<number, number>();
+    for (const track of this.tracks) g.set(track.lineIndex, this.versionAt(track, raised.get(track.lineIndex) ?? track));
+    return g;
+  }
+
+  private versionAt(track: LineTrack, r: Reached): number {
+    return Math.min(track.newest, guaranteedVersion(this.device.profile, this.crashKind, r));
+  }
+
+  /**
+   * The lines whose g moves when `items` complete on top of `levels` (whose versions are
+   * `g`), with their new versions.
+   */
+  private versionsOver(levels: ReadonlyMap<number, Reached>, g: ReadonlyMap<number, number>, items: readonly PendingItem[]): Map<number, number> {
+    const raised = this.levelsAfter(items, levels);
+    const over = new Map<number, number>();
+    for (const [line, r] of raised) {
+      const track = this.trackByLine.get(line);
+      if (track === undefined) continue;
+      const v = this.versionAt(track, r);
+      if (v !== g.get(line)) over.set(line, v);
+    }
+    return over;
+  }
+
+  /** The units above `g`, in line order then unit order. */
+  private unitsAbove(g: ReadonlyMap<number, number>): RaisableUnit[] {
+    const units: RaisableUnit[] = [];
+    for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) units.push({ unit: e.unit, line: track.lineIndex });
+    return units;
   }
 
   /** The uncertain lines, ascending. */
@@ -348,31 +439,8 @@ export class CrashPoint {
   }
 
   private guarantees(completed: ReadonlySet<number>): Map<number, number> {
-    // Only the lines a completed item touches get a copy of their levels to raise.
-    const raised = new Map<number, Reached>();
-    if (completed.size > 0) {
-      const view = {
-        get: (lineIndex: number): Reached | undefined => {
-          let r = raised.get(lineIndex);
-          if (r === undefined) {
-            const t = this.trackByLine.get(lineIndex);
-            if (t === undefined) return undefined;
-            r = { poc: t.poc, pop: t.pop, podp: t.podp, hint: t.hint };
-            raised.set(lineIndex, r);
-          }
-          return r;
-        },
-      };
-      for (const item of this.device.pending) if (completed.has(item.id)) applyCompletion(view, item);
-    }
-    const g = new Map<number, number>();
-    for (const track of this.tracks) {
-      const r = raised.get(track.lineIndex) ?? track;
-      g.set(track.lineIndex, Math.min(track.newest, guaranteedVersion(this.device.profile, this.crashKind, r)));
-    }
-    return g;
+    return this.versionsOf(this.levelsAfter(this.device.pending.filter((item) => completed.has(item.id))));
   }
-
 
   private checkCompletionRule(completed: readonly number[]): void {
     const set = new Set(completed);

@@ -235,4 +235,43 @@ describe('property: armv8.2 crash images only hold allowed versions', () => {
       return true;
     }), { seed: 20261124, numRuns: 150 });
   });
+
+  // families() builds each family from its epoch prefix (crash.ts); the bound's own states
+  // (bounded().states(), one completion set at a time from scratch) are the reference.
+  test('completion families are the bound: the same sets, guaranteed bytes and units, in order', () => {
+    fc.assert(fc.property(fc.array(opArb, { maxLength: 30 }), fc.constantFrom(1, 2), (ops, k) => {
+      const d = new PmemDevice({ sizeBytes: MiB });
+      for (const o of ops) {
+        if (o.op === 'store') d.store(o.addr, new Uint8Array(Math.min(o.len, REGION + 128 - o.addr)).fill(o.fill));
+        else if (o.op === 'cvap') d.dcCvap(o.addr);
+        else if (o.op === 'cvac') d.dcCvac(o.addr);
+        else if (o.op === 'dsb') d.dsb(o.kind);
+        else if (o.op === 'dmb') d.dmb(o.kind);
+      }
+      const point = d.crashPoint();
+      const families = point.families(k);
+      const bound = [...point.bounded({ k }).states()];
+      const sets = new Map<string, number[][]>();
+      for (const s of bound) {
+        if (s.kind !== 'bounded') continue;
+        const key = `${s.epochs}|${s.subset.join(',')}`;
+        sets.set(key, [...(sets.get(key) ?? []), [...s.units]]);
+      }
+      expect(families.map((f) => `${f.epochs}|${f.subset.join(',')}`)).toEqual([...sets.keys()]);
+      let total = 1;
+      for (const f of families) {
+        const listed = sets.get(`${f.epochs}|${f.subset.join(',')}`) as number[][];
+        expect(f.units.map((u) => u.unit)).toEqual(listed.filter((u) => u.length === 1).map((u) => u[0]));
+        total += listed.length;
+        const image = point.image({ kind: 'bounded', epochs: f.epochs, subset: f.subset, units: [] });
+        for (const line of point.lineIndices()) {
+          const g = f.g.get(line) as number;
+          expect(f.delta.has(line)).toBe(g !== families[0].g.get(line));
+          expect(imageBytes(image, line * 64, 64)).toEqual([...point.lineBytes(line, g, [])]);
+        }
+        for (const u of f.units) expect(point.lineIndices()).toContain(u.line);
+      }
+      expect(BigInt(total)).toBe(point.bounded({ k }).boundSize);
+    }), { seed: 20261202, numRuns: 200 });
+  });
 });
