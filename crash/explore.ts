@@ -31,7 +31,7 @@
 import { assert } from '../core/assert';
 import type { Rng } from '../core/rng';
 import { subsetCount, subsetsUpTo } from '../device/crash';
-import type { CompletionFamily, CrashPoint, CrashState, RaisableUnit } from '../device/crash';
+import type { CompletionFamily, CrashPoint, CrashState, LineSet, RaisableUnit } from '../device/crash';
 import type { ImageReads, JudgedParts, PromiseId, Violation } from './check';
 import type { DataCode, DataPatches } from './data-judge';
 
@@ -84,6 +84,19 @@ export interface ExploreResult {
   readonly examples: readonly Example[];
 }
 
+/**
+ * What a representative makes of a node's undecided units: those on lines it read
+ * structurally (positions, ascending), how many others, and of those the units on content
+ * lines where raising some unit can change a data verdict ("moving"; every unit of such a
+ * line, in unit-list order); the other others are quiet.
+ */
+interface Partition {
+  readonly structural: readonly number[];
+  readonly others: number;
+  readonly moving: ReadonlySet<number>;
+  readonly enumerated: readonly RaisableUnit[];
+}
+
 interface Rep {
   /** Its index in the point's list (a cache key). */
   readonly id: number;
@@ -104,8 +117,9 @@ interface Rep {
 
 /**
  * A node of the partition: family `f`, units T raised, and the units decided (raised iff in
- * T): those of `decided` plus the first `upTo` of `order`, both as positions in the family's
- * unit list (siblings share both, so making the children of a node costs no copy per child).
+ * T): those of `decided` plus the first `upTo` of `order`, both as positions in the first
+ * family's unit list, which holds every family's units in the same order (siblings share
+ * both, so making the children of a node costs no copy per child).
  */
 interface Node {
   readonly f: number;
@@ -120,7 +134,7 @@ interface Node {
  * its raised units (a view, not a copy: nodes are many and most find their representative).
  */
 class Delta {
-  constructor(readonly base: ReadonlySet<number>, readonly extra: readonly number[]) {}
+  constructor(readonly base: LineSet, readonly extra: readonly number[]) {}
 
   has(line: number): boolean {
     return this.base.has(line) || this.extra.includes(line);
@@ -160,14 +174,28 @@ class PointExplorer {
   /** Scratch marks by unit position, for the free units of a node (`serial` tells nodes apart). */
   private readonly marks: Uint32Array;
   private serial = 0;
+  /** The first family's units (every family's units are some of them, in the same order) and their positions. */
+  private readonly allUnits: readonly RaisableUnit[];
+  private readonly position = new Map<number, number>();
+  /** The first family's units of each line, ascending. */
+  private readonly unitsOfLine = new Map<number, RaisableUnit[]>();
+  /** Partitions of prefix families' root nodes, by representative and family. */
+  private readonly prefixPartitions = new Map<string, Partition>();
   /** Whether raising a content unit changes a data verdict, by representative, unit and the line's state. */
   private readonly neutralCache = new Map<string, boolean>();
 
   constructor(private readonly point: CrashPoint, private readonly o: ExploreOptions) {
     this.families = point.families(o.k);
-    this.lineOfUnit = new Map(this.families[0].units.map((u) => [u.unit, u.line]));
+    this.allUnits = this.families[0].units;
+    this.lineOfUnit = new Map(this.allUnits.map((u) => [u.unit, u.line]));
+    this.allUnits.forEach((u, p) => {
+      this.position.set(u.unit, p);
+      const list = this.unitsOfLine.get(u.line);
+      if (list) list.push(u);
+      else this.unitsOfLine.set(u.line, [u]);
+    });
     this.uncertain = point.lineIndices();
-    this.marks = new Uint32Array(this.families.reduce((n, f) => Math.max(n, f.units.length), 0));
+    this.marks = new Uint32Array(this.allUnits.length);
   }
 
   /**
@@ -211,7 +239,7 @@ class PointExplorer {
   }
 
   run(): ExploreResult {
-    const inBound = this.families.reduce((n, f) => n + subsetCount(f.units.length, this.o.k), 1n);
+    const inBound = this.families.reduce((n, f) => n + subsetCount(f.unitCount, this.o.k), 1n);
     this.settleNewest();
     const none: number[] = [];
     const queue: Node[] = this.families.map((_, f) => ({ f, t: [], decided: none, order: [], upTo: 0 }));
@@ -228,23 +256,93 @@ class PointExplorer {
   private resolve(node: Node, always: boolean): Node[] {
     const rep = this.repFor(node, always);
     if (rep === undefined) return [];
-    const units = this.families[node.f].units;
+    const basePatch = rep.judgement.parts.data === undefined ? new Map<number, Uint8Array>() : this.contentDiff(node, rep);
+    const part = this.partitionOf(node, rep, basePatch);
+    const room = this.o.k - node.t.length;
+    this.settleClass(node, rep, part, room, basePatch);
+    if (room === 0 || part.structural.length === 0) return [];
+    const structural = [...part.structural];
+    this.o.rng.shuffle(structural);
+    const decided = node.upTo === 0 ? node.decided : [...node.decided, ...node.order.slice(0, node.upTo)];
+    return structural.map((p, i) => ({ f: node.f, t: [...node.t, this.allUnits[p].unit].sort((a, b) => a - b), decided, order: structural, upTo: i + 1 }));
+  }
+
+  /**
+   * The partition of a node's undecided units. A family's root node (nothing decided) of a
+   * few items on top of its prefix starts from the prefix root's partition under the same
+   * representative and redoes only the lines whose g the items raised: elsewhere both hold
+   * the same units, the same bytes and so the same neutral answers (cached by the line's g).
+   */
+  private partitionOf(node: Node, rep: Rep, basePatch: ReadonlyMap<number, Uint8Array>): Partition {
+    const fam = this.families[node.f];
+    if (node.t.length > 0) return this.classify(node, rep, this.undecided(node), basePatch);
+    if (fam.prefix === node.f) return this.prefixPartition(node.f, rep, basePatch);
+    const data = rep.judgement.parts.data;
+    const from = this.prefixPartition(fam.prefix, rep);
+    const prefixG = this.families[fam.prefix].g;
+    const structural = from.structural.filter((p) => {
+      const u = this.allUnits[p];
+      const v = fam.changed.get(u.line);
+      return v === undefined || u.unit > v;
+    });
+    let others = from.others;
+    const moving = new Set(from.moving);
+    let enumerated = from.enumerated.filter((u) => !fam.changed.has(u.line));
+    for (const [line, v] of fam.changed) {
+      if (rep.struct.has(line)) continue;
+      moving.delete(line);
+      const below = prefixG.get(line) as number;
+      const onLine = (this.unitsOfLine.get(line) ?? []).filter((u) => u.unit > below);
+      const left = onLine.filter((u) => u.unit > v);
+      others -= onLine.length - left.length;
+      if (data !== undefined && rep.content.has(line) && left.some((u) => !this.isNeutral(node, rep, u, basePatch))) {
+        moving.add(line);
+        enumerated.push(...left);
+      }
+    }
+    if (moving.size > 0) enumerated = enumerated.sort((a, b) => (this.position.get(a.unit) as number) - (this.position.get(b.unit) as number));
+    return { structural, others, moving, enumerated };
+  }
+
+  /** The partition of prefix family f's root node under `rep` (cached; `basePatch` when the caller has it). */
+  private prefixPartition(f: number, rep: Rep, basePatch?: ReadonlyMap<number, Uint8Array>): Partition {
+    const key = `${rep.id}|${f}`;
+    let part = this.prefixPartitions.get(key);
+    if (part === undefined) {
+      const node: Node = { f, t: [], decided: [], order: [], upTo: 0 };
+      const patch = basePatch ?? (rep.judgement.parts.data === undefined ? new Map<number, Uint8Array>() : this.contentDiff(node, rep));
+      part = this.classify(node, rep, this.families[f].units, patch);
+      this.prefixPartitions.set(key, part);
+    }
+    return part;
+  }
+
+  /** The family's units a node has not decided (raised or not), in unit-list order. */
+  private undecided(node: Node): RaisableUnit[] {
     const mark = ++this.serial;
     for (const p of node.decided) this.marks[p] = mark;
     for (let i = 0; i < node.upTo; i++) this.marks[node.order[i]] = mark;
+    return this.families[node.f].units.filter((u) => this.marks[this.position.get(u.unit) as number] !== mark);
+  }
+
+  /** Sort `units` (a node's undecided units) by what the representative read of their lines. */
+  private classify(node: Node, rep: Rep, units: readonly RaisableUnit[], basePatch: ReadonlyMap<number, Uint8Array>): Partition {
+    const data = rep.judgement.parts.data;
     const structural: number[] = [];
-    const others: RaisableUnit[] = [];
-    for (let p = 0; p < units.length; p++) {
-      if (this.marks[p] === mark) continue;
-      if (rep.struct.has(units[p].line)) structural.push(p);
-      else others.push(units[p]);
+    let others = 0;
+    const content: RaisableUnit[] = [];
+    const moving = new Set<number>();
+    for (const u of units) {
+      if (rep.struct.has(u.line)) {
+        structural.push(this.position.get(u.unit) as number);
+        continue;
+      }
+      others++;
+      if (data === undefined || !rep.content.has(u.line)) continue;
+      content.push(u);
+      if (!moving.has(u.line) && !this.isNeutral(node, rep, u, basePatch)) moving.add(u.line);
     }
-    const room = this.o.k - node.t.length;
-    this.settleClass(node, rep, others, room);
-    if (room === 0 || structural.length === 0) return [];
-    this.o.rng.shuffle(structural);
-    const decided = node.upTo === 0 ? node.decided : [...node.decided, ...node.order.slice(0, node.upTo)];
-    return structural.map((p, i) => ({ f: node.f, t: [...node.t, units[p].unit].sort((a, b) => a - b), decided, order: structural, upTo: i + 1 }));
+    return { structural, others, moving, enumerated: content.filter((u) => moving.has(u.line)) };
   }
 
   /** A representative agreeing with the node's state on its structural lines: found, or judged now. */
@@ -284,24 +382,17 @@ class PointExplorer {
   }
 
   /**
-   * Every state T + V of the node with V drawn from `others` (units on lines the
-   * representative read as content or not at all), |V| <= room: its verdict is the
-   * representative's structural one with the data of V's lines (and of lines where the
-   * node's state and the representative differ) patched.
+   * Every state T + V of the node with V drawn from its undecided units off the
+   * representative's structural lines (on lines it read as content or not at all),
+   * |V| <= room: its verdict is the representative's structural one with the data of V's
+   * lines (and of lines where the node's state and the representative differ) patched. Only
+   * the moving units are enumerated; the quiet ones are counted.
    */
-  private settleClass(node: Node, rep: Rep, others: ReadonlyArray<{ unit: number; line: number }>, room: number): void {
+  private settleClass(node: Node, rep: Rep, part: Partition, room: number, basePatch: ReadonlyMap<number, Uint8Array>): void {
     const data = rep.judgement.parts.data;
-    const contentUnits = others.filter((u) => rep.content.has(u.line));
-    const freeCount = others.length - contentUnits.length;
-    const basePatch = data === undefined ? new Map<number, Uint8Array>() : this.contentDiff(node, rep);
-    // the units whose data can change a verdict, and every unit sharing a line with one
-    const moving = new Set<number>();
-    if (data !== undefined) {
-      for (const u of contentUnits) if (!this.isNeutral(node, rep, u, basePatch)) moving.add(u.line);
-    }
-    const enumerated = contentUnits.filter((u) => moving.has(u.line));
-    const quiet = contentUnits.length - enumerated.length + freeCount;
-    if (this.o.members !== undefined) this.listMembers(node, rep, others, room, basePatch);
+    const { enumerated } = part;
+    const quiet = part.others - enumerated.length;
+    if (this.o.members !== undefined) this.listMembers(node, rep, room, basePatch);
     for (const pick of subsetsUpTo(enumerated.length, room)) {
       const units = pick.map((i) => enumerated[i]);
       const size = subsetCount(quiet, room - pick.length);
@@ -349,8 +440,9 @@ class PointExplorer {
   }
 
   /** Members of a class with their own verdicts, each data verdict patched afresh (tests). */
-  private listMembers(node: Node, rep: Rep, others: ReadonlyArray<{ unit: number; line: number }>, room: number, basePatch: ReadonlyMap<number, Uint8Array>): void {
+  private listMembers(node: Node, rep: Rep, room: number, basePatch: ReadonlyMap<number, Uint8Array>): void {
     const members = this.o.members as NonNullable<ExploreOptions['members']>;
+    const others = this.undecided(node).filter((u) => !rep.struct.has(u.line));
     const data = rep.judgement.parts.data;
     const report = (pick: readonly number[]) => {
       const raised = [...node.t, ...pick.map((i) => others[i].unit)];

@@ -81,9 +81,15 @@ export interface CompletionFamily {
   readonly epochs: number;
   readonly subset: readonly number[];
   readonly g: LineVersions;
+  /** Built on first use (a point may have many families, most of them never asked). */
   readonly units: readonly RaisableUnit[];
+  readonly unitCount: number;
   /** The uncertain lines whose g differs from the first family's (nothing completed). */
-  readonly delta: ReadonlySet<number>;
+  readonly delta: LineSet;
+  /** The index of its epoch prefix's family in the list (its own for a prefix). */
+  readonly prefix: number;
+  /** The lines whose g is above its prefix's, with their g (none for a prefix). */
+  readonly changed: ReadonlyMap<number, number>;
 }
 
 /** A guaranteed version per uncertain line. */
@@ -91,11 +97,50 @@ export interface LineVersions {
   get(line: number): number | undefined;
 }
 
+/** A set of lines that can be asked and walked. */
+export interface LineSet extends Iterable<number> {
+  has(line: number): boolean;
+}
+
 /** The versions of `base` with `over` on top: a family of k items shares its prefix's map. */
 class OverlaidVersions implements LineVersions {
   constructor(private readonly base: LineVersions, private readonly over: ReadonlyMap<number, number>) {}
   get(line: number): number | undefined {
     return this.over.get(line) ?? this.base.get(line);
+  }
+}
+
+/** The union of a shared set and a few more lines (no copy of the shared set). */
+class UnionLines implements LineSet {
+  constructor(private readonly base: ReadonlySet<number>, private readonly more: ReadonlyMap<number, unknown>) {}
+  has(line: number): boolean {
+    return this.base.has(line) || this.more.has(line);
+  }
+  *[Symbol.iterator](): Iterator<number> {
+    yield* this.base;
+    for (const line of this.more.keys()) if (!this.base.has(line)) yield line;
+  }
+}
+
+/** A family of a few items on top of its prefix: its units are the prefix's less those its new g covers. */
+class SubsetFamily implements CompletionFamily {
+  private built: readonly RaisableUnit[] | undefined;
+  constructor(
+    readonly epochs: number,
+    readonly subset: readonly number[],
+    readonly g: LineVersions,
+    private readonly prefixUnits: readonly RaisableUnit[],
+    readonly unitCount: number,
+    readonly delta: LineSet,
+    readonly prefix: number,
+    readonly changed: ReadonlyMap<number, number>,
+  ) {}
+  get units(): readonly RaisableUnit[] {
+    this.built ??= this.changed.size === 0 ? this.prefixUnits : this.prefixUnits.filter((u) => {
+      const v = this.changed.get(u.line);
+      return v === undefined || u.unit > v;
+    });
+    return this.built;
   }
 }
 
@@ -238,6 +283,7 @@ export class CrashPoint {
     const out: CompletionFamily[] = [];
     const completed: PendingItem[] = [];
     let first: ReadonlyMap<number, number> | undefined;
+    const none = new Map<number, number>();
     for (let e = 0; e <= this.epochs.length; e++) {
       const levels = this.levelsAfter(completed);
       const g = this.versionsOf(levels);
@@ -245,19 +291,23 @@ export class CrashPoint {
       const base = first;
       const delta = new Set(this.tracks.filter((t) => g.get(t.lineIndex) !== base.get(t.lineIndex)).map((t) => t.lineIndex));
       const units = this.device.eviction ? this.unitsAbove(g) : [];
-      out.push({ epochs: e, subset: [], g, units, delta });
+      const prefix = out.length;
+      out.push({ epochs: e, subset: [], g, units, unitCount: units.length, delta, prefix, changed: none });
       const items = this.epochs[e] ?? [];
       for (const subset of subsetsUpTo(items.length, k)) {
         if (subset.length === 0 || subset.length === items.length) continue; // the prefix; the next prefix
         const picked = subset.map((i) => items[i]);
-        const over = this.versionsOver(levels, g, picked);
-        const familyDelta = new Set(delta);
-        for (const [line, v] of over) {
-          if (v !== base.get(line)) familyDelta.add(line);
-          else familyDelta.delete(line);
+        // g only rises: a changed line's g is above the prefix's, so above the first family's too
+        const changed = this.versionsOver(levels, g, picked);
+        let unitCount = units.length;
+        if (this.device.eviction) {
+          for (const [line, v] of changed) {
+            const entries = (this.trackByLine.get(line) as LineTrack).entries;
+            const before = g.get(line) as number;
+            for (const entry of entries) if (entry.unit > before && entry.unit <= v) unitCount--;
+          }
         }
-        const familyUnits = over.size === 0 ? units : units.filter((u) => { const v = over.get(u.line); return v === undefined || u.unit > v; });
-        out.push({ epochs: e, subset: picked.map((i) => i.id), g: new OverlaidVersions(g, over), units: familyUnits, delta: familyDelta });
+        out.push(new SubsetFamily(e, picked.map((i) => i.id), new OverlaidVersions(g, changed), units, unitCount, new UnionLines(delta, changed), prefix, changed));
       }
       completed.push(...items);
     }
