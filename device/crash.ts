@@ -610,9 +610,7 @@ export class CrashPoint {
       yield { kind: 'bounded', epochs: c.epochs, subset: c.subset, units: [] };
       return;
     }
-    const g = this.guarantees(this.completedIds(c));
-    const units: number[] = [];
-    for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) units.push(e.unit);
+    const units = this.unitsAbove(this.guarantees(this.completedIds(c))).map((u) => u.unit);
     for (const subset of subsetsUpTo(units.length, k)) {
       yield { kind: 'bounded', epochs: c.epochs, subset: c.subset, units: subset.map((i) => units[i]) };
     }
@@ -621,10 +619,7 @@ export class CrashPoint {
   private statesUnder(c: CompletionSet, k: number): bigint {
     if (this.device.profile.eadr) return BigInt(this.storeBufferPieces() + 1);
     if (!this.device.eviction) return 1n;
-    const g = this.guarantees(this.completedIds(c));
-    let n = 0;
-    for (const track of this.tracks) for (const e of track.entries) if (e.unit > (g.get(track.lineIndex) as number)) n++;
-    return subsetCount(n, k);
+    return subsetCount(this.unitsAbove(this.guarantees(this.completedIds(c))).length, k);
   }
 
   // -------------------------------------------------------------- x86-eadr store buffer
