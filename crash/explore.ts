@@ -26,6 +26,14 @@
  * the others are enumerated. Counts are states: a class adds its size to each promise its
  * verdict breaks. G9 is not part of a class: it is counted on judged states only.
  *
+ * Families are many where cleans pile up without a barrier (k items of n pending: about
+ * n^2/2 families a point at k = 2), and most differ from a family of one item fewer only on
+ * lines no judgement reads (blocks nothing committed points at yet). Families are resolved
+ * by their number of items, fewest first, each with its whole tree of nodes; a family whose
+ * g differs from that of itself less one item only on lines no representative of that
+ * family's tree read (structurally or as content) has the same tree, node for node, less
+ * the quiet units its higher g covers, and is settled by counting (`settleMirrors`).
+ *
  * The all-newest state and the baseline are always settled, whatever the limit.
  */
 import { assert } from '../core/assert';
@@ -82,6 +90,8 @@ export interface ExploreResult {
   /** Per promise: states that break it (class members included; `own` findings once). */
   readonly counts: ReadonlyMap<PromiseId, number>;
   readonly examples: readonly Example[];
+  /** Families settled by mirroring their prefix's tree (`settleMirrors`), not node by node. */
+  readonly mirrored: number;
 }
 
 /**
@@ -127,6 +137,17 @@ interface Node {
   readonly decided: readonly number[];
   readonly order: readonly number[];
   readonly upTo: number;
+}
+
+/** What a family's tree settled, for the families that mirror it (`settleMirrors`). */
+interface FamilyTree {
+  /** The representatives its nodes matched or judged, and the uncertain lines they read (structurally or as content). */
+  readonly reps: Set<number>;
+  readonly read: Set<number>;
+  /** Its classes' sizes as free units and room, by those and the promises broken: how many. */
+  readonly classes: Map<string, { quiet: number; room: number; promises: PromiseId[]; n: number }>;
+  /** Its settled nodes (kept only when members are listed, for tests). */
+  readonly nodes: { node: Node; rep: Rep; room: number; basePatch: ReadonlyMap<number, Uint8Array> }[];
 }
 
 /**
@@ -242,29 +263,127 @@ class PointExplorer {
     const inBound = this.families.reduce((n, f) => n + subsetCount(f.unitCount, this.o.k), 1n);
     this.settleNewest();
     const none: number[] = [];
-    const queue: Node[] = this.families.map((_, f) => ({ f, t: [], decided: none, order: [], upTo: 0 }));
-    // the baseline (family 0, nothing raised) first, then the families in a seeded spread
-    const rest = queue.slice(1);
-    this.o.rng.shuffle(rest);
-    const order = [queue[0], ...rest];
-    for (let at = 0; at < order.length; at++) order.push(...this.resolve(order[at], at === 0));
+    const root = (f: number): Node => ({ f, t: [], decided: none, order: [], upTo: 0 });
+    // Families by their number of items on top of the prefix, fewest first (the baseline,
+    // family 0, first of all), so that a family's bases (itself less one item) have their
+    // trees settled before it: one that mirrors a base is counted; the others are resolved
+    // with their whole trees, in a seeded spread order, breadth first.
+    const bySize: number[][] = [];
+    this.families.forEach((fam, f) => {
+      if (f > 0) (bySize[fam.subset.length] ??= []).push(f);
+    });
+    // the families that can be a base (fewer than k items), by epochs and items
+    const index = new Map<number, Map<number | string, number>>();
+    this.families.forEach((fam, f) => {
+      if (fam.subset.length === 0 || fam.subset.length >= this.o.k) return;
+      const byItems = index.get(fam.epochs) ?? new Map<number | string, number>();
+      index.set(fam.epochs, byItems);
+      byItems.set(itemsKey(fam.subset), f);
+    });
+    // each family's tree: its own, or for a mirror the tree it mirrors, with the family whose units that tree counts
+    const trees = new Map<number, { tree: FamilyTree; family: number }>();
+    let mirroring = 0;
+    for (let size = 0; size < Math.max(1, bySize.length); size++) {
+      const level = bySize[size] ?? [];
+      this.o.rng.shuffle(level);
+      const order: Node[] = [];
+      const mirrors = new Map<FamilyTree, Map<number, number>>();
+      for (const f of size === 0 ? [0, ...level] : level) {
+        const mirror = size === 0 ? undefined : this.mirrorBase(f, index, trees);
+        if (mirror === undefined) {
+          trees.set(f, { tree: { reps: new Set(), read: new Set(), classes: new Map(), nodes: [] }, family: f });
+          order.push(root(f));
+          continue;
+        }
+        trees.set(f, { tree: mirror.tree, family: mirror.family });
+        const removed = this.families[mirror.family].unitCount - this.families[f].unitCount;
+        const byRemoved = mirrors.get(mirror.tree) ?? new Map<number, number>();
+        mirrors.set(mirror.tree, byRemoved);
+        byRemoved.set(removed, (byRemoved.get(removed) ?? 0) + 1);
+        mirroring++;
+        if (this.o.members !== undefined) for (const m of mirror.tree.nodes) this.listMembers({ ...m.node, f }, m.rep, m.room, m.basePatch);
+      }
+      for (let at = 0; at < order.length; at++) {
+        const node = order[at];
+        order.push(...this.resolve(node, size === 0 && at === 0, trees.get(node.f)?.tree));
+      }
+      for (const [tree, byRemoved] of mirrors) this.settleMirrors(tree, byRemoved);
+    }
     assert(this.covered <= inBound, () => `covered ${this.covered} states of a bound of ${inBound}`);
-    return { inBound, covered: this.covered, judged: this.judged, counts: this.counts, examples: this.examples };
+    return { inBound, covered: this.covered, judged: this.judged, counts: this.counts, examples: this.examples, mirrored: mirroring };
+  }
+
+  /**
+   * The tree family f mirrors, if any: that of a family less one of f's items (its prefix,
+   * for one item) none of whose representatives read a line where f's g differs from that
+   * family's (the first such, in the order of f's items). A mirror's own mirrors share its
+   * tree; `family` is the one whose units the tree counts. A tree the limit left unfinished
+   * is mirrored as far as it was settled: the nodes left out are left out of its mirrors too
+   * (they had no representative to read anything), and counted as not covered.
+   */
+  private mirrorBase(f: number, index: ReadonlyMap<number, ReadonlyMap<number | string, number>>, trees: ReadonlyMap<number, { tree: FamilyTree; family: number }>): { tree: FamilyTree; family: number } | undefined {
+    const fam = this.families[f];
+    for (const item of fam.subset) {
+      const n = fam.subset.length;
+      const rest = n === 2 ? fam.subset[fam.subset[0] === item ? 1 : 0] : itemsKey(fam.subset.filter((i) => i !== item));
+      const base = n === 1 ? fam.prefix : index.get(fam.epochs)?.get(rest);
+      const of = base === undefined ? undefined : trees.get(base);
+      if (base === undefined || of === undefined) continue;
+      const was = this.families[base].changed;
+      let reads = false;
+      for (const [line, v] of fam.changed) {
+        if (was.get(line) !== v && of.tree.read.has(line)) {
+          reads = true;
+          break;
+        }
+      }
+      if (!reads) return of;
+    }
+    return undefined;
   }
 
   /** Settle a node's class and return its children (the states that raise a unit its representative read). */
-  private resolve(node: Node, always: boolean): Node[] {
+  private resolve(node: Node, always: boolean, tree?: FamilyTree): Node[] {
     const rep = this.repFor(node, always);
     if (rep === undefined) return [];
     const basePatch = rep.judgement.parts.data === undefined ? new Map<number, Uint8Array>() : this.contentDiff(node, rep);
     const part = this.partitionOf(node, rep, basePatch);
     const room = this.o.k - node.t.length;
-    this.settleClass(node, rep, part, room, basePatch);
+    if (tree !== undefined && !tree.reps.has(rep.id)) {
+      tree.reps.add(rep.id);
+      for (const line of rep.struct.keys()) tree.read.add(line);
+      for (const line of rep.content.keys()) tree.read.add(line);
+    }
+    if (tree !== undefined && this.o.members !== undefined) tree.nodes.push({ node, rep, room, basePatch });
+    this.settleClass(node, rep, part, room, basePatch, tree);
     if (room === 0 || part.structural.length === 0) return [];
     const structural = [...part.structural];
     this.o.rng.shuffle(structural);
     const decided = node.upTo === 0 ? node.decided : [...node.decided, ...node.order.slice(0, node.upTo)];
     return structural.map((p, i) => ({ f: node.f, t: [...node.t, this.allUnits[p].unit].sort((a, b) => a - b), decided, order: structural, upTo: i + 1 }));
+  }
+
+  /**
+   * The families that mirror a tree, settled by counting. A family whose g differs from the
+   * tree's family only on lines no representative of the tree read (neither structurally
+   * nor as content) has the same tree, node for node: each node's state differs from the
+   * tree's node only on those lines, so the same representative agrees with it on its
+   * structural lines, the same units are structural, content, moving and neutral, and the
+   * same data patches apply. What differs is that the units its higher g covers are gone,
+   * and those were quiet in every node. A class of `quiet` free units and `room` places
+   * therefore has subsetCount(quiet - removed, room) members in the mirror; `byRemoved`
+   * counts the mirroring families by units removed. No example is needed: the tree's own
+   * class, never smaller, already gave one for each promise its verdict breaks.
+   */
+  private settleMirrors(tree: FamilyTree, byRemoved: ReadonlyMap<number, number>): void {
+    for (const [removed, families] of byRemoved) {
+      for (const c of tree.classes.values()) {
+        assert(c.quiet >= removed, () => `a mirror removes ${removed} units of a class with ${c.quiet} free`);
+        const size = BigInt(families) * BigInt(c.n) * subsetCount(c.quiet - removed, c.room);
+        this.covered += size;
+        for (const p of c.promises) this.count(p, size);
+      }
+    }
   }
 
   /**
@@ -388,7 +507,7 @@ class PointExplorer {
    * lines (and of lines where the node's state and the representative differ) patched. Only
    * the moving units are enumerated; the quiet ones are counted.
    */
-  private settleClass(node: Node, rep: Rep, part: Partition, room: number, basePatch: ReadonlyMap<number, Uint8Array>): void {
+  private settleClass(node: Node, rep: Rep, part: Partition, room: number, basePatch: ReadonlyMap<number, Uint8Array>, tree?: FamilyTree): void {
     const data = rep.judgement.parts.data;
     const { enumerated } = part;
     const quiet = part.others - enumerated.length;
@@ -401,6 +520,13 @@ class PointExplorer {
       for (const u of units) lines.set(u.line, this.lineBytes(node.f, raised, u.line));
       const code: DataCode = data === undefined ? 'ok' : data.verdict(patchesOf(rep, lines));
       this.settle(rep.judgement.parts, code, size, () => this.stateOf(node.f, raised));
+      if (tree !== undefined) {
+        const promises = promisesOf(rep.judgement.parts, code);
+        const key = `${quiet}|${room - pick.length}|${promises.join(',')}`;
+        const c = tree.classes.get(key);
+        if (c !== undefined) c.n++;
+        else tree.classes.set(key, { quiet, room: room - pick.length, promises, n: 1 });
+      }
     }
   }
 
@@ -510,6 +636,11 @@ class PointExplorer {
     const fam = this.families[f];
     return { kind: 'bounded', epochs: fam.epochs, subset: fam.subset, units: [...units].sort((a, b) => a - b) };
   }
+}
+
+/** A family's items as a map key (one item: its number, no string made). */
+function itemsKey(subset: readonly number[]): number | string {
+  return subset.length === 1 ? subset[0] : subset.join(',');
 }
 
 function cached<K, V>(maps: Map<number, Map<K, V>>, line: number, key: K, make: () => V): V {

@@ -94,12 +94,13 @@ describe('crash engine', () => {
         expect({ finding, rebuilt: again.violations }).toEqual({ finding, rebuilt: expect.arrayContaining([{ promise: f.promise, diff: f.diff }]) });
         expect(again.workload.ops).toEqual(workload.ops);
         const spec = findingSpec(f, options);
-        if (teeth.point === 0 && !rebuilds({ ...spec, crashPoint: spec.crashPoint - 1 }, f)) teeth.point++;
+        if (teeth.point === 0 && [spec.crashPoint - 1, Math.floor(spec.crashPoint / 2)].some((crashPoint) => !rebuilds({ ...spec, crashPoint }, f))) teeth.point++;
         if (teeth.state === 0 && !rebuilds({ ...spec, crashState: { kind: 'newest' } }, f)) teeth.state++;
       }
     }
-    // The check has teeth: the instruction before, or the all-newest state at the same point,
-    // does not rebuild every finding, so a finding that carried either would fail above.
+    // The check has teeth: an earlier instruction (the one before, or half way), or the
+    // all-newest state at the same point, does not rebuild every finding, so a finding that
+    // carried either would fail above.
     expect(teeth).toEqual({ point: 1, state: 1 });
   });
 
