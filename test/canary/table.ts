@@ -106,8 +106,18 @@ async function onWorkers(args: TableArgs, done: (row: RecallRow) => void): Promi
 
 function ask(worker: Worker, request: RecallRequest): Promise<RecallRow> {
   return new Promise((resolve, reject) => {
-    worker.once('message', (reply: RecallReply) => ('row' in reply ? resolve(reply.row) : reject(new Error(`${request.canary}: ${reply.error}`))));
-    worker.once('error', reject);
+    // a worker answers many requests: each request's listeners go when it is answered
+    const onError = (err: Error) => {
+      worker.off('message', onMessage);
+      reject(err);
+    };
+    const onMessage = (reply: RecallReply) => {
+      worker.off('error', onError);
+      if ('row' in reply) resolve(reply.row);
+      else reject(new Error(`${request.canary}: ${reply.error}`));
+    };
+    worker.once('message', onMessage);
+    worker.once('error', onError);
     worker.postMessage(request);
   });
 }
