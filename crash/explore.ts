@@ -90,7 +90,7 @@ export interface ExploreResult {
   /** Per promise: states that break it (class members included; `own` findings once). */
   readonly counts: ReadonlyMap<PromiseId, number>;
   readonly examples: readonly Example[];
-  /** Families settled by mirroring their prefix's tree (`settleMirrors`), not node by node. */
+  /** Families settled by counting, as mirrors of another family's tree (`settleMirrors`), not node by node. */
   readonly mirrored: number;
 }
 
