@@ -269,12 +269,10 @@ class PointExplorer {
     // trees settled before it: one that mirrors a base is counted; the others are resolved
     // with their whole trees, in a seeded spread order, breadth first.
     const bySize: number[][] = [];
-    this.families.forEach((fam, f) => {
-      if (f > 0) (bySize[fam.subset.length] ??= []).push(f);
-    });
-    // the families that can be a base (fewer than k items), by epochs and items
+    // and the families that can be a base (fewer than k items), by epochs and items
     const index = new Map<number, Map<number | string, number>>();
     this.families.forEach((fam, f) => {
+      if (f > 0) (bySize[fam.subset.length] ??= []).push(f);
       if (fam.subset.length === 0 || fam.subset.length >= this.o.k) return;
       const byItems = index.get(fam.epochs) ?? new Map<number | string, number>();
       index.set(fam.epochs, byItems);
@@ -295,7 +293,7 @@ class PointExplorer {
           order.push(root(f));
           continue;
         }
-        trees.set(f, { tree: mirror.tree, family: mirror.family });
+        trees.set(f, mirror);
         const removed = this.families[mirror.family].unitCount - this.families[f].unitCount;
         const byRemoved = mirrors.get(mirror.tree) ?? new Map<number, number>();
         mirrors.set(mirror.tree, byRemoved);
@@ -323,8 +321,8 @@ class PointExplorer {
    */
   private mirrorBase(f: number, index: ReadonlyMap<number, ReadonlyMap<number | string, number>>, trees: ReadonlyMap<number, { tree: FamilyTree; family: number }>): { tree: FamilyTree; family: number } | undefined {
     const fam = this.families[f];
+    const n = fam.subset.length;
     for (const item of fam.subset) {
-      const n = fam.subset.length;
       const rest = n === 2 ? fam.subset[fam.subset[0] === item ? 1 : 0] : itemsKey(fam.subset.filter((i) => i !== item));
       const base = n === 1 ? fam.prefix : index.get(fam.epochs)?.get(rest);
       const of = base === undefined ? undefined : trees.get(base);
