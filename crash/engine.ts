@@ -12,7 +12,9 @@
  * mount count as "before operation 1").
  *
  * Crash states per point: the whole k-bounded space (`bounded`, k = 2 by default), reduced
- * to classes no check can tell apart (explore.ts), at most `limit` states judged a point
+ * to classes no check can tell apart (explore.ts; at a held point, points.ts, its
+ * all-complete completion set only), at most `limit` states judged a point (a held one:
+ * limit / HELD_LIMIT_SHARE)
  * and the rest of the bound counted as not covered; or `sampled` draws from the full model,
  * seeded by the unit's stream tree (a sampled run covers its draws, nothing more).
  * Identical images share their recovery (keyed by the image digest); every (image, window)
@@ -44,6 +46,13 @@ export type { CrashPointChoice, StateChoice };
  */
 export type E2fsckChoice = 'none' | 'recovered' | 'all';
 export const E2FSCK_CHOICES: readonly E2fsckChoice[] = ['none', 'recovered', 'all'];
+/**
+ * A held crash point (points.ts) explores one completion set, the next point its whole
+ * bound: it judges at most limit / HELD_LIMIT_SHARE states (rounded up). Where every state
+ * is a class of its own (a broken file system), a run of 64 held points would otherwise
+ * judge 64 new images each.
+ */
+export const HELD_LIMIT_SHARE = 8;
 /** Recovered images the real e2fsck checks at most per unit by default. */
 export const E2FSCK_PER_UNIT = 8;
 
@@ -68,6 +77,11 @@ export interface EngineOptions {
    * comparison (bench/crash.ts). Default true.
    */
   readonly reduce?: boolean;
+  /**
+   * false: explore every crash point's whole bound, held ones too (points.ts): for the test
+   * that holding loses no (state, position) pair. Default true with a reduced bound.
+   */
+  readonly holds?: boolean;
 }
 
 export interface Finding {
@@ -147,7 +161,8 @@ class UnitRun {
   run(): UnitResult {
     const media = baseImage(this.options.deviceBytes ?? 16 << 20);
     const recording = new Recording({
-      setup: this.setup, media, streams: this.streams, points: this.options.points ?? 'flushes', onCrashPoint: (d, at) => this.checkHere(d, at),
+      setup: this.setup, media, streams: this.streams, points: this.options.points ?? 'flushes',
+      onCrashPoint: (d, at, _event, held) => this.checkHere(d, at, held && this.options.holds !== false),
     });
     const disagreements: string[] = [];
     recordWorkload(recording, this.workload, ({ index, op, result }) => {
@@ -166,13 +181,15 @@ class UnitRun {
     };
   }
 
-  private checkHere(device: PmemDevice, at: CrashPosition): void {
+  /** Check one crash point; true when a held point was checked for its all-complete set only (record.ts). */
+  private checkHere(device: PmemDevice, at: CrashPosition, held: boolean): boolean {
     this.crashPoints++;
     const point = device.crashPoint();
     if (this.states.kind === 'sampled') this.checkSampled(point, at, this.states.count);
     else if (this.options.reduce === false) this.checkPrefix(point, at, this.states.k, this.states.limit);
-    else if (point.reducible) this.checkReduced(point, at, this.states.k, this.states.limit);
+    else if (point.reducible) this.checkReduced(point, at, this.states.k, this.states.limit, held);
     else this.checkListed(point, at, this.states.k, this.states.limit);
+    return held && this.states.kind === 'bounded' && this.options.reduce !== false && point.reducible;
   }
 
   /** Seeded draws from the full model: they cover themselves, against the full model's size. */
@@ -185,9 +202,9 @@ class UnitRun {
   }
 
   /** The bound, reduced to classes (explore.ts). */
-  private checkReduced(point: CrashPoint, at: CrashPosition, k: number, limit: number): void {
+  private checkReduced(point: CrashPoint, at: CrashPosition, k: number, limit: number, held: boolean): void {
     const result: ExploreResult = explorePoint(point, {
-      k, limit, rng: this.streams.exploreOrder(point.instruction),
+      k, limit: held ? Math.ceil(limit / HELD_LIMIT_SHARE) : limit, held, rng: this.streams.exploreOrder(point.instruction),
       judge: (state) => this.judgeState(point, state, at),
       wants: (promise) => this.findings.filter((f) => f.promise === promise).length < this.keep,
     });

@@ -62,6 +62,11 @@ export interface ExploreOptions {
   /** Seeds the spread order of families and units. */
   readonly rng: Rng;
   readonly judge: (state: CrashState) => Judgement;
+  /**
+   * A held crash point (points.ts): only its all-complete completion set, every other state
+   * being one of the next crash point's (no all-newest state either).
+   */
+  readonly held?: boolean;
   /** Whether a member state breaking `promise` is still wanted (to name a finding by). */
   readonly wants: (promise: PromiseId) => boolean;
   /**
@@ -206,7 +211,7 @@ class PointExplorer {
   private readonly neutralCache = new Map<string, boolean>();
 
   constructor(private readonly point: CrashPoint, private readonly o: ExploreOptions) {
-    this.families = point.families(o.k);
+    this.families = o.held === true ? [point.completeFamily()] : point.families(o.k);
     this.allUnits = this.families[0].units;
     this.lineOfUnit = new Map(this.allUnits.map((u) => [u.unit, u.line]));
     this.allUnits.forEach((u, p) => {
@@ -260,8 +265,8 @@ class PointExplorer {
   }
 
   run(): ExploreResult {
-    const inBound = this.families.reduce((n, f) => n + subsetCount(f.unitCount, this.o.k), 1n);
-    this.settleNewest();
+    const inBound = this.families.reduce((n, f) => n + subsetCount(f.unitCount, this.o.k), this.o.held === true ? 0n : 1n);
+    if (this.o.held !== true) this.settleNewest();
     const none: number[] = [];
     const root = (f: number): Node => ({ f, t: [], decided: none, order: [], upTo: 0 });
     // Families by their number of items on top of the prefix, fewest first (the baseline,

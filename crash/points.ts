@@ -11,7 +11,10 @@
  *   an SFENCE) is then in a state some crash point sees, even where no clean follows it;
  * - at the end of every operation that leaves a line uncertain, and at every persistence
  *   point (record.ts): the oracle window changes there, so a fence later is too late.
- * Trace markers are not instructions and never crash points.
+ * Trace markers are not instructions and never crash points. A crash point whose next
+ * instruction only queues a clean and is a crash point itself is held: the point after that
+ * clean holds all its states but its all-complete completion set (docs/crash.md, "Runs of
+ * cleans"); the engine explores that set only there.
  *
  * States at a point: the k-bounded space (explore.ts) or `count` seeded draws from the full
  * model, the draw d at instruction i seeded by the unit's stream tree
@@ -35,18 +38,23 @@ export function isCrashPointKind(kind: string, points: CrashPointChoice): boolea
 }
 
 /**
- * A device's `onInstruction` hook that calls `onPoint(device)` once at each crash point the
- * rule picks among instruction boundaries. It runs before the next instruction, so the
+ * A device's `onInstruction` hook that calls `onPoint(device, held)` once at each crash point
+ * the rule picks among instruction boundaries. It runs before the next instruction, so the
  * device's state is the state right after the previous one (operation ends and the end of a
  * run are the caller's to check).
+ *
+ * `held`: the next instruction only queues a clean (device.ts `onInstruction`) and is a
+ * crash point itself, so the state right after it holds every crash state of this one but
+ * those of this one's all-complete completion set (docs/crash.md, "Runs of cleans"); at the
+ * same position unless an operation boundary comes first (record.ts settles that case).
  */
-export function crashPointWatcher(points: CrashPointChoice, onPoint: (device: PmemDevice) => void): (instruction: number, device: PmemDevice, next: EventKind) => void {
+export function crashPointWatcher(points: CrashPointChoice, onPoint: (device: PmemDevice, held: boolean) => void): (instruction: number, device: PmemDevice, next: EventKind, nextQueues: boolean) => void {
   let lastEvent = -1;
-  return (_instruction, device, next) => {
+  return (_instruction, device, next, nextQueues) => {
     const e = lastInstructionEvent(device);
     const after = e >= 0 && e !== lastEvent && isCrashPointKind((device.trace as EventTrace).get(e).kind, points);
     lastEvent = e;
-    if (after || (BARRIER_KINDS.has(next) && device.lines.size > 0)) onPoint(device);
+    if (after || (BARRIER_KINDS.has(next) && device.lines.size > 0)) onPoint(device, nextQueues && isCrashPointKind(next, points));
   };
 }
 

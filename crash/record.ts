@@ -8,6 +8,11 @@
  * Positions: `done` operations returned, and whether one is in flight. A crash point inside
  * operation i+1 is judged at { done: i, inFlight: true }; an operation end, a persistence point
  * and the end at { done, inFlight: false }. Crash points during the mount count as before operation 1.
+ * A held crash point (points.ts) whose successor would come after an operation
+ * boundary, checked in part (`onCrashPoint`), is paid at the boundary: a crash point at the old position, after the queuing
+ * clean (so a crash point can be judged at an operation's in-flight position after its last
+ * instruction, or before operation 1 right before it begins; repro accepts any position the
+ * run held at the crash point, `positionsHere`).
  *
  * Markers (they are not instructions and never crash points): `op-start` {index, ...what the
  * caller says the operation is}, `op-end` {index, ...its result}, `persistence-point`
@@ -37,7 +42,15 @@ export interface RecordingOptions {
    * (before the next one), where the run stands, and what the point follows ('dsb sy',
    * 'returned fsyncSync', 'end').
    */
-  readonly onCrashPoint?: (device: PmemDevice, at: CrashPosition, event: string) => void;
+  /**
+   * `held` (points.ts): the next instruction only queues a clean and is a crash point. A
+   * caller that checks a held point for its all-complete completion set only returns true:
+   * the run then owes the rest of it to the next crash point, and where an operation
+   * boundary comes first it pays at the boundary, with a crash point at the position the
+   * held one had (the device has run the queuing clean since: its states hold the held
+   * point's).
+   */
+  readonly onCrashPoint?: (device: PmemDevice, at: CrashPosition, event: string, held: boolean) => boolean | void;
   readonly powerFailAt?: number;
   readonly trace?: boolean;
 }
@@ -47,11 +60,18 @@ export class Recording {
   private mounted: DaxFileSystem | undefined;
   private done = 0;
   private inFlight = false;
+  /** The last crash point was held and no crash point has followed it. */
+  private owed = false;
+  /** The positions the run has held since the device last ran an instruction (repro). */
+  private held: { instructions: number; positions: CrashPosition[] } = { instructions: 0, positions: [{ done: 0, inFlight: false }] };
 
   constructor(private readonly options: RecordingOptions) {
     const onCrashPoint = options.onCrashPoint;
     const watcher = onCrashPoint === undefined ? undefined
-      : crashPointWatcher(options.points ?? 'flushes', (d) => onCrashPoint(d, this.position, lastInstructionText(d)));
+      : crashPointWatcher(options.points ?? 'flushes', (d, held) => {
+        const partly = onCrashPoint(d, this.position, lastInstructionText(d), held) === true;
+        this.owed = held && partly;
+      });
     this.device = setupDevice(options.setup, options.media, {
       streams: options.streams, trace: options.trace ?? true,
       ...(options.powerFailAt === undefined ? {} : { powerFailAt: options.powerFailAt }),
@@ -74,9 +94,17 @@ export class Recording {
     return { done: this.done, inFlight: this.inFlight };
   }
 
+  /** Every position the run has held with the device where it is now (a crash point can be judged at any of them). */
+  positionsHere(): CrashPosition[] {
+    this.notePosition();
+    return [...this.held.positions];
+  }
+
   /** Operation `done + 1` begins; `what` describes it in the trace. */
   begin(what: Readonly<Record<string, unknown>>): void {
+    this.payOwed();
     this.inFlight = true;
+    this.notePosition();
     this.device.mark('op-start', { index: this.done + 1, ...what });
   }
 
@@ -86,16 +114,34 @@ export class Recording {
    * at the next fence would judge this state against a wider window).
    */
   finish(result: Readonly<Record<string, unknown>>, persisted: boolean, call = 'operation'): void {
+    this.payOwed();
     this.done++;
     this.inFlight = false;
+    this.notePosition();
     this.device.mark('op-end', { index: this.done, ...result });
     if (persisted) this.device.mark('persistence-point', { index: this.done });
-    if (persisted || this.device.lines.size > 0) this.options.onCrashPoint?.(this.device, this.position, `returned ${call}`);
+    if (persisted || this.device.lines.size > 0) this.options.onCrashPoint?.(this.device, this.position, `returned ${call}`, false);
   }
 
   /** The last crash point: the state when the run is over. */
   end(): void {
-    this.options.onCrashPoint?.(this.device, this.position, 'end');
+    this.owed = false; // the end is the same state at the same position, checked whole
+    this.options.onCrashPoint?.(this.device, this.position, 'end', false);
+  }
+
+  /** A held crash point's rest, at its position, before the position changes (see `onCrashPoint`). */
+  private payOwed(): void {
+    this.notePosition();
+    if (!this.owed) return;
+    this.owed = false;
+    this.options.onCrashPoint?.(this.device, this.position, lastInstructionText(this.device), false);
+  }
+
+  private notePosition(): void {
+    const now = this.device.instructionCount;
+    if (this.held.instructions !== now) this.held = { instructions: now, positions: [] };
+    const p = this.position;
+    if (!this.held.positions.some((q) => q.done === p.done && q.inFlight === p.inFlight)) this.held.positions.push(p);
   }
 }
 

@@ -119,9 +119,9 @@ interface CrashRun {
   readonly events: readonly DeviceEvent[];
   /** Where the power failed (the engine's position when its hook ran before this instruction). */
   readonly failedAt: CrashPosition;
-  /** Operations (1-based counts) that returned with exactly `crashPoint` instructions run:
-   * the engine also judged the point at { done, inFlight: false } for them. */
-  readonly returnedAtPoint: readonly number[];
+  /** Every position the run held at the crash point (record.ts `positionsHere`): the engine
+   * may have judged the point at any of them. */
+  readonly positions: readonly CrashPosition[];
   readonly results: readonly OpResult[];
   readonly persistencePoints: readonly number[];
   readonly crash: CrashView;
@@ -132,13 +132,11 @@ function runToCrashPoint(spec: ReproSpec, workload: Workload, eventsBefore: numb
   const { setup, crashPoint } = spec;
   const recording = new Recording({ setup, media: baseImage(spec.deviceBytes), streams: StreamTree.of(spec.seed), powerFailAt: crashPoint });
   const device = recording.device;
-  const returnedAtPoint: number[] = [];
   const results: OpResult[] = [];
   const persistencePoints: number[] = [];
   const ranToEnd = recordWorkload(recording, workload, ({ index, op, result }) => {
     results.push(result);
     if (PERSISTENCE_OPS.has(op.op) && result.ok) persistencePoints.push(index + 1);
-    if (device.instructionCount === crashPoint) returnedAtPoint.push(index + 1);
   });
   if (ranToEnd && device.instructionCount !== crashPoint) {
     throw new UsageError(`crash point ${crashPoint} lies past the end of the workload (${device.instructionCount} instructions)`,
@@ -150,7 +148,7 @@ function runToCrashPoint(spec: ReproSpec, workload: Workload, eventsBefore: numb
   assert(trace !== undefined, 'repro records the trace');
   const crash = crashView(device, image.choices, trace);
   return {
-    image: image.detach(), events: trace.slice(trace.length - eventsBefore), failedAt: recording.position, returnedAtPoint, results, persistencePoints, crash,
+    image: image.detach(), events: trace.slice(trace.length - eventsBefore), failedAt: recording.position, positions: recording.positionsHere(), results, persistencePoints, crash,
   };
 }
 
@@ -159,7 +157,7 @@ function chosenPosition(spec: ReproSpec, run: CrashRun): CrashPosition {
   const given = spec.position;
   if (given === undefined) return run.failedAt;
   const same = (p: CrashPosition) => p.done === given.done && p.inFlight === given.inFlight;
-  const candidates: CrashPosition[] = [run.failedAt, ...run.returnedAtPoint.map((done) => ({ done, inFlight: false }))];
+  const candidates = run.positions;
   if (candidates.some(same)) return given;
   const show = (p: CrashPosition) => `${p.done}${p.inFlight ? ' + 1 in flight' : ''}`;
   throw new UsageError(`position ${show(given)} is not one the engine judges crash point ${spec.crashPoint} at (it judges: ${candidates.map(show).join(', ')})`);

@@ -112,7 +112,7 @@ export interface BootOptions {
   /** Throw PowerFailure when this many instructions have run. */
   readonly powerFailAt?: number;
   /** Called before each instruction (crash-point watchers). */
-  readonly onInstruction?: (instruction: number, device: PmemDevice, next: EventKind) => void;
+  readonly onInstruction?: (instruction: number, device: PmemDevice, next: EventKind, nextQueues: boolean) => void;
   /** Record which lines of `media` the run reads (the reduction's evidence). */
   readonly readTrace?: ReadTrace;
 }

@@ -315,6 +315,19 @@ export class CrashPoint {
   }
 
   /**
+   * The all-complete completion set (every pending item completed) alone, as the first and
+   * only family of a list (its delta empty): the states a held crash point adds to those
+   * of the crash point after it (crash/points.ts).
+   */
+  completeFamily(): CompletionFamily {
+    this.checkCurrent();
+    if (this.device.profile.eadr) throw new InvalidCrashState('x86-eadr crash states are store-buffer cuts, not unit subsets');
+    const g = this.versionsOf(this.levelsAfter(this.epochs.flat()));
+    const units = this.device.eviction ? this.unitsAbove(g) : [];
+    return { epochs: this.epochs.length, subset: [], g, units, unitCount: units.length, delta: new Set(), prefix: 0, changed: new Map() };
+  }
+
+  /**
    * The levels reached once `items` have completed on top of `from` (else the tracks' own),
    * on the lines they touch only (copies: the tracks stay as they are).
    */

@@ -70,10 +70,14 @@ export interface PmemDeviceOptions {
   /** Throw PowerFailure when this many instructions have run, before the next one. */
   powerFailAt?: number;
   /**
-   * Called before each instruction with the number already run (its crash point) and the
-   * kind of the instruction about to run (a crash point right before a fence needs it).
+   * Called before each instruction with the number already run (its crash point), the
+   * kind of the instruction about to run (a crash point right before a fence needs it),
+   * and whether that instruction only queues: it changes no cached value and completes
+   * nothing, at most it adds one pending clean (DC CVAC/CVAP/CVADP/CIVAC/CVAU, CLWB,
+   * CLFLUSHOPT), so every crash state right after it is one right before it, or
+   * completes that clean too (the crash engine's reduction of runs of cleans).
    */
-  onInstruction?: (instruction: number, device: PmemDevice, next: EventKind) => void;
+  onInstruction?: (instruction: number, device: PmemDevice, next: EventKind, nextQueues: boolean) => void;
   /** Record which lines of `media` the run reads (the crash engine's reduction). */
   readTrace?: ReadTrace;
 }
@@ -137,7 +141,7 @@ export class PmemDevice {
   private readonly seed: string | number;
   private readonly chooser: Chooser | undefined;
   private readonly powerFailAt: number | undefined;
-  private readonly onInstruction: ((instruction: number, device: PmemDevice, next: EventKind) => void) | undefined;
+  private readonly onInstruction: ((instruction: number, device: PmemDevice, next: EventKind, nextQueues: boolean) => void) | undefined;
   readonly readTrace: ReadTrace | undefined;
 
   constructor(options: PmemDeviceOptions = {}) {
@@ -415,10 +419,10 @@ export class PmemDevice {
     return this.rngStream;
   }
 
-  private begin(kind: EventKind): number {
+  private begin(kind: EventKind, queues = false): number {
     const instruction = this.instructionCount;
     if (instruction === this.powerFailAt) throw new PowerFailure(instruction);
-    this.onInstruction?.(instruction, this, kind);
+    this.onInstruction?.(instruction, this, kind, queues);
     this.instructionCount = instruction + 1;
     return instruction;
   }
@@ -495,7 +499,7 @@ export class PmemDevice {
   private clean(op: string, addr: number, level: Level, detail = -1): void {
     if (this.profile.isa !== 'arm') this.requireArm(`DC ${op.toUpperCase()}`);
     if (!(addr >= 0 && addr < this.sizeBytes && Number.isSafeInteger(addr))) this.checkRange(addr, 1, `DC ${op.toUpperCase()}`);
-    const instruction = this.begin('dc');
+    const instruction = this.begin('dc', true);
     this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     const track = this.lines.get(lineIndex);
@@ -509,7 +513,7 @@ export class PmemDevice {
   private x86Clean(op: 'clflushopt' | 'clwb', addr: number): void {
     this.requireX86(op.toUpperCase());
     this.checkRange(addr, 1, op.toUpperCase());
-    const instruction = this.begin(op);
+    const instruction = this.begin(op, true);
     this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     const track = this.lines.get(lineIndex);
