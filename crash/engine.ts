@@ -32,7 +32,7 @@ import { createReference } from '../workloads/reference';
 import type { Workload } from '../workloads/ops';
 import { e2fsckAvailable, e2fsckRaw, e2fsckRecovered } from './e2fsck';
 import { CrashPosition, PromiseId, Recovered, Violation, judge, judgeParts, partsViolations, recoverImage } from './check';
-import { ExploreResult, Judgement, explorePoint } from './explore';
+import { CarriedRep, ExploreResult, Judgement, explorePoint } from './explore';
 import { OracleRun, runOracle } from './oracle';
 import { CrashPointChoice, StateChoice, crashPointWatcher } from './points';
 import { Recording, recordWorkload } from './record';
@@ -82,6 +82,11 @@ export interface EngineOptions {
    * that holding loses no (state, position) pair. Default true with a reduced bound.
    */
   readonly holds?: boolean;
+  /**
+   * false: a held point's representatives are not offered to the point after it (explore.ts
+   * `carried`): for the test that carrying them changes no count. Default true.
+   */
+  readonly carry?: boolean;
 }
 
 export interface Finding {
@@ -147,6 +152,8 @@ class UnitRun {
   private statesCovered = 0n;
   private statesInBound = 0n;
   private crashPoints = 0;
+  /** The last crash point's representatives, if it was held (checkReduced). */
+  private carry: { readonly instruction: number; readonly at: CrashPosition; readonly uncertain: number; readonly reps: readonly CarriedRep[] } | undefined;
 
   constructor(private readonly workload: Workload, private readonly options: EngineOptions) {
     this.setup = options.setup;
@@ -203,8 +210,13 @@ class UnitRun {
 
   /** The bound, reduced to classes (explore.ts). */
   private checkReduced(point: CrashPoint, at: CrashPosition, k: number, limit: number, held: boolean): void {
+    // a held point's representatives serve the point right after its queued clean, at the same position
+    const carry = this.carry;
+    const carried = carry !== undefined && this.options.carry !== false && carry.instruction + 1 === point.instruction && carry.at.done === at.done
+      && carry.at.inFlight === at.inFlight && carry.uncertain === point.uncertainLines ? carry.reps : undefined;
     const result: ExploreResult = explorePoint(point, {
       k, limit: held ? Math.ceil(limit / HELD_LIMIT_SHARE) : limit, held, rng: this.streams.exploreOrder(point.instruction),
+      ...(carried === undefined ? {} : { carried }),
       judge: (state) => this.judgeState(point, state, at),
       wants: (promise) => this.findings.filter((f) => f.promise === promise).length < this.keep,
     });
@@ -212,6 +224,7 @@ class UnitRun {
     this.statesCovered += result.covered;
     for (const [promise, n] of result.counts) this.counts[promise] = (this.counts[promise] ?? 0) + n;
     for (const example of result.examples) this.keepExample(point, at, example.state, example.promises);
+    this.carry = held ? { instruction: point.instruction, at, uncertain: point.uncertainLines, reps: result.reps } : undefined;
   }
 
   /** Bounds with no units to reduce over (x86-eadr's store-buffer cuts, eviction off): every state, or a seeded part. */

@@ -67,6 +67,13 @@ export interface ExploreOptions {
    * being one of the next crash point's (no all-newest state either).
    */
   readonly held?: boolean;
+  /**
+   * Representatives of the crash point right before this one, when that point was held and
+   * this one is at the same position: the device has queued one clean since, so the
+   * uncertain lines, the medium and every line's bytes under a given g and raised units are
+   * the same, and a judgement that read the same bytes is this point's too.
+   */
+  readonly carried?: readonly CarriedRep[];
   /** Whether a member state breaking `promise` is still wanted (to name a finding by). */
   readonly wants: (promise: PromiseId) => boolean;
   /**
@@ -97,6 +104,15 @@ export interface ExploreResult {
   readonly examples: readonly Example[];
   /** Families settled by counting, as mirrors of another family's tree (`settleMirrors`), not node by node. */
   readonly mirrored: number;
+  /** The representatives this point judged or matched a state to, carried ones among them (for the next point of a run of cleans). */
+  readonly reps: readonly CarriedRep[];
+}
+
+/** A representative as the next crash point takes it over: its judgement and what it read. */
+export interface CarriedRep {
+  readonly judgement: Judgement;
+  readonly struct: ReadonlyMap<number, Uint8Array>;
+  readonly content: ReadonlyMap<number, Uint8Array>;
 }
 
 /**
@@ -183,6 +199,8 @@ class PointExplorer {
   private readonly lineOfUnit: Map<number, number>;
   private readonly uncertain: readonly number[];
   private readonly reps: Rep[] = [];
+  /** Representatives judged here or matched to a state here (what is carried on: carried ones nobody matched are dropped). */
+  private readonly used = new Set<number>();
   private readonly counts = new Map<PromiseId, number>();
   private readonly examples: Example[] = [];
   private covered = 0n;
@@ -222,6 +240,7 @@ class PointExplorer {
     });
     this.uncertain = point.lineIndices();
     this.marks = new Uint32Array(this.allUnits.length);
+    for (const c of o.carried ?? []) this.addRep(c.judgement, c.struct, c.content, null);
   }
 
   /**
@@ -313,7 +332,8 @@ class PointExplorer {
       for (const [tree, byRemoved] of mirrors) this.settleMirrors(tree, byRemoved);
     }
     assert(this.covered <= inBound, () => `covered ${this.covered} states of a bound of ${inBound}`);
-    return { inBound, covered: this.covered, judged: this.judged, counts: this.counts, examples: this.examples, mirrored: mirroring };
+    const reps = this.reps.filter((r) => this.used.has(r.id));
+    return { inBound, covered: this.covered, judged: this.judged, counts: this.counts, examples: this.examples, mirrored: mirroring, reps };
   }
 
   /**
@@ -472,6 +492,7 @@ class PointExplorer {
     const bytes = (line: number) => this.lineBytes(node.f, node.t, line);
     const delta = this.deltaOf(node.f, node.t);
     const found = this.findRep(delta, bytes);
+    if (found !== undefined) this.used.add(found.id);
     if (found !== undefined) return found;
     if (!always && this.judged >= this.o.limit) return undefined;
     return this.judge(this.stateOf(node.f, node.t), bytes, delta);
@@ -487,6 +508,14 @@ class PointExplorer {
       if (reads === undefined || reads.structural.has(line)) struct.set(line, bytes(line));
       else if (reads.content.has(line)) content.set(line, bytes(line));
     }
+    for (const v of judgement.own) this.count(v.promise, 1n);
+    const rep = this.addRep(judgement, struct, content, delta);
+    this.used.add(rep.id);
+    return rep;
+  }
+
+  /** Register a representative, indexed by its away lines (against this point's baseline). */
+  private addRep(judgement: Judgement, struct: ReadonlyMap<number, Uint8Array>, content: ReadonlyMap<number, Uint8Array>, delta: Delta | null): Rep {
     const away = [...struct].filter(([line, had]) => !sameBytes(had, this.lineBytes(0, [], line))).map(([line]) => line).sort((a, b) => a - b);
     const rep: Rep = { id: this.reps.length, judgement, struct, content, delta, away };
     this.reps.push(rep);
@@ -499,7 +528,6 @@ class PointExplorer {
       if (list) list.push(rep);
       else this.repsByAway.set(away[0], [rep]);
     }
-    for (const v of judgement.own) this.count(v.promise, 1n);
     return rep;
   }
 
@@ -557,6 +585,7 @@ class PointExplorer {
   private settleNewest(): void {
     const bytes = (line: number) => this.point.newestLineBytes(line);
     const rep = this.findRep(null, bytes) ?? this.judge({ kind: 'newest' }, bytes, null);
+    this.used.add(rep.id);
     const data = rep.judgement.parts.data;
     const lines = new Map<number, Uint8Array>();
     for (const [line, had] of rep.content) {

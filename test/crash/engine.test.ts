@@ -49,7 +49,10 @@ describe('crash engine', () => {
     const r = run({ profile, pmemApi });
     expect(r.disagreements).toEqual([]);
     expect(r.findingCounts).toEqual({});
-    expect(r.statesChecked).toBeGreaterThan(100);
+    // the checking was substantial: many states judged, and the bound covered (runs of
+    // cleans judge about one state since held points carry their representatives)
+    expect(r.statesChecked).toBeGreaterThan(50);
+    expect(r.statesCovered * 1000n).toBeGreaterThanOrEqual(r.statesInBound * 990n);
     expect(r.uniqueImages).toBeGreaterThan(10);
     expect(r.recoveriesExplored).toBeGreaterThan(0); // G9: recovery itself was crashed
     expect(r.recoveryStatesChecked).toBeGreaterThan(r.recoveriesExplored);

@@ -94,3 +94,18 @@ describe('the engine holds points only where it explores a reduced bound', () =>
     expect(holding.statesInBound).toBeLessThan(whole.statesInBound);
   });
 });
+
+describe('representatives carried from a held point to the next', () => {
+  test('change no count and no coverage where the limit does not bind, and save judgements', () => {
+    const s = setup('armv8.2', 'linux-arm64-nosync', 'unordered');
+    // no G9 and no real e2fsck: those are findings of judged states, not of classes
+    const options = { setup: s, deviceBytes: DEVICE_BYTES, seed: 'carry', e2fsck: 'none' as const, recoveryStates: 0, states: { kind: 'bounded' as const, k: 2, limit: 1_000_000 } };
+    const carrying = runUnit(WORKLOAD, options);
+    const fresh = runUnit(WORKLOAD, { ...options, carry: false });
+    expect(carrying.findingCounts).toEqual(fresh.findingCounts);
+    expect(Object.keys(fresh.findingCounts).length).toBeGreaterThan(0);
+    expect(carrying.statesCovered).toBe(fresh.statesCovered);
+    expect(carrying.statesCovered).toBe(carrying.statesInBound);
+    expect(carrying.statesChecked).toBeLessThan(fresh.statesChecked);
+  });
+});
