@@ -8,11 +8,11 @@
  * Positions: `done` operations returned, and whether one is in flight. A crash point inside
  * operation i+1 is judged at { done: i, inFlight: true }; an operation end, a persistence point
  * and the end at { done, inFlight: false }. Crash points during the mount count as before operation 1.
- * A held crash point (points.ts) whose successor would come after an operation
- * boundary, checked in part (`onCrashPoint`), is paid at the boundary: a crash point at the old position, after the queuing
- * clean (so a crash point can be judged at an operation's in-flight position after its last
- * instruction, or before operation 1 right before it begins; repro accepts any position the
- * run held at the crash point, `positionsHere`).
+ * A held crash point (points.ts) checked in part (`onCrashPoint`) whose successor would
+ * come after an operation boundary is paid at the boundary: a crash point at the old
+ * position, after the queuing clean (so a crash point can be judged at an operation's
+ * in-flight position after its last instruction, or before operation 1 right before it
+ * begins; repro accepts any position the run held at the crash point, `positionsHere`).
  *
  * Markers (they are not instructions and never crash points): `op-start` {index, ...what the
  * caller says the operation is}, `op-end` {index, ...its result}, `persistence-point`
@@ -39,16 +39,13 @@ export interface RecordingOptions {
   readonly points?: CrashPointChoice;
   /**
    * Called at every crash point with the device in the state right after the instruction
-   * (before the next one), where the run stands, and what the point follows ('dsb sy',
-   * 'returned fsyncSync', 'end').
-   */
-  /**
-   * `held` (points.ts): the next instruction only queues a clean and is a crash point. A
-   * caller that checks a held point for its all-complete completion set only returns true:
-   * the run then owes the rest of it to the next crash point, and where an operation
-   * boundary comes first it pays at the boundary, with a crash point at the position the
-   * held one had (the device has run the queuing clean since: its states hold the held
-   * point's).
+   * (before the next one), where the run stands, what the point follows ('dsb sy',
+   * 'returned fsyncSync', 'end'), and whether it is held (points.ts: the next instruction
+   * only queues a clean and is a crash point). A caller that checks a held point for its
+   * all-complete completion set only returns true: the run then owes the rest to the next
+   * crash point, and where an operation boundary comes first it pays at the boundary, with
+   * a crash point at the position the held one had (the device has run the queuing clean
+   * since: its states hold the held point's).
    */
   readonly onCrashPoint?: (device: PmemDevice, at: CrashPosition, event: string, held: boolean) => boolean | void;
   readonly powerFailAt?: number;
