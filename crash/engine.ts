@@ -194,9 +194,11 @@ class UnitRun {
     const point = device.crashPoint();
     if (this.states.kind === 'sampled') this.checkSampled(point, at, this.states.count);
     else if (this.options.reduce === false) this.checkPrefix(point, at, this.states.k, this.states.limit);
-    else if (point.reducible) this.checkReduced(point, at, this.states.k, this.states.limit, held);
-    else this.checkListed(point, at, this.states.k, this.states.limit);
-    return held && this.states.kind === 'bounded' && this.options.reduce !== false && point.reducible;
+    else if (point.reducible) {
+      this.checkReduced(point, at, this.states.k, this.states.limit, held);
+      return held;
+    } else this.checkListed(point, at, this.states.k, this.states.limit);
+    return false;
   }
 
   /** Seeded draws from the full model: they cover themselves, against the full model's size. */

@@ -7,6 +7,7 @@
  * at every crash point, each with the position it is judged at, are the same set whether
  * points are held or every point is checked whole.
  */
+import { subsetsUpTo } from '../../device/crash';
 import type { CrashPoint, CrashState } from '../../device/crash';
 import { StreamTree } from '../../core/streams';
 import type { CrashPosition } from '../../crash/check';
@@ -28,14 +29,7 @@ const SETUPS: MountSetup[] = [setup('armv8.2', 'linux-arm64-nosync', 'ordered'),
 
 function* completeStates(point: CrashPoint, k: number): Generator<CrashState> {
   const fam = point.completeFamily();
-  const units = fam.units.map((u) => u.unit);
-  const pick = (from: number, chosen: number[]): CrashState[] => {
-    const out: CrashState[] = [{ kind: 'bounded', epochs: fam.epochs, subset: [], units: [...chosen] }];
-    if (chosen.length === k) return out;
-    for (let i = from; i < units.length; i++) out.push(...pick(i + 1, [...chosen, units[i]]));
-    return out;
-  };
-  yield* pick(0, []);
+  for (const pick of subsetsUpTo(fam.units.length, k)) yield { kind: 'bounded', epochs: fam.epochs, subset: [], units: pick.map((i) => fam.units[i].unit) };
 }
 
 /** Every (image, position) pair a run checks, holding points or not, and what it cost. */
