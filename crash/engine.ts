@@ -13,8 +13,8 @@
  *
  * Crash states per point: the whole k-bounded space (`bounded`, k = 2 by default), reduced
  * to classes no check can tell apart (explore.ts; at a held point, points.ts, its
- * all-complete completion set only), at most `limit` states judged a point (a held one:
- * limit / HELD_LIMIT_SHARE)
+ * all-complete completion set only, or none when it is a mirror of the held point before it:
+ * `mirrorHeld`), at most `limit` states judged a point (a held one: limit / HELD_LIMIT_SHARE)
  * and the rest of the bound counted as not covered; or `sampled` draws from the full model,
  * seeded by the unit's stream tree (a sampled run covers its draws, nothing more).
  * Identical images share their recovery (keyed by the image digest); every (image, window)
@@ -25,6 +25,7 @@
 import { assert } from '../core/assert';
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
+import { newestCleanStep, subsetCount } from '../device/crash';
 import type { CrashPoint, CrashState } from '../device/crash';
 import type { MediaSource } from '../device/media';
 import type { OpCost } from '../fs/filesystem';
@@ -32,7 +33,7 @@ import { createReference } from '../workloads/reference';
 import type { Workload } from '../workloads/ops';
 import { e2fsckAvailable, e2fsckRaw, e2fsckRecovered } from './e2fsck';
 import { CrashPosition, PromiseId, Recovered, Violation, judge, judgeParts, partsViolations, recoverImage } from './check';
-import { CarriedRep, ExploreResult, Judgement, explorePoint } from './explore';
+import { CarriedRep, ExploreResult, Judgement, SettledTree, explorePoint, mirrorClasses } from './explore';
 import { OracleRun, runOracle } from './oracle';
 import { CrashPointChoice, StateChoice, crashPointWatcher } from './points';
 import { Recording, recordWorkload } from './record';
@@ -87,6 +88,11 @@ export interface EngineOptions {
    * `carried`): for the test that carrying them changes no count. Default true.
    */
   readonly carry?: boolean;
+  /**
+   * false: every held point is explored, none settled as a mirror of the held point before
+   * it (`mirrorHeld`): for the test that mirroring changes no count. Default true.
+   */
+  readonly mirrorHeld?: boolean;
 }
 
 export interface Finding {
@@ -107,6 +113,8 @@ export interface UnitResult {
   readonly operations: number;
   readonly setup: MountSetup;
   readonly crashPoints: number;
+  /** Held crash points settled as mirrors of the held point before them (`mirrorHeld`: no crash point built, nothing judged). */
+  readonly mirroredPoints: number;
   /** States judged directly (each recovered, or found in the unit's image cache). */
   readonly statesChecked: number;
   /** States judged or proven equivalent to a judged one (the coverage numerator). */
@@ -152,8 +160,15 @@ class UnitRun {
   private statesCovered = 0n;
   private statesInBound = 0n;
   private crashPoints = 0;
-  /** The last crash point's representatives, if it was held (checkReduced). */
-  private carry: { readonly instruction: number; readonly at: CrashPosition; readonly uncertain: number; readonly reps: readonly CarriedRep[] } | undefined;
+  private mirroredPoints = 0;
+  /**
+   * The last crash point, if it was held (checkReduced): its representatives, and its one
+   * family's tree with the units the held points mirrored since have removed from it.
+   */
+  private carry: {
+    readonly instruction: number; readonly at: CrashPosition; readonly uncertain: number; readonly pending: number;
+    readonly reps: readonly CarriedRep[]; readonly tree: SettledTree | undefined; readonly removed: number;
+  } | undefined;
 
   constructor(private readonly workload: Workload, private readonly options: EngineOptions) {
     this.setup = options.setup;
@@ -180,7 +195,7 @@ class UnitRun {
     });
     if (disagreements.length > 0) this.counts.G0 = disagreements.length;
     return {
-      workload: this.workload.name, operations: this.workload.ops.length, setup: this.setup, crashPoints: this.crashPoints,
+      workload: this.workload.name, operations: this.workload.ops.length, setup: this.setup, crashPoints: this.crashPoints, mirroredPoints: this.mirroredPoints,
       statesChecked: this.statesChecked, statesCovered: this.statesCovered, statesInBound: this.statesInBound, uniqueImages: this.cache.size,
       e2fsckRuns: this.e2fsck.runs, e2fsckSkipped: this.e2fsck.skipped, e2fsckMissing: this.e2fsck.missing,
       recoveryStatesChecked: this.g9.statesChecked, recoveriesExplored: this.g9.explored,
@@ -191,6 +206,7 @@ class UnitRun {
   /** Check one crash point; true when a held point was checked for its all-complete set only (record.ts). */
   private checkHere(device: PmemDevice, at: CrashPosition, held: boolean): boolean {
     this.crashPoints++;
+    if (held && this.states.kind === 'bounded' && this.options.reduce !== false && this.mirrorHeld(device, at, this.states.k)) return true;
     const point = device.crashPoint();
     if (this.states.kind === 'sampled') this.checkSampled(point, at, this.states.count);
     else if (this.options.reduce === false) this.checkPrefix(point, at, this.states.k, this.states.limit);
@@ -226,7 +242,39 @@ class UnitRun {
     this.statesCovered += result.covered;
     for (const [promise, n] of result.counts) this.counts[promise] = (this.counts[promise] ?? 0) + n;
     for (const example of result.examples) this.keepExample(point, at, example.state, example.promises);
-    this.carry = held ? { instruction: point.instruction, at, uncertain: point.uncertainLines, reps: result.reps } : undefined;
+    this.carry = held ? { instruction: point.instruction, at, uncertain: point.uncertainLines, pending: point.pendingCount, reps: result.reps, tree: result.tree, removed: 0 } : undefined;
+  }
+
+  /**
+   * Settle a held point as a mirror of the held point right before it, without building its
+   * crash point (in a loop of n cleans that is O(n) a point, O(n^2) a loop): when the one
+   * instruction between them queued one clean (or nothing), at the same position with the
+   * same uncertain lines, the all-complete family here differs from the one there only on
+   * the cleaned line; if no representative of that tree read the line, this family's tree is
+   * the same less the units the clean covers (explore.ts `mirrorClasses`). Its states are
+   * then counted, none judged, and the representatives are carried on unchanged.
+   */
+  private mirrorHeld(device: PmemDevice, at: CrashPosition, k: number): boolean {
+    const c = this.carry;
+    if (c?.tree === undefined || this.options.mirrorHeld === false || this.options.carry === false) return false;
+    if (c.instruction + 1 !== device.instructionCount || c.at.done !== at.done || c.at.inFlight !== at.inFlight || c.uncertain !== device.lines.size) return false;
+    let removed = c.removed;
+    if (device.pending.length === c.pending + 1) {
+      const step = newestCleanStep(device);
+      if (step === undefined || c.tree.read.has(step.line)) return false;
+      removed += step.removed;
+    } else if (device.pending.length !== c.pending) {
+      return false;
+    }
+    const inBound = subsetCount(c.tree.unitCount - removed, k);
+    const mirror = mirrorClasses(c.tree, removed);
+    assert(mirror.covered <= inBound, () => `a mirrored held point covers ${mirror.covered} states of a bound of ${inBound}`);
+    this.statesInBound += inBound;
+    this.statesCovered += mirror.covered;
+    for (const [promise, n] of mirror.counts) this.counts[promise] = (this.counts[promise] ?? 0) + Number(n);
+    this.carry = { ...c, instruction: device.instructionCount, pending: device.pending.length, removed };
+    this.mirroredPoints++;
+    return true;
   }
 
   /** Bounds with no units to reduce over (x86-eadr's store-buffer cuts, eviction off): every state, or a seeded part. */

@@ -38,8 +38,8 @@
  */
 import { assert } from '../core/assert';
 import type { Rng } from '../core/rng';
-import { subsetCount, subsetsUpTo } from '../device/crash';
-import type { CompletionFamily, CrashPoint, CrashState, LineSet, RaisableUnit } from '../device/crash';
+import { listFamilies, subsetCount, subsetsUpTo } from '../device/crash';
+import type { CompletionFamily, CrashPoint, CrashState, FamilySource, LineSet, RaisableUnit } from '../device/crash';
 import type { ImageReads, JudgedParts, PromiseId, Violation } from './check';
 import type { DataCode, DataPatches } from './data-judge';
 
@@ -74,6 +74,12 @@ export interface ExploreOptions {
    * the same, and a judgement that read the same bytes is this point's too.
    */
   readonly carried?: readonly CarriedRep[];
+  /**
+   * Families in the bound above which the families of quiet items only are counted, not
+   * listed (`expandBulk`; default BULK_FAMILIES; tests set 0 to hold both ways equal). Not
+   * with `members`, which lists every family's members.
+   */
+  readonly bulkFrom?: number;
   /** Whether a member state breaking `promise` is still wanted (to name a finding by). */
   readonly wants: (promise: PromiseId) => boolean;
   /**
@@ -106,6 +112,40 @@ export interface ExploreResult {
   readonly mirrored: number;
   /** The representatives this point judged or matched a state to, carried ones among them (for the next point of a run of cleans). */
   readonly reps: readonly CarriedRep[];
+  /** A held point's one family's tree: what the crash points after it in a run of cleans may mirror (`mirrorClasses`). */
+  readonly tree?: SettledTree;
+}
+
+/**
+ * What one family's tree settled, as a family that mirrors it needs it: the uncertain lines
+ * its representatives read (structurally or as content), its classes, and its unit count.
+ */
+export interface SettledTree {
+  readonly read: ReadonlySet<number>;
+  readonly classes: ReadonlyMap<string, { readonly quiet: number; readonly room: number; readonly promises: readonly PromiseId[]; readonly n: number }>;
+  readonly unitCount: number;
+}
+
+/**
+ * The states of `families` families that mirror `tree` with `removed` of its units gone
+ * (their g differs from the tree's family only on lines no representative of the tree read),
+ * and per promise how many of them break it. Each node of the tree is a node of the mirror,
+ * with the same representative, the same structural, content, moving and neutral units and
+ * the same data patches (the differing lines are read by nobody); the units the mirror's
+ * higher g covers are gone, and those were quiet in every node. A class of `quiet` free units
+ * and `room` places therefore has subsetCount(quiet - removed, room) members in the mirror.
+ * No example is needed: the tree's own class, never smaller, already gave one.
+ */
+export function mirrorClasses(tree: SettledTree, removed: number, families = 1n): { covered: bigint; counts: Map<PromiseId, bigint> } {
+  let covered = 0n;
+  const counts = new Map<PromiseId, bigint>();
+  for (const c of tree.classes.values()) {
+    assert(c.quiet >= removed, () => `a mirror removes ${removed} units of a class with ${c.quiet} free`);
+    const size = families * BigInt(c.n) * subsetCount(c.quiet - removed, c.room);
+    covered += size;
+    for (const p of c.promises) counts.set(p, (counts.get(p) ?? 0n) + size);
+  }
+  return { covered, counts };
 }
 
 /** A representative as the next crash point takes it over: its judgement and what it read. */
@@ -161,7 +201,7 @@ interface Node {
 }
 
 /** What a family's tree settled, for the families that mirror it (`settleMirrors`). */
-interface FamilyTree {
+interface FamilyTree extends SettledTree {
   /** The representatives its nodes matched or judged, and the uncertain lines they read (structurally or as content). */
   readonly reps: Set<number>;
   readonly read: Set<number>;
@@ -189,12 +229,25 @@ class Delta {
   }
 }
 
+/**
+ * Families in a bound above which the quiet items' families are counted in bulk: a point
+ * with n pending cleans has about n^2/2 families at k = 2 (a 1 MiB write cleans 16,384
+ * lines before its barrier: 134 million), and listing one costs more than counting it.
+ */
+export const BULK_FAMILIES = 4096;
+
 export function explorePoint(point: CrashPoint, o: ExploreOptions): ExploreResult {
   return new PointExplorer(point, o).run();
 }
 
 class PointExplorer {
   private readonly families: CompletionFamily[];
+  /** Bulk mode (`expandBulk`): where the families not listed come from; the prefixes are families 0..epochs. */
+  private readonly bulk: FamilySource | undefined;
+  /** Bulk mode: per epoch prefix, the ids of the quiet items whose families were counted. */
+  private readonly quietItems = new Map<number, Set<number>>();
+  /** Bulk mode: the bound's states in the families counted. */
+  private bulkInBound = 0n;
   /** The line of every unit (a family's units are some of the first family's: g only rises). */
   private readonly lineOfUnit: Map<number, number>;
   private readonly uncertain: readonly number[];
@@ -229,7 +282,14 @@ class PointExplorer {
   private readonly neutralCache = new Map<string, boolean>();
 
   constructor(private readonly point: CrashPoint, private readonly o: ExploreOptions) {
-    this.families = o.held === true ? [point.completeFamily()] : point.families(o.k);
+    if (o.held === true) {
+      this.families = [point.completeFamily()];
+    } else {
+      const source = point.familySource(o.k);
+      const bulk = o.members === undefined && source.count > (o.bulkFrom ?? BULK_FAMILIES);
+      this.bulk = bulk ? source : undefined;
+      this.families = bulk ? source.prefixes.map((e) => source.prefix(e, e)) : listFamilies(source, o.k);
+    }
     this.allUnits = this.families[0].units;
     this.lineOfUnit = new Map(this.allUnits.map((u) => [u.unit, u.line]));
     this.allUnits.forEach((u, p) => {
@@ -284,7 +344,6 @@ class PointExplorer {
   }
 
   run(): ExploreResult {
-    const inBound = this.families.reduce((n, f) => n + subsetCount(f.unitCount, this.o.k), this.o.held === true ? 0n : 1n);
     if (this.o.held !== true) this.settleNewest();
     const none: number[] = [];
     const root = (f: number): Node => ({ f, t: [], decided: none, order: [], upTo: 0 });
@@ -309,19 +368,19 @@ class PointExplorer {
       const level = bySize[size] ?? [];
       this.o.rng.shuffle(level);
       const order: Node[] = [];
-      const mirrors = new Map<FamilyTree, Map<number, number>>();
+      const mirrors = new Map<FamilyTree, Map<number, bigint>>();
       for (const f of size === 0 ? [0, ...level] : level) {
         const mirror = size === 0 ? undefined : this.mirrorBase(f, index, trees);
         if (mirror === undefined) {
-          trees.set(f, { tree: { reps: new Set(), read: new Set(), classes: new Map(), nodes: [] }, family: f });
+          trees.set(f, { tree: { reps: new Set(), read: new Set(), classes: new Map(), nodes: [], unitCount: this.families[f].unitCount }, family: f });
           order.push(root(f));
           continue;
         }
         trees.set(f, mirror);
         const removed = this.families[mirror.family].unitCount - this.families[f].unitCount;
-        const byRemoved = mirrors.get(mirror.tree) ?? new Map<number, number>();
+        const byRemoved = mirrors.get(mirror.tree) ?? new Map<number, bigint>();
         mirrors.set(mirror.tree, byRemoved);
-        byRemoved.set(removed, (byRemoved.get(removed) ?? 0) + 1);
+        byRemoved.set(removed, (byRemoved.get(removed) ?? 0n) + 1n);
         mirroring++;
         if (this.o.members !== undefined) for (const m of mirror.tree.nodes) this.listMembers({ ...m.node, f }, m.rep, m.room, m.basePatch);
       }
@@ -330,10 +389,13 @@ class PointExplorer {
         order.push(...this.resolve(node, size === 0 && at === 0, trees.get(node.f)?.tree));
       }
       for (const [tree, byRemoved] of mirrors) this.settleMirrors(tree, byRemoved);
+      if (size === 0 && this.bulk !== undefined) mirroring += this.expandBulk(this.bulk, trees, bySize, index);
     }
+    const inBound = this.families.reduce((n, f) => n + subsetCount(f.unitCount, this.o.k), this.bulkInBound + (this.o.held === true ? 0n : 1n));
     assert(this.covered <= inBound, () => `covered ${this.covered} states of a bound of ${inBound}`);
     const reps = this.reps.filter((r) => this.used.has(r.id));
-    return { inBound, covered: this.covered, judged: this.judged, counts: this.counts, examples: this.examples, mirrored: mirroring, reps };
+    const tree = this.o.held === true ? trees.get(0)?.tree : undefined;
+    return { inBound, covered: this.covered, judged: this.judged, counts: this.counts, examples: this.examples, mirrored: mirroring, reps, ...(tree === undefined ? {} : { tree }) };
   }
 
   /**
@@ -347,9 +409,12 @@ class PointExplorer {
   private mirrorBase(f: number, index: ReadonlyMap<number, ReadonlyMap<number | string, number>>, trees: ReadonlyMap<number, { tree: FamilyTree; family: number }>): { tree: FamilyTree; family: number } | undefined {
     const fam = this.families[f];
     const n = fam.subset.length;
+    const quiet = this.quietItems.get(fam.epochs);
     for (const item of fam.subset) {
       const rest = n === 2 ? fam.subset[fam.subset[0] === item ? 1 : 0] : itemsKey(fam.subset.filter((i) => i !== item));
-      const base = n === 1 ? fam.prefix : index.get(fam.epochs)?.get(rest);
+      // the family of quiet items only (bulk mode: not listed) mirrors its prefix's tree, with the prefix's g elsewhere
+      const restQuiet = quiet !== undefined && fam.subset.every((i) => i === item || quiet.has(i));
+      const base = n === 1 || restQuiet ? fam.prefix : index.get(fam.epochs)?.get(rest);
       const of = base === undefined ? undefined : trees.get(base);
       if (base === undefined || of === undefined) continue;
       const was = this.families[base].changed;
@@ -363,6 +428,77 @@ class PointExplorer {
       if (!reads) return of;
     }
     return undefined;
+  }
+
+  /**
+   * Bulk mode, once the prefixes' trees are settled: the families of each prefix made of
+   * quiet items only are counted, the others listed. An item is quiet when what it alone
+   * changes is at most one line, that no other item of its epoch changes and no
+   * representative of the prefix's tree read. A family of quiet items then differs from its
+   * prefix only on unread lines, and by induction over its items (each family less one item
+   * mirrors the prefix's tree: `mirrorBase`) it mirrors the prefix's tree with the units its
+   * items cover removed, their removals adding up (distinct lines). Those families are
+   * counted by size and units removed, none built; the families with a loud item are listed
+   * and resolved as any family (a family of one loud item and quiet ones may still mirror).
+   * Returns the families counted.
+   */
+  private expandBulk(source: FamilySource, trees: ReadonlyMap<number, { tree: FamilyTree; family: number }>, bySize: number[][], index: Map<number, Map<number | string, number>>): number {
+    const k = this.o.k;
+    let counted = 0n;
+    for (const e of source.prefixes) {
+      const items = source.items[e];
+      const m = items.length;
+      const of = trees.get(e);
+      if (m === 0 || of === undefined) continue;
+      const steps = items.map((_, i) => source.step(e, i));
+      const changers = new Map<number, number>();
+      for (const step of steps) for (const line of step.changed.keys()) changers.set(line, (changers.get(line) ?? 0) + 1);
+      const quiet: number[] = [];
+      const loud: number[] = [];
+      steps.forEach((step, i) => {
+        const alone = step.changed.size <= 1 && [...step.changed.keys()].every((line) => changers.get(line) === 1 && !of.tree.read.has(line));
+        (alone ? quiet : loud).push(i);
+      });
+      this.quietItems.set(e, new Set(quiet.map((i) => items[i])));
+      // families of quiet items by size and units removed (a family of all m items is the next prefix)
+      const bySum: Map<number, bigint>[] = [new Map([[0, 1n]])];
+      for (const i of quiet) {
+        const r = steps[i].removed;
+        for (let size = Math.min(k, bySum.length); size >= 1; size--) {
+          const from = bySum[size - 1];
+          const to = (bySum[size] ??= new Map());
+          for (const [sum, n] of from) to.set(sum + r, (to.get(sum + r) ?? 0n) + n);
+        }
+      }
+      if (quiet.length === m && m <= k) {
+        const all = quiet.reduce((sum, i) => sum + steps[i].removed, 0);
+        bySum[m].set(all, (bySum[m].get(all) as bigint) - 1n);
+      }
+      const byRemoved = new Map<number, bigint>();
+      for (let size = 1; size < bySum.length; size++) for (const [sum, n] of bySum[size]) byRemoved.set(sum, (byRemoved.get(sum) ?? 0n) + n);
+      const prefixUnits = this.families[e].unitCount;
+      for (const [removed, n] of byRemoved) {
+        counted += n;
+        this.bulkInBound += n * subsetCount(prefixUnits - removed, k);
+      }
+      this.settleMirrors(of.tree, byRemoved);
+      // the families with at least one loud item, listed
+      const byItems = index.get(e) ?? new Map<number | string, number>();
+      index.set(e, byItems);
+      for (const pickLoud of subsetsUpTo(loud.length, k)) {
+        if (pickLoud.length === 0) continue;
+        for (const pickQuiet of subsetsUpTo(quiet.length, k - pickLoud.length)) {
+          const subset = [...pickLoud.map((i) => loud[i]), ...pickQuiet.map((i) => quiet[i])].sort((a, b) => a - b);
+          if (subset.length === m) continue;
+          const f = this.families.length;
+          const fam = source.family(e, subset, e);
+          this.families.push(fam);
+          (bySize[subset.length] ??= []).push(f);
+          if (subset.length < k) byItems.set(itemsKey(fam.subset), f);
+        }
+      }
+    }
+    return Number(counted);
   }
 
   /** Settle a node's class and return its children (the states that raise a unit its representative read). */
@@ -386,26 +522,12 @@ class PointExplorer {
     return structural.map((p, i) => ({ f: node.f, t: [...node.t, this.allUnits[p].unit].sort((a, b) => a - b), decided, order: structural, upTo: i + 1 }));
   }
 
-  /**
-   * The families that mirror a tree, settled by counting. A family whose g differs from the
-   * tree's family only on lines no representative of the tree read (neither structurally
-   * nor as content) has the same tree, node for node: each node's state differs from the
-   * tree's node only on those lines, so the same representative agrees with it on its
-   * structural lines, the same units are structural, content, moving and neutral, and the
-   * same data patches apply. What differs is that the units its higher g covers are gone,
-   * and those were quiet in every node. A class of `quiet` free units and `room` places
-   * therefore has subsetCount(quiet - removed, room) members in the mirror; `byRemoved`
-   * counts the mirroring families by units removed. No example is needed: the tree's own
-   * class, never smaller, already gave one for each promise its verdict breaks.
-   */
-  private settleMirrors(tree: FamilyTree, byRemoved: ReadonlyMap<number, number>): void {
+  /** The families that mirror a tree, settled by counting (`mirrorClasses`); `byRemoved` counts them by units removed. */
+  private settleMirrors(tree: FamilyTree, byRemoved: ReadonlyMap<number, bigint>): void {
     for (const [removed, families] of byRemoved) {
-      for (const c of tree.classes.values()) {
-        assert(c.quiet >= removed, () => `a mirror removes ${removed} units of a class with ${c.quiet} free`);
-        const size = BigInt(families) * BigInt(c.n) * subsetCount(c.quiet - removed, c.room);
-        this.covered += size;
-        for (const p of c.promises) this.count(p, size);
-      }
+      const m = mirrorClasses(tree, removed, families);
+      this.covered += m.covered;
+      for (const [p, n] of m.counts) this.count(p, n);
     }
   }
 

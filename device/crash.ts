@@ -144,6 +144,22 @@ class SubsetFamily implements CompletionFamily {
   }
 }
 
+/** The families of a bound, built on demand (`CrashPoint.familySource`). */
+export interface FamilySource {
+  /** Families in the bound (as many as `families(k)` lists). */
+  readonly count: number;
+  /** The epoch prefixes 0..epochs (the last completes every pending item). */
+  readonly prefixes: readonly number[];
+  /** The pending items of the epoch after each prefix (none after the last), by id. */
+  readonly items: readonly (readonly number[])[];
+  /** Prefix e's family, `at` its index in the caller's list (its own `prefix`). */
+  prefix(e: number, at: number): CompletionFamily;
+  /** What item i of epoch e completing alone on top of prefix e does: the lines whose g rises, with their g, and the units that covers. */
+  step(e: number, i: number): { readonly changed: ReadonlyMap<number, number>; readonly removed: number };
+  /** The family of prefix e (at index `at` of the caller's list) and items `subset` (indices into `items[e]`, ascending) of the next epoch. */
+  family(e: number, subset: readonly number[], at: number): CompletionFamily;
+}
+
 export interface RaisableUnit {
   readonly unit: number;
   readonly line: number;
@@ -275,43 +291,66 @@ export class CrashPoint {
    * plus the all-newest state; their count is `bounded({ k }).boundSize`.
    */
   families(k: number = DEFAULT_BOUND_K): CompletionFamily[] {
+    return listFamilies(this.familySource(k), k);
+  }
+
+  /**
+   * The families of bound k without listing them: each epoch prefix's family, and any family
+   * of a few items of the next epoch, or what one such item alone changes, on demand (a point
+   * with thousands of pending cleans has millions of families; crash/explore.ts counts most of
+   * them). `families(k)` lists them all, in this order: each prefix, then its subsets.
+   */
+  familySource(k: number = DEFAULT_BOUND_K): FamilySource {
     this.checkCurrent();
     if (this.device.profile.eadr) throw new InvalidCrashState('x86-eadr crash states are store-buffer cuts, not unit subsets');
-    // Built as deltas, in completionSets' order: a prefix family in full, each family of a
-    // few more items from its prefix, on the lines those items touch only (a clean only
-    // raises g, so its units are the prefix's minus those the new g covers).
-    const out: CompletionFamily[] = [];
+    // A prefix family in full; a family of a few more items from its prefix, on the lines
+    // those items touch only (a clean only raises g, so its units are the prefix's minus
+    // those the new g covers).
+    const prefixes: { levels: Map<number, Reached>; g: Map<number, number>; delta: Set<number>; units: RaisableUnit[] }[] = [];
     const completed: PendingItem[] = [];
     let first: ReadonlyMap<number, number> | undefined;
-    const none = new Map<number, number>();
+    let count = 0;
     for (let e = 0; e <= this.epochs.length; e++) {
       const levels = this.levelsAfter(completed);
       const g = this.versionsOf(levels);
       first ??= g;
       const base = first;
       const delta = new Set(this.tracks.filter((t) => g.get(t.lineIndex) !== base.get(t.lineIndex)).map((t) => t.lineIndex));
-      const units = this.device.eviction ? this.unitsAbove(g) : [];
-      const prefix = out.length;
-      out.push({ epochs: e, subset: [], g, units, unitCount: units.length, delta, prefix, changed: none });
-      const items = this.epochs[e] ?? [];
-      for (const subset of subsetsUpTo(items.length, k)) {
-        if (subset.length === 0 || subset.length === items.length) continue; // the prefix; the next prefix
-        const picked = subset.map((i) => items[i]);
-        // g only rises: a changed line's g is above the prefix's, so above the first family's too
-        const changed = this.versionsOver(levels, g, picked);
-        let unitCount = units.length;
-        if (this.device.eviction) {
-          for (const [line, v] of changed) {
-            const entries = (this.trackByLine.get(line) as LineTrack).entries;
-            const before = g.get(line) as number;
-            for (const entry of entries) if (entry.unit > before && entry.unit <= v) unitCount--;
-          }
-        }
-        out.push(new SubsetFamily(e, picked.map((i) => i.id), new OverlaidVersions(g, changed), units, unitCount, new UnionLines(delta, changed), prefix, changed));
-      }
-      completed.push(...items);
+      prefixes.push({ levels, g, delta, units: this.device.eviction ? this.unitsAbove(g) : [] });
+      const m = (this.epochs[e] ?? []).length;
+      count += 1 + Number(subsetCount(m, k)) - 1 - (m > 0 && m <= k ? 1 : 0);
+      completed.push(...(this.epochs[e] ?? []));
     }
-    return out;
+    const none = new Map<number, number>();
+    const changedBy = (e: number, picked: readonly PendingItem[]) => {
+      const p = prefixes[e];
+      // g only rises: a changed line's g is above the prefix's, so above the first family's too
+      const changed = this.versionsOver(p.levels, p.g, picked);
+      let removed = 0;
+      if (this.device.eviction) {
+        for (const [line, v] of changed) {
+          const before = p.g.get(line) as number;
+          for (const entry of (this.trackByLine.get(line) as LineTrack).entries) if (entry.unit > before && entry.unit <= v) removed++;
+        }
+      }
+      return { changed, removed };
+    };
+    return {
+      count,
+      prefixes: prefixes.map((_, e) => e),
+      items: prefixes.map((_, e) => (this.epochs[e] ?? []).map((i) => i.id)),
+      prefix: (e, at) => {
+        const p = prefixes[e];
+        return { epochs: e, subset: [], g: p.g, units: p.units, unitCount: p.units.length, delta: p.delta, prefix: at, changed: none };
+      },
+      step: (e, i) => changedBy(e, [this.epochs[e][i]]),
+      family: (e, subset, at) => {
+        const p = prefixes[e];
+        const picked = subset.map((i) => this.epochs[e][i]);
+        const { changed, removed } = changedBy(e, picked);
+        return new SubsetFamily(e, picked.map((i) => i.id), new OverlaidVersions(p.g, changed), p.units, p.units.length - removed, new UnionLines(p.delta, changed), at, changed);
+      },
+    };
   }
 
   /**
@@ -725,6 +764,46 @@ export class CrashPoint {
     assert(this.device.instructionCount === this.instruction,
       () => `crash point ${this.instruction} used after the device ran to ${this.device.instructionCount}`);
   }
+}
+
+/**
+ * What the device's newest pending item changes in the all-complete completion set when it
+ * is a clean: its line, and how many of that line's units the all-complete g covers now
+ * and did not before the clean was queued (the units every family of a held crash point's
+ * successor no longer raises; crash/engine.ts). Undefined when the newest item is not a
+ * clean. Costs the pending items, not the uncertain lines: no CrashPoint is built.
+ */
+export function newestCleanStep(device: PmemDevice, crashKind: CrashKind = 'power'): { readonly line: number; readonly removed: number } | undefined {
+  const item = device.pending[device.pending.length - 1];
+  if (item === undefined || item.kind !== 'clean') return undefined;
+  const line = item.lineIndex;
+  const track = device.lines.get(line);
+  if (track === undefined) return { line, removed: 0 };
+  const levels: Reached = { poc: track.poc, pop: track.pop, podp: track.podp, hint: track.hint };
+  const view = { get: (l: number) => (l === line ? levels : undefined) };
+  for (const other of device.pending) if (other !== item) applyCompletion(view, other);
+  const version = () => Math.min(track.newest, guaranteedVersion(device.profile, crashKind, levels));
+  const before = version();
+  applyCompletion(view, item);
+  const after = version();
+  let removed = 0;
+  for (const e of track.entries) if (e.unit > before && e.unit <= after) removed++;
+  return { line, removed };
+}
+
+/** Every family of a source, in order: each prefix, then its subsets of at most k items (`CrashPoint.families`). */
+export function listFamilies(source: FamilySource, k: number): CompletionFamily[] {
+  const out: CompletionFamily[] = [];
+  for (const e of source.prefixes) {
+    const at = out.length;
+    out.push(source.prefix(e, at));
+    const m = source.items[e].length;
+    for (const subset of subsetsUpTo(m, k)) {
+      if (subset.length === 0 || subset.length === m) continue; // the prefix; the next prefix
+      out.push(source.family(e, subset, at));
+    }
+  }
+  return out;
 }
 
 /** Index subsets of {0..n-1} of size 0..k, by size then lexicographically. */

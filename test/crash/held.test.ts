@@ -103,3 +103,20 @@ describe('representatives carried from a held point to the next', () => {
     expect(carrying.statesChecked).toBeLessThan(fresh.statesChecked);
   });
 });
+
+describe('held points settled as mirrors of the held point before them', () => {
+  test('change no count, no coverage and no bound, and build fewer crash points', () => {
+    const s = setup('armv8.2', 'linux-arm64-nosync', 'unordered');
+    const options = { setup: s, deviceBytes: DEVICE_BYTES, seed: 'mirror', e2fsck: 'none' as const, recoveryStates: 0, states: { kind: 'bounded' as const, k: 2, limit: 1_000_000 } };
+    const mirroring = runUnit(WORKLOAD, options);
+    const every = runUnit(WORKLOAD, { ...options, mirrorHeld: false });
+    expect(mirroring.findingCounts).toEqual(every.findingCounts);
+    expect(Object.keys(every.findingCounts).length).toBeGreaterThan(0);
+    expect(mirroring.statesInBound).toBe(every.statesInBound);
+    expect(mirroring.statesCovered).toBe(every.statesCovered);
+    expect(mirroring.crashPoints).toBe(every.crashPoints);
+    console.log(`held points mirrored: ${mirroring.mirroredPoints} of ${mirroring.crashPoints} crash points`);
+    expect(every.mirroredPoints).toBe(0);
+    expect(mirroring.mirroredPoints).toBeGreaterThan(50);
+  });
+});
