@@ -4,6 +4,7 @@
  * the workload with the operation in flight marked and the persistence points that had
  * returned, the device events before the crash point (each clean with the line version it
  * covers and whether it completed), which words kept which version at the power failure,
+ * the transactions in the journal log (tid, log and home blocks, revokes, committed or not)
  * and the finding (promise and diff).
  *
  * `--image FILE` writes the crash image as a sparse file (through a temporary name, so a
@@ -142,6 +143,7 @@ export function formatReproduction(r: Reproduction, token: string, imagePath?: s
   out.push(...formatWorkload(r), '');
   out.push(...formatEvents(r), '');
   out.push(...formatKept(r), '');
+  out.push(...formatLog(r), '');
   out.push(...formatFinding(r));
   if (imagePath !== undefined) out.push('', ...formatImage(r, imagePath));
   return out.join('\n');
@@ -364,6 +366,21 @@ function fateText(w: WordOutcome): string {
   }
 }
 
+function formatLog(r: Reproduction): string[] {
+  if ('error' in r.log) return [`journal log: unreadable: ${r.log.error}`];
+  const txs = r.log.transactions;
+  if (r.log.start === 0) return ['journal log: empty (s_start 0): recovery replays nothing'];
+  const committed = txs.filter((t) => t.committed).length;
+  const out = [`journal log: from block ${r.log.start} expecting tid ${r.log.sequence}: ${txs.length} transaction(s), ${committed} committed (recovery replays those)`];
+  const list = (blocks: readonly number[]) => (blocks.length <= 12 ? blocks.join(', ') : `${blocks.slice(0, 12).join(', ')}, ... (${blocks.length})`);
+  for (const t of txs.slice(-MAX_PENDING_SHOWN)) {
+    const revokes = t.revokes.length === 0 ? '' : `, revokes ${list(t.revokes)}`;
+    out.push(`  tid ${t.tid} ${t.committed ? 'committed' : 'NOT committed'}: log blocks ${t.logBlocks[0]}..${t.logBlocks[t.logBlocks.length - 1]} (${t.logBlocks.length}), home blocks ${list(t.homeBlocks)}${revokes}`);
+  }
+  if (txs.length > MAX_PENDING_SHOWN) out.splice(1, 0, `  ... ${txs.length - MAX_PENDING_SHOWN} older transaction(s) (--json lists them all)`);
+  return out;
+}
+
 function formatFinding(r: Reproduction): string[] {
   if (r.violations.length === 0) {
     return ['finding    none: the recovered image keeps every promise at this position (exit 0)'];
@@ -414,6 +431,7 @@ function reproJson(r: Reproduction, token: string, shrunk: ShrinkSummary | undef
     persistencePoints: r.persistencePoints,
     events: r.events,
     crash: r.crash,
+    log: r.log,
     violations: r.violations,
     ...(image !== undefined ? { image } : {}),
   };

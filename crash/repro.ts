@@ -15,13 +15,16 @@
  * judged at a guessed position.
  *
  * What the power failure kept (`crash`): device/crash-view.ts, read from the device at the
- * crash point before the image is detached.
+ * crash point before the image is detached. What the journal holds (`log`): the transactions
+ * recovery will find in the image's log (fs/recovery.ts `listLog`), committed or not.
  *
  * Not reproduced: G9 findings (a second power failure during recovery: the token names the
  * first crash state only; repro gives that image), and G2 verdicts of the real e2fsck (the
  * engine's option; run e2fsck on `image.writeImage(path)`).
  */
-import { UsageError } from '../core/errors';
+import { CorruptionError, UsageError } from '../core/errors';
+import { journalLog } from '../fs/mount';
+import type { LoggedTransaction } from '../fs/recovery';
 import { assert } from '../core/assert';
 import { StreamTree } from '../core/streams';
 import type { CrashImage } from '../device/crash';
@@ -33,7 +36,7 @@ import { CrashPosition, Violation, judge, recoverImage } from './check';
 import type { Finding } from './engine';
 import { runOracle } from './oracle';
 import { Recording, recordWorkload } from './record';
-import { baseImage } from './setup';
+import { baseImage, setupDevice } from './setup';
 import { ReproSpec, WorkloadRef, decodeToken, encodeToken, workloadOf } from './token';
 
 export type { CrashView, LineOutcome, PendingOutcome, WordFate, WordOutcome } from '../device/crash-view';
@@ -61,6 +64,8 @@ export interface Reproduction {
   readonly persistencePoints: readonly number[];
   /** Which words and lines kept which version, and which pending cleans completed. */
   readonly crash: CrashView;
+  /** The transactions in the crash image's journal log, as recovery finds them, or why the log could not be read. */
+  readonly log: { readonly start: number; readonly sequence: number; readonly transactions: readonly LoggedTransaction[] } | { readonly error: string };
 }
 
 export interface ReproOptions {
@@ -90,8 +95,18 @@ export function repro(tokenOrSpec: string | ReproSpec, options: ReproOptions = {
     spec, workload, image: run.image, digest, violations, events: run.events, opsBefore: position.done, inFlight: position.inFlight,
     results: run.results.slice(0, position.done),
     persistencePoints: run.persistencePoints.filter((index) => index <= position.done),
-    crash: run.crash,
+    crash: run.crash, log: logOf(run.image, spec.setup),
   };
+}
+
+/** The log of a crash image (read only: the image is not changed). */
+function logOf(image: CrashImage, setup: ReproSpec['setup']): Reproduction['log'] {
+  try {
+    return journalLog(setupDevice(setup, image, { trace: false }));
+  } catch (err) {
+    if (err instanceof CorruptionError) return { error: err.message };
+    throw err;
+  }
 }
 
 /** The spec that rebuilds a finding's crash state. */

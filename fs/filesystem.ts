@@ -204,7 +204,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   syncSync(): void {
-    this.ops.run('sync', undefined, () => this.hooks.sync(this.meta));
+    this.ops.run('sync', undefined, () => this.hooks.sync(this.meta, true));
   }
 
   ftruncateSync(fd: number, len = 0): void {

@@ -1,6 +1,6 @@
 /**
  * The jbd2 log-block codecs: descriptor, commit and revoke blocks, the escape rule for logged
- * copies, and the circular log's index arithmetic (kernel-jbd.h, e2fsck/recovery.c).
+ * copies, and the circular log's index and tid arithmetic (kernel-jbd.h, e2fsck/recovery.c).
  *
  * Owns the byte layout of every log block except the journal superblock (format.ts). The
  * subset has no checksums and no 64bit, so:
@@ -192,6 +192,21 @@ export function unescapeFromLog(copy: Uint8Array, escaped: boolean): Uint8Array 
   const original = copy.slice();
   if (escaped) writeU32BE(original, 0, JBD2_MAGIC);
   return original;
+}
+
+/** The tid after `tid`: tids are u32 and wrap. */
+export function tidAfter(tid: number): number {
+  return (tid + 1) >>> 0;
+}
+
+/** tid_gt: a is later than b, modulo 2^32. */
+export function tidGt(a: number, b: number): boolean {
+  return ((a - b) | 0) > 0;
+}
+
+/** tid_geq. */
+export function tidGeq(a: number, b: number): boolean {
+  return ((a - b) | 0) >= 0;
 }
 
 /** Next circular log position after `index` (journal block indices in [first, maxlen)). */

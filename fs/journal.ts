@@ -29,8 +29,21 @@
  * written (by memcpyFlushcache), with no barrier between them; fsync, fdatasync and sync end
  * with one barrier. On a synchronous flavour the issue order is the persistence order.
  *
- * Invariants: the head and the next tid only move forward; the log slot the commit block
- * takes is after every block it commits; a transaction never wraps onto the log's tail.
+ * Lazy checkpointing (`checkpoint: 'lazy'`, spec/crash-checking.md "Flush policies"; not yet
+ * the default): a commit leaves its transaction in the log and the log holds many. Before a
+ * commit that would not fit in the free log space, at sync and at unmount, the oldest live
+ * transactions are checkpointed: the newest committed copy of each block they logged is
+ * written home (a copy a later transaction revoked is dropped: the block may be data now),
+ * barrier 4, and only then does the journal superblock's start move to the oldest
+ * transaction still live (or the head), with its tid as s_sequence, barrier 5. Commits then
+ * append at the head, wrapping from the log's last block to its first; tids wrap at 2^32.
+ * Under `unordered` the checkpoint's writes (home blocks, the tail move) join the seeded order
+ * of the commit that needed the space.
+ *
+ * Invariants: the head and the next tid only move forward (tids modulo 2^32); the log slot
+ * the commit block takes is after every block it commits; the live transactions never take
+ * more than the log (a transaction never wraps onto the log's tail); s_start and s_sequence
+ * name the oldest live transaction's first block and tid (or, eagerly, the empty log's head).
  */
 import { assert } from '../core/assert';
 import { Rng } from '../core/rng';
@@ -40,13 +53,16 @@ import {
   BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JournalSuperblock, encodeJournalSuperblock,
 } from './format';
 import {
-  DESCRIPTOR_TAGS_MAX, REVOKE_RECORDS_MAX, encodeCommit, encodeDescriptor, encodeRevoke, escapeForLog, nextLogIndex,
+  DESCRIPTOR_TAGS_MAX, REVOKE_RECORDS_MAX, encodeCommit, encodeDescriptor, encodeRevoke, escapeForLog, nextLogIndex, tidAfter, tidGt,
 } from './jbd2';
 import { canaryActive } from '../core/canary';
 import { Committer, MetaStore, Transaction, writeChangedLines } from './meta';
 
 export type FlushPolicy = 'ordered' | 'unordered';
 export const FLUSH_POLICIES: readonly FlushPolicy[] = ['ordered', 'unordered'];
+
+/** When committed transactions are written home: at once (the log holds one), or as jbd2 does (lazy). */
+export type CheckpointMode = 'eager' | 'lazy';
 
 /** ext4's periodic commit (every 5 s) in operations of the simulated clock. */
 export const COMMIT_INTERVAL_OPS = 64;
@@ -64,6 +80,17 @@ export interface JournalOptions {
   readonly journalBlocks: readonly number[];
   /** The simulated clock, for commit timestamps. */
   readonly now: () => number;
+  /** Default 'eager'. */
+  readonly checkpoint?: CheckpointMode;
+}
+
+/** A committed transaction still in the log (lazy checkpointing). */
+interface LiveTransaction {
+  readonly tid: number;
+  /** Its first log block, and the log block after its commit block. */
+  readonly start: number;
+  readonly end: number;
+  readonly blocks: readonly number[];
 }
 
 export class Journal implements Committer {
@@ -74,6 +101,11 @@ export class Journal implements Committer {
   private nextTid: number;
   private readonly jsb: JournalSuperblock;
   private commits = 0;
+  private readonly lazy: boolean;
+  /** Lazy: the committed transactions in the log, oldest first. */
+  private readonly live: LiveTransaction[] = [];
+  /** Lazy: each home block a live transaction logged, its newest committed copy and the tid that logged it. */
+  private readonly checkpointCopies = new Map<number, { bytes: Uint8Array; tid: number }>();
 
   constructor(private readonly o: JournalOptions) {
     this.policy = o.policy;
@@ -82,7 +114,20 @@ export class Journal implements Committer {
     this.maxTransactionBlocks = Math.floor((this.jsb.maxlen - this.jsb.first) / 4);
     this.head = this.jsb.first;
     // With an empty log (s_start 0) the next transaction is s_sequence + 1 (jbd2, e2fsck).
-    this.nextTid = this.jsb.start === 0 ? this.jsb.sequence + 1 : this.jsb.sequence;
+    this.nextTid = this.jsb.start === 0 ? tidAfter(this.jsb.sequence) : this.jsb.sequence;
+    this.lazy = o.checkpoint === 'lazy';
+  }
+
+  /** Log blocks the journal has for transactions. */
+  private get capacity(): number {
+    return this.jsb.maxlen - this.jsb.first;
+  }
+
+  /** Log blocks the live transactions take (lazy; 0 eagerly, between commits). */
+  private get usedLogBlocks(): number {
+    if (this.live.length === 0) return 0;
+    const used = this.head - this.live[0].start;
+    return used > 0 ? used : used + this.capacity;
   }
 
   get committedTransactions(): number {
@@ -98,8 +143,9 @@ export class Journal implements Committer {
     this.o.barrier();
   }
 
-  /** Clean unmount: an empty log (s_start 0) whose next transaction is s_sequence + 1. */
+  /** Clean unmount: everything checkpointed, then an empty log (s_start 0) whose next transaction is s_sequence + 1. */
   close(): void {
+    this.checkpointAll();
     this.jsb.start = 0;
     this.jsb.sequence = this.nextTid;
     this.writeJournalSuperblock();
@@ -117,7 +163,9 @@ export class Journal implements Committer {
     if (blocks.length === 0 && revokes.length === 0) return;
     const tid = this.nextTid;
     const need = this.logBlocks(blocks.length, revokes.length);
-    assert(need <= this.jsb.maxlen - this.jsb.first, () => `transaction ${tid} needs ${need} log blocks; the journal has ${this.jsb.maxlen - this.jsb.first}`);
+    assert(need <= this.capacity, () => `transaction ${tid} needs ${need} log blocks; the journal has ${this.capacity}`);
+    // Lazy: the oldest transactions make room first (their writes are the checkpoint's).
+    const room = this.lazy ? this.checkpointFor(need) : undefined;
 
     const logWrites: Array<[number, Uint8Array]> = [];
     let at = this.head;
@@ -141,33 +189,99 @@ export class Journal implements Committer {
     const writeHome = (block: number) => writeChangedLines(this.o.device, this.o.api, block * BLOCK_BYTES, meta.peek(block), tx.dirtyLines.get(block));
     const moveTail = () => {
       this.jsb.start = newHead;
-      this.jsb.sequence = tid + 1;
+      this.jsb.sequence = tidAfter(tid);
       this.writeJournalSuperblock();
     };
 
     if (this.policy === 'ordered') {
+      if (room !== undefined) room.ordered();
       if (tx.dataWrites > 0) this.o.barrier(); // 1
       if (canaryActive('commit-before-log')) writeLog([commitAt, commitBlock]); // canary: the commit block moved first
       logWrites.forEach(writeLog);
       if (!canaryActive('no-barrier-before-commit') && !this.x86CanarySkipsFence()) this.o.barrier(); // 2
       if (!canaryActive('commit-before-log')) writeLog([commitAt, commitBlock]);
       if (!canaryActive('no-barrier-after-commit')) this.o.barrier(); // 3
-      if (canaryActive('checkpoint-skips-last-block')) blocks.slice(0, -1).forEach(writeHome); else blocks.forEach(writeHome);
-      if (!canaryActive('tail-before-checkpoint-durable')) this.o.barrier(); // 4
-      moveTail();
-      this.o.barrier(); // 5
+      if (!this.lazy) {
+        if (canaryActive('checkpoint-skips-last-block')) blocks.slice(0, -1).forEach(writeHome); else blocks.forEach(writeHome);
+        if (!canaryActive('tail-before-checkpoint-durable')) this.o.barrier(); // 4
+        moveTail();
+        this.o.barrier(); // 5
+      }
     } else {
       const actions: Array<() => void> = [
+        ...(room === undefined ? [] : room.unordered),
         ...logWrites.map((w) => () => writeLog(w)),
         () => writeLog([commitAt, commitBlock]),
-        ...blocks.map((b) => () => writeHome(b)),
-        moveTail,
+        ...(this.lazy ? [] : [...blocks.map((b) => () => writeHome(b)), moveTail]),
       ];
       for (const action of this.o.rng.shuffle(actions)) action();
     }
+    if (this.lazy) {
+      for (const block of revokes) this.checkpointCopies.delete(block);
+      for (const block of blocks) this.checkpointCopies.set(block, { bytes: meta.peek(block).slice(), tid });
+      this.live.push({ tid, start: this.head, end: newHead, blocks });
+    }
     this.head = newHead;
-    this.nextTid = tid + 1;
+    this.nextTid = tidAfter(tid);
     this.commits++;
+  }
+
+  /** Lazy, at sync or on demand: write every live transaction home and empty the log. */
+  checkpointAll(): void {
+    if (!this.lazy || this.live.length === 0) return;
+    const plan = this.checkpointPlan(this.live.length);
+    if (this.policy === 'ordered') plan.ordered();
+    else for (const action of this.o.rng.shuffle([...plan.unordered])) action();
+  }
+
+  /** Lazy: the checkpoint of the oldest transactions that leaves `need` log blocks free (none needed: undefined). */
+  private checkpointFor(need: number): ReturnType<Journal['checkpointPlan']> | undefined {
+    let n = 0;
+    let free = this.capacity - this.usedLogBlocks;
+    while (free < need) {
+      const t = this.live[n++];
+      const size = t.end - t.start;
+      free += size > 0 ? size : size + this.capacity;
+    }
+    return n === 0 ? undefined : this.checkpointPlan(n);
+  }
+
+  /**
+   * The checkpoint of the `n` oldest live transactions: the newest committed copy of every
+   * block they logged goes home, barrier (4), then the tail moves to the oldest transaction
+   * left (or the head, with the next tid), barrier (5). Under `unordered` the same writes as
+   * actions for the seeded order, no barrier. The bookkeeping is done at once (the writes are
+   * issued before anything else reads it).
+   */
+  private checkpointPlan(n: number): { ordered: () => void; unordered: ReadonlyArray<() => void> } {
+    const done = this.live.splice(0, n);
+    const lastTid = done[done.length - 1].tid;
+    const homes = [...new Set(done.flatMap((t) => t.blocks))].sort((a, b) => a - b);
+    // canary: the last block of the checkpoint is never written home
+    if (canaryActive('checkpoint-skips-last-block')) homes.pop();
+    const writes = homes.flatMap((block) => {
+      const copy = this.checkpointCopies.get(block);
+      if (copy === undefined) return []; // revoked since: the block may hold data now
+      if (!tidGt(copy.tid, lastTid)) this.checkpointCopies.delete(block);
+      return [() => writeChangedLines(this.o.device, this.o.api, block * BLOCK_BYTES, copy.bytes)];
+    });
+    const oldest = this.live[0];
+    const start = oldest === undefined ? this.head : oldest.start;
+    const sequence = oldest === undefined ? this.nextTid : oldest.tid;
+    const moveTail = () => {
+      this.jsb.start = start;
+      this.jsb.sequence = sequence;
+      this.writeJournalSuperblock();
+    };
+    return {
+      ordered: () => {
+        for (const w of writes) w();
+        if (!canaryActive('tail-before-checkpoint-durable')) this.o.barrier(); // 4
+        moveTail();
+        this.o.barrier(); // 5
+      },
+      unordered: [...writes, moveTail],
+    };
   }
 
   /** The canary that leaves barrier 2 out on x86 only (core/canary.ts). */

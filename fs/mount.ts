@@ -18,6 +18,7 @@
  * Commit triggers: fsync, fdatasync and sync; a transaction reaching the journal's limit;
  * every COMMIT_INTERVAL_OPS operations (ext4's periodic commit).
  */
+import { assert } from '../core/assert';
 import { CorruptionError, fsError } from '../core/errors';
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
@@ -32,9 +33,9 @@ import {
   encodeJournalSuperblock, encodeSuperblock, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { Groups, checkGroupDesc } from './groups';
-import { COMMIT_INTERVAL_OPS, FLUSH_POLICIES, FlushPolicy, Journal } from './journal';
+import { COMMIT_INTERVAL_OPS, CheckpointMode, FLUSH_POLICIES, FlushPolicy, Journal } from './journal';
 import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
-import { RecoveryResult, recoverJournal, recoveredSuperblock } from './recovery';
+import { LoggedTransaction, RecoveryResult, listLog, recoverJournal, recoveredSuperblock } from './recovery';
 
 export type { FlushPolicy };
 export { FLUSH_POLICIES };
@@ -47,6 +48,8 @@ export interface MountOptions {
   readOnly?: boolean;
   /** Seed of the unordered policy's issue order (default 0). */
   seed?: string | number;
+  /** When committed transactions are written home (fs/journal.ts; default 'eager'). */
+  checkpoint?: CheckpointMode;
 }
 
 export interface MountReport {
@@ -88,6 +91,20 @@ export function journalBlocks(device: PmemDevice, sb: Superblock): number[] {
     throw new CorruptionError({ structure: 'journal', where: `inode ${JOURNAL_INO}`, what: `size ${inode.size} does not match its ${blocks.length} mapped blocks` });
   }
   return blocks;
+}
+
+/** The transactions in a device's journal log as recovery would find them (fs/recovery.ts `listLog`); read only. */
+export function journalLog(device: PmemDevice): { readonly start: number; readonly sequence: number; readonly transactions: LoggedTransaction[] } {
+  const sb = readSuperblock(device);
+  const jblocks = journalBlocks(device, sb);
+  const jsb = readJournalSuperblock(device, jblocks);
+  const transactions = listLog(jsb, {
+    journalBlocks: jblocks.length,
+    fsBlocks: sb.blocksCount,
+    readBlock: (index: number) => device.load(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
+    writeHome: () => assert(false, 'listing the log writes nothing'),
+  });
+  return { start: jsb.start, sequence: jsb.sequence, transactions };
 }
 
 function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): JournalSuperblock {
@@ -177,6 +194,7 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
     device, api, policy, barrier, jsb, journalBlocks: jblocks,
     rng: StreamTree.of(options.seed ?? 0).policy(),
     now: () => fs.clock,
+    checkpoint: options.checkpoint ?? 'eager',
   });
   const meta = new MetaStore(device, readOnly ? new InPlaceCommitter(device, api, barrier) : journal, sb.blocksCount);
   const groups = new Groups(meta, sb);
@@ -194,8 +212,9 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
           opsSinceCommit = 0;
         }
       },
-      sync: (m) => {
+      sync: (m, all) => {
         m.commit();
+        if (all === true) journal.checkpointAll();
         opsSinceCommit = 0;
         // fsync returns once everything so far is durable: the unordered policy's one barrier,
         // and for file data overwritten in place without a metadata change.

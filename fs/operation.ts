@@ -40,8 +40,8 @@ export interface OpCost {
 export interface CommitHooks {
   /** After each operation: the policy decides whether the running transaction commits now. */
   opEnd(meta: MetaStore): void;
-  /** fsync, fdatasync, sync: make everything so far durable. */
-  sync(meta: MetaStore): void;
+  /** fsync, fdatasync, sync: make everything so far durable (`all`: sync(2), which also empties the journal's log). */
+  sync(meta: MetaStore, all?: boolean): void;
 }
 
 export class OpRunner {

@@ -36,7 +36,7 @@ import {
   validateJournalSuperblock,
 } from './format';
 import {
-  Tag, advanceLogIndex, countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, unescapeFromLog,
+  Tag, advanceLogIndex, countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, tidAfter, tidGeq, tidGt, unescapeFromLog,
 } from './jbd2';
 import { canaryActive } from '../core/canary';
 
@@ -116,6 +116,49 @@ export function recoverJournal(jsb: JournalSuperblock, io: JournalIo): RecoveryR
     transactionsReplayed: (scan.endSequence - scan.firstSequence) >>> 0,
     ...replay,
   };
+}
+
+/** A transaction found in the log from s_start: committed (replay would write it) or not. */
+export interface LoggedTransaction {
+  readonly tid: number;
+  readonly committed: boolean;
+  /** Journal blocks it takes (descriptors, copies, revoke blocks, its commit block), in log order. */
+  readonly logBlocks: readonly number[];
+  /** Home blocks its descriptors log, in tag order, and the blocks its revoke records name. */
+  readonly homeBlocks: readonly number[];
+  readonly revokes: readonly number[];
+}
+
+/**
+ * The transactions in the log, read as PASS_SCAN reads it (what a crash left for recovery,
+ * for a person to see): from s_start expecting s_sequence, up to the first block that is not
+ * of the expected tid. Empty when s_start is 0. A CorruptionError as recovery would give it.
+ */
+export function listLog(jsb: JournalSuperblock, io: JournalIo): LoggedTransaction[] {
+  checkSuperblock(jsb, io);
+  if (jsb.start === 0) return [];
+  const byTid: { tid: number; committed: boolean; logBlocks: number[]; homeBlocks: number[]; revokes: number[] }[] = [];
+  walkLog(jsb, io, undefined, (block) => {
+    let t = byTid[byTid.length - 1];
+    if (t === undefined || t.tid !== block.tid) {
+      t = { tid: block.tid, committed: false, logBlocks: [], homeBlocks: [], revokes: [] };
+      byTid.push(t);
+    }
+    const where = `journal block ${block.index} (tid ${block.tid})`;
+    t.logBlocks.push(block.index);
+    if (block.blocktype === JBD2_DESCRIPTOR_BLOCK) {
+      const tags = decodeDescriptor(block.bytes, where);
+      tags.forEach((tag, i) => {
+        t.homeBlocks.push(tag.block);
+        t.logBlocks.push(advanceLogIndex(block.firstCopyIndex, i, jsb.first, jsb.maxlen));
+      });
+    } else if (block.blocktype === JBD2_REVOKE_BLOCK) {
+      t.revokes.push(...decodeRevoke(block.bytes, where));
+    } else if (block.blocktype === JBD2_COMMIT_BLOCK) {
+      t.committed = true;
+    }
+  });
+  return byTid;
 }
 
 /** The journal superblock after a successful recovery: s_start = 0, s_sequence = nextSequence (as e2fsck writes it). */
@@ -291,18 +334,4 @@ function readJournal(io: JournalIo, index: number): Uint8Array {
 
 function journalCorruption(where: string, what: string): CorruptionError {
   return new CorruptionError({ structure: 'journal', where, what });
-}
-
-function tidAfter(tid: number): number {
-  return (tid + 1) >>> 0;
-}
-
-/** tid_gt: a is later than b, modulo 2^32. */
-function tidGt(a: number, b: number): boolean {
-  return ((a - b) | 0) > 0;
-}
-
-/** tid_geq. */
-function tidGeq(a: number, b: number): boolean {
-  return ((a - b) | 0) >= 0;
 }

@@ -1,10 +1,10 @@
 import { PmemDevice } from '../../device/device';
 import { fsck } from '../../fs/fsck';
-import { BLOCK_BYTES, INCOMPAT_RECOVER, JBD2_REVOKE_BLOCK, decodeJournalSuperblock } from '../../fs/format';
+import { BLOCK_BYTES, INCOMPAT_RECOVER, JBD2_REVOKE_BLOCK, decodeJournalSuperblock, encodeJournalSuperblock } from '../../fs/format';
 import { decodeLogHeader } from '../../fs/jbd2';
 import { mkfs } from '../../fs/mkfs';
 import { COMMIT_INTERVAL_OPS } from '../../fs/journal';
-import { journalBlocks, mount, mountWithReport, readSuperblock } from '../../fs/mount';
+import { journalBlocks, journalLog, mount, mountWithReport, readSuperblock } from '../../fs/mount';
 import { DaxFileSystem } from '../../fs/filesystem';
 
 const MiB = 1 << 20;
@@ -147,5 +147,130 @@ describe('cost counters per operation', () => {
     console.log(['cost per call (linux-arm64, armv8.2): op | ordered | unordered', ...rows.map((r) => r.join(' | '))].join('\n'));
     expect(perCall('ordered', 'fsync', 'barriers')).toBeGreaterThan(perCall('unordered', 'fsync', 'barriers'));
     expect(perCall('ordered', 'write', 'cleans')).toBeGreaterThanOrEqual(64);
+  });
+});
+
+describe('lazy checkpoints (jbd2\'s way: transactions stay in the log)', () => {
+  function lazy(policy: 'ordered' | 'unordered' = 'ordered') {
+    const device = new PmemDevice({ sizeBytes: 16 * MiB });
+    mkfs(device, { seed: 'journal' });
+    return { device, fs: mount(device, { policy, pmemApi: 'linux-arm64', checkpoint: 'lazy' }) };
+  }
+  const fsyncFile = (fs: DaxFileSystem, path: string) => {
+    const fd = fs.openSync(path, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+  };
+
+  test('committed transactions stay in the log, and a crash replays every one of them', () => {
+    const { device, fs } = lazy();
+    const startAtMount = jsbOf(device).start;
+    for (let i = 0; i < 5; i++) {
+      fs.writeFileSync(`/f${i}`, `file ${i}`);
+      fsyncFile(fs, `/f${i}`);
+    }
+    // the tail has not moved: the log holds all five commits
+    expect(jsbOf(device).start).toBe(startAtMount);
+    const log = journalLog(crashNow(device));
+    expect(log.transactions.map((t) => t.committed)).toEqual([true, true, true, true, true]);
+    expect(log.transactions.map((t) => t.tid - log.sequence)).toEqual([0, 1, 2, 3, 4]);
+    expect(log.transactions[0].logBlocks[0]).toBe(startAtMount);
+    for (const t of log.transactions) expect(t.homeBlocks.length).toBeGreaterThan(0);
+    const { report } = mountWithReport(crashNow(device));
+    expect(report.recovery?.transactionsReplayed).toBe(5);
+  });
+
+  test('a full log is checkpointed oldest first: the tail names the oldest transaction left, and the log wraps', () => {
+    const { device, fs } = lazy();
+    const maxlen = jsbOf(device).maxlen;
+    let wrapped = false;
+    let lastStart = jsbOf(device).start;
+    for (let i = 0; i < 400; i++) {
+      fs.writeFileSync(`/f${i % 50}`, `round ${i}`);
+      fsyncFile(fs, `/f${i % 50}`);
+      const { start } = jsbOf(device);
+      if (start < lastStart) wrapped = true;
+      lastStart = start;
+    }
+    expect(wrapped).toBe(true);
+    const { start, sequence } = jsbOf(device);
+    expect(start).toBeGreaterThan(0);
+    expect(start).toBeLessThan(maxlen);
+    // the tail's block is that transaction's first block: a descriptor of its tid
+    const header = decodeLogHeader(device.load(journalBlocks(device, readSuperblock(device))[start] * BLOCK_BYTES, BLOCK_BYTES));
+    expect(header?.sequence).toBe(sequence);
+    const crashed = crashNow(device);
+    const after = mountWithReport(crashed);
+    expect(after.report.recovery?.transactionsReplayed).toBeGreaterThan(100);
+    for (let f = 0; f < 50; f++) expect(after.fs.readFileSync(`/f${f}`, 'utf8')).toBe(`round ${350 + f}`);
+    after.fs.unmount();
+    expect(fsck(crashed)).toEqual([]);
+  });
+
+  test('sync and unmount empty the log: everything written home, the tail at the head', () => {
+    const { device, fs } = lazy();
+    fs.writeFileSync('/a', 'a');
+    fsyncFile(fs, '/a');
+    fs.syncSync();
+    const { report } = mountWithReport(crashNow(device));
+    expect(report.recovery?.transactionsReplayed ?? 0).toBe(0);
+    fs.writeFileSync('/b', 'b');
+    fs.unmount();
+    expect(jsbOf(device).start).toBe(0);
+    expect(fsck(device)).toEqual([]);
+  });
+
+  test('a checkpoint never writes home a copy whose block a later transaction freed and reused as data', () => {
+    const { device, fs } = lazy();
+    fs.mkdirSync('/d');
+    for (let i = 0; i < 120; i++) fs.writeFileSync(`/d/entry-with-a-long-name-${i}`, '');
+    fsyncFile(fs, '/d');
+    for (let i = 0; i < 120; i++) fs.unlinkSync(`/d/entry-with-a-long-name-${i}`);
+    fs.rmdirSync('/d');
+    fsyncFile(fs, '/');
+    const data = Uint8Array.from({ length: 256 * 1024 }, (_, i) => (i * 7) & 0xff);
+    fs.writeFileSync('/big', data);
+    fsyncFile(fs, '/big');
+    fs.syncSync(); // the checkpoint of the directory's transaction: its block is /big's now
+    expect(Buffer.compare(Buffer.from(fs.readFileSync('/big') as Uint8Array), Buffer.from(data))).toBe(0);
+    const after = mount(crashNow(device));
+    expect(Buffer.compare(Buffer.from(after.readFileSync('/big') as Uint8Array), Buffer.from(data))).toBe(0);
+  });
+
+  test('under unordered the checkpoints join the seeded order, and what fsync returned survives', () => {
+    const { device, fs } = lazy('unordered');
+    for (let i = 0; i < 300; i++) {
+      fs.writeFileSync(`/u${i % 30}`, `round ${i}`);
+      fsyncFile(fs, `/u${i % 30}`);
+    }
+    const crashed = crashNow(device);
+    const after = mountWithReport(crashed);
+    expect(after.report.recovery?.transactionsReplayed).toBeGreaterThan(10);
+    for (let f = 0; f < 30; f++) expect(after.fs.readFileSync(`/u${f}`, 'utf8')).toBe(`round ${270 + f}`);
+    after.fs.unmount();
+    expect(fsck(crashed)).toEqual([]);
+    fs.unmount();
+    expect(fsck(device)).toEqual([]);
+  });
+
+  test('tids wrap at 2^32: a log whose transactions cross it replays whole', () => {
+    const device = new PmemDevice({ sizeBytes: 16 * MiB });
+    mkfs(device, { seed: 'journal' });
+    const blocks = journalBlocks(device, readSuperblock(device));
+    const jsb = jsbOf(device);
+    const bytes = device.load(blocks[0] * BLOCK_BYTES, BLOCK_BYTES);
+    encodeJournalSuperblock({ ...jsb, sequence: 0xfffffffd }, bytes, 0);
+    device.store(blocks[0] * BLOCK_BYTES, bytes);
+    const fs = mount(device, { policy: 'ordered', pmemApi: 'linux-arm64', checkpoint: 'lazy' });
+    for (let i = 0; i < 6; i++) {
+      fs.writeFileSync(`/t${i}`, `tid ${i}`);
+      fsyncFile(fs, `/t${i}`);
+    }
+    const crashed = crashNow(device);
+    const after = mountWithReport(crashed);
+    expect(after.report.recovery?.transactionsReplayed).toBe(6);
+    expect(after.report.recovery?.firstSequence).toBeGreaterThan(0xfffffff0);
+    expect(after.report.recovery?.endSequence).toBeLessThan(10);
+    for (let i = 0; i < 6; i++) expect(after.fs.readFileSync(`/t${i}`, 'utf8')).toBe(`tid ${i}`);
   });
 });
