@@ -17,6 +17,9 @@
  *    and both policies on both setups. k = 2, at every crash point one member drawn from every class, and a seeded
  *    choice among those is rebuilt and judged in full; each must break exactly what the
  *    reduction says its class breaks.
+ * 3. Families counted in bulk (explore.ts `expandBulk`, at points with many pending cleans)
+ *    against the same families listed one by one: at every crash point of a 4 KiB write and
+ *    an overwrite, on three setups, the same bound, coverage and counts per promise.
  */
 import { Rng } from '../../core/rng';
 import { StreamTree } from '../../core/streams';
