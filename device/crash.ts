@@ -318,7 +318,7 @@ export class CrashPoint {
       const delta = new Set(this.tracks.filter((t) => g.get(t.lineIndex) !== base.get(t.lineIndex)).map((t) => t.lineIndex));
       prefixes.push({ levels, g, delta, units: this.device.eviction ? this.unitsAbove(g) : [] });
       const m = (this.epochs[e] ?? []).length;
-      count += 1 + Number(subsetCount(m, k)) - 1 - (m > 0 && m <= k ? 1 : 0);
+      count += Number(subsetCount(m, k)) - (m > 0 && m <= k ? 1 : 0); // the prefix and its subsets, less all m items (the next prefix)
       completed.push(...(this.epochs[e] ?? []));
     }
     const none = new Map<number, number>();
@@ -327,12 +327,7 @@ export class CrashPoint {
       // g only rises: a changed line's g is above the prefix's, so above the first family's too
       const changed = this.versionsOver(p.levels, p.g, picked);
       let removed = 0;
-      if (this.device.eviction) {
-        for (const [line, v] of changed) {
-          const before = p.g.get(line) as number;
-          for (const entry of (this.trackByLine.get(line) as LineTrack).entries) if (entry.unit > before && entry.unit <= v) removed++;
-        }
-      }
+      if (this.device.eviction) for (const [line, v] of changed) removed += unitsBetween(this.trackByLine.get(line) as LineTrack, p.g.get(line) as number, v);
       return { changed, removed };
     };
     return {
@@ -786,9 +781,14 @@ export function newestCleanStep(device: PmemDevice, crashKind: CrashKind = 'powe
   const before = version();
   applyCompletion(view, item);
   const after = version();
-  let removed = 0;
-  for (const e of track.entries) if (e.unit > before && e.unit <= after) removed++;
-  return { line, removed };
+  return { line, removed: unitsBetween(track, before, after) };
+}
+
+/** The units of a line with before < unit <= after: those a rise of its g from before to after covers. */
+function unitsBetween(track: LineTrack, before: number, after: number): number {
+  let n = 0;
+  for (const e of track.entries) if (e.unit > before && e.unit <= after) n++;
+  return n;
 }
 
 /** Every family of a source, in order: each prefix, then its subsets of at most k items (`CrashPoint.families`). */
