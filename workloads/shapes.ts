@@ -24,6 +24,9 @@
 // - many commits: fsynced small appends and same-size truncates, a commit each (375, of
 //   three log blocks or more): more blocks than the 1024-block journal of a 16 MiB device
 //   holds, so there the log's head wraps; the 16384-block journal of 1 GiB it does not wrap.
+// - shrink then grow: a file shrunk to a size inside a block, then grown again (by a
+//   truncate, by a write past the end into a new block, by a write inside the kept block):
+//   the bytes a shrink cut off must read as zeros when the file grows back over them.
 //
 // Invariants: workload i is always the same (no seed, no stream); every operation succeeds
 // on the reference (and so, for G0, on ours); write tags are distinct within a workload (at
@@ -62,6 +65,7 @@ const SHAPES: readonly Shape[] = [
   { name: 'other-groups', ops: otherGroups },
   { name: 'sparse-far', ops: sparseFar },
   { name: 'many-commits', ops: manyCommits },
+  { name: 'shrink-then-grow', ops: shrinkThenGrow },
 ];
 
 export function shapesSpace(): WorkloadSpace {
@@ -307,4 +311,29 @@ function manyCommits(): Op[] {
     if (i % 2 === 0) ops.push({ op: 'truncate', path: '/log', length: i * SMALL_APPEND_BYTES }, { op: 'fsync', path: '/log' });
   }
   return ops;
+}
+
+/**
+ * /f of two and a half blocks, durable; shrunk to 1000 bytes (its other blocks freed, the
+ * rest of its first block zeroed), grown by a truncate to 6000 (a hole), grown by a write
+ * past the end into a new block, each fsynced; then shrunk to 700 and grown by a write at
+ * 3000, inside the block it kept. Every byte between an old end and a write reads as zero.
+ */
+function shrinkThenGrow(): Op[] {
+  const t = new Tags();
+  return [
+    { op: 'creat', path: '/f' },
+    { op: 'write', path: '/f', offset: 0, length: 2 * BLOCK_BYTES + 500, tag: t.next() },
+    { op: 'fsync', path: '/f' },
+    { op: 'fsync', path: '/' },
+    { op: 'truncate', path: '/f', length: 1000 },
+    { op: 'fsync', path: '/f' },
+    { op: 'truncate', path: '/f', length: 6000 },
+    { op: 'fsync', path: '/f' },
+    { op: 'write', path: '/f', offset: 9000, length: 100, tag: t.next() },
+    { op: 'fsync', path: '/f' },
+    { op: 'truncate', path: '/f', length: 700 },
+    { op: 'write', path: '/f', offset: 3000, length: 50, tag: t.next() },
+    { op: 'fsync', path: '/f' },
+  ];
 }

@@ -98,18 +98,31 @@ export function recallSpec(options: RecallOptions): CampaignSpec {
   return spec;
 }
 
-/** Hunt one canary: the campaign with it switched on, stopped after the first unit with a finding. */
-export async function recallOf(canary: CanaryName, options: RecallOptions, now: () => number): Promise<RecallRow> {
+/** Units between two progress lines of a hunt. */
+export const PROGRESS_EVERY_UNITS = 10;
+
+/**
+ * Hunt one canary: the campaign with it switched on, stopped after the first unit with a
+ * finding. `progress` hears a line every PROGRESS_EVERY_UNITS units without a finding.
+ */
+export async function recallOf(canary: CanaryName, options: RecallOptions, now: () => number, progress?: (line: string) => void): Promise<RecallRow> {
   const spec = recallSpec(options);
   // The engine caches its empty base image: build it while no canary is switched on.
   baseImage(campaignParams(spec).deviceBytes);
   const start = now();
   const control = new CampaignControl();
+  let units = 0;
+  let states = 0;
   return withCanaryWhile(canary, async () => {
     const report = await runCampaign(spec, {
       control,
       onRecord: (record) => {
+        units++;
+        if (record.kind === 'fs') states += record.statesChecked;
         if (recordFindings(record) > 0) control.drain();
+        else if (units % PROGRESS_EVERY_UNITS === 0) {
+          progress?.(`${canary}: not caught yet after ${units} of ${options.budgetUnits} units, ${states} states, ${((now() - start) / 1000).toFixed(0)} s`);
+        }
       },
     });
     return rowOf(canary, report, options.shrinkTries, () => (now() - start) / 1000);

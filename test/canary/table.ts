@@ -4,7 +4,8 @@
  * workload, units and crash states until that first finding, seconds (for information only:
  * they depend on the machine and its load), and, within a budget of engine runs, the first
  * kind of finding shrunk with its token; then `recall: X of Y`. The command each canary runs
- * is printed first; the measurement does not depend on `--workers`.
+ * is printed first; on stderr, a line as each canary ends and one every 10 units of a hunt
+ * still running. The measurement does not depend on `--workers`.
  *
  * Usage: npm run canary [-- --budget-units N] [--shrink-tries N] [--workers N] [--seed S]
  *        [--canary NAME,NAME] [--points barriers|flushes|stores] [--json]
@@ -79,32 +80,33 @@ function parseArgs(argv: readonly string[]): TableArgs {
 /** Every canary's row, in catalog order, hunted on `workers` threads (this one when 1). */
 async function hunt(args: TableArgs): Promise<RecallRow[]> {
   const rows = new Map<CanaryName, RecallRow>();
+  const say = (line: string) => process.stderr.write(`${line}\n`);
   const done = (row: RecallRow) => {
     rows.set(row.canary, row);
     const how = row.caught ? `caught (${promiseCounts(row.promises)}) in ${row.units} units` : `not caught in ${row.units} units`;
     process.stderr.write(`${row.canary}: ${how}, ${row.states} states, ${row.seconds.toFixed(0)} s\n`);
   };
   if (args.workers <= 1) {
-    for (const c of args.canaries) done(await recallOf(c, args.options, () => Date.now()));
+    for (const c of args.canaries) done(await recallOf(c, args.options, () => Date.now(), say));
   } else {
-    await onWorkers(args, done);
+    await onWorkers(args, done, say);
   }
   return args.canaries.map((c) => rows.get(c) as RecallRow);
 }
 
-async function onWorkers(args: TableArgs, done: (row: RecallRow) => void): Promise<void> {
+async function onWorkers(args: TableArgs, done: (row: RecallRow) => void, say: (line: string) => void): Promise<void> {
   const queue = [...args.canaries];
   const workers = Array.from({ length: args.workers }, startWorker);
   try {
     await Promise.all(workers.map(async (worker) => {
-      for (let canary = queue.shift(); canary !== undefined; canary = queue.shift()) done(await ask(worker, { canary, options: args.options }));
+      for (let canary = queue.shift(); canary !== undefined; canary = queue.shift()) done(await ask(worker, { canary, options: args.options }, say));
     }));
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
-function ask(worker: Worker, request: RecallRequest): Promise<RecallRow> {
+function ask(worker: Worker, request: RecallRequest, say: (line: string) => void): Promise<RecallRow> {
   return new Promise((resolve, reject) => {
     // a worker answers many requests: each request's listeners go when it is answered
     const onError = (err: Error) => {
@@ -112,11 +114,16 @@ function ask(worker: Worker, request: RecallRequest): Promise<RecallRow> {
       reject(err);
     };
     const onMessage = (reply: RecallReply) => {
+      if ('progress' in reply) {
+        say(reply.progress);
+        return;
+      }
+      worker.off('message', onMessage);
       worker.off('error', onError);
       if ('row' in reply) resolve(reply.row);
       else reject(new Error(`${request.canary}: ${reply.error}`));
     };
-    worker.once('message', onMessage);
+    worker.on('message', onMessage);
     worker.once('error', onError);
     worker.postMessage(request);
   });

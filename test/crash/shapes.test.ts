@@ -6,13 +6,15 @@
  * leaves them to the mount): freed blocks handed out again, an orphan list holding files
  * unlinked while open, directories of two blocks, inodes and blocks in groups other than
  * group 0 (the journal's group and groups with a backup superblock among them), a depth-1
- * extent tree, and the commits of many-commits. The last tests run the crash engine on
+ * extent tree, the commits of many-commits, and the zeros a shrink leaves before the file
+ * grows back (shrink-then-grow; with its canary, the engine finds the old bytes). The last tests run the crash engine on
  * each workload but many-commits, cheaply (barriers, one sampled state, no G9, no e2fsck):
  * no finding on the correct file system.
  */
 import { PmemDevice } from '../../device/device';
 import { baseImage, boot } from '../../crash/setup';
 import { runUnit } from '../../crash/engine';
+import { withCanary } from '../../core/canary';
 import {
   BLOCK_BYTES, BLOCKS_PER_GROUP, DirEntry, GroupDesc, INODE_BYTES, Inode, ROOT_INO, Superblock, decodeDirBlock, decodeExtentNode,
   decodeGroupDesc, decodeInode, decodeJournalSuperblock,
@@ -297,6 +299,54 @@ describe('beyond block group 0', () => {
     const ino = image.lookup('/s/sparse');
     expect(image.groupOfInode(ino)).toBe(1);
     expect(image.extents(ino).leaves.map((e) => e.block)).toEqual([0, 64, 128]);
+  });
+});
+
+describe('a file shrunk to a size inside a block, then grown again', () => {
+  const zeros = (bytes: Uint8Array) => bytes.every((x) => x === 0);
+
+  test('shrink-then-grow: the cut-off bytes are zero on the media before each grow; the freed blocks leave the file', () => {
+    const w = shape('shrink-then-grow');
+    const fsyncAfter = (n: number) => stepOf(w, (op) => op.op === 'fsync' && op.path === '/f', n);
+    let first = -1;
+    const { image } = play(w, {
+      [fsyncAfter(1)]: (i) => {
+        const blocks = i.blocks(i.lookup('/f'));
+        expect(blocks).toHaveLength(3);
+        first = blocks[0];
+        expect(zeros(i.device.load(first * BLOCK_BYTES, 1000))).toBe(false);
+      },
+      [fsyncAfter(2)]: (i) => {
+        expect(i.blocks(i.lookup('/f'))).toEqual([first]);
+        expect(i.inode(i.lookup('/f')).size).toBe(1000);
+        expect(zeros(i.device.load(first * BLOCK_BYTES + 1000, BLOCK_BYTES - 1000))).toBe(true);
+      },
+      [fsyncAfter(3)]: (i) => {
+        expect(i.inode(i.lookup('/f')).size).toBe(6000);
+        expect(i.blocks(i.lookup('/f'))).toEqual([first]); // grown by a hole
+      },
+      [fsyncAfter(4)]: (i) => {
+        const leaves = i.extents(i.lookup('/f')).leaves;
+        expect(leaves.map((e) => [e.block, e.len])).toEqual([[0, 1], [2, 1]]);
+        expect(zeros(i.device.load(leaves[1].start * BLOCK_BYTES, 9000 - 2 * BLOCK_BYTES))).toBe(true);
+      },
+    });
+    const ino = image.lookup('/f');
+    expect(image.inode(ino).size).toBe(3050);
+    expect(image.blocks(ino)).toEqual([first]);
+    const block = image.device.load(first * BLOCK_BYTES, BLOCK_BYTES);
+    expect(zeros(block.subarray(700, 3000))).toBe(true);
+    expect(zeros(block.subarray(3000, 3050))).toBe(false);
+    expect(zeros(block.subarray(3050))).toBe(true);
+  });
+
+  test('shrink-then-grow: with the tail left unzeroed (canary truncate-tail-not-zeroed) the engine finds the old bytes come back', () => {
+    const options = {
+      setup: SETUP, deviceBytes: GiB, points: 'barriers', states: { kind: 'sampled', count: 1 }, recoveryStates: 0, e2fsck: 'none', seed: 'shapes',
+    } as const;
+    const w = shape('shrink-then-grow');
+    expect(runUnit(w, options).findingCounts).toEqual({});
+    expect(withCanary('truncate-tail-not-zeroed', () => runUnit(w, options)).findingCounts.G4).toBeGreaterThan(0);
   });
 });
 
