@@ -22,21 +22,71 @@ import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 
 const PAGE_LINES = PAGE_BYTES / LINE_BYTES;
 
+/** Words of a LineBits chunk: 1024 words, 32768 lines, 2 MiB of device. */
+const CHUNK_SHIFT = 10;
+const CHUNK_WORDS = 1 << CHUNK_SHIFT;
+
+/**
+ * A bit per line (bit `line & 31` of word `line >>> 5`), its words allocated a chunk at a
+ * time as lines are touched: a judgement on a 1 GiB device (16 M lines) touches a few hundred
+ * thousand, and a flat set cost 2 MiB of zeroing per set per judgement.
+ */
+class LineBits {
+  readonly chunks: Array<Uint32Array | undefined>;
+
+  constructor(lines: number) {
+    this.chunks = new Array<Uint32Array | undefined>(Math.ceil(lines / 32 / CHUNK_WORDS)).fill(undefined);
+  }
+
+  word(w: number): number {
+    const chunk = this.chunks[w >>> CHUNK_SHIFT];
+    return chunk === undefined ? 0 : chunk[w & (CHUNK_WORDS - 1)];
+  }
+
+  has(line: number): boolean {
+    return (this.word(line >>> 5) & (1 << (line & 31))) !== 0;
+  }
+
+  or(w: number, mask: number): void {
+    if (mask === 0) return;
+    let chunk = this.chunks[w >>> CHUNK_SHIFT];
+    if (chunk === undefined) {
+      chunk = new Uint32Array(CHUNK_WORDS);
+      this.chunks[w >>> CHUNK_SHIFT] = chunk;
+    }
+    chunk[w & (CHUNK_WORDS - 1)] |= mask;
+  }
+
+  clear(w: number, mask: number): void {
+    const chunk = this.chunks[w >>> CHUNK_SHIFT];
+    if (chunk !== undefined) chunk[w & (CHUNK_WORDS - 1)] &= ~mask;
+  }
+}
+
+/** The bits of word positions lo..hi (inclusive, 0..31) set. */
+function wordMask(lo: number, hi: number): number {
+  const span = hi - lo + 1;
+  return span === 32 ? 0xffffffff : ((1 << span) - 1) << lo;
+}
+
 export class ReadTrace {
   /** Bit per line: a structural read saw its media bytes. */
-  private readonly structuralBits: Uint32Array;
+  private readonly structuralBits: LineBits;
   /** Lines whose media bytes only a content read saw (few: file data of a small tree). */
   readonly content = new Set<number>();
+  /** The same lines as `content`, as bits (so a structural read finds them a word at a time). */
+  private readonly contentBits: LineBits;
   /** Pages (file-system blocks) being read as file data right now (set by the reader). */
   contentPages: ReadonlySet<number> | undefined;
   /** Bit per line: stored whole before any read, so no longer the media's. */
-  private readonly overwrittenBits: Uint32Array;
+  private readonly overwrittenBits: LineBits;
 
-  /** A trace of a device of `sizeBytes` (bit sets of its lines: 256 KiB each for 1 GiB). */
+  /** A trace of a device of `sizeBytes` (bit sets of its lines, allocated as they are touched). */
   constructor(sizeBytes: number) {
-    const words = Math.ceil(sizeBytes / LINE_BYTES / 32);
-    this.structuralBits = new Uint32Array(words);
-    this.overwrittenBits = new Uint32Array(words);
+    const lines = Math.ceil(sizeBytes / LINE_BYTES);
+    this.structuralBits = new LineBits(lines);
+    this.contentBits = new LineBits(lines);
+    this.overwrittenBits = new LineBits(lines);
   }
 
   /** A load of [addr, addr + length). */
@@ -45,39 +95,98 @@ export class ReadTrace {
     const first = Math.floor(addr / LINE_BYTES);
     const last = Math.floor((addr + length - 1) / LINE_BYTES);
     const pages = this.contentPages;
+    if (pages === undefined) {
+      this.structuralRange(first, last);
+      return;
+    }
     for (let line = first; line <= last; line++) {
-      const word = line >>> 5;
-      const bit = 1 << (line & 31);
-      if ((this.overwrittenBits[word] & bit) !== 0) continue;
-      if (pages !== undefined && pages.has(Math.floor(line / PAGE_LINES)) && (this.structuralBits[word] & bit) === 0) {
+      if (this.overwrittenBits.has(line)) continue;
+      if (pages.has(Math.floor(line / PAGE_LINES)) && !this.structuralBits.has(line)) {
         this.content.add(line);
+        this.contentBits.or(line >>> 5, 1 << (line & 31));
       } else {
-        this.structuralBits[word] |= bit;
-        if (this.content.size > 0) this.content.delete(line);
+        this.structuralRange(line, line);
       }
+    }
+  }
+
+  /**
+   * A structural read of lines [first, last], a word of 32 lines at a time (fsck reads every
+   * inode-table block): each line not overwritten becomes structural and leaves `content`.
+   */
+  private structuralRange(first: number, last: number): void {
+    for (let line = first; line <= last;) {
+      const word = line >>> 5;
+      const mask = wordMask(line & 31, Math.min(31, last - (word << 5))) & ~this.overwrittenBits.word(word);
+      this.structuralBits.or(word, mask);
+      const leaving = this.content.size === 0 ? 0 : mask & this.contentBits.word(word);
+      if (leaving !== 0) {
+        this.contentBits.clear(word, leaving);
+        for (let b = 0; b < 32; b++) if ((leaving & (1 << b)) !== 0) this.content.delete((word << 5) + b);
+      }
+      line = (word + 1) << 5;
     }
   }
 
   /** Whether a structural read saw the line's media bytes. */
   isStructural(line: number): boolean {
-    return (this.structuralBits[line >>> 5] & (1 << (line & 31))) !== 0;
+    return this.structuralBits.has(line);
   }
 
   /** The lines read structurally, as ranges. */
   structural(): LineRanges {
-    return LineRanges.ofBits(this.structuralBits);
+    const builder = new RangeBuilder();
+    this.structuralBits.chunks.forEach((chunk, c) => {
+      if (chunk !== undefined) for (let i = 0; i < CHUNK_WORDS; i++) builder.word((c << CHUNK_SHIFT) + i, chunk[i]);
+    });
+    return builder.build();
   }
 
   /** A store of [addr, addr + length): the lines it covers whole no longer come from the media. */
   stored(addr: number, length: number): void {
     const first = Math.ceil(addr / LINE_BYTES);
-    const end = Math.floor((addr + length) / LINE_BYTES);
-    for (let line = first; line < end; line++) this.overwrittenBits[line >>> 5] |= 1 << (line & 31);
+    const last = Math.floor((addr + length) / LINE_BYTES) - 1;
+    for (let line = first; line <= last;) {
+      const word = line >>> 5;
+      this.overwrittenBits.or(word, wordMask(line & 31, Math.min(31, last - (word << 5))));
+      line = (word + 1) << 5;
+    }
   }
 
   /** The caller made every line of [addr, addr + length) hold bytes of its own choosing. */
   overwritten(addr: number, length: number): void {
     this.stored(addr, length);
+  }
+}
+
+/** Sorted merged ranges built from bit words in ascending word order. */
+class RangeBuilder {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private size = 0;
+
+  word(w: number, word: number): void {
+    if (word === 0) return;
+    if (word === 0xffffffff) {
+      // 32 lines at once (inode tables and bitmaps are read whole)
+      this.run(w * 32, 32);
+      return;
+    }
+    for (let b = 0; b < 32; b++) if ((word & (1 << b)) !== 0) this.run(w * 32 + b, 1);
+  }
+
+  private run(line: number, count: number): void {
+    const { starts, ends } = this;
+    this.size += count;
+    if (ends.length > 0 && ends[ends.length - 1] === line) ends[ends.length - 1] = line + count;
+    else {
+      starts.push(line);
+      ends.push(line + count);
+    }
+  }
+
+  build(): LineRanges {
+    return LineRanges.fromRuns(Int32Array.from(this.starts), Int32Array.from(this.ends), this.size);
   }
 }
 
@@ -92,24 +201,14 @@ export class LineRanges {
 
   /** The lines whose bit is set (bit `line & 31` of word `line >>> 5`). */
   static ofBits(bits: Uint32Array): LineRanges {
-    const starts: number[] = [];
-    const ends: number[] = [];
-    let size = 0;
-    for (let w = 0; w < bits.length; w++) {
-      const word = bits[w];
-      if (word === 0) continue;
-      for (let b = 0; b < 32; b++) {
-        if ((word & (1 << b)) === 0) continue;
-        const line = w * 32 + b;
-        size++;
-        if (ends.length > 0 && ends[ends.length - 1] === line) ends[ends.length - 1] = line + 1;
-        else {
-          starts.push(line);
-          ends.push(line + 1);
-        }
-      }
-    }
-    return new LineRanges(Int32Array.from(starts), Int32Array.from(ends), size);
+    const builder = new RangeBuilder();
+    for (let w = 0; w < bits.length; w++) builder.word(w, bits[w]);
+    return builder.build();
+  }
+
+  /** Ranges already sorted, merged and counted (RangeBuilder). */
+  static fromRuns(starts: Int32Array, ends: Int32Array, size: number): LineRanges {
+    return new LineRanges(starts, ends, size);
   }
 
   static of(lines: Iterable<number>): LineRanges {

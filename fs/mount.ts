@@ -72,14 +72,25 @@ export function readSuperblock(device: PmemDevice): Superblock {
   return sb;
 }
 
-/** The journal inode's blocks, in journal order, validated against its size. */
-export function journalBlocks(device: PmemDevice, sb: Superblock): number[] {
+/**
+ * The block lists of journal layouts seen, by their extents and size: every crash image of a
+ * device has the same journal inode, and listing its 16384 blocks each time cost a judgement
+ * more than its fsck's inode scan. Few keys (one per device size, and a corrupt one rarely).
+ */
+const journalLayouts = new Map<string, readonly number[]>();
+const JOURNAL_LAYOUTS_MAX = 64;
+
+/** The journal inode's blocks, in journal order, validated against its size (shared: do not change). */
+export function journalBlocks(device: PmemDevice, sb: Superblock): readonly number[] {
   const scratch = new MetaStore(device, { commit: () => undefined }, sb.blocksCount);
   const gd0 = decodeGroupDesc(scratch.read(1), 0);
   checkGroupDesc(sb, 0, gd0);
   const index = JOURNAL_INO - 1;
   const inode = decodeInode(scratch.read(gd0.inodeTable + Math.floor((index * INODE_BYTES) / BLOCK_BYTES)), (index * INODE_BYTES) % BLOCK_BYTES);
   const map = loadFileMap(scratch, JOURNAL_INO, inode);
+  const key = `${inode.size}:${map.leaves.map((e) => `${e.block},${e.start},${e.len},${e.unwritten ? 1 : 0}`).join(';')}`;
+  const known = journalLayouts.get(key);
+  if (known !== undefined) return known;
   const blocks: number[] = [];
   for (const e of map.leaves) {
     if (e.block !== blocks.length || e.unwritten) {
@@ -90,6 +101,8 @@ export function journalBlocks(device: PmemDevice, sb: Superblock): number[] {
   if (blocks.length * BLOCK_BYTES !== inode.size || blocks.length < 2) {
     throw new CorruptionError({ structure: 'journal', where: `inode ${JOURNAL_INO}`, what: `size ${inode.size} does not match its ${blocks.length} mapped blocks` });
   }
+  if (journalLayouts.size >= JOURNAL_LAYOUTS_MAX) journalLayouts.clear();
+  journalLayouts.set(key, Object.freeze(blocks));
   return blocks;
 }
 

@@ -18,6 +18,22 @@ describe('PmemDevice: coherent loads and stores', () => {
     expect([...d.guaranteedMedia().readPage(0)!.subarray(100, 110)]).toEqual(new Array(10).fill(0));
   });
 
+  test('loadIsZero agrees with a load, on untouched pages, stored zeros and a byte at either end, across pages', () => {
+    const d = small();
+    const zero = (addr: number, length: number) => d.load(addr, length).every((b) => b === 0);
+    const ranges: Array<[number, number]> = [[0, 4096], [4000, 200], [8191, 2], [4096, 8192], [12288, 1], [0, 3 * 4096]];
+    const check = () => ranges.forEach(([a, n]) => expect([a, n, d.loadIsZero(a, n)]).toEqual([a, n, zero(a, n)]));
+    check();
+    d.store(4096, new Uint8Array(4096)); // a page holding zeros
+    check();
+    d.store(8191, Uint8Array.from([7]));
+    check();
+    d.store(4096, Uint8Array.from([1]));
+    d.store(12288 + 4095, Uint8Array.from([2]));
+    check();
+    expect(d.loadIsZero(4097, 4094)).toBe(true);
+  });
+
   test('untouched memory reads as zeros', () => {
     expect([...small().load(MiB - 16, 16)]).toEqual(new Array(16).fill(0));
   });
