@@ -74,8 +74,8 @@ export function readSuperblock(device: PmemDevice): Superblock {
 
 /**
  * The block lists of journal layouts seen, by their extents and size: every crash image of a
- * device has the same journal inode, and listing its 16384 blocks each time cost a judgement
- * more than its fsck's inode scan. Few keys (one per device size, and a corrupt one rarely).
+ * device has the same journal inode, and listing its 16384 blocks for each image took about
+ * 4% of the demo's CPU in a profile. Few keys (one per device size, and a corrupt one rarely).
  */
 const journalLayouts = new Map<string, readonly number[]>();
 const JOURNAL_LAYOUTS_MAX = 64;

@@ -84,7 +84,7 @@ async function hunt(args: TableArgs): Promise<RecallRow[]> {
   const done = (row: RecallRow) => {
     rows.set(row.canary, row);
     const how = row.caught ? `caught (${promiseCounts(row.promises)}) in ${row.units} units` : `not caught in ${row.units} units`;
-    process.stderr.write(`${row.canary}: ${how}, ${row.states} states, ${row.seconds.toFixed(0)} s\n`);
+    say(`${row.canary}: ${how}, ${row.states} states, ${row.seconds.toFixed(0)} s`);
   };
   if (args.workers <= 1) {
     for (const c of args.canaries) done(await recallOf(c, args.options, () => Date.now(), say));
