@@ -22,13 +22,17 @@
  * default each whose metadata differs from every one already checked in the unit, at most
  * E2FSCK_PER_UNIT, the rest counted as skipped.
  */
+import { createHash } from 'node:crypto';
 import { assert } from '../core/assert';
+import { PAGE_BYTES } from '../core/limits';
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
 import { newestCleanStep, subsetCount } from '../device/crash';
 import type { CrashPoint, CrashState } from '../device/crash';
-import type { MediaSource } from '../device/media';
+import { MediaSource, pageDigestOf } from '../device/media';
 import type { OpCost } from '../fs/filesystem';
+import { BLOCK_BYTES } from '../fs/format';
+import { journalLog } from '../fs/mount';
 import { createReference } from '../workloads/reference';
 import type { Workload } from '../workloads/ops';
 import { e2fsckAvailable, e2fsckRaw, e2fsckRecovered } from './e2fsck';
@@ -72,6 +76,8 @@ export interface EngineOptions {
    * judge against the same window (0 turns it off; default 2).
    */
   readonly recoveryStates?: number;
+  /** G9's bounds (RecoveryExplorer); default G9_RECOVERIES_PER_UNIT and G9_POINTS_PER_RECOVERY. */
+  readonly recoveryLimits?: { readonly recoveries: number; readonly points: number };
   /**
    * false: judge the first `limit` states of each point's bound one by one, with no
    * reduction to classes: the way the engine explored before the reduction, kept for
@@ -130,6 +136,10 @@ export interface UnitResult {
   /** G9: crash states of recovery runs checked, and recovery runs explored. */
   readonly recoveryStatesChecked: number;
   readonly recoveriesExplored: number;
+  /** G9: replaying images whose recovery was not crashed (same replay and window floor as one explored, or over the cap). */
+  readonly recoveriesSkipped: number;
+  /** G9: crash points of explored recoveries left out (over G9_POINTS_PER_RECOVERY). */
+  readonly recoveryPointsSkipped: number;
   readonly findingCounts: Readonly<Record<string, number>>;
   readonly findings: readonly Finding[];
   /** G0: our answers against the reference's, operation by operation. */
@@ -177,7 +187,8 @@ class UnitRun {
     this.states = options.states ?? { kind: 'bounded', k: 2, limit: 64 };
     this.keep = options.keepPerPromise ?? 5;
     this.e2fsck = new E2fsckPolicy(options.e2fsck ?? 'recovered');
-    this.g9 = new RecoveryExplorer(this.setup, this.streams, options.recoveryStates ?? 2);
+    this.g9 = new RecoveryExplorer(this.setup, this.streams, options.recoveryStates ?? 2,
+      options.recoveryLimits ?? { recoveries: G9_RECOVERIES_PER_UNIT, points: G9_POINTS_PER_RECOVERY });
   }
 
   run(): UnitResult {
@@ -199,6 +210,7 @@ class UnitRun {
       statesChecked: this.statesChecked, statesCovered: this.statesCovered, statesInBound: this.statesInBound, uniqueImages: this.cache.size,
       e2fsckRuns: this.e2fsck.runs, e2fsckSkipped: this.e2fsck.skipped, e2fsckMissing: this.e2fsck.missing,
       recoveryStatesChecked: this.g9.statesChecked, recoveriesExplored: this.g9.explored,
+      recoveriesSkipped: this.g9.skipped, recoveryPointsSkipped: this.g9.pointsSkipped,
       findingCounts: this.counts, findings: this.findings, disagreements, costs: Object.fromEntries(recording.fs.costReport()),
     };
   }
@@ -400,28 +412,64 @@ class E2fsckPolicy {
 }
 
 /**
- * G9: for a distinct image whose recovery replays the journal, crash the recovery itself at
- * each barrier and clean it issues, draw `statesPerPoint` sampled states there, recover again
- * and judge against the same window. Images made by crashing a recovery are kept apart from
- * the unit's crash images (uniqueImages counts crash images).
+ * G9: for an image whose recovery replays the journal, crash the recovery itself at its
+ * crash points (each barrier and clean it issues), draw `statesPerPoint` sampled states
+ * there, recover again and judge against the same window. Images made by crashing a
+ * recovery are kept apart from the unit's crash images (uniqueImages counts crash images).
+ *
+ * Bounded, because with lazy checkpoints almost every crash image replays a log of many
+ * transactions, and a replay of n blocks has about n crash points:
+ * - a recovery is explored once per (replay, window floor): the replay is named by the
+ *   committed log it reads (those journal blocks' bytes, s_start, s_sequence) and the
+ *   superblock block (needs_recovery, the orphan list head), since that is all a replay and
+ *   the orphan phase after it start from; the window floor is the last persistence point
+ *   before the crash (a later one makes more loss a violation). Another image with the same
+ *   pair is counted as skipped, not explored: the blocks it differs in (file data, home
+ *   copies the replay overwrites) are judged by its own first recovery (G1 to G8);
+ * - at most G9_POINTS_PER_RECOVERY of a recovery's crash points, spread evenly over them
+ *   (its first and last included; counted by a first, uncrashed run), the rest counted;
+ * - at most G9_RECOVERIES_PER_UNIT recoveries a unit, the first met; the rest counted.
+ * Both caps can be lifted (`recoveryLimits`); the replays met (explored + skipped) do not
+ * depend on them.
  */
+export const G9_POINTS_PER_RECOVERY = 24;
+export const G9_RECOVERIES_PER_UNIT = 48;
+
 class RecoveryExplorer {
   statesChecked = 0;
   explored = 0;
+  /** Replaying images not explored: same replay and floor as one explored, or over the cap. */
+  skipped = 0;
+  /** Crash points of explored recoveries left out by G9_POINTS_PER_RECOVERY. */
+  pointsSkipped = 0;
   private readonly verdicts = new Map<string, Violation[]>();
+  private readonly replays = new Set<string>();
   private readonly images = new Map<string, Recovered>();
 
-  constructor(private readonly setup: MountSetup, private readonly streams: StreamTree, private readonly statesPerPoint: number) {}
+  constructor(
+    private readonly setup: MountSetup, private readonly streams: StreamTree, private readonly statesPerPoint: number,
+    private readonly limits: { readonly recoveries: number; readonly points: number },
+  ) {}
 
   violations(image: MediaSource, digest: string, oracle: OracleRun, position: CrashPosition): Violation[] {
     if (this.statesPerPoint === 0) return [];
     const key = `${digest}/${position.done}/${position.inFlight}`;
     const known = this.verdicts.get(key);
     if (known !== undefined) return known;
+    const replay = `${replayKey(image, this.setup) ?? digest}/${oracle.persistedBy[position.done]}`;
+    if (this.replays.has(replay) || this.explored >= this.limits.recoveries) {
+      this.skipped++;
+      this.verdicts.set(key, []);
+      return [];
+    }
+    this.replays.add(replay);
     this.explored++;
+    const chosen = this.chosenPoints(image);
     const found: Violation[] = [];
+    let ordinal = 0;
     const device = setupDevice(this.setup, image, {
       onInstruction: crashPointWatcher('flushes', (d) => {
+        if (!chosen.has(ordinal++)) return;
         const point = d.crashPoint();
         for (let s = 0; s < this.statesPerPoint && found.length === 0; s++) {
           const again = point.image({ kind: 'sampled', seed: this.streams.recoveryDraw(d.instructionCount, s) });
@@ -446,4 +494,44 @@ class RecoveryExplorer {
     this.verdicts.set(key, found);
     return found;
   }
+
+  /** The ordinals of the recovery's crash points to explore: all, or `limits.points` spread evenly. */
+  private chosenPoints(image: MediaSource): Set<number> {
+    let n = 0;
+    const device = setupDevice(this.setup, image, { onInstruction: crashPointWatcher('flushes', () => { n++; }) });
+    try {
+      mountSetup(device, this.setup);
+    } catch {
+      // counted up to where it failed
+    }
+    const m = Math.min(n, this.limits.points);
+    this.pointsSkipped += n - m;
+    const chosen = new Set<number>();
+    for (let i = 0; i < m; i++) chosen.add(m === 1 ? n - 1 : Math.round((i * (n - 1)) / (m - 1)));
+    return chosen;
+  }
+}
+
+/**
+ * What a replay of `image` starts from: the committed log (s_start, s_sequence, and the
+ * bytes of every journal block of a committed transaction, by page digest) and the
+ * superblock's block; undefined when the log cannot be read (mount's G1 judged that).
+ */
+function replayKey(image: MediaSource, setup: MountSetup): string | undefined {
+  let log: ReturnType<typeof journalLog>;
+  try {
+    log = journalLog(setupDevice(setup, image, { trace: false }));
+  } catch {
+    return undefined;
+  }
+  const hash = createHash('sha256');
+  hash.update(`${log.start}:${log.sequence}:${pageDigestOf(image, 0) ?? '0'};`);
+  for (const t of log.transactions) {
+    if (!t.committed) continue;
+    for (const index of t.logBlocks) {
+      const page = (log.journalBlocks[index] * BLOCK_BYTES) / PAGE_BYTES;
+      hash.update(`${index}:${pageDigestOf(image, page) ?? '0'};`);
+    }
+  }
+  return hash.digest('hex');
 }

@@ -89,6 +89,9 @@ export interface ComboReport {
   readonly coverage: number;
   readonly recoveryStatesChecked: number;
   readonly recoveriesExplored: number;
+  /** G9: replaying images not crashed (a replay already explored, or over the per-unit cap), and recovery crash points left out. */
+  readonly recoveriesSkipped: number;
+  readonly recoveryPointsSkipped: number;
   readonly uniqueImages: number;
   readonly e2fsckRuns: number;
   /** Recovered images e2fsck did not check (over the per-unit cap, or e2fsprogs missing). */
@@ -244,6 +247,8 @@ function comboOf(label: string, units: readonly FsUnitRecord[]): ComboReport {
     coverage: bound === 0n ? 1 : ratio(covered, bound),
     recoveryStatesChecked: units.reduce((n, u) => n + u.recoveryStatesChecked, 0),
     recoveriesExplored: units.reduce((n, u) => n + u.recoveriesExplored, 0),
+    recoveriesSkipped: units.reduce((n, u) => n + u.recoveriesSkipped, 0),
+    recoveryPointsSkipped: units.reduce((n, u) => n + u.recoveryPointsSkipped, 0),
     uniqueImages: units.reduce((n, u) => n + u.uniqueImages, 0),
     e2fsckRuns: units.reduce((n, u) => n + u.e2fsckRuns, 0),
     e2fsckSkipped: units.reduce((n, u) => n + u.e2fsckSkipped, 0),

@@ -18,8 +18,8 @@ import { runMmapWorkload } from './mmap';
 import { MMAP_RECORDS, UnitSpec, unitWorkload } from './plan';
 import { findingToken } from './repro';
 
-/** 2: states covered (judged or proven equivalent) and e2fsck's skipped count joined the record. */
-export const RECORD_VERSION = 2;
+/** 2: states covered (judged or proven equivalent) and e2fsck's skipped count joined the record; 3: G9's skipped recoveries and crash points. */
+export const RECORD_VERSION = 3;
 /** Disagreements (G0) a record keeps as text. */
 const KEEP_DISAGREEMENTS = 3;
 
@@ -67,6 +67,8 @@ export interface FsUnitRecord extends Extract<UnitSpec, { kind: 'fs' }> {
   readonly e2fsckMissing: boolean;
   readonly recoveryStatesChecked: number;
   readonly recoveriesExplored: number;
+  readonly recoveriesSkipped: number;
+  readonly recoveryPointsSkipped: number;
   readonly findingCounts: Readonly<Partial<Record<PromiseId, number>>>;
   /** The first finding of each promise the unit broke, in promise order. */
   readonly findings: readonly RecordedFinding[];
@@ -120,6 +122,7 @@ export function runPlannedUnit(unit: UnitSpec, engine: UnitEngineOptions): UnitR
     statesCovered: r.statesCovered.toString(), statesInBound: r.statesInBound.toString(), uniqueImages: r.uniqueImages,
     e2fsckRuns: r.e2fsckRuns, e2fsckSkipped: r.e2fsckSkipped, e2fsckMissing: r.e2fsckMissing,
     recoveryStatesChecked: r.recoveryStatesChecked, recoveriesExplored: r.recoveriesExplored,
+    recoveriesSkipped: r.recoveriesSkipped, recoveryPointsSkipped: r.recoveryPointsSkipped,
     findingCounts: r.findingCounts, findings, cost,
   });
 }

@@ -128,10 +128,15 @@ export function mediaDigest(media: MediaSource & Partial<PageDigests>): string {
   const hash = createHash('sha256');
   hash.update(`size:${media.sizeBytes};`);
   for (const pageIndex of media.pageIndices()) {
-    const digest = media.pageDigest ? media.pageDigest(pageIndex) : plainPageDigest(media, pageIndex);
+    const digest = pageDigestOf(media, pageIndex);
     if (digest !== undefined) hash.update(`${pageIndex}:${digest};`);
   }
   return hash.digest('hex');
+}
+
+/** A page's digest, cached where the media keeps one (undefined: all zeros). */
+export function pageDigestOf(media: MediaSource & Partial<PageDigests>, pageIndex: number): string | undefined {
+  return media.pageDigest ? media.pageDigest(pageIndex) : plainPageDigest(media, pageIndex);
 }
 
 export function plainPageDigest(media: MediaSource, pageIndex: number): string | undefined {

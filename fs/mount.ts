@@ -107,7 +107,11 @@ export function journalBlocks(device: PmemDevice, sb: Superblock): readonly numb
 }
 
 /** The transactions in a device's journal log as recovery would find them (fs/recovery.ts `listLog`); read only. */
-export function journalLog(device: PmemDevice): { readonly start: number; readonly sequence: number; readonly transactions: LoggedTransaction[] } {
+export function journalLog(device: PmemDevice): {
+  readonly start: number; readonly sequence: number; readonly transactions: LoggedTransaction[];
+  /** The device block of each journal block (a transaction's `logBlocks` index it). */
+  readonly journalBlocks: readonly number[];
+} {
   const sb = readSuperblock(device);
   const jblocks = journalBlocks(device, sb);
   const jsb = readJournalSuperblock(device, jblocks);
@@ -117,7 +121,7 @@ export function journalLog(device: PmemDevice): { readonly start: number; readon
     readBlock: (index: number) => device.load(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
     writeHome: () => assert(false, 'listing the log writes nothing'),
   });
-  return { start: jsb.start, sequence: jsb.sequence, transactions };
+  return { start: jsb.start, sequence: jsb.sequence, transactions, journalBlocks: jblocks };
 }
 
 function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): JournalSuperblock {

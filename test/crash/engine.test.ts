@@ -58,6 +58,25 @@ describe('crash engine', () => {
     expect(r.recoveryStatesChecked).toBeGreaterThan(r.recoveriesExplored);
   });
 
+  test('G9 explores each replay once, within its caps, and counts what it leaves out', () => {
+    const setup: MountSetup = { profile: 'armv8.2', pmemApi: 'linux-arm64', policy: 'ordered', flushHint: false };
+    const options = { setup, points: 'flushes' as const, states: { kind: 'bounded' as const, k: 1, limit: 40 }, seed: ENGINE_SEED, e2fsck: 'none' as const };
+    const open = runUnit(workload, { ...options, recoveryLimits: { recoveries: Infinity, points: Infinity } });
+    const capped = runUnit(workload, { ...options, recoveryLimits: { recoveries: 1, points: 3 } });
+    console.log(`G9 uncapped: ${open.recoveriesExplored} explored, ${open.recoveriesSkipped} skipped; capped: ${capped.recoveriesExplored} explored, ${capped.recoveriesSkipped} skipped, ${capped.recoveryPointsSkipped} points left out`);
+    // the replays met are the same; the caps only move them from explored to skipped
+    expect(open.recoveriesExplored).toBeGreaterThan(1);
+    expect(open.recoveriesSkipped).toBeGreaterThan(0); // images sharing a replay and a window floor
+    expect(open.recoveryPointsSkipped).toBe(0);
+    expect(capped.recoveriesExplored).toBe(1);
+    expect(capped.recoveriesExplored + capped.recoveriesSkipped).toBe(open.recoveriesExplored + open.recoveriesSkipped);
+    expect(capped.recoveryPointsSkipped).toBeGreaterThan(0);
+    expect(capped.recoveryStatesChecked).toBeLessThanOrEqual(1 * 3 * 2);
+    // everything else is the same judgement
+    expect(capped.statesChecked).toBe(open.statesChecked);
+    expect(capped.findingCounts).toEqual(open.findingCounts);
+  });
+
   test('unordered on armv8.2: findings, counted per promise', () => {
     const r = run({ policy: 'unordered' });
     console.log(`unordered armv8.2 linux-arm64: ${r.statesChecked} states, ${JSON.stringify(r.findingCounts)}`);
