@@ -23,18 +23,14 @@
  * It lives in core/ so that every layer may ask it (device/pmem-api.ts and fs/ do) with
  * imports pointing down only; it knows the bugs by name, not the code they break.
  *
- * Left out, because no crash state the engine checks tells them from the correct code
- * (each tried on the ordered policy, three setups, sampled and k-bounded states, including
- * workloads that free directory blocks):
- * - no barrier 1 (data before the log writes): barrier 2 completes the data's flushes
- *   together with the log blocks' before the commit block is written, so the commit never
- *   becomes durable before the data; barrier 1 only orders data against log blocks, which
- *   nothing reads until a commit block follows them. "Data not flushed" is in the catalog.
- * - no revoke record when a journaled block is freed, and a replay that ignores revokes:
- *   our log never holds more than one transaction (every commit checkpoints and moves the
- *   tail), and a transaction never logs a block it frees (`MetaStore.forget` drops it from
- *   the dirty set), so a revoke never cancels anything replay would write.
+ * Not a canary, because it is not a bug any more: a barrier between the data writes and the
+ * log writes. The ordered policy has none (fs/policy.ts): the barrier before the commit block
+ * completes the data's flushes together with the log blocks', and nothing makes the data
+ * reachable before the commit block.
  *
+ * Not caught under the run defaults (say so, do not tune the suites to it): `log-wrap-off-by-one`
+ * needs a workload whose log wraps, which takes a lap of the journal (16,384 blocks on the
+ * default 1 GiB device, 1,024 on 16 MiB); test/fs/journal.test.ts catches it directly.
  */
 import { assert } from './assert';
 
@@ -58,7 +54,11 @@ export type CanaryName =
   | 'freed-block-reused-early'
   | 'recovery-empties-log-first'
   | 'x86-no-sfence-before-commit'
-  | 'x86-pmem-wmb-compiler-only';
+  | 'x86-pmem-wmb-compiler-only'
+  | 'revoke-not-written'
+  | 'replay-ignores-revokes'
+  | 'checkpoint-before-commit'
+  | 'log-wrap-off-by-one';
 
 export interface Canary {
   readonly name: CanaryName;
@@ -68,43 +68,49 @@ export interface Canary {
   readonly breaks: BrokenPromise;
   /** Where the switch is: file and function. */
   readonly site: string;
+  /**
+   * The test that catches it, for a canary no workload of the catalog's sample or of the
+   * default suites reaches (its bug needs more than they do: say so, do not tune the
+   * suites to it). The catalog test checks that this test names the canary.
+   */
+  readonly directedTest?: string;
 }
 
 export const CANARIES: readonly Canary[] = [
   {
     name: 'no-barrier-before-commit',
-    description: 'ordered barrier 2 left out: the commit block may persist before the descriptor and logged blocks it commits',
-    breaks: 'G1',
-    site: 'fs/journal.ts Journal.commit',
+    description: 'ordered barrier 1 left out: the commit block may persist before the descriptor and logged blocks it commits',
+    breaks: 'G2',
+    site: 'fs/policy.ts OrderedPolicy.commit',
   },
   {
     name: 'commit-before-log',
     description: 'the commit block is written before the descriptor and logged blocks',
     breaks: 'G2',
-    site: 'fs/journal.ts Journal.commit',
+    site: 'fs/policy.ts OrderedPolicy.commit',
   },
   {
     name: 'no-barrier-after-commit',
-    description: 'ordered barrier 3 left out: checkpoint writes may persist before the commit block',
-    breaks: 'G2',
-    site: 'fs/journal.ts Journal.commit',
+    description: 'ordered barrier 2 left out: fsync may return before the commit block is durable, and checkpoint writes may persist before it',
+    breaks: 'G4',
+    site: 'fs/policy.ts OrderedPolicy.commit',
   },
   {
     name: 'tail-before-checkpoint-durable',
-    description: 'ordered barrier 4 left out: the journal tail may move before the checkpoint is durable',
-    breaks: 'G2',
-    site: 'fs/journal.ts Journal.commit',
+    description: 'ordered barrier 3 left out: the journal tail may move before the checkpoint is durable',
+    breaks: 'G1',
+    site: 'fs/policy.ts OrderedPolicy.checkpoint',
   },
   {
     name: 'checkpoint-skips-last-block',
     description: 'the checkpoint writes every logged block home but the last one, then moves the tail',
     breaks: 'G2',
-    site: 'fs/journal.ts Journal.commit',
+    site: 'fs/journal.ts Journal.checkpointPlan (eager: Journal.commit)',
   },
   {
     name: 'replay-stops-early',
     description: 'recovery replays every committed transaction but the last one',
-    breaks: 'G2',
+    breaks: 'G4',
     site: 'fs/recovery.ts recoverJournal',
   },
   {
@@ -164,19 +170,44 @@ export const CANARIES: readonly Canary[] = [
     site: 'fs/mount.ts replayJournal',
   },
   {
-    // x86 only: the log and the commit block go by MOVNTI, and barrier 3 follows the commit
+    // x86 only: the log and the commit block go by MOVNTI, and barrier 2 follows the commit
     // block with no clean in between, so only a crash point between the commit block's store
     // and that fence sees the reorder: the default points have one right before the fence.
     name: 'x86-no-sfence-before-commit',
     description: 'on x86 the SFENCE between the log writes and the commit block is left out, as if TSO kept stores in order: MOVNTI stores are weakly ordered, so the commit block may persist before the blocks it commits',
     breaks: 'G2',
-    site: 'fs/journal.ts Journal.commit',
+    site: 'fs/policy.ts OrderedPolicy.commit',
   },
   {
     name: 'x86-pmem-wmb-compiler-only',
     description: "linux-x86's pmem_wmb is smp_wmb(), a compiler barrier on x86, instead of wmb() (SFENCE): the file system's barriers never fence its MOVNTI stores and CLWBs",
     breaks: 'G2',
     site: 'device/pmem-api.ts linux-x86 pmemWmb',
+  },
+  {
+    name: 'revoke-not-written',
+    description: 'a journaled metadata block freed while its logged copy is live gets no revoke record, so replay writes the old copy over whatever the block holds next',
+    breaks: 'G5',
+    site: 'fs/journal.ts Journal.commit',
+  },
+  {
+    name: 'replay-ignores-revokes',
+    description: 'recovery replays every committed copy, revoked or not',
+    breaks: 'G5',
+    site: 'fs/recovery.ts replayPass',
+  },
+  {
+    name: 'checkpoint-before-commit',
+    description: 'a transaction\'s blocks are written home before its log writes and commit block: a crash in between leaves half an operation in place',
+    breaks: 'G2',
+    site: 'fs/journal.ts Journal.commit',
+  },
+  {
+    name: 'log-wrap-off-by-one',
+    description: 'the log writer wraps one block early (at the log\'s last block instead of past it), where recovery reads on to the last block',
+    breaks: 'G4',
+    site: 'fs/journal.ts Journal.commit',
+    directedTest: 'test/fs/journal.test.ts',
   },
 ];
 

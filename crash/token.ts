@@ -80,9 +80,11 @@ export const TOKEN_VERSION = 'dx2';
 /**
  * The model a token belongs to. 1: daxcrash 0.2 and before (dx1 tokens). 2: crash points
  * before fences and at operation ends, the reduced exploration, fsynced data lost as G4, the
- * real e2fsck on recovered images.
+ * real e2fsck on recovered images. 3: the journal as jbd2 keeps it (lazy checkpoints, many
+ * transactions in the log), ordered's two barriers a commit (fs/policy.ts), unordered's data
+ * flushes in the seeded order, G9 explored once per replay.
  */
-export const MODEL_REVISION = 2;
+export const MODEL_REVISION = 3;
 const TOKEN_PREFIX = `${TOKEN_VERSION}-`;
 const CHECKSUM_BYTES = 4;
 /** A token longer than this is refused before decoding (a pasted file, not a token). */
@@ -496,7 +498,7 @@ class Reader {
 /** A token of another model revision: it would rebuild another state, so it is refused. */
 function otherRevision(revision: number): TokenError {
   return new TokenError(`this token belongs to model revision ${revision}; this daxcrash rebuilds model revision ${MODEL_REVISION}, where its crash point and state would name another crash image`,
-    revision < MODEL_REVISION ? 'reproduce it with the daxcrash version that printed it (revision 1: daxcrash 0.2 and before), or run the campaign again' : 'reproduce it with the newer daxcrash that printed it');
+    revision < MODEL_REVISION ? 'reproduce it with the daxcrash version that printed it (revision 1: daxcrash 0.2 and before; revision 2: before jbd2\'s lazy checkpoints), or run the campaign again' : 'reproduce it with the newer daxcrash that printed it');
 }
 
 function malformed(why: string): TokenError {

@@ -3,17 +3,18 @@
  * through a cache and never through the journal.
  *
  * Owns: reads (plain loads; holes and unwritten extents read as zeros), writes (the
- * flavour's `memcpyFlushcache` in place), mapping a region for a write or a DAX mmap
+ * policy's `writeData` in place: fs/policy.ts), mapping a region for a write or a DAX mmap
  * (allocating holes, converting unwritten extents), zeroing new blocks, the device ranges
  * behind a mapped region, size changes (truncate) and freeing the blocks past a size.
  *
- * Invariants: a block newly mapped into a file is zeroed (`clearPmem`) wherever the write
+ * Invariants: a block newly mapped into a file is zeroed (the policy's `zeroData`) wherever the write
  * that maps it does not cover it, before the metadata that makes it reachable commits, so
  * stale data is never exposed; shrinking to a size inside a block zeroes the rest of that
  * block; i_size covers every byte written; i_blocks moves with every block mapped or freed;
  * an operation that cannot store its map gives back what it took and fails with ENOSPC or
- * EFBIG, the map as it was. Every data store is noted in the transaction (`noteDataWrite`),
- * so the policy orders it before the metadata that follows.
+ * EFBIG, the map as it was. Every data store is noted in the transaction (`noteDataWrite`,
+ * with the flush the policy deferred, if any), so the policy orders it against the metadata
+ * that follows.
  *
  * Does not: check descriptors, access modes or arguments (filesystem.ts), create or free
  * inodes (lifecycle.ts), or issue barriers (the policy does, through the commit hooks).
@@ -82,9 +83,11 @@ export class DaxData {
     this.ensureMapped(ino, at, data.length, data, failer(syscall));
     for (const range of this.physicalRanges(ino, at, data.length)) {
       const piece = data.subarray(range.fileOffset - at, range.fileOffset - at + range.length);
-      if (canaryActive('data-not-flushed')) this.ctx.device.store(range.addr, piece); else this.ctx.api.memcpyFlushcache(range.addr, piece);
+      if (canaryActive('data-not-flushed')) {
+        this.ctx.device.store(range.addr, piece);
+        this.ctx.meta.noteDataWrite();
+      } else this.ctx.meta.noteDataWrite(this.ctx.policy.writeData(range.addr, piece));
     }
-    this.ctx.meta.noteDataWrite();
     const now = this.ctx.now();
     inode.mtime = inode.ctime = now;
     if (at + data.length > inode.size) this.setSizeField(inode, at + data.length);
@@ -110,8 +113,8 @@ export class DaxData {
         const e = findExtent(this.table.map(ino).leaves, Math.floor(len / BLOCK_BYTES));
         if (e !== undefined && !e.unwritten) {
           const addr = (e.start + Math.floor(len / BLOCK_BYTES) - e.block) * BLOCK_BYTES + (len % BLOCK_BYTES);
-          if (!canaryActive('truncate-tail-not-zeroed')) this.ctx.api.clearPmem(addr, BLOCK_BYTES - (len % BLOCK_BYTES));
-          this.ctx.meta.noteDataWrite();
+          if (!canaryActive('truncate-tail-not-zeroed')) this.ctx.meta.noteDataWrite(this.ctx.policy.zeroData(addr, BLOCK_BYTES - (len % BLOCK_BYTES)));
+          else this.ctx.meta.noteDataWrite();
         }
       }
       if (!this.freeBeyond(ino, inode, Math.ceil(len / BLOCK_BYTES))) fail('ENOSPC');
@@ -199,7 +202,7 @@ export class DaxData {
 
   /** Zero the parts of new blocks [pblock, +count) (logical lblock..) outside [at, at+coverLen). */
   private zeroUncovered(pblock: number, lblock: number, count: number, at: number, coverLen: number): void {
-    const { api } = this.ctx;
+    const zero = (addr: number, length: number) => this.ctx.meta.noteDataWrite(this.ctx.policy.zeroData(addr, length));
     for (let i = 0; i < count; i++) {
       const start = (lblock + i) * BLOCK_BYTES;
       const end = start + BLOCK_BYTES;
@@ -207,11 +210,11 @@ export class DaxData {
       const coverTo = Math.min(end, at + coverLen);
       const addr = (pblock + i) * BLOCK_BYTES;
       if (coverTo <= coverFrom) {
-        api.clearPmem(addr, BLOCK_BYTES);
+        zero(addr, BLOCK_BYTES);
         continue;
       }
-      if (coverFrom > start) api.clearPmem(addr, coverFrom - start);
-      if (coverTo < end) api.clearPmem(addr + (coverTo - start), end - coverTo);
+      if (coverFrom > start) zero(addr, coverFrom - start);
+      if (coverTo < end) zero(addr + (coverTo - start), end - coverTo);
     }
     this.ctx.meta.noteDataWrite();
   }

@@ -45,6 +45,7 @@ import { READ_FILE_MAX_BYTES, nodeReadFile, nodeTruncate, nodeWriteFile } from '
 import { DaxStats } from './stats';
 import type { Groups } from './groups';
 import type { MetaStore } from './meta';
+import type { WritePolicy } from './policy';
 
 // Defined in the seams; still exported from here, where other code has always found them.
 export {
@@ -66,6 +67,7 @@ export interface FileSystemParts {
   readonly groups: Groups;
   readonly hooks: CommitHooks;
   readonly readOnly: boolean;
+  readonly policy: WritePolicy;
 }
 
 export class DaxFileSystem implements SyncFs, DirBlockSource {
@@ -95,7 +97,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     this.readOnly = parts.readOnly;
     this.ops = new OpRunner(parts);
     this.ctx = {
-      device: parts.device, api: parts.api, sb: parts.sb, meta: parts.meta, groups: parts.groups,
+      device: parts.device, api: parts.api, sb: parts.sb, meta: parts.meta, groups: parts.groups, policy: parts.policy,
       now: () => this.ops.clock,
       isOpen: (ino) => this.descriptors.isOpen(ino),
     };

@@ -14,6 +14,7 @@ import type { PmemDevice } from '../device/device';
 import { BLOCK_BYTES, SUPERBLOCK_OFFSET, Superblock, encodeSuperblock } from './format';
 import type { Groups } from './groups';
 import type { MetaStore } from './meta';
+import type { WritePolicy } from './policy';
 
 export interface FsContext {
   readonly device: PmemDevice;
@@ -21,6 +22,8 @@ export interface FsContext {
   readonly sb: Superblock;
   readonly meta: MetaStore;
   readonly groups: Groups;
+  /** How file data is written and flushed (fs/policy.ts). */
+  readonly policy: WritePolicy;
   /** The simulated clock, in seconds. */
   now(): number;
   /** True while a descriptor has `ino` open: losing its last name then makes it an orphan. */

@@ -35,8 +35,10 @@ export class Transaction {
   /** Metadata blocks this transaction freed: revoked in the journal, so that replay of an
    * earlier transaction never writes over what the block holds next. */
   readonly revokedBlocks = new Set<number>();
-  /** Data ranges written by this transaction's operations (device byte ranges). */
+  /** Data writes made by this transaction's operations. */
   dataWrites = 0;
+  /** Their flushes, where the policy defers them to the commit (`unordered`, fs/policy.ts). */
+  readonly dataFlushes: Array<() => void> = [];
   state: 'running' | 'committing' | 'committed' = 'running';
   constructor(readonly id: number) {}
 
@@ -185,8 +187,11 @@ export class MetaStore {
     return this.quarantined.size;
   }
 
-  noteDataWrite(): void {
-    this.tx().dataWrites++;
+  /** A data write of the running transaction's operations, and its deferred flush if the policy gave one. */
+  noteDataWrite(flush?: () => void): void {
+    const tx = this.tx();
+    tx.dataWrites++;
+    if (flush !== undefined) tx.dataFlushes.push(flush);
   }
 
   /** The running transaction, begun if there is none (operations join it). */

@@ -33,7 +33,8 @@ import {
   encodeJournalSuperblock, encodeSuperblock, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { Groups, checkGroupDesc } from './groups';
-import { COMMIT_INTERVAL_OPS, CheckpointMode, FLUSH_POLICIES, FlushPolicy, Journal } from './journal';
+import { COMMIT_INTERVAL_OPS, CheckpointMode, Journal } from './journal';
+import { FLUSH_POLICIES, FlushPolicy, writePolicy } from './policy';
 import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
 import { LoggedTransaction, RecoveryResult, listLog, recoverJournal, recoveredSuperblock } from './recovery';
 
@@ -48,7 +49,7 @@ export interface MountOptions {
   readOnly?: boolean;
   /** Seed of the unordered policy's issue order (default 0). */
   seed?: string | number;
-  /** When committed transactions are written home (fs/journal.ts; default 'eager'). */
+  /** When committed transactions are written home (fs/journal.ts; default 'lazy', as jbd2). */
   checkpoint?: CheckpointMode;
 }
 
@@ -184,12 +185,13 @@ export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSy
 }
 
 export function mountWithReport(device: PmemDevice, options: MountOptions = {}): { fs: DaxFileSystem; report: MountReport } {
-  const policy = options.policy ?? 'ordered';
-  if (!FLUSH_POLICIES.includes(policy)) throw new RangeError(`unknown flush policy '${String(policy)}' (expected ordered or unordered)`);
+  const policyName = options.policy ?? 'ordered';
+  if (!FLUSH_POLICIES.includes(policyName)) throw new RangeError(`unknown flush policy '${String(policyName)}' (expected ordered or unordered)`);
   const apiName = options.pmemApi ?? defaultPmemApi(device);
   if (!isPmemApiName(apiName)) throw new RangeError(`unknown pmem API flavour '${String(apiName)}'`);
   const api = pmemApi(apiName, device);
-  const barrier = options.flushHint ? () => api.nvdimmFlush() : () => api.pmemWmb();
+  const policy = writePolicy(policyName, { device, api, flushHint: Boolean(options.flushHint), rng: StreamTree.of(options.seed ?? 0).policy() });
+  const barrier = policy.barrier;
   let sb = readSuperblock(device);
   const unknownIncompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
   if (unknownIncompat !== 0) {
@@ -208,16 +210,15 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
   }
 
   const journal = new Journal({
-    device, api, policy, barrier, jsb, journalBlocks: jblocks,
-    rng: StreamTree.of(options.seed ?? 0).policy(),
+    device, api, policy, jsb, journalBlocks: jblocks,
     now: () => fs.clock,
-    checkpoint: options.checkpoint ?? 'eager',
+    checkpoint: options.checkpoint ?? 'lazy',
   });
   const meta = new MetaStore(device, readOnly ? new InPlaceCommitter(device, api, barrier) : journal, sb.blocksCount);
   const groups = new Groups(meta, sb);
   let opsSinceCommit = 0;
   const fs: DaxFileSystem = new DaxFileSystem({
-    device, api, sb, meta, groups, readOnly,
+    device, api, sb, meta, groups, readOnly, policy,
     hooks: {
       opEnd: (m) => {
         const tx = m.current;
@@ -230,22 +231,21 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
         }
       },
       sync: (m, all) => {
+        const before = journal.committedTransactions;
         m.commit();
         if (all === true) journal.checkpointAll();
         opsSinceCommit = 0;
-        // fsync returns once everything so far is durable: the unordered policy's one barrier,
-        // and for file data overwritten in place without a metadata change.
-        barrier();
+        // fsync returns once everything so far is durable (fs/policy.ts `syncEnd`)
+        policy.syncEnd(journal.committedTransactions !== before);
       },
     },
   });
 
-  const writeSuperInPlace = () => {
+  const writeSuperInPlace = () => policy.durably(() => {
     const block = device.load(0, BLOCK_BYTES);
     encodeSuperblock(sb, block, SUPERBLOCK_OFFSET);
     writeChangedLines(device, api, 0, block);
-    barrier();
-  };
+  });
   fs.onUnmount = () => {
     if (readOnly) return;
     meta.commit();

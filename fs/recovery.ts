@@ -219,7 +219,8 @@ function replayPass(
   for (const descriptor of plan.descriptors) {
     descriptor.tags.forEach((tag, i) => {
       const revokedAt = plan.revokedAt.get(tag.block);
-      if (revokedAt !== undefined && !tidGt(descriptor.tid, revokedAt)) {
+      // canary: revoke records are read but not honoured
+      if (revokedAt !== undefined && !tidGt(descriptor.tid, revokedAt) && !canaryActive('replay-ignores-revokes')) {
         blocksRevoked++;
         return;
       }

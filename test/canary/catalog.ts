@@ -127,6 +127,24 @@ export const HAND_WRITTEN: readonly Workload[] = [
     ],
   },
   {
+    // /d's directory block is logged (mkdir), freed by rmdir (a revoke, committed by an
+    // fsync: a sync would checkpoint the log), then reused as /f's data, fsynced: all three
+    // transactions are live in the log, and replay must not write the old directory block
+    // over /f's data.
+    name: 'dir-block-reused-as-data',
+    ops: [
+      { op: 'mkdir', path: '/d' },
+      { op: 'creat', path: '/d/x' },
+      { op: 'fsync', path: '/d' },
+      { op: 'unlink', path: '/d/x' },
+      { op: 'rmdir', path: '/d' },
+      { op: 'fsync', path: '/' },
+      { op: 'creat', path: '/f' },
+      { op: 'write', path: '/f', offset: 0, length: 8192, tag: 1 },
+      { op: 'fsync', path: '/f' },
+    ],
+  },
+  {
     // 700-byte records: the second starts 60 bytes into a line and ends 55 bytes into one.
     name: 'unaligned-appends',
     ops: [
@@ -160,6 +178,10 @@ const PROBES: Readonly<Record<CanaryName, readonly string[]>> = {
   'recovery-empties-log-first': ['apps#0'],
   'x86-no-sfence-before-commit': ['apps#0'],
   'x86-pmem-wmb-compiler-only': ['apps#0'],
+  'revoke-not-written': ['dir-block-reused-as-data'],
+  'replay-ignores-revokes': ['dir-block-reused-as-data'],
+  'checkpoint-before-commit': ['apps#0'],
+  'log-wrap-off-by-one': [],
 };
 
 const X86_SETUPS = SETUPS.filter((s) => s.profile === 'x86-adr');
@@ -167,7 +189,7 @@ const X86_SETUPS = SETUPS.filter((s) => s.profile === 'x86-adr');
 /**
  * Canaries hunted on fewer setups: the x86 canaries' bug sites are live on x86 only. Both are
  * hunted with the default crash points: for x86-no-sfence-before-commit, the point right
- * before barrier 3's SFENCE, while the commit block's MOVNTI is uncertain, sees the reorder.
+ * after the commit block and before the SFENCE of the barrier after it (fs/policy.ts, barrier 2), while the commit block's MOVNTI is uncertain, sees the reorder.
  */
 const HUNT_SETUPS: Partial<Record<CanaryName, readonly MountSetup[]>> = {
   'x86-no-sfence-before-commit': X86_SETUPS,

@@ -16,8 +16,10 @@ const BIN = path.join(__dirname, '..', '..', 'bin', 'daxcrash.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 /** From test/scenarios/comparison.test.ts. */
-const UNORDERED_G3 = 'dx2-AgVbXctBDkAwEEbhqzS_bRvEbhxFuhhasdFptCIi7i5ELKzf9w4Enj0IvazBeWfqolHdsHjOJvhNlaNIq0bHmdMeBmsqaEhMoO6ARBAeC43IeQLhHnDqN37jH9jzAgAAAQAIc2NlbmFyaW-AIDQDAwAAAPJ0klU';
-const RFC_G4 = 'dx2-AgVbXctBDkAwEEbhqzS_bRvEbhxFuhhasdFptCIi7i5ELKzf9w4Enj0IvazBeWfqolHdsHjOJvhNlaNIq0bHmdMeBmsqaEhMoO6ARBAeC43IeQLhHnDqN37jH9jzAgACAAAIc2NlbmFyaW-AIBsEAwAAAJ-KbnA';
+const UNORDERED_G3 = 'dx2-AwV4XctBCsIwEEbhq4TfbYIpFcF4lNJFTCdV0JmQpIiU3F0q4sL1994K9g-Cw0UWnmgy3a63agiZfDU1LxzUPoqcFQvTaHpoSCpwwwpJcPiE0Ei-XuGwtWj6i898q_SHGhJjoQpnNe7E80YHezpqVD_Ddb-7vDigje0NAAABAAhzY2VuYXJpb4AgFwUDAAAAqO4ZgQ';
+const RFC_G4 = 'dx2-AwVcXcuxCoAgFEbhV5G_VSlXe5RoML3RkldSiZDePZKm5u-cimB3gsHCJXjySndaTO4gm1WgU_Qr8yjWdAWnMhe3kZ_VAAmOCWaq4AiD1kMi2rzB4J1wyw_b_Mf5fgAAAgAACHNjZW5hcmlvgCATBAMAAACjm_ZO';
+/** rfc-2016: creat, write 100 B at 0 twice, fsync; a G4 crash state at its end (model revision 3). */
+const RFC_TWICE = 'dx2-AwVqpc5BCoMwEEbhu_zrKY1dzlWkixAmKtRMSAZFJHcvinThtuvHB29H8rOAoYuUtUwmD1unICBoruB-h2YwQhFvIGRvIxjPqIpGVzzdLRI0xioGdoSPpOFInXME8wO4-we_fjjWLYX71rt9AQACAAAIc2NlbmFyaW-AIFAIAwAAALKja5k';
 
 /** The same workload on the correct setup, crashed after its last instruction, every store kept. */
 function cleanToken(): string {
@@ -57,12 +59,13 @@ describe('daxcrash repro', () => {
     const r = run('repro', UNORDERED_G3);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^setup +profile armv8\.2, pmem API linux-arm64, policy unordered, flush hint off$/m);
-    expect(r.stdout).toMatch(/^ +>> +2 +fdatasync \/foo +IN FLIGHT: the power failed inside it$/m);
+    expect(r.stdout).toMatch(/^ +>> +3 +sync +IN FLIGHT: the power failed inside it$/m);
     expect(r.stdout).toMatch(/^ +1 +creat \/foo +returned$/m);
     expect(r.stdout).toMatch(/^ +#\d+ +i\d+ +dc cvap +0x[0-9a-f]+ +64 B +line \d+ \(block \d+\) +clean #\d+ covers line versions up to unit \d+: completed before the failure$/m);
-    expect(r.stdout).toMatch(/power failure before instruction 52$/m);
-    // under unordered the tail move persisted before the log blocks it points past: nothing to replay
-    expect(r.stdout).toMatch(/^journal log: from block \d+ expecting tid \d+: 0 transaction\(s\), 0 committed/m);
+    expect(r.stdout).toMatch(/power failure before instruction 23$/m);
+    // under unordered the commit persisted, the file's data (its flush queued into the commit) did not
+    expect(r.stdout).toMatch(/^journal log: from block \d+ expecting tid \d+: 1 transaction\(s\), 1 committed/m);
+    expect(r.stdout).toMatch(/words kept the newest value 0, an older one 0, lost 512$/m);
     expect(r.stdout).toMatch(/^finding +G3 a prefix of the operations$/m);
     expect(r.stdout).toMatch(/^ +\+ \/foo dir$/m);
     expect(r.stderr).toBe('');
@@ -72,7 +75,7 @@ describe('daxcrash repro', () => {
     const file = path.join(dir, 'g4.img');
     const r = run('repro', RFC_G4, '--image', file, '--events', '7');
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/^ +2 +fdatasync \/foo +returned, a persistence point/m);
+    expect(r.stdout).toMatch(/^ +2 +fsync \/foo +returned, a persistence point/m);
     expect(r.stdout).toMatch(/^ +persistence points returned: operation 2$/m);
     expect(r.stdout).toMatch(/^at the power failure: \d+ line\(s\) uncertain; words kept the newest value 0, an older one 0, lost \d+$/m);
     expect(r.stdout).toMatch(/^finding +G4 durable after a persistence point$/m);
@@ -173,8 +176,13 @@ describe('crash/repro: which words kept which version, against the image bytes',
   });
 
   test('an explicit mix on a line stored twice: older, newest and lost words hold those bytes', () => {
-    // a line two stores wrote, found from the full trace
-    const full = repro(RFC_G4, { eventsBefore: 1 << 20 });
+    // a line two stores wrote (the 2016 RFC persists nothing: a file's first line written
+    // twice, then fsynced), found from the full trace
+    const twice = decodeToken(RFC_TWICE);
+    const at = (crashState: ReproSpec['crashState']): Reproduction => repro({ ...twice, crashState });
+    const none = at({ kind: 'bounded', epochs: 0, subset: [], units: [] });
+    const newest = at({ kind: 'newest' });
+    const full = repro(RFC_TWICE, { eventsBefore: 1 << 20 });
     const unitsOf = new Map<number, number[]>();
     for (const e of full.events) {
       if (e.kind !== 'store') continue;

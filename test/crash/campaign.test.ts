@@ -39,7 +39,10 @@ test('ordered + linux-arm64 on armv8.2 and armv8.0-adr, and linux-x86 on x86-adr
   const x86 = await campaign({ profiles: ['x86-adr'], pmemApis: ['linux-x86'], policies: ['ordered'] });
   expect([...arm, ...x86].map((c) => c.setup.profile)).toEqual(['armv8.2', 'armv8.0-adr', 'x86-adr']);
   for (const c of [...arm, ...x86]) {
-    expect(c.statesChecked).toBeGreaterThan(c.setup.profile.startsWith('x86') ? 100 : 1000);
+    // substantial checking: the bound fully covered with hundreds of states judged (model
+    // revision 3's two-barrier commits judge about 830 on Arm, 410 on x86)
+    expect(c.coverage).toBeGreaterThan(0.99);
+    expect(c.statesChecked).toBeGreaterThan(c.setup.profile.startsWith('x86') ? 100 : 500);
     expect({ setup: c.setup, findings: found(c) }).toEqual({ setup: c.setup, findings: {} });
   }
 });

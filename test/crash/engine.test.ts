@@ -50,8 +50,9 @@ describe('crash engine', () => {
     expect(r.disagreements).toEqual([]);
     expect(r.findingCounts).toEqual({});
     // the checking was substantial: many states judged, and the bound covered (runs of
-    // cleans judge about one state since held points carry their representatives)
-    expect(r.statesChecked).toBeGreaterThan(50);
+    // cleans judge about one state since held points carry their representatives; on x86
+    // the log goes by MOVNTI with no clean, and two barriers a commit leave 29 to judge)
+    expect(r.statesChecked).toBeGreaterThan(pmemApi === 'linux-x86' ? 20 : 50);
     expect(r.statesCovered * 1000n).toBeGreaterThanOrEqual(r.statesInBound * 990n);
     expect(r.uniqueImages).toBeGreaterThan(10);
     expect(r.recoveriesExplored).toBeGreaterThan(0); // G9: recovery itself was crashed
@@ -82,6 +83,26 @@ describe('crash engine', () => {
     console.log(`unordered armv8.2 linux-arm64: ${r.statesChecked} states, ${JSON.stringify(r.findingCounts)}`);
     expect(Object.keys(r.findingCounts).length).toBeGreaterThan(0);
     expect(r.findings[0].diff.length).toBeGreaterThan(0);
+  });
+
+  test('unordered on a synchronous flavour: a commit can be durable before the data it makes reachable (G6)', () => {
+    // the data's flush is queued into the commit's seeded order (fs/policy.ts), so on
+    // linux-arm64, where issue order is persistence order, an append's size can survive
+    // without its bytes; under ordered the same workload has no finding (above)
+    const append: Workload = {
+      name: 'append-fsync',
+      ops: [
+        { op: 'creat', path: '/f' },
+        { op: 'fsync', path: '/f' },
+        { op: 'write', path: '/f', offset: 'append', length: 6000, tag: 3 },
+        { op: 'fsync', path: '/f' },
+      ],
+    };
+    const setup: MountSetup = { profile: 'armv8.2', pmemApi: 'linux-arm64', policy: 'unordered', flushHint: false };
+    // of the seeds a to l, i and k draw an order with a data flush after the commit block
+    const seeds = ['k'].map((seed) => runUnit(append, { setup, points: 'flushes', states: { kind: 'bounded', k: 1, limit: 40 }, seed, e2fsck: 'none', recoveryStates: 0 }));
+    console.log(`unordered linux-arm64 append: ${seeds.map((r) => JSON.stringify(r.findingCounts)).join(' ')}`);
+    expect(seeds.some((r) => (r.findingCounts.G6 ?? 0) > 0)).toBe(true);
   });
 
   test('the 2016 RFC on armv8.2: fsync returns and the data is gone (G4)', () => {

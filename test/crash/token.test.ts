@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { baseImage, runUnit, Finding } from '../../crash/engine';
 import { FindingTokenOptions, findingSpec, findingToken, repro } from '../../crash/repro';
-import { ReproSpec, TOKEN_TABLES, TokenError, WorkloadRef, decodeToken, encodeToken, workloadOf } from '../../crash/token';
+import { MODEL_REVISION, ReproSpec, TOKEN_TABLES, TokenError, WorkloadRef, decodeToken, encodeToken, workloadOf } from '../../crash/token';
 import type { MountSetup } from '../../crash/check';
 import { PmemDevice } from '../../device/device';
 import type { CrashState } from '../../device/crash';
@@ -120,16 +120,17 @@ describe('reproduction tokens: encoding', () => {
   });
 
   test('pinned: a token of format dx2 keeps its spelling (changing the layout breaks issued tokens)', () => {
-    expect(encodeToken(SAMPLE)).toBe('dx2-AgQBKAACAAABdIAgHgcDAAACpgECamd3ig');
+    expect(encodeToken(SAMPLE)).toBe('dx2-AwQBKAACAAABdIAgHgcDAAACpgECNIo1kA'); // revision 3 (revision 2 spelt it dx2-AgQBKAACAAABdIAgHgcDAAACpgECamd3ig)
   });
 
   test('a token of another model revision is refused, saying which, never rebuilt', () => {
     // dx1: daxcrash 0.2's format, model revision 1
-    expect(() => decodeToken('dx1-BAEoAAIAAAF0gCAeBwMAAAKmAQL4qXey')).toThrow(/model revision 1; this daxcrash rebuilds model revision 2/);
-    // a dx2 payload that names revision 3
-    const payload = Buffer.from([0x03, 0x00]);
+    expect(() => decodeToken('dx1-BAEoAAIAAAF0gCAeBwMAAAKmAQL4qXey')).toThrow(/model revision 1; this daxcrash rebuilds model revision 3/);
+    // dx2 tokens of revision 2 (before lazy checkpoints), and of a revision 4 to come
+    expect(() => decodeToken('dx2-AgQBKAACAAABdIAgHgcDAAACpgECamd3ig')).toThrow(/model revision 2; this daxcrash rebuilds model revision 3/);
+    const payload = Buffer.from([0x04, 0x00]);
     const sum = createHash('sha256').update(payload).digest().subarray(0, 4);
-    expect(() => decodeToken(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`)).toThrow(/model revision 3/);
+    expect(() => decodeToken(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`)).toThrow(/model revision 4/);
   });
 
   test('one mistyped character is refused; inside the token the checksum names it', () => {
@@ -151,7 +152,7 @@ describe('reproduction tokens: encoding', () => {
     expect(() => decodeToken(token.slice(0, 6))).toThrow(TokenError);
     expect(() => decodeToken(token.slice(0, -3))).toThrow(/checksum mismatch|bad base64/);
     // a payload with a correct checksum that is not a spec
-    const payload = Buffer.from([0x02, 0x40, 0x01]);
+    const payload = Buffer.from([MODEL_REVISION, 0x40, 0x01]);
     const sum = createHash('sha256').update(payload).digest().subarray(0, 4);
     expect(() => decodeToken(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`)).toThrow(/malformed payload: unknown flags/);
     const err = (() => { try { decodeToken('dx2-AAAA'); } catch (e) { return e; } return undefined; })();
@@ -175,7 +176,7 @@ describe('reproduction tokens: encoding', () => {
     }), FC);
     // payloads that name this revision explore the fields behind it
     fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (rest) => {
-      const payload = Buffer.concat([Buffer.from([2]), rest]);
+      const payload = Buffer.concat([Buffer.from([MODEL_REVISION]), rest]);
       const sum = createHash('sha256').update(payload).digest().subarray(0, 4);
       decodesOrRefuses(`dx2-${Buffer.concat([payload, sum]).toString('base64url')}`);
     }), FC);

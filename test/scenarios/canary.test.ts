@@ -1,7 +1,9 @@
 /**
  * Named scenarios from the canary catalog (core/canary.ts): each canary's first finding in
  * the fast sample of test/canary/catalog.ts (`hunt`), shrunk by its `shrinkCaught` (budget 40
- * engine runs, seed 'canary', 16 MiB), replayed from its token with that canary switched on.
+ * engine runs, seed 'canary', 16 MiB; model revision 3), replayed from its token with that
+ * canary switched on. `log-wrap-off-by-one` has none: no workload of the sample wraps the log
+ * (test/fs/journal.test.ts catches it).
  * The token carries the operation list (a shrunk workload), the setup, the crash point and
  * the crash state.
  *
@@ -19,23 +21,26 @@ import { decodeToken, workloadOf } from '../../crash/token';
 import { CanaryName, withCanary } from '../../core/canary';
 
 const SCENARIOS: ReadonlyArray<readonly [CanaryName, string, string]> = [
-  ['no-barrier-before-commit', 'G1', 'dx2-AgWeAY3QzQqDMBAE4FeR6TW2SaGXQJ-k9LDV1QrGhGSLiPjupT9UCAiFvX3MMOyMgRzDgkJIO12QeNdVZeTQU8VF9I-hTmdT3CbhdDZal6dyNJ-Dgg8J9jLDB1hUkUmgEEjusDjUJIRFfXWMnXCuCr5pEgusVuh5aF9mjgpCLaz5hZs0DdVmda6r5JPEhb3ZDmYc-f0chSZ6t7qC-H9GXJcnAAEAAAZjYW5hcnmAIPACDwIAzqwT7Q'],
-  ['commit-before-log', 'G2', 'dx2-AgWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3AAAAAAZjYW5hcnmAIFgFAgCTY7Y1'],
-  ['no-barrier-after-commit', 'G2', 'dx2-AgWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3AAEAAAZjYW5hcnmAIGIFAgCRxAXg'],
-  ['tail-before-checkpoint-durable', 'G2', 'dx2-AgWMAWXLUQrCMBCE4auU8TWriaJCoCcRH9Y0rQWbhGSllNK7S0GkIMzbN_-MwIOHBadUdrpiiUPvKPv0YuerHN-hKbWpHpP4Uhut6UxXupCmIxka9XZQiKnA3mbEBIsx9-KhkFiesDg0LLx-2rZ4gdUKLx-61U4Kwh2sWdS3ddmzbFoZ0t7gx22Zgvvn-_IBAAEAAAZjYW5hcnmAIHYFAgE9zdR1'],
-  ['checkpoint-skips-last-block', 'G2', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAghQEDAgAj_8Lu'],
-  ['replay-stops-early', 'G2', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgeQMCADC21oU'],
-  ['data-not-flushed', 'G6', 'dx2-AgWKAWXMQQrCMBBG4auU320GE7UqgZ5EXIzptBZqEpJIKaV3F0Fc6PrjvQWeHwILjjFvdMUlPAZHSeLITqoUnr7Njaluc5HcGK3pTCc6Uk0H2tNkaDJQCDHDXhaECAuXhAsUIpc7LLYtF8aqPjqlocivKoSuy1JgtcIovn_brlYo3MOab9zl2bu_9XV9AQAAAAAGY2FuYXJ5gCBnBQIALhpP3Q'],
-  ['naive-flush-loop', 'G6', 'dx2-AgV1ncxBCsIwEEbhu_zrDE2KUJiriItgJ7EQJ8FEipTcXYrookvhLR_fBvV3AeOpPi1RZSZfiuhc6UQjObK0HoNBLhV83pALGOtjaQKD4tsNjCHluC8hVGlgfDwYJNG4H84aNB_Brps_icl-jfFnhPrS68Hol_4GAAAAAAZjYW5hcnmAIHQFAgBGkJOK'],
-  ['new-block-not-zeroed', 'G5', 'dx2-AgV8VcxRCsIwEIThu8xzFttaRHIV8WEbN7UYk5CsFCm9uyhSKMzbx_wLIj8FFpmLThxoLpMKaaIiryo3GkJyD-rpSB211NDcboNByhX2siBlWLgirDDIrHdYHAas5k-_6o4MkvdVFLZr-rNBkDh-7WSgPMJ229fXd3T77HX9AAAAAAAGY2FuYXJ5gCAkBQIAxKuzSw'],
-  ['truncate-tail-not-zeroed', 'G4', 'dx2-AgV9jY7LCsIwFAX_5axvMJXiI78iLkLIo6g3IbmlSOm_i6BiceN6ZmBmsL15GLRUB74oSZ5VrHlSvepAyKXBnGbkAgNXvRUQipUEg43FQi801UH8ChFyCM0LjCZcPccn6PVxRxAbYbpPK3VkZ3_yd7PV_eFfd__thnZnt949Lw8AAAAABmNhbmFyeYAgfAoCAIjNf8M'],
-  ['rename-split-transactions', 'G2', 'dx2-AgV3Rc0xCgIxEEbhq4TfNqOJokhgTyIW425EwewMyVjIkruLIlg-vuItmLlkJLBqWwXHJuU-Us364DG7Ks95akN0l5flNsQQ6EgH2tOOthQpwEO0IZ0WiCJhrJkNHsp2Q8LGiq4juv9xzd-bx7VK-buHyacmNkY_9zcAAAAABmNhbmFyeYAgdQMCAA-2wFU'],
-  ['orphan-not-recorded', 'G2', 'dx2-AgVtbY1BCsIwFAXvMlvzEV2o5Cri4lOjKcaf0FSKlNxdioIIrt_MvBnTe8DzsNTbTabYpyC5BJOD7GUnW9ngyKXijzO54OmGoCOOomPEs1aa-0yLiCOqndNSjT-Y45L0WvEMq6_zfv7fq0_raKf2AgAAAAAGY2FuYXJ5gCB1BwIAXZe7Vg'],
-  ['fsync-no-commit', 'G4', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgCgQCAMqFAMs'],
-  ['freed-block-reused-early', 'G5', 'dx2-AgWNAY2OwQrCMBBE_2XOWWyKFM2viIe0bGqxTUK6UqTk30UtVsWDsJflMW9mhrcDw2BKnTBZJ5zo4vvOn6lmFxJTE4ahE6po0u8HhRBHmMOMEGHQJLYChWjlBIONRVYLerg_kEJwbmSBKRR69u0d6HKnILaF0a_ot7VerePVN-v33Pxff_27f1vsq2VAmY_5BgAAAAAGY2FuYXJ5gCCRAQsCADDkVYM'],
-  ['recovery-empties-log-first', 'G9', 'dx2-AgVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgdQMCAADBKzQ'],
-  ['x86-no-sfence-before-commit', 'G2', 'dx2-AgWeAY2QywrCMBBFf6Vct1ETl4F-ibgY02ktmAfJiJTSfxcfqBSKrg9z5syMCOQZFpRSWemKJPrerTOnMzmucryEptSmOg7CpTZaQyGmArsfERMsXGYSKCSSEyy2DQlhUi96zb3wnCrEti0ssFrhzKG7M6O1glAHa97TbRmCW3TP6YfMm8SnjVmOeuIfVbvFvTN75sdHFdoc_bde4j83HKYbBAYAAAZjYW5hcnmAIMUBEQIBaql4cQ'],
-  ['x86-pmem-wmb-compiler-only', 'G2', 'dx2-AgWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3BAYAAAZjYW5hcnmAIFIGAgCJ_fCE'],
+  ['no-barrier-before-commit', 'G2', 'dx2-AwWKAWXMywrCMBSE4Vcp4zbBxDuBPom4OKantVCTkBwppfTdRRQXCrP7mH9GoDvDgVIqK1ORxHvvdeY0kOcqx0doSm2r6yRcamuMPumjPui93umtHu17UIipwJ1nxAQHn5kEConkBod1Q0JY1EfH3Av_qkJs28ICZxQGDt3L7EZBqIOz33NbpuD_0pflCQQGAAAGY2FuYXJ5gCBPBQIBsgTUlg'],
+  ['commit-before-log', 'G2', 'dx2-AwWJAWXMywqDMBSE4VeR6TaHJvRKwCcpXZzGoxU0CUmKiPjupVC6sDC7j_kXeB4FFhxj3umKSxh7R0niwE6qFF6-ybWpHnORXBut6UoXOtOJjnSgyWwGhRAz7G1BiLBwSbhAIXJ5wmLfcGGs6qtT6otsVSG0bZYCqxUG8d3HjELhDtb8vm2evfsr39c3AAAAAAZjYW5hcnmAIFcFAgD-31zx'],
+  ['no-barrier-after-commit', 'G4', 'dx2-AwWPAWXMUQrCMBCE4auU8TXRxCJKoCcRH9Z0Wwu2CclKKaV3F0FUKszbx_wzBuoZDhRj3piCJPSd14njnTwXKTyGOle2uE7CubLG6JM-6oMu9V6P9ndQCDHDnWeECAefmAQKkeQGh11NQljUW8fUCa9VITRNZoEzCnce2peVCkItnP1812Xp49Z-002eBv_Pl-UJAAEAAAZjYW5hcnmAIGEIAgFEjeiE'],
+  ['tail-before-checkpoint-durable', 'G1', 'dx2-AwVpLctBCoMwEAXQq4TfbYYQaCmkK88hLlJnRClmBo2UIrl7KXT9eCdKXgUJTz0KC1O83KPr39tShbKZFHahC5Pqw037p4xU9Rhn4YFudKVIER5qO1J_Qg0J64uXDR6W64yE0KH5P_0-2tC-AAEAAAZjYW5hcnmAIC4DAgHbO5cu'],
+  ['checkpoint-skips-last-block', 'G2', 'dx2-AwVyTcxBCoMwEAXQq4TfbYZgsRTSlecQF2kyohQzIUZKkdxdhEK7fvB2RLcwLJ6yxcCBmsu9Uf07z4XJpcQxKNOZUeShxvUTPRXZ_MRhoBu1dIWGpBW23yEJFssrzBkayZUJFqZD1V_ymV35p3P98ZmjDvUAAAAAAAZjYW5hcnmAIEoFAgAIp9j7'],
+  ['replay-stops-early', 'G4', 'dx2-AwVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgdwQCAK3nXdo'],
+  ['data-not-flushed', 'G6', 'dx2-AwWaAXWNywqDMBQFf0VOt0lr7JOAX1K6uI3RCtWE5BYR8d9Lq3QhFWY3nDMDWmosNMj7uEkTYtfURgbrn2RsEtyrLWKuknvPNuYqTeVFnuVJ7mWnvhwmIOB8hL4OcB4aJlhiCHjiBzR2BTFhFLPtQs12aQVcWUbL0KnA07bVx2VHAaYKWv3GZexbs3q9DHPjt2q9POm_aZXN6Wy8jW8AAAAABmNhbmFyeYAgZwkCAIQ1WnE'],
+  ['naive-flush-loop', 'G6', 'dx2-AwV1ncxBCsIwEEbhu_zrDE2KUJiriItgJ7EQJ8FEipTcXYrookvhLR_fBvV3AeOpPi1RZSZfiuhc6UQjObK0HoNBLhV83pALGOtjaQKD4tsNjCHluC8hVGlgfDwYJNG4H84aNB_Brps_icl-jfFnhPrS68Hol_4GAAAAAAZjYW5hcnmAIHMFAgHc1iKJ'],
+  ['new-block-not-zeroed', 'G5', 'dx2-AwV8VcxRCsIwEIThu8xzFttaRHIV8WEbN7UYk5CsFCm9uyhSKMzbx_wLIj8FFpmLThxoLpMKaaIiryo3GkJyD-rpSB211NDcboNByhX2siBlWLgirDDIrHdYHAas5k-_6o4MkvdVFLZr-rNBkDh-7WSgPMJ229fXd3T77HX9AAAAAAAGY2FuYXJ5gCAjBQIArXPQXw'],
+  ['truncate-tail-not-zeroed', 'G4', 'dx2-AwV9jY7LCsIwFAX_5axvMJXiI78iLkLIo6g3IbmlSOm_i6BiceN6ZmBmsL15GLRUB74oSZ5VrHlSvepAyKXBnGbkAgNXvRUQipUEg43FQi801UH8ChFyCM0LjCZcPccn6PVxRxAbYbpPK3VkZ3_yd7PV_eFfd__thnZnt949Lw8AAAAABmNhbmFyeYAgZAoCAP3OlWE'],
+  ['rename-split-transactions', 'G2', 'dx2-AwV3Rc0xCgIxEEbhq4TfNqOJokhgTyIW425EwewMyVjIkruLIlg-vuItmLlkJLBqWwXHJuU-Us364DG7Ks95akN0l5flNsQQ6EgH2tOOthQpwEO0IZ0WiCJhrJkNHsp2Q8LGiq4juv9xzd-bx7VK-buHyacmNkY_9zcAAAAABmNhbmFyeYAgdQMCAMrpj-s'],
+  ['orphan-not-recorded', 'G2', 'dx2-AwVtbY1BCsIwFAXvMlvzEV2o5Cri4lOjKcaf0FSKlNxdioIIrt_MvBnTe8DzsNTbTabYpyC5BJOD7GUnW9ngyKXijzO54OmGoCOOomPEs1aa-0yLiCOqndNSjT-Y45L0WvEMq6_zfv7fq0_raKf2AgAAAAAGY2FuYXJ5gCB1BwIAJj0aJg'],
+  ['fsync-no-commit', 'G4', 'dx2-AwVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgCgQCAJ6LasI'],
+  ['freed-block-reused-early', 'G5', 'dx2-AwWNAY2OwQrCMBBE_2XOWWyKFM2viIe0bGqxTUK6UqTk30UtVsWDsJflMW9mhrcDw2BKnTBZJ5zo4vvOn6lmFxJTE4ahE6po0u8HhRBHmMOMEGHQJLYChWjlBIONRVYLerg_kEJwbmSBKRR69u0d6HKnILaF0a_ot7VerePVN-v33Pxff_27f1vsq2VAmY_5BgAAAAAGY2FuYXJ5gCCPAQsCADHuTsk'],
+  ['recovery-empties-log-first', 'G9', 'dx2-AwVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgdQMCADouCMA'],
+  ['x86-no-sfence-before-commit', 'G2', 'dx2-AwWKAWXMywrCMBSE4Vcp4zbBxDuBPom4OKantVCTkBwppfTdRRQXCrP7mH9GoDvDgVIqK1ORxHvvdeY0kOcqx0doSm2r6yRcamuMPumjPui93umtHu17UIipwJ1nxAQHn5kEConkBod1Q0JY1EfH3Av_qkJs28ICZxQGDt3L7EZBqIOz33NbpuD_0pflCQQGAAAGY2FuYXJ5gCBPBQIBsgTUlg'],
+  ['x86-pmem-wmb-compiler-only', 'G2', 'dx2-AwWNAXXL0QqCMBSH8VeRf7dbbQkVA58kujjNownqxnZCRHz3CIKiCL67H9-CkQaGA8WYN6YgCUPndeLYk-cihftY58oW11k4V9YYfdJHfdCltnoqP4NCiBnuvCBEOPjEJFCIJDc47GoSwqpe2uR59H_1-5Uhbu2bp9QJ_7BCaJrMAmcUeh7bJ5YKQi3cfr2sDwQGAAAGY2FuYXJ5gCAnBwIAUcLm-A'],
+  ['revoke-not-written', 'G5', 'dx2-AwWGAY3NywrCMBCF4Xc56wy2RTfzKuJibCY19JKSRIqUvLuIQhUUhLP7OPwrJhkVDOsjnYfQ9hT1mtSSJLKShWpqaDk8B4MwJ_BxRZjBGHvrIwxmyRcwdhbFvMil29R-pzj-_dqkjSr5TdxGS_RZP8ggOJc0gyuDQafuAXXV7A2ydOD6Z9ChnModAAAAAAZjYW5hcnmAILADDQIA1NnmKg'],
+  ['replay-ignores-revokes', 'G5', 'dx2-AwWGAY3NywrCMBCF4Xc56wy2RTfzKuJibCY19JKSRIqUvLuIQhUUhLP7OPwrJhkVDOsjnYfQ9hT1mtSSJLKShWpqaDk8B4MwJ_BxRZjBGHvrIwxmyRcwdhbFvMil29R-pzj-_dqkjSr5TdxGS_RZP8ggOJc0gyuDQafuAXXV7A2ydOD6Z9ChnModAAAAAAZjYW5hcnmAILMDDQIAEYRDMQ'],
+  ['checkpoint-before-commit', 'G2', 'dx2-AwVrZclNCsIwEAbQq4TPbQYT_CXQk4iLMY0o2GTITBel9O5u3Pm2b0XlqSCBRXQXHFub3pl6kQ_n4nqb66hDdI_Fig4xBLrShc50oiMdKMKjiSLdVjRBQu6FDR7C9kLCfmRjbP63T11q_tv79gUAAAAABmNhbmFyeYAgCwMCAN3Xc2g'],
 ];
 
 function explore(token: string) {
