@@ -7,9 +7,9 @@
  * (allocating holes, converting unwritten extents), zeroing new blocks, the device ranges
  * behind a mapped region, size changes (truncate) and freeing the blocks past a size.
  *
- * Invariants: a block newly mapped into a file is zeroed (the policy's `zeroData`) wherever the write
- * that maps it does not cover it, before the metadata that makes it reachable commits, so
- * stale data is never exposed; shrinking to a size inside a block zeroes the rest of that
+ * Invariants: a block newly mapped into a file is zeroed (the policy's `zeroData`) wherever the
+ * write that maps it does not cover it, before the metadata that makes it reachable commits
+ * (durable before it under `ordered`), so stale data is never exposed; shrinking to a size inside a block zeroes the rest of that
  * block; i_size covers every byte written; i_blocks moves with every block mapped or freed;
  * an operation that cannot store its map gives back what it took and fails with ENOSPC or
  * EFBIG, the map as it was. Every data store is noted in the transaction (`noteDataWrite`,

@@ -185,12 +185,10 @@ export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSy
 }
 
 export function mountWithReport(device: PmemDevice, options: MountOptions = {}): { fs: DaxFileSystem; report: MountReport } {
-  const policyName = options.policy ?? 'ordered';
-  if (!FLUSH_POLICIES.includes(policyName)) throw new RangeError(`unknown flush policy '${String(policyName)}' (expected ordered or unordered)`);
   const apiName = options.pmemApi ?? defaultPmemApi(device);
   if (!isPmemApiName(apiName)) throw new RangeError(`unknown pmem API flavour '${String(apiName)}'`);
   const api = pmemApi(apiName, device);
-  const policy = writePolicy(policyName, { device, api, flushHint: Boolean(options.flushHint), rng: StreamTree.of(options.seed ?? 0).policy() });
+  const policy = writePolicy(options.policy ?? 'ordered', { device, api, flushHint: Boolean(options.flushHint), rng: StreamTree.of(options.seed ?? 0).policy() });
   const barrier = policy.barrier;
   let sb = readSuperblock(device);
   const unknownIncompat = sb.featureIncompat & ~KNOWN_INCOMPAT;

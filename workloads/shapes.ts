@@ -27,6 +27,11 @@
 // - shrink then grow: a file shrunk to a size inside a block, then grown again (by a
 //   truncate, by a write past the end into a new block, by a write inside the kept block):
 //   the bytes a shrink cut off must read as zeros when the file grows back over them.
+// - tree block reused: a file of six one-block extents (a depth-1 extent tree: its leaf is a
+//   journaled metadata block) truncated to 0, fsynced, then its blocks, the leaf among them,
+//   written as another file's data, fsynced. With lazy checkpoints all three transactions
+//   are live in the log at the end: the leaf's revoke is what keeps replay from writing the
+//   old leaf over the new file's data.
 //
 // Invariants: workload i is always the same (no seed, no stream); every operation succeeds
 // on the reference (and so, for G0, on ours); write tags are distinct within a workload (at
@@ -66,6 +71,7 @@ const SHAPES: readonly Shape[] = [
   { name: 'sparse-far', ops: sparseFar },
   { name: 'many-commits', ops: manyCommits },
   { name: 'shrink-then-grow', ops: shrinkThenGrow },
+  { name: 'tree-block-reused', ops: treeBlockReused },
 ];
 
 export function shapesSpace(): WorkloadSpace {
@@ -337,3 +343,24 @@ function shrinkThenGrow(): Op[] {
     { op: 'fsync', path: '/f' },
   ];
 }
+
+/**
+ * /s gets six 100-byte writes two blocks apart (six extents: more than the inode's four, so a
+ * leaf block), fsynced; truncated to 0 (data blocks and leaf freed, the leaf revoked),
+ * fsynced; /f then writes eight blocks, which take the freed blocks, fsynced.
+ */
+function treeBlockReused(): Op[] {
+  const t = new Tags();
+  const ops: Op[] = [{ op: 'creat', path: '/s' }];
+  for (let i = 0; i < 6; i++) ops.push({ op: 'write', path: '/s', offset: 2 * i * BLOCK_BYTES, length: 100, tag: t.next() });
+  ops.push(
+    { op: 'fsync', path: '/s' },
+    { op: 'truncate', path: '/s', length: 0 },
+    { op: 'fsync', path: '/s' },
+    { op: 'creat', path: '/f' },
+    { op: 'write', path: '/f', offset: 0, length: 8 * BLOCK_BYTES, tag: t.next() },
+    { op: 'fsync', path: '/f' },
+  );
+  return ops;
+}
+

@@ -7,7 +7,9 @@
  * unlinked while open, directories of two blocks, inodes and blocks in groups other than
  * group 0 (the journal's group and groups with a backup superblock among them), a depth-1
  * extent tree, the commits of many-commits, and the zeros a shrink leaves before the file
- * grows back (shrink-then-grow; with its canary, the engine finds the old bytes). The last tests run the crash engine on
+ * grows back (shrink-then-grow; with its canary, the engine finds the old bytes), and the
+ * revoke that keeps a freed extent leaf's logged copy off the data that reuses its block
+ * (tree-block-reused, with the two revoke canaries). The last tests run the crash engine on
  * each workload but many-commits, cheaply (barriers, one sampled state, no G9, no e2fsck):
  * no finding on the correct file system.
  */
@@ -347,6 +349,18 @@ describe('a file shrunk to a size inside a block, then grown again', () => {
     const w = shape('shrink-then-grow');
     expect(runUnit(w, options).findingCounts).toEqual({});
     expect(withCanary('truncate-tail-not-zeroed', () => runUnit(w, options)).findingCounts.G4).toBeGreaterThan(0);
+  });
+});
+
+describe('a journaled metadata block freed and reused as file data', () => {
+  test('tree-block-reused: the revoked extent leaf is live in the log with its revoke; without the revoke (or with replay ignoring it) the old leaf lands on the new data', () => {
+    const options = {
+      setup: SETUP, deviceBytes: GiB, points: 'barriers', states: { kind: 'sampled', count: 1 }, recoveryStates: 0, e2fsck: 'none', seed: 'shapes',
+    } as const;
+    const w = shape('tree-block-reused');
+    expect(runUnit(w, options).findingCounts).toEqual({});
+    expect(withCanary('revoke-not-written', () => runUnit(w, options)).findingCounts.G5).toBeGreaterThan(0);
+    expect(withCanary('replay-ignores-revokes', () => runUnit(w, options)).findingCounts.G5).toBeGreaterThan(0);
   });
 });
 

@@ -9,11 +9,13 @@ import { SUITE_NAMES, workloadSpace } from '../../workloads/generators';
 import { applyOp, type Handles, type Workload } from '../../workloads/ops';
 import { MAX_TAG } from '../../workloads/space';
 
-const SHAPES_SIZE = 10;
+const SHAPES_SIZE = 11;
 /** Reproduction tokens name shapes workloads by index: a deliberate change updates this. */
-const PINNED_DIGEST = '740fcc44d703c589';
-/** The first nine as they were before shrink-then-grow was appended: their indices keep their meaning. */
+const PINNED_DIGEST = '1d03c976c963c98c';
+/** The first nine as they were before shrink-then-grow was appended, and the first ten before
+ * tree-block-reused: their indices keep their meaning. */
 const FIRST_NINE_DIGEST = 'f33390404c4b6799';
+const FIRST_TEN_DIGEST = '740fcc44d703c589';
 
 function all(): Workload[] {
   const space = workloadSpace({ suite: 'shapes' });
@@ -42,10 +44,11 @@ test('deterministic: the same workloads from every space, unique names, a pinned
   expect(new Set(first.map((w) => w.name)).size).toBe(first.length);
   expect(first.map((w) => w.name.replace(/^shapes#\d+ /, ''))).toEqual([
     'reuse-after-commit', 'reuse-before-commit', 'unlinked-open', 'unlinked-open-pair', 'big-dir', 'big-dir-removed',
-    'other-groups', 'sparse-far', 'many-commits', 'shrink-then-grow',
+    'other-groups', 'sparse-far', 'many-commits', 'shrink-then-grow', 'tree-block-reused',
   ]);
   expect(digest(first)).toBe(PINNED_DIGEST);
   expect(digest(first.slice(0, 9))).toBe(FIRST_NINE_DIGEST);
+  expect(digest(first.slice(0, 10))).toBe(FIRST_TEN_DIGEST);
 });
 
 test('plain JSON, distinct write tags (at most MAX_TAG), every operation succeeds on the reference', () => {
