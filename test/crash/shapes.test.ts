@@ -30,6 +30,10 @@ import type { SyncFs } from '../../workloads/fs-api';
 
 const GiB = 2 ** 30;
 const SETUP = { profile: 'armv8.2', pmemApi: 'linux-arm64', policy: 'ordered', flushHint: false } as const;
+/** The engine at its cheapest (barriers, one sampled state a point, no G9, no e2fsck). */
+const CHEAP = {
+  setup: SETUP, deviceBytes: GiB, points: 'barriers', states: { kind: 'sampled', count: 1 }, recoveryStates: 0, e2fsck: 'none', seed: 'shapes',
+} as const;
 const GEOMETRY = computeGeometry(GiB);
 const space = workloadSpace({ suite: 'shapes' });
 
@@ -343,24 +347,18 @@ describe('a file shrunk to a size inside a block, then grown again', () => {
   });
 
   test('shrink-then-grow: with the tail left unzeroed (canary truncate-tail-not-zeroed) the engine finds the old bytes come back', () => {
-    const options = {
-      setup: SETUP, deviceBytes: GiB, points: 'barriers', states: { kind: 'sampled', count: 1 }, recoveryStates: 0, e2fsck: 'none', seed: 'shapes',
-    } as const;
     const w = shape('shrink-then-grow');
-    expect(runUnit(w, options).findingCounts).toEqual({});
-    expect(withCanary('truncate-tail-not-zeroed', () => runUnit(w, options)).findingCounts.G4).toBeGreaterThan(0);
+    expect(runUnit(w, CHEAP).findingCounts).toEqual({});
+    expect(withCanary('truncate-tail-not-zeroed', () => runUnit(w, CHEAP)).findingCounts.G4).toBeGreaterThan(0);
   });
 });
 
 describe('a journaled metadata block freed and reused as file data', () => {
   test('tree-block-reused: the revoked extent leaf is live in the log with its revoke; without the revoke (or with replay ignoring it) the old leaf lands on the new data', () => {
-    const options = {
-      setup: SETUP, deviceBytes: GiB, points: 'barriers', states: { kind: 'sampled', count: 1 }, recoveryStates: 0, e2fsck: 'none', seed: 'shapes',
-    } as const;
     const w = shape('tree-block-reused');
-    expect(runUnit(w, options).findingCounts).toEqual({});
-    expect(withCanary('revoke-not-written', () => runUnit(w, options)).findingCounts.G5).toBeGreaterThan(0);
-    expect(withCanary('replay-ignores-revokes', () => runUnit(w, options)).findingCounts.G5).toBeGreaterThan(0);
+    expect(runUnit(w, CHEAP).findingCounts).toEqual({});
+    expect(withCanary('revoke-not-written', () => runUnit(w, CHEAP)).findingCounts.G5).toBeGreaterThan(0);
+    expect(withCanary('replay-ignores-revokes', () => runUnit(w, CHEAP)).findingCounts.G5).toBeGreaterThan(0);
   });
 });
 
@@ -387,9 +385,7 @@ test('many-commits: one commit per fsynced record and per fsynced same-size trun
 const ENGINE_SHAPES = Array.from({ length: space.size }, (_, i) => space.workload(i).name).filter((n) => !n.endsWith(' many-commits'));
 
 test.each(ENGINE_SHAPES)('the crash engine finds nothing on the correct file system: %s (1 GiB; barriers, one state a point, no G9, no e2fsck)', (name) => {
-  const r = runUnit(shape(name.replace(/^shapes#\d+ /, '')), {
-    setup: SETUP, deviceBytes: GiB, points: 'barriers', states: { kind: 'sampled', count: 1 }, recoveryStates: 0, e2fsck: 'none', seed: 'shapes',
-  });
+  const r = runUnit(shape(name.replace(/^shapes#\d+ /, '')), CHEAP);
   expect({ disagreements: r.disagreements, findings: r.findingCounts }).toEqual({ disagreements: [], findings: {} });
   expect(r.crashPoints).toBeGreaterThan(100);
 });
