@@ -1,11 +1,13 @@
 /**
  * The long run of the hostile-image fuzzer (test/fuzz/): corrupts --images images from
  * --seed on, runs fsck, mount and the fixed operations on each, and prints progress, the
- * count of each outcome, and every escape with the seed that replays it.
+ * count of each outcome, every escape with the seed that replays it, and every refused mount
+ * that stored more than its journal replay.
  *
  *   npm run fuzz:hostile -- --images 20000 --seed 0
  *
- * Exit status 1 when anything escaped (a raw exception, an assertion, a runaway loop).
+ * Exit status 1 when anything escaped (a raw exception, an assertion, a runaway loop) or a
+ * refused mount changed the media beyond its replay.
  */
 import { REGIONS } from '../test/fuzz/corrupt';
 import { baseImages } from '../test/fuzz/images';
@@ -49,6 +51,7 @@ function main(): void {
   const opCodes = new Map<string, number>();
   const regions = new Map<string, Map<string, number>>(REGIONS.map((r) => [r, new Map()]));
   const escapes: HostileOutcome[] = [];
+  const refusedButWrote: HostileOutcome[] = [];
   let opsOk = 0;
   let fsckFindings = 0;
   let slowestMs = 0;
@@ -68,6 +71,10 @@ function main(): void {
     for (const [code, count] of outcome.opErrors) bump(opCodes, code, count);
     opsOk += outcome.opsOk;
     if (outcome.fsckProblems > 0) fsckFindings++;
+    if (outcome.refusedMountChangedMedia) {
+      refusedButWrote.push(outcome);
+      console.log(`REFUSED MOUNT WROTE ${outcome.description}: ${outcome.mount}`);
+    }
     if (outcome.escapes.length > 0) {
       escapes.push(outcome);
       console.log(`ESCAPE ${outcome.description}\n  ${outcome.escapes.map((e) => `${e.phase}: ${e.error}`).join('\n  ')}`);
@@ -90,7 +97,8 @@ function main(): void {
     console.log(`  ${region.padEnd(20)} ${[...counts].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
   }
   console.log(`\nescapes: ${escapes.length}${escapes.length > 0 ? ` (seeds ${escapes.map((e) => e.seed).join(' ')})` : ''}`);
-  if (escapes.length > 0) process.exitCode = 1;
+  console.log(`refused mounts that stored more than their journal replay: ${refusedButWrote.length}${refusedButWrote.length > 0 ? ` (seeds ${refusedButWrote.map((e) => e.seed).join(' ')})` : ''}`);
+  if (escapes.length > 0 || refusedButWrote.length > 0) process.exitCode = 1;
 }
 
 main();

@@ -74,6 +74,8 @@ export interface NodeStyleErrorOptions {
   readonly syscall?: string;
   readonly path?: string;
   readonly dest?: string;
+  /** Words after the Node-style message, for an error Node has no text for (what is unsupported). */
+  readonly detail?: string;
 }
 
 export class NodeStyleError extends Error {
@@ -105,6 +107,16 @@ export function fsError(
   const error = new NodeStyleError({ code, syscall, path, dest: path2 });
   Error.captureStackTrace(error, fsError);
   return error;
+}
+
+/** ENOTSUP from `syscall` (mount): valid ext4 that daxcrash cannot read, `what` saying which part. */
+export class UnsupportedError extends NodeStyleError {
+  readonly what: string;
+
+  constructor(syscall: string, what: string) {
+    super({ code: 'ENOTSUP', syscall, detail: `${what} not supported by daxcrash` });
+    this.what = what;
+  }
 }
 
 export interface CorruptionErrorOptions {
@@ -153,5 +165,6 @@ function nodeMessage(options: NodeStyleErrorOptions): string {
   if (options.syscall !== undefined) message += `, ${options.syscall}`;
   if (options.path !== undefined) message += ` '${options.path}'`;
   if (options.dest !== undefined) message += ` -> '${options.dest}'`;
+  if (options.detail !== undefined) message += `: ${options.detail}`;
   return message;
 }

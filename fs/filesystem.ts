@@ -31,7 +31,7 @@ import {
 import type { SyncFs } from '../core/sync-fs';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
-import { Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
+import { Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
 import { DirBlockSource, isDotOrDotDot, isEmptyDir, listEntries } from './dir';
 import { canaryActive } from '../core/canary';
 import { DaxData, MAX_FILE_BYTES } from './dax-data';
@@ -76,8 +76,9 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   readonly sb: Superblock;
   readonly meta: MetaStore;
   readonly groups: Groups;
-  readonly readOnly: boolean;
   readonly constants = FS_CONSTANTS;
+  private readonly mountedReadOnly: boolean;
+  private journalAborted = false;
   private readonly hooks: CommitHooks;
   private readonly ctx: FsContext;
   private readonly table: InodeTable;
@@ -94,7 +95,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     this.meta = parts.meta;
     this.groups = parts.groups;
     this.hooks = parts.hooks;
-    this.readOnly = parts.readOnly;
+    this.mountedReadOnly = parts.readOnly;
     this.ops = new OpRunner(parts);
     this.ctx = {
       device: parts.device, api: parts.api, sb: parts.sb, meta: parts.meta, groups: parts.groups, policy: parts.policy,
@@ -194,6 +195,8 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   fsyncSync(fd: number): void {
     this.ops.run('fsync', undefined, () => {
       this.descriptors.get(fd, 'fsync');
+      // after an abort nothing more can be made durable: Linux answers EROFS
+      if (this.journalAborted) throw fsError('EROFS', 'fsync');
       if (canaryActive('fsync-no-commit')) this.api.pmemWmb(); else this.hooks.sync(this.meta);
     });
   }
@@ -201,12 +204,16 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   fdatasyncSync(fd: number): void {
     this.ops.run('fdatasync', undefined, () => {
       this.descriptors.get(fd, 'fdatasync');
+      if (this.journalAborted) throw fsError('EROFS', 'fdatasync');
       this.hooks.sync(this.meta);
     });
   }
 
   syncSync(): void {
-    this.ops.run('sync', undefined, () => this.hooks.sync(this.meta, true));
+    // sync(2) reports nothing, even on an aborted journal
+    this.ops.run('sync', undefined, () => {
+      if (!this.journalAborted) this.hooks.sync(this.meta, true);
+    });
   }
 
   ftruncateSync(fd: number, len = 0): void {
@@ -485,13 +492,60 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
 
   /**
    * Mount after a crash: finish every orphan (free an unlinked inode, complete a truncate to
-   * its i_size). The list is bounded by the inode count and each entry checked.
+   * its i_size), from the head of the list, as ext4_orphan_cleanup does. Corrupt metadata on
+   * the way (a link out of range or in a cycle, a corrupt orphan) stops it there: the rest of
+   * the list is dropped (s_last_orphan 0) and the mount goes on; `dropped` says what was met.
+   * Under errors=remount-ro the corruption aborts the journal first (nothing more is written).
    */
-  finishOrphans(): number {
-    // The chain is read before the operation starts, so a corrupt list is mount's
-    // CorruptionError (what and where); each inode joins once, so a cycle ends the walk.
-    this.life.loadOrphanList();
-    return this.ops.run('mount', undefined, () => this.life.finishOrphans());
+  finishOrphans(): { finished: number; dropped: CorruptionError | undefined } {
+    // The chain is read first, up to its first bad link; each inode joins once.
+    let dropped = this.life.loadOrphanList();
+    let finished = 0;
+    try {
+      this.ops.run('mount', undefined, () => {
+        this.life.finishOrphans(() => finished++);
+        if (dropped !== undefined) this.life.dropOrphanList();
+      });
+    } catch (error) {
+      const cause = error instanceof NodeStyleError && error.code === 'EUCLEAN' ? error.cause : undefined;
+      if (!(cause instanceof CorruptionError)) throw error;
+      dropped = cause;
+      if (!this.journalAborted) this.ops.run('mount', undefined, () => this.life.dropOrphanList());
+    }
+    return { finished, dropped };
+  }
+
+  /**
+   * Mount's check of the root directory before it writes anything: the kernel refuses a
+   * mount whose root inode is unallocated (links 0 or mode 0: "get root inode failed") or is
+   * not a directory with blocks and a size ("corrupt root inode"), with EUCLEAN.
+   */
+  checkRoot(): void {
+    const root = this.table.iget(ROOT_INO);
+    if ((root.mode & S_IFMT) !== S_IFDIR || root.blocks === 0 || root.size === 0) {
+      throw new CorruptionError({ structure: 'root inode', where: `inode ${ROOT_INO}`, what: `not a directory with blocks and a size (mode 0o${root.mode.toString(8)}, ${root.blocks} sectors, ${root.size} bytes)` });
+    }
+  }
+
+  /** Read-only: mounted so, or since an abort. */
+  get readOnly(): boolean {
+    return this.mountedReadOnly || this.journalAborted;
+  }
+
+  /** Whether the journal was aborted (errors=remount-ro after corrupt metadata). */
+  get aborted(): boolean {
+    return this.journalAborted;
+  }
+
+  /**
+   * Abort the journal, as ext4's errors=remount-ro does on corrupt metadata: the running
+   * transaction is dropped uncommitted (the failing call's partial changes with it), writes
+   * answer EROFS from now on, fsync EROFS, and unmount writes nothing. Reads go on.
+   */
+  abort(): void {
+    if (this.journalAborted || this.mountedReadOnly) return;
+    this.journalAborted = true;
+    this.meta.discardRunning();
   }
 
   /** Write the superblock into the running transaction. */

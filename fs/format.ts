@@ -56,6 +56,14 @@ export const KNOWN_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
 /** Inode flags. */
 export const EXTENTS_FL = 0x80000;
+/** i_flags outside what the subset writes, which the kernel's iget and e2fsck read (ext4.h). */
+export const IMMUTABLE_FL = 0x10;
+export const APPEND_FL = 0x20;
+export const INDEX_FL = 0x1000;
+export const IMAGIC_FL = 0x2000;
+export const EA_INODE_FL = 0x200000;
+export const INLINE_DATA_FL = 0x10000000;
+export const CASEFOLD_FL = 0x40000000;
 export const DAX_FL = 0x02000000;
 /** bg_flags: the inode table is zeroed (mkfs sets it on every group; ignored without csum). */
 export const BG_INODE_ZEROED = 0x4;
@@ -229,9 +237,43 @@ export function encodeSuperblock(sb: Superblock, out: Uint8Array, offset = 0): v
   writeU64LE(out, offset + SB_KBYTES_WRITTEN, sb.kbytesWritten);
 }
 
+/** ext4's incompat feature names (ext2_fs.h), for saying what is unsupported. */
+const INCOMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [0x1, 'compression'], [0x2, 'filetype'], [0x4, 'needs_recovery'], [0x8, 'journal_dev'], [0x10, 'meta_bg'],
+  [0x40, 'extent'], [0x80, '64bit'], [0x100, 'mmp'], [0x200, 'flex_bg'], [0x400, 'ea_inode'], [0x1000, 'dirdata'],
+  [0x2000, 'metadata_csum_seed'], [0x4000, 'large_dir'], [0x8000, 'inline_data'], [0x10000, 'encrypt'], [0x20000, 'casefold'],
+];
+const RO_COMPAT_BIGALLOC = 0x200;
+
+function featureNames(bits: number, names: ReadonlyArray<readonly [number, string]>): string {
+  const known = names.filter(([bit]) => (bits & bit) !== 0).map(([, name]) => name);
+  const rest = names.reduce((left, [bit]) => left & ~bit, bits) >>> 0;
+  return [...known, ...(rest !== 0 ? [`unknown 0x${rest.toString(16)}`] : [])].join(', ');
+}
+
+/**
+ * What of a superblock (whose magic is ext4's) daxcrash cannot read, in words, or undefined:
+ * incompat features outside the subset, bigalloc, and the geometry the subset fixes (revision
+ * 1, 4 KiB blocks, 256-byte inodes, 32768 blocks a group, first inode 11). Valid ext4 of
+ * another shape is unsupported, not corrupt: the mount answers ENOTSUP naming it. Checked
+ * before `validateSuperblock`, which assumes the subset's geometry.
+ */
+export function unsupportedBy(sb: Superblock): string | undefined {
+  const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
+  if (incompat !== 0) return `incompat features ${featureNames(incompat, INCOMPAT_NAMES)} (0x${incompat.toString(16)})`;
+  if ((sb.featureRoCompat & RO_COMPAT_BIGALLOC) !== 0) return 'bigalloc (ro_compat 0x200)';
+  if (sb.revLevel !== 1) return `revision ${sb.revLevel} (only 1, dynamic, is read)`;
+  if (sb.logBlockSize !== LOG_BLOCK_SIZE) return `${blockSizeOf(sb.logBlockSize)}-byte blocks (only ${BLOCK_BYTES})`;
+  if (sb.inodeSize !== INODE_BYTES) return `${sb.inodeSize}-byte inodes (only ${INODE_BYTES})`;
+  if (sb.blocksPerGroup !== BLOCKS_PER_GROUP) return `${sb.blocksPerGroup} blocks per group (only ${BLOCKS_PER_GROUP})`;
+  if (sb.firstIno !== FIRST_INO) return `first inode ${sb.firstIno} (only ${FIRST_INO})`;
+  return undefined;
+}
+
 /**
  * Throws CorruptionError unless `sb` describes a file system of the subset's geometry that
- * fits a device of `deviceBytes`. Feature bits are mount's business, not checked here.
+ * fits a device of `deviceBytes`. Feature bits are mount's business, not checked here;
+ * `unsupportedBy` says first what of another shape cannot be read.
  */
 export function validateSuperblock(sb: Superblock, deviceBytes: number): void {
   const fail = (field: keyof typeof SB_OFFSET, what: string): never => {
@@ -270,12 +312,8 @@ export function validateSuperblock(sb: Superblock, deviceBytes: number): void {
     fail('inodesCount', `${sb.inodesCount}, expected inodes per group ${ipg} x ${groups} groups = ${ipg * groups}`);
   }
   if (sb.rBlocksCount > sb.blocksCount) fail('rBlocksCount', `${sb.rBlocksCount} exceeds the ${sb.blocksCount} blocks`);
-  if (sb.freeBlocksCount > sb.blocksCount) {
-    fail('freeBlocksCount', `${sb.freeBlocksCount} free blocks exceed the ${sb.blocksCount} blocks`);
-  }
-  if (sb.freeInodesCount > sb.inodesCount) {
-    fail('freeInodesCount', `${sb.freeInodesCount} free inodes exceed the ${sb.inodesCount} inodes`);
-  }
+  // The free counts are advisory: the kernel recomputes them from the group descriptors at
+  // mount and e2fsck only rewrites them, so a count past the total is no reason to refuse.
   if ((sb.featureCompat & COMPAT_HAS_JOURNAL) !== 0 && sb.journalInum !== JOURNAL_INO) {
     fail('journalInum', `journal inode ${sb.journalInum}, expected ${JOURNAL_INO}`);
   }

@@ -25,14 +25,18 @@
  *    i_size (a regular file's reaches the start of its last initialized block, as e2fsck
  *    requires; a directory's equals its mapped blocks x 4096, with no holes and no unwritten
  *    extents); fast symlinks (size < 60, no EXTENTS_FL) and slow ones (one extent of one
- *    block) holding a NUL-terminated target of exactly i_size bytes; special files without
- *    blocks or size; dtime 0 on live inodes, non-zero on deleted inodes that keep a mode,
- *    and never an orphan-list-looking value (< s_inodes_count) off the list; fields the
- *    subset never sets (INDEX_FL, INLINE_DATA_FL, IMAGIC_FL, CASEFOLD_FL, i_file_acl,
- *    i_faddr, i_blocks_hi, in-inode xattrs, a bad i_extra_isize); reserved inodes 1, 3-7,
- *    9, 10 as e2fsck treats each; the journal inode: regular, EXTENTS_FL, no holes, size =
- *    blocks x 4096 >= 1024 blocks, a superblock passing validateJournalSuperblock, one user,
- *    no ro_compat bits, s_errno 0; LARGE_FILE once a file reaches 2 GiB; no block owned twice;
+ *    block) holding a NUL-terminated target of exactly i_size bytes (fast or slow by i_size,
+ *    e2fsck's ext2fs_is_fast_symlink; the kernel goes by i_blocks and reads a fast symlink
+ *    with EXTENTS_FL, which e2fsck and this check call invalid); special files without
+ *    EXTENTS_FL or INDEX_FL, blocks or size, and, when immutable or append-only, nothing in
+ *    i_block past its first 4 words (e2fsck_pass1_check_device_inode); dtime 0 on live
+ *    inodes, non-zero on deleted inodes that keep a mode, and never an orphan-list-looking
+ *    value (< s_inodes_count) off the list; fields the subset never sets (INDEX_FL,
+ *    INLINE_DATA_FL, IMAGIC_FL, CASEFOLD_FL, i_file_acl, i_faddr, i_blocks_hi, in-inode
+ *    xattrs, a bad i_extra_isize); reserved inodes 1, 3-7, 9, 10 as e2fsck treats each;
+ *    the journal inode: regular, EXTENTS_FL, no holes, size = blocks x 4096 >= 1024 blocks,
+ *    a superblock passing validateJournalSuperblock, one user, no ro_compat bits, s_errno 0;
+ *    LARGE_FILE once a file reaches 2 GiB; no block owned twice;
  * 2. directory blocks pass decodeDirBlock (and a deleted entry's name fits its rec_len);
  *    block 0 starts with "." (rec_len 12, this directory, NUL after the name) and "..";
  *    other entries name legal in-use inodes (not reserved, not past bg_itable_unused or in
@@ -49,10 +53,10 @@
  * Not checked: superblock free counts (e2fsck only rewrites them, exit 0); backup
  * superblocks and GDTs; s_jnl_blocks (e2fsck -n skips it); times other than dtime;
  * uid/gid/permissions (the journal's 0600 included: e2fsck accepts any); immutable or
- * append flags on special files (e2fsck only offers to clear them); the journal's log
- * (descriptor, commit, revoke blocks; RECOVER against s_start): the image is judged as it
- * is, never replayed; file contents; lost+found; s_prealloc_dir_blocks (taken as 0). After
- * an undecodable directory block or tree, names are incomplete, so link counts,
+ * append flags on special files themselves (e2fsck only offers to clear them, exit 0); the
+ * journal's log (descriptor, commit, revoke blocks; RECOVER against s_start): the image is
+ * judged as it is, never replayed; file contents; lost+found; s_prealloc_dir_blocks (taken
+ * as 0). After an undecodable directory block or tree, names are incomplete, so link counts,
  * reachability and ".." are not judged: they would only restate the damage.
  *
  * After recovery (`afterRecovery`, for an image as our mount leaves it: journal replayed,
@@ -80,7 +84,7 @@ import { readU16LE, readU32LE } from '../core/bytes';
 import { CorruptionError } from '../core/errors';
 import type { PmemDevice } from '../device/device';
 import {
-  BLOCK_BYTES, BLOCKS_PER_GROUP, COMPAT_HAS_JOURNAL, DirEntry, EXTENTS_FL, ExtentLeaf, ExtentNode, FIRST_INO, FT_DIR, FT_UNKNOWN,
+  APPEND_FL, BLOCK_BYTES, BLOCKS_PER_GROUP, CASEFOLD_FL, COMPAT_HAS_JOURNAL, DirEntry, EXTENTS_FL, IMAGIC_FL, IMMUTABLE_FL, INDEX_FL, INLINE_DATA_FL, ExtentLeaf, ExtentNode, FIRST_INO, FT_DIR, FT_UNKNOWN,
   GROUP_DESC_BYTES, GroupDesc, I_BLOCK_BYTES, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE, INODE_BYTES, Inode,
   JBD2_MIN_JOURNAL_BLOCKS, JOURNAL_INO, KNOWN_INCOMPAT, KNOWN_RO_COMPAT, ROOT_INO, RO_COMPAT_LARGE_FILE,
   RO_COMPAT_SPARSE_SUPER, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
@@ -169,10 +173,6 @@ const SB_QUOTA_INUMS: ReadonlyArray<readonly [string, number]> = [
   ['s_usr_quota_inum', 0x240], ['s_grp_quota_inum', 0x244], ['s_prj_quota_inum', 0x26c],
 ];
 const SB_LOG_GROUPS_PER_FLEX = 0x174;
-const INDEX_FL = 0x1000;
-const IMAGIC_FL = 0x2000;
-const INLINE_DATA_FL = 0x10000000;
-const CASEFOLD_FL = 0x40000000;
 const FOREIGN_FLAGS: ReadonlyArray<readonly [number, string]> = [
   [INDEX_FL, 'INDEX_FL (htree; dir_index is off)'], [INLINE_DATA_FL, 'INLINE_DATA_FL (inline_data is off)'],
   [IMAGIC_FL, 'IMAGIC_FL (imagic_inodes is off)'], [CASEFOLD_FL, 'CASEFOLD_FL (casefold is off)'],
@@ -686,10 +686,14 @@ class Checker {
     if ((inode.flags & (EXTENTS_FL | INDEX_FL)) !== 0) {
       this.report.add('inode-mode', where, 'a special file carries EXTENTS_FL or INDEX_FL');
     }
-    for (let i = 16; i < I_BLOCK_BYTES; i += 4) {
-      if (readU32LE(inode.block, i) !== 0) {
-        this.report.add('inode-mode', where, 'a special file uses i_block beyond its first 4 words');
-        break;
+    // e2fsck_pass1_check_device_inode reads i_block[4..14] only on an immutable or
+    // append-only inode: the kernel leaves stale words in a legitimate device inode.
+    if ((inode.flags & (IMMUTABLE_FL | APPEND_FL)) !== 0) {
+      for (let i = 16; i < I_BLOCK_BYTES; i += 4) {
+        if (readU32LE(inode.block, i) !== 0) {
+          this.report.add('inode-mode', where, 'an immutable or append-only special file uses i_block beyond its first 4 words');
+          break;
+        }
       }
     }
     if (inode.size !== 0) this.report.add('i-size', where, `a special file has i_size ${inode.size}`);

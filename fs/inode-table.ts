@@ -2,11 +2,14 @@
  * The inode table in use: decoded inodes and their block maps, cached, and the block
  * accounting every seam shares.
  *
- * Owns: the inode cache (`inode`, `putInode`) and where an inode lives on disk; the file-map
- * cache (`map`, `forgetMap`, `startEmptyMap`); symlink targets (`linkTarget`); a directory's
- * blocks for dir.ts (`dirBlocks`: the table is the DirBlockSource); the check that an
- * operation can get its blocks and inodes before it changes anything (`reserve`); block
- * allocation for data and extent-tree blocks (`allocBlock`, `treeAlloc`).
+ * Owns: the inode cache (`inode`, `putInode`) and where an inode lives on disk; the checks
+ * the kernel's iget makes of an inode reached by name or the root (`iget`); the file-map
+ * cache (`map`, `forgetMap`, `startEmptyMap`) and the block validity maps are checked
+ * against (the kernel's system zones, built once per mount); symlink targets (`linkTarget`,
+ * fast or slow by `isFastSymlink`); a directory's blocks for dir.ts (`dirBlocks`: the table
+ * is the DirBlockSource); the check that an operation can get its blocks and inodes before
+ * it changes anything (`reserve`); block allocation for data and extent-tree blocks
+ * (`allocBlock`, `treeAlloc`).
  *
  * Invariants: there is one decoded object per inode, and `putInode` writes it into the
  * running transaction and keeps it cached, so the cache is the transaction's view; every
@@ -14,22 +17,57 @@
  * checked against i_blocks when loaded (i_blocks covers at least what the tree maps, so
  * freeing never drives it negative). Corrupt on-disk data is a CorruptionError.
  *
+ * iget (after __ext4_iget and ext4_lookup, Linux 6.x) runs once per inode while it is cached,
+ * as the kernel's checks run when an inode enters its inode cache: a number that is not the
+ * root's nor in [s_first_ino, s_inodes_count]; a bad i_extra_isize; links 0 (deleted, or the
+ * root unallocated); an xattr block that is not a valid block; for regular files,
+ * directories and slow symlinks, the extent root and its entries (checkExtentRoot) or, on a
+ * block-mapped inode, its 12 direct block numbers; on a symlink, the immutable or append flag
+ * and a fast target's length; a mode of no file type; the casefold or EA_INODE flag (the
+ * subset has neither feature). Callers: the path walk, for every name it resolves, and the
+ * mount's root check; never inode allocation or the orphan list (its inodes have links 0 by
+ * right), nor an open descriptor (an unlinked open file has links 0 and no name).
+ *
  * Does not: decide when an inode is created, named or freed (lifecycle.ts), move file data
  * (dax-data.ts), or resolve paths (namei.ts).
  */
 import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
-import { BLOCK_BYTES, EXTENTS_FL, INODE_BYTES, Inode, decodeInode, encodeInode } from './format';
+import {
+  APPEND_FL, BLOCK_BYTES, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  S_IFREG, S_IFSOCK, decodeInode, encodeInode,
+} from './format';
 import type { DirBlockSource } from './dir';
-import { FileMap, TreeAllocator, findExtent, loadFileMap } from './extents';
+import {
+  BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
+} from './extents';
 import { FsContext, SECTORS_PER_BLOCK } from './fs-context';
 import type { MetaStore } from './meta';
+
+/** The kernel's good-old inode size: i_extra_isize counts the bytes past it. */
+const GOOD_OLD_INODE_BYTES = 128;
+/** EXT4_NDIR_BLOCKS: the direct block numbers of a block-mapped inode, which iget checks. */
+const DIRECT_BLOCKS = 12;
+const TWO_POW_32 = 2 ** 32;
+
+/**
+ * The kernel's rule (ext4_inode_is_fast_symlink, without ea_inode): a symlink is fast, its
+ * target in i_block, when i_blocks counts nothing but its xattr block; EXTENTS_FL and i_size
+ * do not enter. i_blocks and i_file_acl are their low 32 bits, as without huge_file and 64bit.
+ */
+export function isFastSymlink(inode: Inode): boolean {
+  const xattrSectors = inode.fileAcl % TWO_POW_32 !== 0 ? SECTORS_PER_BLOCK : 0;
+  return (inode.mode & S_IFMT) === S_IFLNK && (inode.blocks % TWO_POW_32) - xattrSectors === 0;
+}
 
 export class InodeTable implements DirBlockSource {
   readonly meta: MetaStore;
   private readonly ctx: FsContext;
   private readonly inodes = new Map<number, Inode>();
   private readonly maps = new Map<number, FileMap>();
+  /** Inodes that passed iget since they were cached. */
+  private readonly igot = new Set<number>();
+  private validity: BlockValidity | undefined;
 
   constructor(ctx: FsContext) {
     this.ctx = ctx;
@@ -46,18 +84,53 @@ export class InodeTable implements DirBlockSource {
     return inode;
   }
 
+  /**
+   * The inode `ino` as the kernel's iget returns it to a lookup of a name (or of the root at
+   * mount): a CorruptionError where __ext4_iget or ext4_lookup answers EFSCORRUPTED (see the
+   * module comment for the checks). Checked once while the inode is cached.
+   */
+  iget(ino: number): Inode {
+    if (this.igot.has(ino)) return this.inode(ino);
+    const { sb } = this.ctx;
+    if (ino !== ROOT_INO && (!Number.isInteger(ino) || ino < sb.firstIno || ino > sb.inodesCount)) {
+      throw new CorruptionError({ structure: 'directory', where: `inode number ${ino}`, what: `neither the root nor in [${sb.firstIno}, ${sb.inodesCount}]` });
+    }
+    const inode = this.inode(ino);
+    const fail = (what: string): never => {
+      throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what });
+    };
+    if (GOOD_OLD_INODE_BYTES + inode.extraIsize > INODE_BYTES || inode.extraIsize % 4 !== 0) fail(`bad i_extra_isize ${inode.extraIsize}`);
+    if (inode.linksCount === 0) fail(ino === ROOT_INO ? 'the root inode is unallocated (links 0)' : 'a deleted inode referenced (links 0)');
+    const xattrBlock = inode.fileAcl % TWO_POW_32;
+    if (xattrBlock !== 0 && !this.blockValidity().valid(ino, xattrBlock, 1)) fail(`bad extended attribute block ${xattrBlock}`);
+    const type = inode.mode & S_IFMT;
+    const fast = isFastSymlink(inode);
+    if (type === S_IFREG || type === S_IFDIR || (type === S_IFLNK && !fast)) this.checkBlockRefs(ino, inode);
+    if (type === S_IFLNK) {
+      if ((inode.flags & (IMMUTABLE_FL | APPEND_FL)) !== 0) fail('immutable or append flag on a symlink');
+      if (fast && !fastTargetFits(inode)) fail(`invalid fast symlink length ${inode.size}`);
+    } else if (![S_IFREG, S_IFDIR, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].includes(type)) {
+      fail(`bogus i_mode 0${inode.mode.toString(8)}`);
+    }
+    if ((inode.flags & CASEFOLD_FL) !== 0) fail('casefold flag without the casefold feature');
+    if ((inode.flags & EA_INODE_FL) !== 0) fail('unexpected EA_INODE flag');
+    this.igot.add(ino);
+    return inode;
+  }
+
   putInode(ino: number, inode: Inode): void {
     const [block, offset] = this.inodeLocation(ino);
     encodeInode(inode, this.meta.write(block, offset, offset + INODE_BYTES), offset);
     this.inodes.set(ino, inode);
   }
 
-  /** The extent map of `ino`, loaded (and checked against i_blocks) on first use. */
+  /** The extent map of `ino`, loaded (and checked against i_blocks) on first use; a fast symlink maps nothing. */
   map(ino: number): FileMap {
     let map = this.maps.get(ino);
     if (map === undefined) {
       const inode = this.inode(ino);
-      map = loadFileMap(this.meta, ino, inode);
+      // A fast symlink's i_block holds its target, not an extent root, whatever its flags.
+      map = isFastSymlink(inode) ? emptyMap() : loadFileMap(this.meta, ino, inode, this.blockValidity());
       // Freeing subtracts from i_blocks what the map holds; a smaller i_blocks would go
       // negative, so it is corruption here, where it is read (e2fsck requires equality).
       const mapped = map.leaves.reduce((n, e) => n + e.len, 0) + map.treeBlocks.length;
@@ -69,9 +142,10 @@ export class InodeTable implements DirBlockSource {
     return map;
   }
 
-  /** Drop the cached map of `ino`: the inode is freed, or about to be reused. */
+  /** Drop the cached map of `ino`: the inode is freed, or about to be reused (and is checked anew by iget). */
   forgetMap(ino: number): void {
     this.maps.delete(ino);
+    this.igot.delete(ino);
   }
 
   /** A new extent-mapped inode starts with an empty map. */
@@ -79,16 +153,23 @@ export class InodeTable implements DirBlockSource {
     this.maps.set(ino, { leaves: [], treeBlocks: [] });
   }
 
+  /**
+   * A symlink's target as the kernel's get_link gives it: a fast symlink's i_size bytes of
+   * i_block (iget checked the length); a slow one's block 0 up to i_size, at most 4095 bytes
+   * (nd_terminate_link), ending at its first NUL; a slow symlink without block 0 is corrupt
+   * ("bad symlink").
+   */
   linkTarget(ino: number): Uint8Array {
     const inode = this.inode(ino);
-    if ((inode.flags & EXTENTS_FL) === 0) {
-      if (inode.size > 60) throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `fast symlink of size ${inode.size}` });
+    if (isFastSymlink(inode)) {
+      if (!fastTargetFits(inode)) throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `invalid fast symlink length ${inode.size}` });
       return inode.block.slice(0, inode.size);
     }
-    if (inode.size > BLOCK_BYTES) throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `symlink of size ${inode.size}` });
     const e = findExtent(this.map(ino).leaves, 0);
-    if (e === undefined) return new Uint8Array(0);
-    return this.meta.read(e.start).slice(0, inode.size);
+    if (e === undefined) throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: 'a slow symlink without block 0' });
+    const bytes = this.meta.read(e.start).subarray(0, Math.min(inode.size, BLOCK_BYTES - 1));
+    const nul = bytes.indexOf(0);
+    return bytes.slice(0, nul < 0 ? bytes.length : nul);
   }
 
   /** Physical blocks of a directory, in logical order; a hole is corruption. */
@@ -128,6 +209,39 @@ export class InodeTable implements DirBlockSource {
     };
   }
 
+  /** The blocks the inode's i_block names, as iget checks them: the extent root, or a block map's direct blocks. */
+  private checkBlockRefs(ino: number, inode: Inode): void {
+    const validity = this.blockValidity();
+    if ((inode.flags & EXTENTS_FL) !== 0) {
+      checkExtentRoot(ino, inode, validity);
+      return;
+    }
+    const words = new DataView(inode.block.buffer, inode.block.byteOffset, I_BLOCK_BYTES);
+    for (let i = 0; i < DIRECT_BLOCKS; i++) {
+      const block = words.getUint32(i * 4, true);
+      if (block !== 0 && !validity.valid(ino, block, 1)) {
+        throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `i_block[${i}] names block ${block}: outside the file system or in its metadata` });
+      }
+    }
+  }
+
+  /** The system zones, built on first use (once per mount: the groups' metadata and the journal never move). */
+  private blockValidity(): BlockValidity {
+    if (this.validity === undefined) {
+      const { sb, groups } = this.ctx;
+      const journalIno = (sb.featureCompat & COMPAT_HAS_JOURNAL) !== 0 ? sb.journalInum : 0;
+      let journal: JournalZoneSource | undefined;
+      if (journalIno !== 0) {
+        // read past the cache: the journal inode is the journal's, never the table's to write
+        const [block, offset] = this.inodeLocation(journalIno);
+        const inode = decodeInode(this.meta.read(block), offset);
+        journal = { ino: journalIno, inode, map: loadFileMap(this.meta, journalIno, inode) };
+      }
+      this.validity = systemZones(sb, groups.descs, journal);
+    }
+    return this.validity;
+  }
+
   private inodeLocation(ino: number): [number, number] {
     const { sb, groups } = this.ctx;
     if (!Number.isInteger(ino) || ino < 1 || ino > sb.inodesCount) {
@@ -138,4 +252,11 @@ export class InodeTable implements DirBlockSource {
     const byte = index * INODE_BYTES;
     return [groups.descs[group].inodeTable + Math.floor(byte / BLOCK_BYTES), byte % BLOCK_BYTES];
   }
+}
+
+/** The kernel's fast-symlink length check: 1..59 bytes, with a NUL right after them and none before. */
+function fastTargetFits(inode: Inode): boolean {
+  if (inode.size === 0 || inode.size >= I_BLOCK_BYTES) return false;
+  const nul = inode.block.indexOf(0);
+  return (nul < 0 ? I_BLOCK_BYTES : nul) === inode.size;
 }

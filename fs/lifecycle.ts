@@ -13,7 +13,8 @@
  * subdirectories); an inode with links 0 is on the orphan list exactly while it is open, and
  * once released has a non-zero dtime, no blocks and a free bit in its bitmap; the orphan set
  * equals the on-disk list. Walks of the on-disk list are bounded by s_inodes_count and see
- * each inode once; a cycle or an out-of-range link is a CorruptionError.
+ * each inode once; at mount a cycle or an out-of-range link ends the list there (as the
+ * kernel's orphan cleanup does), elsewhere it is a CorruptionError.
  *
  * Does not: resolve paths or check a name's preconditions (namei.ts and filesystem.ts do,
  * before calling here), reserve space for a caller other than createNode, or move file data
@@ -229,27 +230,29 @@ export class InodeLifecycle {
   }
 
   /**
-   * Read the on-disk orphan list into the set, before the mount operation that finishes it:
-   * a corrupt list is then mount's CorruptionError (what and where). Each inode joins once,
-   * so a cycle ends the walk.
+   * Read the on-disk orphan list into the set, before the mount operation that finishes it,
+   * up to its first bad link: a number outside [s_first_ino, s_inodes_count] (ext4_orphan_get's
+   * "bad orphan inode") or an inode already on it (a cycle). The inodes before it stay in the
+   * set, to be finished; the bad link is returned, for the caller to drop the rest of the list.
    */
-  loadOrphanList(): void {
+  loadOrphanList(): CorruptionError | undefined {
     const { sb } = this.ctx;
-    for (let at = sb.lastOrphan, steps = 0; at !== 0; steps++) {
-      if (steps > sb.inodesCount || at < 1 || at > sb.inodesCount) {
-        throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: 'outside the inode table' });
+    for (let at = sb.lastOrphan; at !== 0;) {
+      if (at < sb.firstIno || at > sb.inodesCount) {
+        return new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: `outside the inodes an orphan can be [${sb.firstIno}, ${sb.inodesCount}]` });
       }
       if (this.orphans.has(at)) {
-        throw new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: `a cycle: inode ${at} is on the list twice` });
+        return new CorruptionError({ structure: 'orphan list', where: `inode ${at}`, what: `a cycle: inode ${at} is on the list twice` });
       }
       this.orphans.add(at);
       at = this.table.inode(at).dtime;
     }
+    return undefined;
   }
 
-  /** Finish every orphan: free an unlinked inode, complete a truncate to its i_size. */
-  finishOrphans(): number {
-    let finished = 0;
+  /** Finish every orphan in the set, in list order: free an unlinked inode, complete a truncate
+   * to its i_size; `onFinished` after each. */
+  finishOrphans(onFinished: () => void): void {
     for (const ino of [...this.orphans]) {
       const inode = this.table.inode(ino);
       if (inode.linksCount === 0) this.releaseInode(ino);
@@ -257,9 +260,15 @@ export class InodeLifecycle {
         if ((inode.mode & S_IFMT) === S_IFREG) this.data.freeBeyond(ino, inode, Math.ceil(inode.size / BLOCK_BYTES));
         this.removeOrphan(ino);
       }
-      finished++;
+      onFinished();
     }
-    return finished;
+  }
+
+  /** Forget the rest of the orphan list (s_last_orphan 0): what ext4_orphan_cleanup does when it meets corrupt metadata. */
+  dropOrphanList(): void {
+    this.orphans.clear();
+    this.ctx.sb.lastOrphan = 0;
+    saveSuper(this.ctx);
   }
 
   /** A new inode's one block (reserved by createNode): a directory's "." and ".." or a slow

@@ -4,22 +4,33 @@
  * flavour, its journal and its flush policy; and the clean unmount that leaves an image
  * `e2fsck -fn` calls clean.
  *
- * Feature policy (ext2_fs.h): an unknown incompat bit refuses the mount, an unknown ro_compat
- * bit mounts read-only, unknown compat bits are ignored.
+ * Feature policy (ext2_fs.h): valid ext4 that the subset cannot read (an incompat feature
+ * outside it, bigalloc, another block or inode size, revision 0) is refused with ENOTSUP
+ * naming it, before the superblock is validated (so it is not called corrupt); an unknown
+ * ro_compat bit mounts read-only; unknown compat bits are ignored.
  *
- * Mount order, and why: (1) recovery replays committed transactions home, then writes the
- * journal superblock empty (so a crash during recovery recovers again: the replay is
- * idempotent); (2) a read-write mount then marks the journal live and sets INCOMPAT_RECOVER,
- * both durable before any transaction commits (the kernel discards the log of a file system
- * without RECOVER); (3) orphans are finished in the first transaction. A clean unmount
- * commits, closes every file, empties the log, then writes the superblock with exact free
- * counts and RECOVER cleared.
+ * Mount order, as the kernel's (fs/ext4/super.c), and why: (1) the journal: replayed when
+ * RECOVER is set, home first and then its superblock written empty (a crash during recovery
+ * recovers again: the replay is idempotent); a log left with RECOVER clear is wiped, not
+ * replayed (jbd2_journal_wipe; `recoverDevice` keeps e2fsck's rule, which replays it);
+ * (2) the checks that can still refuse the mount (group descriptors, the root inode), so a
+ * refused mount has written nothing but (1); (3) a read-write mount marks the journal live
+ * and sets INCOMPAT_RECOVER, both durable before any transaction commits; (4) the orphans are
+ * finished in the first transaction, and corrupt metadata on the way drops the rest of the
+ * list (s_last_orphan 0) rather than refusing the mount, as ext4_orphan_cleanup does. A clean
+ * unmount commits, closes every file, empties the log, then writes the superblock with exact
+ * free counts and RECOVER cleared.
+ *
+ * Errors behaviour (ext4's errors=, from s_errors unless `errors` says): under `continue` a
+ * call that meets corrupt metadata answers EUCLEAN and the mount goes on (what the call
+ * changed before it met it commits, as in the kernel); under `remount-ro` the journal aborts:
+ * the running transaction is dropped, writes and fsync answer EROFS, unmount writes nothing.
  *
  * Commit triggers: fsync, fdatasync and sync; a transaction reaching the journal's limit;
  * every COMMIT_INTERVAL_OPS operations (ext4's periodic commit).
  */
 import { assert } from '../core/assert';
-import { CorruptionError, fsError } from '../core/errors';
+import { CorruptionError, UnsupportedError, fsError } from '../core/errors';
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
 import { ProfileName, getProfile } from '../device/profiles';
@@ -28,15 +39,16 @@ import { canaryActive } from '../core/canary';
 import { loadFileMap } from './extents';
 import { DaxFileSystem } from './filesystem';
 import {
-  BLOCK_BYTES, COMPAT_HAS_JOURNAL, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO, KNOWN_INCOMPAT, KNOWN_RO_COMPAT,
+  BLOCK_BYTES, COMPAT_HAS_JOURNAL, EXT4_MAGIC, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO, KNOWN_RO_COMPAT,
   JournalSuperblock, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeInode, decodeJournalSuperblock, decodeSuperblock,
-  encodeJournalSuperblock, encodeSuperblock, validateJournalSuperblock, validateSuperblock,
+  encodeJournalSuperblock, encodeSuperblock, unsupportedBy, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { Groups, checkGroupDesc } from './groups';
 import { COMMIT_INTERVAL_OPS, CheckpointMode, Journal } from './journal';
 import { FLUSH_POLICIES, FlushPolicy, writePolicy } from './policy';
 import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
-import { LoggedTransaction, RecoveryResult, listLog, recoverJournal, recoveredSuperblock } from './recovery';
+import { JournalIo, LoggedTransaction, RecoveryResult, listLog, recoverJournal, recoveredSuperblock, scanJournal } from './recovery';
+import { tidAfter } from './jbd2';
 
 export type { FlushPolicy };
 export { FLUSH_POLICIES };
@@ -51,11 +63,23 @@ export interface MountOptions {
   seed?: string | number;
   /** When committed transactions are written home (fs/journal.ts; default 'lazy', as jbd2). */
   checkpoint?: CheckpointMode;
+  /** What corrupt metadata met by a call does to the mount (ext4's errors=); default: the superblock's s_errors, as the kernel reads it. */
+  errors?: ErrorsBehaviour;
 }
 
+/** ext4's errors= behaviours a simulation can follow (panic is read as remount-ro). */
+export const ERRORS_BEHAVIOURS = ['continue', 'remount-ro'] as const;
+export type ErrorsBehaviour = (typeof ERRORS_BEHAVIOURS)[number];
+
 export interface MountReport {
+  /** The replay, when RECOVER was set. */
   readonly recovery: RecoveryResult | undefined;
+  /** A log found with RECOVER clear was emptied without replay (the kernel's jbd2_journal_wipe). */
+  readonly journalWiped: boolean;
   readonly orphansFinished: number;
+  /** Corrupt metadata met while finishing the orphan list: the list was dropped there (s_last_orphan 0), as ext4_orphan_cleanup does, and the mount went on. */
+  readonly orphanListDropped: CorruptionError | undefined;
+  readonly errors: ErrorsBehaviour;
 }
 
 /** The Linux flavour of a device's (or a profile's) ISA: what a mount uses unless told. */
@@ -69,6 +93,12 @@ export function readSuperblock(device: PmemDevice): Superblock {
     throw new CorruptionError({ structure: 'superblock', where: 'byte 1024', what: 'the device is too small to hold one' });
   }
   const sb = decodeSuperblock(device.load(SUPERBLOCK_OFFSET, 1024));
+  // Valid ext4 of another shape is unsupported, not corrupt: ENOTSUP naming it, before the
+  // validation that assumes the subset's geometry (a bad magic is not ext4 at all).
+  if (sb.magic === EXT4_MAGIC) {
+    const unsupported = unsupportedBy(sb);
+    if (unsupported !== undefined) throw new UnsupportedError('mount', unsupported);
+  }
   validateSuperblock(sb, device.sizeBytes);
   return sb;
 }
@@ -116,12 +146,7 @@ export function journalLog(device: PmemDevice): {
   const sb = readSuperblock(device);
   const jblocks = journalBlocks(device, sb);
   const jsb = readJournalSuperblock(device, jblocks);
-  const transactions = listLog(jsb, {
-    journalBlocks: jblocks.length,
-    fsBlocks: sb.blocksCount,
-    readBlock: (index: number) => device.load(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
-    writeHome: () => assert(false, 'listing the log writes nothing'),
-  });
+  const transactions = listLog(jsb, journalIo(device, sb, jblocks));
   return { start: jsb.start, sequence: jsb.sequence, transactions, journalBlocks: jblocks };
 }
 
@@ -131,30 +156,59 @@ function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): 
   return jsb;
 }
 
+/** e2fsck's rule: replay when RECOVER is set or the log is not empty (`recoverDevice`). */
 function needsRecovery(sb: Superblock, jsb: JournalSuperblock): boolean {
   return (sb.featureIncompat & INCOMPAT_RECOVER) !== 0 || jsb.start !== 0;
+}
+
+/**
+ * The kernel's rule at mount (ext4_load_journal): a log is replayed only when RECOVER is
+ * set; a log left with RECOVER clear is wiped, not replayed (jbd2_journal_wipe), the journal
+ * superblock written empty with a sequence past every tid in the log, so none of its stale
+ * blocks can pass for a new transaction.
+ */
+function wipeJournal(device: PmemDevice, api: PmemApi, barrier: () => void, sb: Superblock, jblocks: readonly number[], jsb: JournalSuperblock): JournalSuperblock {
+  let next: number;
+  try {
+    next = tidAfter(scanJournal(jsb, journalIo(device, sb, jblocks)).endSequence);
+  } catch (error) {
+    if (!(error instanceof CorruptionError)) throw error;
+    next = tidAfter(jsb.sequence); // the kernel's skip_recovery on a scan error
+  }
+  const wiped = { ...jsb, uuid: jsb.uuid.slice(), users: jsb.users.slice(), start: 0, sequence: next };
+  writeJournalSuperblockAt(device, api, jblocks, wiped);
+  barrier();
+  return wiped;
+}
+
+/** The journal as recovery.ts reads it; home writes go through `api` (none: writing is a bug). */
+function journalIo(device: PmemDevice, sb: Superblock, jblocks: readonly number[], api?: PmemApi): JournalIo {
+  return {
+    journalBlocks: jblocks.length,
+    fsBlocks: sb.blocksCount,
+    readBlock: (index: number) => device.load(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
+    writeHome: api === undefined
+      ? () => assert(false, 'reading the log writes nothing')
+      : (block: number, bytes: Uint8Array) => writeChangedLines(device, api, block * BLOCK_BYTES, bytes),
+  };
+}
+
+function writeJournalSuperblockAt(device: PmemDevice, api: PmemApi, jblocks: readonly number[], value: JournalSuperblock): void {
+  const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
+  encodeJournalSuperblock(value, block, 0);
+  writeChangedLines(device, api, jblocks[0] * BLOCK_BYTES, block);
 }
 
 /** Replay the journal home, then write its superblock empty; a barrier after each step. */
 function replayJournal(
   device: PmemDevice, api: PmemApi, barrier: () => void, sb: Superblock, jblocks: readonly number[], jsb: JournalSuperblock,
 ): { recovery: RecoveryResult; jsb: JournalSuperblock } {
-  const writeJournalSuperblock = (value: JournalSuperblock) => {
-    const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
-    encodeJournalSuperblock(value, block, 0);
-    writeChangedLines(device, api, jblocks[0] * BLOCK_BYTES, block);
-  };
   // canary: the log emptied before the replay, so a crash during replay loses the rest of it
-  if (canaryActive('recovery-empties-log-first')) { writeJournalSuperblock({ ...jsb, start: 0 }); barrier(); }
-  const recovery = recoverJournal(jsb, {
-    journalBlocks: jblocks.length,
-    fsBlocks: sb.blocksCount,
-    readBlock: (index: number) => device.load(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
-    writeHome: (block: number, bytes: Uint8Array) => writeChangedLines(device, api, block * BLOCK_BYTES, bytes),
-  });
+  if (canaryActive('recovery-empties-log-first')) { writeJournalSuperblockAt(device, api, jblocks, { ...jsb, start: 0 }); barrier(); }
+  const recovery = recoverJournal(jsb, journalIo(device, sb, jblocks, api));
   barrier();
   const emptied = recoveredSuperblock(jsb, recovery);
-  writeJournalSuperblock(emptied);
+  writeJournalSuperblockAt(device, api, jblocks, emptied);
   barrier();
   return { recovery, jsb: emptied };
 }
@@ -180,6 +234,37 @@ export function recoverDevice(device: PmemDevice, options: { pmemApi?: PmemApiNa
   return recovery;
 }
 
+/**
+ * The journal as a mount finds it, and the only writes a mount makes before it has checked
+ * the file system: the replay when RECOVER is set (then the superblock is read again), or the
+ * wipe of a log left with RECOVER clear. A read-only mount refuses a needed replay (EROFS) and
+ * leaves a log without RECOVER alone, as the kernel does ("ignoring recovery information").
+ */
+function openJournal(device: PmemDevice, api: PmemApi, barrier: () => void, sb: Superblock, readOnly: boolean): {
+  sb: Superblock; jblocks: readonly number[]; jsb: JournalSuperblock; recovery: RecoveryResult | undefined; journalWiped: boolean;
+} {
+  const jblocks = journalBlocks(device, sb);
+  const jsb = readJournalSuperblock(device, jblocks);
+  if ((sb.featureIncompat & INCOMPAT_RECOVER) !== 0) {
+    if (readOnly) throw fsError('EROFS', 'mount');
+    const replayed = replayJournal(device, api, barrier, sb, jblocks, jsb);
+    return { sb: readSuperblock(device), jblocks, jsb: replayed.jsb, recovery: replayed.recovery, journalWiped: false };
+  }
+  if (jsb.start !== 0 && !readOnly) return { sb, jblocks, jsb: wipeJournal(device, api, barrier, sb, jblocks, jsb), recovery: undefined, journalWiped: true };
+  return { sb, jblocks, jsb, recovery: undefined, journalWiped: false };
+}
+
+/**
+ * What a mount writes before it can still refuse: its journal replay or wipe, alone. A
+ * refused mount leaves exactly this on the media (the fuzzer and the tests hold mount to it).
+ */
+export function mountReplay(device: PmemDevice, options: { pmemApi?: PmemApiName } = {}): void {
+  const api = pmemApi(options.pmemApi ?? defaultPmemApi(device), device);
+  const sb = readSuperblock(device);
+  if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) return;
+  openJournal(device, api, () => api.pmemWmb(), sb, false);
+}
+
 export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSystem {
   return mountWithReport(device, options).fs;
 }
@@ -187,25 +272,23 @@ export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSy
 export function mountWithReport(device: PmemDevice, options: MountOptions = {}): { fs: DaxFileSystem; report: MountReport } {
   const apiName = options.pmemApi ?? defaultPmemApi(device);
   if (!isPmemApiName(apiName)) throw new RangeError(`unknown pmem API flavour '${String(apiName)}'`);
+  if (options.errors !== undefined && !ERRORS_BEHAVIOURS.includes(options.errors)) {
+    throw new RangeError(`unknown errors behaviour '${String(options.errors)}' (expected ${ERRORS_BEHAVIOURS.join(' or ')})`);
+  }
   const api = pmemApi(apiName, device);
   const policy = writePolicy(options.policy ?? 'ordered', { device, api, flushHint: Boolean(options.flushHint), rng: StreamTree.of(options.seed ?? 0).policy() });
   const barrier = policy.barrier;
+  // Until the mount is known to succeed, nothing is written but what the kernel writes too:
+  // the replay (or the wipe) of the journal. A refusal leaves the media as it found them.
   let sb = readSuperblock(device);
-  const unknownIncompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
-  if (unknownIncompat !== 0) {
-    throw fsError('ENOTSUP', 'mount', `incompat features 0x${unknownIncompat.toString(16)} are not supported`);
-  }
-  if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) throw fsError('ENOTSUP', 'mount', 'a file system without a journal');
+  if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) throw new UnsupportedError('mount', 'a file system without a journal (has_journal off)');
   const readOnly = Boolean(options.readOnly) || (sb.featureRoCompat & ~KNOWN_RO_COMPAT) !== 0;
+  const errors = options.errors ?? errorsBehaviourOf(sb);
 
-  let recovery: RecoveryResult | undefined;
-  const jblocks = journalBlocks(device, sb);
-  let jsb = readJournalSuperblock(device, jblocks);
-  if (needsRecovery(sb, jsb)) {
-    if (readOnly) throw fsError('EROFS', 'mount', 'the journal needs recovery, which writes to the device');
-    ({ recovery, jsb } = replayJournal(device, api, barrier, sb, jblocks, jsb));
-    sb = readSuperblock(device); // replay may have rewritten it
-  }
+  const opened = openJournal(device, api, barrier, sb, readOnly);
+  const { jblocks, recovery, journalWiped } = opened;
+  const jsb = opened.jsb;
+  sb = opened.sb;
 
   const journal = new Journal({
     device, api, policy, jsb, journalBlocks: jblocks,
@@ -219,6 +302,8 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
     device, api, sb, meta, groups, readOnly, policy,
     hooks: {
       opEnd: (m) => {
+        // an aborted journal commits nothing again (a close that would free an orphan, say)
+        if (fs.aborted) m.discardRunning();
         const tx = m.current;
         if (tx === undefined) return;
         opsSinceCommit++;
@@ -236,8 +321,14 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
         // fsync returns once everything so far is durable (fs/policy.ts `syncEnd`)
         policy.syncEnd(journal.committedTransactions !== before);
       },
+      // ext4_handle_error: errors=remount-ro aborts the journal (the running transaction,
+      // with whatever the failing call changed, never commits) and refuses writes from then on
+      corrupted: () => {
+        if (errors === 'remount-ro') fs.abort();
+      },
     },
   });
+  fs.checkRoot();
 
   const writeSuperInPlace = () => policy.durably(() => {
     const block = device.load(0, BLOCK_BYTES);
@@ -245,7 +336,8 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
     writeChangedLines(device, api, 0, block);
   });
   fs.onUnmount = () => {
-    if (readOnly) return;
+    // after an abort the kernel writes neither the journal nor a clean superblock
+    if (readOnly || fs.aborted) return;
     meta.commit();
     journal.close();
     sb.freeBlocksCount = groups.freeBlocks();
@@ -258,15 +350,21 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
   };
 
   let orphansFinished = 0;
+  let orphanListDropped: CorruptionError | undefined;
   if (!readOnly) {
     journal.open();
     sb.featureIncompat |= INCOMPAT_RECOVER;
     sb.mntCount = (sb.mntCount + 1) & 0xffff;
     writeSuperInPlace();
     if (sb.lastOrphan !== 0) {
-      orphansFinished = fs.finishOrphans();
-      meta.commit();
+      ({ finished: orphansFinished, dropped: orphanListDropped } = fs.finishOrphans());
+      if (!fs.aborted) meta.commit();
     }
   }
-  return { fs, report: { recovery, orphansFinished } };
+  return { fs, report: { recovery, journalWiped, orphansFinished, orphanListDropped, errors } };
+}
+
+/** The superblock's s_errors as the kernel reads it without an errors= option: 2 (remount-ro) and 3 (panic, which a simulation cannot do) remount read-only; anything else continues. */
+export function errorsBehaviourOf(sb: Superblock): ErrorsBehaviour {
+  return sb.errors === 2 || sb.errors === 3 ? 'remount-ro' : 'continue';
 }

@@ -11,9 +11,13 @@
  *
  * Invariants: every walk is bounded: by SYMLOOP_MAX symlinks per system call, by
  * PATH_MAX_BYTES and NAME_MAX_BYTES on its input, and a ".." chain by visiting each directory
- * once (a loop is a CorruptionError). A relative path starts at '/' (this API's working
- * directory), or at the link's directory for a symlink's target. Errors are raised through
- * the caller's `fail`, so they carry the caller's syscall and paths.
+ * once (a loop is a CorruptionError). Every name resolved to an inode, on the way or at the
+ * end, goes through the inode table's iget, so a name whose inode the kernel's ext4_lookup
+ * refuses (deleted, damaged, a bad number, the directory itself) fails the call with
+ * EUCLEAN; listing a directory reads no inode and still shows the name. A relative path
+ * starts at '/' (this API's working directory), or at the link's directory for a symlink's
+ * target. Errors are raised through the caller's `fail`, so they carry the caller's syscall
+ * and paths.
  *
  * Does not: change anything (it only reads inodes and directory blocks), check permissions
  * or a read-only mount, or decide what an operation does with what it found.
@@ -103,14 +107,19 @@ export class PathWalker {
     return found.ino as number;
   }
 
-  /** What `name` in directory `dir` is; ENAMETOOLONG is the lookup's answer to a long name. */
+  /**
+   * What `name` in directory `dir` is; ENAMETOOLONG is the lookup's answer to a long name.
+   * The inode it names passes the kernel's iget (InodeTable.iget) and is not `dir` itself
+   * (ext4_lookup's "linked to parent dir"), or the lookup is a CorruptionError.
+   */
   child(dir: number, name: string, fail: Fail): { ino: number; kind: Kind } | undefined {
     const bytes = nameBytes(name);
     if (bytes.length > NAME_MAX_BYTES) fail('ENAMETOOLONG');
     const found = findEntry(this.table, dir, bytes);
     if (found === undefined) return undefined;
     const ino = found.entry.inode;
-    return { ino, kind: kindOfMode(this.table.inode(ino).mode) };
+    if (ino === dir) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: `the name '${name}' links to the directory itself` });
+    return { ino, kind: kindOfMode(this.table.iget(ino).mode) };
   }
 
   requireFound(found: Found, fail: Fail): void {

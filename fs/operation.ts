@@ -5,7 +5,8 @@
  * Owns: whether the file system is mounted (after unmount every call is EIO), the simulated
  * clock (one tick per call, never the wall clock), handing the running transaction to the
  * commit policy when the call ends (`CommitHooks.opEnd`), turning corrupt on-disk data met
- * by a call into that call's EUCLEAN, and what each call cost on the device.
+ * by a call into that call's EUCLEAN (after telling the mount, `CommitHooks.corrupted`, whose
+ * errors behaviour may abort the journal first), and what each call cost on the device.
  *
  * Invariants: the clock only moves forward and stops at the last second a u32 time field
  * holds; `opEnd` runs after every call that left a running transaction, whether it returned
@@ -42,6 +43,9 @@ export interface CommitHooks {
   opEnd(meta: MetaStore): void;
   /** fsync, fdatasync, sync: make everything so far durable (`all`: sync(2), which also empties the journal's log). */
   sync(meta: MetaStore, all?: boolean): void;
+  /** A call met corrupt metadata: called before the call's `opEnd`, so the mount's errors
+   * behaviour can abort the running transaction before anything of the call commits. */
+  corrupted?(error: CorruptionError): void;
 }
 
 export class OpRunner {
@@ -89,13 +93,16 @@ export class OpRunner {
     try {
       try {
         return body();
+      } catch (error) {
+        if (error instanceof CorruptionError) this.hooks.corrupted?.(error);
+        throw error;
       } finally {
         if (this.meta.hasRunning) this.hooks.opEnd(this.meta);
       }
     } catch (error) {
       // Corrupt on-disk data met by an operation is that system call's EUCLEAN, as ext4
       // answers EFSCORRUPTED: a Node-style error naming the call, with what and where kept
-      // in `cause`. The file system stays mounted for the structures that are intact.
+      // in `cause`. The file system stays mounted (read-only after an abort).
       throw error instanceof CorruptionError ? corruptionAsFsError(error, syscall, path) : error;
     } finally {
       const c = this.costOf(syscall);

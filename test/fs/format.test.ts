@@ -401,8 +401,6 @@ describe('format: validateSuperblock names the field and its byte', () => {
     ['ipg too large', (sb) => { sb.inodesPerGroup = 32784; sb.inodesCount = 32784; }, /0x28: s_inodes_per_group: 32784/],
     ['inodes count', (sb) => { sb.inodesCount = 2048; }, /byte 1024 \+ 0x0: s_inodes_count: 2048, expected inodes per group 1024 x 1 groups = 1024/],
     ['reserved blocks', (sb) => { sb.rBlocksCount = 5000; }, /byte 1024 \+ 0x8: s_r_blocks_count: 5000 exceeds/],
-    ['free blocks', (sb) => { sb.freeBlocksCount = 4097; }, /byte 1024 \+ 0xc: s_free_blocks_count: 4097 free blocks exceed the 4096 blocks/],
-    ['free inodes', (sb) => { sb.freeInodesCount = 1025; }, /byte 1024 \+ 0x10: s_free_inodes_count: 1025 free inodes exceed the 1024 inodes/],
     ['journal inode', (sb) => { sb.journalInum = 9; }, /byte 1024 \+ 0xe0: s_journal_inum: journal inode 9, expected 8/],
   ])('%s', (_name, mutate, message) => {
     const sb = validSuperblock();
@@ -412,6 +410,27 @@ describe('format: validateSuperblock names the field and its byte', () => {
     expect(error.message).toMatch(message);
     expect(error.code).toBe('EUCLEAN');
     expect(error.structure).toBe('superblock');
+  });
+
+  test('free counts past the totals are advisory, not corrupt (the kernel recomputes them, e2fsck rewrites them)', () => {
+    const sb = validSuperblock();
+    sb.freeBlocksCount = 4097;
+    sb.freeInodesCount = 1025;
+    expect(() => F.validateSuperblock(sb, device)).not.toThrow();
+  });
+
+  test.each<[string, (sb: F.Superblock) => void, RegExp]>([
+    ['64bit and flex_bg', (sb) => { sb.featureIncompat |= 0x80 | 0x200; }, /^incompat features 64bit, flex_bg \(0x280\)$/],
+    ['an unnamed incompat bit', (sb) => { sb.featureIncompat |= 0x800000; }, /unknown 0x800000/],
+    ['bigalloc', (sb) => { sb.featureRoCompat |= 0x200; sb.logClusterSize = 4; }, /^bigalloc/],
+    ['revision 0', (sb) => { sb.revLevel = 0; }, /^revision 0/],
+    ['1 KiB blocks', (sb) => { sb.logBlockSize = 0; sb.logClusterSize = 0; }, /^1024-byte blocks/],
+    ['128-byte inodes', (sb) => { sb.inodeSize = 128; }, /^128-byte inodes/],
+  ])('unsupportedBy names %s', (_name, mutate, what) => {
+    const sb = validSuperblock();
+    expect(F.unsupportedBy(sb)).toBeUndefined();
+    mutate(sb);
+    expect(F.unsupportedBy(sb)).toMatch(what);
   });
 
   test('the journal inode number is only checked when HAS_JOURNAL is set; feature bits are not checked', () => {

@@ -7,7 +7,8 @@
  *
  * What counts as allowed: fsck returns findings (never throws); mount succeeds or throws a
  * CorruptionError (EUCLEAN, with structure and where) or a Node-style error with an errno
- * code (ENOTSUP, EROFS...); an operation succeeds or throws a Node-style error with an errno
+ * code (ENOTSUP, EROFS...), and a refused mount has stored nothing but its journal replay
+ * (`refusedMountChangedMedia` counts those that did); an operation succeeds or throws a Node-style error with an errno
  * code and its syscall (or readFile's ERR_FS_FILE_TOO_LARGE above 2 GiB, as Node's). Anything else (TypeError, RangeError, AssertionFailure, a bare
  * CorruptionError out of an operation, a device instruction budget exceeded) is an escape,
  * reported with its seed so `replayHostile(seed)` reproduces it.
@@ -20,10 +21,10 @@
 import { AssertionFailure } from '../../core/assert';
 import { CorruptionError, NodeStyleError, isErrnoCode } from '../../core/errors';
 import { PmemDevice } from '../../device/device';
-import { MediaSource, SparseMemory } from '../../device/media';
+import { MediaSource, SparseMemory, mediaDigest } from '../../device/media';
 import { DaxFileSystem, READ_FILE_MAX_BYTES } from '../../fs/filesystem';
 import { fsck } from '../../fs/fsck';
-import { mount } from '../../fs/mount';
+import { mount, mountReplay } from '../../fs/mount';
 import { CorruptImage, Region, corruptImage, describe } from './corrupt';
 import { IMAGE_BYTES } from './images';
 
@@ -51,6 +52,8 @@ export interface HostileOutcome {
   /** 'mounted', or the typed mount error: 'EUCLEAN <structure>' / '<code>'. */
   readonly mount: string;
   readonly fsckProblems: number;
+  /** The mount was refused and left on the media more than its journal replay (or wipe) alone would (`mountReplay`). */
+  readonly refusedMountChangedMedia: boolean;
   /** Typed operation errors by code. */
   readonly opErrors: ReadonlyMap<string, number>;
   readonly opsOk: number;
@@ -79,6 +82,7 @@ export function runCorrupt(image: CorruptImage): HostileOutcome {
 
   const device = freshDevice(layer);
   const mounted = tryMount(device, 'mount', escapes);
+  const refusedMountChangedMedia = mounted.fs === undefined && mounted.outcome !== 'escape' && !onlyReplayWritten(layer, device);
   let remount = 'not tried';
   if (mounted.fs !== undefined) {
     const attempt = (phase: string, body: () => void): void => {
@@ -102,7 +106,7 @@ export function runCorrupt(image: CorruptImage): HostileOutcome {
   }
   return {
     seed: image.seed, region: image.region, base: image.base.name, description: describe(image), mount: mounted.outcome, fsckProblems,
-    opErrors, opsOk, remount, escapes,
+    refusedMountChangedMedia, opErrors, opsOk, remount, escapes,
   };
 }
 
@@ -224,6 +228,20 @@ function readFile(f: DaxFileSystem, path: string, size: number): void {
 }
 
 // ------------------------------------------------------------------------------ helpers
+
+/**
+ * Whether a refused mount of `layer` stored nothing but what `mountReplay` stores on a fresh
+ * copy: every byte stored counts (the coherent view, flushed or not), not only what persisted.
+ */
+function onlyReplayWritten(layer: SparseMemory, refused: PmemDevice): boolean {
+  const expected = freshDevice(layer);
+  try {
+    mountReplay(expected, { pmemApi: 'linux-arm64' });
+  } catch {
+    // the replay itself refused the image: it stored what it stored, as the mount's did
+  }
+  return mediaDigest(refused.coherent) === mediaDigest(expected.coherent);
+}
 
 function freshDevice(layer: SparseMemory): PmemDevice {
   return budgeted(new SparseMemory(IMAGE_BYTES, layer));

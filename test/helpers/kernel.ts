@@ -3,7 +3,9 @@
  * its journal and finishes its orphans as a real mount does), read the whole tree, unmount.
  * The same tree read from our file system compares with it: names, types, sizes, contents,
  * link counts, permission bits, symlink targets and which paths are hard links of one
- * another; not inode numbers, times or owners.
+ * another (a file whose read fails counts by its errno); not inode numbers, times or owners.
+ * `kernelMount` runs any body on the kernel's mount (or says which errno refused it), and
+ * `kernelCall` turns a Node fs call's failure into its errno name, for comparing answers.
  *
  * Where the kernel cannot be asked (not root, no loop device, no ext4, mount refused for
  * want of permission) `kernelTree` says why instead of a tree, and the caller prints it:
@@ -49,6 +51,22 @@ function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** sha256 of a file's contents, or the errno name its read answered (a corrupt file reads as EUCLEAN on both sides). */
+function fileContent(src: TreeSource, file: string): string {
+  try {
+    return sha256(src.readFile(file));
+  } catch (error) {
+    const { code, errno } = error as NodeJS.ErrnoException;
+    if (typeof code !== 'string') throw error;
+    return `read failed: ${errnoName(code, errno)}`;
+  }
+}
+
+/** libuv has no name for EUCLEAN (ext4's EFSCORRUPTED): Node calls it "Unknown system error -117". */
+function errnoName(code: string, errno: number | undefined): string {
+  return errno === -117 ? 'EUCLEAN' : code;
+}
+
 /** The whole tree below `root` (paths relative to it, '/' first), sorted by path. */
 function readTree(src: TreeSource, root: string): TreeEntry[] {
   const nodes: Node[] = [];
@@ -56,7 +74,7 @@ function readTree(src: TreeSource, root: string): TreeEntry[] {
     const abs = rel === '/' ? root : `${root === '/' ? '' : root}${rel}`;
     const st = src.lstat(abs);
     const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
-    const content = type === 'file' ? sha256(src.readFile(abs)) : type === 'symlink' ? src.readlink(abs) : '';
+    const content = type === 'file' ? fileContent(src, abs) : type === 'symlink' ? src.readlink(abs) : '';
     nodes.push({ path: rel, ino: st.ino, type, size: type === 'dir' ? 0 : st.size, nlink: st.nlink, perm: st.mode & 0o7777, content });
     if (type !== 'dir') return;
     for (const name of src.readdir(abs).sort()) walk(rel === '/' ? `/${name}` : `${rel}/${name}`);
@@ -84,11 +102,36 @@ function sh(cmd: string, args: readonly string[]): { status: number | null; out:
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim() };
 }
 
+/** The errno names of the refusals mount(8) reports, by the text it prints (strerror). */
+const MOUNT_REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/structure needs cleaning/i, 'EUCLEAN'],
+  [/stale file handle/i, 'ESTALE'],
+  [/read-only file system/i, 'EROFS'],
+  [/not supported/i, 'EOPNOTSUPP'],
+  [/wrong fs type|bad superblock|invalid argument/i, 'EINVAL'],
+  [/input\/output error/i, 'EIO'],
+];
+
+/** What the kernel did with a copy of an image: ran `body` on the mount, or refused it. */
+export type KernelMount<T> =
+  | { readonly mounted: T; readonly readOnly: boolean; readonly log: string }
+  | { readonly refused: string; readonly message: string; readonly log: string }
+  | { readonly missing: string };
+
+function kernelLog(): string {
+  const r = sh('dmesg', []);
+  return r.status === 0 ? r.out : '';
+}
+
 /**
- * The kernel's tree of a copy of `image`, mounted read-write through a loop device (journal
- * replay and orphan cleanup happen as on any mount), or why the kernel could not be asked.
+ * Loop-mount a copy of `image` read-write (journal replay and orphan cleanup happen as on any
+ * mount), run `body` on the mount point, unmount; or say why the kernel refused it (the errno
+ * name mount(8) printed) or could not be asked. `after`, if given, receives the copy's bytes
+ * after the unmount (or after the refused mount): what the kernel left on the media. `log`
+ * holds the kernel messages of the mount (dmesg lines that appeared meanwhile; empty where
+ * dmesg is not readable).
  */
-export function kernelTree(image: string): { tree: TreeEntry[] } | { missing: string } {
+export function kernelMount<T>(image: string, body: (at: string) => T, after?: (bytes: Buffer) => void): KernelMount<T> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return { missing: 'not root: the kernel mount needs root' };
   if (!fs.readFileSync('/proc/filesystems', 'utf8').split('\n').some((l) => l.trim() === 'ext4')) return { missing: 'the kernel has no ext4' };
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'daxcrash-kernel-'));
@@ -96,26 +139,57 @@ export function kernelTree(image: string): { tree: TreeEntry[] } | { missing: st
   const at = path.join(dir, 'mnt');
   fs.copyFileSync(image, copy);
   fs.mkdirSync(at);
+  const logBefore = kernelLog().split('\n').length;
+  const newLog = () => kernelLog().split('\n').slice(logBefore - 1).join('\n');
   try {
     const mounted = sh('mount', ['-t', 'ext4', '-o', 'loop', copy, at]);
     if (mounted.status !== 0) {
       if (/permission denied|not permitted|could not find any free loop|failed to setup loop|no such device/i.test(mounted.out)) return { missing: `the kernel mount is not possible here: ${mounted.out}` };
-      throw new Error(`the kernel refused the image: mount exited ${mounted.status}: ${mounted.out}`);
+      const code = MOUNT_REFUSALS.find(([re]) => re.test(mounted.out));
+      if (code === undefined) throw new Error(`mount exited ${mounted.status} with an unrecognised message: ${mounted.out}`);
+      after?.(fs.readFileSync(copy));
+      return { refused: code[1], message: mounted.out, log: newLog() };
     }
+    let result: T;
+    let readOnly: boolean;
     try {
-      return {
-        tree: readTree({
-          readdir: (d) => fs.readdirSync(d),
-          lstat: (p) => fs.lstatSync(p),
-          readFile: (p) => fs.readFileSync(p),
-          readlink: (p) => fs.readlinkSync(p),
-        }, at),
-      };
+      result = body(at);
+      const options = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[1] === at)?.[3] ?? '';
+      readOnly = options.split(',').some((o) => o === 'ro' || o === 'emergency_ro');
     } finally {
       const out = sh('umount', [at]);
       if (out.status !== 0) throw new Error(`umount ${at} failed: ${out.out}`);
     }
+    after?.(fs.readFileSync(copy));
+    return { mounted: result, readOnly, log: newLog() };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The errno name a Node fs call on the kernel's mount threw, or 'ok' with its value. */
+export function kernelCall<T>(call: () => T): { ok: T } | { error: string } {
+  try {
+    return { ok: call() };
+  } catch (error) {
+    const { code, errno } = error as NodeJS.ErrnoException;
+    if (typeof code !== 'string') throw error;
+    return { error: errnoName(code, errno) };
+  }
+}
+
+/**
+ * The kernel's tree of a copy of `image`, mounted read-write through a loop device (journal
+ * replay and orphan cleanup happen as on any mount), or why the kernel could not be asked.
+ */
+export function kernelTree(image: string): { tree: TreeEntry[] } | { missing: string } {
+  const r = kernelMount(image, (at) => readTree({
+    readdir: (d) => fs.readdirSync(d),
+    lstat: (p) => fs.lstatSync(p),
+    readFile: (p) => fs.readFileSync(p),
+    readlink: (p) => fs.readlinkSync(p),
+  }, at));
+  if ('missing' in r) return r;
+  if ('refused' in r) throw new Error(`the kernel refused the image: ${r.refused}: ${r.message}`);
+  return { tree: r.mounted };
 }
