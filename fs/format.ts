@@ -308,6 +308,10 @@ export function validateSuperblock(sb: Superblock, deviceBytes: number): void {
     fail('inodesPerGroup', `${ipg}, expected a multiple of 16 in [16, ${8 * BLOCK_BYTES}]`);
   }
   const groups = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
+  const gdtBlocks = Math.ceil((groups * GROUP_DESC_BYTES) / BLOCK_BYTES);
+  if (1 + gdtBlocks >= sb.blocksCount) {
+    fail('blocksCount', `${sb.blocksCount} blocks cannot hold the superblock, a ${gdtBlocks}-block descriptor table and anything past them`);
+  }
   if (sb.inodesCount !== ipg * groups) {
     fail('inodesCount', `${sb.inodesCount}, expected inodes per group ${ipg} x ${groups} groups = ${ipg * groups}`);
   }

@@ -234,11 +234,8 @@ function readLayout(device: PmemDevice, report: Report): Layout | undefined {
   }
   if (!superblockUsable(sb, sbBytes, report)) return undefined;
   const groups = Math.ceil(sb.blocksCount / BLOCKS_PER_GROUP);
+  // validateSuperblock checked that the blocks hold the superblock and this descriptor table
   const gdtBlocks = Math.ceil((groups * GROUP_DESC_BYTES) / BLOCK_BYTES);
-  if (1 + gdtBlocks > sb.blocksCount) {
-    report.add('superblock', 'superblock', `${sb.blocksCount} blocks cannot hold the superblock and a ${gdtBlocks}-block GDT`);
-    return undefined;
-  }
   const gdt = device.load(BLOCK_BYTES, gdtBlocks * BLOCK_BYTES);
   const descs: GroupDesc[] = [];
   const itableUnused: number[] = [];

@@ -258,11 +258,16 @@ function openJournal(device: PmemDevice, api: PmemApi, barrier: () => void, sb: 
  * What a mount writes before it can still refuse: its journal replay or wipe, alone. A
  * refused mount leaves exactly this on the media (the fuzzer and the tests hold mount to it).
  */
-export function mountReplay(device: PmemDevice, options: { pmemApi?: PmemApiName } = {}): void {
+export function mountReplay(device: PmemDevice, options: { pmemApi?: PmemApiName; readOnly?: boolean } = {}): void {
   const api = pmemApi(options.pmemApi ?? defaultPmemApi(device), device);
   const sb = readSuperblock(device);
   if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) return;
-  openJournal(device, api, () => api.pmemWmb(), sb, false);
+  openJournal(device, api, () => api.pmemWmb(), sb, mountsReadOnly(sb, options));
+}
+
+/** A mount is read-only when asked, or when the superblock has an unknown ro_compat feature. */
+function mountsReadOnly(sb: Superblock, options: { readOnly?: boolean }): boolean {
+  return Boolean(options.readOnly) || (sb.featureRoCompat & ~KNOWN_RO_COMPAT) !== 0;
 }
 
 export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSystem {
@@ -282,7 +287,7 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
   // the replay (or the wipe) of the journal. A refusal leaves the media as it found them.
   let sb = readSuperblock(device);
   if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) throw new UnsupportedError('mount', 'a file system without a journal (has_journal off)');
-  const readOnly = Boolean(options.readOnly) || (sb.featureRoCompat & ~KNOWN_RO_COMPAT) !== 0;
+  const readOnly = mountsReadOnly(sb, options);
   const errors = options.errors ?? errorsBehaviourOf(sb);
 
   const opened = openJournal(device, api, barrier, sb, readOnly);

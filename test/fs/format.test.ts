@@ -395,6 +395,7 @@ describe('format: validateSuperblock names the field and its byte', () => {
     ['inode size', (sb) => { sb.inodeSize = 128; }, /byte 1024 \+ 0x58: s_inode_size: 128, expected 256/],
     ['first inode', (sb) => { sb.firstIno = 12; }, /byte 1024 \+ 0x54: s_first_ino: 12, expected 11/],
     ['zero blocks', (sb) => { sb.blocksCount = 0; }, /byte 1024 \+ 0x4: s_blocks_count: zero blocks/],
+    ['no room past the descriptors', (sb) => { sb.blocksCount = 2; sb.inodesCount = 1024; }, /byte 1024 \+ 0x4: s_blocks_count: 2 blocks cannot hold the superblock, a 1-block descriptor table/],
     ['blocks beyond the device', (sb) => { sb.blocksCount = 4097; }, /byte 1024 \+ 0x4: s_blocks_count: 4097 blocks exceed the device's 4096/],
     ['ipg too small', (sb) => { sb.inodesPerGroup = 8; sb.inodesCount = 8; }, /byte 1024 \+ 0x28: s_inodes_per_group: 8, expected a multiple of 16/],
     ['ipg not a multiple of 16', (sb) => { sb.inodesPerGroup = 1000; sb.inodesCount = 1000; }, /0x28: s_inodes_per_group: 1000/],

@@ -56,6 +56,16 @@ test(`${IMAGES} corrupt images: every outcome is a success or a typed error`, ()
 
 // ----------------------------------------------------------------------------- helpers
 
+test.each([
+  [9262, 's_blocks_count 1 once reached a descriptor read past the file system (an assertion) when free counts stopped being checked'],
+  [2299, 'an unknown ro_compat bit on an image needing replay: the read-only mount refuses (EROFS) before the replay, so it writes nothing'],
+  [12760, 'the same, with bit flips beside it'],
+])('seed %i of the long run: %s', (seed) => {
+  const outcome = runHostile(seed);
+  expect(outcome.escapes).toEqual([]);
+  expect(outcome.refusedMountChangedMedia).toBe(false);
+});
+
 interface Edit {
   u8(at: number, value: number): void;
   u16(at: number, value: number): void;
