@@ -202,6 +202,13 @@ test('free counts past the totals do not refuse the mount (the kernel recomputes
   else expect(kt.tree).toEqual(tree);
 });
 
+test('an unknown errors behaviour is a RangeError naming the two there are', () => {
+  const device = new PmemDevice({ sizeBytes: 16 * MiB, trace: false });
+  mkfs(device, { seed: 'mount-fidelity-errors' });
+  expect(() => mount(device, { errors: 'panic' as never })).toThrow(/unknown errors behaviour 'panic' \(expected continue or remount-ro\)/);
+  expect(mountWithReport(device, { errors: 'remount-ro' }).report.errors).toBe('remount-ro');
+});
+
 describe('corrupt metadata met in the middle of a call', () => {
   /** An image with /frag, whose extent tree has depth 1 (many extents), and the leaf's block number, with that leaf's magic broken. */
   function corruptLeafImage(name: string, errors?: 'remount-ro'): { file: string } {
