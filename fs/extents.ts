@@ -24,7 +24,7 @@
 import { CorruptionError } from '../core/errors';
 import {
   BLOCK_BYTES, EXTENT_BLOCK_MAX, EXTENT_MAX_LEN, EXTENT_ROOT_MAX, EXTENTS_FL, ExtentLeaf, ExtentNode, GROUP_DESC_BYTES, GroupDesc,
-  I_BLOCK_BYTES, INODE_BYTES, Inode, RO_COMPAT_SPARSE_SUPER, Superblock, decodeExtentNode, encodeExtentNode,
+  I_BLOCK_BYTES, INODE_BYTES, Inode, RO_COMPAT_SPARSE_SUPER, Superblock, TWO_POW_32, decodeExtentNode, encodeExtentNode,
 } from './format';
 import { groupHasSuper } from './geometry';
 import type { MetaStore } from './meta';
@@ -32,7 +32,6 @@ import type { MetaStore } from './meta';
 export const MAX_TREE_DEPTH = 5;
 /** Depth 1 holds at most this many extents; a file that needs more gets EFBIG. */
 export const MAX_STORED_EXTENTS = EXTENT_ROOT_MAX * EXTENT_BLOCK_MAX;
-const TWO_POW_32 = 2 ** 32;
 
 export interface FileMap {
   leaves: ExtentLeaf[];

@@ -389,7 +389,8 @@ export interface Inode {
   crtime: number;
 }
 
-const TWO_POW_32 = 2 ** 32;
+/** 2^32: u32 fields and the high halves of split ones. */
+export const TWO_POW_32 = 2 ** 32;
 const TWO_POW_16 = 2 ** 16;
 /** A size's high word must stay below this for the size to be a safe integer. */
 const SAFE_HIGH_WORD_LIMIT = 2 ** 21;

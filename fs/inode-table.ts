@@ -35,7 +35,7 @@ import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import {
   APPEND_FL, BLOCK_BYTES, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
-  S_IFREG, S_IFSOCK, decodeInode, encodeInode,
+  S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
 import {
@@ -48,7 +48,6 @@ import type { MetaStore } from './meta';
 const GOOD_OLD_INODE_BYTES = 128;
 /** EXT4_NDIR_BLOCKS: the direct block numbers of a block-mapped inode, which iget checks. */
 const DIRECT_BLOCKS = 12;
-const TWO_POW_32 = 2 ** 32;
 
 /**
  * The kernel's rule (ext4_inode_is_fast_symlink, without ea_inode): a symlink is fast, its
