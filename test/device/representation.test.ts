@@ -1,0 +1,170 @@
+/**
+ * The device's storage representation may change (runs instead of per-line
+ * records), the model may not. This test replays seeded random programs on every profile
+ * and, at every instruction, fingerprints what the crash model sees: each uncertain line's
+ * history and reached levels, each pending item, the store buffer, the epoch, and at some
+ * points the bound's size, its first states' images, the full-model size and a sampled
+ * draw. The fingerprints of model revision 3 are kept in
+ * test/fixtures/device-fingerprints.json (written by the per-line implementation before
+ * the run representation replaced it); any change to what a crash point holds fails here.
+ *
+ * Regenerate only when the model itself changes on purpose (a new model revision):
+ * DAXCRASH_WRITE_FINGERPRINTS=1 npx jest test/device/representation.test.ts
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Rng } from '../../core/rng';
+import { BARRIER_KINDS, PMEM_API_NAMES, PROFILE_NAMES, PmemDevice, ProfileName, pmemApi } from '../../device';
+import type { PmemApiName } from '../../device';
+import { withCanary } from '../../core/canary';
+import type { CanaryName } from '../../core/canary';
+import { runUnit } from '../../crash/engine';
+import { workloadSpace } from '../../workloads/generators';
+
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'device-fingerprints.json');
+const DEVICE_BYTES = 1 << 20;
+/** Programs touch the first 16 KiB, so lines are stored, cleaned and overwritten often. */
+const REGION = 16 << 10;
+const PROGRAMS_PER_PROFILE = 6;
+const STEPS = 40;
+
+type Digest = ReturnType<typeof createHash>;
+
+function fingerprintPoint(device: PmemDevice, hash: Digest, deep: boolean): void {
+  const tracks = [...device.lines.values()].sort((a, b) => a.lineIndex - b.lineIndex);
+  hash.update(`i${device.instructionCount} e${device.epoch} n${tracks.length};`);
+  for (const t of tracks) {
+    hash.update(`L${t.lineIndex} b${t.base} ${t.poc}/${t.pop}/${t.podp}/${t.hint} `);
+    hash.update(t.baseline);
+    for (const e of t.entries) {
+      hash.update(`u${e.unit} m${e.mask} p${e.pieces} `);
+      hash.update(t.snapOf(e));
+    }
+  }
+  for (const p of device.pending) {
+    const hint = p.hintSnapshot ? [...p.hintSnapshot].sort((a, b) => a[0] - b[0]).join(',') : '-';
+    hash.update(`P${p.id} ${p.kind} ${p.lineIndex} ${p.level} ${p.snapshot} ${p.epoch} ${hint};`);
+  }
+  for (const u of device.storeBuffer) hash.update(`S${u.unit} ${u.lineIndex} ${u.pieces};`);
+  if (!deep) return;
+  for (const kind of device.profile.crashKinds) {
+    const point = device.crashPoint(kind);
+    const bounded = point.bounded({ k: 2, limit: 4 });
+    hash.update(`B${kind} ${bounded.boundSize} ${bounded.fullSize};`);
+    for (const state of bounded.states()) hash.update(`${JSON.stringify(state)}=${point.image(state).digest()};`);
+    hash.update(`D${point.sample(`fp-${device.instructionCount}`).digest()};`);
+  }
+}
+
+/** The flavours of the profile's ISA (one lacking an instruction throws, which is fingerprinted too). */
+function flavoursFor(device: PmemDevice): PmemApiName[] {
+  return PMEM_API_NAMES.filter((name) => (name === 'linux-x86') === (device.profile.isa === 'x86'));
+}
+
+function runProgram(profile: ProfileName, seed: number): string {
+  const rng = Rng.fromSeed(`fingerprint-${profile}-${seed}`);
+  const hash = createHash('sha256');
+  let deepEvery = 17;
+  const device = new PmemDevice({
+    sizeBytes: DEVICE_BYTES,
+    profile,
+    seed: `device-${seed}`,
+    eviction: seed % 3 !== 2,
+    onInstruction: (instruction, d) => fingerprintPoint(d, hash, instruction % deepEvery === 0),
+  });
+  const flavours = flavoursFor(device);
+  const api = pmemApi(flavours[seed % flavours.length], device);
+  const bytes = (n: number): Uint8Array => {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) b[i] = rng.below(256);
+    return b;
+  };
+  const addr = (len: number): number => rng.below(REGION - len);
+  for (let step = 0; step < STEPS; step++) {
+    const choice = rng.below(14);
+    try {
+      switch (choice) {
+        case 0: case 1: { const n = 1 + rng.below(rng.bool(0.3) ? 6000 : 200); device.store(addr(n), bytes(n)); break; }
+        case 2: case 3: { const n = 1 + rng.below(rng.bool(0.4) ? 5000 : 300); api.memcpyFlushcache(addr(n), bytes(n)); break; }
+        case 4: { const n = 1 + rng.below(4096); api.wbCachePmem(addr(n), n); break; }
+        case 5: api.pmemWmb(); break;
+        case 6: { const n = 1 + rng.below(2000); api.clearPmem(addr(n), n); break; }
+        case 7: if (rng.bool(0.3)) { const n = 1 + rng.below(300); api.invalidatePmem(addr(n), n); } break;
+        case 8: api.nvdimmFlush(); break;
+        case 9: if (device.profile.isa === 'arm') device.dsb(BARRIER_KINDS[rng.below(BARRIER_KINDS.length)]); else device.sfence(); break;
+        case 10: if (device.profile.isa === 'arm') device.dmb(BARRIER_KINDS[rng.below(BARRIER_KINDS.length)]); else device.mfence(); break;
+        case 11: {
+          const a = addr(1);
+          if (device.profile.isa === 'arm') [() => device.dcCvac(a), () => device.dcCvap(a), () => device.dcCivac(a), () => device.dcCvau(a), () => device.dcZva(a), () => device.dcCvadp(a)][rng.below(6)]();
+          else [() => device.clwb(a), () => device.clflushopt(a), () => device.clflush(a)][rng.below(3)]();
+          break;
+        }
+        case 12: if (device.profile.isa === 'x86') { const n = 1 + rng.below(600); device.movnti(addr(n), bytes(n)); } break;
+        case 13: deepEvery = 11 + rng.below(13); break;
+      }
+    } catch (err) {
+      if ((err as Error).name !== 'UndefinedInstruction') throw err;
+      hash.update(`U${(err as Error).message};`);
+    }
+  }
+  fingerprintPoint(device, hash, true);
+  const trace = device.trace;
+  if (trace) for (const e of trace.slice()) hash.update(`${e.instruction} ${e.kind} ${e.op} ${e.addr} ${e.length} ${e.ref} ${e.detail};`);
+  hash.update(JSON.stringify(device.stats));
+  return hash.digest('hex');
+}
+
+/** Whole units through the crash engine (recording, reduction, recovery, findings, tokens). */
+const UNITS: ReadonlyArray<{ suite: 'bounded-2' | 'apps'; index: number; pmemApi: 'linux-arm64' | 'linux-arm64-nosync' | 'linux-x86'; profile: ProfileName; policy: 'ordered' | 'unordered'; canary?: CanaryName }> = [
+  { suite: 'bounded-2', index: 7, pmemApi: 'linux-arm64', profile: 'armv8.2', policy: 'ordered' },
+  { suite: 'bounded-2', index: 40, pmemApi: 'linux-arm64-nosync', profile: 'armv8.2', policy: 'unordered' },
+  { suite: 'bounded-2', index: 11, pmemApi: 'linux-x86', profile: 'x86-adr', policy: 'ordered', canary: 'x86-no-sfence-before-commit' },
+  { suite: 'apps', index: 0, pmemApi: 'linux-arm64', profile: 'armv8.2', policy: 'ordered', canary: 'data-not-flushed' },
+];
+
+function unitFingerprint(u: (typeof UNITS)[number]): string {
+  const workload = workloadSpace({ suite: u.suite }).workload(u.index);
+  const result = withCanary(u.canary, () => runUnit(workload, {
+    setup: { profile: u.profile, pmemApi: u.pmemApi, policy: u.policy, flushHint: false },
+    deviceBytes: 64 << 20,
+    seed: 'fingerprint',
+    e2fsck: 'none',
+    states: { kind: 'bounded', k: 2, limit: 16 },
+  }));
+  const json = JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  return createHash('sha256').update(json).digest('hex');
+}
+
+function allFingerprints(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const profile of PROFILE_NAMES) for (let seed = 0; seed < PROGRAMS_PER_PROFILE; seed++) out[`${profile}#${seed}`] = runProgram(profile, seed);
+  for (const u of UNITS) out[`unit ${u.suite}#${u.index} ${u.profile} ${u.pmemApi} ${u.policy} ${u.canary ?? ''}`] = unitFingerprint(u);
+  return out;
+}
+
+describe('the device representation keeps the model', () => {
+  it('every crash point of seeded random programs on every profile, and whole engine units, match model revision 3', () => {
+    const got = allFingerprints();
+    if (process.env.DAXCRASH_WRITE_FINGERPRINTS === '1') {
+      fs.mkdirSync(path.dirname(FIXTURE), { recursive: true });
+      fs.writeFileSync(FIXTURE, `${JSON.stringify(got, null, 2)}\n`);
+    }
+    const want = JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as Record<string, string>;
+    expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+    const differing = Object.keys(want).filter((k) => got[k] !== want[k]);
+    expect(differing).toEqual([]);
+  }, 300_000);
+
+  it('a fingerprint tells a clean to the PoC from one to the PoP (the check can fail)', () => {
+    const digestAfter = (clean: (d: PmemDevice) => void): string => {
+      const hash = createHash('sha256');
+      const device = new PmemDevice({ sizeBytes: DEVICE_BYTES, profile: 'armv8.2' });
+      device.store(0, new Uint8Array([1, 2, 3]));
+      clean(device);
+      fingerprintPoint(device, hash, true);
+      return hash.digest('hex');
+    };
+    expect(digestAfter((d) => d.dcCvap(0))).not.toEqual(digestAfter((d) => d.dcCvac(0)));
+  });
+});
