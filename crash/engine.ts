@@ -269,13 +269,13 @@ class UnitRun {
   private mirrorHeld(device: PmemDevice, at: CrashPosition, k: number): boolean {
     const c = this.carry;
     if (c?.tree === undefined || this.options.mirrorHeld === false || this.options.carry === false) return false;
-    if (c.instruction + 1 !== device.instructionCount || c.at.done !== at.done || c.at.inFlight !== at.inFlight || c.uncertain !== device.lines.size) return false;
+    if (c.instruction + 1 !== device.instructionCount || c.at.done !== at.done || c.at.inFlight !== at.inFlight || c.uncertain !== device.uncertainCount) return false;
     let removed = c.removed;
-    if (device.pending.length === c.pending + 1) {
+    if (device.pendingCount === c.pending + 1) {
       const step = newestCleanStep(device);
       if (step === undefined || c.tree.read.has(step.line)) return false;
       removed += step.removed;
-    } else if (device.pending.length !== c.pending) {
+    } else if (device.pendingCount !== c.pending) {
       return false;
     }
     const inBound = subsetCount(c.tree.unitCount - removed, k);
@@ -284,7 +284,7 @@ class UnitRun {
     this.statesInBound += inBound;
     this.statesCovered += mirror.covered;
     for (const [promise, n] of mirror.counts) this.counts[promise] = (this.counts[promise] ?? 0) + Number(n);
-    this.carry = { ...c, instruction: device.instructionCount, pending: device.pending.length, removed };
+    this.carry = { ...c, instruction: device.instructionCount, pending: device.pendingCount, removed };
     this.mirroredPoints++;
     return true;
   }

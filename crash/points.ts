@@ -54,7 +54,7 @@ export function crashPointWatcher(points: CrashPointChoice, onPoint: (device: Pm
     const e = lastInstructionEvent(device);
     const after = e >= 0 && e !== lastEvent && isCrashPointKind((device.trace as EventTrace).get(e).kind, points);
     lastEvent = e;
-    if (after || (BARRIER_KINDS.has(next) && device.lines.size > 0)) onPoint(device, nextQueues && isCrashPointKind(next, points));
+    if (after || (BARRIER_KINDS.has(next) && device.uncertainCount > 0)) onPoint(device, nextQueues && isCrashPointKind(next, points));
   };
 }
 

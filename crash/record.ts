@@ -117,7 +117,7 @@ export class Recording {
     this.notePosition();
     this.device.mark('op-end', { index: this.done, ...result });
     if (persisted) this.device.mark('persistence-point', { index: this.done });
-    if (persisted || this.device.lines.size > 0) this.options.onCrashPoint?.(this.device, this.position, `returned ${call}`, false);
+    if (persisted || this.device.uncertainCount > 0) this.options.onCrashPoint?.(this.device, this.position, `returned ${call}`, false);
   }
 
   /** The last crash point: the state when the run is over. */

@@ -769,14 +769,15 @@ export class CrashPoint {
  * clean. Costs the pending items, not the uncertain lines: no CrashPoint is built.
  */
 export function newestCleanStep(device: PmemDevice, crashKind: CrashKind = 'power'): { readonly line: number; readonly removed: number } | undefined {
-  const item = device.pending[device.pending.length - 1];
+  const item = device.lastPending();
   if (item === undefined || item.kind !== 'clean') return undefined;
   const line = item.lineIndex;
-  const track = device.lines.get(line);
+  const track = device.track(line);
   if (track === undefined) return { line, removed: 0 };
   const levels: Reached = { poc: track.poc, pop: track.pop, podp: track.podp, hint: track.hint };
   const view = { get: (l: number) => (l === line ? levels : undefined) };
-  for (const other of device.pending) if (other !== item) applyCompletion(view, other);
+  const others = device.pending;
+  for (let i = 0; i < others.length - 1; i++) applyCompletion(view, others[i]);
   const version = () => Math.min(track.newest, guaranteedVersion(device.profile, crashKind, levels));
   const before = version();
   applyCompletion(view, item);

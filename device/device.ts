@@ -27,13 +27,19 @@ import { Rng } from '../core/rng';
 import { StreamTree } from '../core/streams';
 import { DEFAULT_DEVICE_BYTES, LINE_BYTES, MAX_DEVICE_BYTES, PAGE_BYTES } from '../core/limits';
 import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './media';
-import { EventKind, EventTrace, DEFAULT_TRACE_LIMIT } from './trace';
+import { EventKind, EventTrace, DEFAULT_TRACE_LIMIT, kindCode, opCode } from './trace';
 import type { ReadTrace } from './read-trace';
 import { OverlayImage } from './image';
 import { COST_NANOS, barrierNanos, storeNanos } from './cost';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
-import { LineTrack, PendingItem, PendingKind, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, raiseLevel } from './lines';
+import { LineTrack, PendingItem, PendingKind, PendingRange, Run, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, pendingItemOf, raiseLevel } from './lines';
 import { CrashImage, CrashPoint, CrashState } from './crash';
+
+/** The cleans a flavour's by-address loop issues (`cleanEach`). */
+export type CleanOp = 'cvau' | 'cvac' | 'cvap' | 'cvadp' | 'civac' | 'clwb' | 'clflushopt';
+const CLEAN_LEVEL: Record<CleanOp, Level> = {
+  cvau: LEVEL_POU, cvac: LEVEL_POC, cvap: LEVEL_POP, cvadp: LEVEL_PODP, civac: LEVEL_POC, clwb: LEVEL_POC, clflushopt: LEVEL_POC,
+};
 
 export type BarrierKind =
   | 'sy' | 'st' | 'ld' | 'ish' | 'ishst' | 'ishld' | 'osh' | 'oshst' | 'oshld' | 'nsh' | 'nshst' | 'nshld';
@@ -121,10 +127,24 @@ export class PmemDevice {
   readonly coherent: SparseMemory;
   readonly trace: EventTrace | undefined;
   readonly stats: DeviceStats = { stores: 0, storeBytes: 0, cleans: 0, flushedBytes: 0, barriers: 0, fences: 0, hints: 0, costNanos: 0 };
-  /** Lines whose persisted value is uncertain. */
-  readonly lines = new Map<number, LineTrack>();
-  /** Cleans, movnti stores and flush hints issued but not yet completed, in issue order. */
-  pending: PendingItem[] = [];
+  /**
+   * Uncertain lines are stored two ways (storage only: the model sees one LineTrack per
+   * line through `lines`): `tracks`, a record per line with any history, and `runs`, spans
+   * one store call began to track whose lines each still hold that store's version alone
+   * (lines.ts `Run`), indexed by page. A line is in at most one of them.
+   */
+  private readonly tracks = new Map<number, LineTrack>();
+  private readonly runsByPage = new Map<number, PageRuns>();
+  private runLines = 0;
+  /** The run found last (a loop of cleans walks one run line by line); always a live run. */
+  private lastRun: Run | undefined;
+  /** Cleans, movnti stores and flush hints issued but not yet completed, in issue order,
+   * consecutive items of one loop kept as one range (lines.ts `PendingRange`). */
+  private pendingRanges: PendingRange[] = [];
+  private pendingItems = 0;
+  /** The per-line views, built on demand and dropped at the next instruction. */
+  private linesView: Map<number, LineTrack> | undefined;
+  private pendingView: PendingItem[] | undefined;
   /** x86-eadr: stores not yet drained from the store buffer, in program order. */
   storeBuffer: StoreBufferUnit[] = [];
   epoch = 0;
@@ -135,6 +155,11 @@ export class PmemDevice {
   private readonly trackPool: LineTrack[] = [];
   /** Reused by the store path: the tracks of the lines of one page. */
   private readonly scratchTracks: Array<LineTrack | undefined> = new Array(PAGE_BYTES / LINE_BYTES).fill(undefined);
+  /** Reused by completion: what the completed items raised, to settle afterwards. */
+  private readonly touchedTracks: LineTrack[] = [];
+  private readonly touchedRuns: Run[] = [];
+  /** True while completePending raises levels (pieces split off a raised run join its round). */
+  private completing = false;
   private nextUnit = 1;
   private nextPendingId = 0;
   private rngStream: Rng | undefined;
@@ -171,6 +196,58 @@ export class PmemDevice {
 
   static fromImageFile(path: string, options: PmemDeviceOptions = {}): PmemDevice {
     return new PmemDevice({ ...options, media: readSparseFile(path, options.sizeBytes) });
+  }
+
+  // ---------------------------------------------------------------- what is uncertain
+
+  /** Every uncertain line's record, by line (valid until the next instruction; a view:
+   * writing into it changes nothing). */
+  get lines(): ReadonlyMap<number, LineTrack> {
+    if (this.runLines === 0) return this.tracks;
+    if (this.linesView === undefined) {
+      const view = new Map(this.tracks);
+      for (const page of this.runsByPage.values()) for (const run of page.runs()) for (let i = 0; i < run.count; i++) view.set(run.firstLine + i, run.track(i));
+      this.linesView = view;
+    }
+    return this.linesView;
+  }
+
+  /** One uncertain line's record (undefined: the line is settled), without building `lines`. */
+  track(lineIndex: number): LineTrack | undefined {
+    const tracked = this.tracks.get(lineIndex);
+    if (tracked !== undefined) return tracked;
+    const run = this.runAt(lineIndex);
+    return run === undefined ? undefined : (this.linesView?.get(lineIndex) ?? run.track(lineIndex - run.firstLine));
+  }
+
+  /** How many lines are uncertain. */
+  get uncertainCount(): number {
+    return this.tracks.size + this.runLines;
+  }
+
+  /** Cleans, movnti stores and flush hints issued and not yet completed, in issue order
+   * (valid until the next instruction). */
+  get pending(): readonly PendingItem[] {
+    if (this.pendingView === undefined) {
+      if (this.pendingItems === this.pendingRanges.length) {
+        this.pendingView = this.pendingRanges.slice();
+      } else {
+        const view: PendingItem[] = [];
+        for (const range of this.pendingRanges) for (let i = 0; i < range.count; i++) view.push(i === 0 && range.count === 1 ? range : pendingItemOf(range, i));
+        this.pendingView = view;
+      }
+    }
+    return this.pendingView;
+  }
+
+  get pendingCount(): number {
+    return this.pendingItems;
+  }
+
+  /** The newest pending item (undefined: none), without building `pending`. */
+  lastPending(): PendingItem | undefined {
+    const range = this.pendingRanges[this.pendingRanges.length - 1];
+    return range === undefined ? undefined : range.count === 1 ? range : pendingItemOf(range, range.count - 1);
   }
 
   // ---------------------------------------------------------------- plain accesses
@@ -247,6 +324,26 @@ export class PmemDevice {
     this.clean('cvadp', addr, LEVEL_PODP);
   }
 
+  /**
+   * The same instruction at first, first + 64, ... below end: a flavour's by-address loop
+   * (pmem-api.ts), each its own instruction, crash point and trace event, exactly as calling
+   * the instruction once per address. A profile lacking it throws before the first.
+   */
+  cleanEach(op: CleanOp, first: number, end: number): void {
+    if (first >= end) return;
+    switch (op) {
+      case 'cvau': case 'cvac': case 'civac': this.requireArm(`DC ${op.toUpperCase()}`); break;
+      case 'cvap': if (!this.profile.hasDcCvap) this.undefinedArm('DC CVAP', 'it needs FEAT_DPB'); break;
+      case 'cvadp': if (!this.profile.hasDcCvadp) this.undefinedArm('DC CVADP', 'it needs FEAT_DPB2'); break;
+      case 'clwb': case 'clflushopt': this.requireX86(op.toUpperCase()); break;
+    }
+    const level = CLEAN_LEVEL[op];
+    for (let addr = first; addr < end; addr += LINE_BYTES) {
+      if (op === 'clwb' || op === 'clflushopt') this.x86Clean(op, addr);
+      else this.clean(op, addr, level);
+    }
+  }
+
   /** Invalidate: either acts as DC CIVAC or discards the line's versions beyond the PoC. */
   dcIvac(addr: number): void {
     this.requireArm('DC IVAC');
@@ -296,7 +393,7 @@ export class PmemDevice {
     } else if (FULL_BARRIERS.has(kind)) {
       // Strict DSB ISH / NSH: completes cleans to the PoU and the PoC, not those to the
       // PoP or beyond, nor a flush hint; it still orders like a DMB of the same kind.
-      completed = this.completePending((item) => item.kind === 'clean' && item.level <= LEVEL_POC);
+      completed = this.completePending((kind, level) => kind === 'clean' && level <= LEVEL_POC);
       this.epoch++;
     }
     this.stats.costNanos += barrierNanos(completed);
@@ -310,8 +407,10 @@ export class PmemDevice {
     this.stats.costNanos += COST_NANOS.flushHint;
     let ref = -1;
     if (this.profile.isa === 'arm') {
+      // a hint's snapshot names every uncertain line: they become per-line records first
+      this.convertAllRuns();
       const snapshot = new Map<number, number>();
-      for (const [lineIndex, track] of this.lines) snapshot.set(lineIndex, track.poc);
+      for (const [lineIndex, track] of this.tracks) snapshot.set(lineIndex, track.poc);
       ref = this.addPending('hint', -1, LEVEL_POC, 0, snapshot);
     }
     // x86: the memory-controller queues are already in the ADR domain; the hint adds nothing.
@@ -327,7 +426,7 @@ export class PmemDevice {
     this.countClean(COST_NANOS.clflush);
     const lineIndex = Math.floor(addr / LINE_BYTES);
     if (this.profile.eadr) this.drainThroughLine(lineIndex);
-    const track = this.lines.get(lineIndex);
+    const track = this.trackOrConvert(lineIndex);
     if (track) {
       raiseLevel(track, LEVEL_POC, track.newest);
       this.settle(track);
@@ -388,7 +487,8 @@ export class PmemDevice {
   /** Bytes of simulation state: coherent pages plus version history. */
   residentBytes(): number {
     let history = 0;
-    for (const track of this.lines.values()) history += LINE_BYTES * (1 + track.entries.length);
+    for (const track of this.tracks.values()) history += LINE_BYTES * (1 + track.entries.length);
+    history += 2 * LINE_BYTES * this.runLines;
     return this.coherent.residentBytes() + history;
   }
 
@@ -424,15 +524,19 @@ export class PmemDevice {
     const instruction = this.instructionCount;
     if (instruction === this.powerFailAt) throw new PowerFailure(instruction);
     this.onInstruction?.(instruction, this, kind, queues);
+    this.linesView = undefined;
+    this.pendingView = undefined;
     this.instructionCount = instruction + 1;
     return instruction;
   }
 
   /**
-   * The store path, per page: find the tracks of the lines it covers and keep the bytes of
-   * any newest version about to be overwritten; take one pre-image slice shared by the
-   * lines it starts to track; copy the data in with one `set`; then record one version
-   * entry per line.
+   * The store path, per page: lines the store covers that sit in runs become per-line
+   * records; when no line of the chunk is then tracked (and the profile has no store
+   * buffer), the chunk becomes one run; otherwise each line's record keeps the bytes of
+   * any newest version about to be overwritten and gains one version entry, as lines.ts
+   * describes. Either way the data goes in with one `set`, the pre-image is one slice
+   * shared by the lines it starts to track, and units are numbered line by line.
    */
   private storeUnits(addr: number, bytes: Uint8Array, nonTemporal = false): void {
     this.readTrace?.stored(addr, bytes.length);
@@ -449,21 +553,38 @@ export class PmemDevice {
       const page = this.coherent.writablePage(pageIndex);
       const firstLine = Math.floor(at / LINE_BYTES);
       const lineCount = Math.floor((chunkEnd - 1) / LINE_BYTES) - firstLine + 1;
-      let untracked = 0;
-      for (let i = 0; i < lineCount; i++) {
-        const track = this.lines.get(firstLine + i);
-        found[i] = track;
-        if (track === undefined) {
-          untracked++;
-          continue;
+      if (this.runLines > 0) this.convertRunsIn(pageIndex, firstLine, firstLine + lineCount);
+      let untracked = lineCount;
+      if (this.tracks.size > 0) {
+        untracked = 0;
+        for (let i = 0; i < lineCount; i++) {
+          const track = this.tracks.get(firstLine + i);
+          found[i] = track;
+          if (track === undefined) {
+            untracked++;
+            continue;
+          }
+          // the previous newest version stops being the live line: keep its bytes
+          const last = track.entries[track.entries.length - 1];
+          if (last !== undefined && last.snap === undefined) last.snap = track.copyLive();
         }
-        // the previous newest version stops being the live line: keep its bytes
-        const last = track.entries[track.entries.length - 1];
-        if (last !== undefined && last.snap === undefined) last.snap = track.copyLive();
       }
       const preStart = firstLine * LINE_BYTES - pageStart;
       const pre = untracked > 0 ? page.slice(preStart, preStart + lineCount * LINE_BYTES) : undefined;
       page.set(at === addr && chunkEnd === end ? bytes : bytes.subarray(at - addr, chunkEnd - addr), at - pageStart);
+      if (untracked === lineCount && !this.profile.eadr) {
+        const firstUnit = this.nextUnit;
+        this.nextUnit += lineCount;
+        const lastLine = firstLine + lineCount - 1;
+        const headFrom = (at - firstLine * LINE_BYTES) >> 3;
+        const tailTo = (chunkEnd - 1 - lastLine * LINE_BYTES) >> 3;
+        const headMask = wordMask(headFrom, lineCount === 1 ? tailTo : 7);
+        const tailMask = wordMask(lineCount === 1 ? headFrom : 0, tailTo);
+        this.addRun(pageIndex, new Run(firstLine, lineCount, firstUnit, headMask, tailMask, pre as Uint8Array, 0, page, preStart));
+        if (nonTemporal) this.addPending('movnti', firstLine, LEVEL_POC, firstUnit, undefined, lineCount);
+        at = chunkEnd;
+        continue;
+      }
       for (let i = 0; i < lineCount; i++) {
         const lineIndex = firstLine + i;
         const lineStart = lineIndex * LINE_BYTES;
@@ -473,15 +594,15 @@ export class PmemDevice {
         const lastWord = (to - 1) >> 3;
         const pieces = lastWord - firstWord + 1;
         const unit = this.nextUnit++;
-        const entry: VersionEntry = { unit, mask: ((1 << (lastWord + 1)) - 1) & ~((1 << firstWord) - 1), pieces, snap: undefined };
+        const entry: VersionEntry = { unit, mask: wordMask(firstWord, lastWord), pieces, snap: undefined };
         const track = found[i];
         if (track === undefined) {
           const pooled = this.trackPool.pop();
           if (pooled !== undefined) {
             pooled.reuse(lineIndex, pre as Uint8Array, i * LINE_BYTES, page, lineStart - pageStart, entry);
-            this.lines.set(lineIndex, pooled);
+            this.tracks.set(lineIndex, pooled);
           } else {
-            this.lines.set(lineIndex, new LineTrack(lineIndex, 0, pre as Uint8Array, i * LINE_BYTES, page, lineStart - pageStart, [entry]));
+            this.tracks.set(lineIndex, new LineTrack(lineIndex, 0, pre as Uint8Array, i * LINE_BYTES, page, lineStart - pageStart, [entry]));
           }
         } else {
           track.entries.push(entry);
@@ -497,18 +618,27 @@ export class PmemDevice {
     }
   }
 
-  private clean(op: string, addr: number, level: Level, detail = -1): void {
+  /** The newest version of an uncertain line, or -1 when the line is settled. */
+  private newestOf(lineIndex: number): number {
+    const track = this.tracks.get(lineIndex);
+    if (track !== undefined) return track.newest;
+    if (this.runLines === 0) return -1;
+    const run = this.runAt(lineIndex);
+    return run === undefined ? -1 : run.firstUnit + (lineIndex - run.firstLine);
+  }
+
+  private clean(op: 'cvau' | 'cvac' | 'cvap' | 'cvadp' | 'civac' | 'ivac', addr: number, level: Level, detail = -1): void {
     if (this.profile.isa !== 'arm') this.requireArm(`DC ${op.toUpperCase()}`);
     if (!(addr >= 0 && addr < this.sizeBytes && Number.isSafeInteger(addr))) this.checkRange(addr, 1, `DC ${op.toUpperCase()}`);
     const instruction = this.begin('dc', true);
     this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
-    const track = this.lines.get(lineIndex);
+    const newest = this.newestOf(lineIndex);
     // A clean of a settled line, or to the PoU, can change nothing that persists.
-    const ref = track && level > LEVEL_POU
-      ? this.addPending('clean', lineIndex, level, track.newest, undefined)
+    const ref = newest >= 0 && level > LEVEL_POU
+      ? this.addPending('clean', lineIndex, level, newest, undefined)
       : -1;
-    this.trace?.record('dc', op, instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, detail >= 0 ? detail : track?.newest ?? 0);
+    this.trace?.recordCoded(KIND_DC, DC_OP_CODES[op], instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, detail >= 0 ? detail : newest >= 0 ? newest : 0);
   }
 
   private x86Clean(op: 'clflushopt' | 'clwb', addr: number): void {
@@ -517,13 +647,13 @@ export class PmemDevice {
     const instruction = this.begin(op, true);
     this.countClean(COST_NANOS.cleanIssue);
     const lineIndex = Math.floor(addr / LINE_BYTES);
-    const track = this.lines.get(lineIndex);
+    const newest = this.newestOf(lineIndex);
     // On eADR the caches are persistent: a write-back adds nothing the store buffer's drain
     // does not already give, so it stays out of the pending set.
-    const ref = track && !this.profile.eadr
-      ? this.addPending('clean', lineIndex, LEVEL_POC, track.newest, undefined)
+    const ref = newest >= 0 && !this.profile.eadr
+      ? this.addPending('clean', lineIndex, LEVEL_POC, newest, undefined)
       : -1;
-    this.trace?.record(op, '', instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, track?.newest ?? 0);
+    this.trace?.recordCoded(op === 'clwb' ? KIND_CLWB : KIND_CLFLUSHOPT, NO_OP, instruction, lineIndex * LINE_BYTES, LINE_BYTES, ref, newest >= 0 ? newest : 0);
   }
 
   private fence(op: 'sfence' | 'mfence'): void {
@@ -535,39 +665,201 @@ export class PmemDevice {
     this.trace?.record(op, '', instruction, 0, 0, -1, 0);
   }
 
-  private addPending(kind: PendingKind, lineIndex: number, level: Level, snapshot: number, hintSnapshot: ReadonlyMap<number, number> | undefined): number {
-    const id = this.nextPendingId++;
-    // a literal of fixed shape: V8 keeps one hidden class for every pending item
-    this.pending.push({ id, kind, lineIndex, level, snapshot, epoch: this.epoch, hintSnapshot });
+  /** Queue `count` items (lines, snapshots and ids one apart); extends the newest range when
+   * they continue it. Returns the first item's id. */
+  private addPending(kind: PendingKind, lineIndex: number, level: Level, snapshot: number, hintSnapshot: ReadonlyMap<number, number> | undefined, count = 1): number {
+    const id = this.nextPendingId;
+    this.nextPendingId += count;
+    this.pendingItems += count;
+    const last = this.pendingRanges[this.pendingRanges.length - 1];
+    if (last !== undefined && kind !== 'hint' && last.kind === kind && last.level === level && last.epoch === this.epoch
+      && last.snapshot >= 0 && snapshot >= 0 && last.id + last.count === id && last.lineIndex + last.count === lineIndex
+      && last.snapshot + last.count === snapshot) {
+      last.count += count;
+      return id;
+    }
+    // a literal of fixed shape: V8 keeps one hidden class for every pending range
+    this.pendingRanges.push({ id, kind, lineIndex, level, snapshot, epoch: this.epoch, hintSnapshot, count });
     return id;
   }
 
-  /** Complete the pending items `which` selects (all of them when undefined); returns how many. */
-  private completePending(which?: (item: PendingItem) => boolean): number {
-    if (this.pending.length === 0) return 0;
-    const kept: PendingItem[] = [];
-    const touched: LineTrack[] = [];
+  /** Complete the pending items `which` selects (all of them when undefined); returns how
+   * many. `which` sees kind and level only: a range's items share both. */
+  private completePending(which?: (kind: PendingKind, level: Level) => boolean): number {
+    if (this.pendingRanges.length === 0) return 0;
+    const kept: PendingRange[] = [];
+    const touched = this.touchedTracks;
+    const touchedRuns = this.touchedRuns;
     const round = ++this.completionRound;
-    for (const item of this.pending) {
-      if (which !== undefined && !which(item)) {
-        kept.push(item);
+    this.completing = true;
+    let completed = 0;
+    for (const range of this.pendingRanges) {
+      if (which !== undefined && !which(range.kind, range.level)) {
+        kept.push(range);
         continue;
       }
-      if (item.kind === 'hint') {
+      completed += range.count;
+      if (range.kind === 'hint') {
+        // a line of the hint's snapshot that is in a run now was stored again since
+        if (this.runLines > 0) for (const line of (range.hintSnapshot ?? new Map<number, number>()).keys()) this.trackOrConvert(line);
         const set = new Set<LineTrack>();
-        applyCompletion(this.lines, item, set);
+        applyCompletion(this.tracks, range, set);
         for (const track of set) markTouched(track, round, touched);
         continue;
       }
-      const track = this.lines.get(item.lineIndex);
-      if (track === undefined || item.snapshot < 0) continue;
-      raiseLevel(track, item.level, item.snapshot);
-      markTouched(track, round, touched);
+      if (range.snapshot < 0) continue;
+      this.completeRange(range, round);
     }
-    const completed = this.pending.length - kept.length;
-    this.pending = kept;
+    this.completing = false;
+    this.pendingRanges = kept;
+    this.pendingItems -= completed;
     for (const track of touched) this.settle(track);
+    touched.length = 0;
+    for (const run of touchedRuns) if (this.isLive(run) && run.settled(this.profile)) this.removeRun(run);
+    touchedRuns.length = 0;
     return completed;
+  }
+
+  /** Raise the lines of one completed range: whole spans of a run whose units the range's
+   * snapshots name exactly stay a run (split at the range's ends); any other line is raised
+   * as a per-line record. */
+  private completeRange(range: PendingRange, round: number): void {
+    const end = range.lineIndex + range.count;
+    let line = range.lineIndex;
+    while (line < end) {
+      const run = this.runLines > 0 ? this.runAt(line) : undefined;
+      if (run !== undefined) {
+        const spanEnd = Math.min(end, run.endLine);
+        const from = line - run.firstLine;
+        const to = spanEnd - run.firstLine;
+        if (range.snapshot - range.lineIndex === run.firstUnit - run.firstLine) {
+          const target = from === 0 && to === run.count ? run : this.splitRun(run, from, to);
+          target.raise(range.level);
+          if (target.round !== round) {
+            target.round = round;
+            this.touchedRuns.push(target);
+          }
+        } else {
+          for (const track of this.convertSpan(run, from, to)) {
+            raiseLevel(track, range.level, range.snapshot + (track.lineIndex - range.lineIndex));
+            markTouched(track, round, this.touchedTracks);
+          }
+        }
+        line = spanEnd;
+        continue;
+      }
+      const track = this.tracks.get(line);
+      if (track !== undefined) {
+        raiseLevel(track, range.level, range.snapshot + (line - range.lineIndex));
+        markTouched(track, round, this.touchedTracks);
+      }
+      line++;
+    }
+  }
+
+  // ------------------------------------------------------------ runs (storage only)
+
+  private runAt(lineIndex: number): Run | undefined {
+    const last = this.lastRun;
+    if (last !== undefined && lineIndex >= last.firstLine && lineIndex < last.firstLine + last.count) return last;
+    const run = this.runsByPage.get(Math.floor(lineIndex / PAGE_LINES))?.slots[lineIndex % PAGE_LINES];
+    if (run !== undefined) this.lastRun = run;
+    return run;
+  }
+
+  private isLive(run: Run): boolean {
+    return this.runsByPage.get(Math.floor(run.firstLine / PAGE_LINES))?.slots[run.firstLine % PAGE_LINES] === run;
+  }
+
+  private addRun(pageIndex: number, run: Run): void {
+    let page = this.runsByPage.get(pageIndex);
+    if (page === undefined) {
+      page = new PageRuns();
+      this.runsByPage.set(pageIndex, page);
+    }
+    const from = run.firstLine % PAGE_LINES;
+    page.slots.fill(run, from, from + run.count);
+    page.lines += run.count;
+    this.runLines += run.count;
+  }
+
+  private removeRun(run: Run): void {
+    const pageIndex = Math.floor(run.firstLine / PAGE_LINES);
+    const page = this.runsByPage.get(pageIndex) as PageRuns;
+    const from = run.firstLine % PAGE_LINES;
+    assert(page !== undefined && page.slots[from] === run, 'a run removed is one the device holds');
+    page.slots.fill(undefined, from, from + run.count);
+    page.lines -= run.count;
+    if (page.lines === 0) this.runsByPage.delete(pageIndex);
+    this.runLines -= run.count;
+    if (this.lastRun === run) this.lastRun = undefined;
+  }
+
+  /** Replace `run` by its pieces outside [from, to) and return the piece [from, to) (still
+   * a run, levels kept). A piece made while a completion is raising inherits its round. */
+  private splitRun(run: Run, from: number, to: number): Run {
+    const pageIndex = Math.floor(run.firstLine / PAGE_LINES);
+    this.removeRun(run);
+    const middle = run.slice(from, to);
+    for (const piece of [from > 0 ? run.slice(0, from) : undefined, middle, to < run.count ? run.slice(to, run.count) : undefined]) {
+      if (piece === undefined) continue;
+      this.addRun(pageIndex, piece);
+      this.inheritRound(run, piece);
+    }
+    return middle;
+  }
+
+  /** Lines [from, to) of `run` become per-line records (the rest stays in runs); returns them. */
+  private convertSpan(run: Run, from: number, to: number): LineTrack[] {
+    const pageIndex = Math.floor(run.firstLine / PAGE_LINES);
+    this.removeRun(run);
+    if (from > 0) this.inheritRound(run, this.addAndReturn(pageIndex, run.slice(0, from)));
+    if (to < run.count) this.inheritRound(run, this.addAndReturn(pageIndex, run.slice(to, run.count)));
+    const out: LineTrack[] = [];
+    for (let i = from; i < to; i++) {
+      const track = run.track(i, this.trackPool.pop());
+      this.tracks.set(track.lineIndex, track);
+      if (this.completing && run.round === this.completionRound) markTouched(track, run.round, this.touchedTracks);
+      out.push(track);
+    }
+    return out;
+  }
+
+  private addAndReturn(pageIndex: number, run: Run): Run {
+    this.addRun(pageIndex, run);
+    return run;
+  }
+
+  private inheritRound(from: Run, piece: Run): void {
+    if (this.completing && from.round === this.completionRound) {
+      piece.round = from.round;
+      this.touchedRuns.push(piece);
+    }
+  }
+
+  /** Every run line of [firstLine, endLine) on one page becomes a per-line record. */
+  private convertRunsIn(pageIndex: number, firstLine: number, endLine: number): void {
+    const page = this.runsByPage.get(pageIndex);
+    if (page === undefined) return;
+    for (const run of page.runs(firstLine % PAGE_LINES, (endLine - 1) % PAGE_LINES + 1)) {
+      const from = Math.max(firstLine, run.firstLine);
+      const to = Math.min(endLine, run.endLine);
+      if (from < to) this.convertSpan(run, from - run.firstLine, to - run.firstLine);
+    }
+  }
+
+  private convertAllRuns(): void {
+    for (const [pageIndex, page] of [...this.runsByPage]) for (const run of page.runs()) this.convertRunsIn(pageIndex, run.firstLine, run.endLine);
+  }
+
+  /** The line's per-line record, made from its run if it is in one (undefined: settled). */
+  private trackOrConvert(lineIndex: number): LineTrack | undefined {
+    const tracked = this.tracks.get(lineIndex);
+    if (tracked !== undefined || this.runLines === 0) return tracked;
+    const run = this.runAt(lineIndex);
+    if (run === undefined) return undefined;
+    const i = lineIndex - run.firstLine;
+    return this.convertSpan(run, i, i + 1)[0];
   }
 
   /** x86-eadr: the first `count` units of the store buffer leave it, and persist. */
@@ -575,7 +867,7 @@ export class PmemDevice {
     const touched = new Set<LineTrack>();
     for (let i = 0; i < count; i++) {
       const unit = this.storeBuffer[i];
-      const track = this.lines.get(unit.lineIndex);
+      const track = this.tracks.get(unit.lineIndex);
       if (!track) continue;
       raiseLevel(track, LEVEL_POC, unit.unit);
       touched.add(track);
@@ -596,7 +888,7 @@ export class PmemDevice {
   }
 
   private discardBeyondPoc(lineIndex: number): void {
-    const track = this.lines.get(lineIndex);
+    const track = this.trackOrConvert(lineIndex);
     if (!track) return;
     const kept = track.poc;
     if (kept >= track.newest) return;
@@ -607,9 +899,34 @@ export class PmemDevice {
     const newest = track.entries[track.entries.length - 1];
     if (newest !== undefined) newest.snap = undefined;
     // Discarded versions never persist: a clean still pending on them writes nothing.
-    for (const item of this.pending) if (item.lineIndex === lineIndex && item.snapshot > kept) item.snapshot = -1;
+    this.cancelPending(lineIndex, kept);
     this.storeBuffer = this.storeBuffer.filter((u) => u.lineIndex !== lineIndex || u.unit <= kept);
     this.settle(track);
+  }
+
+  /** Every pending item of the line whose snapshot is above `kept` writes nothing: it stands
+   * alone with snapshot -1 (its range split around it). */
+  private cancelPending(lineIndex: number, kept: number): void {
+    const out: PendingRange[] = [];
+    for (const range of this.pendingRanges) {
+      const i = lineIndex - range.lineIndex;
+      if (range.kind === 'hint' || i < 0 || i >= range.count || range.snapshot < 0 || range.snapshot + i <= kept) {
+        out.push(range);
+        continue;
+      }
+      if (range.count === 1) {
+        range.snapshot = -1;
+        out.push(range);
+        continue;
+      }
+      const piece = (from: number, count: number, snapshot: number): PendingRange => ({
+        id: range.id + from, kind: range.kind, lineIndex: range.lineIndex + from, level: range.level, snapshot, epoch: range.epoch, hintSnapshot: undefined, count,
+      });
+      if (i > 0) out.push(piece(0, i, range.snapshot));
+      out.push(piece(i, 1, -1));
+      if (i + 1 < range.count) out.push(piece(i + 1, range.count - i - 1, range.snapshot + i + 1));
+    }
+    this.pendingRanges = out;
   }
 
   /** Fold versions guaranteed under every crash kind into the baseline; drop settled lines. */
@@ -618,7 +935,7 @@ export class PmemDevice {
     let floor = guaranteedVersion(this.profile, kinds[0], track);
     for (let k = 1; k < kinds.length; k++) floor = Math.min(floor, guaranteedVersion(this.profile, kinds[k], track));
     if (floor >= track.newest) {
-      this.lines.delete(track.lineIndex);
+      this.tracks.delete(track.lineIndex);
       if (this.trackPool.length < TRACK_POOL_LIMIT) this.trackPool.push(track);
       return;
     }
@@ -653,6 +970,35 @@ export class PmemDevice {
 }
 
 const ZERO_LINE = new Uint8Array(LINE_BYTES);
+const KIND_DC = kindCode('dc');
+const KIND_CLWB = kindCode('clwb');
+const KIND_CLFLUSHOPT = kindCode('clflushopt');
+const NO_OP = opCode('');
+const DC_OP_CODES = {
+  cvau: opCode('cvau'), cvac: opCode('cvac'), cvap: opCode('cvap'), cvadp: opCode('cvadp'), civac: opCode('civac'), ivac: opCode('ivac'),
+} as const;
+const PAGE_LINES = PAGE_BYTES / LINE_BYTES;
+
+/** The runs of one page, by line slot (a run fills the slots of its lines). */
+class PageRuns {
+  readonly slots: Array<Run | undefined> = new Array<Run | undefined>(PAGE_LINES).fill(undefined);
+  lines = 0;
+
+  /** The distinct runs with a line in slots [from, to), in line order (a copy). */
+  runs(from = 0, to = PAGE_LINES): Run[] {
+    const out: Run[] = [];
+    for (let i = from; i < to; i++) {
+      const run = this.slots[i];
+      if (run !== undefined && out[out.length - 1] !== run) out.push(run);
+    }
+    return out;
+  }
+}
+
+/** The bits of words lo..hi (inclusive, 0..7) of a line. */
+function wordMask(lo: number, hi: number): number {
+  return ((1 << (hi + 1)) - 1) & ~((1 << lo) - 1);
+}
 const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
 /** Retired tracks kept for reuse (enough for a few 4 KiB blocks in flight). */
 const TRACK_POOL_LIMIT = 4096;

@@ -184,3 +184,123 @@ export function guaranteedVersion(profile: Profile, kind: CrashKind, r: Reached)
   const byClean = level === null ? -Infinity : level === LEVEL_POC ? r.poc : level === LEVEL_POP ? r.pop : r.podp;
   return Math.max(byClean, r.hint);
 }
+
+/**
+ * A span of lines that one store call began to track (storage only, spec unchanged): line
+ * `firstLine + i` holds exactly one version, unit `firstUnit + i`, over base 0, and its
+ * baseline is `baseline[baselineOffset + 64 i ..+64)`. Each reached level is either still
+ * at the base or at the line's own unit, the same for every line of the span (a flag per
+ * level), so a store, a run of cleans over it and the barrier completing them cost a few
+ * objects, not a few per line. A run never crosses a page and never holds a flush hint.
+ * It is split where a later store, a clean of a different kind or level, or anything else
+ * would make its lines differ; a split-off line becomes a `LineTrack` with the same content.
+ */
+export class Run {
+  poc = false;
+  pop = false;
+  podp = false;
+  /** Completion round that last touched this run (device bookkeeping, not state). */
+  round = 0;
+
+  constructor(
+    readonly firstLine: number,
+    readonly count: number,
+    readonly firstUnit: number,
+    /** Words written of the run's first and last line (interior lines: all eight). */
+    readonly headMask: number,
+    readonly tailMask: number,
+    readonly baseline: Uint8Array,
+    readonly baselineOffset: number,
+    readonly page: Uint8Array,
+    /** Offset in `page` of the first line's live bytes. */
+    readonly pageOffset: number,
+  ) {}
+
+  get endLine(): number {
+    return this.firstLine + this.count;
+  }
+
+  maskOf(i: number): number {
+    return i === 0 ? this.headMask : i === this.count - 1 ? this.tailMask : FULL_LINE_MASK;
+  }
+
+  /** Lines [from, to) of this run (indices into it) as a run of their own, levels kept. */
+  slice(from: number, to: number): Run {
+    const r = new Run(
+      this.firstLine + from, to - from, this.firstUnit + from, this.maskOf(from), this.maskOf(to - 1),
+      this.baseline, this.baselineOffset + from * LINE_BYTES, this.page, this.pageOffset + from * LINE_BYTES,
+    );
+    r.poc = this.poc;
+    r.pop = this.pop;
+    r.podp = this.podp;
+    return r;
+  }
+
+  /** Line i as the per-line record the crash model reads (a new object each call). */
+  track(i: number, into?: LineTrack): LineTrack {
+    const unit = this.firstUnit + i;
+    const mask = this.maskOf(i);
+    const entry: VersionEntry = { unit, mask, pieces: popcount8(mask), snap: undefined };
+    const lineIndex = this.firstLine + i;
+    const pageOffset = this.pageOffset + i * LINE_BYTES;
+    const baselineOffset = this.baselineOffset + i * LINE_BYTES;
+    let track: LineTrack;
+    if (into !== undefined) {
+      into.reuse(lineIndex, this.baseline, baselineOffset, this.page, pageOffset, entry);
+      track = into;
+    } else {
+      track = new LineTrack(lineIndex, 0, this.baseline, baselineOffset, this.page, pageOffset, [entry]);
+    }
+    if (this.poc) track.poc = unit;
+    if (this.pop) track.pop = unit;
+    if (this.podp) track.podp = unit;
+    return track;
+  }
+
+  /** Raise every line of the run to its own unit at `level` and the levels before it. */
+  raise(level: Level): void {
+    if (level >= LEVEL_POC) this.poc = true;
+    if (level >= LEVEL_POP) this.pop = true;
+    if (level >= LEVEL_PODP) this.podp = true;
+  }
+
+  /** Whether every line's version is guaranteed under every crash kind of the profile. */
+  settled(profile: Profile): boolean {
+    for (const kind of profile.crashKinds) {
+      if (kind === 'instantaneous') {
+        if (!this.podp) return false;
+        continue;
+      }
+      const level = profile.persistLevel;
+      const reached = level === null ? false : level === LEVEL_POC ? this.poc : level === LEVEL_POP ? this.pop : this.podp;
+      if (!reached) return false;
+    }
+    return true;
+  }
+}
+
+export const FULL_LINE_MASK = 0xff;
+
+function popcount8(mask: number): number {
+  let n = 0;
+  for (let m = mask; m !== 0; m &= m - 1) n++;
+  return n;
+}
+
+/**
+ * Pending items as the device stores them: `count` consecutive items (ids, lines and
+ * snapshots each one apart, same kind, level and epoch) kept as one record, the way a
+ * loop of cleans over a store issues them. Item i is `{ id: id + i, lineIndex: lineIndex
+ * + i, snapshot: snapshot + i }`; a cancelled snapshot (-1) only ever stands alone.
+ */
+export interface PendingRange extends PendingItem {
+  count: number;
+}
+
+/** Item i of a range, as the crash model reads it. */
+export function pendingItemOf(range: PendingRange, i: number): PendingItem {
+  return {
+    id: range.id + i, kind: range.kind, lineIndex: range.lineIndex + i, level: range.level,
+    snapshot: range.snapshot < 0 ? range.snapshot : range.snapshot + i, epoch: range.epoch, hintSnapshot: range.hintSnapshot,
+  };
+}

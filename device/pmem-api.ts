@@ -14,7 +14,7 @@
  * UndefinedInstruction at its first instruction.
  */
 import { LINE_BYTES, WORD_BYTES } from '../core/limits';
-import { PmemDevice, UndefinedInstruction } from './device';
+import { CleanOp, PmemDevice, UndefinedInstruction } from './device';
 import { reachableOutcomes } from './litmus';
 // The canary switch (test-only bugs, core/canary.ts).
 import { canaryActive } from '../core/canary';
@@ -46,8 +46,8 @@ interface FlavourDef {
   readonly synchronous: boolean;
   readonly claimsWmbPmem: boolean;
   readonly summary: string;
-  /** Clean one line the way this flavour's loop does. */
-  readonly cleanLine: (d: PmemDevice, addr: number) => void;
+  /** The clean this flavour's loop issues per line on the device's profile. */
+  readonly cleanOp: (d: PmemDevice) => CleanOp;
   readonly memcpyFlushcache: (d: PmemDevice, dst: number, src: Uint8Array, clean: (addr: number, length: number) => void) => void;
   readonly wbCachePmem: (d: PmemDevice, clean: (addr: number, length: number) => void, addr: number, length: number) => void;
   readonly pmemWmb: (d: PmemDevice) => void;
@@ -55,7 +55,7 @@ interface FlavourDef {
 }
 
 /** Linux arm64's alternative: DC CVAP where the CPU has DCPOP, DC CVAC otherwise. */
-const cvapOrCvac = (d: PmemDevice, addr: number): void => (d.profile.hasDcCvap ? d.dcCvap(addr) : d.dcCvac(addr));
+const cvapOrCvac = (d: PmemDevice): CleanOp => (d.profile.hasDcCvap ? 'cvap' : 'cvac');
 
 const armInvalidate = (d: PmemDevice, addr: number, length: number): void => {
   forEachLine(addr, length, (line) => d.dcCivac(line));
@@ -66,7 +66,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
   'linux-arm64': {
     synchronous: true, claimsWmbPmem: true,
     summary: 'mainline: copy, DC CVAP per line, DSB SY; pmem_wmb is DSB ST',
-    cleanLine: cvapOrCvac,
+    cleanOp: cvapOrCvac,
     memcpyFlushcache: (d, dst, src, clean) => { d.store(dst, src); clean(dst, src.length); d.dsb('sy'); },
     wbCachePmem: (d, clean, addr, length) => { d.dmb('osh'); clean(addr, length); d.dsb('sy'); },
     pmemWmb: (d) => d.dsb('st'),
@@ -83,7 +83,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
   'linux-arm64-nosync': {
     synchronous: false, claimsWmbPmem: true,
     summary: 'not in Linux: DC CVAP loop without its DSB; pmem_wmb is DSB SY',
-    cleanLine: cvapOrCvac,
+    cleanOp: cvapOrCvac,
     memcpyFlushcache: (d, dst, src, clean) => { d.store(dst, src); clean(dst, src.length); },
     wbCachePmem: (_d, clean, addr, length) => clean(addr, length),
     pmemWmb: (d) => d.dsb('sy'),
@@ -92,7 +92,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
   'rfc-2016': {
     synchronous: true, claimsWmbPmem: true,
     summary: 'the 2016 RFC as posted: plain copy, DC CVAU loop + DSB ISH, wmb_pmem is DSB ST',
-    cleanLine: (d, addr) => d.dcCvau(addr),
+    cleanOp: () => 'cvau',
     memcpyFlushcache: (d, dst, src) => d.store(dst, src),
     wbCachePmem: (d, clean, addr, length) => { clean(addr, length); d.dsb('ish'); },
     pmemWmb: (d) => d.dsb('st'),
@@ -101,7 +101,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
   'rfc-2016-poc': {
     synchronous: true, claimsWmbPmem: false,
     summary: 'its revision: DC CIVAC / DC CVAC to the PoC + DSB SY; pmem_wmb is DSB ST',
-    cleanLine: (d, addr) => d.dcCvac(addr),
+    cleanOp: () => 'cvac',
     memcpyFlushcache: (d, dst, src) => {
       d.store(dst, src);
       forEachLine(dst, src.length, (line) => d.dcCivac(line));
@@ -114,7 +114,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
   'pmdk-arm64-2020': {
     synchronous: false, claimsWmbPmem: true,
     summary: 'PMDK before 2021: DC CVAC per line, drain is DMB ISHST',
-    cleanLine: (d, addr) => d.dcCvac(addr),
+    cleanOp: () => 'cvac',
     memcpyFlushcache: (d, dst, src, clean) => { d.store(dst, src); clean(dst, src.length); },
     wbCachePmem: (_d, clean, addr, length) => clean(addr, length),
     pmemWmb: (d) => d.dmb('ishst'),
@@ -123,7 +123,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
   'pmdk-arm64-2021': {
     synchronous: false, claimsWmbPmem: true,
     summary: 'PMDK after PR 5257: DC CVAP per line (DC CVAC without DCPOP), drain still DMB ISHST',
-    cleanLine: cvapOrCvac,
+    cleanOp: cvapOrCvac,
     memcpyFlushcache: (d, dst, src, clean) => { d.store(dst, src); clean(dst, src.length); },
     wbCachePmem: (_d, clean, addr, length) => clean(addr, length),
     pmemWmb: (d) => d.dmb('ishst'),
@@ -132,7 +132,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
   'linux-x86': {
     synchronous: false, claimsWmbPmem: true,
     summary: 'non-temporal copy, CLWB of unaligned edges; CLWB loop; pmem_wmb is SFENCE',
-    cleanLine: (d, addr) => d.clwb(addr),
+    cleanOp: () => 'clwb',
     memcpyFlushcache: (d, dst, src, clean) => {
       // Linux __memcpy_flushcache: cached stores + CLWB for the unaligned head and tail,
       // MOVNTI for the 8-byte-aligned body.
@@ -168,7 +168,11 @@ export function pmemApi(name: string, device: PmemDevice): PmemApi {
     throw new RangeError(`unknown pmem API flavour '${name}' (expected one of: ${PMEM_API_NAMES.join(', ')})`);
   }
   const def = FLAVOURS[name];
-  const clean = (addr: number, length: number): void => forEachLine(addr, length, (line) => def.cleanLine(device, line));
+  const clean = (addr: number, length: number): void => {
+    if (length <= 0) return;
+    const first = canaryActive('naive-flush-loop') ? addr : Math.floor(addr / LINE_BYTES) * LINE_BYTES;
+    device.cleanEach(def.cleanOp(device), first, addr + length);
+  };
   const api: PmemApi = {
     name,
     device,
@@ -193,7 +197,8 @@ export function pmemApi(name: string, device: PmemDevice): PmemApi {
   return api;
 }
 
-/** Each line that overlaps [addr, addr + length), the start rounded down to a line. */
+/** Each line that overlaps [addr, addr + length), the start rounded down to a line (the
+ * flavours' `clean` walks the same addresses through `PmemDevice.cleanEach`). */
 export function forEachLine(addr: number, length: number, visit: (lineAddr: number) => void): void {
   if (length <= 0) return;
   if (canaryActive('naive-flush-loop')) for (let p = addr; p < addr + length; p += LINE_BYTES) visit(p);

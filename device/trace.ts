@@ -3,7 +3,8 @@
  * hint) in program order, plus markers that upper layers insert (`mark(label, data)`) so a
  * crash point can be mapped to the file operation in flight.
  *
- * Stored as columns of typed arrays so that recording costs no allocation per event.
+ * Stored as columns of typed arrays, in chunks, so that recording costs no allocation per
+ * event and growing never copies more than the first small chunk.
  * Invariants: events are numbered densely from 0; an instruction event carries its
  * instruction ordinal (the crash point just before it), a marker carries -1; the trace
  * never grows past `limit` events (a named bound: a run that needs more says so).
@@ -46,16 +47,64 @@ export const DEFAULT_TRACE_LIMIT = 1 << 22;
 const KIND_CODE: Record<string, number> = Object.fromEntries(EVENT_KINDS.map((k, i) => [k, i]));
 const OP_CODE: Record<string, number> = Object.fromEntries(EVENT_OPS.map((o, i) => [o, i]));
 
+/** An event kind's code in the trace's columns. */
+export function kindCode(kind: EventKind): number {
+  return KIND_CODE[kind];
+}
+
+/** An op's code in the trace's columns (RangeError for an op the trace does not know). */
+export function opCode(op: string): number {
+  const code = OP_CODE[op];
+  if (code === undefined) throw new RangeError(`unknown event op '${op}'`);
+  return code;
+}
+
+/** Events per chunk of the trace's columns: the trace grows a chunk at a time and never
+ * copies what it holds (a doubling array copied hundreds of megabytes in long runs). */
+const CHUNK_SHIFT = 14;
+const CHUNK_EVENTS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_EVENTS - 1;
+
+/** The first chunk starts this small and doubles up to a whole chunk (most devices, a
+ * recovery's or a litmus run's, record a few hundred events). */
+const FIRST_CHUNK_EVENTS = 256;
+
+/** One chunk of every column. */
+class Chunk {
+  readonly kinds: Uint8Array;
+  readonly ops: Uint8Array;
+  readonly instructions: Float64Array;
+  readonly addrs: Float64Array;
+  readonly lengths: Float64Array;
+  readonly refs: Float64Array;
+  readonly details: Float64Array;
+
+  constructor(readonly capacity: number, from?: Chunk) {
+    this.kinds = new Uint8Array(capacity);
+    this.ops = new Uint8Array(capacity);
+    this.instructions = new Float64Array(capacity);
+    this.addrs = new Float64Array(capacity);
+    this.lengths = new Float64Array(capacity);
+    this.refs = new Float64Array(capacity);
+    this.details = new Float64Array(capacity);
+    if (from !== undefined) {
+      this.kinds.set(from.kinds);
+      this.ops.set(from.ops);
+      this.instructions.set(from.instructions);
+      this.addrs.set(from.addrs);
+      this.lengths.set(from.lengths);
+      this.refs.set(from.refs);
+      this.details.set(from.details);
+    }
+  }
+}
+
 export class EventTrace {
   readonly limit: number;
   private count = 0;
-  private kinds = new Uint8Array(1024);
-  private ops = new Uint8Array(1024);
-  private instructions = new Float64Array(1024);
-  private addrs = new Float64Array(1024);
-  private lengths = new Float64Array(1024);
-  private refs = new Float64Array(1024);
-  private details = new Float64Array(1024);
+  private readonly chunks: Chunk[] = [];
+  /** The chunk being filled (undefined until the first event and whenever it is full). */
+  private current: Chunk | undefined;
   private readonly markers = new Map<number, { label: string; data: unknown }>();
 
   constructor(limit = DEFAULT_TRACE_LIMIT) {
@@ -68,17 +117,22 @@ export class EventTrace {
   }
 
   record(kind: EventKind, op: string, instruction: number, addr: number, length: number, ref: number, detail: number): number {
+    return this.recordCoded(KIND_CODE[kind], opCode(op), instruction, addr, length, ref, detail);
+  }
+
+  /** `record` with the kind and op already coded (`kindCode`, `opCode`): the hot path. */
+  recordCoded(kind: number, op: number, instruction: number, addr: number, length: number, ref: number, detail: number): number {
     const i = this.count;
-    if (i === this.kinds.length) this.grow();
-    this.kinds[i] = KIND_CODE[kind];
-    const code = OP_CODE[op];
-    if (code === undefined) throw new RangeError(`unknown event op '${op}'`);
-    this.ops[i] = code;
-    this.instructions[i] = instruction;
-    this.addrs[i] = addr;
-    this.lengths[i] = length;
-    this.refs[i] = ref;
-    this.details[i] = detail;
+    const at = i & CHUNK_MASK;
+    let chunk = this.current;
+    if (chunk === undefined || at >= chunk.capacity || at === 0) chunk = this.grow();
+    chunk.kinds[at] = kind;
+    chunk.ops[at] = op;
+    chunk.instructions[at] = instruction;
+    chunk.addrs[at] = addr;
+    chunk.lengths[at] = length;
+    chunk.refs[at] = ref;
+    chunk.details[at] = detail;
     this.count = i + 1;
     return i;
   }
@@ -91,17 +145,19 @@ export class EventTrace {
 
   get(index: number): DeviceEvent {
     assert(Number.isInteger(index) && index >= 0 && index < this.count, () => `no event ${index} (trace holds ${this.count})`);
-    const kind = EVENT_KINDS[this.kinds[index]];
+    const chunk = this.chunks[index >> CHUNK_SHIFT];
+    const at = index & CHUNK_MASK;
+    const kind = EVENT_KINDS[chunk.kinds[at]];
     const marker = this.markers.get(index);
     return {
       index,
-      instruction: this.instructions[index],
+      instruction: chunk.instructions[at],
       kind,
-      op: EVENT_OPS[this.ops[index]],
-      addr: this.addrs[index],
-      length: this.lengths[index],
-      ref: this.refs[index],
-      detail: this.details[index],
+      op: EVENT_OPS[chunk.ops[at]],
+      addr: chunk.addrs[at],
+      length: chunk.lengths[at],
+      ref: chunk.refs[at],
+      detail: chunk.details[at],
       ...(marker ? { label: marker.label, data: marker.data } : {}),
     };
   }
@@ -113,23 +169,22 @@ export class EventTrace {
     return out;
   }
 
-  private grow(): void {
+  /** The chunk event `count` goes into, made when the last one is full. */
+  private grow(): Chunk {
     if (this.count >= this.limit) {
       throw new RangeError(`the device trace reached its limit of ${this.limit} events; raise traceLimit or turn the trace off`);
     }
-    const size = Math.min(this.limit, this.kinds.length * 2);
-    this.kinds = growTo(this.kinds, size);
-    this.ops = growTo(this.ops, size);
-    this.instructions = growTo(this.instructions, size);
-    this.addrs = growTo(this.addrs, size);
-    this.lengths = growTo(this.lengths, size);
-    this.refs = growTo(this.refs, size);
-    this.details = growTo(this.details, size);
+    const index = this.count >> CHUNK_SHIFT;
+    const at = this.count & CHUNK_MASK;
+    let chunk = this.chunks[index];
+    if (chunk === undefined) {
+      chunk = new Chunk(index === 0 ? FIRST_CHUNK_EVENTS : CHUNK_EVENTS);
+      this.chunks.push(chunk);
+    } else if (at >= chunk.capacity) {
+      chunk = new Chunk(Math.min(CHUNK_EVENTS, chunk.capacity * 2), chunk);
+      this.chunks[index] = chunk;
+    }
+    this.current = chunk;
+    return chunk;
   }
-}
-
-function growTo<T extends Uint8Array | Float64Array>(array: T, size: number): T {
-  const grown = new (array.constructor as new (n: number) => T)(size);
-  grown.set(array);
-  return grown;
 }
