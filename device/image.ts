@@ -9,7 +9,7 @@
  */
 import { assert } from '../core/assert';
 import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
-import { MediaSource, SparseMemory, mediaDigest, plainPageDigest, writeSparseFile } from './media';
+import { MediaSource, SparseMemory, mediaDigest, ownPagesIn, plainPageDigest, writeSparseFile } from './media';
 
 export class OverlayImage implements MediaSource {
   readonly sizeBytes: number;
@@ -47,6 +47,14 @@ export class OverlayImage implements MediaSource {
     if (this.base === undefined) return [...this.pages.keys()].sort((a, b) => a - b);
     const all = new Set([...this.pages.keys(), ...this.base.pageIndices()]);
     return [...all].sort((a, b) => a - b);
+  }
+
+  pagesIn(firstPage: number, endPage: number, out: Set<number>): void {
+    ownPagesIn(this.pages, firstPage, endPage, out);
+    if (this.base === undefined) return;
+    assert(this.base.mutations === this.baseMutations,
+      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    this.base.pagesIn(firstPage, endPage, out);
   }
 
   /** Copy every page still shared with the device, so the image stands on its own. */

@@ -24,6 +24,27 @@ export interface MediaSource {
   readPage(pageIndex: number): Uint8Array | undefined;
   /** Indices of every page that may hold non-zero bytes, ascending. */
   pageIndices(): number[];
+  /** Add to `out` every page of [firstPage, endPage) that may hold non-zero bytes (a layer
+   * lists its own and asks the one below; without it, `pagesIn` reads each page). */
+  pagesIn?(firstPage: number, endPage: number, out: Set<number>): void;
+}
+
+/** Every page of [firstPage, endPage) of `media` that may hold non-zero bytes, added to `out`. */
+export function pagesIn(media: MediaSource, firstPage: number, endPage: number, out: Set<number>): void {
+  if (media.pagesIn !== undefined) {
+    media.pagesIn(firstPage, endPage, out);
+    return;
+  }
+  for (let p = firstPage; p < endPage; p++) if (media.readPage(p) !== undefined) out.add(p);
+}
+
+/** The pages of `own` in [firstPage, endPage), added to `out`, by whichever is shorter to walk. */
+export function ownPagesIn(own: ReadonlyMap<number, unknown>, firstPage: number, endPage: number, out: Set<number>): void {
+  if (own.size < endPage - firstPage) {
+    for (const p of own.keys()) if (p >= firstPage && p < endPage) out.add(p);
+  } else {
+    for (let p = firstPage; p < endPage; p++) if (own.has(p)) out.add(p);
+  }
 }
 
 export class SparseMemory implements MediaSource {
@@ -46,6 +67,11 @@ export class SparseMemory implements MediaSource {
 
   readPage(pageIndex: number): Uint8Array | undefined {
     return this.pages.get(pageIndex) ?? this.base?.readPage(pageIndex);
+  }
+
+  pagesIn(firstPage: number, endPage: number, out: Set<number>): void {
+    ownPagesIn(this.pages, firstPage, endPage, out);
+    if (this.base !== undefined) pagesIn(this.base, firstPage, endPage, out);
   }
 
   /** The page, owned by this memory, ready to be written (copied up from the base if needed). */

@@ -1,6 +1,7 @@
 import { PmemDevice, PowerFailure, UndefinedInstruction } from '../../device/device';
 import { ProfileName } from '../../device/profiles';
 import { word } from '../../device/litmus-catalog';
+import { ReadTrace } from '../../device/read-trace';
 
 const MiB = 1 << 20;
 
@@ -32,6 +33,33 @@ describe('PmemDevice: coherent loads and stores', () => {
     d.store(12288 + 4095, Uint8Array.from([2]));
     check();
     expect(d.loadIsZero(4097, 4094)).toBe(true);
+  });
+
+  test('nonZeroPages answers as loadIsZero of each page does, through a crash image over a device over base media, with the same read trace', () => {
+    const base = small();
+    base.store(3 * 4096 + 5, Uint8Array.from([9]));
+    base.store(6 * 4096, new Uint8Array(4096)); // held, all zeros
+    base.dcCvap(3 * 4096);
+    base.dsb('sy');
+    const media = base.guaranteedMedia().detach();
+    const d = new PmemDevice({ media, profile: 'armv8.2' });
+    d.store(2 * 4096 + 4095, Uint8Array.from([1])); // uncertain: the crash image decides it
+    d.store(7 * 4096, Uint8Array.from([4]));
+    d.dcCvap(7 * 4096);
+    d.dsb('sy');
+    const image = d.drawCrashImage('pages');
+    const traced = (fn: (dev: PmemDevice) => void): string => {
+      const readTrace = new ReadTrace(MiB);
+      fn(new PmemDevice({ media: image, profile: 'armv8.2', readTrace }));
+      return JSON.stringify([readTrace.structural().ranges(), [...readTrace.content]]);
+    };
+    const onImage = new PmemDevice({ media: image, profile: 'armv8.2' });
+    const perPage = Array.from({ length: 12 }, (_, p) => p).filter((p) => !onImage.loadIsZero(p * 4096, 4096));
+    expect(onImage.nonZeroPages(0, 12 * 4096)).toEqual(perPage);
+    expect(perPage).toEqual(expect.arrayContaining([3, 7]));
+    expect(onImage.nonZeroPages(4 * 4096, 3 * 4096)).toEqual([]);
+    expect(traced((dev) => dev.nonZeroPages(0, 12 * 4096))).toEqual(traced((dev) => { for (let p = 0; p < 12; p++) dev.loadIsZero(p * 4096, 4096); }));
+    expect(() => onImage.nonZeroPages(1, 4096)).toThrow(/whole pages/);
   });
 
   test('untouched memory reads as zeros', () => {
