@@ -158,6 +158,8 @@ export class PmemDevice {
   /** Reused by completion: what the completed items raised, to settle afterwards. */
   private readonly touchedTracks: LineTrack[] = [];
   private readonly touchedRuns: Run[] = [];
+  private preSlab = new Uint8Array(0);
+  private preOffset = 0;
   /** True while completePending raises levels (pieces split off a raised run join its round). */
   private completing = false;
   private nextUnit = 1;
@@ -590,7 +592,7 @@ export class PmemDevice {
         }
       }
       const preStart = firstLine * LINE_BYTES - pageStart;
-      const pre = untracked > 0 ? page.slice(preStart, preStart + lineCount * LINE_BYTES) : undefined;
+      const pre = untracked > 0 ? this.preImage(page, preStart, lineCount * LINE_BYTES) : undefined;
       page.set(at === addr && chunkEnd === end ? bytes : bytes.subarray(at - addr, chunkEnd - addr), at - pageStart);
       if (untracked === lineCount && !this.profile.eadr) {
         const firstUnit = this.nextUnit;
@@ -636,6 +638,25 @@ export class PmemDevice {
       }
       at = chunkEnd;
     }
+  }
+
+  /**
+   * A copy of page[from, from + length) carved from a slab: a store's pre-image, the
+   * baseline of the lines it starts to track. A typed array of its own per store cost an
+   * off-heap allocation (a third of the file system's time in bench:fs); views of a shared
+   * slab cost an object. A slab lives while any baseline cut from it does (at most
+   * PRE_SLAB_BYTES held by a line that stays uncertain long).
+   */
+  private preImage(page: Uint8Array, from: number, length: number): Uint8Array {
+    if (this.preOffset + length > this.preSlab.length) {
+      // small first (a recovery's device stores a few blocks), doubling to PRE_SLAB_BYTES
+      this.preSlab = new Uint8Array(Math.max(Math.min(PRE_SLAB_BYTES, Math.max(4096, 2 * this.preSlab.length)), length));
+      this.preOffset = 0;
+    }
+    const at = this.preOffset;
+    this.preSlab.set(page.subarray(from, from + length), at);
+    this.preOffset = at + length;
+    return this.preSlab.subarray(at, at + length);
   }
 
   /** The newest version of an uncertain line, or -1 when the line is settled. */
@@ -1020,6 +1041,8 @@ function wordMask(lo: number, hi: number): number {
   return ((1 << (hi + 1)) - 1) & ~((1 << lo) - 1);
 }
 const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
+/** Bytes of a slab that stores' pre-images are cut from. */
+const PRE_SLAB_BYTES = 64 << 10;
 /** Retired tracks kept for reuse (enough for a few 4 KiB blocks in flight). */
 const TRACK_POOL_LIMIT = 4096;
 

@@ -595,6 +595,24 @@ describe('fsck robustness', () => {
     expect(fsck(device).length).toBeGreaterThan(2);
   });
 
+  test('a check after a damaged one sees nothing of it (the shared tables are zeroed where written)', () => {
+    const { device: damaged } = workloadDevice();
+    const gd = decodeGroupDesc(damaged.load(gdAddr(0), 32), 0);
+    // every inode in use and every block owned by the bitmaps; garbage in the inode table
+    damaged.store(gd.blockBitmap * BLOCK_BYTES, new Uint8Array(BLOCK_BYTES).fill(0xff));
+    damaged.store(gd.inodeBitmap * BLOCK_BYTES, new Uint8Array(BLOCK_BYTES).fill(0xff));
+    const rng = Rng.fromSeed('dirty-tables');
+    const garbage = new Uint8Array(4 * BLOCK_BYTES);
+    for (let i = 0; i < garbage.length; i++) garbage[i] = rng.below(256);
+    damaged.store((gd.inodeTable + 2) * BLOCK_BYTES, garbage);
+    const first = fsck(damaged);
+    expect(first.length).toBeGreaterThan(10);
+    const { device: clean } = workloadDevice();
+    expect(fsck(clean)).toEqual([]);
+    expect(fsck(damaged)).toEqual(first);
+    expect(fsck(clean)).toEqual([]);
+  });
+
   test('a device too small for a superblock is a problem, not an exception', () => {
     const device = new PmemDevice({ sizeBytes: 4096, trace: false });
     expect(fsck(device).map((p) => p.kind)).toEqual(['superblock']);
