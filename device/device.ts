@@ -271,6 +271,21 @@ export class PmemDevice {
   }
 
   /**
+   * The coherent bytes of [addr, addr + length) without a copy, for a reader that neither
+   * writes into them nor keeps them past the device's next store (fsck reads every bitmap
+   * and inode-table block of each image this way). A range across pages is a copy. Traced
+   * as a load.
+   */
+  view(addr: number, length: number): Uint8Array {
+    this.checkRange(addr, length, 'load');
+    const offset = addr % PAGE_BYTES;
+    if (offset + length > PAGE_BYTES) return this.load(addr, length);
+    this.readTrace?.loaded(addr, length);
+    const page = this.coherent.readPage((addr - offset) / PAGE_BYTES) ?? ZERO_PAGE;
+    return page.subarray(offset, offset + length);
+  }
+
+  /**
    * The caller is about to make every byte of [addr, addr + length) hold bytes it chose (a
    * compare-then-store that skips lines already equal): its comparing read is no dependency
    * on what the media held. Changes nothing but the read trace.

@@ -461,7 +461,7 @@ class Checker {
     for (let b = 0; b < itableBlocks; b++) {
       const firstIno = g * ipg + b * perBlock + 1;
       if (firstIno > FIRST_INO && !nonZero.has(first + b)) continue;
-      const block = this.device.load((first + b) * BLOCK_BYTES, BLOCK_BYTES);
+      const block = this.device.view((first + b) * BLOCK_BYTES, BLOCK_BYTES);
       for (let i = 0; i < perBlock && b * perBlock + i < ipg; i++) this.scanInode(firstIno + i, block, i * INODE_BYTES);
     }
   }
@@ -813,7 +813,7 @@ class Checker {
     const where = `inode ${walk.ino} extent tree block ${block}`;
     let child: ExtentNode;
     try {
-      child = decodeExtentNode(this.device.load(block * BLOCK_BYTES, BLOCK_BYTES), 0, BLOCK_BYTES, where);
+      child = decodeExtentNode(this.device.view(block * BLOCK_BYTES, BLOCK_BYTES), 0, BLOCK_BYTES, where);
     } catch (error) {
       if (!(error instanceof CorruptionError)) throw error;
       this.report.add('extent-tree', error.where, error.what);
@@ -912,7 +912,7 @@ class Checker {
 
   private checkDirBlock(ino: number, logical: number, physical: number, names: Set<string>): void {
     const where = `directory inode ${ino} block ${logical} (fs block ${physical})`;
-    const block = this.device.load(physical * BLOCK_BYTES, BLOCK_BYTES);
+    const block = this.device.view(physical * BLOCK_BYTES, BLOCK_BYTES);
     let entries: DirEntry[];
     try {
       entries = decodeDirBlock(block, where);
@@ -1090,7 +1090,7 @@ class Checker {
       this.checkInodeSummary(g, gd);
       return;
     }
-    const bitmap = this.device.load(gd.blockBitmap * BLOCK_BYTES, BLOCK_BYTES);
+    const bitmap = this.device.view(gd.blockBitmap * BLOCK_BYTES, BLOCK_BYTES);
     const markedFree = new RangeList();
     const unowned = new RangeList();
     let free = 0;
@@ -1133,7 +1133,7 @@ class Checker {
 
   private checkInodeSummary(g: number, gd: GroupDesc): void {
     const { ipg } = this.layout;
-    const bitmap = this.device.load(gd.inodeBitmap * BLOCK_BYTES, BLOCK_BYTES);
+    const bitmap = this.device.view(gd.inodeBitmap * BLOCK_BYTES, BLOCK_BYTES);
     const markedFree = new RangeList();
     const unused = new RangeList();
     let free = 0;

@@ -62,6 +62,20 @@ describe('PmemDevice: coherent loads and stores', () => {
     expect(() => onImage.nonZeroPages(1, 4096)).toThrow(/whole pages/);
   });
 
+  test('view gives the bytes a load gives (within a page or across pages) and is traced as a load', () => {
+    const readTrace = new ReadTrace(MiB);
+    const d = small('armv8.2', { readTrace });
+    d.store(4000, Uint8Array.from({ length: 200 }, (_, i) => i + 1));
+    for (const [addr, length] of [[4000, 96], [4090, 20], [8192, 64], [0, 4096]] as const) {
+      expect([...d.view(addr, length)]).toEqual([...d.load(addr, length)]);
+    }
+    const traced = new ReadTrace(MiB);
+    const e = small('armv8.2', { readTrace: traced });
+    e.view(8192, 64);
+    expect(traced.isStructural(8192 / 64)).toBe(true);
+    expect(() => d.view(MiB - 8, 16)).toThrow(RangeError);
+  });
+
   test('untouched memory reads as zeros', () => {
     expect([...small().load(MiB - 16, 16)]).toEqual(new Array(16).fill(0));
   });
