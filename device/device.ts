@@ -136,6 +136,8 @@ export class PmemDevice {
   private readonly tracks = new Map<number, LineTrack>();
   private readonly runsByPage = new Map<number, PageRuns>();
   private runLines = 0;
+  /** Emptied PageRuns, reused (a store to a page with no run makes one). */
+  private readonly pageRunsPool: PageRuns[] = [];
   /** The run found last (a loop of cleans walks one run line by line); always a live run. */
   private lastRun: Run | undefined;
   /** Cleans, movnti stores and flush hints issued but not yet completed, in issue order,
@@ -830,7 +832,7 @@ export class PmemDevice {
   private addRun(pageIndex: number, run: Run): void {
     let page = this.runsByPage.get(pageIndex);
     if (page === undefined) {
-      page = new PageRuns();
+      page = this.pageRunsPool.pop() ?? new PageRuns();
       this.runsByPage.set(pageIndex, page);
     }
     const from = run.firstLine % PAGE_LINES;
@@ -846,7 +848,11 @@ export class PmemDevice {
     assert(page !== undefined && page.slots[from] === run, 'a run removed is one the device holds');
     page.slots.fill(undefined, from, from + run.count);
     page.lines -= run.count;
-    if (page.lines === 0) this.runsByPage.delete(pageIndex);
+    if (page.lines === 0) {
+      this.runsByPage.delete(pageIndex);
+      // its slots are all undefined again: ready for another page
+      if (this.pageRunsPool.length < TRACK_POOL_LIMIT) this.pageRunsPool.push(page);
+    }
     this.runLines -= run.count;
     if (this.lastRun === run) this.lastRun = undefined;
   }
