@@ -38,7 +38,7 @@ import { mount } from '../fs/mount';
 import { workloadSpace } from '../workloads/generators';
 import type { Workload } from '../workloads/ops';
 import { Rng } from '../core/rng';
-import { formatNumber, formatTable, nanosSince, nowNanos } from './harness';
+import { formatNumber, formatTable, nanosSince, nowNanos, repeat } from './harness';
 
 const GiB = 1 << 30;
 const WORKLOADS = 8;
@@ -107,12 +107,18 @@ function distinctImages(workloads: readonly Workload[]): CrashImage[] {
  */
 function recoveryRate(images: readonly CrashImage[], withE2fsck: boolean): { seconds: number; images: number; unclean: number } {
   let unclean = 0;
-  const start = nowNanos();
-  for (const image of images) {
-    const r = recoverImage(image, SETUP, { trace: true, ...(withE2fsck ? { onRecovered: (recovered) => e2fsckRecovered(recovered) } : {}) });
-    if (r.mountError !== undefined || r.fsckProblems.length > 0 || r.e2fsck !== undefined || r.g8 !== undefined) unclean++;
-  }
-  return { seconds: nanosSince(start) / 1e9, images: images.length, unclean };
+  // every image judged once per repetition, 1 warm-up + 3 timed (the median kept): the
+  // first pass pays for compiling the code a judgement runs
+  const timing = repeat({ warmups: 1, reps: withE2fsck ? 1 : 3 }, () => {
+    unclean = 0;
+    const start = nowNanos();
+    for (const image of images) {
+      const r = recoverImage(image, SETUP, { trace: true, ...(withE2fsck ? { onRecovered: (recovered) => e2fsckRecovered(recovered) } : {}) });
+      if (r.mountError !== undefined || r.fsckProblems.length > 0 || r.e2fsck !== undefined || r.g8 !== undefined) unclean++;
+    }
+    return { pass: nanosSince(start) };
+  });
+  return { seconds: timing.pass.medianNanos / 1e9, images: images.length, unclean };
 }
 
 /** A few seeded crash images of a 1 GiB device, each written as a sparse file and checked by e2fsck -fn. */
@@ -142,7 +148,6 @@ function main(): void {
   const space = workloadSpace({ suite: 'bounded-2' });
   const workloads = Array.from({ length: WORKLOADS }, (_, i) => space.workload(Math.floor((i * space.size) / WORKLOADS) + 7));
   const images = distinctImages(workloads);
-  recoveryRate(images.slice(0, 8), false); // warm-up: the first images pay for compilation
   const recovery = recoveryRate(images, false);
   const withE2fsck = e2fsckAvailable() ? recoveryRate(images.slice(0, E2FSCK_IMAGES * 2), true) : undefined;
   const reduced = explore(workloads, true);
@@ -160,10 +165,10 @@ function main(): void {
   const e2Rate = rate(e2.images, e2.seconds);
   console.log('');
   console.log(formatTable(['distinct images recovered and checked', 'images', 'seconds', 'images/s', 'not clean'], [
-    ['ours (mount, replay, snapshot, fsck, G8, read trace)', `${recovery.images}`, recovery.seconds.toFixed(2), formatNumber(rate(recovery.images, recovery.seconds)), `${recovery.unclean}`],
+    ['ours (mount, replay, snapshot, fsck, G8, read trace; median of 3 passes)', `${recovery.images}`, recovery.seconds.toFixed(2), formatNumber(rate(recovery.images, recovery.seconds)), `${recovery.unclean}`],
     withE2fsck === undefined
       ? ['the same and the real e2fsck -fn', '-', '-', 'e2fsprogs missing', '-']
-      : ['the same and the real e2fsck -fn', `${withE2fsck.images}`, withE2fsck.seconds.toFixed(2), formatNumber(rate(withE2fsck.images, withE2fsck.seconds)), `${withE2fsck.unclean}`],
+      : ['the same and the real e2fsck -fn (one pass after a warm-up)', `${withE2fsck.images}`, withE2fsck.seconds.toFixed(2), formatNumber(rate(withE2fsck.images, withE2fsck.seconds)), `${withE2fsck.unclean}`],
   ]));
   console.log(`distinct images recovered and checked per second (one core, no e2fsck): ${formatNumber(rate(recovery.images, recovery.seconds))} (target 1,000)`);
   console.log(`\ncrash points: ${reduced.points}; coverage: reduced ${pct(reduced)}, before ${pct(prefix)}`);

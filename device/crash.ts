@@ -186,6 +186,10 @@ export class CrashPoint {
   /** Non-empty epochs of pending items, oldest first. */
   private readonly epochs: PendingItem[][];
   private readonly wordMode: boolean;
+  /** `prefixAt`'s answers, by epoch. */
+  private readonly prefixes: Array<{ readonly levels: Map<number, Reached>; readonly g: Map<number, number>; readonly unitCount: number; readonly next: ReadonlyMap<number, PendingItem> }> = [];
+  /** `completionOf`'s answers, by completion set. */
+  private readonly completions = new Map<string, { readonly completed: ReadonlySet<number>; readonly g: ReadonlyMap<number, number> }>();
 
   constructor(private readonly device: PmemDevice, readonly crashKind: CrashKind = 'power') {
     if (!device.profile.crashKinds.includes(crashKind)) {
@@ -511,6 +515,22 @@ export class CrashPoint {
     return { epochs: e, subset };
   }
 
+  /**
+   * The completed ids of a completion set and the guaranteed versions they leave, kept for
+   * the point's life: the states of one completion set (every subset of its units) share
+   * them, and resolving each state afresh was most of the cost of judging them one by one.
+   */
+  private completionOf(c: CompletionSet): { readonly completed: ReadonlySet<number>; readonly g: ReadonlyMap<number, number> } {
+    const key = `${c.epochs}|${c.subset.join(',')}`;
+    let known = this.completions.get(key);
+    if (known === undefined) {
+      const completed = this.completedIds(c);
+      known = { completed, g: this.guarantees(completed) };
+      this.completions.set(key, known);
+    }
+    return known;
+  }
+
   private completedIds(c: CompletionSet): Set<number> {
     if (c.epochs < 0 || c.epochs > this.epochs.length || !Number.isInteger(c.epochs)) {
       throw new InvalidCrashState(`epoch prefix ${c.epochs} is outside 0..${this.epochs.length}`);
@@ -608,8 +628,7 @@ export class CrashPoint {
   }
 
   private boundedChoices(state: Extract<CrashState, { kind: 'bounded' | 'cut' }>): CrashChoices {
-    const completed = this.completedIds(state);
-    const g = this.guarantees(completed);
+    const { completed, g } = this.completionOf(state);
     if (state.kind === 'cut') {
       if (!this.device.profile.eadr) throw new InvalidCrashState('a store-buffer cut applies to x86-eadr only');
       const pieces = this.storeBufferPieces();
@@ -663,10 +682,33 @@ export class CrashPoint {
     }
   }
 
+  /**
+   * States of bound k under one completion set: the subsets of at most k of its units. Its
+   * units are its epoch prefix's less those the subset's items cover (g only rises), so a
+   * set costs the lines its few items touch, not every line and item of the point (the bound
+   * of a point in a loop of n cleans has about n^2 / 2 sets).
+   */
   private statesUnder(c: CompletionSet, k: number): bigint {
     if (this.device.profile.eadr) return BigInt(this.storeBufferPieces() + 1);
     if (!this.device.eviction) return 1n;
-    return subsetCount(this.unitsAbove(this.guarantees(this.completedIds(c))).length, k);
+    const p = this.prefixAt(c.epochs);
+    if (c.subset.length === 0) return subsetCount(p.unitCount, k);
+    const picked = c.subset.map((id) => p.next.get(id) as PendingItem);
+    let removed = 0;
+    for (const [line, v] of this.versionsOver(p.levels, p.g, picked)) removed += unitsBetween(this.trackByLine.get(line) as LineTrack, p.g.get(line) as number, v);
+    return subsetCount(p.unitCount - removed, k);
+  }
+
+  /** Epoch prefix e: its levels, versions and unit count, and the next epoch's items by id (built once, in order). */
+  private prefixAt(e: number): { readonly levels: Map<number, Reached>; readonly g: Map<number, number>; readonly unitCount: number; readonly next: ReadonlyMap<number, PendingItem> } {
+    while (this.prefixes.length <= e) {
+      const at = this.prefixes.length;
+      const levels = at === 0 ? this.levelsAfter([]) : this.levelsAfter(this.epochs[at - 1], this.prefixes[at - 1].levels);
+      if (at > 0) for (const [line, r] of this.prefixes[at - 1].levels) if (!levels.has(line)) levels.set(line, r);
+      const g = this.versionsOf(levels);
+      this.prefixes.push({ levels, g, unitCount: this.unitsAbove(g).length, next: new Map((this.epochs[at] ?? []).map((i) => [i.id, i])) });
+    }
+    return this.prefixes[e];
   }
 
   // -------------------------------------------------------------- x86-eadr store buffer

@@ -9,7 +9,7 @@
  */
 import { assert } from '../core/assert';
 import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
-import { MediaSource, SparseMemory, mediaDigest, ownPagesIn, plainPageDigest, writeSparseFile } from './media';
+import { MediaSource, SparseMemory, mediaDigest, mergeSorted, ownPagesIn, plainPageDigest, writeSparseFile } from './media';
 
 export class OverlayImage implements MediaSource {
   readonly sizeBytes: number;
@@ -43,10 +43,9 @@ export class OverlayImage implements MediaSource {
     return this.base.readPage(pageIndex);
   }
 
-  pageIndices(): number[] {
-    if (this.base === undefined) return [...this.pages.keys()].sort((a, b) => a - b);
-    const all = new Set([...this.pages.keys(), ...this.base.pageIndices()]);
-    return [...all].sort((a, b) => a - b);
+  pageIndices(): readonly number[] {
+    const own = [...this.pages.keys()].sort((a, b) => a - b);
+    return this.base === undefined ? own : mergeSorted(own, this.base.pageIndices());
   }
 
   pagesIn(firstPage: number, endPage: number, out: Set<number>): void {

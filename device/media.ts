@@ -22,8 +22,9 @@ export interface MediaSource {
   readonly sizeBytes: number;
   /** The page's bytes (read-only to the caller), or undefined when the page is all zeros. */
   readPage(pageIndex: number): Uint8Array | undefined;
-  /** Indices of every page that may hold non-zero bytes, ascending. */
-  pageIndices(): number[];
+  /** Indices of every page that may hold non-zero bytes, ascending (the caller's to read,
+   * not to change: a layer may hand out the list it keeps). */
+  pageIndices(): readonly number[];
   /** Add to `out` every page of [firstPage, endPage) that may hold non-zero bytes (a layer
    * lists its own and asks the one below; without it, `pagesIn` reads each page). */
   pagesIn?(firstPage: number, endPage: number, out: Set<number>): void;
@@ -53,6 +54,10 @@ export class SparseMemory implements MediaSource {
   private readonly pages = new Map<number, Uint8Array>();
   /** Incremented on every write. */
   mutations = 0;
+  /** `pageIndices`' lists: this layer's pages, and merged with the base's (with what it was made from). */
+  private sortedOwn: number[] | undefined;
+  private merged: number[] | undefined;
+  private mergedFrom: [readonly number[] | undefined, readonly number[] | undefined] = [undefined, undefined];
   /** Per page: how many times it was handed out for writing, and its digest at that count. */
   private readonly pageWrites = new Map<number, number>();
   private readonly pageHashes = new Map<number, { writes: number; hash: string }>();
@@ -81,6 +86,7 @@ export class SparseMemory implements MediaSource {
       const below = this.base?.readPage(pageIndex);
       page = below ? below.slice() : new Uint8Array(PAGE_BYTES);
       this.pages.set(pageIndex, page);
+      this.sortedOwn = undefined;
     }
     this.mutations++;
     this.pageWrites.set(pageIndex, (this.pageWrites.get(pageIndex) ?? 0) + 1);
@@ -117,9 +123,16 @@ export class SparseMemory implements MediaSource {
     }
   }
 
-  pageIndices(): number[] {
-    const own = [...this.pages.keys()].sort((a, b) => a - b);
-    return this.base ? mergeSorted(own, this.base.pageIndices()) : own;
+  pageIndices(): readonly number[] {
+    // kept until a page is added: every crash image's digest walks this list
+    this.sortedOwn ??= [...this.pages.keys()].sort((a, b) => a - b);
+    if (this.base === undefined) return this.sortedOwn;
+    const below = this.base.pageIndices();
+    if (this.merged === undefined || this.mergedFrom[0] !== this.sortedOwn || this.mergedFrom[1] !== below) {
+      this.merged = mergeSorted(this.sortedOwn, below);
+      this.mergedFrom = [this.sortedOwn, below];
+    }
+    return this.merged;
   }
 
   /** Bytes held by this layer alone (not its base). */
@@ -213,7 +226,8 @@ export function readSparseFile(path: string, sizeBytes?: number): SparseMemory {
   return memory;
 }
 
-function mergeSorted(a: number[], b: number[]): number[] {
+/** The union of two ascending lists, ascending. */
+export function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
   const out: number[] = [];
   let i = 0;
   let j = 0;
