@@ -609,7 +609,9 @@ export class PmemDevice {
         }
       }
       const preStart = firstLine * LINE_BYTES - pageStart;
-      const pre = untracked > 0 ? this.preImage(page, preStart, lineCount * LINE_BYTES) : undefined;
+      // the pre-image: bytes preAt.. of the slab `pre` (no view of its own)
+      const preAt = untracked > 0 ? this.preImage(page, preStart, lineCount * LINE_BYTES) : -1;
+      const pre = this.preSlab;
       page.set(at === addr && chunkEnd === end ? bytes : bytes.subarray(at - addr, chunkEnd - addr), at - pageStart);
       if (untracked === lineCount && !this.profile.eadr) {
         const firstUnit = this.nextUnit;
@@ -619,7 +621,7 @@ export class PmemDevice {
         const tailTo = (chunkEnd - 1 - lastLine * LINE_BYTES) >> 3;
         const headMask = wordMask(headFrom, lineCount === 1 ? tailTo : 7);
         const tailMask = wordMask(lineCount === 1 ? headFrom : 0, tailTo);
-        this.addRun(pageIndex, new Run(firstLine, lineCount, firstUnit, headMask, tailMask, pre as Uint8Array, 0, page, preStart));
+        this.addRun(pageIndex, new Run(firstLine, lineCount, firstUnit, headMask, tailMask, pre, preAt, page, preStart));
         if (nonTemporal) this.addPending('movnti', firstLine, LEVEL_POC, firstUnit, undefined, lineCount);
         at = chunkEnd;
         continue;
@@ -638,10 +640,10 @@ export class PmemDevice {
         if (track === undefined) {
           const pooled = this.trackPool.pop();
           if (pooled !== undefined) {
-            pooled.reuse(lineIndex, pre as Uint8Array, i * LINE_BYTES, page, lineStart - pageStart, entry);
+            pooled.reuse(lineIndex, pre, preAt + i * LINE_BYTES, page, lineStart - pageStart, entry);
             this.tracks.set(lineIndex, pooled);
           } else {
-            this.tracks.set(lineIndex, new LineTrack(lineIndex, 0, pre as Uint8Array, i * LINE_BYTES, page, lineStart - pageStart, [entry]));
+            this.tracks.set(lineIndex, new LineTrack(lineIndex, 0, pre, preAt + i * LINE_BYTES, page, lineStart - pageStart, [entry]));
           }
         } else {
           track.entries.push(entry);
@@ -660,20 +662,23 @@ export class PmemDevice {
   /**
    * A copy of page[from, from + length) carved from a slab: a store's pre-image, the
    * baseline of the lines it starts to track. A typed array of its own per store cost an
-   * off-heap allocation (a third of the file system's time in bench:fs); views of a shared
-   * slab cost an object. A slab lives while any baseline cut from it does (at most
-   * PRE_SLAB_BYTES held by a line that stays uncertain long).
+   * off-heap allocation (a third of the file system's time in bench:fs). Returns where in
+   * `preSlab` (as it is after the call) the copy starts; records keep (slab, offset), no
+   * view. A slab lives while any baseline cut from it does (at most PRE_SLAB_BYTES held by
+   * a line that stays uncertain long).
    */
-  private preImage(page: Uint8Array, from: number, length: number): Uint8Array {
+  private preImage(page: Uint8Array, from: number, length: number): number {
     if (this.preOffset + length > this.preSlab.length) {
       // small first (a recovery's device stores a few blocks), doubling to PRE_SLAB_BYTES
       this.preSlab = new Uint8Array(Math.max(Math.min(PRE_SLAB_BYTES, Math.max(4096, 2 * this.preSlab.length)), length));
       this.preOffset = 0;
     }
+    const slab = this.preSlab;
     const at = this.preOffset;
-    this.preSlab.set(page.subarray(from, from + length), at);
+    if (length <= SMALL_COPY_BYTES) for (let i = 0; i < length; i++) slab[at + i] = page[from + i] as number;
+    else slab.set(page.subarray(from, from + length), at);
     this.preOffset = at + length;
-    return this.preSlab.subarray(at, at + length);
+    return at;
   }
 
   /** The newest version of an uncertain line, or -1 when the line is settled. */
@@ -956,8 +961,10 @@ export class PmemDevice {
     if (kept >= track.newest) return;
     track.entries = track.entries.filter((e) => e.unit <= kept);
     const restored = track.snapAt(kept).slice();
-    track.page.set(restored, track.pageOffset);
-    this.coherent.mutations++;
+    // through writablePage: a write counts as one (mutations, the page's cached digest)
+    const page = this.coherent.writablePage(Math.floor((track.lineIndex * LINE_BYTES) / PAGE_BYTES));
+    assert(page === track.page, 'an uncertain line lives in a page its memory owns');
+    page.set(restored, track.pageOffset);
     const newest = track.entries[track.entries.length - 1];
     if (newest !== undefined) newest.snap = undefined;
     // Discarded versions never persist: a clean still pending on them writes nothing.
@@ -1064,6 +1071,8 @@ function wordMask(lo: number, hi: number): number {
 const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
 /** Bytes of a slab that stores' pre-images are cut from. */
 const PRE_SLAB_BYTES = 64 << 10;
+/** Below this, a loop copies faster than making a view to `set` from. */
+const SMALL_COPY_BYTES = 256;
 /** Retired tracks kept for reuse (enough for a few 4 KiB blocks in flight). */
 const TRACK_POOL_LIMIT = 4096;
 

@@ -58,9 +58,8 @@ export class SparseMemory implements MediaSource {
   private sortedOwn: number[] | undefined;
   private merged: number[] | undefined;
   private mergedFrom: [readonly number[] | undefined, readonly number[] | undefined] = [undefined, undefined];
-  /** Per page: how many times it was handed out for writing, and its digest at that count. */
-  private readonly pageWrites = new Map<number, number>();
-  private readonly pageHashes = new Map<number, { writes: number; hash: string }>();
+  /** Digests of pages not written since they were taken. */
+  private readonly pageHashes = new Map<number, string>();
 
   constructor(sizeBytes: number, base?: MediaSource) {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0 && sizeBytes % PAGE_BYTES === 0,
@@ -89,7 +88,8 @@ export class SparseMemory implements MediaSource {
       this.sortedOwn = undefined;
     }
     this.mutations++;
-    this.pageWrites.set(pageIndex, (this.pageWrites.get(pageIndex) ?? 0) + 1);
+    // a write ends the page's cached digest (no map work at all while none is cached)
+    if (this.pageHashes.size > 0) this.pageHashes.delete(pageIndex);
     return page;
   }
 
@@ -99,11 +99,10 @@ export class SparseMemory implements MediaSource {
       const below = this.base as (MediaSource & Partial<PageDigests>) | undefined;
       return below?.pageDigest ? below.pageDigest(pageIndex) : below ? plainPageDigest(below, pageIndex) : undefined;
     }
-    const writes = this.pageWrites.get(pageIndex) ?? 0;
     const cached = this.pageHashes.get(pageIndex);
-    if (cached !== undefined && cached.writes === writes) return cached.hash;
+    if (cached !== undefined) return cached;
     const hash = plainPageDigest(this, pageIndex);
-    if (hash !== undefined) this.pageHashes.set(pageIndex, { writes, hash });
+    if (hash !== undefined) this.pageHashes.set(pageIndex, hash);
     return hash;
   }
 
