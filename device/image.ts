@@ -22,16 +22,28 @@ export class OverlayImage implements MediaSource {
     this.sizeBytes = base.sizeBytes;
     this.base = base;
     this.baseMutations = base.mutations;
-    for (const [lineIndex, bytes] of lineValues) {
+    const values = Array.isArray(lineValues) ? (lineValues as ReadonlyArray<readonly [number, Uint8Array]>) : [...lineValues];
+    // the pages it decides, in one buffer (an allocation per page was most of building one)
+    const pageIndices: number[] = [];
+    const seen = new Set<number>();
+    for (const [lineIndex] of values) {
+      const pageIndex = Math.floor((lineIndex * LINE_BYTES) / PAGE_BYTES);
+      if (!seen.has(pageIndex)) {
+        seen.add(pageIndex);
+        pageIndices.push(pageIndex);
+      }
+    }
+    const buffer = new Uint8Array(pageIndices.length * PAGE_BYTES);
+    pageIndices.forEach((pageIndex, i) => {
+      const page = buffer.subarray(i * PAGE_BYTES, (i + 1) * PAGE_BYTES);
+      const below = base.readPage(pageIndex);
+      if (below !== undefined) page.set(below);
+      this.pages.set(pageIndex, page);
+    });
+    for (const [lineIndex, bytes] of values) {
       assert(bytes.length === LINE_BYTES, 'a line value is one line long');
       const addr = lineIndex * LINE_BYTES;
-      const pageIndex = Math.floor(addr / PAGE_BYTES);
-      let page = this.pages.get(pageIndex);
-      if (page === undefined) {
-        page = base.readPage(pageIndex)?.slice() ?? new Uint8Array(PAGE_BYTES);
-        this.pages.set(pageIndex, page);
-      }
-      page.set(bytes, addr % PAGE_BYTES);
+      (this.pages.get(Math.floor(addr / PAGE_BYTES)) as Uint8Array).set(bytes, addr % PAGE_BYTES);
     }
   }
 
