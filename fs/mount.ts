@@ -187,6 +187,7 @@ function journalIo(device: PmemDevice, sb: Superblock, jblocks: readonly number[
     journalBlocks: jblocks.length,
     fsBlocks: sb.blocksCount,
     readBlock: (index: number) => device.load(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
+    viewBlock: (index: number) => device.view(jblocks[index] * BLOCK_BYTES, BLOCK_BYTES),
     writeHome: api === undefined
       ? () => assert(false, 'reading the log writes nothing')
       : (block: number, bytes: Uint8Array) => writeChangedLines(device, api, block * BLOCK_BYTES, bytes),

@@ -50,6 +50,9 @@ export interface JournalIo {
   readonly fsBlocks: number;
   /** The BLOCK_BYTES bytes of journal block `journalIndex`. */
   readBlock(journalIndex: number): Uint8Array;
+  /** The same bytes without a copy, valid until the next write (replay copies a logged
+   * block out of it before writing it home); readBlock when absent. */
+  viewBlock?(journalIndex: number): Uint8Array;
   /** Write a replayed block to its home location. */
   writeHome(block: number, bytes: Uint8Array): void;
 }
@@ -225,7 +228,7 @@ function replayPass(
         return;
       }
       const copyIndex = advanceLogIndex(descriptor.firstCopyIndex, i, jsb.first, jsb.maxlen);
-      io.writeHome(tag.block, unescapeFromLog(readJournal(io, copyIndex), tag.escaped));
+      io.writeHome(tag.block, unescapeFromLog(readJournal(io, copyIndex, true), tag.escaped));
       blocksReplayed++;
     });
   }
@@ -327,8 +330,9 @@ function checkSuperblock(jsb: JournalSuperblock, io: JournalIo): void {
   }
 }
 
-function readJournal(io: JournalIo, index: number): Uint8Array {
-  const bytes = io.readBlock(index);
+/** Journal block `index`; with `view`, possibly the device's own bytes (copy before any write). */
+function readJournal(io: JournalIo, index: number, view = false): Uint8Array {
+  const bytes = view && io.viewBlock !== undefined ? io.viewBlock(index) : io.readBlock(index);
   assert(bytes.length === BLOCK_BYTES, () => `JournalIo.readBlock(${index}) returned ${bytes.length} bytes`);
   return bytes;
 }
