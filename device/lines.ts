@@ -3,6 +3,10 @@
  * the rules that turn what has been reached into what is guaranteed
  * (spec/persistence-model.md sections 2 and 4). Shared by the device (which grows these
  * records as instructions run) and the crash model (which reads them at a crash point).
+ * Also the device's compact storage of the common case, which the crash model never sees
+ * directly: `Run` (a store's lines while each holds that store's version alone) and
+ * `PendingRange` (consecutive pending items of one loop); the device turns them into
+ * `LineTrack`s and `PendingItem`s on demand.
  *
  * Invariants: a track's entries are in increasing unit order and all newer than `base`;
  * a reached level never decreases; raising a level raises every weaker level with it; only
@@ -192,8 +196,9 @@ export function guaranteedVersion(profile: Profile, kind: CrashKind, r: Reached)
  * at the base or at the line's own unit, the same for every line of the span (a flag per
  * level), so a store, a run of cleans over it and the barrier completing them cost a few
  * objects, not a few per line. A run never crosses a page and never holds a flush hint.
- * It is split where a later store, a clean of a different kind or level, or anything else
- * would make its lines differ; a split-off line becomes a `LineTrack` with the same content.
+ * It is split where a completion raises part of it, and a line leaves it (becoming a
+ * `LineTrack` with the same content) wherever anything else would make its lines differ: a
+ * later store, a clean whose snapshot is not the line's unit, DC IVAC, CLFLUSH, a flush hint.
  */
 export class Run {
   poc = false;
