@@ -2,7 +2,8 @@
  * Timing helpers for the benchmarks: fixed work, repeated, the median kept.
  *
  * Owns: reading the clock (`process.hrtime.bigint`, monotonic, nanoseconds), repeating a
- * measurement, and formatting a result table. bench/ is the one place below cli/ that may
+ * measurement, measuring memory in use after a full collection, and formatting a result
+ * table. bench/ is the one place below cli/ that may
  * read the clock: nothing it measures depends on the time it reads.
  *
  * Invariants: a repetition does a fixed amount of work and reports how long it took (never
@@ -11,6 +12,8 @@
  * timed repetitions, with their spread, so one repetition hit by a garbage collection or a
  * trace-array doubling neither sets nor hides the figure.
  */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { assert } from '../core';
 
 export interface RepeatOptions {
@@ -27,6 +30,20 @@ export interface Timing {
 }
 
 /** Nanoseconds since an arbitrary origin; only differences mean anything. */
+let collect: (() => void) | undefined;
+
+/** V8 heap in use plus array buffers (where device pages and traces live), after a full
+ * collection (the gc function is exposed on first use). */
+export function memoryInUse(): number {
+  if (collect === undefined) {
+    v8.setFlagsFromString('--expose-gc');
+    collect = vm.runInNewContext('gc') as () => void;
+  }
+  collect();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 export function nowNanos(): bigint {
   return process.hrtime.bigint();
 }

@@ -12,21 +12,10 @@
  *
  * Memory is not time: the figures are the same on any machine, give or take the collector.
  */
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { runCampaign } from '../crash/campaign';
-import { formatTable } from './harness';
+import { formatTable, memoryInUse } from './harness';
 
 const MiB = 1 << 20;
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-function usedBytes(): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 function unitsArgument(): number {
   const at = process.argv.indexOf('--units');
@@ -42,7 +31,7 @@ function unitsArgument(): number {
 async function main(): Promise<void> {
   const units = unitsArgument();
   const tenth = Math.max(1, Math.floor(units / 10));
-  const start = usedBytes();
+  const start = memoryInUse();
   // per tenth of the run: the least and the most in use after a unit (a floor that rises is retention)
   const floors: number[] = [];
   const peaks: number[] = [];
@@ -57,7 +46,7 @@ async function main(): Promise<void> {
     onRecord: () => {
       const at = Math.min(Math.floor(done / tenth), 9);
       done++;
-      const used = usedBytes() - start;
+      const used = memoryInUse() - start;
       floors[at] = Math.min(floors[at] ?? Infinity, used);
       peaks[at] = Math.max(peaks[at] ?? -Infinity, used);
       if (done % tenth === 0) process.stderr.write(`  ${done}/${units} units\n`);

@@ -354,12 +354,12 @@ export class PmemDevice {
   }
 
   dcCvap(addr: number): void {
-    if (!this.profile.hasDcCvap) this.undefinedArm('DC CVAP', 'it needs FEAT_DPB');
+    this.requireClean('cvap');
     this.clean('cvap', addr, LEVEL_POP);
   }
 
   dcCvadp(addr: number): void {
-    if (!this.profile.hasDcCvadp) this.undefinedArm('DC CVADP', 'it needs FEAT_DPB2');
+    this.requireClean('cvadp');
     this.clean('cvadp', addr, LEVEL_PODP);
   }
 
@@ -370,12 +370,7 @@ export class PmemDevice {
    */
   cleanEach(op: CleanOp, first: number, end: number): void {
     if (first >= end) return;
-    switch (op) {
-      case 'cvau': case 'cvac': case 'civac': this.requireArm(`DC ${op.toUpperCase()}`); break;
-      case 'cvap': if (!this.profile.hasDcCvap) this.undefinedArm('DC CVAP', 'it needs FEAT_DPB'); break;
-      case 'cvadp': if (!this.profile.hasDcCvadp) this.undefinedArm('DC CVADP', 'it needs FEAT_DPB2'); break;
-      case 'clwb': case 'clflushopt': this.requireX86(op.toUpperCase()); break;
-    }
+    this.requireClean(op);
     const level = CLEAN_LEVEL[op];
     if (this.cleanRunAtOnce(op, level, first, end)) return;
     for (let addr = first; addr < end; addr += LINE_BYTES) {
@@ -1061,6 +1056,16 @@ export class PmemDevice {
   private checkRange(addr: number, length: number, what: string): void {
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || addr < 0 || length < 0 || addr + length > this.sizeBytes) {
       throw new RangeError(`${what} of ${length} bytes at ${addr} is outside the ${this.sizeBytes}-byte device`);
+    }
+  }
+
+  /** UndefinedInstruction unless the profile has this clean (before it has any effect). */
+  private requireClean(op: CleanOp): void {
+    switch (op) {
+      case 'cvau': case 'cvac': case 'civac': this.requireArm(`DC ${op.toUpperCase()}`); break;
+      case 'cvap': if (!this.profile.hasDcCvap) this.undefinedArm('DC CVAP', 'it needs FEAT_DPB'); break;
+      case 'cvadp': if (!this.profile.hasDcCvadp) this.undefinedArm('DC CVADP', 'it needs FEAT_DPB2'); break;
+      case 'clwb': case 'clflushopt': this.requireX86(op.toUpperCase()); break;
     }
   }
 

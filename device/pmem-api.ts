@@ -169,9 +169,7 @@ export function pmemApi(name: string, device: PmemDevice): PmemApi {
   }
   const def = FLAVOURS[name];
   const clean = (addr: number, length: number): void => {
-    if (length <= 0) return;
-    const first = canaryActive('naive-flush-loop') ? addr : Math.floor(addr / LINE_BYTES) * LINE_BYTES;
-    device.cleanEach(def.cleanOp(device), first, addr + length);
+    if (length > 0) device.cleanEach(def.cleanOp(device), loopStart(addr), addr + length);
   };
   const api: PmemApi = {
     name,
@@ -201,8 +199,13 @@ export function pmemApi(name: string, device: PmemDevice): PmemApi {
  * flavours' `clean` walks the same addresses through `PmemDevice.cleanEach`). */
 export function forEachLine(addr: number, length: number, visit: (lineAddr: number) => void): void {
   if (length <= 0) return;
-  if (canaryActive('naive-flush-loop')) for (let p = addr; p < addr + length; p += LINE_BYTES) visit(p);
-  else for (let line = Math.floor(addr / LINE_BYTES) * LINE_BYTES; line < addr + length; line += LINE_BYTES) visit(line);
+  for (let at = loopStart(addr); at < addr + length; at += LINE_BYTES) visit(at);
+}
+
+/** Where a by-address loop over a range starting at `addr` begins: the start rounded down
+ * to a line (canary: not rounded, so the last partial line can be missed). */
+function loopStart(addr: number): number {
+  return canaryActive('naive-flush-loop') ? addr : Math.floor(addr / LINE_BYTES) * LINE_BYTES;
 }
 
 const truthCache = new Map<string, boolean>();

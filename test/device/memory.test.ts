@@ -6,27 +6,16 @@
  * collection. A control holds the measure honest: the same count sees a retained 96 MiB
  * buffer, so a device that allocated its whole size densely could not pass.
  */
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { PmemDevice } from '../../device/device';
 import { mkfs } from '../../fs/mkfs';
 import { mount } from '../../fs/mount';
+import { memoryInUse } from '../../bench/harness';
 
 const MiB = 1 << 20;
 const LIMIT_BYTES = 64 * MiB;
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** V8 heap in use plus array buffers, after a full collection. */
-function used(): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
-
 test('a 1 GiB device with 4 MiB written through the file system, trace on, adds under 64 MiB', () => {
-  const before = used();
+  const before = memoryInUse();
   const device = new PmemDevice({ trace: true });
   expect(device.sizeBytes).toBe(1 << 30);
   mkfs(device, { seed: 'memory' });
@@ -36,16 +25,16 @@ test('a 1 GiB device with 4 MiB written through the file system, trace on, adds 
   const fd = fs.openSync('/f0', 'r');
   fs.fsyncSync(fd);
   fs.closeSync(fd);
-  const grown = used() - before;
+  const grown = memoryInUse() - before;
   console.log(`1 GiB device, 4 MiB written, trace on: ${(grown / MiB).toFixed(1)} MiB (limit ${LIMIT_BYTES / MiB})`);
   expect(grown).toBeLessThan(LIMIT_BYTES);
   expect(fs.readFileSync('/f63')).toEqual(Buffer.from(chunk)); // keeps the device alive to here
 });
 
 test('control: the measure counts memory outside the V8 heap (a retained 96 MiB buffer shows)', () => {
-  const before = used();
+  const before = memoryInUse();
   const dense = new Uint8Array(96 * MiB).fill(1);
-  const grown = used() - before;
+  const grown = memoryInUse() - before;
   expect(grown).toBeGreaterThan(LIMIT_BYTES);
   expect(dense[dense.length - 1]).toBe(1);
 });
