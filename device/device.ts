@@ -32,7 +32,7 @@ import type { ReadTrace } from './read-trace';
 import { OverlayImage } from './image';
 import { COST_NANOS, barrierNanos, storeNanos } from './cost';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
-import { LineTrack, PendingItem, PendingKind, PendingRange, Run, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, pendingItemOf, raiseLevel } from './lines';
+import { LineTrack, PendingItem, PendingKind, PendingRange, Run, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, pendingItemOf, raiseLevel, settledAt } from './lines';
 import { CrashImage, CrashPoint, CrashState } from './crash';
 
 /** The cleans a flavour's by-address loop issues (`cleanEach`). */
@@ -412,6 +412,78 @@ export class PmemDevice {
     this.linesView = undefined;
     this.pendingView = undefined;
     this.instructionCount = instruction + n;
+    return true;
+  }
+
+  /**
+   * A store of `bytes` at `addr`, `cleanEach(op, first, addr + bytes.length)` (a flavour's
+   * loop starts at `first`, the store's address rounded down to a line), then DSB SY: Linux
+   * arm64's memcpy_flushcache. The same instructions, crash points, trace events, units,
+   * pending ids and counters as issuing the three; done in one step where nothing can tell
+   * the difference (`storeCleanDsbAtOnce`).
+   */
+  storeCleanDsb(addr: number, bytes: Uint8Array, op: CleanOp, first: number): void {
+    if (first === Math.floor(addr / LINE_BYTES) * LINE_BYTES && this.storeCleanDsbAtOnce(addr, bytes, op)) return;
+    this.store(addr, bytes);
+    if (bytes.length > 0) this.cleanEach(op, first, addr + bytes.length);
+    this.dsb('sy');
+  }
+
+  /**
+   * `storeCleanDsb` in one step when its lines come and go within it: no instruction hook
+   * and no armed power failure among its instructions; the store within one page, on lines
+   * no record tracks; nothing pending before it (so the DSB completes its cleans alone); a
+   * clean the profile has whose level settles a line on it; no store buffer (eADR). Then the
+   * store's units are settled by the DSB and nothing of it stays uncertain: only the coherent
+   * bytes, the counters, the trace and the ids move, as they would one by one. False
+   * (nothing done) otherwise.
+   */
+  private storeCleanDsbAtOnce(addr: number, bytes: Uint8Array, op: CleanOp): boolean {
+    const length = bytes.length;
+    if (this.onInstruction !== undefined || length === 0 || this.pendingRanges.length !== 0 || this.profile.eadr) return false;
+    if (!(addr >= 0 && Number.isSafeInteger(addr) && addr + length <= this.sizeBytes)) return false;
+    if (op === 'clwb' || op === 'clflushopt' || op === 'cvau' || this.profile.isa !== 'arm') return false;
+    if ((op === 'cvap' && !this.profile.hasDcCvap) || (op === 'cvadp' && !this.profile.hasDcCvadp)) return false;
+    const level = CLEAN_LEVEL[op];
+    if (!settledAt(this.profile, level)) return false;
+    const pageIndex = Math.floor(addr / PAGE_BYTES);
+    if (Math.floor((addr + length - 1) / PAGE_BYTES) !== pageIndex) return false;
+    const firstLine = Math.floor(addr / LINE_BYTES);
+    const n = Math.floor((addr + length - 1) / LINE_BYTES) - firstLine + 1;
+    const instruction = this.instructionCount;
+    if (this.powerFailAt !== undefined && this.powerFailAt >= instruction && this.powerFailAt < instruction + n + 2) return false;
+    if (this.tracks.size > 0) for (let i = 0; i < n; i++) if (this.tracks.has(firstLine + i)) return false;
+    if (this.runLines > 0) {
+      const slots = this.runsByPage.get(pageIndex)?.slots;
+      if (slots !== undefined) for (let i = 0, from = firstLine % PAGE_LINES; i < n; i++) if (slots[from + i] !== undefined) return false;
+    }
+    // the store
+    this.readTrace?.stored(addr, length);
+    this.stats.stores++;
+    this.stats.storeBytes += length;
+    this.stats.costNanos += storeNanos(length);
+    this.coherent.writablePage(pageIndex).set(bytes, addr - pageIndex * PAGE_BYTES);
+    const firstUnit = this.nextUnit;
+    this.nextUnit += n;
+    const trace = this.trace;
+    trace?.record('store', '', instruction, addr, length, firstUnit, firstUnit + n - 1);
+    // its cleans, each queued with its line's unit
+    const id = this.nextPendingId;
+    this.nextPendingId += n;
+    if (trace !== undefined) {
+      const code = DC_OP_CODES[op as Exclude<CleanOp, 'clwb' | 'clflushopt'>];
+      for (let i = 0; i < n; i++) trace.recordCoded(KIND_DC, code, instruction + 1 + i, (firstLine + i) * LINE_BYTES, LINE_BYTES, id + i, firstUnit + i);
+    }
+    this.stats.cleans += n;
+    this.stats.flushedBytes += n * LINE_BYTES;
+    for (let i = 0; i < n; i++) this.stats.costNanos += COST_NANOS.cleanIssue;
+    // the DSB SY completes them: every line reaches `level`, which settles it
+    this.stats.barriers++;
+    this.stats.costNanos += barrierNanos(n);
+    trace?.record('dsb', 'sy', instruction + 1 + n, 0, 0, -1, this.epoch);
+    this.linesView = undefined;
+    this.pendingView = undefined;
+    this.instructionCount = instruction + n + 2;
     return true;
   }
 

@@ -17,7 +17,7 @@
  * class per record; no object is spread or grown after construction.
  */
 import { LINE_BYTES } from '../core/limits';
-import { CrashKind, LEVEL_POC, LEVEL_PODP, LEVEL_POP, Level, Profile } from './profiles';
+import { CrashKind, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile } from './profiles';
 
 export interface VersionEntry {
   /** The store unit that made this version; also the version's name. */
@@ -271,17 +271,18 @@ export class Run {
 
   /** Whether every line's version is guaranteed under every crash kind of the profile. */
   settled(profile: Profile): boolean {
-    for (const kind of profile.crashKinds) {
-      if (kind === 'instantaneous') {
-        if (!this.podp) return false;
-        continue;
-      }
-      const level = profile.persistLevel;
-      const reached = level === null ? false : level === LEVEL_POC ? this.poc : level === LEVEL_POP ? this.pop : this.podp;
-      if (!reached) return false;
-    }
-    return true;
+    return settledAt(profile, this.podp ? LEVEL_PODP : this.pop ? LEVEL_POP : this.poc ? LEVEL_POC : LEVEL_POU);
   }
+}
+
+/** Whether a version that reached `level` (and so every level before it) is guaranteed
+ * under every crash kind of the profile. */
+export function settledAt(profile: Profile, level: Level): boolean {
+  for (const kind of profile.crashKinds) {
+    const needed = kind === 'instantaneous' ? LEVEL_PODP : profile.persistLevel;
+    if (needed === null || level < needed) return false;
+  }
+  return true;
 }
 
 export const FULL_LINE_MASK = 0xff;

@@ -67,7 +67,7 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
     synchronous: true, claimsWmbPmem: true,
     summary: 'mainline: copy, DC CVAP per line, DSB SY; pmem_wmb is DSB ST',
     cleanOp: cvapOrCvac,
-    memcpyFlushcache: (d, dst, src, clean) => { d.store(dst, src); clean(dst, src.length); d.dsb('sy'); },
+    memcpyFlushcache: (d, dst, src) => d.storeCleanDsb(dst, src, cvapOrCvac(d), loopStart(dst)),
     wbCachePmem: (d, clean, addr, length) => { d.dmb('osh'); clean(addr, length); d.dsb('sy'); },
     pmemWmb: (d) => d.dsb('st'),
     // Linux dcache_inval_poc: clean+invalidate partial edge lines, invalidate whole ones.

@@ -30,6 +30,8 @@ const PROGRAMS_PER_PROFILE = 6;
 const STEPS = 40;
 
 type Digest = ReturnType<typeof createHash>;
+/** The device's private one-step memcpy_flushcache, for the spies below. */
+type OneStep = { storeCleanDsbAtOnce: (...args: unknown[]) => boolean };
 
 function fingerprintPoint(device: PmemDevice, hash: Digest, deep: boolean): void {
   const tracks = [...device.lines.values()].sort((a, b) => a.lineIndex - b.lineIndex);
@@ -66,9 +68,12 @@ function flavoursFor(device: PmemDevice): PmemApiName[] {
  * One seeded program: `points` fingerprints every instruction's crash point (with a hook
  * on the device, as the crash engine runs it), `steps` what the device holds after each
  * call of the program and at its end (the same with or without a hook: `hooked` false lets
- * the device take the paths it takes when nothing watches it, `cleanEach` in one step).
+ * the device take the paths it takes when nothing watches it, `cleanEach` and
+ * memcpy_flushcache in one step). `drained` issues a full barrier before each
+ * memcpyFlushcache and uses linux-arm64 on Arm (a program of its own: its points are not
+ * in the fixture).
  */
-function runProgram(profile: ProfileName, seed: number, hooked = true): { points: string; steps: string } {
+function runProgram(profile: ProfileName, seed: number, hooked = true, drained = false): { points: string; steps: string } {
   const rng = Rng.fromSeed(`fingerprint-${profile}-${seed}`);
   const hash = createHash('sha256');
   const steps = createHash('sha256');
@@ -81,7 +86,8 @@ function runProgram(profile: ProfileName, seed: number, hooked = true): { points
     ...(hooked ? { onInstruction: (instruction: number, d: PmemDevice) => fingerprintPoint(d, hash, instruction % deepEvery === 0) } : {}),
   });
   const flavours = flavoursFor(device);
-  const api = pmemApi(flavours[seed % flavours.length], device);
+  // `drained` programs on Arm all take Linux's flavour, the one with a one-step path
+  const api = pmemApi(drained && device.profile.isa === 'arm' ? 'linux-arm64' : flavours[seed % flavours.length], device);
   const bytes = (n: number): Uint8Array => {
     const b = new Uint8Array(n);
     for (let i = 0; i < n; i++) b[i] = rng.below(256);
@@ -93,7 +99,13 @@ function runProgram(profile: ProfileName, seed: number, hooked = true): { points
     try {
       switch (choice) {
         case 0: case 1: { const n = 1 + rng.below(rng.bool(0.3) ? 6000 : 200); device.store(addr(n), bytes(n)); break; }
-        case 2: case 3: { const n = 1 + rng.below(rng.bool(0.4) ? 5000 : 300); api.memcpyFlushcache(addr(n), bytes(n)); break; }
+        case 2: case 3: {
+          const n = 1 + rng.below(rng.bool(0.4) ? 5000 : 300);
+          // `drained`: nothing pending before it, as on a file system's commit path
+          if (drained) { if (device.profile.isa === 'arm') device.dsb('sy'); else device.mfence(); }
+          api.memcpyFlushcache(addr(n), bytes(n));
+          break;
+        }
         case 4: { const n = 1 + rng.below(4096); api.wbCachePmem(addr(n), n); break; }
         case 5: api.pmemWmb(); break;
         case 6: { const n = 1 + rng.below(2000); api.clearPmem(addr(n), n); break; }
@@ -116,6 +128,7 @@ function runProgram(profile: ProfileName, seed: number, hooked = true): { points
       steps.update(`U${(err as Error).message};`);
     }
     fingerprintPoint(device, steps, false);
+    steps.update(device.coherent.read(0, REGION));
   }
   const trace = device.trace;
   for (const h of [hash, steps]) {
@@ -167,22 +180,53 @@ describe('the device representation keeps the model', () => {
     expect(differing).toEqual([]);
   }, 300_000);
 
-  it('a device nothing watches (clean loops over a run in one step) ends every call as a watched one does', () => {
+  it('a device nothing watches (clean loops and memcpy_flushcache in one step) ends every call as a watched one does', () => {
+    const atOnce = jest.spyOn(PmemDevice.prototype as unknown as OneStep, 'storeCleanDsbAtOnce');
     let bulk = 0;
-    for (const profile of PROFILE_NAMES) {
-      for (let seed = 0; seed < PROGRAMS_PER_PROFILE; seed++) {
-        expect([profile, seed, runProgram(profile, seed, false).steps]).toEqual([profile, seed, runProgram(profile, seed, true).steps]);
-        bulk++;
+    let taken = 0;
+    try {
+      for (const drained of [false, true]) {
+        for (const profile of PROFILE_NAMES) {
+          for (let seed = 0; seed < PROGRAMS_PER_PROFILE; seed++) {
+            const unwatched = runProgram(profile, seed, false, drained).steps;
+            taken += atOnce.mock.results.filter((r) => r.value === true).length;
+            atOnce.mockClear();
+            expect([profile, seed, drained, unwatched]).toEqual([profile, seed, drained, runProgram(profile, seed, true, drained).steps]);
+            bulk++;
+          }
+        }
       }
+    } finally {
+      atOnce.mockRestore();
     }
-    expect(bulk).toBe(PROFILE_NAMES.length * PROGRAMS_PER_PROFILE);
-    // the one-step path is taken: a 4 KiB memcpyFlushcache on an unwatched device
+    expect(bulk).toBe(2 * PROFILE_NAMES.length * PROGRAMS_PER_PROFILE);
+    // the programs take the one-step memcpy_flushcache (watched devices never do)
+    expect(taken).toBeGreaterThan(50);
+    // the one-step paths are taken: a 4 KiB memcpyFlushcache on an unwatched device
     const device = new PmemDevice({ sizeBytes: DEVICE_BYTES, profile: 'armv8.2' });
-    const spy = jest.spyOn(device as unknown as { clean: () => void }, 'clean');
+    const clean = jest.spyOn(device as unknown as { clean: () => void }, 'clean');
+    const store = jest.spyOn(device, 'store');
     pmemApi('linux-arm64', device).memcpyFlushcache(0, new Uint8Array(4096).fill(1));
-    expect(spy).not.toHaveBeenCalled();
+    expect(clean).not.toHaveBeenCalled();
+    expect(store).not.toHaveBeenCalled();
     expect(device.trace?.length).toBe(1 + 64 + 1);
   }, 120_000);
+
+  it('the comparison of watched and unwatched devices fails when the one-step memcpy_flushcache counts one clean too many', () => {
+    const proto = PmemDevice.prototype as unknown as OneStep;
+    const original = proto.storeCleanDsbAtOnce;
+    const broken = jest.spyOn(proto, 'storeCleanDsbAtOnce').mockImplementation(function (this: PmemDevice, ...args: unknown[]) {
+      const done = original.apply(this, args);
+      if (done) this.stats.cleans++;
+      return done;
+    });
+    try {
+      const differs = PROFILE_NAMES.some((profile) => runProgram(profile, 0, false, true).steps !== runProgram(profile, 0, true, true).steps);
+      expect(differs).toBe(true);
+    } finally {
+      broken.mockRestore();
+    }
+  });
 
   it('a fingerprint tells a clean to the PoC from one to the PoP (the check can fail)', () => {
     const digestAfter = (clean: (d: PmemDevice) => void): string => {
