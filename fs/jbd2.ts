@@ -177,12 +177,14 @@ export function decodeRevoke(bytes: Uint8Array, where: string): number[] {
   return blocks;
 }
 
-/** For logging: the copy to write in the log and whether it was escaped. Never modifies `block`. */
+/** For logging: the bytes to write in the log (`block` itself, or a copy with the magic
+ * zeroed when it starts with it) and whether they were escaped. Never modifies `block`. */
 export function escapeForLog(block: Uint8Array): { copy: Uint8Array; escaped: boolean } {
   assertBlock(block);
-  const copy = block.slice();
   const escaped = readU32BE(block, 0) === JBD2_MAGIC;
-  if (escaped) copy.fill(0, 0, 4);
+  if (!escaped) return { copy: block, escaped };
+  const copy = block.slice();
+  copy.fill(0, 0, 4);
   return { copy, escaped };
 }
 

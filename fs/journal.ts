@@ -82,6 +82,8 @@ export class Journal implements Committer {
   private readonly live: LiveTransaction[] = [];
   /** Lazy: each home block a live transaction logged, its newest committed copy and the tid that logged it. */
   private readonly checkpointCopies = new Map<number, { bytes: Uint8Array; tid: number }>();
+  /** Blocks a commit builds its header blocks in (reused by the next commit). */
+  private readonly scratch: Uint8Array[] = [];
 
   constructor(private readonly o: JournalOptions) {
     this.jsb = { ...o.jsb };
@@ -150,6 +152,13 @@ export class Journal implements Committer {
     const next = (index: number) => (canaryActive('log-wrap-off-by-one') && index === this.jsb.maxlen - 2
       ? this.jsb.first // canary: wraps before the log's last block
       : nextLogIndex(index, this.jsb.first, this.jsb.maxlen));
+    // header blocks (descriptors, revokes, the commit block) are built in the journal's own
+    // scratch blocks: every write of this commit is issued before it returns
+    let headers = 0;
+    const scratch = (): Uint8Array => {
+      if (headers === this.scratch.length) this.scratch.push(new Uint8Array(BLOCK_BYTES));
+      return this.scratch[headers++];
+    };
     const place = (bytes: Uint8Array) => {
       const index = at;
       log.push(() => this.writeJournalBlock(index, bytes));
@@ -158,12 +167,12 @@ export class Journal implements Committer {
     for (let i = 0; i < blocks.length; i += DESCRIPTOR_TAGS_MAX) {
       const chunk = blocks.slice(i, i + DESCRIPTOR_TAGS_MAX);
       const copies = chunk.map((b) => escapeForLog(meta.peek(b)));
-      place(encodeDescriptor(tid, chunk.map((block, k) => ({ block, escaped: copies[k].escaped }))));
+      place(encodeDescriptor(tid, chunk.map((block, k) => ({ block, escaped: copies[k].escaped })), scratch()));
       for (const c of copies) place(c.copy);
     }
-    for (let i = 0; i < revokes.length; i += REVOKE_RECORDS_MAX) place(encodeRevoke(tid, revokes.slice(i, i + REVOKE_RECORDS_MAX)));
+    for (let i = 0; i < revokes.length; i += REVOKE_RECORDS_MAX) place(encodeRevoke(tid, revokes.slice(i, i + REVOKE_RECORDS_MAX), scratch()));
     const commitAt = at;
-    const commitBlock = encodeCommit(tid, this.o.now());
+    const commitBlock = encodeCommit(tid, this.o.now(), scratch());
     at = next(at);
     const newHead = at;
 
@@ -188,7 +197,16 @@ export class Journal implements Committer {
     });
     if (this.lazy) {
       for (const block of tx.revokedBlocks) this.checkpointCopies.delete(block);
-      for (const block of blocks) this.checkpointCopies.set(block, { bytes: meta.peek(block).slice(), tid });
+      for (const block of blocks) {
+        // a copy an older live transaction holds is overwritten in place: every write planned
+        // from it (this commit's room) has been issued by now
+        const held = this.checkpointCopies.get(block);
+        if (held === undefined) this.checkpointCopies.set(block, { bytes: meta.peek(block).slice(), tid });
+        else {
+          held.bytes.set(meta.peek(block));
+          held.tid = tid;
+        }
+      }
       this.live.push({ tid, start: this.head, end: newHead, blocks });
     }
     this.head = newHead;
