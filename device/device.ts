@@ -416,15 +416,17 @@ export class PmemDevice {
   }
 
   /**
-   * A store of `bytes` at `addr`, `cleanEach(op, first, addr + bytes.length)` (a flavour's
-   * loop starts at `first`, the store's address rounded down to a line), then DSB SY: Linux
-   * arm64's memcpy_flushcache. The same instructions, crash points, trace events, units,
-   * pending ids and counters as issuing the three; done in one step where nothing can tell
-   * the difference (`storeCleanDsbAtOnce`).
+   * A store of `bytes` at `addr`, with `dmb` a DMB of that kind, `cleanEach(op, first, addr +
+   * bytes.length)` (a flavour's loop starts at `first`, the store's address rounded down to
+   * a line), then DSB SY: Linux arm64's memcpy_flushcache (and, with DMB OSH, its
+   * arch_wb_cache_pmem after a plain store). The same instructions, crash points, trace
+   * events, units, pending ids and counters as issuing them one by one; done in one step
+   * where nothing can tell the difference (`storeCleanDsbAtOnce`).
    */
-  storeCleanDsb(addr: number, bytes: Uint8Array, op: CleanOp, first: number): void {
-    if (first === Math.floor(addr / LINE_BYTES) * LINE_BYTES && this.storeCleanDsbAtOnce(addr, bytes, op)) return;
+  storeCleanDsb(addr: number, bytes: Uint8Array, op: CleanOp, first: number, dmb?: BarrierKind): void {
+    if (first === Math.floor(addr / LINE_BYTES) * LINE_BYTES && this.storeCleanDsbAtOnce(addr, bytes, op, dmb)) return;
     this.store(addr, bytes);
+    if (dmb !== undefined) this.dmb(dmb);
     if (bytes.length > 0) this.cleanEach(op, first, addr + bytes.length);
     this.dsb('sy');
   }
@@ -435,12 +437,13 @@ export class PmemDevice {
    * no record tracks; nothing pending before it (so the DSB completes its cleans alone); a
    * clean the profile has whose level settles a line on it; no store buffer (eADR). Then the
    * store's units are settled by the DSB and nothing of it stays uncertain: only the coherent
-   * bytes, the counters, the trace and the ids move, as they would one by one. False
-   * (nothing done) otherwise.
+   * bytes, the counters, the epoch (a full DMB between), the trace and the ids move, as they
+   * would one by one. False (nothing done) otherwise.
    */
-  private storeCleanDsbAtOnce(addr: number, bytes: Uint8Array, op: CleanOp): boolean {
+  private storeCleanDsbAtOnce(addr: number, bytes: Uint8Array, op: CleanOp, dmb: BarrierKind | undefined): boolean {
     const length = bytes.length;
     if (this.onInstruction !== undefined || length === 0 || this.pendingRanges.length !== 0 || this.profile.eadr) return false;
+    if (dmb !== undefined && !BARRIER_KINDS.includes(dmb)) return false;
     if (!(addr >= 0 && Number.isSafeInteger(addr) && addr + length <= this.sizeBytes)) return false;
     if (op === 'clwb' || op === 'clflushopt' || op === 'cvau' || this.profile.isa !== 'arm') return false;
     if ((op === 'cvap' && !this.profile.hasDcCvap) || (op === 'cvadp' && !this.profile.hasDcCvadp)) return false;
@@ -451,7 +454,8 @@ export class PmemDevice {
     const firstLine = Math.floor(addr / LINE_BYTES);
     const n = Math.floor((addr + length - 1) / LINE_BYTES) - firstLine + 1;
     const instruction = this.instructionCount;
-    if (this.powerFailAt !== undefined && this.powerFailAt >= instruction && this.powerFailAt < instruction + n + 2) return false;
+    const cleansAt = instruction + (dmb === undefined ? 1 : 2);
+    if (this.powerFailAt !== undefined && this.powerFailAt >= instruction && this.powerFailAt < cleansAt + n + 1) return false;
     if (this.tracks.size > 0) for (let i = 0; i < n; i++) if (this.tracks.has(firstLine + i)) return false;
     if (this.runLines > 0) {
       const slots = this.runsByPage.get(pageIndex)?.slots;
@@ -467,12 +471,18 @@ export class PmemDevice {
     this.nextUnit += n;
     const trace = this.trace;
     trace?.record('store', '', instruction, addr, length, firstUnit, firstUnit + n - 1);
+    if (dmb !== undefined) {
+      this.stats.barriers++;
+      this.stats.costNanos += COST_NANOS.dmb;
+      if (FULL_BARRIERS.has(dmb)) this.epoch++;
+      trace?.record('dmb', dmb, instruction + 1, 0, 0, -1, this.epoch);
+    }
     // its cleans, each queued with its line's unit
     const id = this.nextPendingId;
     this.nextPendingId += n;
     if (trace !== undefined) {
       const code = DC_OP_CODES[op as Exclude<CleanOp, 'clwb' | 'clflushopt'>];
-      for (let i = 0; i < n; i++) trace.recordCoded(KIND_DC, code, instruction + 1 + i, (firstLine + i) * LINE_BYTES, LINE_BYTES, id + i, firstUnit + i);
+      for (let i = 0; i < n; i++) trace.recordCoded(KIND_DC, code, cleansAt + i, (firstLine + i) * LINE_BYTES, LINE_BYTES, id + i, firstUnit + i);
     }
     this.stats.cleans += n;
     this.stats.flushedBytes += n * LINE_BYTES;
@@ -480,10 +490,10 @@ export class PmemDevice {
     // the DSB SY completes them: every line reaches `level`, which settles it
     this.stats.barriers++;
     this.stats.costNanos += barrierNanos(n);
-    trace?.record('dsb', 'sy', instruction + 1 + n, 0, 0, -1, this.epoch);
+    trace?.record('dsb', 'sy', cleansAt + n, 0, 0, -1, this.epoch);
     this.linesView = undefined;
     this.pendingView = undefined;
-    this.instructionCount = instruction + n + 2;
+    this.instructionCount = cleansAt + n + 1;
     return true;
   }
 

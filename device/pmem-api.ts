@@ -52,6 +52,8 @@ interface FlavourDef {
   readonly wbCachePmem: (d: PmemDevice, clean: (addr: number, length: number) => void, addr: number, length: number) => void;
   readonly pmemWmb: (d: PmemDevice) => void;
   readonly invalidatePmem: (d: PmemDevice, addr: number, length: number) => void;
+  /** Where the flavour's clear (a store of zeros, then wbCachePmem) has a one-step form. */
+  readonly clearPmem?: (d: PmemDevice, addr: number, length: number) => void;
 }
 
 /** Linux arm64's alternative: DC CVAP where the CPU has DCPOP, DC CVAC otherwise. */
@@ -69,6 +71,8 @@ const FLAVOURS: Record<PmemApiName, FlavourDef> = {
     cleanOp: cvapOrCvac,
     memcpyFlushcache: (d, dst, src) => d.storeCleanDsb(dst, src, cvapOrCvac(d), loopStart(dst)),
     wbCachePmem: (d, clean, addr, length) => { d.dmb('osh'); clean(addr, length); d.dsb('sy'); },
+    // the store of zeros, then wbCachePmem's DMB OSH, clean loop and DSB SY
+    clearPmem: (d, addr, length) => d.storeCleanDsb(addr, new Uint8Array(length), cvapOrCvac(d), loopStart(addr), 'osh'),
     pmemWmb: (d) => d.dsb('st'),
     // Linux dcache_inval_poc: clean+invalidate partial edge lines, invalidate whole ones.
     invalidatePmem: (d, addr, length) => {
@@ -179,6 +183,7 @@ export function pmemApi(name: string, device: PmemDevice): PmemApi {
     wbCachePmem: (addr, length) => def.wbCachePmem(device, clean, addr, length),
     pmemWmb: () => def.pmemWmb(device),
     clearPmem: (addr, length) => {
+      if (def.clearPmem !== undefined) return def.clearPmem(device, addr, length);
       device.store(addr, new Uint8Array(length));
       def.wbCachePmem(device, clean, addr, length);
     },

@@ -70,7 +70,7 @@ function flavoursFor(device: PmemDevice): PmemApiName[] {
  * call of the program and at its end (the same with or without a hook: `hooked` false lets
  * the device take the paths it takes when nothing watches it, `cleanEach` and
  * memcpy_flushcache in one step). `drained` issues a full barrier before each
- * memcpyFlushcache and uses linux-arm64 on Arm (a program of its own: its points are not
+ * memcpyFlushcache and clearPmem and uses linux-arm64 on Arm (a program of its own: its points are not
  * in the fixture).
  */
 function runProgram(profile: ProfileName, seed: number, hooked = true, drained = false): { points: string; steps: string } {
@@ -108,7 +108,12 @@ function runProgram(profile: ProfileName, seed: number, hooked = true, drained =
         }
         case 4: { const n = 1 + rng.below(4096); api.wbCachePmem(addr(n), n); break; }
         case 5: api.pmemWmb(); break;
-        case 6: { const n = 1 + rng.below(2000); api.clearPmem(addr(n), n); break; }
+        case 6: {
+          const n = 1 + rng.below(2000);
+          if (drained) { if (device.profile.isa === 'arm') device.dsb('sy'); else device.mfence(); }
+          api.clearPmem(addr(n), n);
+          break;
+        }
         case 7: if (rng.bool(0.3)) { const n = 1 + rng.below(300); api.invalidatePmem(addr(n), n); } break;
         case 8: api.nvdimmFlush(); break;
         case 9: if (device.profile.isa === 'arm') device.dsb(BARRIER_KINDS[rng.below(BARRIER_KINDS.length)]); else device.sfence(); break;
@@ -210,6 +215,10 @@ describe('the device representation keeps the model', () => {
     expect(clean).not.toHaveBeenCalled();
     expect(store).not.toHaveBeenCalled();
     expect(device.trace?.length).toBe(1 + 64 + 1);
+    // and clearPmem (store, DMB OSH, the clean loop, DSB SY)
+    pmemApi('linux-arm64', device).clearPmem(4096 + 100, 200);
+    expect(store).not.toHaveBeenCalled();
+    expect(device.trace?.length).toBe(66 + 1 + 1 + 4 + 1);
   }, 120_000);
 
   it('the comparison of watched and unwatched devices fails when the one-step memcpy_flushcache counts one clean too many', () => {
