@@ -28,7 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
-import type { PmemDevice } from '../device/device';
+import { PmemDevice } from '../device/device';
 import type { MediaSource } from '../device/media';
 import { OverlayImage } from '../device/image';
 import { type LineRanges, ReadTrace } from '../device/read-trace';
@@ -95,13 +95,120 @@ export interface RecoverOptions {
    * returns the real e2fsck's complaint, or undefined (clean, or not run).
    */
   readonly onRecovered?: (recovered: MediaSource, metadataDigest: string) => string | undefined;
+  /** The unit's cache of the checks after the snapshot (`JudgementCache`); without one,
+   * every image runs them. */
+  readonly cache?: JudgementCache;
+}
+
+/** What the checks after the snapshot yield: fsck after the clean unmount, then, when it is
+ * clean, the log's state and G8. */
+interface AfterSnapshot {
+  readonly fsckProblems: readonly FsckProblem[];
+  readonly notClean?: string;
+  readonly g8?: string;
+}
+
+/**
+ * The checks that follow the snapshot (fsck of the cleanly unmounted image, whether the log
+ * was left dirty, G8) for images already judged, by what those checks can depend on.
+ *
+ * Why an answer carries over: those checks are a deterministic run over the recovered
+ * device (fixed setup, streams and clock; no device draw), and the only bytes they read
+ * untraced are log lines compared before a store that makes the line the run's own bytes
+ * whatever it held (`writeChangedLines`, declared overwritten). So two recovered images that
+ * agree on every page the run loads from give the same run: the same problems, the same
+ * verdicts, and the same lines read relative to the run's own stores. The key is a digest of
+ * every page of the recovered image except file data (the pages of the files the snapshot
+ * read, their list in the key) and the journal's log blocks; each run is traced on its own
+ * (`ReadTrace.tee`) and kept only when it loaded nothing from an excluded page, so the key
+ * covers every byte it read. A hit replays those reads into the image's trace
+ * (`addStructural`, which drops lines this judgement stored before, as the run would have):
+ * the reduction sees the same evidence as without the cache. test/crash/judgement-cache.test.ts
+ * holds every image of a sample to the uncached judgement.
+ */
+export class JudgementCache {
+  hits = 0;
+  misses = 0;
+  /** Runs not kept because they loaded from a page outside the key. */
+  unkept = 0;
+  private readonly entries = new Map<string, { readonly checks: AfterSnapshot; readonly reads: LineRanges }>();
+
+  constructor(private readonly capacity = 4096) {}
+
+  get(key: string): { readonly checks: AfterSnapshot; readonly reads: LineRanges } | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) this.misses++;
+    else this.hits++;
+    return entry;
+  }
+
+  /** Keep a run's answer unless it read a page the key leaves out. */
+  put(key: string, checks: AfterSnapshot, reads: LineRanges, excluded: (page: number) => boolean): void {
+    const linesPerPage = PAGE_BYTES / LINE_BYTES;
+    for (const [start, end] of reads.ranges()) {
+      for (let page = Math.floor(start / linesPerPage); page <= Math.floor((end - 1) / linesPerPage); page++) {
+        if (excluded(page)) {
+          this.unkept++;
+          return;
+        }
+      }
+    }
+    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, { checks, reads });
+  }
+}
+
+/** The judgement cache's key of a recovered device, and whether it leaves a page out
+ * (undefined: the journal cannot be listed, so nothing is cached). */
+function judgementKey(recovered: OverlayImage, setup: MountSetup, owners: ReadonlyMap<number, readonly ContentPlace[]>): { key: string; excluded: (page: number) => boolean } | undefined {
+  let log: (page: number) => boolean;
+  try {
+    // an untraced view: listing the journal is not a read of the judgement
+    const view = new PmemDevice({ media: recovered, profile: setup.profile, trace: false });
+    log = logPages(journalBlocks(view, readSuperblock(view)));
+  } catch {
+    return undefined;
+  }
+  const excluded = (page: number) => owners.has(page) || log(page);
+  const hash = createHash('sha256');
+  hash.update(`${recovered.sizeBytes} ${setup.profile} ${setup.pmemApi} ${setup.policy} ${setup.flushHint};`);
+  hash.update(`data ${[...owners.keys()].sort((a, b) => a - b).join(',')};`);
+  for (const page of recovered.pageIndices()) {
+    if (excluded(page)) continue;
+    const digest = recovered.pageDigest(page);
+    if (digest !== undefined) hash.update(`${page}:${digest};`);
+  }
+  return { key: hash.digest('hex'), excluded };
+}
+
+/** Whether a page is one of the journal's log blocks (all but its first): by the runs of
+ * the journal's block list, kept per list (journalBlocks shares one per layout). */
+const logRuns = new WeakMap<readonly number[], Int32Array>();
+function logPages(journal: readonly number[]): (page: number) => boolean {
+  let runs = logRuns.get(journal);
+  if (runs === undefined) {
+    const flat: number[] = [];
+    for (let i = 1; i < journal.length; i++) {
+      if (flat.length > 0 && flat[flat.length - 1] === journal[i]) flat[flat.length - 1]++;
+      else flat.push(journal[i], journal[i] + 1);
+    }
+    runs = Int32Array.from(flat);
+    logRuns.set(journal, runs);
+  }
+  const r = runs;
+  return (page) => {
+    for (let i = 0; i < r.length; i += 2) if (page >= r[i] && page < r[i + 1]) return true;
+    return false;
+  };
 }
 
 export function recoverImage(image: MediaSource, setup: MountSetup, options: RecoverOptions = {}): Recovered {
-  const trace = options.trace ? new ReadTrace(image.sizeBytes) : undefined;
+  // the cache needs the reads of every run it keeps, asked for or not
+  const traced = options.trace || options.cache !== undefined ? new ReadTrace(image.sizeBytes) : undefined;
+  const trace = options.trace ? traced : undefined;
   let booted: ReturnType<typeof boot>;
   try {
-    booted = boot(setup, image, { trace: false, ...(trace ? { readTrace: trace } : {}) });
+    booted = boot(setup, image, { trace: false, ...(traced ? { readTrace: traced } : {}) });
   } catch (err) {
     return withReads({ mountError: (err as Error).message, fsckProblems: [] }, trace, new Map());
   }
@@ -110,7 +217,7 @@ export function recoverImage(image: MediaSource, setup: MountSetup, options: Rec
   const owners = new Map<number, ContentPlace[]>();
   let state: Snapshot;
   try {
-    state = snapshot(contentReader(fs, trace, owners));
+    state = snapshot(contentReader(fs, traced, owners));
   } catch (err) {
     return withReads({ mountError: `reading the recovered file system: ${(err as Error).message}`, fsckProblems: fsck(device) }, trace, owners);
   }
@@ -120,16 +227,45 @@ export function recoverImage(image: MediaSource, setup: MountSetup, options: Rec
     return withReads({ fsckProblems: [], state, replayed, notClean: `the clean unmount after recovery failed: ${(err as Error).message}` }, trace, owners);
   }
   // the image as our recovery leaves it: orphans finished, the log empty, counts exact
-  const fsckProblems = fsck(device, { afterRecovery: true });
-  if (fsckProblems.length > 0) return withReads({ fsckProblems, state, replayed }, trace, owners);
-  const notClean = journalLeftDirty(device);
   const recovered = new OverlayImage(device.coherent, []);
-  const e2fsck = options.onRecovered?.(recovered, metadataDigest(recovered, owners));
-  const g8 = usable(device, setup);
+  const realFsck = () => options.onRecovered?.(recovered, metadataDigest(recovered, owners));
+  const cached = options.cache === undefined ? undefined : judgementKey(recovered, setup, owners);
+  const known = cached === undefined ? undefined : options.cache?.get(cached.key);
+  let checks: AfterSnapshot;
+  let e2fsck: string | undefined;
+  if (known !== undefined) {
+    traced?.addStructural(known.reads);
+    checks = known.checks;
+    if (checks.fsckProblems.length === 0) e2fsck = realFsck();
+  } else {
+    const own = cached === undefined || traced === undefined ? undefined : new ReadTrace(image.sizeBytes);
+    if (traced !== undefined) traced.tee = own;
+    try {
+      checks = afterSnapshot(device, setup, () => {
+        e2fsck = realFsck();
+      });
+    } finally {
+      if (traced !== undefined) traced.tee = undefined;
+    }
+    if (cached !== undefined && own !== undefined) options.cache?.put(cached.key, checks, own.structural(), cached.excluded);
+  }
+  const { fsckProblems, notClean, g8 } = checks;
+  if (fsckProblems.length > 0) return withReads({ fsckProblems, state, replayed }, trace, owners);
   return withReads({
     fsckProblems, state, replayed,
     ...(notClean === undefined ? {} : { notClean }), ...(e2fsck === undefined ? {} : { e2fsck }), ...(g8 === undefined ? {} : { g8 }),
   }, trace, owners);
+}
+
+/** fsck of the recovered, cleanly unmounted image; when clean, the log's state, then
+ * `beforeG8` (the real e2fsck sees the image G8 has not touched), then G8. */
+function afterSnapshot(device: PmemDevice, setup: MountSetup, beforeG8: () => void): AfterSnapshot {
+  const fsckProblems = fsck(device, { afterRecovery: true });
+  if (fsckProblems.length > 0) return { fsckProblems };
+  const notClean = journalLeftDirty(device);
+  beforeG8();
+  const g8 = usable(device, setup);
+  return { fsckProblems, ...(notClean === undefined ? {} : { notClean }), ...(g8 === undefined ? {} : { g8 }) };
 }
 
 /** Why a cleanly unmounted image still needs recovery, or undefined. */

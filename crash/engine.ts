@@ -36,7 +36,7 @@ import { journalLog } from '../fs/mount';
 import { createReference } from '../workloads/reference';
 import type { Workload } from '../workloads/ops';
 import { e2fsckAvailable, e2fsckRaw, e2fsckRecovered } from './e2fsck';
-import { CrashPosition, PromiseId, Recovered, Violation, judge, judgeParts, partsViolations, recoverImage } from './check';
+import { CrashPosition, JudgementCache, PromiseId, Recovered, Violation, judge, judgeParts, partsViolations, recoverImage } from './check';
 import { CarriedRep, ExploreResult, Judgement, SettledTree, explorePoint, mirrorClasses } from './explore';
 import { OracleRun, runOracle } from './oracle';
 import { CrashPointChoice, StateChoice, crashPointWatcher } from './points';
@@ -162,6 +162,8 @@ class UnitRun {
   private readonly states: StateChoice;
   private readonly keep: number;
   private readonly cache = new Map<string, Recovered>();
+  /** The checks after the snapshot, by what they read (check.ts), for this unit's recoveries and G9's. */
+  private readonly judgements = new JudgementCache();
   private readonly counts: Record<string, number> = {};
   private readonly findings: Finding[] = [];
   private readonly e2fsck: E2fsckPolicy;
@@ -188,7 +190,7 @@ class UnitRun {
     this.keep = options.keepPerPromise ?? 5;
     this.e2fsck = new E2fsckPolicy(options.e2fsck ?? 'recovered');
     this.g9 = new RecoveryExplorer(this.setup, this.streams, options.recoveryStates ?? 2,
-      options.recoveryLimits ?? { recoveries: G9_RECOVERIES_PER_UNIT, points: G9_POINTS_PER_RECOVERY });
+      options.recoveryLimits ?? { recoveries: G9_RECOVERIES_PER_UNIT, points: G9_POINTS_PER_RECOVERY }, this.judgements);
   }
 
   run(): UnitResult {
@@ -334,7 +336,9 @@ class UnitRun {
   private recovered(image: MediaSource, digest: string): Recovered {
     let recovered = this.cache.get(digest);
     if (recovered === undefined) {
-      recovered = recoverImage(image, this.setup, { trace: true, onRecovered: (r, meta) => this.e2fsck.recovered(r, meta) });
+      recovered = recoverImage(image, this.setup, {
+        trace: true, cache: this.judgements, onRecovered: (r, meta) => this.e2fsck.recovered(r, meta),
+      });
       this.cache.set(digest, recovered);
     }
     return recovered;
@@ -449,6 +453,7 @@ class RecoveryExplorer {
   constructor(
     private readonly setup: MountSetup, private readonly streams: StreamTree, private readonly statesPerPoint: number,
     private readonly limits: { readonly recoveries: number; readonly points: number },
+    private readonly judgements: JudgementCache,
   ) {}
 
   violations(image: MediaSource, digest: string, oracle: OracleRun, position: CrashPosition): Violation[] {
@@ -476,7 +481,7 @@ class RecoveryExplorer {
           const againDigest = again.digest();
           let rec = this.images.get(againDigest);
           if (rec === undefined) {
-            rec = recoverImage(again, this.setup);
+            rec = recoverImage(again, this.setup, { cache: this.judgements });
             this.images.set(againDigest, rec);
           }
           this.statesChecked++;

@@ -90,6 +90,9 @@ export class ReadTrace {
   contentPages: ReadonlySet<number> | undefined;
   /** Bit per line: stored whole before any read, so no longer the media's. */
   private readonly overwrittenBits: LineBits;
+  /** A second trace that sees every load and store this one sees, from when it is set (the
+   * reads of one stretch of a run, relative to that stretch's own stores). */
+  tee: ReadTrace | undefined;
 
   /** A trace of a device of `sizeBytes` (bit sets of its lines, allocated as they are touched). */
   constructor(sizeBytes: number) {
@@ -101,6 +104,7 @@ export class ReadTrace {
 
   /** A load of [addr, addr + length). */
   loaded(addr: number, length: number): void {
+    this.tee?.loaded(addr, length);
     if (length <= 0) return;
     const first = Math.floor(addr / LINE_BYTES);
     const last = Math.floor((addr + length - 1) / LINE_BYTES);
@@ -172,8 +176,18 @@ export class ReadTrace {
     return builder.build();
   }
 
+  /**
+   * Structural reads of `lines`, as a load of each would make them (a line overwritten on
+   * this device is not the media's): what a stretch of a run that another trace recorded as
+   * its `tee` read, replayed where that stretch is not run again.
+   */
+  addStructural(lines: LineRanges): void {
+    for (const [start, end] of lines.ranges()) this.structuralRange(start, end - 1);
+  }
+
   /** A store of [addr, addr + length): the lines it covers whole no longer come from the media. */
   stored(addr: number, length: number): void {
+    this.tee?.stored(addr, length);
     const first = Math.ceil(addr / LINE_BYTES);
     const last = Math.floor((addr + length) / LINE_BYTES) - 1;
     for (let line = first; line <= last;) {
