@@ -170,15 +170,14 @@ function judgementKey(recovered: OverlayImage, setup: MountSetup, owners: Readon
     return undefined;
   }
   const excluded = (page: number) => owners.has(page) || log(page);
-  const hash = createHash('sha256');
-  hash.update(`${recovered.sizeBytes} ${setup.profile} ${setup.pmemApi} ${setup.policy} ${setup.flushHint};`);
-  hash.update(`data ${[...owners.keys()].sort((a, b) => a - b).join(',')};`);
+  let text = `${recovered.sizeBytes} ${setup.profile} ${setup.pmemApi} ${setup.policy} ${setup.flushHint};`;
+  text += `data ${[...owners.keys()].sort((a, b) => a - b).join(',')};`;
   for (const page of recovered.pageIndices()) {
     if (excluded(page)) continue;
     const digest = recovered.pageDigest(page);
-    if (digest !== undefined) hash.update(`${page}:${digest};`);
+    if (digest !== undefined) text += `${page}:${digest};`;
   }
-  return { key: hash.digest('hex'), excluded };
+  return { key: createHash('sha256').update(text).digest('hex'), excluded };
 }
 
 /** Whether a page is one of the journal's log blocks (all but its first): by the runs of
@@ -279,13 +278,13 @@ function journalLeftDirty(device: PmemDevice): string | undefined {
 
 /** A digest of every page of `image` except those holding file data. */
 function metadataDigest(image: OverlayImage, owners: ReadonlyMap<number, readonly ContentPlace[]>): string {
-  const hash = createHash('sha256');
+  let text = '';
   for (const page of image.pageIndices()) {
     if (owners.has(page)) continue;
     const digest = image.pageDigest(page);
-    if (digest !== undefined) hash.update(`${page}:${digest};`);
+    if (digest !== undefined) text += `${page}:${digest};`;
   }
-  return hash.digest('hex');
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /**

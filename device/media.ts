@@ -163,13 +163,13 @@ export interface PageDigests {
 /** SHA-256 over (page index, page digest) of every non-zero page, in page order: equal bytes
  * give equal digests whatever the layering below. */
 export function mediaDigest(media: MediaSource & Partial<PageDigests>): string {
-  const hash = createHash('sha256');
-  hash.update(`size:${media.sizeBytes};`);
+  // one string hashed once: the same bytes as an update per page, without a native call each
+  let text = `size:${media.sizeBytes};`;
   for (const pageIndex of media.pageIndices()) {
     const digest = pageDigestOf(media, pageIndex);
-    if (digest !== undefined) hash.update(`${pageIndex}:${digest};`);
+    if (digest !== undefined) text += `${pageIndex}:${digest};`;
   }
-  return hash.digest('hex');
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** A page's digest, cached where the media keeps one (undefined: all zeros). */
