@@ -20,7 +20,8 @@
  * data of files that no longer exist.
  *
  * What an image yields (mount, fsck, recovered state, G8) depends on its bytes only, so it
- * is computed once per image digest; the window comparison is done for every crash point.
+ * is computed once per image digest (and what follows the snapshot once per recovered
+ * metadata, `JudgementCache`); the window comparison is done for every crash point.
  * With `trace`, recovery also says which lines of the image it read (device/read-trace.ts):
  * structurally (anything that can steer mount, fsck, the namespace or G8) or only as the
  * bytes of a file's data blocks (`reads.content`, with where in which file each line went):
