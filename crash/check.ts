@@ -27,10 +27,9 @@
  * bytes of a file's data blocks (`reads.content`, with where in which file each line went):
  * the evidence the engine's reduction rests on.
  */
-import { createHash } from 'node:crypto';
 import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 import { PmemDevice } from '../device/device';
-import type { MediaSource } from '../device/media';
+import { type MediaSource, pagesDigest } from '../device/media';
 import { OverlayImage } from '../device/image';
 import { type LineRanges, ReadTrace } from '../device/read-trace';
 import { loadFileMap } from '../fs/extents';
@@ -171,14 +170,9 @@ function judgementKey(recovered: OverlayImage, setup: MountSetup, owners: Readon
     return undefined;
   }
   const excluded = (page: number) => owners.has(page) || log(page);
-  let text = `${recovered.sizeBytes} ${setup.profile} ${setup.pmemApi} ${setup.policy} ${setup.flushHint};`;
-  text += `data ${[...owners.keys()].sort((a, b) => a - b).join(',')};`;
-  for (const page of recovered.pageIndices()) {
-    if (excluded(page)) continue;
-    const digest = recovered.pageDigest(page);
-    if (digest !== undefined) text += `${page}:${digest};`;
-  }
-  return { key: createHash('sha256').update(text).digest('hex'), excluded };
+  const prefix = `${recovered.sizeBytes} ${setup.profile} ${setup.pmemApi} ${setup.policy} ${setup.flushHint};`
+    + `data ${[...owners.keys()].sort((a, b) => a - b).join(',')};`;
+  return { key: pagesDigest(recovered, prefix, excluded), excluded };
 }
 
 /** Whether a page is one of the journal's log blocks (all but its first): by the runs of
@@ -279,14 +273,9 @@ function journalLeftDirty(device: PmemDevice): string | undefined {
 
 /** A digest of every page of `image` except those holding file data. */
 function metadataDigest(image: OverlayImage, owners: ReadonlyMap<number, readonly ContentPlace[]>): string {
-  let text = '';
-  for (const page of image.pageIndices()) {
-    if (owners.has(page)) continue;
-    const digest = image.pageDigest(page);
-    if (digest !== undefined) text += `${page}:${digest};`;
-  }
-  return createHash('sha256').update(text).digest('hex');
+  return pagesDigest(image, '', (page) => owners.has(page));
 }
+
 
 /**
  * The file system as the snapshot reads it; with a trace, each file's data blocks are named

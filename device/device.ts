@@ -399,8 +399,20 @@ export class PmemDevice {
     const instruction = this.instructionCount;
     const firstUnit = run.firstUnit + (firstLine - run.firstLine);
     const id = this.addPending('clean', firstLine, x86 ? LEVEL_POC : level, firstUnit, undefined, n);
+    this.countCleanRun(op, instruction, firstLine, n, id, firstUnit);
+    this.linesView = undefined;
+    this.pendingView = undefined;
+    this.instructionCount = instruction + n;
+    return true;
+  }
+
+  /** The trace events and counters of `n` cleans `op` from instruction `instruction`, line
+   * `firstLine`, pending id `id` and unit `firstUnit` on, each one apart: a clean loop's, as
+   * its instructions make them one by one. */
+  private countCleanRun(op: CleanOp, instruction: number, firstLine: number, n: number, id: number, firstUnit: number): void {
     const trace = this.trace;
     if (trace !== undefined) {
+      const x86 = op === 'clwb' || op === 'clflushopt';
       const kind = x86 ? (op === 'clwb' ? KIND_CLWB : KIND_CLFLUSHOPT) : KIND_DC;
       const code = x86 ? NO_OP : DC_OP_CODES[op as Exclude<CleanOp, 'clwb' | 'clflushopt'>];
       for (let i = 0; i < n; i++) trace.recordCoded(kind, code, instruction + i, (firstLine + i) * LINE_BYTES, LINE_BYTES, id + i, firstUnit + i);
@@ -409,10 +421,6 @@ export class PmemDevice {
     this.stats.flushedBytes += n * LINE_BYTES;
     // one addition per clean, as the loop makes them: the sum is a float, its rounding the same
     for (let i = 0; i < n; i++) this.stats.costNanos += COST_NANOS.cleanIssue;
-    this.linesView = undefined;
-    this.pendingView = undefined;
-    this.instructionCount = instruction + n;
-    return true;
   }
 
   /**
@@ -480,13 +488,7 @@ export class PmemDevice {
     // its cleans, each queued with its line's unit
     const id = this.nextPendingId;
     this.nextPendingId += n;
-    if (trace !== undefined) {
-      const code = DC_OP_CODES[op as Exclude<CleanOp, 'clwb' | 'clflushopt'>];
-      for (let i = 0; i < n; i++) trace.recordCoded(KIND_DC, code, cleansAt + i, (firstLine + i) * LINE_BYTES, LINE_BYTES, id + i, firstUnit + i);
-    }
-    this.stats.cleans += n;
-    this.stats.flushedBytes += n * LINE_BYTES;
-    for (let i = 0; i < n; i++) this.stats.costNanos += COST_NANOS.cleanIssue;
+    this.countCleanRun(op, cleansAt, firstLine, n, id, firstUnit);
     // the DSB SY completes them: every line reaches `level`, which settles it
     this.stats.barriers++;
     this.stats.costNanos += barrierNanos(n);

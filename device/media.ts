@@ -163,9 +163,16 @@ export interface PageDigests {
 /** SHA-256 over (page index, page digest) of every non-zero page, in page order: equal bytes
  * give equal digests whatever the layering below. */
 export function mediaDigest(media: MediaSource & Partial<PageDigests>): string {
-  // one string hashed once: the same bytes as an update per page, without a native call each
-  let text = `size:${media.sizeBytes};`;
+  return pagesDigest(media, `size:${media.sizeBytes};`);
+}
+
+/** SHA-256 of `prefix` then (page index, page digest) of every non-zero page that `skip`
+ * leaves in, in page order; one string hashed once (the same bytes as an update per page,
+ * without a native call each). */
+export function pagesDigest(media: MediaSource & Partial<PageDigests>, prefix: string, skip?: (pageIndex: number) => boolean): string {
+  let text = prefix;
   for (const pageIndex of media.pageIndices()) {
+    if (skip?.(pageIndex)) continue;
     const digest = pageDigestOf(media, pageIndex);
     if (digest !== undefined) text += `${pageIndex}:${digest};`;
   }
