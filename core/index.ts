@@ -62,3 +62,7 @@ export {
 } from './node-layer';
 export type { Fail, MkdirCalls, RealpathCalls } from './node-layer';
 export type { MkdirOptions, StatLike, SyncFs } from './sync-fs';
+export {
+  ACCESS_MODES, COPYFILE_FLAGS, Dirent, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, rmIsDirectory, validMode,
+} from './node-compound';
+export type { CopyCalls, MkdtempCalls, RmCalls, RmOptions } from './node-compound';

@@ -11,7 +11,7 @@
 // - Names, argument orders, defaults and semantics are Node's (`fs.openSync`...), so code
 //   written for Node runs unchanged on any implementation; where Node follows the platform,
 //   the platform is Linux. Nothing here is wider than Node: paths are strings only (no URL or
-//   Buffer paths), no options objects except mkdir's, no encodings (a string `data` is UTF-8,
+//   Buffer paths), no options objects except mkdir's and rm's, no encodings (a string `data` is UTF-8,
 //   reads return bytes). An implementation may accept more (our file system takes Node's
 //   encodings and options too), as long as the calls written here have these types.
 // - Operating errors are thrown as Node's are: an Error with `code` (ENOENT...), `errno`,
@@ -23,6 +23,7 @@
 //   reads the same way, are in core/node-layer.ts.
 //
 // Types only: nothing here runs.
+import type { RmOptions } from './node-compound';
 
 /** What a stat call returns: the fields of Node's `fs.Stats` that workloads may read. */
 export interface StatLike {
@@ -95,6 +96,17 @@ export interface SyncFs {
   /** Numbers are seconds since the epoch, as in Node. */
   utimesSync(path: string, atime: number | Date, mtime: number | Date): void;
   realpathSync(path: string): string;
+  /**
+   * Node's copyFile: `mode` is COPYFILE_* bits (EXCL honoured; FICLONE_FORCE fails with
+   * ENOTSUP where the file system has no reflink, as ext4). Errors carry syscall 'copyfile'.
+   */
+  copyFileSync(src: string, dest: string, mode?: number): void;
+  /** mkdtemp(3): `prefix` plus six [A-Za-z0-9] characters, mode 0700; returns the path made. */
+  mkdtempSync(prefix: string): string;
+  /** Node 20's rm: unlinks, or with `recursive` removes a tree without following symlinks. */
+  rmSync(path: string, options?: RmOptions): void;
+  /** access(2) with F_OK / R_OK / W_OK / X_OK bits (0 when omitted). */
+  accessSync(path: string, mode?: number): void;
   /** sync(2): every file's data and metadata reach stable storage before it returns. */
   syncSync(): void;
 }

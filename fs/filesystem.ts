@@ -29,9 +29,12 @@ import {
   Fail, OPEN_FLAGS, checkSpan, failer, isExplicitPosition, nodeMkdirRecursive, nodeRealpath, openFlagsToNumber,
 } from '../core/node-layer';
 import type { SyncFs } from '../core/sync-fs';
+import {
+  ACCESS_MODES, COPYFILE_FLAGS, Dirent, RmOptions, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, validMode,
+} from '../core/node-compound';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
-import { Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
+import { FT_DIR, FT_REG_FILE, FT_SYMLINK, Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
 import { DirBlockSource, isDotOrDotDot, isEmptyDir, listEntries } from './dir';
 import { canaryActive } from '../core/canary';
 import { DaxData, MAX_FILE_BYTES } from './dax-data';
@@ -55,7 +58,15 @@ export {
 export type { CommitHooks, OpCost };
 
 const { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_DIRECTORY } = OPEN_FLAGS;
-export const FS_CONSTANTS = OPEN_FLAGS;
+/** Node's fs.constants on Linux: open flags, access modes, copyFile flags, file types. */
+export const FS_CONSTANTS = Object.freeze({
+  ...OPEN_FLAGS, ...ACCESS_MODES, ...COPYFILE_FLAGS,
+  UV_FS_COPYFILE_EXCL: COPYFILE_FLAGS.COPYFILE_EXCL, UV_FS_COPYFILE_FICLONE: COPYFILE_FLAGS.COPYFILE_FICLONE,
+  UV_FS_COPYFILE_FICLONE_FORCE: COPYFILE_FLAGS.COPYFILE_FICLONE_FORCE,
+  S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR: 0o020000, S_IFBLK: 0o060000, S_IFIFO: 0o010000, S_IFSOCK: 0o140000,
+});
+/** A directory entry's ext4 file type as the S_IFMT bits a Dirent reports. */
+const TYPE_OF_FT: ReadonlyMap<number, number> = new Map([[FT_REG_FILE, S_IFREG], [FT_DIR, S_IFDIR], [FT_SYMLINK, S_IFLNK]]);
 /** The umask a Node process usually runs with; applied to modes of new files and dirs. */
 const UMASK = 0o022;
 
@@ -87,6 +98,8 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   private readonly life: InodeLifecycle;
   private readonly descriptors = new DescriptorTable();
   private readonly ops: OpRunner;
+  /** Names mkdtemp has tried since mount: its suffixes are a function of this count. */
+  private mkdtempCount = 0;
 
   constructor(parts: FileSystemParts) {
     this.device = parts.device;
@@ -267,6 +280,35 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     return nodeRealpath(this, path);
   }
 
+  copyFileSync(src: string, dest: string, mode?: number): void {
+    nodeCopyFile(this, src, dest, mode);
+  }
+
+  /** The six characters Node draws at random come from a per-mount count: names are deterministic. */
+  mkdtempSync(prefix: string): string {
+    return nodeMkdtemp(this, prefix, () => mkdtempSuffix(this.mkdtempCount++));
+  }
+
+  rmSync(path: string, options?: RmOptions): void {
+    nodeRm(this, path, options);
+  }
+
+  /**
+   * access(2) as root sees it (Node under crashTest behaves as root: modes and owners are not
+   * modelled): R_OK and W_OK are granted whatever the mode (CAP_DAC_OVERRIDE), except W_OK on a
+   * read-only mount (EROFS); X_OK is granted on a directory, and on anything else only when
+   * some execute bit is set (EACCES otherwise).
+   */
+  accessSync(path: string, mode?: number): void {
+    const bits = validMode(mode, ACCESS_MODES.F_OK);
+    this.ops.run('access', path, () => {
+      const inode = this.table.inode(this.walk.existing(path, 'access'));
+      if ((bits & ACCESS_MODES.W_OK) !== 0) this.requireWritable('access', path);
+      const isDir = (inode.mode & S_IFMT) === S_IFDIR;
+      if ((bits & ACCESS_MODES.X_OK) !== 0 && !isDir && (inode.mode & 0o111) === 0) throw fsError('EACCES', 'access', path);
+    });
+  }
+
   // ================================================================ Node API: names
 
   mkdirSync(path: string, options?: { recursive?: boolean; mode?: number } | number): string | undefined {
@@ -384,14 +426,19 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     });
   }
 
-  readdirSync(path: string, options?: { withFileTypes?: boolean; encoding?: BufferEncoding } | BufferEncoding): string[] {
+  /** Names; with `withFileTypes`, Dirents typed from the entries' ext4 file types (no inode read). */
+  readdirSync(path: string, options?: { withFileTypes?: false; encoding?: BufferEncoding } | BufferEncoding): string[];
+  readdirSync(path: string, options: { withFileTypes: true }): Dirent[];
+  readdirSync(path: string, options?: { withFileTypes?: boolean; encoding?: BufferEncoding } | BufferEncoding): string[] | Dirent[] {
     return this.ops.run('scandir', path, () => {
       const fail: Fail = failer('scandir', path);
       const found = this.walk.lookup(path, true, { links: 0 }, fail);
       this.walk.requireFound(found, fail);
       if (found.kind !== 'dir') fail('ENOTDIR');
-      if (typeof options === 'object' && options?.withFileTypes) fail('ENOTSUP');
-      return listEntries(this.table, found.ino as number).filter((e) => !isDotOrDotDot(e.name)).map((e) => Buffer.from(e.name).toString('utf8'));
+      const entries = listEntries(this.table, found.ino as number).filter((e) => !isDotOrDotDot(e.name));
+      const names = entries.map((e) => Buffer.from(e.name).toString('utf8'));
+      if (typeof options !== 'object' || options?.withFileTypes !== true) return names;
+      return entries.map((e, i) => new Dirent(names[i], path, TYPE_OF_FT.get(e.fileType) ?? 0));
     });
   }
 

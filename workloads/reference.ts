@@ -10,7 +10,9 @@
 //   a comment starting "memfs:".
 // - the Node layer above the system calls (`readFileSync`, `writeFileSync`, `truncateSync`,
 //   recursive `mkdirSync`, `realpathSync`, `existsSync`), written as Node 20 writes it, so that
-//   the system call that fails, and therefore `err.syscall`, is Node's. `nodeRealpath` and
+//   the system call that fails, and therefore `err.syscall`, is Node's; `rmSync`, `copyFileSync`
+//   and `mkdtempSync` are core/node-compound.ts's builds over this file system's own calls
+//   (mkdtemp's suffix from a per-volume count, as on our file system). `nodeRealpath` and
 //   `nodeMkdirRecursive` are exported for other implementations of `SyncFs`.
 // - `nodeFsAdapter(root)`: the same API on the real `node:fs`, inside the directory `root`,
 //   so that tests can ask Linux what the truth is.
@@ -36,7 +38,10 @@
 import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Volume } from 'memfs';
-import { assert, fsError, type MkdirOptions, type StatLike, type SyncFs } from '../core';
+import {
+  ACCESS_MODES, Dirent, assert, fsError, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, validMode,
+  type MkdirOptions, type RmOptions, type StatLike, type SyncFs,
+} from '../core';
 import {
   OPEN_FLAGS, byteLength, checkSpan, codeOf, failer, isExplicitPosition, nodeMkdirRecursive, nodeRealpath,
   openFlagsToNumber, type Fail,
@@ -154,6 +159,7 @@ class RefStats implements StatLike {
 export class ReferenceFs implements SyncFs {
   private readonly vol = new Volume();
   private readonly files = new Map<number, OpenFile>();
+  private mkdtempCount = 0;
 
   // ---- descriptors -------------------------------------------------------------------------
 
@@ -364,12 +370,36 @@ export class ReferenceFs implements SyncFs {
     this.removeDir(canon);
   }
 
-  readdirSync(path: string): string[] {
+  readdirSync(path: string): string[];
+  readdirSync(path: string, options: { withFileTypes: true }): Dirent[];
+  readdirSync(path: string, options?: { withFileTypes?: boolean }): string[] | Dirent[] {
     const fail = failer('scandir', path);
     const found = this.lookup(path, true, { links: 0 }, fail);
     this.requireFound(found, fail);
     if (found.kind !== 'dir') fail('ENOTDIR');
-    return this.vol.readdirSync(found.canon).map((name) => String(name));
+    const names = this.vol.readdirSync(found.canon).map((name) => String(name));
+    if (options?.withFileTypes !== true) return names;
+    return names.map((name) => new Dirent(name, path, this.vol.lstatSync(joinCanon(splitCanon(found.canon), name)).mode));
+  }
+
+  /** access(2) as root sees it: see DaxFileSystem.accessSync (no read-only mounts here). */
+  accessSync(path: string, mode?: number): void {
+    const bits = validMode(mode, ACCESS_MODES.F_OK);
+    const found = this.existing(path, 'access');
+    const stats = this.vol.statSync(found.canon);
+    if ((bits & ACCESS_MODES.X_OK) !== 0 && !stats.isDirectory() && (stats.mode & 0o111) === 0) throw fsError('EACCES', 'access', path);
+  }
+
+  copyFileSync(src: string, dest: string, mode?: number): void {
+    nodeCopyFile(this, src, dest, mode);
+  }
+
+  mkdtempSync(prefix: string): string {
+    return nodeMkdtemp(this, prefix, () => mkdtempSuffix(this.mkdtempCount++));
+  }
+
+  rmSync(path: string, options?: RmOptions): void {
+    nodeRm(this, path, options);
   }
 
   statSync(path: string): StatLike {
@@ -789,6 +819,20 @@ class NodeFsAdapter implements SyncFs {
   utimesSync(path: string, atime: number | Date, mtime: number | Date): void {
     this.at(path, (real) => nodeFs.utimesSync(real, atime, mtime));
   }
+  accessSync(path: string, mode?: number): void {
+    this.at(path, (real) => nodeFs.accessSync(real, mode));
+  }
+  copyFileSync(src: string, dest: string, mode?: number): void {
+    const from = this.pair(src);
+    const to = this.pair(dest);
+    this.run(() => nodeFs.copyFileSync(from.real, to.real, mode), [from, to]);
+  }
+  mkdtempSync(prefix: string): string {
+    return this.unmap(this.at(prefix, (real) => nodeFs.mkdtempSync(real)));
+  }
+  rmSync(path: string, options?: RmOptions): void {
+    this.at(path, (real) => nodeFs.rmSync(real, options), true);
+  }
   realpathSync(path: string): string {
     // Node's realpath starts with a lexical path.resolve (against the working directory,
     // '/' in this API), so the sandbox path is resolved the same way before it is mapped.
@@ -944,6 +988,10 @@ class NodeFsAdapter implements SyncFs {
 function joinCanon(dir: readonly string[], name?: string): string {
   const parts = name === undefined ? dir : [...dir, name];
   return `/${parts.join('/')}`;
+}
+
+function splitCanon(canon: string): string[] {
+  return canon.split('/').filter((part) => part.length > 0);
 }
 
 function isStrictPrefix(prefix: readonly string[], of: readonly string[]): boolean {

@@ -41,6 +41,10 @@ function rawMemfs(): SyncFs {
     chownSync: (path, uid, gid) => vol.chownSync(path, uid, gid),
     utimesSync: (path, atime, mtime) => vol.utimesSync(path, atime, mtime),
     realpathSync: (path) => String(vol.realpathSync(path)),
+    copyFileSync: (src, dest, mode) => vol.copyFileSync(src, dest, mode),
+    mkdtempSync: (prefix) => String(vol.mkdtempSync(prefix)),
+    rmSync: (path, options) => vol.rmSync(path, options),
+    accessSync: (path, mode) => vol.accessSync(path, mode),
     syncSync: () => undefined,
   };
 }

@@ -56,6 +56,14 @@ export type Step =
   | { readonly op: 'chown'; readonly path: string; readonly uid: number; readonly gid: number }
   | { readonly op: 'utimes'; readonly path: string; readonly atime: number; readonly mtime: number }
   | { readonly op: 'sync' }
+  | { readonly op: 'copyFile'; readonly src: string; readonly dest: string; readonly mode?: number }
+  /**
+   * The name made is reported as `prefixXXXXXX` when its suffix is six [A-Za-z0-9] characters
+   * (Linux's are random), then renamed to `as`, so later steps and the tree see one name.
+   */
+  | { readonly op: 'mkdtemp'; readonly prefix: string; readonly as?: string }
+  | { readonly op: 'rm'; readonly path: string; readonly recursive?: boolean; readonly force?: boolean; readonly maxRetries?: number }
+  | { readonly op: 'access'; readonly path: string; readonly mode?: number }
   /** The whole namespace, walked from '/': what the crash checker compares. */
   | { readonly op: 'tree' };
 
@@ -278,11 +286,28 @@ class ScenarioRun {
         return ok(done(() => fs.utimesSync(step.path, step.atime, step.mtime)));
       case 'sync':
         return ok(done(() => fs.syncSync()));
+      case 'copyFile':
+        return ok(done(() => (step.mode === undefined ? fs.copyFileSync(step.src, step.dest) : fs.copyFileSync(step.src, step.dest, step.mode))));
+      case 'mkdtemp':
+        return ok(this.mkdtemp(step.prefix, step.as));
+      case 'rm': {
+        const { path, op: _op, ...options } = step;
+        return ok(done(() => (Object.keys(options).length === 0 ? fs.rmSync(path) : fs.rmSync(path, options))));
+      }
+      case 'access':
+        return ok(done(() => (step.mode === undefined ? fs.accessSync(step.path) : fs.accessSync(step.path, step.mode))));
       case 'tree':
         return ok(this.tree());
       default:
         return unreachable(step);
     }
+  }
+
+  private mkdtemp(prefix: string, as: string | undefined): string {
+    const made = this.fs.mkdtempSync(prefix);
+    const suffix = made.slice(prefix.length);
+    if (as !== undefined) this.fs.renameSync(made, as);
+    return made.startsWith(prefix) && /^[A-Za-z0-9]{6}$/.test(suffix) ? `${prefix}XXXXXX` : made;
   }
 
   private open(handle: string, call: () => number): Outcome {

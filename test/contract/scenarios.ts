@@ -1407,6 +1407,215 @@ const NAMESPACES: Scenario[] = [
   },
 ];
 
+
+// Node's compound calls: copyFile (libuv), mkdtemp, rm (Node's rimraf), access.
+const COPYFILE_EXCL = 1;
+const COPYFILE_FICLONE = 2;
+const COPYFILE_FICLONE_FORCE = 4;
+const X_OK = 1;
+const W_OK = 2;
+const R_OK = 4;
+
+/** Depends on the host: Linux answers ENOTSUP only where the file system has no reflink (ext4, tmpfs). */
+export const FICLONE_FORCE_SCENARIO = 'copyFile with COPYFILE_FICLONE_FORCE is ENOTSUP without reflink and leaves no destination';
+
+const COMPOUND: Scenario[] = [
+  {
+    name: 'copyFile copies the bytes into a new file, which later writes to the source leave alone',
+    steps: [
+      { op: 'writeFile', path: '/src', data: { repeat: 'copy me ', count: 1200 } },
+      { op: 'copyFile', src: '/src', dest: '/dst' },
+      { op: 'appendFile', path: '/src', data: 'more' },
+      { op: 'stat', path: '/dst' },
+      { op: 'readFile', path: '/dst' },
+      TREE,
+    ],
+  },
+  {
+    name: 'copyFile over an existing longer file truncates it; an empty source copies',
+    steps: [
+      { op: 'writeFile', path: '/src', data: 'short' },
+      { op: 'writeFile', path: '/dst', data: 'a much longer old content' },
+      { op: 'copyFile', src: '/src', dest: '/dst' },
+      { op: 'writeFile', path: '/empty', data: '' },
+      { op: 'copyFile', src: '/empty', dest: '/empty2' },
+      TREE,
+    ],
+  },
+  {
+    name: 'copyFile with COPYFILE_EXCL onto an existing name is EEXIST, even a dangling symlink',
+    steps: [
+      { op: 'writeFile', path: '/src', data: 'new' },
+      { op: 'writeFile', path: '/dst', data: 'old' },
+      { op: 'copyFile', src: '/src', dest: '/dst', mode: COPYFILE_EXCL },
+      { op: 'symlink', target: '/nowhere', path: '/dangling' },
+      { op: 'copyFile', src: '/src', dest: '/dangling', mode: COPYFILE_EXCL },
+      { op: 'copyFile', src: '/src', dest: '/fresh', mode: COPYFILE_EXCL },
+      { op: 'copyFile', src: '/src', dest: '/src', mode: COPYFILE_EXCL },
+      TREE,
+    ],
+  },
+  {
+    name: 'copyFile errors: missing source, through a file, a directory on either side, missing parent',
+    note: 'every error carries syscall copyfile, the source as path and the destination as dest',
+    steps: [
+      { op: 'writeFile', path: '/f', data: 'x' },
+      { op: 'mkdir', path: '/d' },
+      { op: 'copyFile', src: '/missing', dest: '/g' },
+      { op: 'copyFile', src: '/f/x', dest: '/g' },
+      { op: 'copyFile', src: '/f', dest: '/d' },
+      { op: 'copyFile', src: '/d', dest: '/g' },
+      { op: 'copyFile', src: '/f', dest: '/no/g' },
+      { op: 'copyFile', src: '/f', dest: '/f/g' },
+      { op: 'copyFile', src: '/f', dest: '/g/' },
+      TREE,
+    ],
+  },
+  {
+    name: 'copyFile onto itself or a hard link of itself changes nothing; symlinks are followed on both sides',
+    steps: [
+      { op: 'writeFile', path: '/f', data: 'content' },
+      { op: 'link', existing: '/f', newPath: '/hard' },
+      { op: 'copyFile', src: '/f', dest: '/f' },
+      { op: 'copyFile', src: '/f', dest: '/hard' },
+      { op: 'symlink', target: '/f', path: '/lsrc' },
+      { op: 'writeFile', path: '/target', data: 'old target' },
+      { op: 'symlink', target: '/target', path: '/ldst' },
+      { op: 'copyFile', src: '/lsrc', dest: '/ldst' },
+      { op: 'symlink', target: '/made', path: '/dangling' },
+      { op: 'copyFile', src: '/f', dest: '/dangling' },
+      TREE,
+    ],
+  },
+  {
+    name: 'copyFile with COPYFILE_FICLONE falls back to a copy',
+    steps: [
+      { op: 'writeFile', path: '/src', data: 'cloned or copied' },
+      { op: 'copyFile', src: '/src', dest: '/dst', mode: COPYFILE_FICLONE },
+      { op: 'copyFile', src: '/src', dest: '/dst', mode: 8 },
+      TREE,
+    ],
+  },
+  {
+    name: FICLONE_FORCE_SCENARIO,
+    note: 'ext4 has no reflink: the FICLONE ioctl fails and libuv unlinks the destination it opened',
+    steps: [
+      { op: 'writeFile', path: '/src', data: 'data' },
+      { op: 'writeFile', path: '/old', data: 'old' },
+      { op: 'copyFile', src: '/src', dest: '/dst', mode: COPYFILE_FICLONE_FORCE },
+      { op: 'copyFile', src: '/src', dest: '/old', mode: COPYFILE_FICLONE_FORCE },
+      TREE,
+    ],
+  },
+  {
+    name: 'mkdtemp makes distinct 0700 directories; a missing or non-directory parent fails',
+    note: 'the random suffix is not compared: the runner renames each directory made to a fixed name',
+    steps: [
+      { op: 'mkdir', path: '/tmp' },
+      { op: 'mkdtemp', prefix: '/tmp/run-', as: '/tmp/first' },
+      { op: 'mkdtemp', prefix: '/tmp/run-', as: '/tmp/second' },
+      { op: 'mkdtemp', prefix: '/tmp/', as: '/tmp/third' },
+      { op: 'stat', path: '/tmp/first', perm: true },
+      { op: 'writeFile', path: '/f', data: 'x' },
+      { op: 'mkdtemp', prefix: '/missing/run-' },
+      { op: 'mkdtemp', prefix: '/f/run-' },
+      TREE,
+    ],
+  },
+  {
+    name: 'rm of a file, a missing name with and without force, a directory without recursive',
+    note: "a directory without recursive is Node's ERR_FS_EISDIR (syscall rm); a missing name is lstat's ENOENT",
+    steps: [
+      { op: 'writeFile', path: '/f', data: 'x' },
+      { op: 'rm', path: '/f' },
+      { op: 'rm', path: '/f' },
+      { op: 'rm', path: '/f', force: true },
+      { op: 'mkdir', path: '/d' },
+      { op: 'rm', path: '/d' },
+      { op: 'rm', path: '/d', force: true },
+      { op: 'rm', path: '/d', recursive: true },
+      { op: 'rm', path: '/d', recursive: true, force: true },
+      TREE,
+    ],
+  },
+  {
+    name: 'rm through a file is ENOTDIR even with force; a trailing slash on a file too',
+    steps: [
+      { op: 'writeFile', path: '/f', data: 'x' },
+      { op: 'rm', path: '/f/x' },
+      { op: 'rm', path: '/f/x', force: true },
+      { op: 'rm', path: '/f/x', force: true, recursive: true },
+      { op: 'rm', path: '/f/' },
+      { op: 'rm', path: '/f/', recursive: true, force: true },
+      TREE,
+    ],
+  },
+  {
+    name: 'rmdir of a non-empty directory is ENOTEMPTY; rm recursive removes the tree',
+    steps: [
+      { op: 'mkdir', path: '/a/b/c', recursive: true },
+      { op: 'writeFile', path: '/a/b/c/f', data: 'deep' },
+      { op: 'writeFile', path: '/a/g', data: 'shallow' },
+      { op: 'rmdir', path: '/a' },
+      { op: 'rm', path: '/a/b/', recursive: true, maxRetries: 2 },
+      TREE,
+      { op: 'rm', path: '/a', recursive: true },
+      { op: 'exists', path: '/a' },
+      TREE,
+    ],
+  },
+  {
+    name: 'rm -rf of a tree with symlinks removes the links, never what they point to',
+    steps: [
+      { op: 'mkdir', path: '/outside/sub', recursive: true },
+      { op: 'writeFile', path: '/outside/keep', data: 'must survive' },
+      { op: 'mkdir', path: '/t/a', recursive: true },
+      { op: 'writeFile', path: '/t/a/f', data: 'goes' },
+      { op: 'symlink', target: '/outside', path: '/t/to-dir' },
+      { op: 'symlink', target: '../../outside/keep', path: '/t/a/to-file' },
+      { op: 'symlink', target: '/nowhere', path: '/t/dangling' },
+      { op: 'symlink', target: '/t', path: '/t/a/loop' },
+      { op: 'link', existing: '/outside/keep', newPath: '/t/hard' },
+      { op: 'rm', path: '/t', recursive: true, force: true },
+      TREE,
+    ],
+  },
+  {
+    name: 'rm of a symlink to a directory removes the link, with or without recursive',
+    steps: [
+      { op: 'mkdir', path: '/d' },
+      { op: 'writeFile', path: '/d/f', data: 'x' },
+      { op: 'symlink', target: '/d', path: '/l1' },
+      { op: 'symlink', target: '/d', path: '/l2' },
+      { op: 'rm', path: '/l1' },
+      { op: 'rm', path: '/l2', recursive: true },
+      { op: 'rm', path: '/l2/', recursive: true },
+      TREE,
+    ],
+  },
+  {
+    name: 'access: existence, R_OK and W_OK, X_OK on files and directories, path errors',
+    note: 'X_OK on a file without execute bits is EACCES for root and owner alike; W_OK on a read-only mode would differ, so none is used',
+    steps: [
+      { op: 'writeFile', path: '/f', data: 'x' },
+      { op: 'mkdir', path: '/d' },
+      { op: 'access', path: '/f' },
+      { op: 'access', path: '/f', mode: R_OK | W_OK },
+      { op: 'access', path: '/f', mode: X_OK },
+      { op: 'chmod', path: '/f', mode: 0o744 },
+      { op: 'access', path: '/f', mode: R_OK | W_OK | X_OK },
+      { op: 'access', path: '/d', mode: X_OK },
+      { op: 'access', path: '/missing' },
+      { op: 'access', path: '/f/x' },
+      { op: 'access', path: '/f/' },
+      { op: 'symlink', target: '/nowhere', path: '/dangling' },
+      { op: 'access', path: '/dangling' },
+      { op: 'symlink', target: '/f', path: '/l' },
+      { op: 'access', path: '/l', mode: X_OK },
+    ],
+  },
+];
+
 export const CONTRACT_SCENARIOS: readonly Scenario[] = Object.freeze([
   ...FILES,
   ...DIRECTORIES,
@@ -1416,4 +1625,5 @@ export const CONTRACT_SCENARIOS: readonly Scenario[] = Object.freeze([
   ...PATHS,
   ...METADATA,
   ...NAMESPACES,
+  ...COMPOUND,
 ]);
