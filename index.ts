@@ -18,9 +18,9 @@
  * import { crashTest } from 'daxcrash';
  * const result = await crashTest(async (fs) => {
  *   await fs.promises.writeFile('/config.json.tmp', '{"v":2}');
- *   const fd = await fs.promises.open('/config.json.tmp', 'r');
- *   await fs.promises.fsync(fd);
- *   await fs.promises.close(fd);
+ *   const handle = await fs.promises.open('/config.json.tmp', 'r');
+ *   await handle.sync();
+ *   await handle.close();
  *   await fs.promises.rename('/config.json.tmp', '/config.json');
  * }, {
  *   setup: (fs) => fs.writeFileSync('/config.json', '{"v":1}'),
@@ -62,7 +62,7 @@ export { reachableOutcomes } from './device';
  * pmemApi })` recovers the journal and returns a file system with Node's sync API
  * (`openSync`, `writeSync`, `fsyncSync`, `renameSync`...); `fsck(device)` lists typed problems.
  */
-export { mkfs, mount, mountWithReport, fsck, formatProblems, FLUSH_POLICIES, DaxFileSystem, asyncApi } from './fs';
+export { mkfs, mount, mountWithReport, fsck, formatProblems, FLUSH_POLICIES, DaxFileSystem, asyncApi, nodeFsModule } from './fs';
 export type { MkfsOptions, MountOptions, MountReport, FlushPolicy, FsckProblem, FsckProblemKind, AsyncApi } from './fs';
 
 // ---------------------------------------------------------------- crash checking of workloads
