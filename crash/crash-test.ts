@@ -28,8 +28,11 @@
  * finding's crash point and state.
  *
  * Not checked: the user's code on another file system than ours; permissions; times;
- * crashes during recovery (G9, the engine's); calls the fs object does not offer (streams,
- * watchers, copyFile, mkdtemp...) fail in the user's code with a TypeError.
+ * crashes during recovery (G9, the engine's). The fs object is nodeFsModule's (fs/node-api.ts):
+ * streams, FileHandle, copyFile, mkdtemp, rm and access go through the recorded calls; what
+ * it does not offer fails in the user's code: watchers throw a clear error, calls it lacks
+ * (cp, statfs, the l* and f* metadata calls, readv, writev) are absent, so calling one is a
+ * TypeError.
  */
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
@@ -41,18 +44,20 @@ import type { ProfileName } from '../device/profiles';
 import { DaxFileSystem, FS_CONSTANTS } from '../fs/filesystem';
 import { fsck } from '../fs/fsck';
 import type { FlushPolicy } from '../fs/mount';
-import { ASYNC_FORMS, AsyncFormName, CallbackForm, PromiseForm, asyncApi } from '../fs/node-api';
+import { ASYNC_FORMS, AsyncFormName, NodeFsCore, NodeFsModule, nodeFsModule } from '../fs/node-api';
 import { CrashPointChoice, StateChoice, statesAt } from './points';
 import { Recording } from './record';
 import { MountSetup, baseImage, boot, resolveSetup, setupLabel } from './setup';
 import { DEFAULT_DEVICE_BYTES, PAGE_BYTES } from '../core/limits';
 
-/** The sync methods the fs object offers, with Node's names and signatures. */
-export type CrashTestSyncName = `${AsyncFormName}Sync` | 'existsSync' | 'syncSync';
+/** The file system's sync methods the fs object offers (each recorded), with Node's names and signatures. */
+export type CrashTestSyncName = `${AsyncFormName}Sync` | 'existsSync' | 'syncSync' | 'copyFileSync' | 'mkdtempSync' | 'rmSync' | 'accessSync';
 
-/** What the user's code and invariants receive: Node's sync, callback and promise forms. */
-export type CrashTestFs = Pick<DaxFileSystem, CrashTestSyncName> & Readonly<Record<AsyncFormName, CallbackForm>> & {
-  readonly promises: Readonly<Record<AsyncFormName, PromiseForm>>;
+/**
+ * What the user's code and invariants receive: nodeFsModule over the recorded sync methods
+ * (Node's sync, callback and promise forms, FileHandle, streams, constants), typed sync calls.
+ */
+export type CrashTestFs = NodeFsModule & Pick<DaxFileSystem, CrashTestSyncName> & {
   readonly constants: typeof FS_CONSTANTS;
 };
 
@@ -165,7 +170,9 @@ export interface CrashTestResult {
 }
 
 const PERSISTENCE_CALLS = new Set(['fsyncSync', 'fdatasyncSync', 'syncSync']);
-const SYNC_NAMES: readonly CrashTestSyncName[] = [...ASYNC_FORMS.map((n) => `${n}Sync` as const), 'existsSync', 'syncSync'];
+const SYNC_NAMES: readonly CrashTestSyncName[] = [
+  ...ASYNC_FORMS.map((n) => `${n}Sync` as const), 'existsSync', 'syncSync', 'copyFileSync', 'mkdtempSync', 'rmSync', 'accessSync',
+];
 const ARG_CHARS = 48;
 /** The in-flight "call" of crash points in the commit after the function returned. */
 export const PERIODIC_COMMIT = '(the periodic commit after the function returned)';
@@ -376,8 +383,7 @@ export function fsObject(fs: DaxFileSystem, hooks?: CallHooks): CrashTestFs {
       }
     };
   }
-  const forms = asyncApi(sync as unknown as DaxFileSystem);
-  return { ...sync, ...forms.callbacks, promises: forms.promises, constants: FS_CONSTANTS } as unknown as CrashTestFs;
+  return nodeFsModule(sync as unknown as NodeFsCore, { description: 'crashTest\'s file system' }) as CrashTestFs;
 }
 
 /** A media whose pages were copied out of a crash image, shared by digest with other frozen images. */

@@ -213,3 +213,22 @@ describe('the device', () => {
     await expect(crashTest(small, { setup: big, check: sizeOfBig, deviceBytes: 16 << 20 })).rejects.toMatchObject({ code: 'ENOSPC' });
   });
 });
+
+describe('the fs object is nodeFsModule over the recorded calls', () => {
+  test('a write stream with flush, copyFile and rm are recorded call by call; watchers fail clearly', async () => {
+    const streamed = async (fs: CrashTestFs) => {
+      const ws = fs.createWriteStream('/log', { flush: true });
+      await new Promise((resolve) => {
+        ws.on('close', resolve);
+        ws.end('entry\n');
+      });
+      await (fs.promises.copyFile as (a: string, b: string) => Promise<void>)('/log', '/copy');
+      fs.rmSync('/copy');
+      expect(() => (fs.watch as (p: string) => void)('/log')).toThrow(/no watchers/);
+    };
+    const logged = (fs: CrashTestFs) => fs.existsSync('/log') === false || (fs.readFileSync('/log', 'utf8') as string) === 'entry\n';
+    const r = await crashTest(streamed, { check: logged, states: { kind: 'sampled', count: 1 } });
+    expect(r.calls.map((c) => c.slice(0, c.indexOf('(')))).toEqual(['openSync', 'writeSync', 'fsyncSync', 'closeSync', 'copyFileSync', 'rmSync']);
+    expect(r.findingCount).toBe(0);
+  });
+});
