@@ -94,3 +94,11 @@ export type {
   CrashTestOptions, CrashTestResult, CrashTestFinding, CrashTestFs, CrashTestTools, CrashContext, CrashInvariant, CrashReplay,
   CrashFindingKind,
 } from './crash';
+
+/**
+ * Installed packages, unchanged: `runScenario(scenario, { file })` loads the package with its
+ * `fs` bound to our file system (CommonJS and ES modules), runs the scenario's operation
+ * under crashTest, and holds the scenario's check (docs/ecosystem.md).
+ */
+export { runScenario, scenariosIn, defineScenario, reproScenario, encodeScenarioToken, decodeScenarioToken, ModuleScope, FakeClock } from './crash';
+export type { Scenario, ScenarioTools, ScenarioCheckTools, ScenarioResult, ScenarioReproSpec, ScopeBindings } from './crash';

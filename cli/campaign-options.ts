@@ -202,7 +202,7 @@ function suiteLabel(s: SuiteSpec): string {
   return s.kind === 'generated' ? s.suite : s.kind === 'mmap' ? 'mmap' : s.label;
 }
 
-function parseStates(value: string, k: string | undefined): StateChoice {
+export function parseStates(value: string, k: string | undefined): StateChoice {
   if (/^\d+$/.test(value)) {
     if (k !== undefined) throw new UsageError('--k applies to --states bounded only', 'use --states bounded --k K, or drop --k');
     return { kind: 'sampled', count: int(value, '--states', 1, MAX_SAMPLED_STATES) };

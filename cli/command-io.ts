@@ -52,11 +52,24 @@ export function guardUsage(io: CommandIo, what: string, body: () => void): void 
   try {
     body();
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.err(`daxcrash ${what}: ${err.message}`);
-    io.err(`hint: ${err.hint ?? `run 'daxcrash ${what} --help' for usage`}`);
-    io.setExit(EXIT_USAGE);
+    reportUsage(io, what, err);
   }
+}
+
+/** guardUsage for an asynchronous body. */
+export async function guardUsageAsync(io: CommandIo, what: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    reportUsage(io, what, err);
+  }
+}
+
+function reportUsage(io: CommandIo, what: string, err: unknown): void {
+  if (!(err instanceof UsageError)) throw err;
+  io.err(`daxcrash ${what}: ${err.message}`);
+  io.err(`hint: ${err.hint ?? `run 'daxcrash ${what} --help' for usage`}`);
+  io.setExit(EXIT_USAGE);
 }
 
 /** A non-negative integer option value (commander argParser). */

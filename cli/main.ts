@@ -16,6 +16,7 @@ import { processIo } from './command-io';
 import { imageCommand } from './image';
 import { mergeCommand } from './merge';
 import { reproCommand } from './repro';
+import { testModuleCommand } from './test-module';
 import { compareCommand, runCommand } from './run';
 import { packageVersion } from '../crash/campaign';
 
@@ -81,7 +82,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   program.addCommand(inherit(program, mergeCommand(io)));
   // repro and image configure their own error handling and output (cli/command-io.ts).
   const commandIo = processIo(out, setExit);
-  program.addCommand(reproCommand(commandIo)).addCommand(imageCommand(commandIo));
+  program.addCommand(reproCommand(commandIo)).addCommand(imageCommand(commandIo)).addCommand(testModuleCommand(commandIo));
   return program;
 }
 

@@ -24,6 +24,8 @@ import type { PromiseId } from '../crash/check';
 import { LineOutcome, Reproduction, WordOutcome, findingToken, repro } from '../crash/repro';
 import { shrink } from '../crash/shrink';
 import { decodeToken } from '../crash/token';
+import { isScenarioToken } from '../crash/scenario-token';
+import { reproScenarioToken } from './test-module';
 import type { ReproSpec } from '../crash/token';
 import type { Op, OpResult } from '../workloads/ops';
 import { CommandIo, EXIT_FINDINGS, EXIT_OK, configureCommand, guardUsage, parseCount, sizeText, writeAtomically } from './command-io';
@@ -67,7 +69,7 @@ interface ShrinkSummary {
 export function reproCommand(io: CommandIo): Command {
   const command = configureCommand(new Command('repro'), io)
     .description('rebuild the crash image of a token and show what led to it and what it breaks')
-    .argument('<token>', "a reproduction token (dx2-...), as a finding prints it")
+    .argument('<token>', "a reproduction token (dx2-..., or dxs1-... from test-module), as a finding prints it")
     .option('--image <file>', 'write the crash image (before recovery) as a sparse file, for e2fsck and debugfs')
     .option('--shrink', 'shrink the workload first (drop operations, halve writes) and show the smallest token')
     .option('--json', 'print the reproduction as JSON')
@@ -82,7 +84,10 @@ export function reproCommand(io: CommandIo): Command {
       '  daxcrash repro dx2-BVtdy0EO... --shrink',
       '  daxcrash repro dx2-BVtdy0EO... --json --events 100',
     ].join('\n'))
-    .action((token: string, flags: ReproFlags) => guardUsage(io, 'repro', () => runRepro(io, token, flags)));
+    .action(async (token: string, flags: ReproFlags) => {
+      if (isScenarioToken(token)) await reproScenarioToken(io, token, flags, writeAtomically);
+      else guardUsage(io, 'repro', () => runRepro(io, token, flags));
+    });
   return command;
 }
 

@@ -12,8 +12,11 @@
 //   ├── <instruction>/<draw>              crash/: the seed of a sampled crash state at a crash
 //   │                                     point (device/crash.ts forks `crash` from it)
 //   ├── recovery/<instruction>/<draw>     crash/: a sampled crash state of a recovery run (G9)
-//   └── explore/<instruction>             crash/: the spread order in which a crash point's
-//                                         bound is explored when it exceeds the limit
+//   ├── explore/<instruction>             crash/: the spread order in which a crash point's
+//   │                                     bound is explored when it exceeds the limit
+//   └── package/<phase>                   crash/: what a package under test draws (its random
+//                                         numbers and bytes) in one phase of a scenario:
+//                                         setup, run, or check-<image and position>
 //
 // Invariants:
 // - A stream is a function of its path alone (core/rng.ts), so adding a draw to one subsystem
@@ -36,6 +39,7 @@ export const STREAM_NAMES = {
   workloads: 'workloads',
   recovery: 'recovery',
   explore: 'explore',
+  package: 'package',
   /** Forked by device/crash.ts from a sampled state's seed. */
   crashState: 'crash',
 } as const;
@@ -105,6 +109,11 @@ export class StreamTree {
   exploreOrder(instruction: number): Rng {
     assertInteger(instruction, 'instruction', 0);
     return this.root().fork(STREAM_NAMES.explore).fork(String(instruction));
+  }
+
+  /** crash/: the entropy a package under test draws in one phase of a scenario (a fork name: no '/'). */
+  packageEntropy(phase: string): Rng {
+    return this.root().fork(STREAM_NAMES.package).fork(phase);
   }
 
   /** device/: the stream a sampled crash state draws its choices from. */

@@ -84,6 +84,8 @@ export interface CrashContext {
   readonly state: CrashState;
   /** One line naming the setup, the point and the state (what a token would carry). */
   readonly description: string;
+  /** The crash image's content digest (before recovery): equal digests, equal images. */
+  readonly imageDigest: string;
 }
 
 export type CrashInvariant = (fs: CrashTestFs, ctx: CrashContext) => boolean | void | Promise<boolean | void>;
@@ -219,8 +221,8 @@ export async function crashTest(
     const here = device.instructionCount;
     if (only !== undefined && only.point !== point) return;
     const crash = device.crashPoint();
-    for (const state of statesAt(crash, states, streams).list) {
-      if (only?.state !== undefined && JSON.stringify(only.state) !== JSON.stringify(state)) continue;
+    // A replay checks exactly the state it names, whether or not `states` would enumerate it.
+    for (const state of only?.state !== undefined ? [only.state] : statesAt(crash, states, streams).list) {
       if (taken.length >= limit) {
         skipped++;
         continue;
@@ -294,7 +296,7 @@ async function judgeTaken(taken: readonly Taken[], c: TakenContext): Promise<{ f
     if (verdict === undefined) {
       const ctx: CrashContext = {
         point: t.point, instruction: t.instruction, event: t.event, calls: c.calls.slice(0, t.callsDone), inFlight: t.inFlight,
-        marks: c.marks.slice(0, t.marksDone), state: t.state, description,
+        marks: c.marks.slice(0, t.marksDone), state: t.state, description, imageDigest: t.digest,
       };
       const runFsck = (c.options.fsck ?? true) && !fsckDone.has(t.digest);
       fsckDone.add(t.digest);
@@ -428,7 +430,8 @@ function argText(arg: unknown): string {
   return text.length > ARG_CHARS ? `${text.slice(0, ARG_CHARS - 3)}...` : text;
 }
 
-function stateText(state: CrashState): string {
+/** A crash state in one line, as descriptions and reports print it. */
+export function stateText(state: CrashState): string {
   switch (state.kind) {
     case 'sampled': return `sampled ${state.seed}`;
     case 'newest': return 'newest';

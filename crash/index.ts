@@ -28,6 +28,13 @@ export type {
   CrashTestOptions, CrashTestResult, CrashTestFinding, CrashTestFs, CrashTestTools, CrashContext, CrashInvariant, CrashReplay,
   CrashFindingKind, CrashTestSyncName,
 } from './crash-test';
+export { runScenario, scenariosIn, defineScenario, reproScenario, validateScenario, smallestFinding, ScenarioError, REBOOT_MS } from './scenario';
+export type { Scenario, ScenarioTools, ScenarioCheckTools, ScenarioCrashOptions, ScenarioRunOptions, ScenarioResult } from './scenario';
+export { encodeScenarioToken, decodeScenarioToken, isScenarioToken, SCENARIO_TOKEN_PREFIX } from './scenario-token';
+export type { ScenarioReproSpec } from './scenario-token';
+export { ModuleScope, SCOPE_PID } from './module-loader';
+export type { ScopeBindings } from './module-loader';
+export { FakeClock, FakeTimer, FAKE_EPOCH_MS } from './fake-clock';
 export { crashPointWatcher, statesAt, isCrashPointKind } from './points';
 export { makePlan, inShard, parseShard, parseList, parseWorkloadFile, workloadFileLabel, flavourProblem, drainProblem, unitWorkload, MMAP_RECORDS, DEFAULT_RANDOM_WORKLOADS } from './plan';
 export type { Plan, PlanParams, UnitSpec, SuiteSpec, Shard, SkippedSetup } from './plan';
