@@ -36,7 +36,10 @@
  * itself declares or imports), and loads a CommonJS file the graph imports through the
  * scope's CommonJS loader, with named exports found by cjs-module-lexer as Node finds them.
  * ESM module instances are never freed by Node: each scope keeps its graph for the life of
- * the process (measured by the caller: scopes are one per distinct recovered image).
+ * the process. Measured: conf (an ES module over ajv) keeps about 0.55 MB a recovered image
+ * (133 MB of heap for 241 recoveries, again on each run in one process); a CommonJS package
+ * keeps nothing once its scope is disposed (write-file-atomic: 36 MB of heap after one run or
+ * three).
  *
  * Invariants: a scope resolves exactly as Node would from the same file; two scopes never
  * share a module instance; nothing here reads the wall clock or host entropy.
