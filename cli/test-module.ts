@@ -6,9 +6,9 @@
  * `daxcrash repro` command that checks that one state again. Also the body of `daxcrash
  * repro` for scenario tokens (dxs1-...).
  *
- * Exit codes: 1 a finding in a scenario of a documented promise (a broken promise, an image
- * that did not mount, an fsck problem), 0 none (findings of scenarios marked `promised:
- * false` are observations), 2 bad input (no such file, a malformed scenario, a bad flag), 3 internal.
+ * Exit codes: 1 a documented promise broke, or the file system failed (an image that did not
+ * mount, an fsck problem: under `ordered` a daxcrash bug), 0 otherwise (a scenario marked
+ * `promised: false` that does not hold is an observation), 2 bad input (no such file, a malformed scenario, a bad flag), 3 internal.
  */
 import { Command, Option } from 'commander';
 import { UsageError } from '../core/errors';
@@ -57,7 +57,7 @@ export function testModuleCommand(io: CommandIo): Command {
     .option('--json', 'print the results as JSON')
     .addHelpText('after', [
       '',
-      'Exit codes: 1 a scenario found a broken promise, 0 none, 2 bad input, 3 internal error.',
+      'Exit codes: 1 a documented promise broke or an image did not mount or fsck, 0 otherwise, 2 bad input, 3 internal error.',
       '',
       'Examples:',
       '  daxcrash test-module scenarios/my-store.scenarios.js',
@@ -81,7 +81,7 @@ async function runTestModule(io: CommandIo, file: string, flags: TestModuleFlags
     if (!flags.json) io.out(formatScenarioResult(r));
   }
   if (flags.json) io.out(JSON.stringify(results.map(resultJson), null, 2));
-  io.setExit(results.some((r) => r.promised && r.result.findingCount > 0) ? EXIT_FINDINGS : EXIT_OK);
+  io.setExit(results.some(failed) ? EXIT_FINDINGS : EXIT_OK);
 }
 
 /** `daxcrash repro dxs1-...`: check the token's crash state again and show the finding. */
@@ -125,6 +125,12 @@ function crashOptions(flags: TestModuleFlags): { profile?: ProfileName; pmemApi?
   };
 }
 
+/** A documented promise broke, or the file system itself failed (an image that did not mount or was not fsck-clean). */
+function failed(r: ScenarioResult): boolean {
+  const c = r.result.findingCounts;
+  return (r.promised && (c.invariant ?? 0) > 0) || (c.mount ?? 0) > 0 || (c.fsck ?? 0) > 0;
+}
+
 export function formatScenarioResult(r: ScenarioResult): string {
   const x = r.result;
   const lines = [``, `${r.name}`];
@@ -135,8 +141,10 @@ export function formatScenarioResult(r: ScenarioResult): string {
     lines.push(`  ${setup}: ${counts}: holds (no finding)`);
     return lines.join('\n');
   }
-  const kinds = Object.entries(x.findingCounts).map(([k, n]) => `${k} ${n}`).join(', ');
-  lines.push(`  ${setup}: ${counts}: ${r.promised ? 'BROKEN' : 'does not hold (not promised)'}, ${x.findingCount} finding${x.findingCount === 1 ? '' : 's'} (${kinds})`);
+  const broken = x.findingCounts.invariant ?? 0;
+  const promise = broken === 0 ? 'holds' : r.promised ? `BROKEN in ${broken} state${broken === 1 ? '' : 's'}` : `does not hold (not promised) in ${broken} state${broken === 1 ? '' : 's'}`;
+  const fsParts = [x.findingCounts.mount ? `${x.findingCounts.mount} did not mount` : '', x.findingCounts.fsck ? `${x.findingCounts.fsck} with fsck problems` : ''].filter((p) => p !== '');
+  lines.push(`  ${setup}: ${counts}: ${promise}${fsParts.length > 0 ? `; the file system failed: ${fsParts.join(', ')}` : ''}`);
   if (r.smallest !== undefined) {
     lines.push('  smallest finding:');
     lines.push(findingText(r.smallest, '    '));

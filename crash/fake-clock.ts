@@ -5,23 +5,35 @@
  * point of its run every time, whatever the host's speed, and a crash test of it is
  * deterministic.
  *
- * Owns: the timer queue (due time, then creation order) and simulated time. `settle` drives an
+ * Owns: the timer queue (due time, then arming order) and simulated time. `settle` drives an
  * operation to its end: it lets the event loop run (microtasks, nextTicks and immediates are
- * real: they carry no time), and when the operation is still pending and nothing else moves,
- * fires the earliest timer, moving the clock to its due time. `advance(ms)` fires every timer
- * due within `ms` the same way.
+ * real: they carry no time), and when the operation is still pending after two turns and no
+ * work registered with `whileBusy` (a module load) is in flight, fires the earliest timer,
+ * moving the clock to its due time. `advance(ms)` fires every timer due within `ms` the same
+ * way. Other real asynchronous work (the thread pool: zlib, crypto.pbkdf2) is not seen: a
+ * timer may fire before it ends.
  *
- * Invariants: time never goes back; timers fire in (due, creation) order, one at a time, with
+ * Invariants: time never goes back; timers fire in (due, arming) order, one at a time, with
  * the event loop run between two; nothing here reads the wall clock (the start is a constant).
  *
  * Fault model: an operation that waits on something no timer will end (a real timer the
  * package took from elsewhere, a watcher, a socket) would hang: `settle` gives up after a
- * bounded number of idle turns and says so; a package that keeps re-arming timers forever is
- * stopped after MAX_FIRINGS.
+ * bounded number of idle turns and says so; one left with only unref'd timers is stopped
+ * after UNREF_FIRINGS of them; a package that keeps re-arming timers forever is stopped after
+ * MAX_FIRINGS.
  */
 
-/** Simulated time starts here: 2026-01-01T00:00:00Z (a constant, so runs repeat byte for byte). */
-export const FAKE_EPOCH_MS = Date.UTC(2026, 0, 1);
+import { SIMULATED_EPOCH_SECONDS } from '../fs/operation';
+
+/**
+ * Simulated time starts where the file system's clock does (fs/operation.ts, 2023-11-14),
+ * so a package comparing Date.now() with a file's mtime sees a file written now as new. The
+ * two then move apart: the file system's clock ticks a second per call, this one only by the
+ * timers it fires.
+ */
+export const FAKE_EPOCH_MS = SIMULATED_EPOCH_SECONDS * 1000;
+/** Firings of unref'd timers alone (no ref'd one left) before `settle` says the operation waits on nothing. */
+const UNREF_FIRINGS = 1000;
 /** Event-loop turns with nothing to fire before `settle` gives up on a pending operation. */
 const IDLE_TURNS = 50;
 /** Timer firings in one `settle` or `advance` before it stops a run that never ends. */
@@ -97,9 +109,9 @@ export class FakeClock {
     return this.timers.size;
   }
 
-  setTimeout = (callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): FakeTimer => this.arm(callback, delay, args, false);
+  setTimeout = (callback: (...args: unknown[]) => void, delay?: unknown, ...args: unknown[]): FakeTimer => this.arm(callback, delay, args, false);
 
-  setInterval = (callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): FakeTimer => this.arm(callback, delay, args, true);
+  setInterval = (callback: (...args: unknown[]) => void, delay?: unknown, ...args: unknown[]): FakeTimer => this.arm(callback, delay, args, true);
 
   clearTimeout = (timer: unknown): void => this.clear(timer);
 
@@ -114,6 +126,12 @@ export class FakeClock {
     timer.due = this.nowMs + timer.delay;
     timer.armed = this.arming++;
     this.timers.set(timer.id, timer);
+  }
+
+  /** Whether any armed timer is ref'd (would keep a Node process alive). */
+  hasRefTimer(): boolean {
+    for (const timer of this.timers.values()) if (timer.hasRef()) return true;
+    return false;
   }
 
   /** Fire the earliest timer, moving the clock to its due time; false when none is armed. */
@@ -157,6 +175,7 @@ export class FakeClock {
     Promise.resolve(operation).then((v) => { done = true; value = v; }, (e) => { done = true; failed = true; error = e; });
     const firedAtStart = this.fired;
     let idle = 0;
+    let unrefOnly = 0;
     for (;;) {
       await turn();
       if (done) break;
@@ -168,6 +187,12 @@ export class FakeClock {
         await Promise.race(this.busy);
         idle = 0;
         continue;
+      }
+      // Only unref'd timers left: a Node process would exit rather than wait for them; fire
+      // them (the operation may wait on one), but not forever.
+      unrefOnly = this.pending() > 0 && !this.hasRefTimer() ? unrefOnly + 1 : 0;
+      if (unrefOnly > UNREF_FIRINGS) {
+        throw new Error(`the operation did not settle: only unref'd timers are left (fired ${UNREF_FIRINGS} of them), which would not keep a Node process alive`);
       }
       if (this.fireNext()) {
         idle = 0;
@@ -208,8 +233,14 @@ export class FakeClock {
       static override now(): number {
         return clock.now();
       }
+
+      /** The host's Dates (a Stats' mtime, say) are Dates here too. */
+      static override [Symbol.hasInstance](value: unknown): boolean {
+        return value instanceof RealDate;
+      }
     }
-    return SimulatedDate as unknown as DateConstructor;
+    // Date() without new is a string of now, as the host's is
+    return new Proxy(SimulatedDate, { apply: () => new RealDate(clock.now()).toString() }) as unknown as DateConstructor;
   }
 
   /** The `timers` module a package imports: these timers, and the host's setImmediate (it carries no time). */
@@ -223,16 +254,17 @@ export class FakeClock {
   /** `timers/promises`: `setTimeout(ms, value)` on this clock; `setImmediate` the host's. */
   timersPromises(): Record<string, unknown> {
     return {
-      setTimeout: (delay?: number, value?: unknown) => new Promise((resolve) => this.setTimeout(() => resolve(value), delay)),
+      setTimeout: (delay?: unknown, value?: unknown) => new Promise((resolve) => this.setTimeout(() => resolve(value), delay)),
       setImmediate: (value?: unknown) => new Promise((resolve) => setImmediate(() => resolve(value))),
     };
   }
 
-  private arm(callback: (...args: unknown[]) => void, delay: number | undefined, args: unknown[], repeat: boolean): FakeTimer {
+  private arm(callback: (...args: unknown[]) => void, delay: unknown, args: unknown[], repeat: boolean): FakeTimer {
     if (typeof callback !== 'function') {
       throw Object.assign(new TypeError('The "callback" argument must be of type function'), { code: 'ERR_INVALID_ARG_TYPE' });
     }
-    const ms = typeof delay === 'number' && delay >= 1 && delay <= TIMEOUT_MAX ? Math.trunc(delay) : 1;
+    const asked = Number(delay); // Node coerces the delay ('100' is 100 ms)
+    const ms = asked >= 1 && asked <= TIMEOUT_MAX ? Math.trunc(asked) : 1;
     const timer = new FakeTimer(this, this.nextId++, callback, args, ms, repeat, this.nowMs + ms, this.arming++);
     this.timers.set(timer.id, timer);
     return timer;

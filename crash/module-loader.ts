@@ -21,6 +21,10 @@
  *   failure runs none of them; the host's exit must not run a disposed scope's);
  * - `module.createRequire`: a require of the scope; `process` (the module and the global):
  *   the scope's, below.
+ * - the global `crypto` (webcrypto): seeded `getRandomValues` and `randomUUID`;
+ *   `process.getuid()` and the like answer 0, `umask()` 0o022, `kill`/`exit`/`abort` throw;
+ * - dynamic `import()` (found by parsing, in ES modules and CommonJS alike): into the scope,
+ *   and counted by the clock as real work in flight.
  * Everything else (path, events, stream, util, the host's other modules) is the host's.
  *
  * CommonJS: each file is compiled once per process into a function of the scope's globals
@@ -33,7 +37,8 @@
  * the scope in every URL of the graph (`?daxcrash-scope=N`), so each scope has its own module
  * instances; the hook maps the substituted modules to the scope's objects, gives each module
  * of the scope the scope's globals as module-level bindings (skipped for a name the module
- * itself declares or imports), and loads a CommonJS file the graph imports through the
+ * declares or imports at its top level, found by parsing it with acorn: a nested declaration
+ * shadows the binding, a comment is not a declaration), and loads a CommonJS file the graph imports through the
  * scope's CommonJS loader, with named exports found by cjs-module-lexer as Node finds them.
  * ESM module instances are never freed by Node: each scope keeps its graph for the life of
  * the process. Measured: conf (an ES module over ajv) keeps about 0.55 MB a recovered image
@@ -44,14 +49,15 @@
  * Invariants: a scope resolves exactly as Node would from the same file; two scopes never
  * share a module instance; nothing here reads the wall clock or host entropy.
  *
- * Not substituted (the package reaches the host's): `globalThis.setTimeout` and
- * `globalThis.Date` read explicitly, `performance`, `process.hrtime`, the rest of `os`,
- * child processes, native addons (refused), worker threads.
+ * Not substituted (the package reaches the host's): `globalThis.setTimeout`,
+ * `globalThis.process` and the like read explicitly, `performance`, `process.hrtime`, the
+ * rest of `os`, child processes, native addons (refused), worker threads.
  */
 import { EventEmitter } from 'node:events';
 import { createRequire, Module } from 'node:module';
 import * as nodeCrypto from 'node:crypto';
 import * as nodeOs from 'node:os';
+import * as acorn from 'acorn';
 import { readFileSync, existsSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
@@ -81,7 +87,7 @@ export const SCOPE_ENV: Readonly<Record<string, string>> = Object.freeze({
 const SCOPE_QUERY = 'daxcrash-scope';
 const REGISTRY = Symbol.for('daxcrash.module-scopes');
 /** The globals a scope's modules see as their own bindings. */
-const SCOPE_GLOBALS = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'Math', 'process'] as const;
+const SCOPE_GLOBALS = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'Math', 'process', 'crypto'] as const;
 type ScopeGlobalName = (typeof SCOPE_GLOBALS)[number];
 /** Built-in modules a scope substitutes, without the `node:` prefix. */
 const SUBSTITUTED = ['fs', 'fs/promises', 'timers', 'timers/promises', 'crypto', 'module', 'process', 'os'] as const;
@@ -102,7 +108,7 @@ function registry(): Registry {
 
 /** Compiled CommonJS files, shared by every scope: source text to (globals) => wrapper. */
 const compiled = new Map<string, { readonly source: string; readonly make: (globals: Record<string, unknown>) => CjsWrapper }>();
-type CjsWrapper = (exports: unknown, require: unknown, module: unknown, filename: string, dirname: string) => void;
+type CjsWrapper = (exports: unknown, require: unknown, module: unknown, filename: string, dirname: string, scopedImport: (specifier: string) => Promise<unknown>) => void;
 
 type NodeModule = InstanceType<typeof Module> & { filename: string; paths: string[]; loaded: boolean; exports: unknown };
 const ModuleInternals = Module as unknown as {
@@ -125,18 +131,20 @@ export class ModuleScope {
     reg.scopes.set(this.id, this);
     const clock = bindings.clock;
     const random = () => bindings.entropy.float();
+    const seeded = seededCrypto(bindings.entropy);
     this.globals = {
       setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, setInterval: clock.setInterval, clearInterval: clock.clearInterval,
       Date: clock.dateClass(),
       Math: Object.create(Math, { random: { value: random } }),
       process: scopeProcess({ ...SCOPE_ENV, ...bindings.env }),
+      crypto: (seeded as { webcrypto: unknown }).webcrypto,
     };
     this.substituted = new Map<SubstitutedName, unknown>([
       ['fs', bindings.fs],
       ['fs/promises', bindings.fs.promises],
       ['timers', clock.timersModule()],
       ['timers/promises', clock.timersPromises()],
-      ['crypto', seededCrypto(bindings.entropy)],
+      ['crypto', seeded],
       ['module', Object.create(Module, { createRequire: { value: (from: string | URL) => this.requireFunction(this.parentAt(fileOf(from))) } })],
       ['process', this.globals.process],
       ['os', scopeOs(this.globals.process as NodeJS.Process)],
@@ -149,6 +157,8 @@ export class ModuleScope {
    */
   async load(specifier: string, fromFile: string): Promise<unknown> {
     this.assertLive();
+    // an ES module scenario file resolves as its own import would (a dual package's ESM build)
+    if (formatOf(fromFile) === 'module') return this.importEsm(specifier, fromFile);
     const resolved = this.resolveCjs(specifier, fromFile);
     if (resolved === undefined) return this.importEsm(specifier, fromFile);
     if (resolved.format === 'module') return this.importEsm(pathToFileURL(resolved.file).href, fromFile);
@@ -236,7 +246,7 @@ export class ModuleScope {
         const wrapper = compile(filename)(this.globals);
         const req = this.requireFunction(mod);
         (mod as unknown as { require: unknown }).require = req;
-        wrapper.call(mod.exports, mod.exports, req, mod, filename, nodePath.dirname(filename));
+        wrapper.call(mod.exports, mod.exports, req, mod, filename, nodePath.dirname(filename), (specifier: string) => this.importEsm(String(specifier), filename));
       }
       mod.loaded = true;
       ok = true;
@@ -259,7 +269,12 @@ export class ModuleScope {
     return req;
   }
 
-  private async importEsm(specifier: string, fromFile: string): Promise<unknown> {
+  /** `import(specifier)` from `fromFile`, in this scope; the clock counts it as real work in flight. */
+  private importEsm(specifier: string, fromFile: string): Promise<unknown> {
+    return this.bindings.clock.whileBusy(this.importNow(specifier, fromFile));
+  }
+
+  private async importNow(specifier: string, fromFile: string): Promise<unknown> {
     try {
       hookEsm(this);
     } catch (err) {
@@ -273,8 +288,11 @@ export class ModuleScope {
       if ((err as { code?: string }).code === 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING') {
         throw new Error(`${specifier} is an ES module, and this process cannot import one dynamically (jest without --experimental-vm-modules): run it with \`daxcrash test-module\` or plain node`);
       }
-      const missing = /The requested module '(?:node:)?((?:fs|timers|crypto)(?:\/promises)?)' does not provide an export named '([\w$]+)'/.exec(String((err as Error).message));
-      if (missing !== null) throw new Error(`${specifier} imports ${missing[2]} from ${missing[1]}, which the simulated file system's module does not offer (docs/fs.md lists what it does)`);
+      const missing = /The requested module '(?:node:)?((?:fs|timers)(?:\/promises)?|crypto|os|process|module)' does not provide an export named '([\w$]+)'/.exec(String((err as Error).message));
+      if (missing !== null) {
+        const what = missing[1].startsWith('fs') ? "the simulated file system's module does not offer (docs/fs.md lists what it does)" : `the scope's ${missing[1]} does not offer`;
+        throw new Error(`${specifier} imports ${missing[2]} from ${missing[1]}, which ${what}`);
+      }
       throw err;
     }
     return namespace.ns;
@@ -288,13 +306,40 @@ function compile(filename: string): (globals: Record<string, unknown>) => CjsWra
   const known = compiled.get(filename);
   if (known !== undefined && known.source === source) return known.make;
   // The outer function binds the scope's globals; the inner one is Node's module wrapper, so
-  // a module's own top-level declarations shadow them instead of colliding with them.
+  // a module's own top-level declarations shadow them instead of colliding with them. A
+  // dynamic import() becomes the scope's (the host's loader would give the host's fs).
   const body = `const { ${SCOPE_GLOBALS.join(', ')} } = __daxcrashGlobals;\n`
-    + `return function (exports, require, module, __filename, __dirname) {\n${source}\n};\n//# sourceURL=${pathToFileURL(filename).href}`;
+    + `return function (exports, require, module, __filename, __dirname, __daxcrashImport) {\n${scopedImports(source)}\n};\n//# sourceURL=${pathToFileURL(filename).href}`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the module wrapper, as Node builds it
   const make = new Function('__daxcrashGlobals', body) as (globals: Record<string, unknown>) => CjsWrapper;
   compiled.set(filename, { source, make });
   return make;
+}
+
+/** `source` with each dynamic `import(` (found by parsing, never in a string or comment) calling `__daxcrashImport(` instead. */
+function scopedImports(source: string): string {
+  if (!/\bimport\s*\(/.test(source)) return source;
+  const starts: number[] = [];
+  try {
+    const ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true, allowHashBang: true });
+    const walk = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return;
+      if (Array.isArray(node)) {
+        for (const n of node) walk(n);
+        return;
+      }
+      const record = node as { type?: unknown; start?: number } & Record<string, unknown>;
+      if (typeof record.type !== 'string') return;
+      if (record.type === 'ImportExpression') starts.push(record.start as number);
+      for (const key of Object.keys(record)) if (key !== 'type') walk(record[key]);
+    };
+    walk(ast);
+  } catch {
+    return source; // not parseable as a script: Node's own compile reports it the same way
+  }
+  let out = source;
+  for (const at of starts.sort((a, b) => b - a)) out = `${out.slice(0, at)}__daxcrashImport${out.slice(at + 'import'.length)}`;
+  return out;
 }
 
 function stripBom(text: string): string {
@@ -342,10 +387,13 @@ function seededCrypto(entropy: Rng): Record<string, unknown> {
     for (let i = 0; i < count; i++) out[i] = entropy.below(256);
     return out;
   };
+  // offset and size count elements of the view, as Node's do
   const fill = <T extends ArrayBufferView>(view: T, offset = 0, size?: number): T => {
+    const element = (view as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
     const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    const end = size === undefined ? target.length : offset + size;
-    target.set(bytes(end - offset), offset);
+    const start = offset * element;
+    const end = size === undefined ? target.length : start + size * element;
+    target.set(bytes(end - start), start);
     return view;
   };
   const randomBytes = (size: number, callback?: (err: Error | null, buf: Buffer) => void): Buffer | undefined => {
@@ -384,7 +432,7 @@ function seededCrypto(entropy: Rng): Record<string, unknown> {
     randomUUID: { value: randomUUID, enumerable: true },
     randomInt: { value: randomInt, enumerable: true },
     getRandomValues: { value: getRandomValues, enumerable: true },
-    webcrypto: { value: Object.create(nodeCrypto.webcrypto, { getRandomValues: { value: getRandomValues }, randomUUID: { value: randomUUID } }), enumerable: true },
+    webcrypto: { value: Object.create(nodeCrypto.webcrypto, { getRandomValues: { value: getRandomValues, enumerable: true }, randomUUID: { value: randomUUID, enumerable: true } }), enumerable: true },
   }) as Record<string, unknown>;
 }
 
@@ -412,13 +460,19 @@ const EMITTER_METHODS = new Set(['on', 'once', 'addListener', 'prependListener',
 function scopeProcess(env: Readonly<Record<string, string>>): NodeJS.Process {
   const events = new EventEmitter();
   events.setMaxListeners(0);
+  const refuse = (what: string) => () => {
+    throw Object.assign(new Error(`process.${what}: a package under test cannot ${what === 'chdir' ? 'leave the simulated file system\'s root' : 'signal or end the process it runs in'}`), { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' });
+  };
   const own: Record<string, unknown> = {
     pid: SCOPE_PID,
+    ppid: 1,
     env: { ...env },
     cwd: () => '/',
-    chdir: (dir: string) => {
-      throw Object.assign(new Error(`process.chdir(${JSON.stringify(dir)}): a package under test runs in the simulated file system's root`), { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' });
-    },
+    chdir: refuse('chdir'),
+    // root, as the file system's permission checks see the caller, whoever runs daxcrash
+    getuid: () => 0, geteuid: () => 0, getgid: () => 0, getegid: () => 0, getgroups: () => [0],
+    umask: () => 0o022,
+    kill: refuse('kill'), exit: refuse('exit'), abort: refuse('abort'), reallyExit: refuse('exit'),
   };
   return new Proxy(process, {
     get(target, key) {
@@ -464,7 +518,7 @@ function hookEsm(scope: ModuleScope): void {
   for (const name of SUBSTITUTED) names[name] = exportNames(scope.builtin(name));
   const lexer = createRequire(__filename).resolve('cjs-module-lexer');
   (Module as unknown as { register(url: string, options: unknown): void }).register(`data:text/javascript,${encodeURIComponent(HOOK_SOURCE)}`, {
-    data: { names, globals: SCOPE_GLOBALS, query: SCOPE_QUERY, registry: REGISTRY.description, lexer: pathToFileURL(lexer).href },
+    data: { names, globals: SCOPE_GLOBALS, query: SCOPE_QUERY, registry: REGISTRY.description, lexer: pathToFileURL(lexer).href, acorn: pathToFileURL(createRequire(__filename).resolve('acorn')).href },
   });
   reg.hooked = true;
 }
@@ -483,10 +537,13 @@ function exportNames(value: unknown): string[] {
  */
 const HOOK_SOURCE = String.raw`
 let names, globals, query, registryKey, parseCjs;
+let acorn;
 export async function initialize(data) {
   ({ names, globals, query, registry: registryKey } = data);
   const lexer = await import(data.lexer);
   parseCjs = (lexer.default ?? lexer).parse;
+  acorn = await import(data.acorn);
+  acorn = acorn.default ?? acorn;
 }
 function scopeOf(url) {
   const m = new RegExp('[?&]' + query + '=(\\d+)').exec(url ?? '');
@@ -516,29 +573,57 @@ export async function resolve(specifier, context, next) {
   if (!resolved.url.startsWith('file:')) return resolved;
   return { ...resolved, url: withScope(resolved.url, id) };
 }
-function importedNames(source) {
-  const local = new Set();
-  for (const m of source.matchAll(/\bimport\s+([\w$*{}\s,]+?)\s+from\s*['"]/g)) {
-    const clause = m[1];
-    const braces = /\{([^}]*)\}/.exec(clause);
-    if (braces !== null) {
-      for (const part of braces[1].split(',')) {
-        const words = part.trim().split(/\s+as\s+/);
-        if (words[0] !== '') local.add(words[words.length - 1].trim());
-      }
-    }
-    const outside = clause.replace(/\{[^}]*\}/, '');
-    const star = /\*\s*as\s+([\w$]+)/.exec(outside);
-    if (star !== null) local.add(star[1]);
-    const first = /^\s*([\w$]+)/.exec(outside);
-    if (first !== null) local.add(first[1]);
+const analyses = new Map();
+/**
+ * What a module's source declares at its top level (imports, var/let/const/function/class,
+ * and var in top-level blocks: they collide with the scope's bindings; nested declarations
+ * shadow them instead) and where its dynamic import() calls are. Undefined when acorn cannot
+ * parse it: then every binding is declared, and a collision is Node's SyntaxError, never a
+ * silent use of the host's.
+ */
+function analyse(key, source) {
+  if (analyses.has(key)) return analyses.get(key);
+  let ast;
+  try {
+    ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'module', allowHashBang: true, allowAwaitOutsideFunction: true });
+  } catch {
+    analyses.set(key, undefined);
+    return undefined;
   }
-  return local;
-}
-function declares(source, name, imported) {
-  if (imported.has(name)) return true;
-  const re = new RegExp('\\b(?:const|let|var|class|function\\*?)\\s+(?:\\{[^}=]*)?\\b' + name.replace('$', '\\$') + '\\b');
-  return re.test(source);
+  const declared = new Set();
+  const imports = [];
+  const pattern = (p) => {
+    if (p === null) return;
+    if (p.type === 'Identifier') declared.add(p.name);
+    else if (p.type === 'ObjectPattern') for (const q of p.properties) pattern(q.type === 'RestElement' ? q.argument : q.value);
+    else if (p.type === 'ArrayPattern') for (const q of p.elements) pattern(q);
+    else if (p.type === 'RestElement') pattern(p.argument);
+    else if (p.type === 'AssignmentPattern') pattern(p.left);
+  };
+  const declaration = (d) => {
+    if (d === null || d === undefined) return;
+    if (d.type === 'VariableDeclaration') for (const v of d.declarations) pattern(v.id);
+    else if ((d.type === 'FunctionDeclaration' || d.type === 'ClassDeclaration') && d.id) declared.add(d.id.name);
+  };
+  // var hoists out of blocks (not out of functions); import() can sit anywhere
+  const walk = (node, inFunction) => {
+    if (node === null || typeof node !== 'object') return;
+    if (Array.isArray(node)) { for (const n of node) walk(n, inFunction); return; }
+    if (typeof node.type !== 'string') return;
+    if (node.type === 'ImportExpression') imports.push(node.start);
+    if (!inFunction && node.type === 'VariableDeclaration' && node.kind === 'var') declaration(node);
+    const fn = inFunction || /Function/.test(node.type) || node.type === 'ClassBody' || node.type === 'StaticBlock';
+    for (const k of Object.keys(node)) if (k !== 'type' && k !== 'start' && k !== 'end') walk(node[k], fn);
+  };
+  for (const node of ast.body) {
+    if (node.type === 'ImportDeclaration') for (const sp of node.specifiers) declared.add(sp.local.name);
+    else if (node.type === 'ExportNamedDeclaration' || node.type === 'ExportDefaultDeclaration') declaration(node.declaration);
+    else declaration(node);
+  }
+  walk(ast.body, false);
+  const result = { declared, imports: imports.sort((a, b) => b - a) };
+  analyses.set(key, result);
+  return result;
 }
 export async function load(url, context, next) {
   if (url.startsWith('daxcrash:')) {
@@ -577,10 +662,13 @@ export async function load(url, context, next) {
   }
   if (loaded.format !== 'module') return loaded;
   let source = typeof loaded.source === 'string' ? loaded.source : new TextDecoder().decode(loaded.source);
+  const analysis = analyse(file.href + '#' + source.length, source);
+  // dynamic import() goes through the scope, so the clock knows real work is in flight
+  for (const at of analysis?.imports ?? []) source = source.slice(0, at) + '__daxcrashImport' + source.slice(at + 6);
   if (source.startsWith('#!')) source = '//' + source.slice(2);
-  const imported = importedNames(source);
-  const own = globals.filter((g) => !declares(source, g, imported));
-  const prefix = own.length === 0 ? '' : 'const { ' + own.join(', ') + ' } = ' + registryExpr(id) + '.globals;';
+  const own = globals.filter((g) => analysis === undefined || !analysis.declared.has(g));
+  let prefix = own.length === 0 ? '' : 'const { ' + own.join(', ') + ' } = ' + registryExpr(id) + '.globals;';
+  if ((analysis?.imports.length ?? 0) > 0) prefix += 'const __daxcrashImport = (s) => ' + registryExpr(id) + '.bindings.clock.whileBusy(import(s));';
   return { ...loaded, source: prefix + source };
 }
 `;

@@ -10,10 +10,11 @@
  * phase's file system: setup and run on the recording device, each check on its recovered
  * image. Each phase has its own simulated clock (crash/fake-clock.ts): the package's timers
  * fire when the phase is otherwise idle, so a retry delay or a debounce runs the same way
- * every time; `sleep(ms)` moves the clock on purpose. Checks start one minute of simulated
- * time after the run ended (a reboot). Entropy the package draws comes from the seed's
- * `package/<phase>` stream (core/streams.ts); a check's phase is named by its image and
- * position, so a finding's replay (`only`) draws what the full run drew.
+ * every time; `sleep(ms)` moves the clock on purpose. The run starts when the setup's clock
+ * stopped; checks start one minute of simulated time after the run ended (a reboot). Entropy
+ * the package draws comes from the seed's `package/<phase>` stream (core/streams.ts); a
+ * check's phase is named by its image and position, so a finding's replay (`only`) draws
+ * what the full run drew.
  *
  * Invariants: the result is a function of the scenario, the package's files, the options
  * and the seed; a scenario that is not well formed is refused before anything runs, with
@@ -116,6 +117,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   const from = nodePath.resolve(options.file);
   const merged: ScenarioCrashOptions = { ...scenario.crash, ...definedOnly(options) };
   const streams = StreamTree.of(merged.seed ?? '0');
+  let setupEnded = FAKE_EPOCH_MS;
   let runEnded = FAKE_EPOCH_MS;
 
   const phase = (fs: CrashTestFs, name: string, startMs: number, mark: (label: string) => void) => {
@@ -133,7 +135,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   };
 
   const result = await crashTest(async (fs, t) => {
-    const p = phase(fs, 'run', FAKE_EPOCH_MS, (label) => t.mark(label));
+    const p = phase(fs, 'run', setupEnded, (label) => t.mark(label));
     try {
       await phaseRun(scenario, 'run', () => p.clock.settle(scenario.run(p.tools)));
     } finally {
@@ -148,6 +150,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
       try {
         await phaseRun(scenario, 'setup', () => p.clock.settle((scenario.setup as (t: ScenarioTools) => unknown)(p.tools)));
       } finally {
+        setupEnded = p.clock.now();
         p.dispose();
       }
     },

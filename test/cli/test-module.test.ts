@@ -52,6 +52,15 @@ describe('daxcrash test-module', () => {
     expect(esm.status).toBe(0);
   });
 
+  test('the same seed gives the same output in two processes, byte for byte (an ES module package with timers and random names)', () => {
+    const args = ['test-module', ESM, '--device-size', '64M', '--json', '--seed', '11'];
+    const first = run(...args);
+    const second = run(...args);
+    expect(first.stderr).toBe('');
+    expect(first.stdout.length).toBeGreaterThan(1000);
+    expect(second.stdout).toBe(first.stdout);
+  });
+
   test.each([
     ['no such file', ['test-module', 'no/such.scenarios.js'], 'no scenario file at no/such.scenarios.js'],
     ['no scenario of that name', ['test-module', CJS, '--scenario', 'nothing-like-it'], 'no scenario of'],

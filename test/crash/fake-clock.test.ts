@@ -89,3 +89,22 @@ describe('FakeClock', () => {
     expect(new SimDate() instanceof Date).toBe(true);
   });
 });
+
+describe('FakeClock, host-like edges', () => {
+  test("an operation left with only unref'd timers is reported, not fired forever", async () => {
+    const clock = new FakeClock();
+    clock.setInterval(() => undefined, 10).unref();
+    await expect(clock.settle(new Promise(() => undefined))).rejects.toThrow(/only unref'd timers are left/);
+  });
+
+  test('delays coerce as Node\'s do; Date() without new is a string; host Dates are Dates', async () => {
+    const clock = new FakeClock();
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.now() - FAKE_EPOCH_MS), '100' as unknown as number);
+    await clock.advance(1000);
+    expect(fired).toEqual([100]);
+    const SimDate = clock.dateClass();
+    expect(typeof (SimDate as unknown as () => string)()).toBe('string');
+    expect(new Date(0) instanceof SimDate).toBe(true);
+  });
+});

@@ -46,7 +46,7 @@ export default [
     crash: { commitAfter: false },
   },
   {
-    name: 'steno Writer.write: concurrent writes land in order, the last one last',
+    name: 'steno Writer.write: concurrent writes leave one value whole at every crash, and the last one once all resolved and committed',
     promise: '"Safe: No race conditions (writes are ordered even if they\'re async)" (README, Features)',
     setup,
     async run({ load, mark }) {
@@ -58,7 +58,8 @@ export default [
     check({ fs, crash }) {
       const text = fs.readFileSync(FILE, 'utf8');
       if (![OLD, A, B, C].includes(text)) throw new Error(`the file is none of the values written, whole: ${text.length} bytes`);
-      // After the run and the periodic commit that follows it, the last write must be the one kept.
+      // Ordering is judged on the final state only: after every write resolved and the periodic
+      // commit, the last write must be the one kept.
       if (crash.event === 'end' && crash.inFlight === undefined && crash.marks.includes('all resolved') && text !== C) {
         throw new Error(`after every write resolved and the periodic commit, the file holds version ${JSON.parse(text).version}, not the last write`);
       }

@@ -5,7 +5,8 @@
  * scenario file's own crash options. Prints the table as Markdown; `--write` replaces the
  * table in docs/ecosystem.md (between its markers). `--limit N` caps the states checked per
  * scenario (a quick run; the published table has no cap); `--only NAME` runs the packages
- * whose name contains NAME.
+ * whose name contains NAME; `--check` prints, as JSON, what `npm test` compares with the
+ * published table (test/ecosystem/ecosystem.test.ts).
  *
  * A row: package and version (from its installed package.json), the scenario, whether the
  * package documents the property (promise) or not (observation), and per policy the verdict:
@@ -15,7 +16,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ScenarioResult, runScenario, scenariosIn } from '../../crash/scenario';
+import { ScenarioCrashOptions, ScenarioResult, reproScenario, runScenario, scenariosIn } from '../../crash/scenario';
+import { decodeScenarioToken } from '../../crash/scenario-token';
 import type { FlushPolicy } from '../../fs/mount';
 
 /** The packages, their scenario files, and what a fix would be when a promise breaks. */
@@ -49,7 +51,20 @@ export interface Row {
 }
 
 /** Run every scenario of the table (or those of packages whose name contains `only`). */
-export async function ecosystemRows(options: { readonly limit?: number; readonly only?: string; readonly progress?: (text: string) => void } = {}): Promise<Row[]> {
+export interface RowOptions {
+  readonly limit?: number;
+  readonly only?: string;
+  /** Default both; the quick check runs `ordered` alone. */
+  readonly policies?: readonly FlushPolicy[];
+  /** Crash options over every scenario's own (the quick check's small budget). */
+  readonly crash?: ScenarioCrashOptions;
+  readonly progress?: (text: string) => void;
+}
+
+/** The budget `npm test` checks the table on: 64 MiB, the k = 1 bound, at most 4 states a point. */
+export const QUICK: ScenarioCrashOptions = { deviceBytes: 64 << 20, states: { kind: 'bounded', k: 1, limit: 4 } };
+
+export async function ecosystemRows(options: RowOptions = {}): Promise<Row[]> {
   const rows: Row[] = [];
   for (const entry of ECOSYSTEM) {
     if (options.only !== undefined && !entry.pkg.includes(options.only)) continue;
@@ -57,9 +72,9 @@ export async function ecosystemRows(options: { readonly limit?: number; readonly
     const version = installedVersion(entry.pkg);
     for (const scenario of await scenariosIn(file)) {
       const results: Record<string, ScenarioResult> = {};
-      for (const policy of POLICIES) {
+      for (const policy of options.policies ?? POLICIES) {
         options.progress?.(`${entry.pkg}: ${scenario.name} (${policy})`);
-        results[policy] = await runScenario(scenario, { file, policy, profile: 'armv8.2', pmemApi: 'linux-arm64', limit: options.limit });
+        results[policy] = await runScenario(scenario, { ...options.crash, file, policy, profile: 'armv8.2', pmemApi: 'linux-arm64', limit: options.limit });
       }
       rows.push({ pkg: entry.pkg, version, scenario: scenario.name, promise: scenario.promise ?? '', promised: scenario.promised ?? true, fix: entry.fix, results });
     }
@@ -127,7 +142,32 @@ export function writeTable(table: string, doc = DOC): void {
   writeFileSync(doc, `${text.slice(0, start + START.length)}\n${table}\n${text.slice(end)}`);
 }
 
+/** The tokens docs/ecosystem.md publishes. */
+export function publishedTokens(doc = DOC): string[] {
+  return [...readFileSync(doc, 'utf8').matchAll(/`daxcrash repro (dxs1-[A-Za-z0-9_-]+)`/g)].map((m) => m[1] as string);
+}
+
+/**
+ * What `npm test` asks of the table, in one process (half the packages are ES modules, which
+ * jest cannot load): every scenario under `ordered` on the QUICK budget, and every published
+ * token replayed. JSON on stdout.
+ */
+async function check(): Promise<void> {
+  const rows = await ecosystemRows({ policies: ['ordered'], crash: QUICK });
+  const verdicts = rows.map((r) => {
+    const x = (r.results.ordered as ScenarioResult).result;
+    return { pkg: r.pkg, version: r.version, scenario: r.scenario, promised: r.promised, statesChecked: x.statesChecked, findingCounts: x.findingCounts };
+  });
+  const replays = [];
+  for (const token of publishedTokens()) {
+    const r = await reproScenario(decodeScenarioToken(token));
+    replays.push({ token, statesChecked: r.result.statesChecked, findings: r.result.findings.map((f) => `${f.kind}: ${f.message}`) });
+  }
+  process.stdout.write(`${JSON.stringify({ verdicts, replays })}\n`);
+}
+
 async function main(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--check')) return check();
   const write = argv.includes('--write');
   const limitAt = argv.indexOf('--limit');
   const onlyAt = argv.indexOf('--only');
