@@ -17,8 +17,8 @@
  * `mirrorHeld`), at most `limit` states judged a point (a held one: limit / HELD_LIMIT_SHARE)
  * and the rest of the bound counted as not covered; or `sampled` draws from the full model,
  * seeded by the unit's stream tree (a sampled run covers its draws, nothing more).
- * Identical images share their recovery (keyed by the image digest); every (image, window)
- * pair is judged. The real e2fsck checks recovered images (check.ts `onRecovered`): by
+ * Identical images share their recovery (keyed by the image's content key, device/media.ts);
+ * every (image, window) pair is judged. The real e2fsck checks recovered images (check.ts `onRecovered`): by
  * default each whose metadata differs from every one already checked in the unit, at most
  * E2FSCK_PER_UNIT, the rest counted as skipped.
  */
@@ -319,7 +319,7 @@ class UnitRun {
   /** Materialise, recover (once per image), judge at `at`; G9 and the real e2fsck's G2 as its own findings. */
   private judgeState(point: CrashPoint, state: CrashState, at: CrashPosition): Judgement {
     const image = point.image(state);
-    const digest = image.digest();
+    const digest = image.contentKey();
     const recovered = this.recovered(image, digest);
     this.statesChecked++;
     const { e2fsck, ...ours } = recovered;
@@ -351,7 +351,7 @@ class UnitRun {
    */
   private keepExample(point: CrashPoint, at: CrashPosition, state: CrashState, promises: readonly PromiseId[]): void {
     const image = point.image(state);
-    const { e2fsck: _ignored, ...ours } = this.recovered(image, image.digest());
+    const { e2fsck: _ignored, ...ours } = this.recovered(image, image.contentKey());
     const violations = judge(ours, this.oracle, at);
     const got = violations.map((v) => v.promise).join(',');
     assert(got === promises.join(','), () => `reduction: state ${JSON.stringify(state)} at crash point ${point.instruction} was classed as ${promises.join(',')} but breaks ${got || 'nothing'} when judged in full`);
@@ -478,7 +478,7 @@ class RecoveryExplorer {
         const point = d.crashPoint();
         for (let s = 0; s < this.statesPerPoint && found.length === 0; s++) {
           const again = point.image({ kind: 'sampled', seed: this.streams.recoveryDraw(d.instructionCount, s) });
-          const againDigest = again.digest();
+          const againDigest = again.contentKey();
           let rec = this.images.get(againDigest);
           if (rec === undefined) {
             rec = recoverImage(again, this.setup, { cache: this.judgements });

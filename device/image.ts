@@ -9,7 +9,7 @@
  */
 import { assert } from '../core/assert';
 import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
-import { MediaSource, SparseMemory, mediaDigest, mergeSorted, ownPagesIn, plainPageDigest, writeSparseFile } from './media';
+import { MediaSource, SparseMemory, addLanes, contentKeyOf, mediaDigest, mergeSorted, ownPagesIn, pagePart, plainPageDigest, subtractLanes, writeSparseFile } from './media';
 
 export class OverlayImage implements MediaSource {
   readonly sizeBytes: number;
@@ -102,6 +102,27 @@ export class OverlayImage implements MediaSource {
 
   digest(): string {
     return mediaDigest(this);
+  }
+
+  /**
+   * A content key (media.ts): equal for equal bytes, computed from the device's content sum
+   * and the pages this image decides, so it costs those pages, not the device. A detached
+   * image has no device below: its key is its digest (a different form, never equal to a sum
+   * key: two equal images, one detached, may get different keys, never the reverse).
+   */
+  contentKey(): string {
+    const base = this.base;
+    if (base === undefined) return this.digest();
+    assert(base.mutations === this.baseMutations,
+      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    const sum = base.contentSum().slice();
+    for (const pageIndex of this.pages.keys()) {
+      const below = base.contentPart(pageIndex);
+      if (below !== undefined) subtractLanes(sum, below);
+      const own = pagePart(pageIndex, this.pageDigest(pageIndex));
+      if (own !== undefined) addLanes(sum, own);
+    }
+    return contentKeyOf(this.sizeBytes, sum);
   }
 
   writeImage(path: string): void {

@@ -60,6 +60,10 @@ export class SparseMemory implements MediaSource {
   private mergedFrom: [readonly number[] | undefined, readonly number[] | undefined] = [undefined, undefined];
   /** Digests of pages not written since they were taken. */
   private readonly pageHashes = new Map<number, string>();
+  /** The content sum (`contentSum`), once asked for: the parts it holds, and pages written since. */
+  private keySum: Uint32Array | undefined;
+  private readonly keyParts = new Map<number, Uint32Array>();
+  private readonly keyDirty = new Set<number>();
 
   constructor(sizeBytes: number, base?: MediaSource) {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0 && sizeBytes % PAGE_BYTES === 0,
@@ -90,7 +94,44 @@ export class SparseMemory implements MediaSource {
     this.mutations++;
     // a write ends the page's cached digest (no map work at all while none is cached)
     if (this.pageHashes.size > 0) this.pageHashes.delete(pageIndex);
+    if (this.keySum !== undefined) this.keyDirty.add(pageIndex);
     return page;
+  }
+
+  /**
+   * The sum, lane by lane, of `pagePart` over every non-zero page (CONTENT_SUM_LANES 32-bit
+   * lanes): brought up to date for the pages written since it was last asked for, so its
+   * cost follows what changed, not the memory's size. The base must not change below.
+   */
+  contentSum(): Uint32Array {
+    if (this.keySum === undefined) {
+      const sum = new Uint32Array(CONTENT_SUM_LANES);
+      for (const pageIndex of this.pageIndices()) {
+        const part = pagePart(pageIndex, this.pageDigest(pageIndex));
+        if (part === undefined) continue;
+        this.keyParts.set(pageIndex, part);
+        addLanes(sum, part);
+      }
+      this.keySum = sum;
+      return sum;
+    }
+    for (const pageIndex of this.keyDirty) {
+      const old = this.keyParts.get(pageIndex);
+      if (old !== undefined) subtractLanes(this.keySum, old);
+      const part = pagePart(pageIndex, this.pageDigest(pageIndex));
+      if (part === undefined) this.keyParts.delete(pageIndex);
+      else {
+        this.keyParts.set(pageIndex, part);
+        addLanes(this.keySum, part);
+      }
+    }
+    this.keyDirty.clear();
+    return this.keySum;
+  }
+
+  /** One page's part of `contentSum()` as last brought up to date (undefined: an all-zero page). */
+  contentPart(pageIndex: number): Uint32Array | undefined {
+    return this.keyParts.get(pageIndex);
   }
 
   /** A digest of one page, cached until the page is next written (undefined: all zeros). */
@@ -177,6 +218,38 @@ export function pagesDigest(media: MediaSource & Partial<PageDigests>, prefix: s
     if (digest !== undefined) text += `${pageIndex}:${digest};`;
   }
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Content keys for deduplication (the engine's "have I judged this image"): equal bytes give
+ * equal keys, and different bytes different keys with sha256's confidence, because each
+ * non-zero page contributes sha256(index, page digest) and the key is their sum, lane by lane
+ * (a multiset hash: no two pages share an index, and the parts are not chosen by an
+ * adversary). Unlike `mediaDigest`, a key is updated by what changed: an overlay's key is the
+ * device's sum minus the parts of the pages it decides plus theirs. Keys are not digests: do
+ * not compare one with a `mediaDigest` or keep it across versions (repro and tokens use
+ * `mediaDigest`).
+ */
+export const CONTENT_SUM_LANES = 8;
+
+/** A page's part of a content sum: sha256 over its index and digest, as lanes (undefined: all zeros). */
+export function pagePart(pageIndex: number, pageDigest: string | undefined): Uint32Array | undefined {
+  if (pageDigest === undefined) return undefined;
+  const bytes = createHash('sha256').update(`${pageIndex}:${pageDigest}`).digest();
+  return new Uint32Array(bytes.buffer, bytes.byteOffset, CONTENT_SUM_LANES).slice();
+}
+
+export function addLanes(sum: Uint32Array, part: Uint32Array): void {
+  for (let i = 0; i < CONTENT_SUM_LANES; i++) sum[i] = (sum[i] as number) + (part[i] as number);
+}
+
+export function subtractLanes(sum: Uint32Array, part: Uint32Array): void {
+  for (let i = 0; i < CONTENT_SUM_LANES; i++) sum[i] = (sum[i] as number) - (part[i] as number);
+}
+
+/** A content key from a sum: the media's size and the lanes (base64 of their bytes). */
+export function contentKeyOf(sizeBytes: number, sum: Uint32Array): string {
+  return `k${sizeBytes}:${Buffer.from(sum.buffer, sum.byteOffset, sum.byteLength).toString('base64')}`;
 }
 
 /** A page's digest, cached where the media keeps one (undefined: all zeros). */
