@@ -1,0 +1,105 @@
+/**
+ * ext4's metadata checksums (the `metadata_csum` feature): CRC32C as the kernel chains it, the
+ * file system's seed, and the checksum of each structure that carries one (superblock, group
+ * descriptors, inodes, block and inode bitmaps, extent blocks, directory leaf blocks). Pure
+ * functions over on-disk bytes: nothing here reads or writes the device. Our file system does
+ * not write checksums yet (its subset has none, spec/ext4-subset.md); these are the pieces the
+ * mkfs.ext4 default profile is built from, held to mkfs.ext4's own images by
+ * test/fs/csum.test.ts.
+ *
+ * The kernel's `crc32c(crc, data)` is the raw running CRC: it starts from `crc` and returns
+ * the state without the final inversion. The npm package crc-32 (its crc32c module) computes
+ * the standard form, `~raw(~seed, data)`, so `crc32cRaw` converts at both ends.
+ *
+ * Invariants: every function is a function of its arguments; a checksum field inside the
+ * bytes given is never read (it counts as zeros, as the kernel's dummy field does).
+ */
+import CRC32C from 'crc-32/crc32c';
+
+/** The kernel's crc32c(crc, data): the raw running CRC-32C, no final inversion. */
+export function crc32cRaw(crc: number, data: Uint8Array): number {
+  return ~CRC32C.buf(data, ~crc) >>> 0;
+}
+
+const le32 = (value: number): Uint8Array => {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value >>> 0, true);
+  return out;
+};
+
+/** Byte offsets of the checksum fields this module computes. */
+export const CSUM_OFFSETS = Object.freeze({
+  superblock: 0x3fc,
+  superblockUuid: 0x68,
+  superblockChecksumSeed: 0x270,
+  groupDesc: 0x1e,
+  inodeLo: 0x7c,
+  inodeHi: 0x82,
+  inodeExtraIsize: 0x80,
+});
+
+/** s_feature_incompat's metadata_csum_seed bit: the seed is stored in the superblock. */
+const INCOMPAT_CSUM_SEED = 0x2000;
+const GOOD_OLD_INODE_SIZE = 128;
+/** An ext4_dir_entry_tail: 12 bytes at the end of a directory leaf block. */
+export const DIR_TAIL_BYTES = 12;
+
+/** The superblock's own checksum: over its first 1020 bytes, from ~0 (no seed: the UUID is among them). */
+export function superblockChecksum(sb: Uint8Array): number {
+  return crc32cRaw(0xffffffff, sb.subarray(0, CSUM_OFFSETS.superblock));
+}
+
+/** The file system's checksum seed: s_checksum_seed with metadata_csum_seed, else crc32c(~0, uuid). */
+export function checksumSeed(sb: Uint8Array): number {
+  const view = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
+  if ((view.getUint32(0x60, true) & INCOMPAT_CSUM_SEED) !== 0) return view.getUint32(CSUM_OFFSETS.superblockChecksumSeed, true);
+  return crc32cRaw(0xffffffff, sb.subarray(CSUM_OFFSETS.superblockUuid, CSUM_OFFSETS.superblockUuid + 16));
+}
+
+/** A group descriptor's bg_checksum (16 bits): seed, group number, the descriptor with its checksum as zeros. */
+export function groupDescChecksum(seed: number, group: number, desc: Uint8Array): number {
+  let crc = crc32cRaw(seed, le32(group));
+  crc = crc32cRaw(crc, desc.subarray(0, CSUM_OFFSETS.groupDesc));
+  crc = crc32cRaw(crc, new Uint8Array(2));
+  if (desc.length > CSUM_OFFSETS.groupDesc + 2) crc = crc32cRaw(crc, desc.subarray(CSUM_OFFSETS.groupDesc + 2));
+  return crc & 0xffff;
+}
+
+/** An inode's own seed, which its extent and directory blocks also start from. */
+export function inodeSeed(seed: number, ino: number, generation: number): number {
+  return crc32cRaw(crc32cRaw(seed, le32(ino)), le32(generation));
+}
+
+/**
+ * An inode's checksum (32 bits; the low half in l_i_checksum_lo, the high half in
+ * i_checksum_hi when the inode's extra space holds it): over the whole on-disk inode with both
+ * fields as zeros.
+ */
+export function inodeChecksum(seed: number, ino: number, inode: Uint8Array): number {
+  const bytes = inode.slice();
+  const view = new DataView(bytes.buffer);
+  const generation = view.getUint32(0x64, true);
+  bytes[CSUM_OFFSETS.inodeLo] = 0;
+  bytes[CSUM_OFFSETS.inodeLo + 1] = 0;
+  if (bytes.length > GOOD_OLD_INODE_SIZE && GOOD_OLD_INODE_SIZE + view.getUint16(CSUM_OFFSETS.inodeExtraIsize, true) >= CSUM_OFFSETS.inodeHi + 2) {
+    bytes[CSUM_OFFSETS.inodeHi] = 0;
+    bytes[CSUM_OFFSETS.inodeHi + 1] = 0;
+  }
+  return crc32cRaw(inodeSeed(seed, ino, generation), bytes);
+}
+
+/** A bitmap's checksum (its low 16 bits in the descriptor, the high 16 with 64-byte descriptors): over the bitmap's first `bits` bits. */
+export function bitmapChecksum(seed: number, bitmap: Uint8Array, bits: number): number {
+  return crc32cRaw(seed, bitmap.subarray(0, bits / 8));
+}
+
+/** An extent tree block's tail checksum: from the inode's seed, over the header and eh_max entries. */
+export function extentBlockChecksum(inodeSeedValue: number, block: Uint8Array): number {
+  const ehMax = new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(4, true);
+  return crc32cRaw(inodeSeedValue, block.subarray(0, 12 + 12 * ehMax));
+}
+
+/** A directory leaf block's tail checksum: from the inode's seed, over the block up to its 12-byte tail. */
+export function dirBlockChecksum(inodeSeedValue: number, block: Uint8Array): number {
+  return crc32cRaw(inodeSeedValue, block.subarray(0, block.length - DIR_TAIL_BYTES));
+}

@@ -1,0 +1,133 @@
+/**
+ * ext4's metadata checksums (fs/csum.ts) against mkfs.ext4's own: an image made with this
+ * machine's default feature set (metadata_csum, 64bit, flex_bg, dir_index...), a directory and
+ * files added by `debugfs -w`, then every checksum the module computes must equal the one
+ * e2fsprogs stored: the superblock, every group descriptor, both bitmaps of every group,
+ * every in-use inode, the root and the new directory's leaf blocks, and an extent block of a
+ * fragmented file. A one-bit change of the bytes must change each.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bitmapChecksum, checksumSeed, crc32cRaw, dirBlockChecksum, extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed, superblockChecksum } from '../../fs/csum';
+import { makeTempDir, readImageBlocks, removeTempDir, runTool } from '../helpers/e2fsprogs';
+
+const BLOCK = 4096;
+
+describe('metadata checksums, held to mkfs.ext4 -b 4096 with its default features', () => {
+  let dir: string;
+  let image: string;
+  let sb: Uint8Array;
+  let view: DataView;
+  beforeAll(() => {
+    dir = makeTempDir('csum');
+    image = path.join(dir, 'default.img');
+    fs.writeFileSync(path.join(dir, 'small'), 'hello, checksums\n');
+    const mk = runTool('mkfs.ext4', ['-q', '-F', '-b', '4096', '-U', '6d1f5a52-3b3e-4b7e-9a9e-0c1f6a5a9d01', '-E', 'hash_seed=8f0d4a7e-2c1b-4e5f-9a8b-7c6d5e4f3a21', image, '64M'],
+      { E2FSPROGS_FAKE_TIME: '1700000000' });
+    expect(mk.stderr).toBe('');
+    // a directory, files in it and at the root, and a file of many extents (every other block)
+    const commands = ['mkdir d', 'write ' + path.join(dir, 'small') + ' d/a', 'write ' + path.join(dir, 'small') + ' top'];
+    for (let i = 0; i < 12; i++) commands.push(`write ${path.join(dir, 'small')} d/f${i}`);
+    fs.writeFileSync(path.join(dir, 'cmds'), `${commands.join('\n')}\n`);
+    const w = runTool('debugfs', ['-w', '-f', path.join(dir, 'cmds'), image]);
+    expect(w.status).toBe(0);
+    sb = readImageBlocks(image, 0, 1).slice(1024, 2048);
+    view = new DataView(sb.buffer);
+    expect(view.getUint32(0x64, true) & 0x400).toBe(0x400); // metadata_csum is on
+    const fsck = runTool('e2fsck', ['-fn', image]);
+    expect(fsck.status).toBe(0);
+  });
+  afterAll(() => removeTempDir(dir));
+
+  const u32 = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, true);
+  const u16 = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(at, true);
+
+  test('crc32cRaw is the kernel\'s running CRC-32C (the standard check value, inverted)', () => {
+    expect(crc32cRaw(0xffffffff, Buffer.from('123456789')) ^ 0xffffffff).toBe(0xe3069283 | 0);
+  });
+
+  test('the superblock\'s checksum', () => {
+    expect(superblockChecksum(sb)).toBe(u32(sb, 0x3fc));
+    const flipped = sb.slice();
+    flipped[0x10] ^= 1;
+    expect(superblockChecksum(flipped)).not.toBe(u32(sb, 0x3fc));
+  });
+
+  test('every group descriptor and both bitmaps of every group; every in-use inode', () => {
+    const seed = checksumSeed(sb);
+    const groups = Math.ceil(u32(sb, 0x04) / u32(sb, 0x20));
+    const descSize = u16(sb, 0xfe);
+    const inodesPerGroup = u32(sb, 0x28);
+    const blocksPerGroup = u32(sb, 0x20);
+    const inodeSize = u16(sb, 0x58);
+    expect(descSize).toBe(64);
+    const gdt = readImageBlocks(image, 1, Math.ceil((groups * descSize) / BLOCK));
+    let inodes = 0;
+    for (let g = 0; g < groups; g++) {
+      const desc = gdt.subarray(g * descSize, (g + 1) * descSize);
+      expect({ g, csum: groupDescChecksum(seed, g, desc) }).toEqual({ g, csum: u16(desc, 0x1e) });
+      const flags = u16(desc, 0x12);
+      const blockBitmap = readImageBlocks(image, u32(desc, 0x00), 1);
+      const inodeBitmap = readImageBlocks(image, u32(desc, 0x04), 1);
+      if ((flags & 0x2) === 0) { // BLOCK_UNINIT: no bitmap checksum kept
+        const b = bitmapChecksum(seed, blockBitmap, blocksPerGroup);
+        expect({ g, lo: b & 0xffff, hi: b >>> 16 }).toEqual({ g, lo: u16(desc, 0x18), hi: u16(desc, 0x38) });
+      }
+      const i = bitmapChecksum(seed, inodeBitmap, inodesPerGroup);
+      expect({ g, lo: i & 0xffff, hi: i >>> 16 }).toEqual({ g, lo: u16(desc, 0x1a), hi: u16(desc, 0x3a) });
+      if ((flags & 0x1) !== 0) continue; // INODE_UNINIT
+      const used = inodesPerGroup - u16(desc, 0x1c);
+      const table = readImageBlocks(image, u32(desc, 0x08), Math.ceil((used * inodeSize) / BLOCK));
+      for (let k = 0; k < used; k++) {
+        const inode = table.subarray(k * inodeSize, (k + 1) * inodeSize);
+        const ino = g * inodesPerGroup + k + 1;
+        const c = inodeChecksum(seed, ino, inode);
+        // the high half is kept only where the inode's extra space reaches i_checksum_hi
+        const hiFits = 128 + u16(inode, 0x80) >= 0x84;
+        expect({ ino, lo: c & 0xffff, hi: hiFits ? c >>> 16 : 0 }).toEqual({ ino, lo: u16(inode, 0x7c), hi: u16(inode, 0x82) });
+        inodes++;
+      }
+    }
+    expect(inodes).toBeGreaterThan(20);
+  });
+
+  test('directory leaf blocks (root and the new directory) and a checksum that moves with one bit', () => {
+    const seed = checksumSeed(sb);
+    const checked: number[] = [];
+    for (const name of ['/', '/d']) {
+      const stat = runTool('debugfs', ['-R', `stat ${name}`, image]).stdout;
+      const ino = Number(/Inode: (\d+)/.exec(stat)?.[1]);
+      const generation = Number(/Generation: (\d+)/.exec(stat)?.[1]);
+      const block = Number(/\(0\):(\d+)/.exec(stat)?.[1]);
+      const data = readImageBlocks(image, block, 1);
+      expect(u32(data, BLOCK - 4)).toBe(dirBlockChecksum(inodeSeed(seed, ino, generation), data));
+      const flipped = data.slice();
+      flipped[20] ^= 1;
+      expect(dirBlockChecksum(inodeSeed(seed, ino, generation), flipped)).not.toBe(u32(data, BLOCK - 4));
+      checked.push(ino);
+    }
+    expect(checked).toEqual([2, expect.any(Number)]);
+  });
+
+  test('an extent tree block\'s tail', () => {
+    // a file of 8 extents (every other block written) needs a tree block: the inode holds 4
+    const seed = checksumSeed(sb);
+    const many = path.join(dir, 'many');
+    const fd = fs.openSync(many, 'w');
+    for (let b = 0; b < 16; b += 2) fs.writeSync(fd, Buffer.alloc(BLOCK, b + 1), 0, BLOCK, b * BLOCK);
+    fs.closeSync(fd);
+    fs.writeFileSync(path.join(dir, 'cmds2'), `write ${many} sparse\n`);
+    expect(runTool('debugfs', ['-w', '-f', path.join(dir, 'cmds2'), image]).status).toBe(0);
+    const stat = runTool('debugfs', ['-R', 'stat /sparse', image]).stdout;
+    const ino = Number(/Inode: (\d+)/.exec(stat)?.[1]);
+    const generation = Number(/Generation: (\d+)/.exec(stat)?.[1]);
+    const leaf = /\(ETB0\):(\d+)/.exec(stat);
+    expect(leaf).not.toBeNull(); // the tree has a block of its own
+    const block = readImageBlocks(image, Number(leaf?.[1]), 1);
+    const ehMax = u16(block, 4);
+    expect(u32(block, 12 + 12 * ehMax)).toBe(extentBlockChecksum(inodeSeed(seed, ino, generation), block));
+    const flipped = block.slice();
+    flipped[14] ^= 1;
+    expect(extentBlockChecksum(inodeSeed(seed, ino, generation), flipped)).not.toBe(u32(block, 12 + 12 * ehMax));
+  });
+});
