@@ -1,11 +1,12 @@
 /**
  * ext4's metadata checksums (the `metadata_csum` feature): CRC32C as the kernel chains it, the
  * file system's seed, and the checksum of each structure that carries one (superblock, group
- * descriptors, inodes, block and inode bitmaps, extent blocks, directory leaf blocks). Pure
- * functions over on-disk bytes: nothing here reads or writes the device. Our file system does
- * not write checksums yet (its subset has none, spec/ext4-subset.md); these are the pieces the
- * mkfs.ext4 default profile is built from, held to mkfs.ext4's own images by
- * test/fs/csum.test.ts.
+ * descriptors, inodes, block and inode bitmaps, extent blocks, directory leaf blocks), and
+ * jbd2's checksum v3 (the journal superblock, descriptor and revoke tails, commit blocks,
+ * descriptor tags). Pure functions over on-disk bytes: nothing here reads or writes the
+ * device. Our file system does not write checksums yet (its subset has none, spec/ext4-subset.md); these are the pieces the
+ * mkfs.ext4 default profile is built from, held to mkfs.ext4's own images (and, for jbd2, to
+ * a journal the kernel wrote) by test/fs/csum.test.ts.
  *
  * The kernel's `crc32c(crc, data)` is the raw running CRC: it starts from `crc` and returns
  * the state without the final inversion. The npm package crc-32 (its crc32c module) computes
@@ -20,6 +21,9 @@ import CRC32C from 'crc-32/crc32c';
 export function crc32cRaw(crc: number, data: Uint8Array): number {
   return ~CRC32C.buf(data, ~crc) >>> 0;
 }
+
+/** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
+const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
 const le32 = (value: number): Uint8Array => {
   const out = new Uint8Array(4);
@@ -76,7 +80,7 @@ export function inodeSeed(seed: number, ino: number, generation: number): number
  * fields as zeros.
  */
 export function inodeChecksum(seed: number, ino: number, inode: Uint8Array): number {
-  const bytes = inode.slice();
+  const bytes = copyOf(inode);
   const view = new DataView(bytes.buffer);
   const generation = view.getUint32(0x64, true);
   bytes[CSUM_OFFSETS.inodeLo] = 0;
@@ -102,4 +106,45 @@ export function extentBlockChecksum(inodeSeedValue: number, block: Uint8Array): 
 /** A directory leaf block's tail checksum: from the inode's seed, over the block up to its 12-byte tail. */
 export function dirBlockChecksum(inodeSeedValue: number, block: Uint8Array): number {
   return crc32cRaw(inodeSeedValue, block.subarray(0, block.length - DIR_TAIL_BYTES));
+}
+
+// ---------------------------------------------------------------- jbd2 (checksum v3)
+
+const be32 = (value: number): Uint8Array => {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value >>> 0, false);
+  return out;
+};
+
+/** The journal's seed: crc32c(~0, the journal superblock's uuid at 0x30). */
+export function journalSeed(journalSuperblock: Uint8Array): number {
+  return crc32cRaw(0xffffffff, journalSuperblock.subarray(0x30, 0x40));
+}
+
+/** The journal superblock's s_checksum (at 0xFC, big-endian): over its 1024 bytes with the field as zeros. */
+export function journalSuperblockChecksum(journalSuperblock: Uint8Array): number {
+  const bytes = copyOf(journalSuperblock, 1024);
+  bytes.fill(0, 0xfc, 0x100);
+  return crc32cRaw(0xffffffff, bytes);
+}
+
+/** A descriptor or revoke block's tail (its last 4 bytes, big-endian): over the whole block with the tail as zeros. */
+export function journalTailChecksum(seed: number, block: Uint8Array): number {
+  const bytes = copyOf(block);
+  bytes.fill(0, bytes.length - 4);
+  return crc32cRaw(seed, bytes);
+}
+
+/** A commit block's h_chksum[0] (at 0x10, big-endian): over the whole block with h_chksum_type, h_chksum_size and h_chksum[0] as zeros. */
+export function commitBlockChecksum(seed: number, block: Uint8Array): number {
+  const bytes = copyOf(block);
+  bytes[0x0c] = 0;
+  bytes[0x0d] = 0;
+  bytes.fill(0, 0x10, 0x14);
+  return crc32cRaw(seed, bytes);
+}
+
+/** A v3 descriptor tag's t_checksum: the transaction's sequence (big-endian), then the block as logged. */
+export function journalTagChecksum(seed: number, sequence: number, logged: Uint8Array): number {
+  return crc32cRaw(crc32cRaw(seed, be32(sequence)), logged);
 }

@@ -4,12 +4,19 @@
  * files added by `debugfs -w`, then every checksum the module computes must equal the one
  * e2fsprogs stored: the superblock, every group descriptor, both bitmaps of every group,
  * every in-use inode, the root and the new directory's leaf blocks, and an extent block of a
- * fragmented file. A one-bit change of the bytes must change each.
+ * fragmented file. A one-bit change of the bytes must change each. And jbd2's checksum v3,
+ * held to the log the kernel wrote on a loop mount of such an image (as root; where the
+ * kernel cannot be asked, the test says so in its output).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bitmapChecksum, checksumSeed, crc32cRaw, dirBlockChecksum, extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed, superblockChecksum } from '../../fs/csum';
+import { spawnSync } from 'node:child_process';
+import {
+  bitmapChecksum, checksumSeed, commitBlockChecksum, crc32cRaw, dirBlockChecksum, extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed,
+  journalSeed, journalSuperblockChecksum, journalTagChecksum, journalTailChecksum, superblockChecksum,
+} from '../../fs/csum';
 import { makeTempDir, readImageBlocks, removeTempDir, runTool } from '../helpers/e2fsprogs';
+import { kernelMount } from '../helpers/kernel';
 
 const BLOCK = 4096;
 
@@ -131,3 +138,82 @@ describe('metadata checksums, held to mkfs.ext4 -b 4096 with its default feature
     expect(extentBlockChecksum(inodeSeed(seed, ino, generation), flipped)).not.toBe(u32(block, 12 + 12 * ehMax));
   });
 });
+
+describe('jbd2 checksum v3, held to a journal the Linux kernel wrote', () => {
+  test('the journal superblock, every descriptor, revoke and commit block, and every tag of the log', () => {
+    const dir = makeTempDir('jbd2-csum');
+    try {
+      const image = path.join(dir, 'default.img');
+      expect(runTool('mkfs.ext4', ['-q', '-F', '-b', '4096', image, '64M']).stderr).toBe('');
+      let after: Buffer | undefined;
+      const mounted = kernelMount(image, (at) => {
+        // transactions with metadata in the log: directories, files, renames, deletes (revokes)
+        for (let i = 0; i < 40; i++) {
+          fs.mkdirSync(path.join(at, `d${i}`));
+          fs.writeFileSync(path.join(at, `d${i}`, 'f'), `file ${i}\n`);
+          if (i % 3 === 0) fs.rmSync(path.join(at, `d${i}`), { recursive: true });
+          if (i % 5 === 0) hostSync();
+        }
+      }, (bytes) => {
+        after = bytes;
+      });
+      if ('missing' in mounted) {
+        process.stdout.write(`jbd2 checksums not held to the kernel: ${mounted.missing}\n`);
+        return;
+      }
+      expect('mounted' in mounted).toBe(true);
+      fs.writeFileSync(image, after as Buffer);
+      const stat = runTool('debugfs', ['-R', 'stat <8>', image]).stdout;
+      const runs = [...stat.matchAll(/\((\d+)(?:-(\d+))?\):(\d+)(?:-(\d+))?/g)].map((m) => ({ start: Number(m[3]), end: Number(m[4] ?? m[3]) }));
+      const blocks: number[] = runs.flatMap((r) => Array.from({ length: r.end - r.start + 1 }, (_, k) => r.start + k));
+      const journal = (i: number) => (after as Buffer).subarray(blocks[i]! * BLOCK, (blocks[i]! + 1) * BLOCK);
+      const jsb = journal(0);
+      const be = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, false);
+      expect(be(jsb, 0x28) & 0x10).toBe(0x10); // the kernel turned on CSUM_V3
+      const stored = be(jsb, 0xfc);
+      expect(journalSuperblockChecksum(jsb)).toBe(stored);
+      expect(be(jsb, 0xfc)).toBe(stored); // computing it left the caller's bytes (a Buffer) alone
+      const seed = journalSeed(jsb);
+      const counts = { descriptor: 0, commit: 0, revoke: 0, tags: 0 };
+      for (let i = 1; i < blocks.length; i++) {
+        const block = journal(i);
+        if (be(block, 0) !== 0xc03b3998) continue;
+        const type = be(block, 4);
+        const sequence = be(block, 8);
+        if (type === 2) {
+          expect(commitBlockChecksum(seed, block)).toBe(be(block, 0x10));
+          counts.commit++;
+        } else if (type === 5) {
+          expect(journalTailChecksum(seed, block)).toBe(be(block, BLOCK - 4));
+          counts.revoke++;
+        } else if (type === 1) {
+          expect(journalTailChecksum(seed, block)).toBe(be(block, BLOCK - 4));
+          counts.descriptor++;
+          // v3 tags: blocknr, flags, blocknr_high, checksum (16 bytes), then a uuid unless SAME_UUID
+          let at = 12;
+          let logged = i + 1;
+          for (;;) {
+            const flags = be(block, at + 4);
+            expect(journalTagChecksum(seed, sequence, journal(logged))).toBe(be(block, at + 12));
+            counts.tags++;
+            logged++;
+            at += 16 + ((flags & 0x2) === 0 ? 16 : 0);
+            if ((flags & 0x8) !== 0 || at + 16 > BLOCK - 4) break;
+          }
+        }
+      }
+      expect(counts.descriptor).toBeGreaterThan(0);
+      expect(counts.commit).toBeGreaterThan(0);
+      expect(counts.revoke).toBeGreaterThan(0);
+      expect(counts.tags).toBeGreaterThan(counts.descriptor);
+      process.stdout.write(`jbd2 checksums held to the kernel's log: ${JSON.stringify(counts)}\n`);
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+});
+
+/** sync(2) on the host (the kernel commits its running transaction). */
+function hostSync(): void {
+  spawnSync('sync', []);
+}
