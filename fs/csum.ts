@@ -1,7 +1,8 @@
 /**
  * ext4's metadata checksums (the `metadata_csum` feature): CRC32C as the kernel chains it, the
  * file system's seed, and the checksum of each structure that carries one (superblock, group
- * descriptors, inodes, block and inode bitmaps, extent blocks, directory leaf blocks), and
+ * descriptors, inodes, block and inode bitmaps, extent blocks, directory leaf blocks, htree
+ * nodes), and
  * jbd2's checksum v3 (the journal superblock, descriptor and revoke tails, commit blocks,
  * descriptor tags). Pure functions over on-disk bytes: nothing here reads or writes the
  * device. Our file system does not write checksums yet (its subset has none, spec/ext4-subset.md); these are the pieces the
@@ -147,4 +148,25 @@ export function commitBlockChecksum(seed: number, block: Uint8Array): number {
 /** A v3 descriptor tag's t_checksum: the transaction's sequence (big-endian), then the block as logged. */
 export function journalTagChecksum(seed: number, sequence: number, logged: Uint8Array): number {
   return crc32cRaw(crc32cRaw(seed, be32(sequence)), logged);
+}
+
+/**
+ * An htree node's dx_tail checksum (after the node's `limit` entries): from the directory
+ * inode's seed, over the node up to its `count` used entries, then the tail's first 4 bytes,
+ * then 4 zero bytes (the checksum field). `countOffset` is where the node's limit/count pair
+ * sits: 0x20 in the root block (after '.', '..' and the root info), 8 in an interior node.
+ */
+export function dxNodeChecksum(inodeSeedValue: number, block: Uint8Array, countOffset: number): number {
+  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const limit = view.getUint16(countOffset, true);
+  const count = view.getUint16(countOffset + 2, true);
+  const tail = countOffset + limit * 8;
+  let crc = crc32cRaw(inodeSeedValue, block.subarray(0, countOffset + count * 8));
+  crc = crc32cRaw(crc, block.subarray(tail, tail + 4));
+  return crc32cRaw(crc, new Uint8Array(4));
+}
+
+/** Where a node's dx_tail checksum is stored (little-endian u32). */
+export function dxTailChecksumOffset(block: Uint8Array, countOffset: number): number {
+  return countOffset + new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(countOffset, true) * 8 + 4;
 }

@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  bitmapChecksum, checksumSeed, commitBlockChecksum, crc32cRaw, dirBlockChecksum, extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed,
+  bitmapChecksum, checksumSeed, commitBlockChecksum, crc32cRaw, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset, extentBlockChecksum, groupDescChecksum,
+  inodeChecksum, inodeSeed,
   journalSeed, journalSuperblockChecksum, journalTagChecksum, journalTailChecksum, superblockChecksum,
 } from '../../fs/csum';
 import { makeTempDir, readImageBlocks, removeTempDir, runTool } from '../helpers/e2fsprogs';
@@ -136,6 +137,42 @@ describe('metadata checksums, held to mkfs.ext4 -b 4096 with its default feature
     const flipped = block.slice();
     flipped[14] ^= 1;
     expect(extentBlockChecksum(inodeSeed(seed, ino, generation), flipped)).not.toBe(u32(block, 12 + 12 * ehMax));
+  });
+});
+
+describe('htree node checksums, held to a directory e2fsck -D indexed', () => {
+  test('the root node of an indexed directory (and a bit that moves it)', () => {
+    const dir = makeTempDir('dx-csum');
+    try {
+      const image = path.join(dir, 'default.img');
+      expect(runTool('mkfs.ext4', ['-q', '-F', '-b', '4096', image, '64M']).stderr).toBe('');
+      fs.writeFileSync(path.join(dir, 'one'), 'x');
+      // one file linked under 400 long names (debugfs's ln does not grow a directory: expand_dir
+      // first): a directory of several blocks, which e2fsck -D then indexes
+      const cmds = ['mkdir big', ...Array.from({ length: 6 }, () => 'expand_dir big'), `write ${path.join(dir, 'one')} big/file`];
+      for (let i = 0; i < 400; i++) cmds.push(`ln big/file big/a-rather-long-name-for-entry-${String(i).padStart(4, '0')}`);
+      cmds.push('sif big/file links_count 401');
+      fs.writeFileSync(path.join(dir, 'cmds'), `${cmds.join('\n')}\n`);
+      expect(runTool('debugfs', ['-w', '-f', path.join(dir, 'cmds'), image]).status).toBe(0);
+      const fsck = runTool('e2fsck', ['-fyD', image]);
+      expect([0, 1]).toContain(fsck.status); // 1: it rebuilt (indexed) the directory
+      expect(runTool('e2fsck', ['-fn', image]).status).toBe(0);
+      const sb = readImageBlocks(image, 0, 1).slice(1024, 2048);
+      const stat = runTool('debugfs', ['-R', 'stat /big', image]).stdout;
+      expect(stat).toMatch(/Flags: 0x81000/); // INDEX_FL | EXTENTS_FL: an htree directory
+      const ino = Number(/Inode: (\d+)/.exec(stat)?.[1]);
+      const generation = Number(/Generation: (\d+)/.exec(stat)?.[1]);
+      const root = readImageBlocks(image, Number(/\(0(?:-\d+)?\):(\d+)/.exec(stat)?.[1]), 1);
+      const seed = inodeSeed(checksumSeed(sb), ino, generation);
+      const at = dxTailChecksumOffset(root, 0x20);
+      const stored = new DataView(root.buffer, root.byteOffset).getUint32(at, true);
+      expect(dxNodeChecksum(seed, root, 0x20)).toBe(stored);
+      const flipped = root.slice();
+      flipped[0x28] ^= 1; // a hash in the first used entry
+      expect(dxNodeChecksum(seed, flipped, 0x20)).not.toBe(stored);
+    } finally {
+      removeTempDir(dir);
+    }
   });
 });
 
