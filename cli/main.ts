@@ -123,5 +123,11 @@ function ordinal(n: number): string {
 }
 
 if (require.main === module || process.env.DAXCRASH_BIN === '1') {
+  // A reader that stops early (`daxcrash ... | head`) closes the pipe: stop quietly, as
+  // command-line tools do, instead of a stack trace for the write that could not land.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? EXIT_OK);
+  });
   void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

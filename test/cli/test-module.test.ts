@@ -74,6 +74,12 @@ describe('daxcrash test-module', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  test('a reader that stops early (| head) ends the command quietly, without a stack trace', () => {
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" test-module --help | head -c 5`], { encoding: 'utf8', cwd: ROOT });
+    expect(r.stdout).toBe('Usage');
+    expect(r.stderr).toBe('');
+  });
+
   test('a scenario whose run throws: exit 2, naming the scenario, the phase and where', () => {
     const file = path.join(dir, 'throws.scenarios.js');
     fs.writeFileSync(file, "module.exports = { name: 'throws', run() { JSON.parse('{'); }, check() {} };\n");
