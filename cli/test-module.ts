@@ -16,7 +16,7 @@ import { PROFILE_NAMES, ProfileName, isProfileName } from '../device/profiles';
 import { PMEM_API_NAMES, PmemApiName, isPmemApiName } from '../device/pmem-api';
 import type { FlushPolicy } from '../fs/mount';
 import { CrashTestFinding, stateText } from '../crash/crash-test';
-import { ScenarioResult, reproScenario, runScenario, scenariosIn } from '../crash/scenario';
+import { ScenarioResult, fileSystemFailures, reproScenario, runScenario, scenariosIn } from '../crash/scenario';
 import { decodeScenarioToken } from '../crash/scenario-token';
 import { POLICY_NAMES, setupLabel, resolveSetup } from '../crash/setup';
 import { CommandIo, EXIT_FINDINGS, EXIT_OK, configureCommand, guardUsageAsync, parseCount } from './command-io';
@@ -127,8 +127,7 @@ function crashOptions(flags: TestModuleFlags): { profile?: ProfileName; pmemApi?
 
 /** A documented promise broke, or the file system itself failed (an image that did not mount or was not fsck-clean). */
 function failed(r: ScenarioResult): boolean {
-  const c = r.result.findingCounts;
-  return (r.promised && (c.invariant ?? 0) > 0) || (c.mount ?? 0) > 0 || (c.fsck ?? 0) > 0;
+  return (r.promised && (r.result.findingCounts.invariant ?? 0) > 0) || fileSystemFailures(r.result).length > 0;
 }
 
 export function formatScenarioResult(r: ScenarioResult): string {
@@ -143,7 +142,7 @@ export function formatScenarioResult(r: ScenarioResult): string {
   }
   const broken = x.findingCounts.invariant ?? 0;
   const promise = broken === 0 ? 'holds' : r.promised ? `BROKEN in ${broken} state${broken === 1 ? '' : 's'}` : `does not hold (not promised) in ${broken} state${broken === 1 ? '' : 's'}`;
-  const fsParts = [x.findingCounts.mount ? `${x.findingCounts.mount} did not mount` : '', x.findingCounts.fsck ? `${x.findingCounts.fsck} with fsck problems` : ''].filter((p) => p !== '');
+  const fsParts = fileSystemFailures(x);
   lines.push(`  ${setup}: ${counts}: ${promise}${fsParts.length > 0 ? `; the file system failed: ${fsParts.join(', ')}` : ''}`);
   if (r.smallest !== undefined) {
     lines.push('  smallest finding:');

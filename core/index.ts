@@ -63,6 +63,6 @@ export {
 export type { Fail, MkdirCalls, RealpathCalls } from './node-layer';
 export type { MkdirOptions, StatLike, SyncFs } from './sync-fs';
 export {
-  ACCESS_MODES, COPYFILE_FLAGS, Dirent, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, rmIsDirectory, validMode,
+  ACCESS_MODES, COPYFILE_FLAGS, Dirent, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, rmIsDirectory, rootAccess, validMode,
 } from './node-compound';
 export type { CopyCalls, MkdtempCalls, RmCalls, RmOptions } from './node-compound';

@@ -86,6 +86,14 @@ export function validMode(mode: unknown, fallback: number): number {
   return mode;
 }
 
+/**
+ * access(2) as root sees it, once the path exists (and, for W_OK, is on a writable mount):
+ * every bit is granted except X_OK on a non-directory without an execute bit.
+ */
+export function rootAccess(bits: number, mode: number, isDirectory: boolean, path: string): void {
+  if ((bits & ACCESS_MODES.X_OK) !== 0 && !isDirectory && (mode & 0o111) === 0) throw fsError('EACCES', 'access', path);
+}
+
 /** The six characters mkdtemp appends for the `count`-th name of a mount: [A-Za-z0-9], no clock, no entropy. */
 export function mkdtempSuffix(count: number): string {
   let value = ((count % SUFFIX_SPACE) * SUFFIX_STEP + 12345) % SUFFIX_SPACE;

@@ -507,8 +507,8 @@ function scopeProcess(env: Readonly<Record<string, string>>): NodeJS.Process {
 
 // ------------------------------------------------------------------ ESM
 
-/** `import()` as Node runs it (the transpiled `import()` of this file would be a require). */
-const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+/** `import()` as Node runs it (a transpiled `import()` would be a require). */
+export const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
 
 /** Register the ESM hook once per process, with the export names of the substituted modules. */
 function hookEsm(scope: ModuleScope): void {

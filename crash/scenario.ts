@@ -32,7 +32,7 @@ import { CrashContext, CrashTestFinding, CrashTestFs, CrashTestOptions, CrashTes
 import { ScenarioReproSpec, encodeScenarioToken } from './scenario-token';
 import { resolveSetup } from './setup';
 import { FakeClock, FAKE_EPOCH_MS } from './fake-clock';
-import { ModuleScope, formatOf } from './module-loader';
+import { ModuleScope, formatOf, nativeImport } from './module-loader';
 
 /** What each phase of a scenario receives. */
 export interface ScenarioTools {
@@ -173,6 +173,12 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   return { name: scenario.name, promise: scenario.promise, promised: scenario.promised ?? true, file: options.file, result, smallest, token };
 }
 
+/** What the file system itself did in a run (not the package's doing): images that did not mount, fsck problems. */
+export function fileSystemFailures(result: CrashTestResult): string[] {
+  const { mount = 0, fsck = 0 } = result.findingCounts;
+  return [mount > 0 ? `${mount} did not mount` : '', fsck > 0 ? `${fsck} with fsck problems` : ''].filter((p) => p !== '');
+}
+
 /** Reproduce one finding from its token: the scenario run again, checked at its crash point and state only. */
 export async function reproScenario(spec: ScenarioReproSpec): Promise<ScenarioResult> {
   const scenario = (await scenariosIn(spec.file)).find((s) => s.name === spec.scenario);
@@ -275,6 +281,3 @@ function phaseKey(crash: CrashContext): string {
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k !== 'file' && k !== 'only')) as Partial<T>;
 }
-
-/** `import()` as Node runs it (this file's own `import()` would be transpiled to a require). */
-const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;

@@ -47,11 +47,15 @@ export class OverlayImage implements MediaSource {
     }
   }
 
+  /** The device below must not have run on since the image was taken. */
+  private checkBase(base: SparseMemory): void {
+    assert(base.mutations === this.baseMutations, 'crash image read after its device ran on: read it before the next instruction, or detach() it');
+  }
+
   readPage(pageIndex: number): Uint8Array | undefined {
     const own = this.pages.get(pageIndex);
     if (own !== undefined || this.base === undefined) return own;
-    assert(this.base.mutations === this.baseMutations,
-      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    this.checkBase(this.base);
     return this.base.readPage(pageIndex);
   }
 
@@ -63,8 +67,7 @@ export class OverlayImage implements MediaSource {
   pagesIn(firstPage: number, endPage: number, out: Set<number>): void {
     ownPagesIn(this.pages, firstPage, endPage, out);
     if (this.base === undefined) return;
-    assert(this.base.mutations === this.baseMutations,
-      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    this.checkBase(this.base);
     this.base.pagesIn(firstPage, endPage, out);
   }
 
@@ -95,8 +98,7 @@ export class OverlayImage implements MediaSource {
       this.ownDigests.set(pageIndex, digest);
       return digest;
     }
-    assert(this.base.mutations === this.baseMutations,
-      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    this.checkBase(this.base);
     return this.base.pageDigest(pageIndex);
   }
 
@@ -113,8 +115,7 @@ export class OverlayImage implements MediaSource {
   contentKey(): string {
     const base = this.base;
     if (base === undefined) return this.digest();
-    assert(base.mutations === this.baseMutations,
-      'crash image read after its device ran on: read it before the next instruction, or detach() it');
+    this.checkBase(base);
     const sum = base.contentSum().slice();
     for (const pageIndex of this.pages.keys()) {
       const below = base.contentPart(pageIndex);

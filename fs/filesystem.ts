@@ -30,7 +30,7 @@ import {
 } from '../core/node-layer';
 import type { SyncFs } from '../core/sync-fs';
 import {
-  ACCESS_MODES, COPYFILE_FLAGS, Dirent, RmOptions, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, validMode,
+  ACCESS_MODES, COPYFILE_FLAGS, Dirent, RmOptions, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, rootAccess, validMode,
 } from '../core/node-compound';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
@@ -304,8 +304,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     this.ops.run('access', path, () => {
       const inode = this.table.inode(this.walk.existing(path, 'access'));
       if ((bits & ACCESS_MODES.W_OK) !== 0) this.requireWritable('access', path);
-      const isDir = (inode.mode & S_IFMT) === S_IFDIR;
-      if ((bits & ACCESS_MODES.X_OK) !== 0 && !isDir && (inode.mode & 0o111) === 0) throw fsError('EACCES', 'access', path);
+      rootAccess(bits, inode.mode, (inode.mode & S_IFMT) === S_IFDIR, path);
     });
   }
 

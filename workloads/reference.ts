@@ -39,7 +39,7 @@ import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
 import { Volume } from 'memfs';
 import {
-  ACCESS_MODES, Dirent, assert, fsError, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, validMode,
+  ACCESS_MODES, Dirent, assert, fsError, mkdtempSuffix, nodeCopyFile, nodeMkdtemp, nodeRm, rootAccess, validMode,
   type MkdirOptions, type RmOptions, type StatLike, type SyncFs,
 } from '../core';
 import {
@@ -387,7 +387,7 @@ export class ReferenceFs implements SyncFs {
     const bits = validMode(mode, ACCESS_MODES.F_OK);
     const found = this.existing(path, 'access');
     const stats = this.vol.statSync(found.canon);
-    if ((bits & ACCESS_MODES.X_OK) !== 0 && !stats.isDirectory() && (stats.mode & 0o111) === 0) throw fsError('EACCES', 'access', path);
+    rootAccess(bits, Number(stats.mode), stats.isDirectory(), path);
   }
 
   copyFileSync(src: string, dest: string, mode?: number): void {

@@ -16,7 +16,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { ScenarioCrashOptions, ScenarioResult, reproScenario, runScenario, scenariosIn } from '../../crash/scenario';
+import { ScenarioCrashOptions, ScenarioResult, fileSystemFailures, reproScenario, runScenario, scenariosIn } from '../../crash/scenario';
 import { decodeScenarioToken } from '../../crash/scenario-token';
 import type { FlushPolicy } from '../../fs/mount';
 
@@ -97,10 +97,8 @@ export function verdict(r: ScenarioResult): string {
   const x = r.result;
   const counted = `${x.statesChecked} states${x.statesSkipped > 0 ? ` (+${x.statesSkipped} not checked)` : ''}`;
   const broken = x.findingCounts.invariant ?? 0;
-  const mount = x.findingCounts.mount ?? 0;
-  const fsck = x.findingCounts.fsck ?? 0;
   const head = broken === 0 ? `holds (${counted})` : `${r.promised ? '**broken**' : 'does not hold'}: ${broken} of ${counted}`;
-  const fsParts = [mount > 0 ? `${mount} did not mount` : '', fsck > 0 ? `${fsck} with fsck problems` : ''].filter((p) => p !== '');
+  const fsParts = fileSystemFailures(x);
   return fsParts.length === 0 ? head : `${head}; file system: ${fsParts.join(', ')}`;
 }
 
