@@ -272,6 +272,13 @@ export class PmemDevice {
     return this.coherent.read(addr, length);
   }
 
+  /** `load` into `out` at `outOffset` (no array of its own): traced as a load. */
+  loadInto(addr: number, length: number, out: Uint8Array, outOffset = 0): void {
+    this.checkRange(addr, length, 'load');
+    this.readTrace?.loaded(addr, length);
+    this.coherent.read(addr, length, out, outOffset);
+  }
+
   /**
    * The coherent bytes of [addr, addr + length) without a copy, for a reader that neither
    * writes into them nor keeps them past the device's next store (fsck reads every bitmap

@@ -129,9 +129,9 @@ export class ReadTrace {
    * inode-table block): each line not overwritten becomes structural and leaves `content`.
    */
   private structuralRange(first: number, last: number): void {
-    // whole words, a chunk at a time, where no line of the span is content (the common case:
-    // fsck reads 16 MiB of inode tables per judgement)
-    if (this.content.size === 0 && last - first >= 64) {
+    // whole words, a chunk at a time (fsck reads 16 MiB of inode tables per judgement, and a
+    // cached judgement's reads are replayed after the snapshot has named content lines)
+    if (last - first >= 64) {
       const firstWord = (first + 31) >>> 5;
       const endWord = (last + 1) >>> 5;
       if (firstWord > 0 && (firstWord << 5) > first) this.structuralRange(first, (firstWord << 5) - 1);
@@ -140,10 +140,18 @@ export class ReadTrace {
         const to = Math.min(endWord, (c + 1) << CHUNK_SHIFT);
         const structural = this.structuralBits.chunk(c);
         const overwritten = this.overwrittenBits.chunks[c];
+        const content = this.content.size === 0 ? undefined : this.contentBits.chunks[c];
         const from = w & (CHUNK_WORDS - 1);
         const end = from + (to - w);
-        if (overwritten === undefined) structural.fill(0xffffffff, from, end);
-        else for (let i = from; i < end; i++) structural[i] |= ~overwritten[i];
+        if (overwritten === undefined && content === undefined) structural.fill(0xffffffff, from, end);
+        else {
+          for (let i = from; i < end; i++) {
+            const mask = overwritten === undefined ? 0xffffffff : ~overwritten[i];
+            structural[i] |= mask;
+            const leaving = content === undefined ? 0 : mask & content[i];
+            if (leaving !== 0) this.leaveContent((c << CHUNK_SHIFT) + i, leaving);
+          }
+        }
         w = to;
       }
       if ((endWord << 5) <= last) this.structuralRange(endWord << 5, last);
@@ -154,12 +162,15 @@ export class ReadTrace {
       const mask = wordMask(line & 31, Math.min(31, last - (word << 5))) & ~this.overwrittenBits.word(word);
       this.structuralBits.or(word, mask);
       const leaving = this.content.size === 0 ? 0 : mask & this.contentBits.word(word);
-      if (leaving !== 0) {
-        this.contentBits.clear(word, leaving);
-        for (let b = 0; b < 32; b++) if ((leaving & (1 << b)) !== 0) this.content.delete((word << 5) + b);
-      }
+      if (leaving !== 0) this.leaveContent(word, leaving);
       line = (word + 1) << 5;
     }
+  }
+
+  /** The lines of word `word` that `leaving` marks stop being content reads (a structural read saw them). */
+  private leaveContent(word: number, leaving: number): void {
+    this.contentBits.clear(word, leaving);
+    for (let b = 0; b < 32; b++) if ((leaving & (1 << b)) !== 0) this.content.delete((word << 5) + b);
   }
 
   /** Whether a structural read saw the line's media bytes. */

@@ -67,7 +67,7 @@ export class DaxData {
       if (e === undefined || e.unwritten) {
         out.fill(0, done, done + len);
       } else {
-        out.set(this.ctx.device.load((e.start + lblock - e.block) * BLOCK_BYTES + (pos % BLOCK_BYTES), len), done);
+        this.ctx.device.loadInto((e.start + lblock - e.block) * BLOCK_BYTES + (pos % BLOCK_BYTES), len, out, done);
       }
       done += len;
     }

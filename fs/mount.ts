@@ -92,7 +92,7 @@ export function readSuperblock(device: PmemDevice): Superblock {
   if (device.sizeBytes < SUPERBLOCK_OFFSET + 1024) {
     throw new CorruptionError({ structure: 'superblock', where: 'byte 1024', what: 'the device is too small to hold one' });
   }
-  const sb = decodeSuperblock(device.load(SUPERBLOCK_OFFSET, 1024));
+  const sb = decodeSuperblock(device.view(SUPERBLOCK_OFFSET, 1024)); // the decoder copies what it keeps
   // Valid ext4 of another shape is unsupported, not corrupt: ENOTSUP naming it, before the
   // validation that assumes the subset's geometry (a bad magic is not ext4 at all).
   if (sb.magic === EXT4_MAGIC) {
@@ -113,12 +113,14 @@ const JOURNAL_LAYOUTS_MAX = 64;
 
 /** The journal inode's blocks, in journal order, validated against its size (shared: do not change). */
 export function journalBlocks(device: PmemDevice, sb: Superblock): readonly number[] {
-  const scratch = new MetaStore(device, { commit: () => undefined }, sb.blocksCount);
-  const gd0 = decodeGroupDesc(scratch.read(1), 0);
+  // the group descriptor and the inode are decoded from views (loads without a copy): the
+  // decoders copy what they keep, and nothing is stored before they are done
+  const gd0 = decodeGroupDesc(device.view(BLOCK_BYTES, BLOCK_BYTES), 0);
   checkGroupDesc(sb, 0, gd0);
   const index = JOURNAL_INO - 1;
-  const inode = decodeInode(scratch.read(gd0.inodeTable + Math.floor((index * INODE_BYTES) / BLOCK_BYTES)), (index * INODE_BYTES) % BLOCK_BYTES);
-  const map = loadFileMap(scratch, JOURNAL_INO, inode);
+  const inodeAddr = (gd0.inodeTable + Math.floor((index * INODE_BYTES) / BLOCK_BYTES)) * BLOCK_BYTES;
+  const inode = decodeInode(device.view(inodeAddr, BLOCK_BYTES), (index * INODE_BYTES) % BLOCK_BYTES);
+  const map = loadFileMap(new MetaStore(device, { commit: () => undefined }, sb.blocksCount), JOURNAL_INO, inode);
   const key = `${inode.size}:${map.leaves.map((e) => `${e.block},${e.start},${e.len},${e.unwritten ? 1 : 0}`).join(';')}`;
   const known = journalLayouts.get(key);
   if (known !== undefined) return known;

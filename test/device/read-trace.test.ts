@@ -84,9 +84,11 @@ describe('ReadTrace against a line-at-a-time model', () => {
       for (let line = Math.ceil(addr / LINE); line < Math.floor((addr + length) / LINE); line++) this.overwritten.add(line);
     }
   }
-  type Step = { kind: 'load' | 'store'; addr: number; length: number } | { kind: 'content'; pages: number[] | undefined };
+  // 'replay': the reads of another trace replayed structurally (addStructural), as loads
+  // made with no content pages named
+  type Step = { kind: 'load' | 'store' | 'replay'; addr: number; length: number } | { kind: 'content'; pages: number[] | undefined };
   const step: fc.Arbitrary<Step> = fc.oneof(
-    fc.record({ kind: fc.constantFrom('load' as const, 'store' as const), addr: fc.integer({ min: 0, max: 6 * PAGE }), length: fc.integer({ min: 0, max: 3 * PAGE }) }),
+    fc.record({ kind: fc.constantFrom('load' as const, 'store' as const, 'replay' as const), addr: fc.integer({ min: 0, max: 6 * PAGE }), length: fc.integer({ min: 0, max: 3 * PAGE }) }),
     fc.record({ kind: fc.constant('content' as const), pages: fc.option(fc.uniqueArray(fc.integer({ min: 0, max: 8 }), { maxLength: 4 }), { nil: undefined }) }),
   );
   const sorted = (lines: Iterable<number>) => [...lines].sort((a, b) => a - b);
@@ -107,6 +109,14 @@ describe('ReadTrace against a line-at-a-time model', () => {
         } else if (s.kind === 'load') {
           trace.loaded(s.addr, s.length);
           model.loaded(s.addr, s.length);
+        } else if (s.kind === 'replay') {
+          const first = Math.floor(s.addr / LINE);
+          const count = s.length <= 0 ? 0 : Math.floor((s.addr + s.length - 1) / LINE) - first + 1;
+          trace.addStructural(LineRanges.of(Array.from({ length: count }, (_, i) => first + i)));
+          const pages = model.contentPages;
+          model.contentPages = undefined;
+          model.loaded(s.addr, s.length);
+          model.contentPages = pages;
         } else {
           trace.stored(s.addr, s.length);
           model.stored(s.addr, s.length);
