@@ -136,11 +136,13 @@ export function journalTailChecksum(seed: number, block: Uint8Array): number {
   return crc32cRaw(seed, bytes);
 }
 
-/** A commit block's h_chksum[0] (at 0x10, big-endian): over the whole block with h_chksum_type, h_chksum_size and h_chksum[0] as zeros. */
+/**
+ * A commit block's h_chksum[0] (at 0x10, big-endian): over the whole block with that field as
+ * zeros, the rest as it stands (a writer sets h_chksum_type and h_chksum_size to 0 first, as
+ * the kernel does; a verifier takes them as found, as the kernel does).
+ */
 export function commitBlockChecksum(seed: number, block: Uint8Array): number {
   const bytes = copyOf(block);
-  bytes[0x0c] = 0;
-  bytes[0x0d] = 0;
   bytes.fill(0, 0x10, 0x14);
   return crc32cRaw(seed, bytes);
 }

@@ -763,9 +763,10 @@ export function encodeJournalSuperblock(jsb: JournalSuperblock, out: Uint8Array,
 /**
  * Throws CorruptionError unless `jsb` is a v2 superblock the subset's recovery can use in
  * a journal inode of `journalBlocks` blocks (e2fsck/journal.c and the kernel's
- * journal_check_superblock apply the same rules).
+ * journal_check_superblock apply the same rules), with no incompat feature outside
+ * `knownIncompat` (the subset's journal: revoke records only).
  */
-export function validateJournalSuperblock(jsb: JournalSuperblock, journalBlocks: number): void {
+export function validateJournalSuperblock(jsb: JournalSuperblock, journalBlocks: number, knownIncompat = JBD2_KNOWN_INCOMPAT): void {
   const fail = (field: keyof typeof JSB_OFFSET, what: string): never => {
     throw new CorruptionError({
       structure: 'journal superblock',
@@ -782,7 +783,7 @@ export function validateJournalSuperblock(jsb: JournalSuperblock, journalBlocks:
   if (jsb.start !== 0 && (jsb.start < jsb.first || jsb.start >= jsb.maxlen)) {
     fail('start', `${jsb.start} is neither 0 nor inside the log [${jsb.first}, ${jsb.maxlen})`);
   }
-  const unknown = jsb.featureIncompat & ~JBD2_KNOWN_INCOMPAT;
+  const unknown = jsb.featureIncompat & ~knownIncompat;
   if (unknown !== 0) fail('featureIncompat', `unknown incompat features 0x${unknown.toString(16)}`);
 }
 

@@ -22,26 +22,48 @@
  * are u32 and compared modulo 2^32 as tid_gt/tid_geq do; recovery writes home blocks only,
  * never the journal, so running it again with the same superblock writes the same blocks.
  *
- * Not checked (as in recovery.c without checksum features): descriptor, revoke and commit
- * checksums and commit timestamps (the subset has none; a journal with v1 checksums is
- * refused, v2/v3 are unknown incompat features); the tags' UUIDs and t_checksum fields;
- * revoked block numbers (a revoke of a block outside the file system is harmless); whether a
- * home block lies inside the journal itself or is metadata at all; s_errno and the ext4
- * RECOVER flag, which are the caller's (mount, fsck).
+ * With jbd2 checksum v3 (CSUM_V3, and 64BIT's wider tags and revoke records: fs/jbd2.ts
+ * LogLayout), as do_one_pass does it:
+ * - the journal superblock's s_checksum_type must be crc32c and its s_checksum must hold;
+ * - PASS_SCAN: a descriptor or revoke block whose tail fails marks the log suspect; at the
+ *   next commit block a suspect log fails recovery (nothing written) when that commit's
+ *   h_commit_sec is not older than the last good commit's, and otherwise ends there (stale
+ *   blocks of an older lap); a commit block whose own checksum fails ends the log before its
+ *   tid (the transaction is not replayed: an interrupted commit);
+ * - the later passes fail on a descriptor whose tail fails (the scan cannot let one through);
+ * - PASS_REPLAY: a logged copy whose tag checksum fails is not written home; the others are,
+ *   and the result lists the skipped home blocks (`tagChecksumFailures`): the kernel then
+ *   fails the mount with the log left as it was, e2fsck reports "journal checksum error" and
+ *   checks the whole file system. That decision is the caller's.
+ * Checksum failures that fail recovery are CorruptionErrors whose `what` starts with
+ * "checksum".
+ *
+ * Not checked (as in recovery.c): the tags' UUIDs; revoked block numbers (a revoke of a block
+ * outside the file system is harmless); whether a home block lies inside the journal itself
+ * or is metadata at all; s_errno and the ext4 RECOVER flag, which are the caller's (mount,
+ * fsck). A journal with v1 or v2 checksums, or async commits, is refused (v1 by its compat
+ * bit, the others as unknown incompat features).
  */
 import { assert, assertInteger } from '../core/assert';
 import { CorruptionError } from '../core/errors';
+import { journalSuperblockChecksum } from './csum';
 import {
-  BLOCK_BYTES, JBD2_COMMIT_BLOCK, JBD2_DESCRIPTOR_BLOCK, JBD2_MAGIC, JBD2_REVOKE_BLOCK, JournalSuperblock,
+  BLOCK_BYTES, JBD2_COMMIT_BLOCK, JBD2_DESCRIPTOR_BLOCK, JBD2_FEATURE_INCOMPAT_REVOKE, JBD2_MAGIC, JBD2_REVOKE_BLOCK, JournalSuperblock,
   validateJournalSuperblock,
 } from './format';
 import {
-  Tag, advanceLogIndex, countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, tidAfter, tidGeq, tidGt, unescapeFromLog,
+  JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, Tag, advanceLogIndex, commitChecksumOk, commitSeconds,
+  countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, logLayout, tagChecksumOk, tailChecksumOk, tidAfter, tidGeq,
+  tidGt, unescapeFromLog,
 } from './jbd2';
 import { canaryActive } from '../core/canary';
 
 /** JBD2_FEATURE_COMPAT_CHECKSUM: v1 transaction checksums, which this recovery cannot verify. */
 const JBD2_FEATURE_COMPAT_CHECKSUM = 0x1;
+/** The incompat features recovery reads: revoke records, 64-bit block numbers, checksum v3. */
+const RECOVERY_INCOMPAT = JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_64BIT | JBD2_FEATURE_INCOMPAT_CSUM_V3;
+/** s_checksum_type of a v2/v3 journal: JBD2_CRC32C_CHKSUM. */
+const JBD2_CRC32C_CHKSUM = 4;
 
 export interface JournalIo {
   /** Journal length in blocks (the journal inode's size / 4096); s_maxlen must not exceed it. */
@@ -89,15 +111,17 @@ export interface RecoveryResult {
   /** Replays skipped because of a revoke record. */
   readonly blocksRevoked: number;
   readonly scannedBlocks: number;
+  /** CSUM_V3: home blocks whose logged copy failed its tag checksum and was not written (in log order). */
+  readonly tagChecksumFailures: readonly number[];
 }
 
 /** PASS_SCAN alone: where the log ends. Validates the journal superblock first. */
 export function scanJournal(jsb: JournalSuperblock, io: JournalIo): LogScan {
-  checkSuperblock(jsb, io);
+  const layout = checkSuperblock(jsb, io);
   if (jsb.start === 0) {
     return { startIndex: 0, firstSequence: jsb.sequence, endSequence: jsb.sequence, scannedBlocks: 0 };
   }
-  const walk = walkLog(jsb, io, undefined, () => {});
+  const walk = walkLog(jsb, io, layout, undefined, () => {});
   return { startIndex: jsb.start, firstSequence: jsb.sequence, endSequence: walk.endSequence, scannedBlocks: walk.headerReads };
 }
 
@@ -106,12 +130,13 @@ export function recoverJournal(jsb: JournalSuperblock, io: JournalIo): RecoveryR
   const scan = scanJournal(jsb, io);
   const nextSequence = tidAfter(scan.endSequence);
   if (jsb.start === 0) {
-    return { needed: false, ...scan, nextSequence, transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0 };
+    return { needed: false, ...scan, nextSequence, transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0, tagChecksumFailures: [] };
   }
-  const plan = revokePass(jsb, io, scan);
+  const layout = logLayout(jsb.featureIncompat, jsb.uuid);
+  const plan = revokePass(jsb, io, layout, scan);
   const replay = canaryActive('replay-stops-early')
-    ? replayPass(jsb, io, { ...plan, descriptors: plan.descriptors.filter((d) => tidAfter(d.tid) !== scan.endSequence) })
-    : replayPass(jsb, io, plan);
+    ? replayPass(jsb, io, layout, { ...plan, descriptors: plan.descriptors.filter((d) => tidAfter(d.tid) !== scan.endSequence) })
+    : replayPass(jsb, io, layout, plan);
   return {
     needed: true,
     ...scan,
@@ -138,10 +163,10 @@ export interface LoggedTransaction {
  * of the expected tid. Empty when s_start is 0. A CorruptionError as recovery would give it.
  */
 export function listLog(jsb: JournalSuperblock, io: JournalIo): LoggedTransaction[] {
-  checkSuperblock(jsb, io);
+  const layout = checkSuperblock(jsb, io);
   if (jsb.start === 0) return [];
   const byTid: { tid: number; committed: boolean; logBlocks: number[]; homeBlocks: number[]; revokes: number[] }[] = [];
-  walkLog(jsb, io, undefined, (block) => {
+  walkLog(jsb, io, layout, undefined, (block) => {
     let t = byTid[byTid.length - 1];
     if (t === undefined || t.tid !== block.tid) {
       t = { tid: block.tid, committed: false, logBlocks: [], homeBlocks: [], revokes: [] };
@@ -150,13 +175,13 @@ export function listLog(jsb: JournalSuperblock, io: JournalIo): LoggedTransactio
     const where = `journal block ${block.index} (tid ${block.tid})`;
     t.logBlocks.push(block.index);
     if (block.blocktype === JBD2_DESCRIPTOR_BLOCK) {
-      const tags = decodeDescriptor(block.bytes, where);
+      const tags = decodeDescriptor(block.bytes, where, layout);
       tags.forEach((tag, i) => {
         t.homeBlocks.push(tag.block);
         t.logBlocks.push(advanceLogIndex(block.firstCopyIndex, i, jsb.first, jsb.maxlen));
       });
     } else if (block.blocktype === JBD2_REVOKE_BLOCK) {
-      t.revokes.push(...decodeRevoke(block.bytes, where));
+      t.revokes.push(...decodeRevoke(block.bytes, where, layout));
     } else if (block.blocktype === JBD2_COMMIT_BLOCK) {
       t.committed = true;
     }
@@ -186,20 +211,20 @@ interface ReplayPlan {
   readonly descriptors: readonly LoggedDescriptor[];
 }
 
-function revokePass(jsb: JournalSuperblock, io: JournalIo, scan: LogScan): ReplayPlan {
+function revokePass(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, scan: LogScan): ReplayPlan {
   const revokedAt = new Map<number, number>();
   const descriptors: LoggedDescriptor[] = [];
-  const walk = walkLog(jsb, io, scan.endSequence, (block) => {
+  const walk = walkLog(jsb, io, layout, scan.endSequence, (block) => {
     const where = `journal block ${block.index} (tid ${block.tid})`;
     if (block.blocktype === JBD2_REVOKE_BLOCK) {
-      for (const home of decodeRevoke(block.bytes, where)) {
+      for (const home of decodeRevoke(block.bytes, where, layout)) {
         const previous = revokedAt.get(home);
         if (previous === undefined || tidGt(block.tid, previous)) revokedAt.set(home, block.tid);
       }
       return;
     }
     if (block.blocktype !== JBD2_DESCRIPTOR_BLOCK) return;
-    const tags = decodeDescriptor(block.bytes, where);
+    const tags = decodeDescriptor(block.bytes, where, layout);
     assert(tags.length === block.copies, () => `${where}: decodeDescriptor found ${tags.length} tags, count_tags ${block.copies}`);
     tags.forEach((tag, i) => {
       if (tag.block >= io.fsBlocks) {
@@ -215,10 +240,11 @@ function revokePass(jsb: JournalSuperblock, io: JournalIo, scan: LogScan): Repla
 }
 
 function replayPass(
-  jsb: JournalSuperblock, io: JournalIo, plan: ReplayPlan,
-): { blocksReplayed: number; blocksRevoked: number } {
+  jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, plan: ReplayPlan,
+): { blocksReplayed: number; blocksRevoked: number; tagChecksumFailures: number[] } {
   let blocksReplayed = 0;
   let blocksRevoked = 0;
+  const tagChecksumFailures: number[] = [];
   for (const descriptor of plan.descriptors) {
     descriptor.tags.forEach((tag, i) => {
       const revokedAt = plan.revokedAt.get(tag.block);
@@ -228,11 +254,17 @@ function replayPass(
         return;
       }
       const copyIndex = advanceLogIndex(descriptor.firstCopyIndex, i, jsb.first, jsb.maxlen);
-      io.writeHome(tag.block, unescapeFromLog(readJournal(io, copyIndex, true), tag.escaped));
+      const logged = readJournal(io, copyIndex, true);
+      // after the revoke test, as recovery.c orders them: a revoked copy is never checked
+      if (!tagChecksumOk(tag, descriptor.tid, logged, layout)) {
+        tagChecksumFailures.push(tag.block);
+        return;
+      }
+      io.writeHome(tag.block, unescapeFromLog(logged, tag.escaped));
       blocksReplayed++;
     });
   }
-  return { blocksReplayed, blocksRevoked };
+  return { blocksReplayed, blocksRevoked, tagChecksumFailures };
 }
 
 // --------------------------------------------------------------------------- the walk
@@ -264,12 +296,17 @@ interface Walk {
  * skip gets there, as behind a torn, uncommitted descriptor) the block is read like the kernel
  * reads it: a mismatch ends the log, a match means the log overlaps itself and is corrupt.
  */
-function walkLog(jsb: JournalSuperblock, io: JournalIo, until: number | undefined, visit: (block: LogBlock) => void): Walk {
+function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until: number | undefined, visit: (block: LogBlock) => void): Walk {
   const capacity = jsb.maxlen - jsb.first;
+  const scanning = until === undefined;
   let index = jsb.start;
   let tid = jsb.sequence;
   let covered = 0;
   let headerReads = 0;
+  // CSUM_V3, the scan: a descriptor or revoke block failed its tail since the scan began
+  // (need_check_commit_time), and the last good commit's h_commit_sec
+  let suspect = false;
+  let lastCommitSeconds = 0n;
   const end = (): Walk => ({ endSequence: tid, headerReads });
   for (;;) {
     if (until !== undefined && tidGeq(tid, until)) return end();
@@ -295,19 +332,37 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, until: number | undefine
         `the log covers more than the journal's ${capacity} blocks: this block was passed already`);
     }
     const block = { index: here, tid, blocktype: header.blocktype, bytes, copies: 0, firstCopyIndex: 0 };
+    const where = `journal block ${here} (tid ${tid})`;
     switch (header.blocktype) {
       case JBD2_DESCRIPTOR_BLOCK: {
-        const copies = countDescriptorTags(bytes);
+        if (!tailChecksumOk(bytes, layout)) {
+          if (!scanning) throw journalCorruption(where, 'checksum mismatch in the descriptor block\'s tail');
+          suspect = true;
+        }
+        const copies = countDescriptorTags(bytes, layout);
         visit({ ...block, copies, firstCopyIndex: index });
         index = advanceLogIndex(index, copies, jsb.first, jsb.maxlen);
         covered += copies;
         break;
       }
       case JBD2_COMMIT_BLOCK:
+        if (scanning && layout.csumV3) {
+          const seconds = commitSeconds(bytes);
+          if (suspect) {
+            // the kernel's commit-time test: a newer commit means the bad block is this log's
+            if (seconds >= lastCommitSeconds) {
+              throw journalCorruption(where, `checksum mismatch in a descriptor or revoke block of transaction ${tid}`);
+            }
+            return end(); // an older lap's stale blocks: the log ends here
+          }
+          if (!commitChecksumOk(bytes, layout)) return end(); // an interrupted commit
+          lastCommitSeconds = seconds;
+        }
         visit(block);
         tid = tidAfter(tid);
         break;
       case JBD2_REVOKE_BLOCK:
+        if (scanning && !tailChecksumOk(bytes, layout)) suspect = true;
         visit(block);
         break;
       default:
@@ -318,16 +373,26 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, until: number | undefine
 
 // ----------------------------------------------------------------------------- helpers
 
-function checkSuperblock(jsb: JournalSuperblock, io: JournalIo): void {
+/** The journal superblock's checks (journal_check_superblock's); the log's layout. */
+function checkSuperblock(jsb: JournalSuperblock, io: JournalIo): LogLayout {
   assertInteger(io.journalBlocks, 'journal blocks', 0);
   assertInteger(io.fsBlocks, 'file-system blocks', 1);
-  validateJournalSuperblock(jsb, io.journalBlocks);
+  validateJournalSuperblock(jsb, io.journalBlocks, RECOVERY_INCOMPAT);
+  const fail = (at: number, what: string): never => {
+    throw new CorruptionError({ structure: 'journal superblock', where: `journal block 0 + 0x${at.toString(16)}`, what });
+  };
   if ((jsb.featureCompat & JBD2_FEATURE_COMPAT_CHECKSUM) !== 0) {
-    throw new CorruptionError({
-      structure: 'journal superblock', where: 'journal block 0 + 0x24',
-      what: 's_feature_compat: v1 transaction checksums (0x1) are outside the subset and cannot be verified',
-    });
+    fail(0x24, 's_feature_compat: v1 transaction checksums (0x1) are outside the subset and cannot be verified');
   }
+  const layout = logLayout(jsb.featureIncompat, jsb.uuid);
+  if (layout.csumV3) {
+    if (jsb.checksumType !== JBD2_CRC32C_CHKSUM) fail(0x50, `s_checksum_type: ${jsb.checksumType}, expected ${JBD2_CRC32C_CHKSUM} (crc32c)`);
+    const computed = journalSuperblockChecksum(readJournal(io, 0));
+    if (computed !== jsb.checksum) {
+      fail(0xfc, `checksum mismatch: s_checksum 0x${jsb.checksum.toString(16)}, the block's 0x${computed.toString(16)}`);
+    }
+  }
+  return layout;
 }
 
 /** Journal block `index`; with `view`, possibly the device's own bytes (copy before any write). */

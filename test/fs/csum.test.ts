@@ -16,7 +16,7 @@ import {
   inodeChecksum, inodeSeed,
   journalSeed, journalSuperblockChecksum, journalTagChecksum, journalTailChecksum, superblockChecksum,
 } from '../../fs/csum';
-import { makeTempDir, readImageBlocks, removeTempDir, runTool } from '../helpers/e2fsprogs';
+import { journalBlocksOf, makeTempDir, readImageBlocks, removeTempDir, runTool } from '../helpers/e2fsprogs';
 import { kernelMount } from '../helpers/kernel';
 
 const BLOCK = 4096;
@@ -200,9 +200,7 @@ describe('jbd2 checksum v3, held to a journal the Linux kernel wrote', () => {
       }
       expect('mounted' in mounted).toBe(true);
       fs.writeFileSync(image, after as Buffer);
-      const stat = runTool('debugfs', ['-R', 'stat <8>', image]).stdout;
-      const runs = [...stat.matchAll(/\((\d+)(?:-(\d+))?\):(\d+)(?:-(\d+))?/g)].map((m) => ({ start: Number(m[3]), end: Number(m[4] ?? m[3]) }));
-      const blocks: number[] = runs.flatMap((r) => Array.from({ length: r.end - r.start + 1 }, (_, k) => r.start + k));
+      const blocks = journalBlocksOf(image);
       const journal = (i: number) => (after as Buffer).subarray(blocks[i]! * BLOCK, (blocks[i]! + 1) * BLOCK);
       const jsb = journal(0);
       const be = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, false);

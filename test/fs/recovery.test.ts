@@ -8,100 +8,10 @@
 import { Rng } from '../../core/rng';
 import { readU32BE, writeU16BE, writeU32BE } from '../../core/bytes';
 import { CorruptionError } from '../../core/errors';
-import {
-  BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JBD2_USERS_BYTES, JournalSuperblock,
-} from '../../fs/format';
-import {
-  DESCRIPTOR_TAGS_MAX, REVOKE_RECORDS_MAX, TAG_FLAG_SAME_UUID, encodeCommit, encodeDescriptor, encodeRevoke,
-  escapeForLog, nextLogIndex,
-} from '../../fs/jbd2';
-import { JournalIo, RecoveryResult, recoverJournal, recoveredSuperblock, scanJournal } from '../../fs/recovery';
-
-const JOURNAL_BLOCKS = 1024;
-const FS_BLOCKS = 4096;
-/** Log positions: journal blocks [1, 1024). */
-const CAPACITY = JOURNAL_BLOCKS - 1;
-
-class MemJournal implements JournalIo {
-  readonly journalBlocks = JOURNAL_BLOCKS;
-  readonly fsBlocks = FS_BLOCKS;
-  readonly log = new Map<number, Uint8Array>();
-  readonly home = new Map<number, Uint8Array>();
-  readonly homeWrites: number[] = [];
-  reads = 0;
-
-  readBlock(journalIndex: number): Uint8Array {
-    if (!Number.isInteger(journalIndex) || journalIndex < 0 || journalIndex >= this.journalBlocks) {
-      throw new Error(`read outside the journal: ${journalIndex}`);
-    }
-    this.reads++;
-    return (this.log.get(journalIndex) ?? new Uint8Array(BLOCK_BYTES)).slice();
-  }
-
-  writeHome(block: number, bytes: Uint8Array): void {
-    if (!Number.isInteger(block) || block < 0 || block >= this.fsBlocks) throw new Error(`home write outside: ${block}`);
-    if (bytes.length !== BLOCK_BYTES) throw new Error(`home write of ${bytes.length} bytes`);
-    this.home.set(block, bytes.slice());
-    this.homeWrites.push(block);
-  }
-}
-
-/** Appends log blocks from `start`, wrapping as the log does. */
-class LogBuilder {
-  at: number;
-
-  constructor(readonly journal: MemJournal, start: number) {
-    this.at = start;
-  }
-
-  put(bytes: Uint8Array): number {
-    const here = this.at;
-    this.journal.log.set(here, bytes);
-    this.at = nextLogIndex(this.at, 1, JOURNAL_BLOCKS);
-    return here;
-  }
-
-  /** One descriptor block (at most DESCRIPTOR_TAGS_MAX copies) and its copies; returns its index. */
-  descriptor(sequence: number, logged: ReadonlyArray<readonly [number, Uint8Array]>): number {
-    const copies = logged.map(([, bytes]) => escapeForLog(bytes));
-    const at = this.put(encodeDescriptor(sequence, logged.map(([block], i) => ({ block, escaped: copies[i]!.escaped }))));
-    for (const copy of copies) this.put(copy.copy);
-    return at;
-  }
-
-  revoke(sequence: number, blocks: readonly number[]): number {
-    return this.put(encodeRevoke(sequence, blocks));
-  }
-
-  commit(sequence: number): number {
-    return this.put(encodeCommit(sequence, 1_700_000_000 + sequence));
-  }
-
-  /** A whole transaction: descriptors for `logged`, a revoke block if any, a commit block. */
-  transaction(sequence: number, logged: ReadonlyArray<readonly [number, Uint8Array]>, revoked: readonly number[] = []): void {
-    for (let i = 0; i < logged.length; i += DESCRIPTOR_TAGS_MAX) this.descriptor(sequence, logged.slice(i, i + DESCRIPTOR_TAGS_MAX));
-    for (let i = 0; i < revoked.length; i += REVOKE_RECORDS_MAX) this.revoke(sequence, revoked.slice(i, i + REVOKE_RECORDS_MAX));
-    this.commit(sequence);
-  }
-}
-
-function journalSuperblock(fields: Partial<JournalSuperblock> = {}): JournalSuperblock {
-  return {
-    magic: JBD2_MAGIC, blocktype: JBD2_SUPERBLOCK_V2, headerSequence: 0, blocksize: BLOCK_BYTES, maxlen: JOURNAL_BLOCKS,
-    first: 1, sequence: 1, start: 1, errno: 0, featureCompat: 0, featureIncompat: JBD2_FEATURE_INCOMPAT_REVOKE,
-    featureRoCompat: 0, uuid: new Uint8Array(16), nrUsers: 1, dynsuper: 0, maxTransaction: 0, maxTransData: 0,
-    checksumType: 0, numFcBlocks: 0, head: 0, checksum: 0, users: new Uint8Array(JBD2_USERS_BYTES),
-    ...fields,
-  };
-}
-
-/** A recognisable block; `head`, when given, is stored big-endian in its first four bytes. */
-function pattern(seed: number, head?: number): Uint8Array {
-  const block = new Uint8Array(BLOCK_BYTES);
-  for (let i = 0; i < BLOCK_BYTES; i++) block[i] = (seed * 31 + i * 7 + (i >> 8)) & 0xff;
-  if (head !== undefined) writeU32BE(block, 0, head);
-  return block;
-}
+import { BLOCK_BYTES, JBD2_MAGIC, JournalSuperblock } from '../../fs/format';
+import { DESCRIPTOR_TAGS_MAX, TAG_FLAG_SAME_UUID, encodeCommit, encodeDescriptor, encodeRevoke, nextLogIndex } from '../../fs/jbd2';
+import { RecoveryResult, recoverJournal, recoveredSuperblock, scanJournal } from '../../fs/recovery';
+import { CAPACITY, FS_BLOCKS, JOURNAL_BLOCKS, LogBuilder, MemJournal, journalSuperblock, pattern } from '../helpers/journal-log';
 
 function homeOf(journal: MemJournal): Map<number, string> {
   return new Map([...journal.home].map(([block, bytes]) => [block, Buffer.from(bytes).toString('base64')]));
@@ -132,7 +42,7 @@ describe('replay', () => {
     const result = recoverJournal(journalSuperblock({ start: 1, sequence: 5 }), j);
     expect(result).toEqual<RecoveryResult>({
       needed: true, startIndex: 1, firstSequence: 5, endSequence: 6, nextSequence: 7,
-      transactionsReplayed: 1, blocksReplayed: 3, blocksRevoked: 0, scannedBlocks: 3,
+      transactionsReplayed: 1, blocksReplayed: 3, blocksRevoked: 0, scannedBlocks: 3, tagChecksumFailures: [],
     });
     expectHome(j, logged);
     expect(j.homeWrites).toEqual([0, 100, 101]);
@@ -301,7 +211,7 @@ describe('the end of the log', () => {
     const result = recoverJournal(journalSuperblock({ start: 4, sequence: 11 }), j);
     expect(result).toEqual<RecoveryResult>({
       needed: true, startIndex: 4, firstSequence: 11, endSequence: 11, nextSequence: 12,
-      transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0, scannedBlocks: 1,
+      transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0, scannedBlocks: 1, tagChecksumFailures: [],
     });
     expect(j.home.size).toBe(0);
   });
@@ -312,7 +222,7 @@ describe('the end of the log', () => {
     const result = recoverJournal(journalSuperblock({ start: 0, sequence: 10 }), j);
     expect(result).toEqual<RecoveryResult>({
       needed: false, startIndex: 0, firstSequence: 10, endSequence: 10, nextSequence: 11,
-      transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0, scannedBlocks: 0,
+      transactionsReplayed: 0, blocksReplayed: 0, blocksRevoked: 0, scannedBlocks: 0, tagChecksumFailures: [],
     });
     expect(j.reads).toBe(0);
     expect(j.home.size).toBe(0);
@@ -497,8 +407,9 @@ describe('corrupt input is a CorruptionError saying what and where', () => {
     ['s_start at maxlen', { start: JOURNAL_BLOCKS }, /^corrupt journal superblock at journal block 0 \+ 0x1c: s_start: 1024 /],
     ['s_start far outside', { start: 0x7fffffff }, /s_start: 2147483647 is neither 0 nor inside the log \[1, 1024\)/],
     ['s_maxlen past the journal inode', { maxlen: 2048 }, /at journal block 0 \+ 0x10: s_maxlen: 2048 blocks exceed the journal inode's 1024/],
-    ['64bit (unknown incompat)', { featureIncompat: 0x3 }, /0x28: s_feature_incompat: unknown incompat features 0x2/],
-    ['csum v3 (unknown incompat)', { featureIncompat: 0x10 }, /unknown incompat features 0x10/],
+    ['csum v2 (unknown incompat)', { featureIncompat: 0x9 }, /0x28: s_feature_incompat: unknown incompat features 0x8/],
+    ['async commits (unknown incompat)', { featureIncompat: 0x5 }, /unknown incompat features 0x4/],
+    ['csum v3 without crc32c', { featureIncompat: 0x11 }, /at journal block 0 \+ 0x50: s_checksum_type: 0, expected 4 \(crc32c\)/],
     ['v1 checksums (compat)', { featureCompat: 0x1 }, /at journal block 0 \+ 0x24: s_feature_compat: v1 transaction checksums/],
     ['a bad magic', { magic: 0 }, /s_magic: bad magic/],
     ['s_first not 1', { first: 2 }, /s_first: 2, expected 1/],

@@ -244,3 +244,11 @@ export function diffImages(oursPath: string, theirsPath: string, limit = 64): Im
   }
   return out;
 }
+
+/** The device blocks of an image's journal (inode 8), in journal order, as `debugfs stat <8>` lists its extents. */
+export function journalBlocksOf(image: string): number[] {
+  const stat = runTool('debugfs', ['-R', 'stat <8>', image]).stdout;
+  const runs = [...stat.matchAll(/\((\d+)(?:-(\d+))?\):(\d+)(?:-(\d+))?/g)].map((m) => ({ start: Number(m[3]), end: Number(m[4] ?? m[3]) }));
+  if (runs.length === 0) throw new Error(`debugfs listed no extents for the journal inode of ${image}:\n${stat}`);
+  return runs.flatMap((r) => Array.from({ length: r.end - r.start + 1 }, (_, k) => r.start + k));
+}

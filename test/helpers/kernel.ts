@@ -110,6 +110,8 @@ const MOUNT_REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
   [/not supported/i, 'EOPNOTSUPP'],
   [/wrong fs type|bad superblock|invalid argument/i, 'EINVAL'],
   [/input\/output error/i, 'EIO'],
+  // util-linux's wording for EBADMSG (the kernel's EFSBADCRC: a checksum failed)
+  [/probably corrupted filesystem/i, 'EBADMSG'],
 ];
 
 /** What the kernel did with a copy of an image: ran `body` on the mount, or refused it. */

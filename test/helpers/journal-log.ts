@@ -1,0 +1,126 @@
+/**
+ * In-memory jbd2 logs for recovery tests: a journal of JOURNAL_BLOCKS blocks reached through
+ * fs/recovery.ts's JournalIo (home writes recorded), a builder that appends descriptors,
+ * copies, revoke and commit blocks in log order (wrapping), and a journal superblock. A
+ * `LogLayout` other than PLAIN_LOG builds the log jbd2 writes with 64BIT and CSUM_V3: tags,
+ * tails and commit checksums as the kernel sets them, the superblock's checksum included.
+ */
+import { writeU32BE } from '../../core/bytes';
+import { journalSuperblockChecksum } from '../../fs/csum';
+import {
+  BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JBD2_USERS_BYTES, JournalSuperblock, encodeJournalSuperblock,
+} from '../../fs/format';
+import {
+  JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, PLAIN_LOG, descriptorTagsMax, encodeCommit, encodeDescriptor,
+  encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tagChecksum,
+} from '../../fs/jbd2';
+import type { JournalIo } from '../../fs/recovery';
+
+export const JOURNAL_BLOCKS = 1024;
+export const FS_BLOCKS = 4096;
+/** Log positions: journal blocks [1, 1024). */
+export const CAPACITY = JOURNAL_BLOCKS - 1;
+
+export class MemJournal implements JournalIo {
+  readonly journalBlocks = JOURNAL_BLOCKS;
+  readonly log = new Map<number, Uint8Array>();
+  readonly home = new Map<number, Uint8Array>();
+  readonly homeWrites: number[] = [];
+  reads = 0;
+
+  constructor(readonly fsBlocks = FS_BLOCKS) {}
+
+  readBlock(journalIndex: number): Uint8Array {
+    if (!Number.isInteger(journalIndex) || journalIndex < 0 || journalIndex >= this.journalBlocks) {
+      throw new Error(`read outside the journal: ${journalIndex}`);
+    }
+    this.reads++;
+    return (this.log.get(journalIndex) ?? new Uint8Array(BLOCK_BYTES)).slice();
+  }
+
+  writeHome(block: number, bytes: Uint8Array): void {
+    if (!Number.isInteger(block) || block < 0 || block >= this.fsBlocks) throw new Error(`home write outside: ${block}`);
+    if (bytes.length !== BLOCK_BYTES) throw new Error(`home write of ${bytes.length} bytes`);
+    this.home.set(block, bytes.slice());
+    this.homeWrites.push(block);
+  }
+}
+
+/** Appends log blocks from `start`, wrapping as the log does. */
+export class LogBuilder {
+  at: number;
+
+  constructor(readonly journal: MemJournal, start: number, readonly layout: LogLayout = PLAIN_LOG) {
+    this.at = start;
+  }
+
+  put(bytes: Uint8Array): number {
+    const here = this.at;
+    this.journal.log.set(here, bytes);
+    this.at = nextLogIndex(this.at, 1, JOURNAL_BLOCKS);
+    return here;
+  }
+
+  /** One descriptor block (at most descriptorTagsMax copies) and its copies; returns its index. */
+  descriptor(sequence: number, logged: ReadonlyArray<readonly [number, Uint8Array]>): number {
+    const copies = logged.map(([, bytes]) => escapeForLog(bytes));
+    const tags = logged.map(([block], i) => ({
+      block, escaped: copies[i]!.escaped, ...(this.layout.csumV3 ? { checksum: tagChecksum(sequence, copies[i]!.copy, this.layout) } : {}),
+    }));
+    const at = this.put(encodeDescriptor(sequence, tags, undefined, this.layout));
+    for (const copy of copies) this.put(copy.copy);
+    return at;
+  }
+
+  revoke(sequence: number, blocks: readonly number[]): number {
+    return this.put(encodeRevoke(sequence, blocks, undefined, this.layout));
+  }
+
+  /** A commit block stamped 1_700_000_000 + sequence seconds, or `seconds`. */
+  commit(sequence: number, seconds = 1_700_000_000 + sequence): number {
+    return this.put(encodeCommit(sequence, seconds, undefined, this.layout));
+  }
+
+  /** A whole transaction: descriptors for `logged`, a revoke block if any, a commit block. */
+  transaction(sequence: number, logged: ReadonlyArray<readonly [number, Uint8Array]>, revoked: readonly number[] = []): void {
+    const tags = descriptorTagsMax(this.layout);
+    const records = revokeRecordsMax(this.layout);
+    for (let i = 0; i < logged.length; i += tags) this.descriptor(sequence, logged.slice(i, i + tags));
+    for (let i = 0; i < revoked.length; i += records) this.revoke(sequence, revoked.slice(i, i + records));
+    this.commit(sequence);
+  }
+}
+
+export function journalSuperblock(fields: Partial<JournalSuperblock> = {}): JournalSuperblock {
+  return {
+    magic: JBD2_MAGIC, blocktype: JBD2_SUPERBLOCK_V2, headerSequence: 0, blocksize: BLOCK_BYTES, maxlen: JOURNAL_BLOCKS,
+    first: 1, sequence: 1, start: 1, errno: 0, featureCompat: 0, featureIncompat: JBD2_FEATURE_INCOMPAT_REVOKE,
+    featureRoCompat: 0, uuid: new Uint8Array(16), nrUsers: 1, dynsuper: 0, maxTransaction: 0, maxTransData: 0,
+    checksumType: 0, numFcBlocks: 0, head: 0, checksum: 0, users: new Uint8Array(JBD2_USERS_BYTES),
+    ...fields,
+  };
+}
+
+/**
+ * A v3 journal (64BIT and CSUM_V3 as the kernel sets them, crc32c, uuid `uuid`): its
+ * superblock `fields` applied, written with its checksum as journal block 0 of `journal`,
+ * and the log layout it gives.
+ */
+export function checksummedJournal(journal: MemJournal, fields: Partial<JournalSuperblock>, uuid: Uint8Array): { jsb: JournalSuperblock; layout: LogLayout } {
+  const incompat = JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_64BIT | JBD2_FEATURE_INCOMPAT_CSUM_V3;
+  const draft = journalSuperblock({ featureIncompat: incompat, uuid: uuid.slice(), checksumType: 4, ...fields });
+  const block = new Uint8Array(BLOCK_BYTES);
+  encodeJournalSuperblock(draft, block, 0);
+  const jsb = { ...draft, checksum: journalSuperblockChecksum(block) };
+  writeU32BE(block, 0xfc, jsb.checksum);
+  journal.log.set(0, block);
+  return { jsb, layout: logLayout(incompat, uuid) };
+}
+
+/** A recognisable block; `head`, when given, is stored big-endian in its first four bytes. */
+export function pattern(seed: number, head?: number): Uint8Array {
+  const block = new Uint8Array(BLOCK_BYTES);
+  for (let i = 0; i < BLOCK_BYTES; i++) block[i] = (seed * 31 + i * 7 + (i >> 8)) & 0xff;
+  if (head !== undefined) writeU32BE(block, 0, head);
+  return block;
+}
