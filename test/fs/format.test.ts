@@ -26,7 +26,7 @@ const superblockArb: fc.Arbitrary<F.Superblock> = fc.record({
   hashSeed: bytes(16), defHashVersion: u8, jnlBackupType: u8, descSize: u16, defaultMountOpts: u32,
   firstMetaBg: u32, mkfsTime: u32, jnlBlocks: fc.array(u32, { minLength: 17, maxLength: 17 }),
   minExtraIsize: u16, wantExtraIsize: u16, flags: u32, kbytesWritten: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-  overheadClusters: u32,
+  logGroupsPerFlex: u8, checksumType: u8, overheadClusters: u32,
 });
 
 const groupDescArb: fc.Arbitrary<F.GroupDesc> = fc.record({
@@ -339,7 +339,7 @@ describe('format: decoding what mkfs.ext4 wrote (16 MiB)', () => {
       errors: 1, revLevel: 1, lastcheck: time, firstIno: 11, inodeSize: 256, featureCompat: F.COMPAT_HAS_JOURNAL,
       featureIncompat: F.INCOMPAT_FILETYPE | F.INCOMPAT_EXTENTS, featureRoCompat: F.RO_COMPAT_SPARSE_SUPER,
       journalInum: 8, defHashVersion: 1, jnlBackupType: 1, defaultMountOpts: 0xc, mkfsTime: time,
-      minExtraIsize: 32, wantExtraIsize: 32, flags: 1, kbytesWritten: 0n, overheadClusters: 1092,
+      minExtraIsize: 32, wantExtraIsize: 32, flags: 1, kbytesWritten: 0n, logGroupsPerFlex: 0, checksumType: 0, overheadClusters: 1092,
     });
     expect(sb.uuid).toEqual(uuid);
     expect(sb.hashSeed).toEqual(hashSeed);

@@ -1,0 +1,90 @@
+/**
+ * The `default` mkfs profile against the real mkfs.ext4 run with MKFS_EXT4_ARGS.default
+ * (fs/mkfs-default.ts): whole images compared byte for byte, e2fsck -fn clean, the kernel
+ * mounting a copy of ours (as root; otherwise the test prints why it could not ask).
+ */
+import * as path from 'node:path';
+import { PmemDevice } from '../../device/device';
+import { superblockChecksum } from '../../fs/csum';
+import { SUPERBLOCK_OFFSET, decodeSuperblock } from '../../fs/format';
+import { FlexGeometry } from '../../fs/geometry-flex';
+import { mkfs } from '../../fs/mkfs';
+import {
+  ImageDifference, diffImages, e2fsckCheck, e2fsckComplaints, makeTempDir, mkfsExt4, readImageBlocks, removeTempDir,
+} from '../helpers/e2fsprogs';
+import { kernelMount } from '../helpers/kernel';
+import * as fs from 'node:fs';
+
+const MiB = 2 ** 20;
+const TIME = 1_700_000_000;
+const KBYTES_WRITTEN = 0x178;
+const SB_CHECKSUM = 0x3fc;
+
+let dir = '';
+beforeAll(() => {
+  dir = makeTempDir('mkfs-default');
+});
+afterAll(() => removeTempDir(dir));
+
+/** Where a superblock copy sits: [block, byte in block] for each group holding one. */
+function superblockPlaces(g: FlexGeometry): Array<[number, number]> {
+  return g.groupLayouts.filter((l) => l.hasSuper).map((l) => [l.firstBlock, l.group === 0 ? SUPERBLOCK_OFFSET : 0]);
+}
+
+/**
+ * The differences left once mkfs.ext4's s_kbytes_written is replaced by ours in every
+ * superblock copy and its checksum recomputed (the one field documented as differing).
+ */
+function unexplained(diffs: ImageDifference[], g: FlexGeometry, ours: string, theirs: string): string[] {
+  const places = superblockPlaces(g);
+  const inField = (d: ImageDifference): boolean => places.some(([block, base]) => d.block === block
+    && ((d.byteInBlock >= base + KBYTES_WRITTEN && d.byteInBlock < base + KBYTES_WRITTEN + 8)
+      || (d.byteInBlock >= base + SB_CHECKSUM && d.byteInBlock < base + SB_CHECKSUM + 4)));
+  const out = diffs.filter((d) => !inField(d)).map((d) => `block ${d.block} byte 0x${d.byteInBlock.toString(16)}: ours 0x${d.ours.toString(16)}, mkfs.ext4 0x${d.theirs.toString(16)}`);
+  for (const [block, base] of places) {
+    const mine = readImageBlocks(ours, block, 1).slice(base, base + 1024);
+    const patched = readImageBlocks(theirs, block, 1).slice(base, base + 1024);
+    patched.set(mine.subarray(KBYTES_WRITTEN, KBYTES_WRITTEN + 8), KBYTES_WRITTEN);
+    new DataView(patched.buffer).setUint32(SB_CHECKSUM, superblockChecksum(patched), true);
+    if (Buffer.compare(Buffer.from(mine), Buffer.from(patched)) !== 0) out.push(`superblock copy at block ${block} differs beyond s_kbytes_written`);
+  }
+  return out;
+}
+
+describe('mkfs default profile: the image equals mkfs.ext4\'s (but s_kbytes_written) and e2fsck finds nothing to fix', () => {
+  test.each([
+    ['16 MiB (one group, journal in three extents)', 16 * MiB],
+    ['64 MiB', 64 * MiB],
+    ['200 MiB (partial last group)', 200 * MiB],
+    ['256 MiB', 256 * MiB],
+    ['1 GiB', 1024 * MiB],
+  ])('%s', (_name, sizeBytes) => {
+    const device = new PmemDevice({ sizeBytes, trace: false });
+    const result = mkfs(device, { features: 'default', seed: `default-${sizeBytes}`, timeSeconds: TIME });
+    const ours = path.join(dir, `ours-${sizeBytes}.img`);
+    const theirs = path.join(dir, `theirs-${sizeBytes}.img`);
+    device.writeImage(ours);
+    mkfsExt4(theirs, sizeBytes, { uuid: result.uuid, hashSeed: result.hashSeed, timeSeconds: TIME }, 'default');
+    const check = e2fsckCheck(ours);
+    expect({ status: check.status, complaints: e2fsckComplaints(check) }).toEqual({ status: 0, complaints: [] });
+    expect(unexplained(diffImages(ours, theirs, 200), result.geometry, ours, theirs)).toEqual([]);
+    const sb = decodeSuperblock(readImageBlocks(ours, 0, 1), SUPERBLOCK_OFFSET);
+    expect([sb.featureRoCompat & 0x400, sb.descSize, sb.logGroupsPerFlex]).toEqual([0x400, 64, 4]);
+    fs.rmSync(theirs);
+  });
+});
+
+describe('mkfs default profile: the kernel mounts our image', () => {
+  test('1 GiB: a loop mount of a copy lists / without falling back to read-only', () => {
+    const device = new PmemDevice({ sizeBytes: 1024 * MiB, trace: false });
+    mkfs(device, { features: 'default', seed: 'kernel', timeSeconds: TIME });
+    const image = path.join(dir, 'kernel.img');
+    device.writeImage(image);
+    const mounted = kernelMount(image, (at) => fs.readdirSync(at).sort());
+    if ('missing' in mounted) {
+      console.warn(`kernel mount of the default profile NOT checked: ${mounted.missing}`);
+      return;
+    }
+    expect('mounted' in mounted ? { names: mounted.mounted, readOnly: mounted.readOnly } : mounted).toEqual({ names: ['lost+found'], readOnly: false });
+  });
+});
