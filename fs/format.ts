@@ -258,6 +258,29 @@ const INCOMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
   [0x2000, 'metadata_csum_seed'], [0x4000, 'large_dir'], [0x8000, 'inline_data'], [0x10000, 'encrypt'], [0x20000, 'casefold'],
 ];
 const RO_COMPAT_BIGALLOC = 0x200;
+const RO_COMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [0x1, 'sparse_super'], [0x2, 'large_file'], [0x8, 'huge_file'], [0x10, 'gdt_csum'], [0x20, 'dir_nlink'],
+  [0x40, 'extra_isize'], [0x100, 'quota'], [0x200, 'bigalloc'], [0x400, 'metadata_csum'], [0x1000, 'read-only'],
+  [0x2000, 'project'], [0x8000, 'verity'], [0x10000, 'orphan_present'],
+];
+const COMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [0x1, 'dir_prealloc'], [0x2, 'imagic_inodes'], [0x4, 'has_journal'], [0x8, 'ext_attr'], [0x10, 'resize_inode'],
+  [0x20, 'dir_index'], [0x200, 'sparse_super2'], [0x400, 'fast_commit'], [0x1000, 'orphan_file'],
+];
+/** The compat features the subset has (others are ignored by a mount, but named when it refuses). */
+const KNOWN_COMPAT = COMPAT_HAS_JOURNAL;
+
+/** The ro_compat and compat features outside the subset, in words, or '' (said alongside a refusal). */
+function otherFeatures(sb: Superblock): string {
+  const roCompat = sb.featureRoCompat & ~KNOWN_RO_COMPAT;
+  const compat = sb.featureCompat & ~KNOWN_COMPAT;
+  const parts = [
+    ...(roCompat !== 0 ? [`ro_compat ${featureNames(roCompat, RO_COMPAT_NAMES)} (0x${roCompat.toString(16)})`] : []),
+    ...(compat !== 0 ? [`compat ${featureNames(compat, COMPAT_NAMES)} (0x${compat.toString(16)})`] : []),
+  ];
+  return parts.length === 0 ? '' : `; also outside the subset: ${parts.join('; ')}`;
+}
+
 function featureNames(bits: number, names: ReadonlyArray<readonly [number, string]>): string {
   const known = names.filter(([bit]) => (bits & bit) !== 0).map(([, name]) => name);
   const rest = names.reduce((left, [bit]) => left & ~bit, bits) >>> 0;
@@ -273,7 +296,7 @@ function featureNames(bits: number, names: ReadonlyArray<readonly [number, strin
  */
 export function unsupportedBy(sb: Superblock): string | undefined {
   const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
-  if (incompat !== 0) return `incompat features ${featureNames(incompat, INCOMPAT_NAMES)} (0x${incompat.toString(16)})`;
+  if (incompat !== 0) return `incompat features ${featureNames(incompat, INCOMPAT_NAMES)} (0x${incompat.toString(16)})${otherFeatures(sb)}`;
   if ((sb.featureRoCompat & RO_COMPAT_BIGALLOC) !== 0) return 'bigalloc (ro_compat 0x200)';
   if (sb.revLevel !== 1) return `revision ${sb.revLevel} (only 1, dynamic, is read)`;
   if (sb.logBlockSize !== LOG_BLOCK_SIZE) return `${blockSizeOf(sb.logBlockSize)}-byte blocks (only ${BLOCK_BYTES})`;

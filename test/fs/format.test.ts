@@ -423,6 +423,11 @@ describe('format: validateSuperblock names the field and its byte', () => {
   test.each<[string, (sb: F.Superblock) => void, RegExp]>([
     ['64bit and flex_bg', (sb) => { sb.featureIncompat |= 0x80 | 0x200; }, /^incompat features 64bit, flex_bg \(0x280\)$/],
     ['an unnamed incompat bit', (sb) => { sb.featureIncompat |= 0x800000; }, /unknown 0x800000/],
+    ['64bit, with metadata_csum and dir_index named alongside', (sb) => {
+      sb.featureIncompat |= 0x80;
+      sb.featureRoCompat |= 0x400;
+      sb.featureCompat |= 0x20;
+    }, /^incompat features 64bit \(0x80\); also outside the subset: ro_compat metadata_csum \(0x400\); compat dir_index \(0x20\)$/],
     ['bigalloc', (sb) => { sb.featureRoCompat |= 0x200; sb.logClusterSize = 4; }, /^bigalloc/],
     ['revision 0', (sb) => { sb.revLevel = 0; }, /^revision 0/],
     ['1 KiB blocks', (sb) => { sb.logBlockSize = 0; sb.logClusterSize = 0; }, /^1024-byte blocks/],

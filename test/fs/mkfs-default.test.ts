@@ -1,7 +1,8 @@
 /**
  * The `default` mkfs profile against the real mkfs.ext4 run with MKFS_EXT4_ARGS.default
  * (fs/mkfs-default.ts): whole images compared byte for byte, e2fsck -fn clean, the kernel
- * mounting a copy of ours (as root; otherwise the test prints why it could not ask).
+ * mounting a copy of ours (as root; otherwise the test prints why it could not ask), and
+ * mount() refusing the profile with ENOTSUP naming its features.
  */
 import * as path from 'node:path';
 import { PmemDevice } from '../../device/device';
@@ -9,6 +10,7 @@ import { superblockChecksum } from '../../fs/csum';
 import { SUPERBLOCK_OFFSET, decodeSuperblock } from '../../fs/format';
 import { FlexGeometry } from '../../fs/geometry-flex';
 import { mkfs } from '../../fs/mkfs';
+import { mount } from '../../fs/mount';
 import {
   ImageDifference, diffImages, e2fsckCheck, e2fsckComplaints, makeTempDir, mkfsExt4, readImageBlocks, removeTempDir,
 } from '../helpers/e2fsprogs';
@@ -86,5 +88,22 @@ describe('mkfs default profile: the kernel mounts our image', () => {
       return;
     }
     expect('mounted' in mounted ? { names: mounted.mounted, readOnly: mounted.readOnly } : mounted).toEqual({ names: ['lost+found'], readOnly: false });
+  });
+});
+
+describe('mount refuses the default profile for now', () => {
+  test('ENOTSUP naming the features outside the subset', () => {
+    const device = new PmemDevice({ sizeBytes: 64 * MiB, trace: false });
+    mkfs(device, { features: 'default', seed: 1 });
+    let error: NodeJS.ErrnoException | undefined;
+    try {
+      mount(device, { policy: 'ordered', pmemApi: 'linux-arm64' });
+    } catch (e) {
+      error = e as NodeJS.ErrnoException;
+    }
+    expect(error?.code).toBe('ENOTSUP');
+    for (const feature of ['64bit', 'flex_bg', 'metadata_csum', 'huge_file', 'dir_nlink', 'extra_isize', 'resize_inode', 'dir_index', 'ext_attr']) {
+      expect(error?.message).toContain(feature);
+    }
   });
 });
