@@ -5,7 +5,9 @@
  * Owns the arithmetic of e2fsprogs' ext2fs_initialize, ext2fs_allocate_group_table,
  * ext2fs_default_journal_size and mkjournal's get_midpoint_journal_block, for this feature
  * set (no flex_bg, no resize_inode, no 64bit, no meta_bg), pinned against the real tool by
- * test/fs/geometry.test.ts:
+ * test/fs/geometry.test.ts. The group arithmetic (groupTables, tableFields) is shared with
+ * the default profile's layout (geometry-flex.ts), which adds 64-byte descriptors and
+ * reserved GDT blocks to it:
  * - inodes wanted = device bytes / 16384 (the inode ratio of -T default), spread over the
  *   groups rounded up, then rounded up to fill whole inode-table blocks;
  * - a last group too small to hold its own metadata plus 50 blocks is dropped, and the

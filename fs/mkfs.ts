@@ -8,7 +8,12 @@
  * its clock and randomness), byte for byte in every metadata block: test/fs/mkfs.test.ts
  * compares the two images whole.
  *
- * Owns the content of a new file system: superblock and its sparse_super backups, group
+ * That is the `minimal` profile, the default of `options.features`; `features: 'default'`
+ * writes mkfs.ext4's default feature set instead (fs/mkfs-default.ts, laid out by
+ * fs/geometry-flex.ts). Both go through the same writer (the order below), and
+ * MKFS_EXT4_ARGS pins each profile's command for the tests.
+ *
+ * Owns the content of a new (minimal) file system: superblock and its sparse_super backups, group
  * descriptor tables, bitmaps (padding bits set), the reserved inodes 1 to 10 marked used,
  * the root directory (inode 2), lost+found (inode 11, 16 KiB) and the journal (inode 8, one
  * extent, a v2 journal superblock in its first block) with its copy in s_jnl_blocks.
