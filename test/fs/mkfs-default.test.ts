@@ -100,17 +100,45 @@ describe('mkfs default profile: the primary superblock and descriptors over a sw
 });
 
 describe('mkfs default profile: the kernel mounts our image', () => {
-  test('1 GiB: a loop mount of a copy lists / without falling back to read-only', () => {
-    const device = new PmemDevice({ sizeBytes: 1024 * MiB, trace: false });
-    mkfs(device, { features: 'default', seed: 'kernel', timeSeconds: TIME });
-    const image = path.join(dir, 'kernel.img');
+  const made = (name: string, sizeBytes: number): string => {
+    const device = new PmemDevice({ sizeBytes, trace: false });
+    mkfs(device, { features: 'default', seed: name, timeSeconds: TIME });
+    const image = path.join(dir, `${name}.img`);
     device.writeImage(image);
-    const mounted = kernelMount(image, (at) => fs.readdirSync(at).sort());
+    return image;
+  };
+
+  test('1 GiB, read-only: lists / and lost+found, with no error in the kernel log', () => {
+    const mounted = kernelMount(made('kernel-ro', 1024 * MiB), (at) => [fs.readdirSync(at).sort(), fs.readdirSync(path.join(at, 'lost+found'))],
+      undefined, { readOnly: true });
     if ('missing' in mounted) {
       console.warn(`kernel mount of the default profile NOT checked: ${mounted.missing}`);
       return;
     }
-    expect('mounted' in mounted ? { names: mounted.mounted, readOnly: mounted.readOnly } : mounted).toEqual({ names: ['lost+found'], readOnly: false });
+    expect('mounted' in mounted ? { listed: mounted.mounted, readOnly: mounted.readOnly } : mounted)
+      .toEqual({ listed: [['lost+found'], []], readOnly: true });
+    expect(mounted.log).not.toMatch(/EXT4-fs error|checksum|corrupt/i);
+  });
+
+  test('64 MiB (its journal in three extents), read-write: the kernel writes files into it and e2fsck -fn calls the result clean', () => {
+    let written: Buffer | undefined;
+    const mounted = kernelMount(made('kernel-rw', 64 * MiB), (at) => {
+      fs.mkdirSync(path.join(at, 'dir'));
+      fs.writeFileSync(path.join(at, 'dir', 'file'), 'written by the kernel');
+      return fs.readdirSync(at).sort();
+    }, (bytes) => {
+      written = bytes;
+    });
+    if ('missing' in mounted) {
+      console.warn(`kernel mount of the default profile NOT checked: ${mounted.missing}`);
+      return;
+    }
+    expect('mounted' in mounted ? { listed: mounted.mounted, readOnly: mounted.readOnly } : mounted)
+      .toEqual({ listed: ['dir', 'lost+found'], readOnly: false });
+    const after = path.join(dir, 'kernel-rw-after.img');
+    fs.writeFileSync(after, written as Buffer);
+    const check = e2fsckCheck(after);
+    expect({ status: check.status, complaints: e2fsckComplaints(check) }).toEqual({ status: 0, complaints: [] });
   });
 });
 
