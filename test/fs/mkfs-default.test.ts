@@ -6,7 +6,8 @@
  */
 import * as path from 'node:path';
 import { PmemDevice } from '../../device/device';
-import { SUPERBLOCK_OFFSET, decodeSuperblock } from '../../fs/format';
+import { pmemApi } from '../../device/pmem-api';
+import { BLOCK_BYTES, SUPERBLOCK_OFFSET, decodeSuperblock } from '../../fs/format';
 import { computeFlexGeometry } from '../../fs/geometry-flex';
 import { mkfs, mkfsIdentity } from '../../fs/mkfs';
 import { buildDefaultImage } from '../../fs/mkfs-default';
@@ -138,6 +139,36 @@ describe('mkfs default profile: the kernel mounts our image', () => {
     const after = path.join(dir, 'kernel-rw-after.img');
     fs.writeFileSync(after, written as Buffer);
     const check = e2fsckCheck(after);
+    expect({ status: check.status, complaints: e2fsckComplaints(check) }).toEqual({ status: 0, complaints: [] });
+  });
+});
+
+describe('mkfs default profile on a device that held something before', () => {
+  test('512 MiB: stale metadata areas (uninit bitmaps, inode tables, reserved GDT backups, journal) read as zero after; a free data block keeps its bytes', () => {
+    const sizeBytes = 512 * MiB;
+    const g = computeFlexGeometry(sizeBytes);
+    expect(g.groupLayouts.map((l) => l.blockUninit)).toEqual([false, true, false, false]);
+    const used = new PmemDevice({ sizeBytes, trace: false });
+    const api = pmemApi('linux-arm64', used);
+    const junk = new Uint8Array(BLOCK_BYTES).fill(0x5a);
+    const dataBlock = g.resizeDindBlock + 100;
+    const stale = [dataBlock];
+    for (let b = 0; b < g.rootDirBlock + 6; b++) stale.push(b);
+    for (const e of g.journalExtents) stale.push(e.start, e.start + 1, e.start + e.len - 1);
+    for (const l of g.groupLayouts.filter((x) => x.hasSuper && x.group > 0)) {
+      for (let b = 0; b < 1 + g.gdtBlocks + g.reservedGdtBlocks; b++) stale.push(l.firstBlock + b);
+    }
+    for (const b of stale) api.memcpyFlushcache(b * BLOCK_BYTES, junk);
+    api.pmemWmb();
+    mkfs(used, { features: 'default', seed: 'stale', timeSeconds: TIME });
+    const fresh = new PmemDevice({ sizeBytes, trace: false });
+    mkfs(fresh, { features: 'default', seed: 'stale', timeSeconds: TIME });
+    const usedImage = path.join(dir, 'stale-used.img');
+    const freshImage = path.join(dir, 'stale-fresh.img');
+    used.writeImage(usedImage);
+    fresh.writeImage(freshImage);
+    expect([...new Set(diffImages(usedImage, freshImage, 10_000).map((d) => d.block))]).toEqual([dataBlock]);
+    const check = e2fsckCheck(usedImage);
     expect({ status: check.status, complaints: e2fsckComplaints(check) }).toEqual({ status: 0, complaints: [] });
   });
 });
