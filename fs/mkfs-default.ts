@@ -4,10 +4,11 @@
  *     E2FSPROGS_FAKE_TIME=<secs> mkfs.ext4 -F -q -b 4096 -I 256 -i 16384 -T default -m 0 \
  *       -O none,has_journal,ext_attr,resize_inode,dir_index,filetype,extent,64bit,flex_bg,\
  *          sparse_super,large_file,huge_file,dir_nlink,extra_isize,metadata_csum \
- *       -E root_owner=0:0,discard,lazy_itable_init=1 -U <uuid> -E hash_seed=<uuid> IMAGE
+ *       -E root_owner=0:0,discard,lazy_itable_init=1,hash_seed=<uuid> -U <uuid> IMAGE
  *
  * writes (e2fsprogs 1.47.0; MKFS_EXT4_ARGS.default in fs/mkfs.ts holds these arguments and
- * test/fs/mkfs-default.test.ts runs them). That feature list is what this machine's
+ * test/fs/mkfs-default.test.ts runs them; the hash seed joins the one -E, since mke2fs keeps
+ * only its last -E). That feature list is what this machine's
  * /etc/mke2fs.conf gives `mkfs.ext4 -b 4096` (base_features plus the ext4 stanza; no
  * metadata_csum_seed, no orphan_file in 1.47.0), written out so the conf does not matter;
  * `-i 16384` pins -T default's inode ratio for the same reason. `discard` (the default,

@@ -4,9 +4,9 @@
  *
  * A missing tool throws (the test fails with the install hint), never skips: a suite that
  * silently stops comparing against the oracle would pass for the wrong reason.
- * mkfs.ext4 always runs with the exact command of spec/ext4-subset.md, with
- * E2FSPROGS_FAKE_TIME, -U and -E hash_seed fixing its clock and randomness, so its image is
- * a function of (size, uuid, hash seed, time).
+ * mkfs.ext4 always runs with a profile's pinned command (MKFS_EXT4_ARGS in fs/mkfs.ts: the
+ * spec's for 'minimal'), with E2FSPROGS_FAKE_TIME, -U and hash_seed fixing its clock and
+ * randomness, so its image is a function of (profile, size, uuid, hash seed, time).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
