@@ -27,6 +27,9 @@
  * journal inode with the v2 journal superblock mkfs writes (no jbd2 checksum: the kernel
  * turns on csum v3 at mount). Layout: fs/geometry-flex.ts.
  *
+ * s_flags is 1 (signed directory hash), what x86-64 builds of mkfs.ext4 write (arm64 builds
+ * write 2; the test excuses that byte there), as in the minimal profile.
+ *
  * s_kbytes_written is mke2fs's count of its own writes; mke2fsKbytesWritten models it (the
  * tool's write-back block cache decides which writes are counted), held to the tool at
  * sizes from 16 MiB to 8 GiB.
