@@ -3,7 +3,8 @@
  * `PmemDevice.writeImage` writes (and `repro --image`).
  *
  * - mkfs: a fresh file system (our mkfs, byte-identical to mkfs.ext4's for the same
- *   identity), written through a temporary name; refuses an existing file without --force.
+ *   identity; --features picks the profile, minimal or default), written through a
+ *   temporary name; refuses an existing file without --force.
  * - ls: a directory's entries in on-disk order with "." and "..", one line each in
  *   `debugfs -R 'ls -l'`'s columns (inode, octal mode, file type, uid, gid, size, mtime in
  *   local time, name); -R descends, each directory visited once.
@@ -25,7 +26,7 @@ import type { DaxFileSystem } from '../fs/filesystem';
 import { EXT4_MAGIC, SUPERBLOCK_OFFSET, fileTypeOfMode } from '../fs/format';
 import { fsck, formatProblems } from '../fs/fsck';
 import { MAX_FS_DEVICE_BYTES_EXCLUSIVE, MIN_FS_DEVICE_BYTES } from '../fs/geometry';
-import { mkfs } from '../fs/mkfs';
+import { FeatureProfile, mkfs } from '../fs/mkfs';
 import { mount } from '../fs/mount';
 import { parseDeviceSize } from './device-size';
 import { CommandIo, EXIT_FINDINGS, EXIT_OK, configureCommand, guardUsage, sizeText, writeAtomically } from './command-io';
@@ -53,15 +54,19 @@ export function imageCommand(io: CommandIo): Command {
     .argument('<file>', 'the image file to create')
     .addOption(new Option('--size <size>', 'device size: bytes, or with K, M, G (binary units), 16M to below 16G').argParser(parseSize).default(parseSize(DEFAULT_SIZE), DEFAULT_SIZE))
     .option('--seed <seed>', 'seeds the UUID and the directory hash seed', '0')
+    .addOption(new Option('--features <profile>', "minimal: the spec's subset, which mount reads; default: mkfs.ext4's "
+      + 'default features (64bit, flex_bg, metadata_csum...), which mount refuses for now').choices(['minimal', 'default']).default('minimal'))
     .option('--force', 'overwrite an existing file')
-    .addHelpText('after', '\nExamples:\n  daxcrash image mkfs pmem0.img\n  daxcrash image mkfs small.img --size 16M --seed s1 --force')
-    .action((file: string, flags: { size: number; seed: string; force?: boolean }) => guardUsage(io, 'image mkfs', () => {
+    .addHelpText('after', '\nExamples:\n  daxcrash image mkfs pmem0.img\n  daxcrash image mkfs small.img --size 16M --seed s1 --force'
+      + '\n  daxcrash image mkfs default.img --features default')
+    .action((file: string, flags: { size: number; seed: string; features: FeatureProfile; force?: boolean }) => guardUsage(io, 'image mkfs', () => {
       if (nodeFs.existsSync(file) && !flags.force) throw new UsageError(`${file} exists`, 'pass --force to overwrite it');
       const device = new PmemDevice({ sizeBytes: flags.size, trace: false });
-      const made = mkfs(device, { seed: flags.seed });
+      const made = mkfs(device, { seed: flags.seed, features: flags.features });
       writeAtomically(file, (temporary) => device.writeImage(temporary));
       const g = made.geometry;
-      io.out(`${file}: ext4 with a jbd2 journal, ${sizeText(flags.size)}, ${g.blocksCount} blocks of 4096, ${g.inodesCount} inodes, seed '${flags.seed}'`);
+      const what = flags.features === 'default' ? "ext4 with mkfs.ext4's default features and a jbd2 journal" : 'ext4 with a jbd2 journal';
+      io.out(`${file}: ${what}, ${sizeText(flags.size)}, ${g.blocksCount} blocks of 4096, ${g.inodesCount} inodes, seed '${flags.seed}'`);
       io.setExit(EXIT_OK);
     }));
 

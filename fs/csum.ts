@@ -5,8 +5,9 @@
  * nodes), and
  * jbd2's checksum v3 (the journal superblock, descriptor and revoke tails, commit blocks,
  * descriptor tags). Pure functions over on-disk bytes: nothing here reads or writes the
- * device. Our file system does not write checksums yet (its subset has none, spec/ext4-subset.md); these are the pieces the
- * mkfs.ext4 default profile is built from, held to mkfs.ext4's own images (and, for jbd2, to
+ * device. mkfs's default profile (fs/mkfs-default.ts) writes them; the mounted file system
+ * does not yet (its subset has none, spec/ext4-subset.md, and mount refuses that profile).
+ * They are held to mkfs.ext4's own images (and, for jbd2, to
  * a journal the kernel wrote) by test/fs/csum.test.ts.
  *
  * The kernel's `crc32c(crc, data)` is the raw running CRC: it starts from `crc` and returns

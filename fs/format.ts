@@ -51,6 +51,16 @@ export const INCOMPAT_RECOVER = 0x4;
 export const INCOMPAT_EXTENTS = 0x40;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
+/** Features of mkfs.ext4's default profile beyond the subset (fs/mkfs-default.ts writes them; mount does not read them yet). */
+export const COMPAT_EXT_ATTR = 0x8;
+export const COMPAT_RESIZE_INODE = 0x10;
+export const COMPAT_DIR_INDEX = 0x20;
+export const INCOMPAT_64BIT = 0x80;
+export const INCOMPAT_FLEX_BG = 0x200;
+export const RO_COMPAT_HUGE_FILE = 0x8;
+export const RO_COMPAT_DIR_NLINK = 0x20;
+export const RO_COMPAT_EXTRA_ISIZE = 0x40;
+export const RO_COMPAT_METADATA_CSUM = 0x400;
 export const KNOWN_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS;
 export const KNOWN_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
@@ -165,6 +175,10 @@ export interface Superblock {
   wantExtraIsize: number;
   flags: number;
   kbytesWritten: bigint;
+  /** s_log_groups_per_flex: log2 of the groups a flex group packs (0 without flex_bg). */
+  logGroupsPerFlex: number;
+  /** s_checksum_type: 1 (crc32c) with metadata_csum, else 0. */
+  checksumType: number;
   /** Blocks of group metadata and journal (mkfs.ext4 counts them; the kernel may rewrite it). */
   overheadClusters: number;
 }
@@ -186,7 +200,7 @@ const SB_NUMBER_FIELDS: ReadonlyArray<readonly [NumberKey<Superblock>, number, F
   ['journalInum', 0xe0, 4], ['journalDev', 0xe4, 4], ['lastOrphan', 0xe8, 4], ['defHashVersion', 0xfc, 1],
   ['jnlBackupType', 0xfd, 1], ['descSize', 0xfe, 2], ['defaultMountOpts', 0x100, 4], ['firstMetaBg', 0x104, 4],
   ['mkfsTime', 0x108, 4], ['minExtraIsize', 0x15c, 2], ['wantExtraIsize', 0x15e, 2], ['flags', 0x160, 4],
-  ['overheadClusters', 0x248, 4],
+  ['logGroupsPerFlex', 0x174, 1], ['checksumType', 0x175, 1], ['overheadClusters', 0x248, 4],
 ];
 
 const SB_BYTES_FIELDS: ReadonlyArray<readonly [BytesKey<Superblock>, number, number]> = [
@@ -244,6 +258,28 @@ const INCOMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
   [0x2000, 'metadata_csum_seed'], [0x4000, 'large_dir'], [0x8000, 'inline_data'], [0x10000, 'encrypt'], [0x20000, 'casefold'],
 ];
 const RO_COMPAT_BIGALLOC = 0x200;
+const RO_COMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [0x1, 'sparse_super'], [0x2, 'large_file'], [0x8, 'huge_file'], [0x10, 'gdt_csum'], [0x20, 'dir_nlink'],
+  [0x40, 'extra_isize'], [0x100, 'quota'], [0x200, 'bigalloc'], [0x400, 'metadata_csum'], [0x1000, 'read-only'],
+  [0x2000, 'project'], [0x8000, 'verity'], [0x10000, 'orphan_present'],
+];
+const COMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [0x1, 'dir_prealloc'], [0x2, 'imagic_inodes'], [0x4, 'has_journal'], [0x8, 'ext_attr'], [0x10, 'resize_inode'],
+  [0x20, 'dir_index'], [0x200, 'sparse_super2'], [0x400, 'fast_commit'], [0x1000, 'orphan_file'],
+];
+/** The compat features the subset has (others are ignored by a mount, but named when it refuses). */
+const KNOWN_COMPAT = COMPAT_HAS_JOURNAL;
+
+/** The ro_compat and compat features outside the subset, in words, or '' (said alongside a refusal). */
+function otherFeatures(sb: Superblock): string {
+  const roCompat = sb.featureRoCompat & ~KNOWN_RO_COMPAT;
+  const compat = sb.featureCompat & ~KNOWN_COMPAT;
+  const parts = [
+    ...(roCompat !== 0 ? [`ro_compat ${featureNames(roCompat, RO_COMPAT_NAMES)} (0x${roCompat.toString(16)})`] : []),
+    ...(compat !== 0 ? [`compat ${featureNames(compat, COMPAT_NAMES)} (0x${compat.toString(16)})`] : []),
+  ];
+  return parts.length === 0 ? '' : `; also outside the subset: ${parts.join('; ')}`;
+}
 
 function featureNames(bits: number, names: ReadonlyArray<readonly [number, string]>): string {
   const known = names.filter(([bit]) => (bits & bit) !== 0).map(([, name]) => name);
@@ -260,7 +296,7 @@ function featureNames(bits: number, names: ReadonlyArray<readonly [number, strin
  */
 export function unsupportedBy(sb: Superblock): string | undefined {
   const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
-  if (incompat !== 0) return `incompat features ${featureNames(incompat, INCOMPAT_NAMES)} (0x${incompat.toString(16)})`;
+  if (incompat !== 0) return `incompat features ${featureNames(incompat, INCOMPAT_NAMES)} (0x${incompat.toString(16)})${otherFeatures(sb)}`;
   if ((sb.featureRoCompat & RO_COMPAT_BIGALLOC) !== 0) return 'bigalloc (ro_compat 0x200)';
   if (sb.revLevel !== 1) return `revision ${sb.revLevel} (only 1, dynamic, is read)`;
   if (sb.logBlockSize !== LOG_BLOCK_SIZE) return `${blockSizeOf(sb.logBlockSize)}-byte blocks (only ${BLOCK_BYTES})`;
@@ -358,6 +394,43 @@ export function encodeGroupDesc(gd: GroupDesc, out: Uint8Array, offset: number):
   writeU16LE(out, offset + 0xe, gd.freeInodesCount);
   writeU16LE(out, offset + 0x10, gd.usedDirsCount);
   writeU16LE(out, offset + 0x12, gd.flags);
+}
+
+/**
+ * A 64-byte descriptor (64bit) with the fields group-descriptor checksums bring (gdt_csum
+ * style flags and itable_unused, metadata_csum's bitmap checksums); its bg_checksum is left
+ * zero here, for the caller to compute over these bytes (fs/csum.ts).
+ */
+export interface GroupDesc64 extends GroupDesc {
+  /** 32 bits: lo at 0x18, hi at 0x38. */
+  blockBitmapCsum: number;
+  /** 32 bits: lo at 0x1a, hi at 0x3a. */
+  inodeBitmapCsum: number;
+  itableUnused: number;
+}
+
+export const GROUP_DESC_64_BYTES = 64;
+export const BG_INODE_UNINIT = 0x1;
+export const BG_BLOCK_UNINIT = 0x2;
+
+export function encodeGroupDesc64(gd: GroupDesc64, out: Uint8Array, offset: number): void {
+  out.fill(0, offset, offset + GROUP_DESC_64_BYTES);
+  const split = (lo: number, hi: number, value: number, loBytes: 2 | 4): void => {
+    const base = loBytes === 2 ? TWO_POW_16 : TWO_POW_32;
+    assert(Number.isSafeInteger(value) && value >= 0 && value < base * base, () => `descriptor field ${value} does not fit`);
+    (loBytes === 2 ? writeU16LE : writeU32LE)(out, offset + lo, value % base);
+    (loBytes === 2 ? writeU16LE : writeU32LE)(out, offset + hi, Math.floor(value / base));
+  };
+  split(0x00, 0x20, gd.blockBitmap, 4);
+  split(0x04, 0x24, gd.inodeBitmap, 4);
+  split(0x08, 0x28, gd.inodeTable, 4);
+  split(0x0c, 0x2c, gd.freeBlocksCount, 2);
+  split(0x0e, 0x2e, gd.freeInodesCount, 2);
+  split(0x10, 0x30, gd.usedDirsCount, 2);
+  writeU16LE(out, offset + 0x12, gd.flags);
+  split(0x18, 0x38, gd.blockBitmapCsum, 2);
+  split(0x1a, 0x3a, gd.inodeBitmapCsum, 2);
+  split(0x1c, 0x32, gd.itableUnused, 2);
 }
 
 // ----------------------------------------------------------------------------------- inode
@@ -654,6 +727,17 @@ export function decodeDirBlock(block: Uint8Array, where: string): DirEntry[] {
 }
 
 /** Writes one entry's header and name and zeros the name's padding up to dirRecLen. */
+/** metadata_csum's 12-byte tail entry closing a directory leaf block: inode 0, rec_len 12, file type 0xDE, then its checksum. */
+export const DIR_TAIL_FILE_TYPE = 0xde;
+
+export function encodeDirTail(block: Uint8Array, checksum: number): void {
+  const at = block.length - 12;
+  block.fill(0, at);
+  writeU16LE(block, at + 4, 12);
+  writeU8(block, at + 7, DIR_TAIL_FILE_TYPE);
+  writeU32LE(block, at + 8, checksum);
+}
+
 export function encodeDirEntry(
   out: Uint8Array,
   offset: number,

@@ -5,7 +5,9 @@
  * Owns the arithmetic of e2fsprogs' ext2fs_initialize, ext2fs_allocate_group_table,
  * ext2fs_default_journal_size and mkjournal's get_midpoint_journal_block, for this feature
  * set (no flex_bg, no resize_inode, no 64bit, no meta_bg), pinned against the real tool by
- * test/fs/geometry.test.ts:
+ * test/fs/geometry.test.ts. The group arithmetic (groupTables, tableFields) is shared with
+ * the default profile's layout (geometry-flex.ts), which adds 64-byte descriptors and
+ * reserved GDT blocks to it:
  * - inodes wanted = device bytes / 16384 (the inode ratio of -T default), spread over the
  *   groups rounded up, then rounded up to fill whole inode-table blocks;
  * - a last group too small to hold its own metadata plus 50 blocks is dropped, and the
@@ -98,7 +100,8 @@ export function journalDefaultBlocks(blocksCount: number): number {
   return 262144;
 }
 
-export function computeGeometry(deviceBytes: number): Geometry {
+/** The device's whole blocks; a RangeError outside the sizes both profiles support. */
+export function supportedDeviceBlocks(deviceBytes: number): number {
   if (!Number.isSafeInteger(deviceBytes) || deviceBytes < MIN_FS_DEVICE_BYTES || deviceBytes >= MAX_FS_DEVICE_BYTES_EXCLUSIVE) {
     throw new RangeError(
       `a device of ${deviceBytes} bytes is outside the sizes this mkfs supports: at least 16 MiB ` +
@@ -106,24 +109,19 @@ export function computeGeometry(deviceBytes: number): Geometry {
         'journal no longer fits one extent',
     );
   }
-  const deviceBlocks = Math.floor(deviceBytes / BLOCK_BYTES);
-  // mke2fs.c computes s_inodes_count once, from the device size, before ext2fs_initialize.
-  const inodesWanted = Math.max(FIRST_INO + 1, Math.floor((deviceBlocks * BLOCK_BYTES) / INODE_RATIO_BYTES));
-  const tables = groupTables(deviceBlocks, inodesWanted);
+  return Math.floor(deviceBytes / BLOCK_BYTES);
+}
+
+export function computeGeometry(deviceBytes: number): Geometry {
+  const deviceBlocks = supportedDeviceBlocks(deviceBytes);
+  const tables = groupTables(deviceBlocks, MINIMAL_TABLES);
   const groupLayouts = layoutGroups(tables);
   const placed = placeFiles(groupLayouts, journalDefaultBlocks(tables.blocksCount));
   const metadataBlocks = groupLayouts.reduce((n, g) => n + (g.firstFreeBlock - g.firstBlock), 0);
   return {
-    deviceBytes,
-    blocksCount: tables.blocksCount,
-    groups: tables.groups,
-    inodesPerGroup: tables.inodesPerGroup,
-    inodesCount: tables.inodesPerGroup * tables.groups,
-    inodeTableBlocks: tables.inodeTableBlocks,
-    gdtBlocks: tables.gdtBlocks,
+    ...tableFields(deviceBytes, deviceBlocks, tables),
     journalBlocks: placed.journalBlocks,
     groupLayouts,
-    unusedDeviceBlocks: deviceBlocks - tables.blocksCount,
     rootDirBlock: placed.rootDirBlock,
     lostFoundFirstBlock: placed.rootDirBlock + 1,
     journalFirstBlock: placed.journalFirstBlock,
@@ -132,19 +130,53 @@ export function computeGeometry(deviceBytes: number): Geometry {
   };
 }
 
+/** The fields every profile's layout takes straight from its group arithmetic. */
+export function tableFields(deviceBytes: number, deviceBlocks: number, t: GroupTables): Pick<Geometry,
+  'deviceBytes' | 'blocksCount' | 'groups' | 'inodesPerGroup' | 'inodesCount' | 'inodeTableBlocks' | 'gdtBlocks' | 'unusedDeviceBlocks'> {
+  return {
+    deviceBytes,
+    blocksCount: t.blocksCount,
+    groups: t.groups,
+    inodesPerGroup: t.inodesPerGroup,
+    inodesCount: t.inodesPerGroup * t.groups,
+    inodeTableBlocks: t.inodeTableBlocks,
+    gdtBlocks: t.gdtBlocks,
+    unusedDeviceBlocks: deviceBlocks - t.blocksCount,
+  };
+}
+
 // ----------------------------------------------------------------------------- internals
 
-interface GroupTables {
+export interface GroupTables {
   blocksCount: number;
   groups: number;
   inodesPerGroup: number;
   inodeTableBlocks: number;
   gdtBlocks: number;
+  /** s_reserved_gdt_blocks: 0 without resize_inode. */
+  reservedGdtBlocks: number;
 }
 
-// ext2fs_initialize's retry loop. It runs at most twice: dropping the last group leaves a
-// multiple of the group size, which has no partial group to drop.
-function groupTables(deviceBlocks: number, inodesWanted: number): GroupTables {
+/** What the group arithmetic depends on in a feature profile. */
+export interface TableParams {
+  /** 32, or 64 with the 64bit feature. */
+  descBytes: number;
+  /** s_reserved_gdt_blocks for a file system of this many blocks and descriptor blocks. */
+  reservedGdtBlocks: (blocksCount: number, gdtBlocks: number) => number;
+}
+
+const MINIMAL_TABLES: TableParams = { descBytes: GROUP_DESC_BYTES, reservedGdtBlocks: () => 0 };
+
+/**
+ * ext2fs_initialize's group arithmetic (shared by the feature profiles): inodes wanted =
+ * device bytes / 16384 (computed once, from the device), spread over the groups rounded
+ * up, then rounded up to whole inode-table blocks; a partial last group too small for its
+ * metadata plus 50 blocks is dropped. The retry runs at most twice: dropping the last group
+ * leaves a multiple of the group size, which has no partial group to drop.
+ */
+export function groupTables(deviceBlocks: number, params: TableParams): GroupTables {
+  // mke2fs.c computes s_inodes_count once, from the device size, before ext2fs_initialize.
+  const inodesWanted = Math.max(FIRST_INO + 1, Math.floor((deviceBlocks * BLOCK_BYTES) / INODE_RATIO_BYTES));
   let blocksCount = deviceBlocks;
   for (let attempt = 0; attempt < 2; attempt++) {
     const groups = Math.ceil(blocksCount / BLOCKS_PER_GROUP);
@@ -152,9 +184,10 @@ function groupTables(deviceBlocks: number, inodesWanted: number): GroupTables {
     const inodeTableBlocks = Math.ceil(ipgWanted / INODES_PER_BLOCK);
     // Filling whole table blocks keeps ipg a multiple of 16, hence of 8 as the bitmap code needs.
     const inodesPerGroup = inodeTableBlocks * INODES_PER_BLOCK;
-    const gdtBlocks = Math.ceil((groups * GROUP_DESC_BYTES) / BLOCK_BYTES);
+    const gdtBlocks = Math.ceil((groups * params.descBytes) / BLOCK_BYTES);
+    const reservedGdtBlocks = params.reservedGdtBlocks(blocksCount, gdtBlocks);
     const partial = blocksCount % BLOCKS_PER_GROUP;
-    const lastOverhead = 2 + inodeTableBlocks + (groupHasSuper(groups - 1) ? 1 + gdtBlocks : 0);
+    const lastOverhead = 2 + inodeTableBlocks + (groupHasSuper(groups - 1) ? 1 + gdtBlocks + reservedGdtBlocks : 0);
     if (partial !== 0 && groups === 1 && partial < lastOverhead) {
       throw new RangeError(`${blocksCount} blocks cannot hold one group's metadata (${lastOverhead} blocks)`);
     }
@@ -162,7 +195,7 @@ function groupTables(deviceBlocks: number, inodesWanted: number): GroupTables {
       blocksCount -= partial;
       continue;
     }
-    return { blocksCount, groups, inodesPerGroup, inodeTableBlocks, gdtBlocks };
+    return { blocksCount, groups, inodesPerGroup, inodeTableBlocks, gdtBlocks, reservedGdtBlocks };
   }
   return assertNever('the last-group retry ran more than twice');
 }

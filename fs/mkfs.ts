@@ -8,7 +8,12 @@
  * its clock and randomness), byte for byte in every metadata block: test/fs/mkfs.test.ts
  * compares the two images whole.
  *
- * Owns the content of a new file system: superblock and its sparse_super backups, group
+ * That is the `minimal` profile, the default of `options.features`; `features: 'default'`
+ * writes mkfs.ext4's default feature set instead (fs/mkfs-default.ts, laid out by
+ * fs/geometry-flex.ts). Both go through the same writer (the order below), and
+ * MKFS_EXT4_ARGS pins each profile's command for the tests.
+ *
+ * Owns the content of a new (minimal) file system: superblock and its sparse_super backups, group
  * descriptor tables, bitmaps (padding bits set), the reserved inodes 1 to 10 marked used,
  * the root directory (inode 2), lost+found (inode 11, 16 KiB) and the journal (inode 8, one
  * extent, a v2 journal superblock in its first block) with its copy in s_jnl_blocks.
@@ -34,21 +39,47 @@
  * dir_index the hash is never used.
  */
 import { assert } from '../core/assert';
-import { isAllZero, readU32LE } from '../core/bytes';
+import { isAllZero } from '../core/bytes';
 import { LINE_BYTES } from '../core/limits';
 import { Rng } from '../core/rng';
 import { StreamTree } from '../core/streams';
 import type { PmemDevice } from '../device/device';
 import { PmemApiName, pmemApi } from '../device/pmem-api';
 import {
-  BG_INODE_ZEROED, BLOCK_BYTES, BLOCKS_PER_GROUP, COMPAT_HAS_JOURNAL, EXT4_MAGIC, EXTENT_ROOT_MAX, EXTENTS_FL,
-  FIRST_INO, FT_DIR, GROUP_DESC_BYTES, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE, INCOMPAT_RECOVER, INODE_BYTES, Inode,
-  JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JBD2_USERS_BYTES, JNL_BLOCKS_WORDS, JOURNAL_INO, JournalSuperblock, LOG_BLOCK_SIZE,
-  LOST_FOUND_INO, ROOT_INO, RO_COMPAT_SPARSE_SUPER, S_IFDIR, S_IFREG, SUPERBLOCK_OFFSET, Superblock,
-  dirRecLen, emptyInode, encodeDirEntry, encodeExtentNode, encodeGroupDesc, encodeInode, encodeJournalSuperblock,
+  BG_INODE_ZEROED, BLOCK_BYTES, BLOCKS_PER_GROUP, FIRST_INO, GROUP_DESC_BYTES, INODE_BYTES, Inode, JOURNAL_INO,
+  LOST_FOUND_INO, ROOT_INO, S_IFDIR, S_IFREG, SUPERBLOCK_OFFSET, emptyInode, encodeGroupDesc, encodeInode,
   encodeSuperblock,
 } from './format';
 import { Geometry, LOST_FOUND_BLOCKS, computeGeometry } from './geometry';
+import { FlexGeometry, computeFlexGeometry } from './geometry-flex';
+import { buildDefaultImage } from './mkfs-default';
+import {
+  MkfsIdentity, MkfsImage, backupSuperblock, baseSuperblock, buildJournalSuperblock, countBits, dirBlock, setBit,
+  specialInode,
+} from './mkfs-parts';
+
+export { DEFAULT_MOUNT_OPTS, EXTRA_ISIZE, backupSuperblock } from './mkfs-parts';
+export type { MkfsIdentity, MkfsImage } from './mkfs-parts';
+
+/** `minimal`: the spec's subset; `default`: mkfs.ext4's default features for 4 KiB blocks (fs/mkfs-default.ts). */
+export type FeatureProfile = 'minimal' | 'default';
+
+/**
+ * The mkfs.ext4 arguments each profile's image equals, before `-U <uuid> -E hash_seed=<uuid>`
+ * and the image path, run with E2FSPROGS_FAKE_TIME (test/fs/mkfs*.test.ts run exactly these).
+ */
+export const MKFS_EXT4_ARGS: Readonly<Record<FeatureProfile, readonly string[]>> = Object.freeze({
+  minimal: Object.freeze([
+    '-F', '-q', '-b', '4096', '-I', '256', '-T', 'default', '-m', '0',
+    '-O', 'none,has_journal,extent,filetype,sparse_super', '-E', 'root_owner=0:0',
+  ]),
+  default: Object.freeze([
+    '-F', '-q', '-b', '4096', '-I', '256', '-i', '16384', '-T', 'default', '-m', '0',
+    '-O', 'none,has_journal,ext_attr,resize_inode,dir_index,filetype,extent,64bit,flex_bg,sparse_super,'
+      + 'large_file,huge_file,dir_nlink,extra_isize,metadata_csum',
+    '-E', 'root_owner=0:0,discard,lazy_itable_init=1',
+  ]),
+});
 
 export interface MkfsOptions {
   /** 16 bytes; default: derived deterministically from `seed`. */
@@ -60,6 +91,8 @@ export interface MkfsOptions {
   /** Creation time stamped on the superblock and the special inodes; default 0. */
   timeSeconds?: number;
   pmemApi?: PmemApiName;
+  /** Default 'minimal' (mount reads only that profile so far). */
+  features?: FeatureProfile;
 }
 
 export interface MkfsResult {
@@ -68,37 +101,37 @@ export interface MkfsResult {
   hashSeed: Uint8Array;
 }
 
-export interface MkfsIdentity {
+export interface MkfsDefaultResult {
+  geometry: FlexGeometry;
   uuid: Uint8Array;
   hashSeed: Uint8Array;
-  timeSeconds: number;
 }
 
-/** The new file system's blocks: `blocks` hold non-zero content, `zeroRanges` must read as zero. */
-export interface MkfsImage {
-  blocks: Map<number, Uint8Array>;
-  zeroRanges: Array<{ first: number; count: number }>;
-}
-
-/** s_default_mount_opts: user_xattr | acl, from mke2fs.conf's default_mntopts. */
-export const DEFAULT_MOUNT_OPTS = 0x000c;
-/** What mkfs.ext4 and the kernel reserve for the fixed part of large inodes. */
-export const EXTRA_ISIZE = 32;
-const STATE_VALID = 1;
-const ERRORS_CONTINUE = 1;
-const DEF_HASH_HALF_MD4 = 1;
-const JNL_BACKUP_BLOCKS = 1;
-const FLAGS_SIGNED_HASH = 1;
-const SECTORS_PER_BLOCK = BLOCK_BYTES / 512;
 /** Blocks compared in one device load while looking for non-zero data. */
 const ZERO_SCAN_CHUNK_BLOCKS = 256;
 const UINT32_LIMIT = 2 ** 32;
 
-export function mkfs(device: PmemDevice, options: MkfsOptions = {}): MkfsResult {
-  const geometry = computeGeometry(device.sizeBytes);
+export function mkfs(device: PmemDevice, options?: MkfsOptions & { features?: 'minimal' }): MkfsResult;
+export function mkfs(device: PmemDevice, options: MkfsOptions & { features: 'default' }): MkfsDefaultResult;
+export function mkfs(device: PmemDevice, options?: MkfsOptions): MkfsResult | MkfsDefaultResult;
+export function mkfs(device: PmemDevice, options: MkfsOptions = {}): MkfsResult | MkfsDefaultResult {
+  const features = options.features ?? 'minimal';
+  if (features !== 'minimal' && features !== 'default') {
+    throw new RangeError(`mkfs features '${String(features)}': expected 'minimal' or 'default'`);
+  }
   const identity = mkfsIdentity(options);
   const api = pmemApi(options.pmemApi ?? (device.profile.isa === 'x86' ? 'linux-x86' : 'linux-arm64'), device);
-  const image = buildMkfsImage(geometry, identity);
+  if (features === 'default') {
+    const geometry = computeFlexGeometry(device.sizeBytes);
+    writeMkfsImage(device, api, buildDefaultImage(geometry, identity));
+    return { geometry, uuid: identity.uuid, hashSeed: identity.hashSeed };
+  }
+  const geometry = computeGeometry(device.sizeBytes);
+  writeMkfsImage(device, api, buildMkfsImage(geometry, identity));
+  return { geometry, uuid: identity.uuid, hashSeed: identity.hashSeed };
+}
+
+function writeMkfsImage(device: PmemDevice, api: ReturnType<typeof pmemApi>, image: MkfsImage): void {
   const write = (block: number, bytes: Uint8Array): void => api.memcpyFlushcache(block * BLOCK_BYTES, bytes);
   // Like mke2fs (which zaps the old superblock's sectors first and ext2fs_flush, which
   // writes the primary superblock last), a power failure part way never leaves a
@@ -116,7 +149,6 @@ export function mkfs(device: PmemDevice, options: MkfsOptions = {}): MkfsResult 
   write(0, primary);
   api.pmemWmb();
   api.nvdimmFlush();
-  return { geometry, uuid: identity.uuid, hashSeed: identity.hashSeed };
 }
 
 /** The UUID, hash seed and time mkfs will use for these options. */
@@ -139,10 +171,17 @@ export function mkfsIdentity(options: MkfsOptions): MkfsIdentity {
 /** Pure: the content of a new file system of this geometry. */
 export function buildMkfsImage(geometry: Geometry, identity: MkfsIdentity): MkfsImage {
   const blocks = new Map<number, Uint8Array>();
-  const journalInode = specialInode(S_IFREG | 0o600, geometry.journalBlocks, geometry.journalFirstBlock, 1, identity);
+  const journalInode = specialInode(S_IFREG | 0o600, [{ start: geometry.journalFirstBlock, len: geometry.journalBlocks }], 1, identity);
   const bitmaps = buildBitmaps(geometry);
   const gdt = buildGdt(geometry, bitmaps.free);
-  const sb = buildSuperblock(geometry, identity, journalInode, bitmaps.free);
+  const sb = baseSuperblock({
+    inodesCount: geometry.inodesCount,
+    blocksCount: geometry.blocksCount,
+    inodesPerGroup: geometry.inodesPerGroup,
+    freeBlocks: bitmaps.free.reduce((n, f) => n + f.blocks, 0),
+    freeInodes: bitmaps.free.reduce((n, f) => n + f.inodes, 0),
+    overheadBlocks: geometry.overheadBlocks,
+  }, identity, journalInode);
   for (const layout of geometry.groupLayouts) {
     if (!layout.hasSuper) continue;
     const block = new Uint8Array(BLOCK_BYTES);
@@ -160,7 +199,7 @@ export function buildMkfsImage(geometry: Geometry, identity: MkfsIdentity): Mkfs
   blocks.set(geometry.rootDirBlock, dirBlock([[ROOT_INO, '.'], [ROOT_INO, '..'], [LOST_FOUND_INO, 'lost+found']]));
   blocks.set(geometry.lostFoundFirstBlock, dirBlock([[LOST_FOUND_INO, '.'], [ROOT_INO, '..']]));
   for (let i = 1; i < LOST_FOUND_BLOCKS; i++) blocks.set(geometry.lostFoundFirstBlock + i, dirBlock([]));
-  blocks.set(geometry.journalFirstBlock, buildJournalSuperblock(geometry, identity));
+  blocks.set(geometry.journalFirstBlock, buildJournalSuperblock(geometry.journalBlocks, identity));
   const zeroRanges = geometry.groupLayouts.map((layout) => {
     const skip = layout.group === 0 ? 1 : 0;
     return { first: layout.inodeTable + skip, count: layout.inodeTableBlocks - skip };
@@ -229,151 +268,16 @@ function buildGdt(geometry: Geometry, free: Bitmaps['free']): Uint8Array[] {
   return blocks;
 }
 
-function buildSuperblock(geometry: Geometry, id: MkfsIdentity, journalInode: Inode, free: Bitmaps['free']): Superblock {
-  const jnlBlocks: number[] = [];
-  for (let i = 0; i < 15; i++) jnlBlocks.push(readU32LE(journalInode.block, 4 * i));
-  jnlBlocks.push(Math.floor(journalInode.size / UINT32_LIMIT), journalInode.size % UINT32_LIMIT);
-  assert(jnlBlocks.length === JNL_BLOCKS_WORDS, 's_jnl_blocks has 17 words');
-  return {
-    inodesCount: geometry.inodesCount,
-    blocksCount: geometry.blocksCount,
-    rBlocksCount: 0,
-    freeBlocksCount: free.reduce((n, f) => n + f.blocks, 0),
-    freeInodesCount: free.reduce((n, f) => n + f.inodes, 0),
-    firstDataBlock: 0,
-    logBlockSize: LOG_BLOCK_SIZE,
-    logClusterSize: LOG_BLOCK_SIZE,
-    blocksPerGroup: BLOCKS_PER_GROUP,
-    clustersPerGroup: BLOCKS_PER_GROUP,
-    inodesPerGroup: geometry.inodesPerGroup,
-    mtime: 0,
-    wtime: id.timeSeconds,
-    mntCount: 0,
-    maxMntCount: 0xffff,
-    magic: EXT4_MAGIC,
-    state: STATE_VALID,
-    errors: ERRORS_CONTINUE,
-    minorRevLevel: 0,
-    lastcheck: id.timeSeconds,
-    checkinterval: 0,
-    creatorOs: 0,
-    revLevel: 1,
-    defResuid: 0,
-    defResgid: 0,
-    firstIno: FIRST_INO,
-    inodeSize: INODE_BYTES,
-    blockGroupNr: 0,
-    featureCompat: COMPAT_HAS_JOURNAL,
-    featureIncompat: INCOMPAT_FILETYPE | INCOMPAT_EXTENTS,
-    featureRoCompat: RO_COMPAT_SPARSE_SUPER,
-    uuid: id.uuid.slice(),
-    volumeName: new Uint8Array(16),
-    lastMounted: new Uint8Array(64),
-    reservedGdtBlocks: 0,
-    journalUuid: new Uint8Array(16),
-    journalInum: JOURNAL_INO,
-    journalDev: 0,
-    lastOrphan: 0,
-    hashSeed: id.hashSeed.slice(),
-    defHashVersion: DEF_HASH_HALF_MD4,
-    jnlBackupType: JNL_BACKUP_BLOCKS,
-    descSize: 0,
-    defaultMountOpts: DEFAULT_MOUNT_OPTS,
-    firstMetaBg: 0,
-    mkfsTime: id.timeSeconds,
-    jnlBlocks,
-    minExtraIsize: EXTRA_ISIZE,
-    wantExtraIsize: EXTRA_ISIZE,
-    flags: FLAGS_SIGNED_HASH,
-    kbytesWritten: 0n,
-    overheadClusters: geometry.overheadBlocks,
-  };
-}
-
-// ext2fs_flush writes the backups with the VALID state bit and RECOVER cleared (a backup
-// is only used after the primary is lost, and then must be checked), and its group number.
-export function backupSuperblock(primary: Superblock, group: number): Superblock {
-  return {
-    ...primary,
-    state: primary.state & ~STATE_VALID,
-    featureIncompat: primary.featureIncompat & ~INCOMPAT_RECOVER,
-    blockGroupNr: group,
-  };
-}
-
 // Inodes 1 to 16 share the first table block: 1 (bad blocks: only its times), 2 (root),
 // 8 (journal) and 11 (lost+found); 3 to 7, 9 and 10 stay zero.
 function buildFirstInodeTableBlock(geometry: Geometry, id: MkfsIdentity, journalInode: Inode): Uint8Array {
   const block = new Uint8Array(BLOCK_BYTES);
   const badBlocks = emptyInode();
   badBlocks.atime = badBlocks.ctime = badBlocks.mtime = id.timeSeconds;
-  const root = specialInode(S_IFDIR | 0o755, 1, geometry.rootDirBlock, 3, id);
-  const lostFound = specialInode(S_IFDIR | 0o700, LOST_FOUND_BLOCKS, geometry.lostFoundFirstBlock, 2, id);
+  const root = specialInode(S_IFDIR | 0o755, [{ start: geometry.rootDirBlock, len: 1 }], 3, id);
+  const lostFound = specialInode(S_IFDIR | 0o700, [{ start: geometry.lostFoundFirstBlock, len: LOST_FOUND_BLOCKS }], 2, id);
   const inodes: Array<[number, Inode]> = [[1, badBlocks], [ROOT_INO, root], [JOURNAL_INO, journalInode], [LOST_FOUND_INO, lostFound]];
   for (const [ino, inode] of inodes) encodeInode(inode, block, (ino - 1) * INODE_BYTES);
-  return block;
-}
-
-/** An inode owning one extent of `blocks` blocks at `start`, its size exactly those blocks. */
-function specialInode(mode: number, blocks: number, start: number, links: number, id: MkfsIdentity): Inode {
-  const inode = emptyInode();
-  inode.mode = mode;
-  inode.size = blocks * BLOCK_BYTES;
-  inode.atime = inode.ctime = inode.mtime = inode.crtime = id.timeSeconds;
-  inode.linksCount = links;
-  inode.blocks = blocks * SECTORS_PER_BLOCK;
-  inode.flags = EXTENTS_FL;
-  inode.extraIsize = EXTRA_ISIZE;
-  encodeExtentNode({ depth: 0, max: EXTENT_ROOT_MAX, leaves: [{ block: 0, len: blocks, start, unwritten: false }], indexes: [] },
-    inode.block, 0, 60);
-  return inode;
-}
-
-/** A directory block holding `entries` (all directories here); the last one reaches the end. */
-function dirBlock(entries: ReadonlyArray<readonly [number, string]>): Uint8Array {
-  const block = new Uint8Array(BLOCK_BYTES);
-  if (entries.length === 0) {
-    encodeDirEntry(block, 0, { inode: 0, recLen: BLOCK_BYTES, fileType: 0, name: new Uint8Array(0) });
-    return block;
-  }
-  let offset = 0;
-  entries.forEach(([inode, text], i) => {
-    const name = new TextEncoder().encode(text);
-    const recLen = i === entries.length - 1 ? BLOCK_BYTES - offset : dirRecLen(name.length);
-    encodeDirEntry(block, offset, { inode, recLen, fileType: FT_DIR, name });
-    offset += recLen;
-  });
-  return block;
-}
-
-function buildJournalSuperblock(geometry: Geometry, id: MkfsIdentity): Uint8Array {
-  const jsb: JournalSuperblock = {
-    magic: JBD2_MAGIC,
-    blocktype: JBD2_SUPERBLOCK_V2,
-    headerSequence: 0,
-    blocksize: BLOCK_BYTES,
-    maxlen: geometry.journalBlocks,
-    first: 1,
-    // ext2fs_create_journal_superblock2 starts the log at transaction 1.
-    sequence: 1,
-    start: 0,
-    errno: 0,
-    featureCompat: 0,
-    featureIncompat: 0,
-    featureRoCompat: 0,
-    uuid: id.uuid.slice(),
-    nrUsers: 1,
-    dynsuper: 0,
-    maxTransaction: 0,
-    maxTransData: 0,
-    checksumType: 0,
-    numFcBlocks: 0,
-    head: 0,
-    checksum: 0,
-    users: new Uint8Array(JBD2_USERS_BYTES),
-  };
-  const block = new Uint8Array(BLOCK_BYTES);
-  encodeJournalSuperblock(jsb, block, 0);
   return block;
 }
 
@@ -429,20 +333,4 @@ function checkedId(value: Uint8Array | undefined, what: string): Uint8Array | un
     throw new RangeError(`mkfs ${what} must be 16 bytes, got ${value instanceof Uint8Array ? value.length : typeof value}`);
   }
   return value.slice();
-}
-
-function setBit(bitmap: Uint8Array, bit: number): void {
-  bitmap[bit >>> 3] = (bitmap[bit >>> 3] as number) | (1 << (bit & 7));
-}
-
-function countBits(bitmap: Uint8Array): number {
-  let n = 0;
-  for (const byte of bitmap) {
-    let b = byte;
-    while (b !== 0) {
-      b &= b - 1;
-      n++;
-    }
-  }
-  return n;
 }

@@ -6,7 +6,9 @@
  *
  * Feature policy (ext2_fs.h): valid ext4 that the subset cannot read (an incompat feature
  * outside it, bigalloc, another block or inode size, revision 0) is refused with ENOTSUP
- * naming it, before the superblock is validated (so it is not called corrupt); an unknown
+ * naming it (and, for an incompat refusal, the ro_compat and compat features outside the
+ * subset too, so an image of mkfs.ext4's default profile is told all it lacks), before the
+ * superblock is validated (so it is not called corrupt); an unknown
  * ro_compat bit mounts read-only; unknown compat bits are ignored.
  *
  * Mount order, as the kernel's (fs/ext4/super.c), and why: (1) the journal: replayed when

@@ -64,6 +64,19 @@ describe('daxcrash image', () => {
     expect(fs.statSync(file).size).toBe(16 << 20);
   });
 
+  test('mkfs --features default makes mkfs.ext4\'s default profile, e2fsck -fn clean; an unknown profile is a usage error', () => {
+    const file = path.join(dir, 'default.img');
+    const r = run('image', 'mkfs', file, '--size', '64M', '--features', 'default');
+    expect(r.status).toBe(0);
+    expect(text(r.stdout)).toMatch(/default\.img: ext4 with mkfs\.ext4's default features and a jbd2 journal, 64 MiB, 16384 blocks of 4096/);
+    const check = e2fsckCheck(file);
+    expect({ status: check.status, complaints: e2fsckComplaints(check) }).toEqual({ status: 0, complaints: [] });
+    expect(runTool('dumpe2fs', ['-h', file]).stdout).toMatch(/Filesystem features:.* 64bit flex_bg .*metadata_csum/);
+    const bad = run('image', 'mkfs', path.join(dir, 'bad.img'), '--features', 'huge');
+    expect(bad.status).toBe(2);
+    expect(fs.existsSync(path.join(dir, 'bad.img'))).toBe(false);
+  });
+
   test('ls prints what debugfs ls -l prints, for the root and a subdirectory', () => {
     for (const p of ['/', '/dir']) {
       const ours = run('image', 'ls', populated, p);

@@ -26,7 +26,7 @@ const superblockArb: fc.Arbitrary<F.Superblock> = fc.record({
   hashSeed: bytes(16), defHashVersion: u8, jnlBackupType: u8, descSize: u16, defaultMountOpts: u32,
   firstMetaBg: u32, mkfsTime: u32, jnlBlocks: fc.array(u32, { minLength: 17, maxLength: 17 }),
   minExtraIsize: u16, wantExtraIsize: u16, flags: u32, kbytesWritten: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-  overheadClusters: u32,
+  logGroupsPerFlex: u8, checksumType: u8, overheadClusters: u32,
 });
 
 const groupDescArb: fc.Arbitrary<F.GroupDesc> = fc.record({
@@ -339,7 +339,7 @@ describe('format: decoding what mkfs.ext4 wrote (16 MiB)', () => {
       errors: 1, revLevel: 1, lastcheck: time, firstIno: 11, inodeSize: 256, featureCompat: F.COMPAT_HAS_JOURNAL,
       featureIncompat: F.INCOMPAT_FILETYPE | F.INCOMPAT_EXTENTS, featureRoCompat: F.RO_COMPAT_SPARSE_SUPER,
       journalInum: 8, defHashVersion: 1, jnlBackupType: 1, defaultMountOpts: 0xc, mkfsTime: time,
-      minExtraIsize: 32, wantExtraIsize: 32, flags: 1, kbytesWritten: 0n, overheadClusters: 1092,
+      minExtraIsize: 32, wantExtraIsize: 32, flags: 1, kbytesWritten: 0n, logGroupsPerFlex: 0, checksumType: 0, overheadClusters: 1092,
     });
     expect(sb.uuid).toEqual(uuid);
     expect(sb.hashSeed).toEqual(hashSeed);
@@ -423,6 +423,11 @@ describe('format: validateSuperblock names the field and its byte', () => {
   test.each<[string, (sb: F.Superblock) => void, RegExp]>([
     ['64bit and flex_bg', (sb) => { sb.featureIncompat |= 0x80 | 0x200; }, /^incompat features 64bit, flex_bg \(0x280\)$/],
     ['an unnamed incompat bit', (sb) => { sb.featureIncompat |= 0x800000; }, /unknown 0x800000/],
+    ['64bit, with metadata_csum and dir_index named alongside', (sb) => {
+      sb.featureIncompat |= 0x80;
+      sb.featureRoCompat |= 0x400;
+      sb.featureCompat |= 0x20;
+    }, /^incompat features 64bit \(0x80\); also outside the subset: ro_compat metadata_csum \(0x400\); compat dir_index \(0x20\)$/],
     ['bigalloc', (sb) => { sb.featureRoCompat |= 0x200; sb.logClusterSize = 4; }, /^bigalloc/],
     ['revision 0', (sb) => { sb.revLevel = 0; }, /^revision 0/],
     ['1 KiB blocks', (sb) => { sb.logBlockSize = 0; sb.logClusterSize = 0; }, /^1024-byte blocks/],

@@ -4,14 +4,15 @@
  *
  * A missing tool throws (the test fails with the install hint), never skips: a suite that
  * silently stops comparing against the oracle would pass for the wrong reason.
- * mkfs.ext4 always runs with the exact command of spec/ext4-subset.md, with
- * E2FSPROGS_FAKE_TIME, -U and -E hash_seed fixing its clock and randomness, so its image is
- * a function of (size, uuid, hash seed, time).
+ * mkfs.ext4 always runs with a profile's pinned command (MKFS_EXT4_ARGS in fs/mkfs.ts: the
+ * spec's for 'minimal'), with E2FSPROGS_FAKE_TIME, -U and hash_seed fixing its clock and
+ * randomness, so its image is a function of (profile, size, uuid, hash seed, time).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FeatureProfile, MKFS_EXT4_ARGS } from '../../fs/mkfs';
 
 export const E2FSPROGS_DIR = '/usr/sbin';
 const TOOL_TIMEOUT_MS = 60_000;
@@ -65,18 +66,20 @@ export interface ReferenceParams {
   timeSeconds: number;
 }
 
-/** The spec's mkfs.ext4 command on a fresh sparse file of `sizeBytes` bytes at `imagePath`. */
-export function mkfsExt4(imagePath: string, sizeBytes: number, params: ReferenceParams): void {
+/**
+ * A profile's pinned mkfs.ext4 command (MKFS_EXT4_ARGS, the spec's for 'minimal') on a fresh
+ * sparse file of `sizeBytes` bytes at `imagePath`. mke2fs keeps only its last -E, so the
+ * hash seed joins the profile's extended options.
+ */
+export function mkfsExt4(imagePath: string, sizeBytes: number, params: ReferenceParams, profile: FeatureProfile = 'minimal'): void {
   fs.rmSync(imagePath, { force: true });
   fs.writeFileSync(imagePath, '');
   fs.truncateSync(imagePath, sizeBytes);
-  const args = [
-    '-F', '-q', '-b', '4096', '-I', '256', '-T', 'default', '-m', '0',
-    '-O', 'none,has_journal,extent,filetype,sparse_super',
-    '-U', uuidString(params.uuid),
-    '-E', `root_owner=0:0,hash_seed=${uuidString(params.hashSeed)}`,
-    imagePath,
-  ];
+  const pinned = [...MKFS_EXT4_ARGS[profile]];
+  const extended = pinned.indexOf('-E') + 1;
+  if (extended === 0) throw new Error(`MKFS_EXT4_ARGS.${profile} has no -E`);
+  pinned[extended] = `${pinned[extended] as string},hash_seed=${uuidString(params.hashSeed)}`;
+  const args = [...pinned, '-U', uuidString(params.uuid), imagePath];
   const result = runTool('mkfs.ext4', args, { E2FSPROGS_FAKE_TIME: String(params.timeSeconds) });
   if (result.status !== 0) {
     throw new Error(`mkfs.ext4 ${args.join(' ')} exited ${result.status}:\n${result.stdout}${result.stderr}`);

@@ -131,9 +131,12 @@ function kernelLog(): string {
  * name mount(8) printed) or could not be asked. `after`, if given, receives the copy's bytes
  * after the unmount (or after the refused mount): what the kernel left on the media. `log`
  * holds the kernel messages of the mount (dmesg lines that appeared meanwhile; empty where
- * dmesg is not readable).
+ * dmesg is not readable). `options.readOnly` mounts with `-o ro` instead (nothing is written,
+ * not even a journal replay: the kernel then refuses an image that needs one).
  */
-export function kernelMount<T>(image: string, body: (at: string) => T, after?: (bytes: Buffer) => void): KernelMount<T> {
+export function kernelMount<T>(
+  image: string, body: (at: string) => T, after?: (bytes: Buffer) => void, options: { readOnly?: boolean } = {},
+): KernelMount<T> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return { missing: 'not root: the kernel mount needs root' };
   if (!fs.readFileSync('/proc/filesystems', 'utf8').split('\n').some((l) => l.trim() === 'ext4')) return { missing: 'the kernel has no ext4' };
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'daxcrash-kernel-'));
@@ -144,7 +147,7 @@ export function kernelMount<T>(image: string, body: (at: string) => T, after?: (
   const logBefore = kernelLog().split('\n').length;
   const newLog = () => kernelLog().split('\n').slice(logBefore - 1).join('\n');
   try {
-    const mounted = sh('mount', ['-t', 'ext4', '-o', 'loop', copy, at]);
+    const mounted = sh('mount', ['-t', 'ext4', '-o', options.readOnly === true ? 'loop,ro' : 'loop', copy, at]);
     if (mounted.status !== 0) {
       if (/permission denied|not permitted|could not find any free loop|failed to setup loop|no such device/i.test(mounted.out)) return { missing: `the kernel mount is not possible here: ${mounted.out}` };
       const code = MOUNT_REFUSALS.find(([re]) => re.test(mounted.out));
