@@ -160,7 +160,11 @@ function mountImage(file: string, io: CommandIo): DaxFileSystem {
 }
 
 function cannotMount(file: string, err: unknown): UsageError {
-  return new UsageError(`${file}: cannot mount it: ${(err as Error).message}`, `run 'daxcrash image fsck ${file}' to see what is wrong`);
+  // valid ext4 of a shape the file system does not read is not damage: fsck would only list the features
+  const hint = (err as { code?: string }).code === 'ENOTSUP'
+    ? `daxcrash mounts images of the minimal feature profile only (what 'daxcrash image mkfs FILE' makes by default)`
+    : `run 'daxcrash image fsck ${file}' to see what is wrong`;
+  return new UsageError(`${file}: cannot mount it: ${(err as Error).message}`, hint);
 }
 
 /** A file-system call whose Node-style error (ENOENT, EISDIR...) is the user's bad path. */

@@ -87,7 +87,7 @@ import {
   APPEND_FL, BLOCK_BYTES, BLOCKS_PER_GROUP, CASEFOLD_FL, COMPAT_HAS_JOURNAL, DirEntry, EXTENTS_FL, IMAGIC_FL, IMMUTABLE_FL, INDEX_FL, INLINE_DATA_FL, ExtentLeaf, ExtentNode, FIRST_INO, FT_DIR, FT_UNKNOWN,
   GROUP_DESC_BYTES, GroupDesc, I_BLOCK_BYTES, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE, INODE_BYTES, Inode,
   JBD2_MIN_JOURNAL_BLOCKS, JOURNAL_INO, KNOWN_INCOMPAT, KNOWN_RO_COMPAT, ROOT_INO, RO_COMPAT_LARGE_FILE,
-  RO_COMPAT_SPARSE_SUPER, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  COMPAT_RESIZE_INODE, RO_COMPAT_SPARSE_SUPER, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, Superblock, decodeDirBlock, decodeExtentNode, decodeGroupDesc, decodeInode,
   decodeJournalSuperblock, decodeSuperblock, fileTypeOfMode, validateJournalSuperblock, validateSuperblock,
 } from './format';
@@ -278,7 +278,10 @@ function superblockUsable(sb: Superblock, raw: Uint8Array, report: Report): bool
   if (sb.journalUuid.some((b) => b !== 0)) {
     report.add('superblock', where, 's_journal_uuid is set: an external journal (outside the subset)');
   }
-  if (sb.reservedGdtBlocks !== 0) report.add('superblock', where, `s_reserved_gdt_blocks is ${sb.reservedGdtBlocks} without resize_inode`);
+  // with resize_inode set, the compat finding above already says what is outside the subset
+  if (sb.reservedGdtBlocks !== 0 && (sb.featureCompat & COMPAT_RESIZE_INODE) === 0) {
+    report.add('superblock', where, `s_reserved_gdt_blocks is ${sb.reservedGdtBlocks} without resize_inode`);
+  }
   // e2fsck super.c check_super_value (its extra-isize complaints are not errors).
   if (sb.rBlocksCount > sb.blocksCount / 2) report.add('superblock', where, `s_r_blocks_count ${sb.rBlocksCount} exceeds half the blocks`);
   if ((raw[SB_LOG_GROUPS_PER_FLEX] as number) >= 32) {
