@@ -31,6 +31,7 @@ export {
   readU8,
   readUint64LEAsNumber,
   sha256Hex,
+  sha256HexOf,
   writeU16BE,
   writeU16LE,
   writeU32BE,

@@ -67,7 +67,40 @@ export interface ContentPlace {
 export interface ImageReads {
   /** Lines read structurally, as ranges (a Set of every line would be large on a 1 GiB device). */
   readonly structural: LineRanges;
-  readonly content: ReadonlyMap<number, readonly ContentPlace[]>;
+  readonly content: ContentReads;
+}
+
+/**
+ * The lines a judgement read only as file data, and where each went: asked of nearly every
+ * uncertain line whether it is one (`has`), and of few where it went (`get`, worked out from
+ * the page's owners when first asked). Holds the finished trace's set and the snapshot's
+ * owners, which nothing changes after the judgement.
+ */
+export class ContentReads {
+  private readonly places = new Map<number, readonly ContentPlace[]>();
+
+  constructor(private readonly lines: ReadonlySet<number>, private readonly owners: ReadonlyMap<number, readonly ContentPlace[]>) {}
+
+  get size(): number {
+    return this.lines.size;
+  }
+
+  has(line: number): boolean {
+    return this.lines.has(line);
+  }
+
+  /** Where a content line went (each file offset of each file the page holds data of). */
+  get(line: number): readonly ContentPlace[] | undefined {
+    if (!this.lines.has(line)) return undefined;
+    let places = this.places.get(line);
+    if (places === undefined) {
+      const page = Math.floor((line * LINE_BYTES) / PAGE_BYTES);
+      const within = (line * LINE_BYTES) % PAGE_BYTES;
+      places = (this.owners.get(page) ?? []).map((p) => ({ ino: p.ino, offset: p.offset + within }));
+      this.places.set(line, places);
+    }
+    return places;
+  }
 }
 
 /** What an image yields, whatever the window: computed once per digest. */
@@ -311,13 +344,7 @@ function contentReader(fs: DaxFileSystem, trace: ReadTrace | undefined, owners: 
 
 function withReads(recovered: Recovered, trace: ReadTrace | undefined, owners: ReadonlyMap<number, readonly ContentPlace[]>): Recovered {
   if (trace === undefined) return recovered;
-  const content = new Map<number, ContentPlace[]>();
-  for (const line of trace.content) {
-    const page = Math.floor((line * LINE_BYTES) / PAGE_BYTES);
-    const within = (line * LINE_BYTES) % PAGE_BYTES;
-    content.set(line, (owners.get(page) ?? []).map((p) => ({ ino: p.ino, offset: p.offset + within })));
-  }
-  return { ...recovered, reads: { structural: trace.structural(), content } };
+  return { ...recovered, reads: { structural: trace.structural(), content: new ContentReads(trace.content, owners) } };
 }
 
 /** G8: new work on the recovered file system, remounted after its clean unmount; undefined when all went well. */

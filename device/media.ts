@@ -13,10 +13,9 @@
  * - `digest()` depends only on the bytes: an all-zero page hashes the same as a missing one.
  */
 import * as nodeFs from 'node:fs';
-import { createHash } from 'node:crypto';
 import { PAGE_BYTES } from '../core/limits';
 import { assert } from '../core/assert';
-import { isAllZero } from '../core/bytes';
+import { isAllZero, sha256HexOf } from '../core/bytes';
 
 export interface MediaSource {
   readonly sizeBytes: number;
@@ -217,7 +216,7 @@ export function pagesDigest(media: MediaSource & Partial<PageDigests>, prefix: s
     const digest = pageDigestOf(media, pageIndex);
     if (digest !== undefined) text += `${pageIndex}:${digest};`;
   }
-  return createHash('sha256').update(text).digest('hex');
+  return sha256HexOf(text);
 }
 
 /**
@@ -235,8 +234,14 @@ export const CONTENT_SUM_LANES = 8;
 /** A page's part of a content sum: sha256 over its index and digest, as lanes (undefined: all zeros). */
 export function pagePart(pageIndex: number, pageDigest: string | undefined): Uint32Array | undefined {
   if (pageDigest === undefined) return undefined;
-  const bytes = createHash('sha256').update(`${pageIndex}:${pageDigest}`).digest();
-  return new Uint32Array(bytes.buffer, bytes.byteOffset, CONTENT_SUM_LANES).slice();
+  // the digest's bytes read as little-endian 32-bit lanes (the hex gives each lane's bytes in order)
+  const hex = sha256HexOf(`${pageIndex}:${pageDigest}`);
+  const lanes = new Uint32Array(CONTENT_SUM_LANES);
+  for (let i = 0; i < CONTENT_SUM_LANES; i++) {
+    const v = parseInt(hex.substr(i * 8, 8), 16);
+    lanes[i] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+  }
+  return lanes;
 }
 
 export function addLanes(sum: Uint32Array, part: Uint32Array): void {
@@ -260,7 +265,7 @@ export function pageDigestOf(media: MediaSource & Partial<PageDigests>, pageInde
 export function plainPageDigest(media: MediaSource, pageIndex: number): string | undefined {
   const page = media.readPage(pageIndex);
   if (!page || isAllZero(page)) return undefined;
-  return createHash('sha256').update(page).digest('hex');
+  return sha256HexOf(page);
 }
 
 /** Write the media to `path` as a sparse file: only non-zero pages are written. */

@@ -14,6 +14,7 @@ import {
   readU8,
   readUint64LEAsNumber,
   sha256Hex,
+  sha256HexOf,
   writeU16BE,
   writeU16LE,
   writeU32BE,
@@ -337,5 +338,13 @@ describe('sha256Hex', () => {
   test('hashes only the view, not its backing buffer', () => {
     const backing = Uint8Array.from(Buffer.from('xxabcxx'));
     expect(sha256Hex(backing.subarray(2, 5))).toBe(sha256Hex(Buffer.from('abc')));
+  });
+
+  test('sha256HexOf (one string as UTF-8, or one view) gives the same digests', () => {
+    for (const text of ['', 'abc', '12:e3b0c442', 'é ✓ 𝄞']) expect(sha256HexOf(text)).toBe(sha256Hex(Buffer.from(text, 'utf8')));
+    const backing = Uint8Array.from(Buffer.from('xxabcxx'));
+    expect(sha256HexOf(backing.subarray(2, 5))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    const page = new Uint8Array(4096).map((_, i) => (i * 7) & 0xff);
+    expect(sha256HexOf(page)).toBe(sha256Hex(page));
   });
 });

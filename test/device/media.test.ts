@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PmemDevice } from '../../device/device';
-import { SparseMemory, mediaDigest } from '../../device/media';
+import { CONTENT_SUM_LANES, SparseMemory, mediaDigest, pagePart } from '../../device/media';
+import { createHash } from 'node:crypto';
 import { pmemApi } from '../../device/pmem-api';
 
 const MiB = 1 << 20;
@@ -83,6 +84,15 @@ describe('image files', () => {
 });
 
 describe('content keys', () => {
+  test('a page\'s part is sha256 of its index and digest, read as little-endian 32-bit lanes', () => {
+    for (const [index, digest] of [[0, 'a'.repeat(64)], [262143, sha('x')], [7, sha('')]] as const) {
+      const bytes = createHash('sha256').update(`${index}:${digest}`).digest();
+      const lanes = Array.from({ length: CONTENT_SUM_LANES }, (_, i) => bytes.readUInt32LE(4 * i));
+      expect([...(pagePart(index, digest) as Uint32Array)]).toEqual(lanes);
+    }
+    expect(pagePart(3, undefined)).toBeUndefined();
+  });
+
   /** A device with durable stores and uncertain ones over a few pages, some of zeros. */
   function busyDevice(seed: number): PmemDevice {
     const device = new PmemDevice({ sizeBytes: 1 << 22, profile: 'armv8.2', trace: false });
@@ -131,3 +141,7 @@ describe('content keys', () => {
     expect([...moved.contentSum()]).not.toEqual([...fresh.contentSum()]);
   });
 });
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
