@@ -273,6 +273,7 @@ interface LogBlock {
   readonly index: number;
   readonly tid: number;
   readonly blocktype: number;
+  /** The block's bytes, possibly the journal's own (JournalIo.viewBlock): read them during the visit only. */
   readonly bytes: Uint8Array;
   /** Descriptors: the copies that follow (count_tags) and where the first one is; else 0. */
   readonly copies: number;
@@ -321,7 +322,7 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until
     // Below one lap each read covers a new position; past it, this read is the last.
     assert(headerReads <= capacity, () => `the log walk read ${headerReads} headers in a ${capacity}-block log`);
     const here = index;
-    const bytes = readJournal(io, here);
+    const bytes = readJournal(io, here, true); // a view: the walk writes nothing, and what visit keeps it decodes (a copy)
     headerReads++;
     covered++;
     index = advanceLogIndex(index, 1, jsb.first, jsb.maxlen);
