@@ -153,6 +153,18 @@ export function snapshot(fs: SnapshotSource): Snapshot {
  * hard-link groups (named by their first path, so inode numbers never matter).
  */
 export function namespaceKey(s: Snapshot): string {
+  // a snapshot is never changed once taken, and the oracle's are asked again at every state judged
+  let key = namespaceKeys.get(s);
+  if (key === undefined) {
+    key = computeNamespaceKey(s);
+    namespaceKeys.set(s, key);
+  }
+  return key;
+}
+
+const namespaceKeys = new WeakMap<Snapshot, string>();
+
+function computeNamespaceKey(s: Snapshot): string {
   const groups = new Map<number, string>();
   for (const [path, e] of s.entries) if (e.type === 'file' && !groups.has(e.ino)) groups.set(e.ino, path);
   const lines: string[] = [];
