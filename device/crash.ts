@@ -179,6 +179,9 @@ interface CompletionSet {
 }
 
 /** The crash model of one device at one point; valid until the device's next instruction. */
+/** Completion sets whose guaranteed versions a crash point keeps (each a map over its uncertain lines). */
+const GUARANTEE_MEMO_MAX = 64;
+
 export class CrashPoint {
   readonly instruction: number;
   private readonly tracks: LineTrack[];
@@ -190,6 +193,8 @@ export class CrashPoint {
   private readonly prefixes: Array<{ readonly levels: Map<number, Reached>; readonly g: Map<number, number>; readonly unitCount: number; readonly next: ReadonlyMap<number, PendingItem> }> = [];
   /** `completionOf`'s answers, by completion set. */
   private readonly completions = new Map<string, { readonly completed: ReadonlySet<number>; readonly g: ReadonlyMap<number, number> }>();
+  /** `guarantees`' answers, by the completed ids (sorted), up to GUARANTEE_MEMO_MAX sets. */
+  private readonly guaranteeMemo = new Map<string, ReadonlyMap<number, number>>();
 
   constructor(private readonly device: PmemDevice, readonly crashKind: CrashKind = 'power') {
     if (!device.profile.crashKinds.includes(crashKind)) {
@@ -555,8 +560,15 @@ export class CrashPoint {
     return this.guarantees(completed);
   }
 
-  private guarantees(completed: ReadonlySet<number>): Map<number, number> {
-    return this.versionsOf(this.levelsAfter(this.device.pending.filter((item) => completed.has(item.id))));
+  private guarantees(completed: ReadonlySet<number>): ReadonlyMap<number, number> {
+    // every state of a completion set asks again (building its image needs them): kept by set
+    const key = [...completed].sort((a, b) => a - b).join(',');
+    let g = this.guaranteeMemo.get(key);
+    if (g === undefined) {
+      g = this.versionsOf(this.levelsAfter(this.device.pending.filter((item) => completed.has(item.id))));
+      if (this.guaranteeMemo.size < GUARANTEE_MEMO_MAX) this.guaranteeMemo.set(key, g);
+    }
+    return g;
   }
 
   private checkCompletionRule(completed: readonly number[]): void {
