@@ -11,8 +11,9 @@
  * unordered, on 1 GiB and on 16 MiB, where the 1024-block journal wraps and commits
  * checkpoint for room); every shapes workload (revokes, truncates, directories past one
  * block, other groups, a wrapping log) and every apps workload; seeded random workloads on
- * several setups; bounded-2 samples; and recoveries: power failures at seeded points of some
- * of these, each crash image mounted (journal replay), used and unmounted on a traced device.
+ * several setups; bounded-2 samples; recoveries: power failures at seeded points of some of
+ * these, each crash image mounted (journal replay), used and unmounted on a traced device; and
+ * every canary (a deliberately broken file system) on the mix and on a workload with revokes.
  *
  * Regenerate only when what the file system writes changes on purpose:
  * DAXCRASH_WRITE_FINGERPRINTS=1 npx jest test/fs/trace-fingerprint.test.ts
@@ -29,6 +30,8 @@ import { applyOp, workloadSpace } from '../../workloads';
 import type { Handles, SuiteName, Workload } from '../../workloads';
 import { baseImage } from '../../crash/setup';
 import { MixFs, MixOptions, runMix } from '../../bench/fs-mix';
+import { CANARIES, withCanary } from '../../core/canary';
+import type { CanaryName } from '../../core/canary';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'fs-trace-fingerprints.json');
 const SMALL = 16 << 20;
@@ -118,6 +121,8 @@ interface Case {
   readonly body: Body;
   /** Power failures at these fractions of the run's instructions, each image recovered. */
   readonly crashes?: readonly number[];
+  /** A deliberately broken file system (core/canary.ts): what it writes is pinned too. */
+  readonly canary?: CanaryName;
 }
 
 function workload(suite: SuiteName, index: number, seed?: string, length?: number): Workload {
@@ -156,6 +161,12 @@ function cases(): Case[] {
     out.push({ name: `random#${seed} ${label}`, setup, body: workloadBody(w), ...(seed % 3 === 0 ? { crashes: [0.5] } : {}) });
   }
   for (const i of [5, 77, 301, 1234]) out.push({ name: `bounded-2#${i} 16 MiB lazy ordered`, setup: ARM_ORDERED, body: workloadBody(workload('bounded-2', i)) });
+  const treeBlockReused = shapes.workload(10);
+  for (const { name: canary } of CANARIES) {
+    const setup: Setup = canary.startsWith('x86') ? { ...ARM_ORDERED, profile: 'x86-adr', pmemApi: 'linux-x86' } : ARM_ORDERED;
+    out.push({ name: `canary ${canary}: mix 150`, setup, body: mixBody({ rounds: 150, window: 64 }), crashes: [0.5], canary });
+    out.push({ name: `canary ${canary}: ${treeBlockReused.name}`, setup, body: workloadBody(treeBlockReused), crashes: [0.8], canary });
+  }
   return out;
 }
 
@@ -177,10 +188,19 @@ function fingerprintCase(c: Case, out: Record<string, string>): void {
   }
 }
 
+/** `fingerprintCase` under the case's canary; a canary whose broken file system fails outright is fingerprinted by its error. */
+function fingerprintCanaryCase(c: Case, out: Record<string, string>): void {
+  try {
+    withCanary(c.canary, () => fingerprintCase(c, out));
+  } catch (error) {
+    out[`${c.name} failed`] = `${(error as Error).name}: ${(error as Error).message}`;
+  }
+}
+
 describe('what the file system writes', () => {
   it('every store, clean and barrier of journal-heavy workloads, with its bytes, matches the fixture', () => {
     const got: Record<string, string> = {};
-    for (const c of cases()) fingerprintCase(c, got);
+    for (const c of cases()) if (c.canary === undefined) fingerprintCase(c, got); else fingerprintCanaryCase(c, got);
     if (process.env.DAXCRASH_WRITE_FINGERPRINTS === '1') fs.writeFileSync(FIXTURE, `${JSON.stringify(got, null, 2)}\n`);
     const want = JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as Record<string, string>;
     expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
