@@ -2,9 +2,10 @@
  * Speed work on the file system may change how it computes what to write, never what it
  * writes. This test runs workloads that work the journal hard and fingerprints, for each, the
  * device's event trace with the bytes of every store (kind, op, address, length, unit and
- * pending ids, snapshot versions, markers, in order), the device's counters, and the final
- * coherent and guaranteed media; every crash state, count, token and finding is a function of
- * these. The fingerprints are kept in test/fixtures/fs-trace-fingerprints.json, written by the
+ * pending ids, snapshot versions, markers, in order), the lines of the media the run read
+ * (device/read-trace.ts: the crash engine's reduction rests on them), the device's counters,
+ * and the final coherent and guaranteed media; every crash state, count, token and finding is
+ * a function of these. The fingerprints are kept in test/fixtures/fs-trace-fingerprints.json, written by the
  * file system before its speed work; any difference fails here and names the workload.
  *
  * The workloads: `bench:fs`'s mix at small scale (lazy and eager checkpoints, ordered and
@@ -29,6 +30,7 @@ import type { FlushPolicy } from '../../fs/policy';
 import { applyOp, workloadSpace } from '../../workloads';
 import type { Handles, SuiteName, Workload } from '../../workloads';
 import { baseImage } from '../../crash/setup';
+import { ReadTrace } from '../../device/read-trace';
 import { MixFs, MixOptions, runMix } from '../../bench/fs-mix';
 import { CANARIES, withCanary } from '../../core/canary';
 import type { CanaryName } from '../../core/canary';
@@ -55,7 +57,7 @@ type Body = (fs: MixFs & Parameters<typeof applyOp>[0]) => void;
  * event recorded since the last call, and for a store (or DC ZVA) the bytes it stored, read
  * from the coherent memory before anything else can store over them.
  */
-function traceHasher(): { onInstruction: (instruction: number, device: PmemDevice) => void; finish: (device: PmemDevice) => string } {
+function traceHasher(): { onInstruction: (instruction: number, device: PmemDevice) => void; finish: (device: PmemDevice, reads: ReadTrace) => string } {
   const hash = createHash('sha256');
   let seen = 0;
   const drain = (device: PmemDevice) => {
@@ -69,8 +71,10 @@ function traceHasher(): { onInstruction: (instruction: number, device: PmemDevic
   };
   return {
     onInstruction: (_instruction, device) => drain(device),
-    finish: (device) => {
+    finish: (device, reads) => {
       drain(device);
+      // what the run read of the media: the crash engine's reduction rests on it
+      hash.update(`reads ${JSON.stringify(reads.structural().ranges())} content ${[...reads.content].sort((a, b) => a - b).join(',')};`);
       hash.update(JSON.stringify(device.stats));
       hash.update(`coherent ${mediaDigest(device.coherent)} guaranteed ${mediaDigest(device.guaranteedMedia())}`);
       return hash.digest('hex');
@@ -85,8 +89,9 @@ function traceHasher(): { onInstruction: (instruction: number, device: PmemDevic
  */
 function fingerprintRun(setup: Setup, media: MediaSource, body: Body, crash?: { at: number; seed: string }): { fingerprint: string; instructions: number; image?: MediaSource } {
   const hasher = traceHasher();
+  const reads = new ReadTrace(media.sizeBytes);
   const device = new PmemDevice({
-    media, profile: setup.profile, seed: 'fingerprint', onInstruction: hasher.onInstruction,
+    media, profile: setup.profile, seed: 'fingerprint', onInstruction: hasher.onInstruction, readTrace: reads,
     ...(crash === undefined ? {} : { powerFailAt: crash.at }),
   });
   try {
@@ -96,9 +101,9 @@ function fingerprintRun(setup: Setup, media: MediaSource, body: Body, crash?: { 
   } catch (error) {
     if (!(crash !== undefined && error instanceof PowerFailure)) throw error;
     const image = device.drawCrashImage(crash.seed).detach();
-    return { fingerprint: hasher.finish(device), instructions: device.instructionCount, image };
+    return { fingerprint: hasher.finish(device, reads), instructions: device.instructionCount, image };
   }
-  return { fingerprint: hasher.finish(device), instructions: device.instructionCount };
+  return { fingerprint: hasher.finish(device, reads), instructions: device.instructionCount };
 }
 
 function mixBody(o: MixOptions): Body {
