@@ -39,7 +39,7 @@ import { DirBlockSource, isDotOrDotDot, isEmptyDir, listEntries } from './dir';
 import { canaryActive } from '../core/canary';
 import { DaxData, MAX_FILE_BYTES } from './dax-data';
 import { DescriptorTable } from './descriptors';
-import { FsContext, nameBytes, saveSuper } from './fs-context';
+import { FsContext, nameBytes, nameText, saveSuper } from './fs-context';
 import { InodeTable } from './inode-table';
 import { CommitHooks, MAX_CLOCK_SECONDS, OpCost, OpRunner, SIMULATED_EPOCH_SECONDS, corruptionAsFsError } from './operation';
 import { FAST_SYMLINK_MAX_BYTES, InodeLifecycle, SYMLINK_MAX_BYTES } from './lifecycle';
@@ -435,7 +435,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
       this.walk.requireFound(found, fail);
       if (found.kind !== 'dir') fail('ENOTDIR');
       const entries = listEntries(this.table, found.ino as number).filter((e) => !isDotOrDotDot(e.name));
-      const names = entries.map((e) => Buffer.from(e.name).toString('utf8'));
+      const names = entries.map((e) => nameText(e.name));
       if (typeof options !== 'object' || options?.withFileTypes !== true) return names;
       return entries.map((e, i) => new Dirent(names[i], path, TYPE_OF_FT.get(e.fileType) ?? 0));
     });

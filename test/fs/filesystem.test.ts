@@ -4,6 +4,7 @@ import { PmemDevice } from '../../device/device';
 import { mkfs } from '../../fs/mkfs';
 import { mount } from '../../fs/mount';
 import { DaxFileSystem } from '../../fs/filesystem';
+import { nameBytes, nameText } from '../../fs/fs-context';
 import { e2fsckClean, tmpDir } from '../helpers/e2fs';
 
 const MiB = 1 << 20;
@@ -258,5 +259,16 @@ describe('mount', () => {
     const ro = mount(patched(0x64, 0x80));
     expect(errCode(() => ro.writeFileSync('/x', 'x'))).toBe('EROFS');
     expect(ro.readdirSync('/')).toEqual(['lost+found']);
+  });
+});
+
+describe('names on disk', () => {
+  test('nameBytes and nameText encode and decode as Buffer does: ASCII, other scripts, emoji, lone surrogates, invalid UTF-8', () => {
+    const names = ['f0-12', 'a b.c', '\u0001\u007f', 'caf\u00e9', '\u65e5\u672c', '\ud83d\ude00', 'x\ud800y', '\udc00', ''];
+    for (const name of names) {
+      expect(Buffer.from(nameBytes(name))).toEqual(Buffer.from(name, 'utf8'));
+      expect(nameText(Buffer.from(name, 'utf8'))).toBe(Buffer.from(name, 'utf8').toString('utf8'));
+    }
+    for (const bytes of [[0x66, 0xff, 0x67], [0xc3], [0xe6, 0x97], [0x41, 0x80]]) expect(nameText(Uint8Array.from(bytes))).toBe(Buffer.from(bytes).toString('utf8'));
   });
 });
