@@ -26,7 +26,7 @@ import { assert } from '../core/assert';
 import { CorruptionError } from '../core/errors';
 import { Fail, OPEN_FLAGS, byteLength, failer } from '../core/node-layer';
 import { ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT } from './format';
-import { DOTDOT, findEntry } from './dir';
+import { DOTDOT, findInode } from './dir';
 import { nameBytes } from './fs-context';
 import type { InodeTable } from './inode-table';
 
@@ -115,9 +115,8 @@ export class PathWalker {
   child(dir: number, name: string, fail: Fail): { ino: number; kind: Kind } | undefined {
     const bytes = nameBytes(name);
     if (bytes.length > NAME_MAX_BYTES) fail('ENAMETOOLONG');
-    const found = findEntry(this.table, dir, bytes);
-    if (found === undefined) return undefined;
-    const ino = found.entry.inode;
+    const ino = findInode(this.table, dir, bytes);
+    if (ino === undefined) return undefined;
     if (ino === dir) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: `the name '${name}' links to the directory itself` });
     return { ino, kind: kindOfMode(this.table.iget(ino).mode) };
   }
@@ -222,9 +221,9 @@ export class PathWalker {
 
   private parentOf(dir: number): number {
     if (dir === ROOT_INO) return ROOT_INO;
-    const up = findEntry(this.table, dir, DOTDOT);
+    const up = findInode(this.table, dir, DOTDOT);
     if (up === undefined) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: 'no ".." entry' });
-    return up.entry.inode;
+    return up;
   }
 }
 
