@@ -437,13 +437,16 @@ export function decodeInode(bytes: Uint8Array, offset: number): Inode {
  * extras, checksums, version, project id), which is what mkfs.ext4 writes for its inodes.
  */
 export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void {
-  assert(offset >= 0 && offset + INODE_BYTES <= out.length, () => `inode slot at ${offset} is outside the buffer`);
-  assert(inode.block.length === I_BLOCK_BYTES, () => `i_block must be ${I_BLOCK_BYTES} bytes, got ${inode.block.length}`);
-  assert(Number.isSafeInteger(inode.size) && inode.size >= 0, () => `inode size ${inode.size} is not a safe integer`);
-  assert(Number.isSafeInteger(inode.blocks) && inode.blocks >= 0 && inode.blocks < 2 ** 48,
-    () => `i_blocks ${inode.blocks} does not fit 48 bits`);
-  assert(Number.isSafeInteger(inode.fileAcl) && inode.fileAcl >= 0 && inode.fileAcl < 2 ** 48,
-    () => `i_file_acl ${inode.fileAcl} does not fit 48 bits`);
+  // each check builds its message only when it fails: an inode is encoded at every change
+  if (!(offset >= 0 && offset + INODE_BYTES <= out.length)) assert(false, () => `inode slot at ${offset} is outside the buffer`);
+  if (inode.block.length !== I_BLOCK_BYTES) assert(false, () => `i_block must be ${I_BLOCK_BYTES} bytes, got ${inode.block.length}`);
+  if (!(Number.isSafeInteger(inode.size) && inode.size >= 0)) assert(false, () => `inode size ${inode.size} is not a safe integer`);
+  if (!(Number.isSafeInteger(inode.blocks) && inode.blocks >= 0 && inode.blocks < 2 ** 48)) {
+    assert(false, () => `i_blocks ${inode.blocks} does not fit 48 bits`);
+  }
+  if (!(Number.isSafeInteger(inode.fileAcl) && inode.fileAcl >= 0 && inode.fileAcl < 2 ** 48)) {
+    assert(false, () => `i_file_acl ${inode.fileAcl} does not fit 48 bits`);
+  }
   out.fill(0, offset, offset + INODE_BYTES);
   writeU16LE(out, offset, inode.mode);
   writeSplit16(out, offset + 0x02, offset + 0x78, inode.uid, 'uid');
@@ -813,7 +816,7 @@ function writeUnsignedBE(out: Uint8Array, offset: number, width: FieldWidth, val
 // uid and gid keep their low 16 bits in the original ext2 field and the high 16 bits in
 // the Linux osd2 area, so old tools still see the low half.
 function writeSplit16(out: Uint8Array, lowAt: number, highAt: number, value: number, what: string): void {
-  assert(Number.isInteger(value) && value >= 0 && value < TWO_POW_32, () => `${what} ${value} does not fit 32 bits`);
+  if (!(Number.isInteger(value) && value >= 0 && value < TWO_POW_32)) assert(false, () => `${what} ${value} does not fit 32 bits`);
   writeU16LE(out, lowAt, value % TWO_POW_16);
   writeU16LE(out, highAt, Math.floor(value / TWO_POW_16));
 }

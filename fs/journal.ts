@@ -230,12 +230,7 @@ export class Journal implements Committer {
     };
     // canary: the transaction's blocks go home before it is logged and committed
     if (canaryActive('checkpoint-before-commit')) blocks.forEach(writeHome);
-    this.o.policy.commit({
-      ...(room === undefined ? {} : { room }),
-      dataFlushes: tx.dataFlushes, log,
-      commitBlock: () => this.writeJournalBlock(commitAt, commitBlock),
-      ...(after === undefined ? {} : { after }),
-    });
+    this.o.policy.commit({ room, dataFlushes: tx.dataFlushes, log, commitBlock: () => this.writeJournalBlock(commitAt, commitBlock), after });
     if (this.lazy) {
       for (const block of tx.revokedBlocks) this.checkpointCopies.delete(block);
       for (const block of blocks) this.holdCopy(block, tid, meta.peek(block), tx.dirtyLines.get(block));

@@ -47,7 +47,8 @@ export class Transaction {
   /** Record that this transaction changed metadata block `block` (bytes [from, to) of it,
    * or all of it). */
   dirty(block: number, from = 0, to = BLOCK_BYTES): void {
-    assert(this.state === 'running', () => `transaction ${this.id} is ${this.state}: it takes no more blocks`);
+    // the message is built only on failure: a block is dirtied many times a call
+    if (this.state !== 'running') assert(false, () => `transaction ${this.id} is ${this.state}: it takes no more blocks`);
     this.dirtyBlocks.add(block);
     let mask = this.dirtyLines.get(block);
     if (mask === undefined) {
