@@ -184,7 +184,9 @@ export class PathWalker {
   /** Walks every component but the last, each of which must be or lead to a directory. */
   private walkParent(path: string, startDir: number, startPath: readonly string[], budget: WalkBudget, fail: Fail): ParentWalk {
     if (typeof path !== 'string' || path.length === 0) fail('ENOENT');
-    if (byteLength(path) >= PATH_MAX_BYTES) fail('ENAMETOOLONG');
+    // a UTF-16 unit is at most 3 bytes of UTF-8: a path of fewer units than a third of
+    // PATH_MAX_BYTES is short enough without counting its bytes
+    if (path.length * 3 >= PATH_MAX_BYTES && byteLength(path) >= PATH_MAX_BYTES) fail('ENAMETOOLONG');
     // This API's working directory is '/': a relative path starts there (or, for a symlink's
     // target, at the link's directory).
     const absolute = path.startsWith('/');
@@ -227,8 +229,16 @@ export class PathWalker {
   }
 }
 
+/** The non-empty names between slashes, in order (`path.split('/')` without the empty ones). */
 export function components(path: string): string[] {
-  return path.split('/').filter((p) => p.length > 0);
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= path.length; i++) {
+    if (i < path.length && path.charCodeAt(i) !== 0x2f) continue;
+    if (i > start) out.push(path.slice(start, i));
+    start = i + 1;
+  }
+  return out;
 }
 
 function kindOfMode(mode: number): Kind {

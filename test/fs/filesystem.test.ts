@@ -5,6 +5,7 @@ import { mkfs } from '../../fs/mkfs';
 import { mount } from '../../fs/mount';
 import { DaxFileSystem } from '../../fs/filesystem';
 import { nameBytes, nameText } from '../../fs/fs-context';
+import { components } from '../../fs/namei';
 import { e2fsckClean, tmpDir } from '../helpers/e2fs';
 
 const MiB = 1 << 20;
@@ -270,5 +271,24 @@ describe('names on disk', () => {
       expect(nameText(Buffer.from(name, 'utf8'))).toBe(Buffer.from(name, 'utf8').toString('utf8'));
     }
     for (const bytes of [[0x66, 0xff, 0x67], [0xc3], [0xe6, 0x97], [0x41, 0x80]]) expect(nameText(Uint8Array.from(bytes))).toBe(Buffer.from(bytes).toString('utf8'));
+  });
+});
+
+describe('path walking', () => {
+  test('components are the non-empty names between slashes, as split and filter give them', () => {
+    for (const path of ['/', '', 'a', '/a/b', '//a//b//', 'a/', '/\u20ac/x/', '/./../a', '///']) {
+      expect(components(path)).toEqual(path.split('/').filter((p) => p.length > 0));
+    }
+  });
+
+  test('a path of 4096 UTF-8 bytes is ENAMETOOLONG and one of 4095 is walked, in three-byte characters too', () => {
+    const device = new PmemDevice({ sizeBytes: 16 << 20 });
+    mkfs(device, { seed: 'path-max' });
+    const f = mount(device);
+    // 16 components of 1 + 80 * 3 bytes, then one of 1 + 79 * 3 + 1: 4095 bytes in 1377 units
+    const path = '/\u20ac'.padEnd(81, '\u20ac').repeat(16) + '/'.padEnd(80, '\u20ac') + 'a';
+    expect(Buffer.byteLength(path)).toBe(4095);
+    expect(errCode(() => f.statSync(path))).toBe('ENOENT');
+    expect(errCode(() => f.statSync(`${path}b`))).toBe('ENAMETOOLONG');
   });
 });
