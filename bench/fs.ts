@@ -4,10 +4,10 @@
  * operations per second and the ratio ours / memfs. Target: at least 0.3. A third row runs
  * ours with `checkpoint: 'eager'` (every commit written home at once, daxcrash 0.3's journal).
  *
- * The mix, per round over a directory of 64 files: create a file and write 4 KiB to it,
- * overwrite 512 bytes in place, fsync it, close it, rename it, every eighth round readdir
- * the directory, and unlink the oldest file; every call counts as one operation. Fixed work
- * per repetition (bench/harness.ts), median of 5 after a warm-up. Last, the speed of CRC32C
+ * The mix (bench/fs-mix.ts), per round over a directory of 64 files: create a file and write
+ * 4 KiB to it, overwrite 512 bytes in place, fsync it, close it, rename it, every eighth round
+ * readdir the directory, and unlink the oldest file; every call counts as one operation. Fixed
+ * work per repetition (bench/harness.ts), median of 5 after a warm-up. Last, the speed of CRC32C
  * on 4 KiB blocks (what metadata checksums will cost), against a copy and sha256 of the block.
  */
 import { Volume } from 'memfs';
@@ -17,50 +17,7 @@ import { mount } from '../fs/mount';
 import { createHash } from 'node:crypto';
 import { crc32cRaw } from '../fs/csum';
 import { formatNumber, formatTable, repeat } from './harness';
-
-interface MixFs {
-  mkdirSync(path: string, options?: { recursive?: boolean }): unknown;
-  openSync(path: string, flags: string): number;
-  writeSync(fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number;
-  fsyncSync(fd: number): void;
-  closeSync(fd: number): void;
-  renameSync(from: string, to: string): void;
-  readdirSync(path: string): unknown[];
-  unlinkSync(path: string): void;
-}
-
-const ROUNDS = 2000;
-const WINDOW = 64;
-const BLOCK = new Uint8Array(4096).fill(0x5a);
-const SMALL = new Uint8Array(512).fill(0xa5);
-
-/** One repetition of the mix in directory `dir`; returns the operations it performed. */
-function mix(fs: MixFs, dir: string, rep: number): number {
-  let ops = 0;
-  const name = (i: number, moved: boolean) => `${dir}/${moved ? 'm' : 'f'}${rep}-${i}`;
-  for (let i = 0; i < ROUNDS; i++) {
-    const fd = fs.openSync(name(i, false), 'w');
-    fs.writeSync(fd, BLOCK, 0, BLOCK.length, 0);
-    fs.writeSync(fd, SMALL, 0, SMALL.length, 1024);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(name(i, false), name(i, true));
-    ops += 6; // open, write, write, fsync, close, rename
-    if (i % 8 === 0) {
-      fs.readdirSync(dir);
-      ops++;
-    }
-    if (i >= WINDOW) {
-      fs.unlinkSync(name(i - WINDOW, true));
-      ops++;
-    }
-  }
-  for (let i = Math.max(0, ROUNDS - WINDOW); i < ROUNDS; i++) {
-    fs.unlinkSync(name(i, true));
-    ops++;
-  }
-  return ops;
-}
+import { MixFs, BENCH_MIX, runMix } from './fs-mix';
 
 function measure(label: string, make: () => MixFs): { label: string; opsPerSecond: number; spread: number } {
   const fs = make();
@@ -68,14 +25,14 @@ function measure(label: string, make: () => MixFs): { label: string; opsPerSecon
   let ops = 0;
   const timing = repeat({ warmups: 1, reps: 5 }, (i) => {
     const start = process.hrtime.bigint();
-    ops = mix(fs, '/bench', i);
+    ops = runMix(fs, '/bench', i);
     return { mix: Number(process.hrtime.bigint() - start) };
   }).mix;
   return { label, opsPerSecond: ops / (timing.medianNanos / 1e9), spread: (timing.maxNanos - timing.minNanos) / timing.medianNanos };
 }
 
 function main(): void {
-  console.log(`daxcrash fs benchmark: node ${process.version}; ${ROUNDS} rounds of create+write 4 KiB, overwrite 512 B, fsync, close, rename, readdir/8, unlink`);
+  console.log(`daxcrash fs benchmark: node ${process.version}; ${BENCH_MIX.rounds} rounds of create+write 4 KiB, overwrite 512 B, fsync, close, rename, readdir/8, unlink`);
   const memfs = measure('memfs 4.80 (reference)', () => Volume.fromJSON({}) as unknown as MixFs);
   const ourFs = (checkpoint: 'lazy' | 'eager') => () => {
     const device = new PmemDevice({ trace: false });

@@ -31,16 +31,54 @@ const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 export function findEntry(src: DirBlockSource, dirIno: number, name: Uint8Array): FoundEntry | undefined {
   for (const block of src.dirBlocks(dirIno)) {
     const bytes = src.meta.read(block);
-    const hit = scanForName(bytes, name);
-    if (hit === undefined) continue;
-    if (hit === INVALID) {
-      // the full decoder validates the block and says what is wrong with it
-      decodeDirBlock(bytes, `directory inode ${dirIno} block ${block}`);
-      throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} block ${block}`, what: 'a malformed entry chain' });
-    }
-    return { entry: entryAt(bytes, hit[0]), block, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
+    const hit = scanBlockForName(dirIno, block, bytes, name);
+    if (hit !== undefined) return { entry: entryAt(bytes, hit[0]), block, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
   }
   return undefined;
+}
+
+/** The inode of the entry `findEntry` finds (undefined: none), without building the entry: a lookup needs no more. */
+export function findInode(src: DirBlockSource, dirIno: number, name: Uint8Array): number | undefined {
+  for (const block of src.dirBlocks(dirIno)) {
+    const bytes = src.meta.read(block);
+    const hit = scanBlockForName(dirIno, block, bytes, name);
+    if (hit !== undefined) return u32At(bytes, hit[0]);
+  }
+  return undefined;
+}
+
+/**
+ * The live entries of a directory, in order, handed to `visit` as the offset of each in its
+ * block's bytes (no entry built): the entries `listEntries` returns, and the same
+ * CorruptionError for a malformed block.
+ */
+export function forEachLiveEntry(src: DirBlockSource, dirIno: number, visit: (bytes: Uint8Array, offset: number) => void): void {
+  for (const block of src.dirBlocks(dirIno)) {
+    const bytes = src.meta.read(block);
+    let at = 0;
+    while (at < BLOCK_BYTES) {
+      if (at + 8 > BLOCK_BYTES || malformed(at, u32At(bytes, at), bytes[at + 4] | (bytes[at + 5] << 8), bytes[at + 6])) throw malformedBlock(dirIno, block, bytes);
+      if (u32At(bytes, at) !== 0) visit(bytes, at);
+      at += bytes[at + 4] | (bytes[at + 5] << 8);
+    }
+  }
+}
+
+/** `scanForName` over one block of directory `dirIno`, a malformed chain thrown as the decoder says it. */
+function scanBlockForName(dirIno: number, block: number, bytes: Uint8Array, name: Uint8Array): [number, number] | undefined {
+  const hit = scanForName(bytes, name);
+  if (hit === INVALID) throw malformedBlock(dirIno, block, bytes);
+  return hit;
+}
+
+/** The error for a block whose entry chain the scanners refuse: the full decoder's, which says what is wrong. */
+function malformedBlock(dirIno: number, block: number, bytes: Uint8Array): CorruptionError {
+  decodeDirBlock(bytes, `directory inode ${dirIno} block ${block}`);
+  return new CorruptionError({ structure: 'directory', where: `inode ${dirIno} block ${block}`, what: 'a malformed entry chain' });
+}
+
+function u32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
 const INVALID = 'invalid';
@@ -55,7 +93,7 @@ function scanForName(bytes: Uint8Array, name: Uint8Array): [number, number] | un
   let previous = -1;
   while (at < BLOCK_BYTES) {
     if (at + 8 > BLOCK_BYTES) return INVALID;
-    const inode = (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+    const inode = u32At(bytes, at);
     const recLen = bytes[at + 4] | (bytes[at + 5] << 8);
     const nameLen = bytes[at + 6];
     if (malformed(at, inode, recLen, nameLen)) return INVALID;
@@ -84,7 +122,7 @@ function malformed(at: number, inode: number, recLen: number, nameLen: number): 
 function entryAt(bytes: Uint8Array, offset: number): DirEntry {
   const nameLen = bytes[offset + 6];
   return {
-    inode: (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0,
+    inode: u32At(bytes, offset),
     recLen: bytes[offset + 4] | (bytes[offset + 5] << 8),
     nameLen,
     fileType: bytes[offset + 7],
@@ -122,10 +160,7 @@ export function addEntry(src: DirBlockSource, dirIno: number, name: Uint8Array, 
     const bytes = src.meta.read(block);
     const slot = scanForRoom(bytes, need);
     if (slot === undefined) continue;
-    if (slot === INVALID) {
-      decodeDirBlock(bytes, `directory inode ${dirIno} block ${block}`);
-      throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} block ${block}`, what: 'a malformed entry chain' });
-    }
+    if (slot === INVALID) throw malformedBlock(dirIno, block, bytes);
     const entry = entryAt(bytes, slot);
     const out = src.meta.write(block, entry.offset, entry.offset + entry.recLen);
     if (entry.inode === 0) {

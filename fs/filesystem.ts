@@ -34,12 +34,12 @@ import {
 } from '../core/node-compound';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
-import { FT_DIR, FT_REG_FILE, FT_SYMLINK, Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
-import { DirBlockSource, isDotOrDotDot, isEmptyDir, listEntries } from './dir';
+import { DIR_ENTRY_HEADER_BYTES, FT_DIR, FT_REG_FILE, FT_SYMLINK, Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
+import { DirBlockSource, forEachLiveEntry, isDotOrDotDot, isEmptyDir } from './dir';
 import { canaryActive } from '../core/canary';
 import { DaxData, MAX_FILE_BYTES } from './dax-data';
 import { DescriptorTable } from './descriptors';
-import { FsContext, nameBytes, saveSuper } from './fs-context';
+import { FsContext, nameBytes, nameText, saveSuper } from './fs-context';
 import { InodeTable } from './inode-table';
 import { CommitHooks, MAX_CLOCK_SECONDS, OpCost, OpRunner, SIMULATED_EPOCH_SECONDS, corruptionAsFsError } from './operation';
 import { FAST_SYMLINK_MAX_BYTES, InodeLifecycle, SYMLINK_MAX_BYTES } from './lifecycle';
@@ -434,10 +434,16 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
       const found = this.walk.lookup(path, true, { links: 0 }, fail);
       this.walk.requireFound(found, fail);
       if (found.kind !== 'dir') fail('ENOTDIR');
-      const entries = listEntries(this.table, found.ino as number).filter((e) => !isDotOrDotDot(e.name));
-      const names = entries.map((e) => Buffer.from(e.name).toString('utf8'));
+      const names: string[] = [];
+      const fileTypes: number[] = [];
+      forEachLiveEntry(this.table, found.ino as number, (bytes, at) => {
+        const name = bytes.subarray(at + DIR_ENTRY_HEADER_BYTES, at + DIR_ENTRY_HEADER_BYTES + bytes[at + 6]);
+        if (isDotOrDotDot(name)) return;
+        names.push(nameText(name));
+        fileTypes.push(bytes[at + 7]);
+      });
       if (typeof options !== 'object' || options?.withFileTypes !== true) return names;
-      return entries.map((e, i) => new Dirent(names[i], path, TYPE_OF_FT.get(e.fileType) ?? 0));
+      return names.map((name, i) => new Dirent(name, path, TYPE_OF_FT.get(fileTypes[i]) ?? 0));
     });
   }
 

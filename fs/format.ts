@@ -510,33 +510,36 @@ export function decodeInode(bytes: Uint8Array, offset: number): Inode {
  * extras, checksums, version, project id), which is what mkfs.ext4 writes for its inodes.
  */
 export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void {
-  assert(offset >= 0 && offset + INODE_BYTES <= out.length, () => `inode slot at ${offset} is outside the buffer`);
-  assert(inode.block.length === I_BLOCK_BYTES, () => `i_block must be ${I_BLOCK_BYTES} bytes, got ${inode.block.length}`);
-  assert(Number.isSafeInteger(inode.size) && inode.size >= 0, () => `inode size ${inode.size} is not a safe integer`);
-  assert(Number.isSafeInteger(inode.blocks) && inode.blocks >= 0 && inode.blocks < 2 ** 48,
-    () => `i_blocks ${inode.blocks} does not fit 48 bits`);
-  assert(Number.isSafeInteger(inode.fileAcl) && inode.fileAcl >= 0 && inode.fileAcl < 2 ** 48,
-    () => `i_file_acl ${inode.fileAcl} does not fit 48 bits`);
+  // each check builds its message only when it fails: an inode is encoded at every change
+  if (!(offset >= 0 && offset + INODE_BYTES <= out.length)) assert(false, () => `inode slot at ${offset} is outside the buffer`);
+  if (inode.block.length !== I_BLOCK_BYTES) assert(false, () => `i_block must be ${I_BLOCK_BYTES} bytes, got ${inode.block.length}`);
+  if (!(Number.isSafeInteger(inode.size) && inode.size >= 0)) assert(false, () => `inode size ${inode.size} is not a safe integer`);
+  if (!(Number.isSafeInteger(inode.blocks) && inode.blocks >= 0 && inode.blocks < 2 ** 48)) {
+    assert(false, () => `i_blocks ${inode.blocks} does not fit 48 bits`);
+  }
+  if (!(Number.isSafeInteger(inode.fileAcl) && inode.fileAcl >= 0 && inode.fileAcl < 2 ** 48)) {
+    assert(false, () => `i_file_acl ${inode.fileAcl} does not fit 48 bits`);
+  }
   out.fill(0, offset, offset + INODE_BYTES);
-  writeU16LE(out, offset, inode.mode);
+  put16(out, offset, inode.mode);
   writeSplit16(out, offset + 0x02, offset + 0x78, inode.uid, 'uid');
-  writeU32LE(out, offset + 0x04, inode.size % TWO_POW_32);
-  writeU32LE(out, offset + 0x08, inode.atime);
-  writeU32LE(out, offset + 0x0c, inode.ctime);
-  writeU32LE(out, offset + 0x10, inode.mtime);
-  writeU32LE(out, offset + 0x14, inode.dtime);
+  put32(out, offset + 0x04, inode.size % TWO_POW_32);
+  put32(out, offset + 0x08, inode.atime);
+  put32(out, offset + 0x0c, inode.ctime);
+  put32(out, offset + 0x10, inode.mtime);
+  put32(out, offset + 0x14, inode.dtime);
   writeSplit16(out, offset + 0x18, offset + 0x7a, inode.gid, 'gid');
-  writeU16LE(out, offset + 0x1a, inode.linksCount);
-  writeU32LE(out, offset + 0x1c, inode.blocks % TWO_POW_32);
-  writeU32LE(out, offset + 0x20, inode.flags);
+  put16(out, offset + 0x1a, inode.linksCount);
+  put32(out, offset + 0x1c, inode.blocks % TWO_POW_32);
+  put32(out, offset + 0x20, inode.flags);
   out.set(inode.block, offset + 0x28);
-  writeU32LE(out, offset + 0x64, inode.generation);
-  writeU32LE(out, offset + 0x68, inode.fileAcl % TWO_POW_32);
-  writeU32LE(out, offset + 0x6c, Math.floor(inode.size / TWO_POW_32));
-  writeU16LE(out, offset + 0x74, Math.floor(inode.blocks / TWO_POW_32));
-  writeU16LE(out, offset + 0x76, Math.floor(inode.fileAcl / TWO_POW_32));
-  writeU16LE(out, offset + 0x80, inode.extraIsize);
-  writeU32LE(out, offset + 0x90, inode.crtime);
+  put32(out, offset + 0x64, inode.generation);
+  put32(out, offset + 0x68, inode.fileAcl % TWO_POW_32);
+  put32(out, offset + 0x6c, Math.floor(inode.size / TWO_POW_32));
+  put16(out, offset + 0x74, Math.floor(inode.blocks / TWO_POW_32));
+  put16(out, offset + 0x76, Math.floor(inode.fileAcl / TWO_POW_32));
+  put16(out, offset + 0x80, inode.extraIsize);
+  put32(out, offset + 0x90, inode.crtime);
 }
 
 // ----------------------------------------------------------------------------- extent tree
@@ -898,9 +901,33 @@ function writeUnsignedBE(out: Uint8Array, offset: number, width: FieldWidth, val
 // uid and gid keep their low 16 bits in the original ext2 field and the high 16 bits in
 // the Linux osd2 area, so old tools still see the low half.
 function writeSplit16(out: Uint8Array, lowAt: number, highAt: number, value: number, what: string): void {
-  assert(Number.isInteger(value) && value >= 0 && value < TWO_POW_32, () => `${what} ${value} does not fit 32 bits`);
-  writeU16LE(out, lowAt, value % TWO_POW_16);
-  writeU16LE(out, highAt, Math.floor(value / TWO_POW_16));
+  if (!(Number.isInteger(value) && value >= 0 && value < TWO_POW_32)) assert(false, () => `${what} ${value} does not fit 32 bits`);
+  put16(out, lowAt, value % TWO_POW_16);
+  put16(out, highAt, Math.floor(value / TWO_POW_16));
+}
+
+/** writeU16LE, whose checks a value that fits and an offset inside `out` pass in a few
+ * comparisons (every field of a valid inode: it is encoded at every change); writeU16LE
+ * itself, with its assertion, otherwise. */
+function put16(out: Uint8Array, at: number, value: number): void {
+  if ((value & 0xffff) !== value || (at >>> 0) !== at || at + 2 > out.length) {
+    writeU16LE(out, at, value);
+    return;
+  }
+  out[at] = value;
+  out[at + 1] = value >>> 8;
+}
+
+/** writeU32LE as put16 is writeU16LE. */
+function put32(out: Uint8Array, at: number, value: number): void {
+  if ((value >>> 0) !== value || (at >>> 0) !== at || at + 4 > out.length) {
+    writeU32LE(out, at, value);
+    return;
+  }
+  out[at] = value;
+  out[at + 1] = value >>> 8;
+  out[at + 2] = value >>> 16;
+  out[at + 3] = value >>> 24;
 }
 
 function hex(value: number): string {

@@ -38,7 +38,24 @@ export function saveSuper(ctx: FsContext): void {
   encodeSuperblock(ctx.sb, ctx.meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024), SUPERBLOCK_OFFSET);
 }
 
-/** A name's bytes on disk (UTF-8). */
+/** A name's bytes on disk (UTF-8). An ASCII name, the common case, is copied code unit by
+ * code unit (its UTF-8 bytes), sparing a Buffer's encoder a call per path component. */
 export function nameBytes(name: string): Uint8Array {
-  return Buffer.from(name, 'utf8');
+  const out = new Uint8Array(name.length);
+  for (let i = 0; i < name.length; i++) {
+    const unit = name.charCodeAt(i);
+    if (unit >= 0x80) return Buffer.from(name, 'utf8');
+    out[i] = unit;
+  }
+  return out;
+}
+
+/** A name as text, UTF-8 decoded as Buffer decodes it (an ASCII name unit by unit). */
+export function nameText(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] >= 0x80) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+    text += String.fromCharCode(bytes[i]);
+  }
+  return text;
 }

@@ -32,13 +32,13 @@ import { assert } from '../core/assert';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
 import {
-  BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JournalSuperblock, encodeJournalSuperblock,
+  BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JOURNAL_SUPERBLOCK_BYTES, JournalSuperblock, encodeJournalSuperblock,
 } from './format';
 import {
   DESCRIPTOR_TAGS_MAX, REVOKE_RECORDS_MAX, encodeCommit, encodeDescriptor, encodeRevoke, escapeForLog, nextLogIndex, tidAfter, tidGt,
 } from './jbd2';
 import { canaryActive } from '../core/canary';
-import { Committer, MetaStore, Transaction, writeChangedLines } from './meta';
+import { Committer, LINE_MASK_WORDS, MetaStore, Transaction, writeChangedLines, writeChangedLinesLikely } from './meta';
 import type { CheckpointWrites, Write, WritePolicy } from './policy';
 
 /** When committed transactions are written home: as jbd2 does (lazy), or at once (eager: the log holds one). */
@@ -70,6 +70,26 @@ interface LiveTransaction {
   readonly blocks: readonly number[];
 }
 
+/**
+ * Lazy: the newest committed copy of a home block a live transaction logged, the tid that
+ * logged it, and the lines in which the copy may differ from the block's home on the device:
+ * the union of the dirty-line masks of the transactions that logged it since a checkpoint
+ * last wrote it home (writing a copy home leaves the home equal to it in every line). That
+ * holds only while nothing but the checkpoint writes the home of a block whose copy is held,
+ * which this file cannot promise: a block cross-linked with file data or the log on a damaged
+ * image, a store through a DAX mapping, and the 'checkpoint-before-commit' canary (it writes a
+ * transaction's blocks home before the room checkpoint writes their older copies over them:
+ * measured, the newer lines then differ from the copy outside its mask). So the checkpoint
+ * takes the mask as a hint and checks the other lines too (`writeChangedLinesLikely`): it
+ * writes exactly what comparing every line writes, and compares line by line only the lines
+ * the mask names when the rest is equal.
+ */
+interface HeldCopy {
+  readonly bytes: Buffer;
+  tid: number;
+  readonly lines: Uint32Array;
+}
+
 export class Journal implements Committer {
   /** Largest transaction, in log blocks (jbd2: a quarter of the journal). */
   readonly maxTransactionBlocks: number;
@@ -78,12 +98,16 @@ export class Journal implements Committer {
   private readonly jsb: JournalSuperblock;
   private commits = 0;
   private readonly lazy: boolean;
-  /** Lazy: the committed transactions in the log, oldest first. */
-  private readonly live: LiveTransaction[] = [];
-  /** Lazy: each home block a live transaction logged, its newest committed copy and the tid that logged it. */
-  private readonly checkpointCopies = new Map<number, { bytes: Uint8Array; tid: number }>();
+  /** Lazy: the committed transactions in the log, oldest first, from `liveHead` on (a queue:
+   * the log holds thousands of transactions, and shifting an array costs each of them). */
+  private live: LiveTransaction[] = [];
+  private liveHead = 0;
+  /** Lazy: each home block a live transaction logged, and its newest committed copy. */
+  private readonly checkpointCopies = new Map<number, HeldCopy>();
   /** Blocks a commit builds its header blocks in (reused by the next commit). */
   private readonly scratch: Uint8Array[] = [];
+  /** The bytes of the journal superblock's block its encoder writes (reused). */
+  private readonly jsbScratch = new Uint8Array(JOURNAL_SUPERBLOCK_BYTES);
 
   constructor(private readonly o: JournalOptions) {
     this.jsb = { ...o.jsb };
@@ -100,11 +124,28 @@ export class Journal implements Committer {
     return this.jsb.maxlen - this.jsb.first;
   }
 
+  /** How many committed transactions are in the log (lazy; 0 eagerly, between commits). */
+  private get liveCount(): number {
+    return this.live.length - this.liveHead;
+  }
+
   /** Log blocks the live transactions take (lazy; 0 eagerly, between commits). */
   private get usedLogBlocks(): number {
-    if (this.live.length === 0) return 0;
-    const used = this.head - this.live[0].start;
+    if (this.liveCount === 0) return 0;
+    const used = this.head - this.live[this.liveHead].start;
     return used > 0 ? used : used + this.capacity;
+  }
+
+  /** The `n` oldest live transactions, taken out of the log's queue. */
+  private takeOldest(n: number): LiveTransaction[] {
+    const done = this.live.slice(this.liveHead, this.liveHead + n);
+    this.liveHead += n;
+    // the queue's array is compacted once its dead front outweighs what is live
+    if (this.liveHead > 64 && this.liveHead * 2 > this.live.length) {
+      this.live = this.live.slice(this.liveHead);
+      this.liveHead = 0;
+    }
+    return done;
   }
 
   get committedTransactions(): number {
@@ -189,24 +230,10 @@ export class Journal implements Committer {
     };
     // canary: the transaction's blocks go home before it is logged and committed
     if (canaryActive('checkpoint-before-commit')) blocks.forEach(writeHome);
-    this.o.policy.commit({
-      ...(room === undefined ? {} : { room }),
-      dataFlushes: tx.dataFlushes, log,
-      commitBlock: () => this.writeJournalBlock(commitAt, commitBlock),
-      ...(after === undefined ? {} : { after }),
-    });
+    this.o.policy.commit({ room, dataFlushes: tx.dataFlushes, log, commitBlock: () => this.writeJournalBlock(commitAt, commitBlock), after });
     if (this.lazy) {
       for (const block of tx.revokedBlocks) this.checkpointCopies.delete(block);
-      for (const block of blocks) {
-        // a copy an older live transaction holds is overwritten in place: every write planned
-        // from it (this commit's room) has been issued by now
-        const held = this.checkpointCopies.get(block);
-        if (held === undefined) this.checkpointCopies.set(block, { bytes: meta.peek(block).slice(), tid });
-        else {
-          held.bytes.set(meta.peek(block));
-          held.tid = tid;
-        }
-      }
+      for (const block of blocks) this.holdCopy(block, tid, meta.peek(block), tx.dirtyLines.get(block));
       this.live.push({ tid, start: this.head, end: newHead, blocks });
     }
     this.head = newHead;
@@ -214,10 +241,30 @@ export class Journal implements Committer {
     this.commits++;
   }
 
+  /**
+   * Lazy: `bytes` is the newest committed copy of `block`, logged by `tid`, changed in the
+   * lines `dirty` marks (every line when not given). A copy an older live transaction holds is
+   * overwritten in place: every write planned from it (this commit's room) has been issued by
+   * now. A block with no copy held has a home equal to the cached block but for the lines this
+   * transaction dirtied (it was loaded from its home, or its last copy went home and every
+   * change since is this transaction's); the checkpoint checks that rather than trusting it.
+   */
+  private holdCopy(block: number, tid: number, bytes: Uint8Array, dirty: Uint32Array | undefined): void {
+    let held = this.checkpointCopies.get(block);
+    if (held === undefined) {
+      held = { bytes: Buffer.allocUnsafeSlow(BLOCK_BYTES), tid, lines: new Uint32Array(LINE_MASK_WORDS) };
+      this.checkpointCopies.set(block, held);
+    }
+    held.bytes.set(bytes);
+    held.tid = tid;
+    if (dirty === undefined) held.lines.fill(0xffffffff);
+    else for (let w = 0; w < LINE_MASK_WORDS; w++) held.lines[w] |= dirty[w];
+  }
+
   /** Lazy, at sync or on demand: write every live transaction home and empty the log. */
   checkpointAll(): void {
-    if (!this.lazy || this.live.length === 0) return;
-    this.o.policy.checkpoint(this.checkpointPlan(this.live.length));
+    if (!this.lazy || this.liveCount === 0) return;
+    this.o.policy.checkpoint(this.checkpointPlan(this.liveCount));
   }
 
   /** Lazy: the checkpoint of the oldest transactions that leaves `need` log blocks free (none needed: undefined). */
@@ -225,7 +272,7 @@ export class Journal implements Committer {
     let n = 0;
     let free = this.capacity - this.usedLogBlocks;
     while (free < need) {
-      const t = this.live[n++];
+      const t = this.live[this.liveHead + n++];
       const size = t.end - t.start;
       free += size > 0 ? size : size + this.capacity;
     }
@@ -239,18 +286,23 @@ export class Journal implements Committer {
    * anything else reads it).
    */
   private checkpointPlan(n: number): CheckpointWrites {
-    const done = this.live.splice(0, n);
+    const done = this.takeOldest(n);
     const lastTid = done[done.length - 1].tid;
-    const homes = [...new Set(done.flatMap((t) => t.blocks))].sort((a, b) => a - b);
+    const homes = distinctAscending(done);
     // canary: the last block of the checkpoint is never written home
     if (canaryActive('checkpoint-skips-last-block')) homes.pop();
-    const writes = homes.flatMap((block) => {
+    const writes: Write[] = [];
+    for (const block of homes) {
       const copy = this.checkpointCopies.get(block);
-      if (copy === undefined) return []; // revoked since: the block may hold data now
+      if (copy === undefined) continue; // revoked since: the block may hold data now
       if (!tidGt(copy.tid, lastTid)) this.checkpointCopies.delete(block);
-      return [() => writeChangedLines(this.o.device, this.o.api, block * BLOCK_BYTES, copy.bytes)];
-    });
-    const oldest = this.live[0];
+      writes.push(() => {
+        writeChangedLinesLikely(this.o.device, this.o.api, block * BLOCK_BYTES, copy.bytes, copy.lines);
+        // the home now holds the copy in every line
+        copy.lines.fill(0);
+      });
+    }
+    const oldest = this.live[this.liveHead];
     const start = oldest === undefined ? this.head : oldest.start;
     const sequence = oldest === undefined ? this.nextTid : oldest.tid;
     return {
@@ -267,10 +319,28 @@ export class Journal implements Committer {
     writeChangedLines(this.o.device, this.o.api, this.o.journalBlocks[index] * BLOCK_BYTES, bytes);
   }
 
+  /**
+   * The block as loaded with the superblock encoded over it, compare-then-stored: only the
+   * encoder's JOURNAL_SUPERBLOCK_BYTES can differ from the device, so only they are copied and
+   * compared; the block is read (view) and declared overwritten whole, as a load of it and a
+   * store of all of it would be.
+   */
   private writeJournalSuperblock(): void {
     const addr = this.o.journalBlocks[0] * BLOCK_BYTES;
-    const block = this.o.device.load(addr, BLOCK_BYTES);
+    const block = this.jsbScratch;
+    block.set(this.o.device.view(addr, BLOCK_BYTES).subarray(0, JOURNAL_SUPERBLOCK_BYTES));
+    this.o.device.noteOverwrite(addr, BLOCK_BYTES);
     encodeJournalSuperblock(this.jsb, block, 0);
     writeChangedLines(this.o.device, this.o.api, addr, block);
   }
+}
+
+/** The blocks the transactions logged, each once, ascending. */
+function distinctAscending(transactions: readonly LiveTransaction[]): number[] {
+  const all = transactions.length === 1 ? transactions[0].blocks.slice() : transactions.flatMap((t) => t.blocks);
+  all.sort((a, b) => a - b);
+  let kept = 0;
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[kept - 1]) all[kept++] = all[i];
+  all.length = kept;
+  return all;
 }

@@ -23,6 +23,8 @@ import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 
 const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
 const LINES_PER_BLOCK = 4096 / LINE_BYTES;
+/** Words of a block's line mask (a bit per line). */
+export const LINE_MASK_WORDS = LINES_PER_BLOCK / 32;
 import { BLOCK_BYTES } from './format';
 import { canaryActive } from '../core/canary';
 
@@ -45,11 +47,12 @@ export class Transaction {
   /** Record that this transaction changed metadata block `block` (bytes [from, to) of it,
    * or all of it). */
   dirty(block: number, from = 0, to = BLOCK_BYTES): void {
-    assert(this.state === 'running', () => `transaction ${this.id} is ${this.state}: it takes no more blocks`);
+    // the message is built only on failure: a block is dirtied many times a call
+    if (this.state !== 'running') assert(false, () => `transaction ${this.id} is ${this.state}: it takes no more blocks`);
     this.dirtyBlocks.add(block);
     let mask = this.dirtyLines.get(block);
     if (mask === undefined) {
-      mask = new Uint32Array(LINES_PER_BLOCK / 32);
+      mask = new Uint32Array(LINE_MASK_WORDS);
       this.dirtyLines.set(block, mask);
     }
     for (let line = Math.floor(from / LINE_BYTES); line * LINE_BYTES < to; line++) mask[line >> 5] |= 1 << (line & 31);
@@ -87,15 +90,54 @@ export class InPlaceCommitter implements Committer {
 /** memcpyFlushcache of each run of lines in which `bytes` differs from the device at `addr`;
  * with `lines`, only the lines it marks are considered. */
 export function writeChangedLines(device: PmemDevice, api: PmemApi, addr: number, bytes: Uint8Array, lines?: Uint32Array): void {
-  // A block is one device page: compare with the coherent page in place (a load, no copy).
   // The comparison only skips stores of equal bytes: every marked line ends up holding
   // `bytes` whatever it held, so the read is no dependency (device.noteOverwrite).
-  const old = addr % PAGE_BYTES === 0 && bytes.length === PAGE_BYTES
-    ? device.coherent.readPage(addr / PAGE_BYTES) ?? ZERO_PAGE
-    : device.coherent.read(addr, bytes.length);
   if (lines === undefined) device.noteOverwrite(addr, bytes.length);
   else for (let line = 0; line < bytes.length; line += LINE_BYTES) if ((lines[(line / LINE_BYTES) >> 5] & (1 << ((line / LINE_BYTES) & 31))) !== 0) device.noteOverwrite(addr + line, LINE_BYTES);
-  const aligned = bytes.byteOffset % 4 === 0 && bytes.length % LINE_BYTES === 0;
+  writeRuns(api, addr, bytes, coherentBytes(device, addr, bytes.length), lines);
+}
+
+/**
+ * `writeChangedLines(device, api, addr, bytes)` (every line considered), for a caller that
+ * knows which lines are likely to differ (`likely`, a mask as `writeChangedLines` takes): the
+ * other lines are compared first, a span at a time natively, and when they all hold `bytes`
+ * already only the likely lines are compared line by line; otherwise every line is. The same
+ * stores, in the same order, and the same note of what is overwritten, whatever the hint.
+ */
+export function writeChangedLinesLikely(device: PmemDevice, api: PmemApi, addr: number, bytes: Buffer, likely: Uint32Array): void {
+  device.noteOverwrite(addr, bytes.length);
+  const old = coherentBytes(device, addr, bytes.length);
+  writeRuns(api, addr, bytes, old, equalOutside(bytes, old, likely) ? likely : undefined);
+}
+
+/** The device's coherent bytes at [addr, addr + length), read in place (no copy) within a page. */
+function coherentBytes(device: PmemDevice, addr: number, length: number): Uint8Array {
+  const offset = addr % PAGE_BYTES;
+  if (offset + length > PAGE_BYTES) return device.coherent.read(addr, length);
+  const page = device.coherent.readPage((addr - offset) / PAGE_BYTES) ?? ZERO_PAGE;
+  return offset === 0 && length === PAGE_BYTES ? page : page.subarray(offset, offset + length);
+}
+
+/** Whether `bytes` and `old` agree on every line `lines` leaves unmarked (compared a span of lines at a time). */
+function equalOutside(bytes: Buffer, old: Uint8Array, lines: Uint32Array): boolean {
+  const count = Math.ceil(bytes.length / LINE_BYTES);
+  let spanStart = -1;
+  for (let line = 0; line <= count; line++) {
+    const marked = line === count || (lines[line >> 5] & (1 << (line & 31))) !== 0;
+    if (!marked && spanStart < 0) spanStart = line;
+    if (marked && spanStart >= 0) {
+      const from = spanStart * LINE_BYTES;
+      const to = Math.min(line * LINE_BYTES, bytes.length);
+      if (bytes.compare(old, from, to, from, to) !== 0) return false;
+      spanStart = -1;
+    }
+  }
+  return true;
+}
+
+/** memcpyFlushcache of each run of considered lines (all, or those `lines` marks) in which `bytes` differs from `old`. */
+function writeRuns(api: PmemApi, addr: number, bytes: Uint8Array, old: Uint8Array, lines: Uint32Array | undefined): void {
+  const aligned = bytes.byteOffset % 4 === 0 && old.byteOffset % 4 === 0 && bytes.length % LINE_BYTES === 0;
   const a32 = aligned ? new Int32Array(old.buffer, old.byteOffset, old.length >> 2) : undefined;
   const b32 = aligned ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : undefined;
   let runStart = -1;

@@ -26,7 +26,7 @@ import { assert } from '../core/assert';
 import { CorruptionError } from '../core/errors';
 import { Fail, OPEN_FLAGS, byteLength, failer } from '../core/node-layer';
 import { ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT } from './format';
-import { DOTDOT, findEntry } from './dir';
+import { DOTDOT, findInode } from './dir';
 import { nameBytes } from './fs-context';
 import type { InodeTable } from './inode-table';
 
@@ -115,9 +115,8 @@ export class PathWalker {
   child(dir: number, name: string, fail: Fail): { ino: number; kind: Kind } | undefined {
     const bytes = nameBytes(name);
     if (bytes.length > NAME_MAX_BYTES) fail('ENAMETOOLONG');
-    const found = findEntry(this.table, dir, bytes);
-    if (found === undefined) return undefined;
-    const ino = found.entry.inode;
+    const ino = findInode(this.table, dir, bytes);
+    if (ino === undefined) return undefined;
     if (ino === dir) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: `the name '${name}' links to the directory itself` });
     return { ino, kind: kindOfMode(this.table.iget(ino).mode) };
   }
@@ -185,7 +184,9 @@ export class PathWalker {
   /** Walks every component but the last, each of which must be or lead to a directory. */
   private walkParent(path: string, startDir: number, startPath: readonly string[], budget: WalkBudget, fail: Fail): ParentWalk {
     if (typeof path !== 'string' || path.length === 0) fail('ENOENT');
-    if (byteLength(path) >= PATH_MAX_BYTES) fail('ENAMETOOLONG');
+    // a UTF-16 unit is at most 3 bytes of UTF-8: a path of fewer units than a third of
+    // PATH_MAX_BYTES is short enough without counting its bytes
+    if (path.length * 3 >= PATH_MAX_BYTES && byteLength(path) >= PATH_MAX_BYTES) fail('ENAMETOOLONG');
     // This API's working directory is '/': a relative path starts there (or, for a symlink's
     // target, at the link's directory).
     const absolute = path.startsWith('/');
@@ -222,14 +223,22 @@ export class PathWalker {
 
   private parentOf(dir: number): number {
     if (dir === ROOT_INO) return ROOT_INO;
-    const up = findEntry(this.table, dir, DOTDOT);
+    const up = findInode(this.table, dir, DOTDOT);
     if (up === undefined) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: 'no ".." entry' });
-    return up.entry.inode;
+    return up;
   }
 }
 
+/** The non-empty names between slashes, in order (`path.split('/')` without the empty ones). */
 export function components(path: string): string[] {
-  return path.split('/').filter((p) => p.length > 0);
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= path.length; i++) {
+    if (i < path.length && path.charCodeAt(i) !== 0x2f) continue;
+    if (i > start) out.push(path.slice(start, i));
+    start = i + 1;
+  }
+  return out;
 }
 
 function kindOfMode(mode: number): Kind {

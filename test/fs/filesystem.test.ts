@@ -4,6 +4,8 @@ import { PmemDevice } from '../../device/device';
 import { mkfs } from '../../fs/mkfs';
 import { mount } from '../../fs/mount';
 import { DaxFileSystem } from '../../fs/filesystem';
+import { nameBytes, nameText } from '../../fs/fs-context';
+import { components } from '../../fs/namei';
 import { e2fsckClean, tmpDir } from '../helpers/e2fs';
 
 const MiB = 1 << 20;
@@ -258,5 +260,35 @@ describe('mount', () => {
     const ro = mount(patched(0x64, 0x80));
     expect(errCode(() => ro.writeFileSync('/x', 'x'))).toBe('EROFS');
     expect(ro.readdirSync('/')).toEqual(['lost+found']);
+  });
+});
+
+describe('names on disk', () => {
+  test('nameBytes and nameText encode and decode as Buffer does: ASCII, other scripts, emoji, lone surrogates, invalid UTF-8', () => {
+    const names = ['f0-12', 'a b.c', '\u0001\u007f', 'caf\u00e9', '\u65e5\u672c', '\ud83d\ude00', 'x\ud800y', '\udc00', ''];
+    for (const name of names) {
+      expect(Buffer.from(nameBytes(name))).toEqual(Buffer.from(name, 'utf8'));
+      expect(nameText(Buffer.from(name, 'utf8'))).toBe(Buffer.from(name, 'utf8').toString('utf8'));
+    }
+    for (const bytes of [[0x66, 0xff, 0x67], [0xc3], [0xe6, 0x97], [0x41, 0x80]]) expect(nameText(Uint8Array.from(bytes))).toBe(Buffer.from(bytes).toString('utf8'));
+  });
+});
+
+describe('path walking', () => {
+  test('components are the non-empty names between slashes, as split and filter give them', () => {
+    for (const path of ['/', '', 'a', '/a/b', '//a//b//', 'a/', '/\u20ac/x/', '/./../a', '///']) {
+      expect(components(path)).toEqual(path.split('/').filter((p) => p.length > 0));
+    }
+  });
+
+  test('a path of 4096 UTF-8 bytes is ENAMETOOLONG and one of 4095 is walked, in three-byte characters too', () => {
+    const device = new PmemDevice({ sizeBytes: 16 << 20 });
+    mkfs(device, { seed: 'path-max' });
+    const f = mount(device);
+    // 16 components of 1 + 80 * 3 bytes, then one of 1 + 79 * 3 + 1: 4095 bytes in 1377 units
+    const path = '/\u20ac'.padEnd(81, '\u20ac').repeat(16) + '/'.padEnd(80, '\u20ac') + 'a';
+    expect(Buffer.byteLength(path)).toBe(4095);
+    expect(errCode(() => f.statSync(path))).toBe('ENOENT');
+    expect(errCode(() => f.statSync(`${path}b`))).toBe('ENAMETOOLONG');
   });
 });

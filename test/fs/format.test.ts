@@ -272,6 +272,17 @@ describe('format: known vectors', () => {
     expect([readU32LE(out, 0x1c), readU16LE(out, 0x74)]).toEqual([9, 2]);
   });
 
+  test('an inode field that does not fit its bytes is an assertion failure, as the byte writers say it', () => {
+    const out = new Uint8Array(256);
+    const fails = (inode: Partial<F.Inode>) => () => F.encodeInode({ ...F.emptyInode(), ...inode }, out, 0);
+    expect(fails({ atime: 2 ** 32 })).toThrow('value 4294967296 does not fit an unsigned 32-bit field');
+    expect(fails({ flags: -1 })).toThrow('value -1 does not fit an unsigned 32-bit field');
+    expect(fails({ mode: 0x10000 })).toThrow('value 65536 does not fit an unsigned 16-bit field');
+    expect(fails({ linksCount: 1.5 })).toThrow('value 1.5 does not fit an unsigned 16-bit field');
+    expect(fails({ uid: 2 ** 32 })).toThrow('uid 4294967296 does not fit 32 bits');
+    expect(() => F.encodeInode(F.emptyInode(), new Uint8Array(300), 1.5)).toThrow('2-byte access at offset 1.5 is outside [0, 300)');
+  });
+
   test('emptyInode encodes as 256 zero bytes, and encodeInode clears whatever the slot held', () => {
     const out = new Uint8Array(256).fill(0xff);
     F.encodeInode(F.emptyInode(), out, 0);

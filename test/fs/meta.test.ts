@@ -1,6 +1,8 @@
 import { PmemDevice } from '../../device/device';
 import { pmemApi } from '../../device/pmem-api';
-import { InPlaceCommitter, MetaStore } from '../../fs/meta';
+import { InPlaceCommitter, MetaStore, writeChangedLines, writeChangedLinesLikely } from '../../fs/meta';
+import { ReadTrace } from '../../device/read-trace';
+import { Rng } from '../../core/rng';
 import { AssertionFailure } from '../../core/assert';
 
 const MiB = 1 << 20;
@@ -60,5 +62,46 @@ describe('the transaction seam (in-place commit)', () => {
     meta.write(1)[0] = 1;
     meta.commit();
     expect(() => tx.dirty(2)).toThrow(AssertionFailure);
+  });
+});
+
+describe('writeChangedLinesLikely', () => {
+  /** The trace (stores with their bytes) and the read trace of one compare-then-store on a device holding `before`. */
+  function stores(before: Uint8Array, write: (device: PmemDevice) => void): string {
+    const reads = new ReadTrace(MiB);
+    const device = new PmemDevice({ sizeBytes: MiB, readTrace: reads });
+    device.coherent.write(4096, before);
+    write(device);
+    const events = device.trace!.slice().map((e) => `${e.kind} ${e.op} ${e.addr} ${e.length} ${e.kind === 'store' ? Buffer.from(device.coherent.read(e.addr, e.length)).toString('hex') : ''}`);
+    return `${events.join(';')} reads ${JSON.stringify(reads.structural().ranges())}`;
+  }
+
+  test('writes what comparing every line writes, whether the hint names the changed lines, some, none or others', () => {
+    const rng = Rng.fromSeed('likely');
+    let wrongHints = 0;
+    for (let round = 0; round < 200; round++) {
+      const before = new Uint8Array(4096).map(() => rng.below(4));
+      const bytes = Buffer.from(before);
+      const changed = new Uint32Array(2);
+      for (let k = rng.below(8); k > 0; k--) {
+        const at = rng.below(4096);
+        bytes[at] ^= 1 + rng.below(3);
+        changed[(at >> 6) >> 5] |= 1 << ((at >> 6) & 31);
+      }
+      // the hint: the changed lines, more, fewer, or lines drawn at random
+      const hint = [changed.slice(), changed.map((w) => w | rng.below(0x7fffffff)), changed.map((w) => w & rng.below(0x7fffffff)), Uint32Array.of(rng.below(0x7fffffff), rng.below(0x7fffffff))][round % 4];
+      if (hint.some((w, i) => (changed[i] & ~w) !== 0)) wrongHints++;
+      const every = stores(before, (d) => writeChangedLines(d, pmemApi('linux-arm64', d), 4096, bytes));
+      expect(stores(before, (d) => writeChangedLinesLikely(d, pmemApi('linux-arm64', d), 4096, bytes, hint))).toBe(every);
+    }
+    expect(wrongHints).toBeGreaterThan(50);
+  });
+
+  test('with a hint that misses a changed line it still writes that line (the check can fail)', () => {
+    const bytes = Buffer.alloc(4096);
+    bytes[70] = 1; // line 1
+    const device = new PmemDevice({ sizeBytes: MiB });
+    writeChangedLinesLikely(device, pmemApi('linux-arm64', device), 0, bytes, Uint32Array.of(1 << 5, 0));
+    expect(device.trace!.slice().filter((e) => e.kind === 'store').map((e) => [e.addr, e.length])).toEqual([[64, 64]]);
   });
 });
