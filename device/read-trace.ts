@@ -33,9 +33,31 @@ const CHUNK_WORDS = 1 << CHUNK_SHIFT;
  */
 class LineBits {
   readonly chunks: Array<Uint32Array | undefined>;
+  /** Per chunk, the words [lo, hi) that may be non-zero (a chunk is mostly touched in a few
+   * places: listing the set scans those words only). */
+  private readonly spans: Int32Array;
 
   constructor(lines: number) {
-    this.chunks = new Array<Uint32Array | undefined>(Math.ceil(lines / 32 / CHUNK_WORDS)).fill(undefined);
+    const count = Math.ceil(lines / 32 / CHUNK_WORDS);
+    this.chunks = new Array<Uint32Array | undefined>(count).fill(undefined);
+    this.spans = new Int32Array(2 * count);
+  }
+
+  /** Words [from, to) of chunk c may be set from now on (their writer sets them itself). */
+  mark(c: number, from: number, to: number): void {
+    const s = this.spans;
+    if (s[2 * c] === s[2 * c + 1]) {
+      s[2 * c] = from;
+      s[2 * c + 1] = to;
+      return;
+    }
+    if (from < (s[2 * c] as number)) s[2 * c] = from;
+    if (to > (s[2 * c + 1] as number)) s[2 * c + 1] = to;
+  }
+
+  /** The words of chunk c that may be non-zero: [lo, hi). */
+  span(c: number): readonly [number, number] {
+    return [this.spans[2 * c] as number, this.spans[2 * c + 1] as number];
   }
 
   word(w: number): number {
@@ -64,7 +86,9 @@ class LineBits {
       chunk = new Uint32Array(CHUNK_WORDS);
       this.chunks[w >>> CHUNK_SHIFT] = chunk;
     }
-    chunk[w & (CHUNK_WORDS - 1)] |= mask;
+    const i = w & (CHUNK_WORDS - 1);
+    chunk[i] |= mask;
+    this.mark(w >>> CHUNK_SHIFT, i, i + 1);
   }
 
   clear(w: number, mask: number): void {
@@ -143,6 +167,7 @@ export class ReadTrace {
         const content = this.content.size === 0 ? undefined : this.contentBits.chunks[c];
         const from = w & (CHUNK_WORDS - 1);
         const end = from + (to - w);
+        this.structuralBits.mark(c, from, end);
         if (overwritten === undefined && content === undefined) structural.fill(0xffffffff, from, end);
         else {
           for (let i = from; i < end; i++) {
@@ -181,9 +206,16 @@ export class ReadTrace {
   /** The lines read structurally, as ranges. */
   structural(): LineRanges {
     const builder = new RangeBuilder();
-    this.structuralBits.chunks.forEach((chunk, c) => {
-      if (chunk !== undefined) for (let i = 0; i < CHUNK_WORDS; i++) builder.word((c << CHUNK_SHIFT) + i, chunk[i]);
-    });
+    const bits = this.structuralBits;
+    for (let c = 0; c < bits.chunks.length; c++) {
+      const chunk = bits.chunks[c];
+      if (chunk === undefined) continue;
+      const [lo, hi] = bits.span(c);
+      for (let i = lo; i < hi; i++) {
+        const word = chunk[i] as number;
+        if (word !== 0) builder.word((c << CHUNK_SHIFT) + i, word);
+      }
+    }
     return builder.build();
   }
 
