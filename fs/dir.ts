@@ -11,11 +11,14 @@
 import { CorruptionError } from '../core/errors';
 import { BLOCK_BYTES, DirEntry, FT_DIR, decodeDirBlock, dirRecLen, encodeDirEntry } from './format';
 import type { MetaStore } from './meta';
+import type { DirBlockFailure } from './read-profile';
 
 export interface DirBlockSource {
   readonly meta: MetaStore;
   /** Physical blocks of the directory, in logical order. */
   dirBlocks(dirIno: number): number[];
+  /** A block's checksum failure and what it costs a lookup or a listing (fs/read-profile.ts); none without checksums. */
+  checkDirBlock?(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined;
 }
 
 export interface FoundEntry {
@@ -29,8 +32,17 @@ const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
 export function findEntry(src: DirBlockSource, dirIno: number, name: Uint8Array): FoundEntry | undefined {
-  for (const block of src.dirBlocks(dirIno)) {
+  let skipped: DirBlockFailure | undefined;
+  const blocks = src.dirBlocks(dirIno);
+  for (let index = 0; index < blocks.length; index++) {
+    const block = blocks[index];
     const bytes = src.meta.read(block);
+    const failure = src.checkDirBlock?.(dirIno, index, bytes);
+    if (failure !== undefined) {
+      if (failure.lookup === 'fail') throw failure.error;
+      skipped ??= failure;
+      continue;
+    }
     const hit = scanForName(bytes, name);
     if (hit === undefined) continue;
     if (hit === INVALID) {
@@ -40,6 +52,7 @@ export function findEntry(src: DirBlockSource, dirIno: number, name: Uint8Array)
     }
     return { entry: entryAt(bytes, hit[0]), block, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
   }
+  if (skipped !== undefined) throw skipped.error;
   return undefined;
 }
 
@@ -95,8 +108,13 @@ function entryAt(bytes: Uint8Array, offset: number): DirEntry {
 
 export function listEntries(src: DirBlockSource, dirIno: number): DirEntry[] {
   const out: DirEntry[] = [];
-  for (const block of src.dirBlocks(dirIno)) {
-    for (const entry of decodeDirBlock(src.meta.read(block), `directory inode ${dirIno} block ${block}`)) {
+  const blocks = src.dirBlocks(dirIno);
+  for (let index = 0; index < blocks.length; index++) {
+    const bytes = src.meta.read(blocks[index]);
+    const failure = src.checkDirBlock?.(dirIno, index, bytes);
+    if (failure?.list === 'fail') throw failure.error;
+    if (failure !== undefined) continue;
+    for (const entry of decodeDirBlock(bytes, `directory inode ${dirIno} block ${blocks[index]}`)) {
       if (entry.inode !== 0) out.push(entry);
     }
   }

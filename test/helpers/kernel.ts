@@ -62,9 +62,9 @@ function fileContent(src: TreeSource, file: string): string {
   }
 }
 
-/** libuv has no name for EUCLEAN (ext4's EFSCORRUPTED): Node calls it "Unknown system error -117". */
+/** libuv has no name for EUCLEAN (ext4's EFSCORRUPTED) nor EBADMSG (its EFSBADCRC): Node calls them "Unknown system error -117" and "-74". */
 function errnoName(code: string, errno: number | undefined): string {
-  return errno === -117 ? 'EUCLEAN' : code;
+  return errno === -117 ? 'EUCLEAN' : errno === -74 ? 'EBADMSG' : code;
 }
 
 /** The whole tree below `root` (paths relative to it, '/' first), sorted by path. */
