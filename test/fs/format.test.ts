@@ -130,6 +130,17 @@ describe('format: every codec round-trips', () => {
     }), FC);
   });
 
+  test('64-byte group descriptor: what encodeGroupDesc64 writes, decodeGroupDesc reads back with the high halves', () => {
+    const wide = fc.integer({ min: 0, max: 2 ** 48 - 1 });
+    const count = fc.integer({ min: 0, max: 2 ** 32 - 1 });
+    fc.assert(fc.property(wide, wide, wide, count, count, count, fc.integer({ min: 0, max: 0xffff }), (blockBitmap, inodeBitmap, inodeTable, freeBlocksCount, freeInodesCount, usedDirsCount, flags) => {
+      const gd = { blockBitmap, inodeBitmap, inodeTable, freeBlocksCount, freeInodesCount, usedDirsCount, flags };
+      const out = new Uint8Array(128);
+      F.encodeGroupDesc64({ ...gd, blockBitmapCsum: 0, inodeBitmapCsum: 0, itableUnused: 0 }, out, 64);
+      expect(F.decodeGroupDesc(out, 64, 64)).toEqual(gd);
+    }), FC);
+  });
+
   test('group descriptor: value round trip, and the 12 csum/exclude bytes written as zero', () => {
     fc.assert(fc.property(groupDescArb, bytes(64), fc.integer({ min: 0, max: 32 }), (gd, background, offset) => {
       const out = background.slice();
