@@ -39,11 +39,11 @@
 import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import {
-  APPEND_FL, BLOCK_BYTES, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  APPEND_FL, BLOCK_BYTES, HUGE_FILE_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
-import { DirBlockFailure, MetadataChecksums } from './read-profile';
+import { DirBlockFailure, MetadataChecksums, TimeExtras, timeExtras } from './read-profile';
 import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
 } from './extents';
@@ -149,7 +149,7 @@ export class InodeTable implements DirBlockSource {
       // Freeing subtracts from i_blocks what the map holds; a smaller i_blocks would go
       // negative, so it is corruption here, where it is read (e2fsck requires equality).
       const mapped = map.leaves.reduce((n, e) => n + e.len, 0) + map.treeBlocks.length;
-      if (inode.blocks < mapped * SECTORS_PER_BLOCK) {
+      if (this.sectors(inode) < mapped * SECTORS_PER_BLOCK) {
         throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `i_blocks ${inode.blocks} is below the ${mapped * SECTORS_PER_BLOCK} sectors its extent tree maps` });
       }
       this.maps.set(ino, map);
@@ -201,6 +201,21 @@ export class InodeTable implements DirBlockSource {
       out.push(e.start + (l - e.block));
     }
     return out;
+  }
+
+  /**
+   * i_blocks in 512-byte sectors, as the kernel reads it: with huge_file and the inode's
+   * HUGE_FILE_FL, the stored count is in file-system blocks.
+   */
+  sectors(inode: Inode): number {
+    const huge = (this.ctx.sb.featureRoCompat & RO_COMPAT_HUGE_FILE) !== 0 && (inode.flags & HUGE_FILE_FL) !== 0;
+    return huge ? inode.blocks * SECTORS_PER_BLOCK : inode.blocks;
+  }
+
+  /** The `_extra` words of the inode's times as stored (our own writes leave them zero). */
+  timeExtras(ino: number): TimeExtras {
+    const [block, offset] = this.inodeLocation(ino);
+    return timeExtras(this.meta.read(block).subarray(offset, offset + INODE_BYTES));
   }
 
   /** A directory block's checksum failure and what it costs (fs/read-profile.ts), or undefined (always, without metadata_csum). */

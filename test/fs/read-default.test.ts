@@ -250,6 +250,7 @@ function extentLeafBlock(image: string, p: string): number {
 const DAMAGE: ReadonlyArray<readonly [string, (image: string) => number]> = [
   ['superblock (s_volume_name)', () => 1024 + 0x78],
   ['group 0 descriptor (reserved bytes)', () => 4096 + 0x3c],
+  ['root inode (osd1)', (image) => inodeAt(image, '<2>') + 0x24],
   ['inode of a file (osd1)', (image) => inodeAt(image, 'd/small') + 0x24],
   ['inode of a directory (osd1)', (image) => inodeAt(image, 'd') + 0x24],
   ['extent tree block (an unused entry)', (image) => extentLeafBlock(image, 'd/frag') * 4096 + 12 + 12 * 100],
@@ -288,5 +289,65 @@ describe('damaged copies of a 64 MiB image answer as the kernel\'s read-only mou
     expect(JSON.stringify(kernel.answers) !== JSON.stringify(clean) || /[Cc]hecksum/.test(kernel.log)).toBe(true);
     if (process.env.READ_DEFAULT_SHOW === '1') console.log(label, kernel.answers, kernel.log);
     expect(ours).toEqual(kernel.answers);
+  });
+});
+
+describe('details the kernel reads from an inode', () => {
+  test('HUGE_FILE_FL: i_blocks counts file-system blocks, as stat shows it', () => {
+    const image = filledImage(16 * MiB);
+    debugfs(image, 'stat d/small');
+    const w = runTool('debugfs', ['-w', '-R', 'sif d/small flags 0xC0000', image]);
+    expect(w.status).toBe(0);
+    const ours = mountOurs(image).lstatSync('/d/small').blocks;
+    const kernel = kernelMount(image, (at) => fs.lstatSync(`${at}/d/small`).blocks, undefined, { readOnly: true });
+    if ('missing' in kernel) {
+      console.log(`read-default HUGE_FILE_FL: the kernel cannot be asked (${kernel.missing}); debugfs's count is compared`);
+      const stored = Number(/Blockcount: (\d+)/.exec(debugfs(image, 'stat d/small'))?.[1]);
+      expect(ours).toBe(stored * 8);
+      return;
+    }
+    if ('refused' in kernel) throw new Error(`the kernel refused the image: ${kernel.refused}`);
+    expect(ours).toBe(kernel.mounted);
+  });
+
+  test('a file system the kernel wrote (checksum v3 journal, htree made by the kernel, nanosecond times) reads as the kernel reads it', () => {
+    const image = path.join(dir, 'kernel-written.img');
+    mkfsExt4(image, 64 * MiB, IDENTITY, 'default');
+    const written = kernelMount(image, (at) => {
+      fs.mkdirSync(`${at}/k/deep/er`, { recursive: true });
+      fs.writeFileSync(`${at}/k/one`, bytesOf('k-one', 1));
+      fs.writeFileSync(`${at}/k/deep/mib`, bytesOf('k-mib', MiB + 17));
+      fs.writeFileSync(`${at}/k/deep/er/odd`, bytesOf('k-odd', 9_999));
+      fs.symlinkSync('../one', `${at}/k/deep/up`);
+      fs.symlinkSync(SLOW_TARGET, `${at}/k/slow`);
+      fs.linkSync(`${at}/k/one`, `${at}/k/deep/one-again`);
+      fs.mkdirSync(`${at}/k/wide`);
+      for (let i = 0; i < 400; i++) fs.writeFileSync(`${at}/k/wide/${manyName(i)}`, '');
+      fs.utimesSync(`${at}/k/one`, 1_700_000_000.123456, 1_700_000_001.987654);
+    }, (bytes) => fs.writeFileSync(image, bytes));
+    if ('missing' in written) {
+      console.log(`read-default kernel-written image: the kernel cannot be asked (${written.missing})`);
+      return;
+    }
+    if ('refused' in written) throw new Error(`the kernel refused a fresh image: ${written.refused}`);
+    expect(e2fsckCheck(image).status).toBe(0);
+    expect(debugfs(image, 'stat k/wide')).toMatch(/Flags: 0x81000/);
+    const f = mountOurs(image);
+    const kernel = kernelMount(image, (at) => {
+      const times = (p: string) => {
+        const st = fs.lstatSync(at + p);
+        return [st.atimeMs, st.mtimeMs, st.ctimeMs, st.birthtimeMs, st.blocks];
+      };
+      return ['/k', '/k/one', '/k/deep/mib', '/k/deep/er/odd', '/k/deep/up', '/k/slow', '/k/wide'].map((p) => [p, times(p)]);
+    }, undefined, { readOnly: true });
+    if ('missing' in kernel || 'refused' in kernel) throw new Error(`the kernel's read-only mount failed: ${JSON.stringify(kernel)}`);
+    const ours = kernel.mounted.map(([p]) => {
+      const st = f.lstatSync(p as string);
+      return [p, [st.atimeMs, st.mtimeMs, st.ctimeMs, st.birthtimeMs, st.blocks]];
+    });
+    expect(ours).toEqual(kernel.mounted);
+    const tree = kernelTree(image);
+    if ('missing' in tree) throw new Error(tree.missing);
+    expect(ourTree(f)).toEqual(tree.tree);
   });
 });
