@@ -11,6 +11,7 @@
 import { CorruptionError } from '../core/errors';
 import { BLOCK_BYTES, DirEntry, FT_DIR, decodeDirBlock, dirRecLen, encodeDirEntry } from './format';
 import type { MetaStore } from './meta';
+import { indexPastEnd } from './htree';
 import type { DirBlockFailure } from './read-profile';
 
 export interface DirBlockSource {
@@ -19,6 +20,8 @@ export interface DirBlockSource {
   dirBlocks(dirIno: number): number[];
   /** A block's checksum failure and what it costs a lookup or a listing (fs/read-profile.ts); none without checksums. */
   checkDirBlock?(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined;
+  /** The logical blocks a hashed (htree) directory's index sends a lookup of `name` to, or undefined: read them all. */
+  lookupBlocks?(dirIno: number, name: Uint8Array): number[] | undefined;
 }
 
 export interface FoundEntry {
@@ -34,12 +37,17 @@ const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 export function findEntry(src: DirBlockSource, dirIno: number, name: Uint8Array): FoundEntry | undefined {
   let skipped: DirBlockFailure | undefined;
   const blocks = src.dirBlocks(dirIno);
-  for (let index = 0; index < blocks.length; index++) {
+  const hashed = src.lookupBlocks?.(dirIno, name);
+  const count = hashed?.length ?? blocks.length;
+  for (let i = 0; i < count; i++) {
+    const index = hashed?.[i] ?? i;
     const block = blocks[index];
+    if (block === undefined) throw indexPastEnd(dirIno, index, blocks.length);
     const bytes = src.meta.read(block);
     const failure = src.checkDirBlock?.(dirIno, index, bytes);
     if (failure !== undefined) {
-      if (failure.lookup === 'fail') throw failure.error;
+      // the index chose this leaf: its failure is the lookup's, as in the kernel
+      if (failure.lookup === 'fail' || hashed !== undefined) throw failure.error;
       skipped ??= failure;
       continue;
     }

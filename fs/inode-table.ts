@@ -39,10 +39,11 @@
 import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import {
-  APPEND_FL, BLOCK_BYTES, HUGE_FILE_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  APPEND_FL, BLOCK_BYTES, COMPAT_DIR_INDEX, HUGE_FILE_FL, INDEX_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
+import { EXT2_FLAGS_UNSIGNED_HASH, htreeLeaves, indexPastEnd } from './htree';
 import { DirBlockFailure, MetadataChecksums, TimeExtras, timeExtras } from './read-profile';
 import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
@@ -216,6 +217,30 @@ export class InodeTable implements DirBlockSource {
   timeExtras(ino: number): TimeExtras {
     const [block, offset] = this.inodeLocation(ino);
     return timeExtras(this.meta.read(block).subarray(offset, offset + INODE_BYTES));
+  }
+
+  /**
+   * The leaves the htree index sends a lookup of `name` to (fs/htree.ts), when dir_index is on
+   * and the directory has INDEX_FL; undefined otherwise, or when the kernel would fall back to
+   * a linear search. An index node failing its checksum throws (EBADMSG).
+   */
+  lookupBlocks(dirIno: number, name: Uint8Array): number[] | undefined {
+    const { sb } = this.ctx;
+    const inode = this.inode(dirIno);
+    if ((sb.featureCompat & COMPAT_DIR_INDEX) === 0 || (inode.flags & INDEX_FL) === 0) return undefined;
+    const blocks = this.dirBlocks(dirIno);
+    return htreeLeaves({
+      block: (index) => {
+        if (index >= blocks.length) throw indexPastEnd(dirIno, index, blocks.length);
+        return this.meta.read(blocks[index]);
+      },
+      checkNode: (index, bytes, countAt) => {
+        const failure = this.checksums?.dxNodeFailure(dirIno, inode, index, bytes, countAt);
+        if (failure !== undefined) throw failure;
+      },
+      hashSeed: sb.hashSeed,
+      unsignedChars: (sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0,
+    }, name);
   }
 
   /** A directory block's checksum failure and what it costs (fs/read-profile.ts), or undefined (always, without metadata_csum). */

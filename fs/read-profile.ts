@@ -21,15 +21,17 @@
  *   one block, whose bad blocks the kernel's readdir skips (their names are not listed);
  * - htree root and interior nodes (dx_tail): lookups and readdir fail with EBADMSG.
  *
- * Not as the kernel: an htree directory is read linearly (its nodes look like blocks of one
- * unused entry), so a lookup cannot know the one leaf the name's hash points to. It reads every
- * leaf, skipping the ones that fail their checksum, and fails with EBADMSG only when no good
- * leaf holds the name: a name found in a good leaf, or in the bad one, gets the kernel's
- * answer; a name in no leaf at all gets EBADMSG where the kernel, whose hash may lead to a good
- * leaf, can say ENOENT. Also here, since only inodes with i_extra_isize carry them: the
- * `_extra` words of an inode's times (`timeExtras`: nanoseconds and the epoch bits), which
- * stat reports as the kernel does. Bitmaps are never read by a read-only mount, so theirs are not checked
- * (nor are BLOCK_UNINIT / INODE_UNINIT bitmaps read). Extended attributes are not read.
+ * An htree directory's lookups follow its index (fs/htree.ts), so a leaf failing its checksum
+ * fails exactly the lookups the index sends to it, as in the kernel; its readdir reads the
+ * blocks linearly (the root and interior nodes look like blocks of one unused entry), listing
+ * names in block order where the kernel lists them in hash order. Where the kernel falls back
+ * from an index it calls bad to a linear search, so do we; a leaf failing its checksum is then
+ * skipped, and the lookup fails with EBADMSG only when no good leaf holds the name.
+ *
+ * Also here, since only inodes with i_extra_isize carry them: the `_extra` words of an
+ * inode's times (`timeExtras`: nanoseconds and the epoch bits), which stat reports as the
+ * kernel does. Bitmaps are never read by a read-only mount, so theirs are not checked (nor
+ * are BLOCK_UNINIT / INODE_UNINIT bitmaps read). Extended attributes are not read.
  */
 import { CorruptionError } from '../core/errors';
 import {
@@ -154,6 +156,11 @@ export class MetadataChecksums {
     if (error === undefined) return undefined;
     if (indexed) return { error, lookup: 'skip', list: 'fail' };
     return { error, lookup: 'fail', list: blocks > 1 ? 'skip' : 'fail' };
+  }
+
+  /** An htree index node's dx_tail failure (the root's limit/count pair at `countAt`, an interior node's at 8), or undefined. */
+  dxNodeFailure(dirIno: number, inode: Inode, index: number, bytes: Uint8Array, countAt: number): CorruptionError | undefined {
+    return this.dxNodeError(this.inodeSeedOf(dirIno, inode), bytes, countAt, `directory inode ${dirIno} logical block ${index}`);
   }
 
   private dxNodeError(seed: number, bytes: Uint8Array, countAt: number, where: string): CorruptionError | undefined {

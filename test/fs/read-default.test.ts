@@ -20,7 +20,7 @@ import { PmemDevice } from '../../device/device';
 import { INDEX_FL } from '../../fs/format';
 import { mount } from '../../fs/mount';
 import type { DaxFileSystem } from '../../fs/filesystem';
-import { e2fsckCheck, makeTempDir, mkfsExt4, removeTempDir, runTool } from '../helpers/e2fsprogs';
+import { e2fsckCheck, e2fsckComplaints, makeTempDir, mkfsExt4, removeTempDir, runTool } from '../helpers/e2fsprogs';
 import { kernelCall, kernelMount, kernelTree, ourTree } from '../helpers/kernel';
 
 const MiB = 2 ** 20;
@@ -180,7 +180,7 @@ interface Probe {
 
 const digest = (value: unknown): string => sha(Buffer.from(JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? sha(v) : v)))).slice(0, 12);
 
-function probes(): Probe[] {
+function probes(manyCount: number): Probe[] {
   const list: Probe[] = [];
   const add = (label: string, ours: (f: DaxFileSystem) => unknown, kernel: (at: string) => unknown) => list.push({ label, ours, kernel });
   const stat = (s: { size: number; nlink: number; mode: number }) => [s.size, s.nlink, s.mode];
@@ -188,6 +188,10 @@ function probes(): Probe[] {
     `/${LINEAR}/${linearName(0)}`, `/${LINEAR}/${linearName(LINEAR_ENTRIES / 2)}`, `/${LINEAR}/${linearName(LINEAR_ENTRIES - 1)}`]) {
     add(`lstat ${p}`, (f) => stat(f.lstatSync(p)), (at) => stat(fs.lstatSync(at + p)));
   }
+  // every name of the hashed directory, and names it lacks: which leaf the index sends each to decides its answer
+  const names = [...Array.from({ length: manyCount }, (_, i) => manyName(i)), ...Array.from({ length: 50 }, (_, i) => `absent-${i}`)];
+  const each = (lstat: (p: string) => unknown) => names.map((n) => [n, answer(() => lstat(`/${MANY}/${n}`))]);
+  add(`lstat every name in /${MANY}`, (f) => each((p) => f.lstatSync(p).size), (at) => each((p) => fs.lstatSync(at + p).size));
   for (const p of ['/d/small', '/d/frag', '/d/big']) {
     add(`read ${p}`, (f) => f.readFileSync(p) as Uint8Array, (at) => fs.readFileSync(at + p));
   }
@@ -203,14 +207,14 @@ function answer(call: () => unknown): string {
   return 'ok' in r ? `ok ${digest(r.ok)}` : r.error;
 }
 
-function ourAnswers(image: string): Answers | string {
+function ourAnswers(image: string, manyCount: number): Answers | string {
   let f: DaxFileSystem;
   try {
     f = mountOurs(image);
   } catch (error) {
     return `mount refused: ${(error as { code?: string }).code ?? String(error)}`;
   }
-  return Object.fromEntries(probes().map((p) => [p.label, answer(() => p.ours(f))]));
+  return Object.fromEntries(probes(manyCount).map((p) => [p.label, answer(() => p.ours(f))]));
 }
 
 /**
@@ -218,8 +222,8 @@ function ourAnswers(image: string): Answers | string {
  * block fails as EIO, where its DAX read (ours) returns the failure itself: a read's EIO is
  * read as the EBADMSG the log names ("extent tree corrupted" with a bad checksum).
  */
-function kernelAnswers(image: string): { answers: Answers | string; log: string } | { missing: string } {
-  const r = kernelMount(image, (at) => Object.fromEntries(probes().map((p) => [p.label, answer(() => p.kernel(at))])), undefined, { readOnly: true });
+function kernelAnswers(image: string, manyCount: number): { answers: Answers | string; log: string } | { missing: string } {
+  const r = kernelMount(image, (at) => Object.fromEntries(probes(manyCount).map((p) => [p.label, answer(() => p.kernel(at))])), undefined, { readOnly: true });
   if ('missing' in r) return r;
   if ('refused' in r) return { answers: `mount refused: ${r.refused}`, log: r.log };
   const answers = Object.fromEntries(Object.entries(r.mounted).map(([label, a]) => [label, label.startsWith('read ') && a === 'EIO' ? 'EBADMSG' : a]));
@@ -263,9 +267,11 @@ const DAMAGE: ReadonlyArray<readonly [string, (image: string) => number]> = [
 describe('damaged copies of a 64 MiB image answer as the kernel\'s read-only mount', () => {
   let image = '';
   let clean: Answers | string = '';
+  let manyCount = 0;
   beforeAll(() => {
     image = filledImage(64 * MiB);
-    clean = ourAnswers(image);
+    manyCount = manyEntries(image);
+    clean = ourAnswers(image, manyCount);
   });
 
   test.each(DAMAGE)('%s', (label, site) => {
@@ -278,15 +284,15 @@ describe('damaged copies of a 64 MiB image answer as the kernel\'s read-only mou
     byte[0] ^= 0x01;
     fs.writeSync(fd, byte, 0, 1, at);
     fs.closeSync(fd);
-    const ours = ourAnswers(copy);
-    const kernel = kernelAnswers(copy);
+    const ours = ourAnswers(copy, manyCount);
+    const kernel = kernelAnswers(copy, manyCount);
     if ('missing' in kernel) {
       console.log(`read-default damage '${label}': the kernel cannot be asked (${kernel.missing}); ours: ${JSON.stringify(ours)}`);
       expect(ours).not.toEqual(clean);
       return;
     }
-    // the damage is real: something answers differently, or the kernel logged the checksum
-    expect(JSON.stringify(kernel.answers) !== JSON.stringify(clean) || /[Cc]hecksum/.test(kernel.log)).toBe(true);
+    // the damage is real: e2fsck finds it (the kernel's answers may not change: a descriptor's checksum is only logged)
+    expect(e2fsckComplaints(e2fsckCheck(copy)).length).toBeGreaterThan(0);
     if (process.env.READ_DEFAULT_SHOW === '1') console.log(label, kernel.answers, kernel.log);
     expect(ours).toEqual(kernel.answers);
   });
