@@ -163,7 +163,8 @@ export function checkExtentRoot(ino: number, inode: Inode, validity: BlockValidi
 
 /**
  * Read inode `ino`'s extent tree, each node checked as the kernel checks it when read;
- * `validity` says which blocks the inode may name (the range checks alone when not given).
+ * `validity` says which blocks the inode may name (the range checks alone when not given);
+ * `checksum`, with metadata_csum, each tree block's tail (a failure is the read's EBADMSG).
  */
 export function loadFileMap(
   meta: MetaStore, ino: number, inode: Inode, validity: BlockValidity = rangeValidity(meta.blocksCount), checksum?: TreeBlockChecksum,

@@ -302,10 +302,12 @@ function featureNames(bits: number, names: ReadonlyArray<readonly [number, strin
 
 /**
  * What of a superblock (whose magic is ext4's) daxcrash cannot read, in words, or undefined:
- * incompat features outside the subset, bigalloc, and the geometry the subset fixes (revision
- * 1, 4 KiB blocks, 256-byte inodes, 32768 blocks a group, first inode 11). Valid ext4 of
- * another shape is unsupported, not corrupt: the mount answers ENOTSUP naming it. Checked
- * before `validateSuperblock`, which assumes the subset's geometry.
+ * incompat features outside mkfs.ext4's default profile, bigalloc, and the geometry both
+ * profiles fix (revision 1, 4 KiB blocks, 256-byte inodes, 32768 blocks a group, first inode
+ * 11, 64-byte descriptors with 64bit, crc32c checksums); and, unless `readOnly`, the default
+ * profile's features, which only a read-only mount reads (named as the writes not supported).
+ * Valid ext4 of another shape is unsupported, not corrupt: the mount answers ENOTSUP naming
+ * it. Checked before `validateSuperblock`, which assumes that geometry.
  */
 export function unsupportedBy(sb: Superblock, options: { readOnly?: boolean } = {}): string | undefined {
   const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;

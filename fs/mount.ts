@@ -4,12 +4,14 @@
  * flavour, its journal and its flush policy; and the clean unmount that leaves an image
  * `e2fsck -fn` calls clean.
  *
- * Feature policy (ext2_fs.h): valid ext4 that the subset cannot read (an incompat feature
- * outside it, bigalloc, another block or inode size, revision 0) is refused with ENOTSUP
- * naming it (and, for an incompat refusal, the ro_compat and compat features outside the
- * subset too, so an image of mkfs.ext4's default profile is told all it lacks), before the
- * superblock is validated (so it is not called corrupt); an unknown
- * ro_compat bit mounts read-only; unknown compat bits are ignored.
+ * Feature policy (ext2_fs.h): valid ext4 that daxcrash cannot read (an incompat feature
+ * outside mkfs.ext4's default profile, bigalloc, another block or inode size, revision 0) is
+ * refused with ENOTSUP naming it (and, for an incompat refusal, the ro_compat and compat
+ * features outside the subset too), before the superblock is validated (so it is not called
+ * corrupt); an image of the default profile is read by a read-only mount (fs/read-profile.ts:
+ * its metadata checksums verified with the kernel's outcome, the superblock's first) and a
+ * writable mount of it is refused naming the writes not supported; an unknown ro_compat bit
+ * mounts read-only; unknown compat bits are ignored.
  *
  * Mount order, as the kernel's (fs/ext4/super.c), and why: (1) the journal: replayed when
  * RECOVER is set, home first and then its superblock written empty (a crash during recovery
