@@ -379,5 +379,26 @@ describe('details the kernel reads from an inode', () => {
     const tree = kernelTree(image);
     if ('missing' in tree) throw new Error(tree.missing);
     expect(ourTree(f)).toEqual(tree.tree);
+
+    // an interior index node failing its checksum fails the lookups routed through it, and readdir
+    const root = source.block(0);
+    const interior = new DataView(root.buffer, root.byteOffset).getUint32(0x20 + 8 + 4, true) & 0x0fffffff;
+    const damaged = path.join(dir, 'kernel-written-damaged.img');
+    fs.copyFileSync(image, damaged);
+    const at = blockOf(image, 'k/deep-index', interior) * 4096 + 16;
+    const fd = fs.openSync(damaged, 'r+');
+    const byte = Buffer.alloc(1);
+    fs.readSync(fd, byte, 0, 1, at);
+    byte[0] ^= 0x01;
+    fs.writeSync(fd, byte, 0, 1, at);
+    fs.closeSync(fd);
+    const names = Array.from({ length: LONG_NAMES }, (_, i) => longName(i));
+    const each = (lstat: (p: string) => unknown) => names.map((n) => answer(() => lstat(`/k/deep-index/${n}`)));
+    const d = mountOurs(damaged);
+    const ourDamaged = [answer(() => d.readdirSync('/k/deep-index').length), ...each((p) => d.lstatSync(p).size)];
+    const kernelDamaged = kernelMount(damaged, (mnt) => [answer(() => fs.readdirSync(`${mnt}/k/deep-index`).length), ...each((p) => fs.lstatSync(mnt + p).size)], undefined, { readOnly: true });
+    if ('missing' in kernelDamaged || 'refused' in kernelDamaged) throw new Error(`the kernel's read-only mount failed: ${JSON.stringify(kernelDamaged)}`);
+    expect(new Set(kernelDamaged.mounted)).toEqual(new Set(['EBADMSG', `ok ${digest(0)}`]));
+    expect(ourDamaged).toEqual(kernelDamaged.mounted);
   });
 });
