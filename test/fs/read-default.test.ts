@@ -13,6 +13,7 @@
  * of calls as the kernel's read-only mount answers them. The damage sites come from debugfs,
  * the expected answers from the kernel; where the kernel cannot be asked the test prints why.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -298,6 +299,36 @@ describe('damaged copies of a 64 MiB image answer as the kernel\'s read-only mou
     expect(e2fsckComplaints(e2fsckCheck(copy)).length).toBeGreaterThan(0);
     if (process.env.READ_DEFAULT_SHOW === '1') console.log(label, kernel.answers, kernel.log);
     expect(ours).toEqual(kernel.answers);
+  });
+});
+
+describe('an image whose journal needs recovery', () => {
+  test('a read-only mount is refused with EROFS, as the kernel refuses it on a read-only device', () => {
+    const image = filledImage(16 * MiB);
+    const crashed = path.join(dir, 'needs-recovery.img');
+    // the image as the device holds it while the kernel has it mounted: committed, not checkpointed, RECOVER set
+    const live = kernelMount(image, (at) => {
+      fs.writeFileSync(`${at}/d/written-live`, bytesOf('live', 5000));
+      spawnSync('sync', []);
+      const device = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[1] === at)?.[0];
+      if (device === undefined) throw new Error(`no device mounted at ${at}`);
+      fs.writeFileSync(crashed, fs.readFileSync(device));
+    });
+    if ('missing' in live) {
+      console.log(`read-default needs-recovery: the kernel cannot be asked (${live.missing})`);
+      return;
+    }
+    expect(runTool('dumpe2fs', ['-h', crashed]).stdout).toMatch(/Filesystem features:.*needs_recovery/);
+    const kernel = kernelMount(crashed, () => 'mounted', undefined, { readOnly: true });
+    if ('missing' in kernel) throw new Error(kernel.missing);
+    let ours: string;
+    try {
+      mountOurs(crashed);
+      ours = 'mounted';
+    } catch (error) {
+      ours = (error as { code?: string }).code ?? String(error);
+    }
+    expect(ours).toBe('refused' in kernel ? kernel.refused : 'mounted');
   });
 });
 

@@ -107,6 +107,8 @@ const MOUNT_REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
   [/structure needs cleaning/i, 'EUCLEAN'],
   [/stale file handle/i, 'ESTALE'],
   [/read-only file system/i, 'EROFS'],
+  // a read-only loop device under an image that needs recovery ("write access unavailable")
+  [/cannot mount \S+ read-only/i, 'EROFS'],
   [/not supported/i, 'EOPNOTSUPP'],
   [/wrong fs type|bad superblock|invalid argument/i, 'EINVAL'],
   [/input\/output error/i, 'EIO'],
