@@ -234,6 +234,22 @@ function kernelAnswers(image: string, manyCount: number): { answers: Answers | s
   return { answers, log: r.log };
 }
 
+/** A copy of `image` named `name` with the low bit of the byte at `at` flipped. */
+function damagedCopy(image: string, name: string, at: number): string {
+  const copy = path.join(dir, name);
+  fs.copyFileSync(image, copy);
+  const fd = fs.openSync(copy, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    fs.readSync(fd, byte, 0, 1, at);
+    byte[0] ^= 0x01;
+    fs.writeSync(fd, byte, 0, 1, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return copy;
+}
+
 /** Block and byte of an inode, from debugfs imap. */
 function inodeAt(image: string, p: string): number {
   const out = debugfs(image, `imap ${p}`);
@@ -279,15 +295,7 @@ describe('damaged copies of a 64 MiB image answer as the kernel\'s read-only mou
   });
 
   test.each(DAMAGE)('%s', (label, site) => {
-    const copy = path.join(dir, 'damaged.img');
-    fs.copyFileSync(image, copy);
-    const at = site(image);
-    const fd = fs.openSync(copy, 'r+');
-    const byte = Buffer.alloc(1);
-    fs.readSync(fd, byte, 0, 1, at);
-    byte[0] ^= 0x01;
-    fs.writeSync(fd, byte, 0, 1, at);
-    fs.closeSync(fd);
+    const copy = damagedCopy(image, 'damaged.img', site(image));
     const ours = ourAnswers(copy, manyCount);
     const kernel = kernelAnswers(copy, manyCount);
     if ('missing' in kernel) {
@@ -414,15 +422,7 @@ describe('details the kernel reads from an inode', () => {
     // an interior index node failing its checksum fails the lookups routed through it, and readdir
     const root = source.block(0);
     const interior = new DataView(root.buffer, root.byteOffset).getUint32(0x20 + 8 + 4, true) & 0x0fffffff;
-    const damaged = path.join(dir, 'kernel-written-damaged.img');
-    fs.copyFileSync(image, damaged);
-    const at = blockOf(image, 'k/deep-index', interior) * 4096 + 16;
-    const fd = fs.openSync(damaged, 'r+');
-    const byte = Buffer.alloc(1);
-    fs.readSync(fd, byte, 0, 1, at);
-    byte[0] ^= 0x01;
-    fs.writeSync(fd, byte, 0, 1, at);
-    fs.closeSync(fd);
+    const damaged = damagedCopy(image, 'kernel-written-damaged.img', blockOf(image, 'k/deep-index', interior) * 4096 + 16);
     const names = Array.from({ length: LONG_NAMES }, (_, i) => longName(i));
     const each = (lstat: (p: string) => unknown) => names.map((n) => answer(() => lstat(`/k/deep-index/${n}`)));
     const d = mountOurs(damaged);
