@@ -162,7 +162,7 @@ function mountImage(file: string, io: CommandIo): DaxFileSystem {
 function cannotMount(file: string, err: unknown): UsageError {
   // valid ext4 of a shape the file system does not read is not damage: fsck would only list the features
   const hint = (err as { code?: string }).code === 'ENOTSUP'
-    ? `daxcrash mounts images of the minimal feature profile only (what 'daxcrash image mkfs FILE' makes by default)`
+    ? `daxcrash mounts images of the minimal feature profile (what 'daxcrash image mkfs FILE' makes by default), and reads those of mkfs.ext4's default profile`
     : `run 'daxcrash image fsck ${file}' to see what is wrong`;
   return new UsageError(`${file}: cannot mount it: ${(err as Error).message}`, hint);
 }
@@ -173,8 +173,9 @@ function fsCall<T>(body: () => T, path: string): T {
     return body();
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (typeof code === 'string' && code !== 'EUCLEAN' && /^E[A-Z]+$/.test(code)) throw new UsageError(`${path}: ${(err as Error).message}`);
-    if (code === 'EUCLEAN') throw new UsageError(`${path}: ${(err as Error).message}`, 'the image is corrupt: run daxcrash image fsck on it');
+    const corrupt = code === 'EUCLEAN' || code === 'EBADMSG';
+    if (typeof code === 'string' && !corrupt && /^E[A-Z]+$/.test(code)) throw new UsageError(`${path}: ${(err as Error).message}`);
+    if (corrupt) throw new UsageError(`${path}: ${(err as Error).message}`, 'the image is corrupt: run daxcrash image fsck on it');
     throw err;
   }
 }

@@ -30,6 +30,7 @@ export type ErrnoCode =
   | 'EACCES'
   | 'EBUSY'
   | 'EUCLEAN'
+  | 'EBADMSG'
   | 'ENOTSUP'
   | 'EMFILE';
 
@@ -39,8 +40,9 @@ export interface ErrnoInfo {
 }
 
 // Descriptions are libuv's (what Node prints), not glibc's strerror. libuv has no EUCLEAN,
-// which Linux file systems return for corrupt metadata (as EFSCORRUPTED); its text is Linux's
-// "Structure needs cleaning" in libuv's lower-case style.
+// which Linux file systems return for corrupt metadata (as EFSCORRUPTED), nor EBADMSG (ext4's
+// EFSBADCRC); their texts are Linux's "Structure needs cleaning" and "Bad message" in libuv's
+// lower-case style.
 export const ERRNO: Readonly<Record<ErrnoCode, ErrnoInfo>> = Object.freeze({
   EPERM: { errno: -1, description: 'operation not permitted' },
   ENOENT: { errno: -2, description: 'no such file or directory' },
@@ -61,6 +63,8 @@ export const ERRNO: Readonly<Record<ErrnoCode, ErrnoInfo>> = Object.freeze({
   ENAMETOOLONG: { errno: -36, description: 'name too long' },
   ENOTEMPTY: { errno: -39, description: 'directory not empty' },
   ELOOP: { errno: -40, description: 'too many symbolic links encountered' },
+  // ext4's EFSBADCRC: a metadata checksum failed
+  EBADMSG: { errno: -74, description: 'bad message' },
   ENOTSUP: { errno: -95, description: 'operation not supported on socket' },
   EUCLEAN: { errno: -117, description: 'structure needs cleaning' },
 });
@@ -126,23 +130,28 @@ export interface CorruptionErrorOptions {
   readonly where: string;
   /** What is wrong, e.g. "bad magic 0x0000". */
   readonly what: string;
+  /** A metadata checksum failed (the kernel's EFSBADCRC, EBADMSG), not a field's check (EFSCORRUPTED, EUCLEAN). */
+  readonly badChecksum?: boolean;
 }
 
 /**
  * On-disk data that fails a check while being decoded. Linux answers such reads with
- * EFSCORRUPTED (EUCLEAN), so this carries that code and passes through the Node-style API as
- * an operating error; fsck turns the same condition into a typed finding instead.
+ * EFSCORRUPTED (EUCLEAN), or EFSBADCRC (EBADMSG) when what failed is a metadata checksum, so
+ * this carries that code and passes through the Node-style API as an operating error; fsck
+ * turns the same condition into a typed finding instead.
  */
 export class CorruptionError extends Error {
   override name = 'CorruptionError';
-  readonly code = 'EUCLEAN' as const;
-  readonly errno: number = ERRNO.EUCLEAN.errno;
+  readonly code: 'EUCLEAN' | 'EBADMSG';
+  readonly errno: number;
   readonly what: string;
   readonly where: string;
   readonly structure: string;
 
   constructor(options: CorruptionErrorOptions) {
     super(`corrupt ${options.structure} at ${options.where}: ${options.what}`);
+    this.code = options.badChecksum === true ? 'EBADMSG' : 'EUCLEAN';
+    this.errno = ERRNO[this.code].errno;
     this.what = options.what;
     this.where = options.where;
     this.structure = options.structure;

@@ -5,8 +5,8 @@
  * nodes), and
  * jbd2's checksum v3 (the journal superblock, descriptor and revoke tails, commit blocks,
  * descriptor tags). Pure functions over on-disk bytes: nothing here reads or writes the
- * device. mkfs's default profile (fs/mkfs-default.ts) writes them; the mounted file system
- * does not yet (its subset has none, spec/ext4-subset.md, and mount refuses that profile).
+ * device. mkfs's default profile (fs/mkfs-default.ts) writes them; a read-only mount of that
+ * profile verifies them (fs/read-profile.ts); nothing writes them to a mounted file system yet.
  * They are held to mkfs.ext4's own images (and, for jbd2, to
  * a journal the kernel wrote) by test/fs/csum.test.ts.
  *

@@ -11,11 +11,17 @@
 import { CorruptionError } from '../core/errors';
 import { BLOCK_BYTES, DirEntry, FT_DIR, decodeDirBlock, dirRecLen, encodeDirEntry } from './format';
 import type { MetaStore } from './meta';
+import { indexPastEnd } from './htree';
+import type { DirBlockFailure } from './read-profile';
 
 export interface DirBlockSource {
   readonly meta: MetaStore;
   /** Physical blocks of the directory, in logical order. */
   dirBlocks(dirIno: number): number[];
+  /** A block's checksum failure and what it costs a lookup or a listing (fs/read-profile.ts); none without checksums. */
+  checkDirBlock?(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined;
+  /** The logical blocks a hashed (htree) directory's index sends a lookup of `name` to, or undefined: read them all. */
+  lookupBlocks?(dirIno: number, name: Uint8Array): number[] | undefined;
 }
 
 export interface FoundEntry {
@@ -29,32 +35,64 @@ const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
 export function findEntry(src: DirBlockSource, dirIno: number, name: Uint8Array): FoundEntry | undefined {
-  for (const block of src.dirBlocks(dirIno)) {
-    const bytes = src.meta.read(block);
+  return lookupIn(src, dirIno, name, (block, bytes) => {
     const hit = scanBlockForName(dirIno, block, bytes, name);
-    if (hit !== undefined) return { entry: entryAt(bytes, hit[0]), block, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
-  }
-  return undefined;
+    return hit === undefined ? undefined : { entry: entryAt(bytes, hit[0]), block, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
+  });
 }
 
 /** The inode of the entry `findEntry` finds (undefined: none), without building the entry: a lookup needs no more. */
 export function findInode(src: DirBlockSource, dirIno: number, name: Uint8Array): number | undefined {
-  for (const block of src.dirBlocks(dirIno)) {
-    const bytes = src.meta.read(block);
+  return lookupIn(src, dirIno, name, (block, bytes) => {
     const hit = scanBlockForName(dirIno, block, bytes, name);
-    if (hit !== undefined) return u32At(bytes, hit[0]);
+    return hit === undefined ? undefined : u32At(bytes, hit[0]);
+  });
+}
+
+/**
+ * The blocks a lookup of `name` reads, handed to `visit` until it answers: those a hashed
+ * directory's index sends it to, or every block in order. A block failing its checksum
+ * (`checkDirBlock`) fails the lookup when the index chose it or its failure says so, and is
+ * otherwise passed over, failing the lookup only if no other block answers (the kernel's).
+ */
+function lookupIn<T>(src: DirBlockSource, dirIno: number, name: Uint8Array, visit: (block: number, bytes: Uint8Array) => T | undefined): T | undefined {
+  let skipped: DirBlockFailure | undefined;
+  const blocks = src.dirBlocks(dirIno);
+  const hashed = src.lookupBlocks?.(dirIno, name);
+  const count = hashed?.length ?? blocks.length;
+  for (let i = 0; i < count; i++) {
+    const index = hashed?.[i] ?? i;
+    const block = blocks[index];
+    if (block === undefined) throw indexPastEnd(dirIno, index, blocks.length);
+    const bytes = src.meta.read(block);
+    const failure = src.checkDirBlock?.(dirIno, index, bytes);
+    if (failure !== undefined) {
+      // the index chose this leaf: its failure is the lookup's, as in the kernel
+      if (failure.lookup === 'fail' || hashed !== undefined) throw failure.error;
+      skipped ??= failure;
+      continue;
+    }
+    const answer = visit(block, bytes);
+    if (answer !== undefined) return answer;
   }
+  if (skipped !== undefined) throw skipped.error;
   return undefined;
 }
 
 /**
  * The live entries of a directory, in order, handed to `visit` as the offset of each in its
- * block's bytes (no entry built): the entries `listEntries` returns, and the same
- * CorruptionError for a malformed block.
+ * block's bytes (no entry built): the entries `listEntries` returns (a block failing its
+ * checksum skipped or failing the listing as there), and the same CorruptionError for a
+ * malformed block.
  */
 export function forEachLiveEntry(src: DirBlockSource, dirIno: number, visit: (bytes: Uint8Array, offset: number) => void): void {
-  for (const block of src.dirBlocks(dirIno)) {
+  const blocks = src.dirBlocks(dirIno);
+  for (let index = 0; index < blocks.length; index++) {
+    const block = blocks[index] as number;
     const bytes = src.meta.read(block);
+    const failure = src.checkDirBlock?.(dirIno, index, bytes);
+    if (failure?.list === 'fail') throw failure.error;
+    if (failure !== undefined) continue;
     let at = 0;
     while (at < BLOCK_BYTES) {
       if (at + 8 > BLOCK_BYTES || malformed(at, u32At(bytes, at), bytes[at + 4] | (bytes[at + 5] << 8), bytes[at + 6])) throw malformedBlock(dirIno, block, bytes);
@@ -133,8 +171,13 @@ function entryAt(bytes: Uint8Array, offset: number): DirEntry {
 
 export function listEntries(src: DirBlockSource, dirIno: number): DirEntry[] {
   const out: DirEntry[] = [];
-  for (const block of src.dirBlocks(dirIno)) {
-    for (const entry of decodeDirBlock(src.meta.read(block), `directory inode ${dirIno} block ${block}`)) {
+  const blocks = src.dirBlocks(dirIno);
+  for (let index = 0; index < blocks.length; index++) {
+    const bytes = src.meta.read(blocks[index]);
+    const failure = src.checkDirBlock?.(dirIno, index, bytes);
+    if (failure?.list === 'fail') throw failure.error;
+    if (failure !== undefined) continue;
+    for (const entry of decodeDirBlock(bytes, `directory inode ${dirIno} block ${blocks[index]}`)) {
       if (entry.inode !== 0) out.push(entry);
     }
   }

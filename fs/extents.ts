@@ -23,8 +23,9 @@
  */
 import { CorruptionError } from '../core/errors';
 import {
-  BLOCK_BYTES, EXTENT_BLOCK_MAX, EXTENT_MAX_LEN, EXTENT_ROOT_MAX, EXTENTS_FL, ExtentLeaf, ExtentNode, GROUP_DESC_BYTES, GroupDesc,
+  BLOCK_BYTES, EXTENT_BLOCK_MAX, EXTENT_MAX_LEN, EXTENT_ROOT_MAX, EXTENTS_FL, ExtentLeaf, ExtentNode, GroupDesc, INCOMPAT_FLEX_BG,
   I_BLOCK_BYTES, INODE_BYTES, Inode, RO_COMPAT_SPARSE_SUPER, Superblock, TWO_POW_32, decodeExtentNode, encodeExtentNode,
+  groupDescBytes,
 } from './format';
 import { groupHasSuper } from './geometry';
 import type { MetaStore } from './meta';
@@ -122,12 +123,14 @@ export interface JournalZoneSource {
  * inode's first i_size bytes (ext4_protect_reserved_inode), which only the journal may map.
  */
 export function systemZones(sb: Superblock, descs: readonly GroupDesc[], journal?: JournalZoneSource): BlockValidity {
-  const gdtBlocks = Math.ceil((descs.length * GROUP_DESC_BYTES) / BLOCK_BYTES);
+  const gdtBlocks = Math.ceil((descs.length * groupDescBytes(sb)) / BLOCK_BYTES);
+  const flexSize = (sb.featureIncompat & INCOMPAT_FLEX_BG) !== 0 ? 2 ** sb.logGroupsPerFlex : 1;
   const tableBlocks = Math.ceil((sb.inodesPerGroup * INODE_BYTES) / BLOCK_BYTES);
   const sparse = (sb.featureRoCompat & RO_COMPAT_SPARSE_SUPER) !== 0;
   const zones: SystemZone[] = [];
   descs.forEach((d, g) => {
-    if (!sparse || groupHasSuper(g)) {
+    // with flex_bg the kernel protects the copies of the first five groups and of each flex group's first
+    if ((!sparse || groupHasSuper(g)) && (flexSize === 1 || g < 5 || g % flexSize === 0)) {
       const first = sb.firstDataBlock + g * sb.blocksPerGroup;
       zones.push({ start: first, end: first + 1 + gdtBlocks, ino: 0 });
     }
@@ -145,6 +148,9 @@ export function systemZones(sb: Superblock, descs: readonly GroupDesc[], journal
   return new BlockValidity(sb.blocksCount, sb.firstDataBlock, zones);
 }
 
+/** A tree block's checksum failure (metadata_csum's tail after eh_max entries), or undefined: fs/read-profile.ts. */
+export type TreeBlockChecksum = (bytes: Uint8Array) => CorruptionError | undefined;
+
 /**
  * The kernel's check of the root node when an inode is read (ext4_ext_check_inode, from
  * iget): the header and the entries in i_block, the blocks they name valid for `ino`.
@@ -157,9 +163,12 @@ export function checkExtentRoot(ino: number, inode: Inode, validity: BlockValidi
 
 /**
  * Read inode `ino`'s extent tree, each node checked as the kernel checks it when read;
- * `validity` says which blocks the inode may name (the range checks alone when not given).
+ * `validity` says which blocks the inode may name (the range checks alone when not given);
+ * `checksum`, with metadata_csum, each tree block's tail (a failure is the read's EBADMSG).
  */
-export function loadFileMap(meta: MetaStore, ino: number, inode: Inode, validity: BlockValidity = rangeValidity(meta.blocksCount)): FileMap {
+export function loadFileMap(
+  meta: MetaStore, ino: number, inode: Inode, validity: BlockValidity = rangeValidity(meta.blocksCount), checksum?: TreeBlockChecksum,
+): FileMap {
   const where = `inode ${ino}`;
   if ((inode.flags & EXTENTS_FL) === 0) {
     throw new CorruptionError({ structure: 'inode', where, what: 'a regular file or directory without EXTENTS_FL (block maps are not supported)' });
@@ -173,6 +182,11 @@ export function loadFileMap(meta: MetaStore, ino: number, inode: Inode, validity
       throw new CorruptionError({ structure: 'extent tree', where: place, what: `depth ${node.depth} exceeds ${MAX_TREE_DEPTH}` });
     }
     checkEntries(ino, node, place, validity);
+    // the kernel verifies a block's tail checksum last, after the header and entries pass
+    if (capacity === BLOCK_BYTES && checksum !== undefined) {
+      const failure = checksum(bytes);
+      if (failure !== undefined) throw failure;
+    }
     if (node.depth === 0) {
       for (const leaf of node.leaves) map.leaves.push({ ...leaf });
       return;

@@ -643,7 +643,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
 
   private stats(ino: number): DaxStats {
     const i = this.table.inode(ino);
-    return new DaxStats(ino, i.mode, i.linksCount, i.uid, i.gid, i.size, i.blocks, i);
+    return new DaxStats(ino, i.mode, i.linksCount, i.uid, i.gid, i.size, this.table.sectors(i), i, this.table.timeExtras(ino));
   }
 }
 

@@ -51,7 +51,7 @@ export const INCOMPAT_RECOVER = 0x4;
 export const INCOMPAT_EXTENTS = 0x40;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
-/** Features of mkfs.ext4's default profile beyond the subset (fs/mkfs-default.ts writes them; mount does not read them yet). */
+/** Features of mkfs.ext4's default profile beyond the subset (fs/mkfs-default.ts writes them; a read-only mount reads them, fs/read-profile.ts). */
 export const COMPAT_EXT_ATTR = 0x8;
 export const COMPAT_RESIZE_INODE = 0x10;
 export const COMPAT_DIR_INDEX = 0x20;
@@ -63,6 +63,12 @@ export const RO_COMPAT_EXTRA_ISIZE = 0x40;
 export const RO_COMPAT_METADATA_CSUM = 0x400;
 export const KNOWN_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS;
 export const KNOWN_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
+/** What a read-only mount reads beyond the subset: mkfs.ext4's default profile (docs/fs.md). */
+export const READ_ONLY_INCOMPAT = KNOWN_INCOMPAT | INCOMPAT_64BIT | INCOMPAT_FLEX_BG;
+export const READ_ONLY_RO_COMPAT = KNOWN_RO_COMPAT | RO_COMPAT_HUGE_FILE | RO_COMPAT_DIR_NLINK | RO_COMPAT_EXTRA_ISIZE
+  | RO_COMPAT_METADATA_CSUM;
+/** Inode flag of huge_file: i_blocks counts file-system blocks, not 512-byte sectors. */
+export const HUGE_FILE_FL = 0x40000;
 
 /** Inode flags. */
 export const EXTENTS_FL = 0x80000;
@@ -269,6 +275,13 @@ const COMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
 ];
 /** The compat features the subset has (others are ignored by a mount, but named when it refuses). */
 const KNOWN_COMPAT = COMPAT_HAS_JOURNAL;
+/** The compat features of the default profile, which a read-only mount reads (xattrs are ignored, the resize inode left alone). */
+const READ_ONLY_COMPAT = KNOWN_COMPAT | COMPAT_EXT_ATTR | COMPAT_RESIZE_INODE | COMPAT_DIR_INDEX;
+
+/** The size of a group descriptor: s_desc_size with 64bit, else 32 bytes. */
+export function groupDescBytes(sb: Superblock): number {
+  return (sb.featureIncompat & INCOMPAT_64BIT) !== 0 ? sb.descSize : GROUP_DESC_BYTES;
+}
 
 /** The ro_compat and compat features outside the subset, in words, or '' (said alongside a refusal). */
 function otherFeatures(sb: Superblock): string {
@@ -289,21 +302,42 @@ function featureNames(bits: number, names: ReadonlyArray<readonly [number, strin
 
 /**
  * What of a superblock (whose magic is ext4's) daxcrash cannot read, in words, or undefined:
- * incompat features outside the subset, bigalloc, and the geometry the subset fixes (revision
- * 1, 4 KiB blocks, 256-byte inodes, 32768 blocks a group, first inode 11). Valid ext4 of
- * another shape is unsupported, not corrupt: the mount answers ENOTSUP naming it. Checked
- * before `validateSuperblock`, which assumes the subset's geometry.
+ * incompat features outside mkfs.ext4's default profile, bigalloc, and the geometry both
+ * profiles fix (revision 1, 4 KiB blocks, 256-byte inodes, 32768 blocks a group, first inode
+ * 11, 64-byte descriptors with 64bit, crc32c checksums); and, unless `readOnly`, the default
+ * profile's features, which only a read-only mount reads (named as the writes not supported).
+ * Valid ext4 of another shape is unsupported, not corrupt: the mount answers ENOTSUP naming
+ * it. Checked before `validateSuperblock`, which assumes that geometry.
  */
-export function unsupportedBy(sb: Superblock): string | undefined {
+export function unsupportedBy(sb: Superblock, options: { readOnly?: boolean } = {}): string | undefined {
   const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
-  if (incompat !== 0) return `incompat features ${featureNames(incompat, INCOMPAT_NAMES)} (0x${incompat.toString(16)})${otherFeatures(sb)}`;
+  if ((sb.featureIncompat & ~READ_ONLY_INCOMPAT) !== 0) return `incompat features ${featureNames(incompat, INCOMPAT_NAMES)} (0x${incompat.toString(16)})${otherFeatures(sb)}`;
   if ((sb.featureRoCompat & RO_COMPAT_BIGALLOC) !== 0) return 'bigalloc (ro_compat 0x200)';
   if (sb.revLevel !== 1) return `revision ${sb.revLevel} (only 1, dynamic, is read)`;
   if (sb.logBlockSize !== LOG_BLOCK_SIZE) return `${blockSizeOf(sb.logBlockSize)}-byte blocks (only ${BLOCK_BYTES})`;
   if (sb.inodeSize !== INODE_BYTES) return `${sb.inodeSize}-byte inodes (only ${INODE_BYTES})`;
   if (sb.blocksPerGroup !== BLOCKS_PER_GROUP) return `${sb.blocksPerGroup} blocks per group (only ${BLOCKS_PER_GROUP})`;
   if (sb.firstIno !== FIRST_INO) return `first inode ${sb.firstIno} (only ${FIRST_INO})`;
-  return undefined;
+  if ((sb.featureIncompat & INCOMPAT_64BIT) !== 0 && sb.descSize !== GROUP_DESC_64_BYTES) return `${sb.descSize}-byte group descriptors (only ${GROUP_DESC_64_BYTES} with 64bit)`;
+  if ((sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) !== 0 && sb.checksumType !== 1) return `checksum type ${sb.checksumType} (only 1, crc32c)`;
+  return options.readOnly === true ? undefined : writesUnsupported(sb);
+}
+
+/**
+ * Of an image a read-only mount reads (the default profile's features, no other incompat),
+ * what a writable mount would have to write and cannot yet, in words; undefined for the subset.
+ */
+function writesUnsupported(sb: Superblock): string | undefined {
+  const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
+  const roCompat = sb.featureRoCompat & ~KNOWN_RO_COMPAT;
+  const compat = sb.featureCompat & ~KNOWN_COMPAT & READ_ONLY_COMPAT;
+  if (incompat === 0 && (roCompat & READ_ONLY_RO_COMPAT) === 0 && compat === 0) return undefined;
+  const names = [
+    ...(incompat !== 0 ? [featureNames(incompat, INCOMPAT_NAMES)] : []),
+    ...((roCompat & READ_ONLY_RO_COMPAT) !== 0 ? [featureNames(roCompat & READ_ONLY_RO_COMPAT, RO_COMPAT_NAMES)] : []),
+    ...(compat !== 0 ? [featureNames(compat, COMPAT_NAMES)] : []),
+  ];
+  return `writes of ${names.join(', ')} (metadata_csum writes among them; mount read-only to read this file system)`;
 }
 
 /**
@@ -344,7 +378,7 @@ export function validateSuperblock(sb: Superblock, deviceBytes: number): void {
     fail('inodesPerGroup', `${ipg}, expected a multiple of 16 in [16, ${8 * BLOCK_BYTES}]`);
   }
   const groups = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
-  const gdtBlocks = Math.ceil((groups * GROUP_DESC_BYTES) / BLOCK_BYTES);
+  const gdtBlocks = Math.ceil((groups * groupDescBytes(sb)) / BLOCK_BYTES);
   if (1 + gdtBlocks >= sb.blocksCount) {
     fail('blocksCount', `${sb.blocksCount} blocks cannot hold the superblock, a ${gdtBlocks}-block descriptor table and anything past them`);
   }
@@ -371,14 +405,18 @@ export interface GroupDesc {
   flags: number;
 }
 
-export function decodeGroupDesc(bytes: Uint8Array, offset: number): GroupDesc {
+/** A descriptor of `descBytes` (32, or 64 with 64bit: the high halves of block numbers and counts join the low ones). */
+export function decodeGroupDesc(bytes: Uint8Array, offset: number, descBytes = GROUP_DESC_BYTES): GroupDesc {
+  const wide = descBytes >= GROUP_DESC_64_BYTES;
+  const hi32 = (at: number): number => (wide ? readU32LE(bytes, offset + at) * TWO_POW_32 : 0);
+  const hi16 = (at: number): number => (wide ? readU16LE(bytes, offset + at) * TWO_POW_16 : 0);
   return {
-    blockBitmap: readU32LE(bytes, offset),
-    inodeBitmap: readU32LE(bytes, offset + 0x4),
-    inodeTable: readU32LE(bytes, offset + 0x8),
-    freeBlocksCount: readU16LE(bytes, offset + 0xc),
-    freeInodesCount: readU16LE(bytes, offset + 0xe),
-    usedDirsCount: readU16LE(bytes, offset + 0x10),
+    blockBitmap: readU32LE(bytes, offset) + hi32(0x20),
+    inodeBitmap: readU32LE(bytes, offset + 0x4) + hi32(0x24),
+    inodeTable: readU32LE(bytes, offset + 0x8) + hi32(0x28),
+    freeBlocksCount: readU16LE(bytes, offset + 0xc) + hi16(0x2c),
+    freeInodesCount: readU16LE(bytes, offset + 0xe) + hi16(0x2e),
+    usedDirsCount: readU16LE(bytes, offset + 0x10) + hi16(0x30),
     flags: readU16LE(bytes, offset + 0x12),
   };
 }

@@ -12,9 +12,11 @@
  * freeing a block or inode whose bit is already clear, or a count leaving its range, is a
  * CorruptionError (the kernel's "bit already cleared"), checked before anything changes.
  */
-import { assert } from '../core/assert';
 import { CorruptionError } from '../core/errors';
-import { BLOCK_BYTES, GROUP_DESC_BYTES, INODE_BYTES, GroupDesc, Superblock, decodeGroupDesc, encodeGroupDesc } from './format';
+import { assert } from '../core/assert';
+import {
+  BLOCK_BYTES, GROUP_DESC_BYTES, INCOMPAT_FLEX_BG, INODE_BYTES, GroupDesc, Superblock, decodeGroupDesc, encodeGroupDesc, groupDescBytes,
+} from './format';
 import { groupHasSuper } from './geometry';
 import { MetaStore } from './meta';
 
@@ -22,14 +24,17 @@ export class Groups {
   readonly count: number;
   readonly descs: GroupDesc[] = [];
   private readonly gdtFirstBlock = 1;
+  /** 32, or s_desc_size with 64bit (read only: writes know the 32-byte descriptor alone). */
+  private readonly descBytes: number;
   private readonly blockHint: number[];
   private readonly inodeHint: number[];
 
   constructor(private readonly meta: MetaStore, readonly sb: Superblock) {
     this.count = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
+    this.descBytes = groupDescBytes(sb);
     for (let g = 0; g < this.count; g++) {
-      const at = g * GROUP_DESC_BYTES;
-      this.descs.push(decodeGroupDesc(meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES)), at % BLOCK_BYTES));
+      const at = g * this.descBytes;
+      this.descs.push(decodeGroupDesc(meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES)), at % BLOCK_BYTES, this.descBytes));
       checkGroupDesc(sb, g, this.descs[g]);
     }
     this.blockHint = new Array<number>(this.count).fill(0);
@@ -200,6 +205,7 @@ export class Groups {
   }
 
   private saveDesc(g: number): void {
+    assert(this.descBytes === GROUP_DESC_BYTES, 'only a mount of the subset writes group descriptors');
     const at = g * GROUP_DESC_BYTES;
     const offset = at % BLOCK_BYTES;
     encodeGroupDesc(this.descs[g], this.meta.write(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES), offset, offset + GROUP_DESC_BYTES), offset);
@@ -209,7 +215,10 @@ export class Groups {
 /**
  * What the kernel's ext4_check_descriptors checks, and the counts' ranges: the bitmaps and
  * the inode table lie inside group `g`, after its superblock and descriptor table copy, apart
- * from each other; the counts fit the group. Throws CorruptionError; checked at mount, before
+ * from each other; the counts fit the group. With flex_bg they may lie anywhere in the file
+ * system (a flex group packs them at its front), as the kernel allows; its refusal of
+ * metadata over the superblock or descriptor table applies to writable mounts alone, and
+ * flex_bg images are mounted read-only here. Throws CorruptionError; checked at mount, before
  * any of these blocks is read.
  */
 export function checkGroupDesc(sb: Superblock, g: number, d: GroupDesc): void {
@@ -217,10 +226,11 @@ export function checkGroupDesc(sb: Superblock, g: number, d: GroupDesc): void {
     throw new CorruptionError({ structure: 'group descriptor', where: `group ${g}`, what });
   };
   const groups = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
-  const gdtBlocks = Math.ceil((groups * GROUP_DESC_BYTES) / BLOCK_BYTES);
+  const gdtBlocks = Math.ceil((groups * groupDescBytes(sb)) / BLOCK_BYTES);
   const blocksInGroup = Math.min(sb.blocksPerGroup, sb.blocksCount - g * sb.blocksPerGroup);
-  const first = g * sb.blocksPerGroup + (groupHasSuper(g) ? 1 + gdtBlocks : 0);
-  const end = g * sb.blocksPerGroup + blocksInGroup;
+  const flex = (sb.featureIncompat & INCOMPAT_FLEX_BG) !== 0;
+  const first = flex ? sb.firstDataBlock : g * sb.blocksPerGroup + (groupHasSuper(g) ? 1 + gdtBlocks : 0);
+  const end = flex ? sb.blocksCount : g * sb.blocksPerGroup + blocksInGroup;
   const tableBlocks = Math.ceil((sb.inodesPerGroup * INODE_BYTES) / BLOCK_BYTES);
   const inside = (block: number, length: number) => block >= first && block + length <= end;
   if (!inside(d.blockBitmap, 1)) fail(`bg_block_bitmap ${d.blockBitmap} outside [${first}, ${end})`);

@@ -24,9 +24,14 @@
  * directories and slow symlinks, the extent root and its entries (checkExtentRoot) or, on a
  * block-mapped inode, its 12 direct block numbers; on a symlink, the immutable or append flag
  * and a fast target's length; a mode of no file type; the casefold or EA_INODE flag (the
- * subset has neither feature). Callers: the path walk, for every name it resolves, and the
+ * subset has neither feature); with metadata_csum, the inode's checksum (EBADMSG), after the
+ * i_extra_isize check as in the kernel. Callers: the path walk, for every name it resolves, and the
  * mount's root check; never inode allocation or the orphan list (its inodes have links 0 by
  * right), nor an open descriptor (an unlinked open file has links 0 and no name).
+ *
+ * With metadata_csum (a read-only mount of the default profile) extent-tree blocks and
+ * directory blocks are checked against their checksums as they are read (fs/read-profile.ts
+ * says what a failure costs).
  *
  * Does not: decide when an inode is created, named or freed (lifecycle.ts), move file data
  * (dax-data.ts), or resolve paths (namei.ts).
@@ -34,10 +39,12 @@
 import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import {
-  APPEND_FL, BLOCK_BYTES, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  APPEND_FL, BLOCK_BYTES, COMPAT_DIR_INDEX, HUGE_FILE_FL, INDEX_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
+import { EXT2_FLAGS_UNSIGNED_HASH, htreeLeaves, indexPastEnd } from './htree';
+import { DirBlockFailure, MetadataChecksums, TimeExtras, timeExtras } from './read-profile';
 import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
 } from './extents';
@@ -67,10 +74,13 @@ export class InodeTable implements DirBlockSource {
   /** Inodes that passed iget since they were cached. */
   private readonly igot = new Set<number>();
   private validity: BlockValidity | undefined;
+  /** The metadata checksums, with metadata_csum. */
+  private readonly checksums: MetadataChecksums | undefined;
 
   constructor(ctx: FsContext) {
     this.ctx = ctx;
     this.meta = ctx.meta;
+    this.checksums = MetadataChecksums.of(ctx.sb, ctx.meta.read(0).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
   }
 
   inode(ino: number): Inode {
@@ -99,6 +109,11 @@ export class InodeTable implements DirBlockSource {
       throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what });
     };
     if (GOOD_OLD_INODE_BYTES + inode.extraIsize > INODE_BYTES || inode.extraIsize % 4 !== 0) fail(`bad i_extra_isize ${inode.extraIsize}`);
+    if (this.checksums !== undefined) {
+      const [block, offset] = this.inodeLocation(ino);
+      const failure = this.checksums.inodeFailure(ino, this.meta.read(block).subarray(offset, offset + INODE_BYTES));
+      if (failure !== undefined) throw failure;
+    }
     if (inode.linksCount === 0) fail(ino === ROOT_INO ? 'the root inode is unallocated (links 0)' : 'a deleted inode referenced (links 0)');
     const xattrBlock = inode.fileAcl % TWO_POW_32;
     if (xattrBlock !== 0 && !this.blockValidity().valid(ino, xattrBlock, 1)) fail(`bad extended attribute block ${xattrBlock}`);
@@ -129,11 +144,13 @@ export class InodeTable implements DirBlockSource {
     if (map === undefined) {
       const inode = this.inode(ino);
       // A fast symlink's i_block holds its target, not an extent root, whatever its flags.
-      map = isFastSymlink(inode) ? emptyMap() : loadFileMap(this.meta, ino, inode, this.blockValidity());
+      const csum = this.checksums;
+      const checksum = csum === undefined ? undefined : (bytes: Uint8Array) => csum.extentBlockFailure(ino, inode, bytes);
+      map = isFastSymlink(inode) ? emptyMap() : loadFileMap(this.meta, ino, inode, this.blockValidity(), checksum);
       // Freeing subtracts from i_blocks what the map holds; a smaller i_blocks would go
       // negative, so it is corruption here, where it is read (e2fsck requires equality).
       const mapped = map.leaves.reduce((n, e) => n + e.len, 0) + map.treeBlocks.length;
-      if (inode.blocks < mapped * SECTORS_PER_BLOCK) {
+      if (this.sectors(inode) < mapped * SECTORS_PER_BLOCK) {
         throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `i_blocks ${inode.blocks} is below the ${mapped * SECTORS_PER_BLOCK} sectors its extent tree maps` });
       }
       this.maps.set(ino, map);
@@ -185,6 +202,52 @@ export class InodeTable implements DirBlockSource {
       out.push(e.start + (l - e.block));
     }
     return out;
+  }
+
+  /**
+   * i_blocks in 512-byte sectors, as the kernel reads it: with huge_file and the inode's
+   * HUGE_FILE_FL, the stored count is in file-system blocks.
+   */
+  sectors(inode: Inode): number {
+    const huge = (this.ctx.sb.featureRoCompat & RO_COMPAT_HUGE_FILE) !== 0 && (inode.flags & HUGE_FILE_FL) !== 0;
+    return huge ? inode.blocks * SECTORS_PER_BLOCK : inode.blocks;
+  }
+
+  /** The `_extra` words of the inode's times as stored (our own writes leave them zero). */
+  timeExtras(ino: number): TimeExtras {
+    const [block, offset] = this.inodeLocation(ino);
+    return timeExtras(this.meta.read(block).subarray(offset, offset + INODE_BYTES));
+  }
+
+  /**
+   * The leaves the htree index sends a lookup of `name` to (fs/htree.ts), when dir_index is on
+   * and the directory has INDEX_FL; undefined otherwise, or when the kernel would fall back to
+   * a linear search. An index node failing its checksum throws (EBADMSG).
+   */
+  lookupBlocks(dirIno: number, name: Uint8Array): number[] | undefined {
+    const { sb } = this.ctx;
+    const inode = this.inode(dirIno);
+    if ((sb.featureCompat & COMPAT_DIR_INDEX) === 0 || (inode.flags & INDEX_FL) === 0) return undefined;
+    const blocks = this.dirBlocks(dirIno);
+    return htreeLeaves({
+      block: (index) => {
+        if (index >= blocks.length) throw indexPastEnd(dirIno, index, blocks.length);
+        return this.meta.read(blocks[index]);
+      },
+      checkNode: (index, bytes, countAt) => {
+        const failure = this.checksums?.dxNodeFailure(dirIno, inode, index, bytes, countAt);
+        if (failure !== undefined) throw failure;
+      },
+      hashSeed: sb.hashSeed,
+      unsignedChars: (sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0,
+    }, name);
+  }
+
+  /** A directory block's checksum failure and what it costs (fs/read-profile.ts), or undefined (always, without metadata_csum). */
+  checkDirBlock(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined {
+    if (this.checksums === undefined) return undefined;
+    const inode = this.inode(dirIno);
+    return this.checksums.dirBlockFailure(dirIno, inode, index, Math.ceil(inode.size / BLOCK_BYTES), bytes);
   }
 
   /** Check that `blocks` blocks and `inodes` inodes can be had, before changing anything. */

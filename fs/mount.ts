@@ -4,12 +4,14 @@
  * flavour, its journal and its flush policy; and the clean unmount that leaves an image
  * `e2fsck -fn` calls clean.
  *
- * Feature policy (ext2_fs.h): valid ext4 that the subset cannot read (an incompat feature
- * outside it, bigalloc, another block or inode size, revision 0) is refused with ENOTSUP
- * naming it (and, for an incompat refusal, the ro_compat and compat features outside the
- * subset too, so an image of mkfs.ext4's default profile is told all it lacks), before the
- * superblock is validated (so it is not called corrupt); an unknown
- * ro_compat bit mounts read-only; unknown compat bits are ignored.
+ * Feature policy (ext2_fs.h): valid ext4 that daxcrash cannot read (an incompat feature
+ * outside mkfs.ext4's default profile, bigalloc, another block or inode size, revision 0) is
+ * refused with ENOTSUP naming it (and, for an incompat refusal, the ro_compat and compat
+ * features outside the subset too), before the superblock is validated (so it is not called
+ * corrupt); an image of the default profile is read by a read-only mount (fs/read-profile.ts:
+ * its metadata checksums verified with the kernel's outcome, the superblock's first) and a
+ * writable mount of it is refused naming the writes not supported; an unknown ro_compat bit
+ * mounts read-only; unknown compat bits are ignored.
  *
  * Mount order, as the kernel's (fs/ext4/super.c), and why: (1) the journal: replayed when
  * RECOVER is set, home first and then its superblock written empty (a crash during recovery
@@ -43,14 +45,15 @@ import { DaxFileSystem } from './filesystem';
 import {
   BLOCK_BYTES, COMPAT_HAS_JOURNAL, EXT4_MAGIC, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO, KNOWN_RO_COMPAT,
   JournalSuperblock, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeInode, decodeJournalSuperblock, decodeSuperblock,
-  encodeJournalSuperblock, encodeSuperblock, unsupportedBy, validateJournalSuperblock, validateSuperblock,
+  JBD2_KNOWN_INCOMPAT, encodeJournalSuperblock, encodeSuperblock, unsupportedBy, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { Groups, checkGroupDesc } from './groups';
 import { COMMIT_INTERVAL_OPS, CheckpointMode, Journal } from './journal';
 import { FLUSH_POLICIES, FlushPolicy, writePolicy } from './policy';
 import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
 import { JournalIo, LoggedTransaction, RecoveryResult, listLog, recoverJournal, recoveredSuperblock, scanJournal } from './recovery';
-import { tidAfter } from './jbd2';
+import { JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, tidAfter } from './jbd2';
+import { superblockChecksumFailure } from './read-profile';
 
 export type { FlushPolicy };
 export { FLUSH_POLICIES };
@@ -90,15 +93,23 @@ export function defaultPmemApi(on: PmemDevice | ProfileName): PmemApiName {
   return isa === 'x86' ? 'linux-x86' : 'linux-arm64';
 }
 
-export function readSuperblock(device: PmemDevice): Superblock {
+/**
+ * The superblock, checked as a mount checks it: with metadata_csum its checksum first (EBADMSG,
+ * as the kernel refuses it before looking at the features), then what daxcrash cannot read
+ * (ENOTSUP; a read-only mount reads mkfs.ext4's default profile too), then its fields.
+ */
+export function readSuperblock(device: PmemDevice, options: { readOnly?: boolean } = {}): Superblock {
   if (device.sizeBytes < SUPERBLOCK_OFFSET + 1024) {
     throw new CorruptionError({ structure: 'superblock', where: 'byte 1024', what: 'the device is too small to hold one' });
   }
-  const sb = decodeSuperblock(device.view(SUPERBLOCK_OFFSET, 1024)); // the decoder copies what it keeps
+  const bytes = device.view(SUPERBLOCK_OFFSET, 1024);
+  const sb = decodeSuperblock(bytes); // the decoder copies what it keeps
   // Valid ext4 of another shape is unsupported, not corrupt: ENOTSUP naming it, before the
   // validation that assumes the subset's geometry (a bad magic is not ext4 at all).
   if (sb.magic === EXT4_MAGIC) {
-    const unsupported = unsupportedBy(sb);
+    const badChecksum = superblockChecksumFailure(bytes);
+    if (badChecksum !== undefined) throw badChecksum;
+    const unsupported = unsupportedBy(sb, options);
     if (unsupported !== undefined) throw new UnsupportedError('mount', unsupported);
   }
   validateSuperblock(sb, device.sizeBytes);
@@ -154,9 +165,15 @@ export function journalLog(device: PmemDevice): {
   return { start: jsb.start, sequence: jsb.sequence, transactions, journalBlocks: jblocks };
 }
 
-function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): JournalSuperblock {
+/**
+ * The journal superblock, checked. A read-only mount never replays, so it also accepts the
+ * journal features the kernel turns on when it mounts the default profile (checksum v3,
+ * 64-bit block numbers): it only reads whether the log is empty.
+ */
+function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[], readOnly = false): JournalSuperblock {
   const jsb = decodeJournalSuperblock(device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES), 0);
-  validateJournalSuperblock(jsb, jblocks.length);
+  const readable = readOnly ? JBD2_KNOWN_INCOMPAT | JBD2_FEATURE_INCOMPAT_64BIT | JBD2_FEATURE_INCOMPAT_CSUM_V3 : JBD2_KNOWN_INCOMPAT;
+  validateJournalSuperblock(jsb, jblocks.length, readable);
   return jsb;
 }
 
@@ -249,11 +266,11 @@ function openJournal(device: PmemDevice, api: PmemApi, barrier: () => void, sb: 
   sb: Superblock; jblocks: readonly number[]; jsb: JournalSuperblock; recovery: RecoveryResult | undefined; journalWiped: boolean;
 } {
   const jblocks = journalBlocks(device, sb);
-  const jsb = readJournalSuperblock(device, jblocks);
+  const jsb = readJournalSuperblock(device, jblocks, readOnly);
   if ((sb.featureIncompat & INCOMPAT_RECOVER) !== 0) {
     if (readOnly) throw fsError('EROFS', 'mount');
     const replayed = replayJournal(device, api, barrier, sb, jblocks, jsb);
-    return { sb: readSuperblock(device), jblocks, jsb: replayed.jsb, recovery: replayed.recovery, journalWiped: false };
+    return { sb: readSuperblock(device, { readOnly }), jblocks, jsb: replayed.jsb, recovery: replayed.recovery, journalWiped: false };
   }
   if (jsb.start !== 0 && !readOnly) return { sb, jblocks, jsb: wipeJournal(device, api, barrier, sb, jblocks, jsb), recovery: undefined, journalWiped: true };
   return { sb, jblocks, jsb, recovery: undefined, journalWiped: false };
@@ -265,7 +282,7 @@ function openJournal(device: PmemDevice, api: PmemApi, barrier: () => void, sb: 
  */
 export function mountReplay(device: PmemDevice, options: { pmemApi?: PmemApiName; readOnly?: boolean } = {}): void {
   const api = pmemApi(options.pmemApi ?? defaultPmemApi(device), device);
-  const sb = readSuperblock(device);
+  const sb = readSuperblock(device, options);
   if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) return;
   openJournal(device, api, () => api.pmemWmb(), sb, mountsReadOnly(sb, options));
 }
@@ -290,7 +307,7 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
   const barrier = policy.barrier;
   // Until the mount is known to succeed, nothing is written but what the kernel writes too:
   // the replay (or the wipe) of the journal. A refusal leaves the media as it found them.
-  let sb = readSuperblock(device);
+  let sb = readSuperblock(device, options);
   if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) throw new UnsupportedError('mount', 'a file system without a journal (has_journal off)');
   const readOnly = mountsReadOnly(sb, options);
   const errors = options.errors ?? errorsBehaviourOf(sb);

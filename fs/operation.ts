@@ -131,7 +131,7 @@ export class OpRunner {
 
 /** EUCLEAN for `syscall`, keeping the CorruptionError (what and where) as its cause. */
 export function corruptionAsFsError(error: CorruptionError, syscall: string, path?: string): NodeStyleError {
-  const converted = fsError('EUCLEAN', syscall, path);
+  const converted = fsError(error.code, syscall, path);
   Object.defineProperty(converted, 'cause', { value: error, enumerable: false, writable: true, configurable: true });
   return converted;
 }

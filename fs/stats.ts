@@ -1,8 +1,14 @@
 /**
  * Node-style Stats for our inodes. Times come from the file system's simulated clock
- * (seconds), never from the wall clock.
+ * (seconds), never from the wall clock; an inode written by another (the kernel, debugfs)
+ * may carry nanoseconds and epoch bits in its times' `_extra` words, which count as Node
+ * counts them (ms = s * 1e3 + ns / 1e6).
  */
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './format';
+import type { TimeExtra, TimeExtras } from './read-profile';
+
+const msOf = (seconds: number, extra: TimeExtra | undefined): number =>
+  extra === undefined ? seconds * 1000 : (seconds + extra.epochSeconds) * 1e3 + extra.nanos / 1e6;
 
 export class DaxStats {
   readonly dev = 0x2000000;
@@ -22,11 +28,12 @@ export class DaxStats {
     readonly size: number,
     readonly blocks: number,
     times: { atime: number; mtime: number; ctime: number; crtime: number },
+    extras?: TimeExtras,
   ) {
-    this.atimeMs = times.atime * 1000;
-    this.mtimeMs = times.mtime * 1000;
-    this.ctimeMs = times.ctime * 1000;
-    this.birthtimeMs = times.crtime * 1000;
+    this.atimeMs = msOf(times.atime, extras?.atime);
+    this.mtimeMs = msOf(times.mtime, extras?.mtime);
+    this.ctimeMs = msOf(times.ctime, extras?.ctime);
+    this.birthtimeMs = msOf(times.crtime, extras?.crtime);
   }
 
   get atime(): Date { return dateAt(this.atimeMs); }

@@ -81,7 +81,7 @@ describe('the errno table', () => {
   test('covers exactly the codes of ErrnoCode', () => {
     expect(CODES.sort()).toEqual(
       [
-        'EACCES', 'EBADF', 'EBUSY', 'EEXIST', 'EFBIG', 'EINVAL', 'EIO', 'EISDIR', 'ELOOP', 'EMFILE',
+        'EACCES', 'EBADF', 'EBADMSG', 'EBUSY', 'EEXIST', 'EFBIG', 'EINVAL', 'EIO', 'EISDIR', 'ELOOP', 'EMFILE',
         'EMLINK', 'ENAMETOOLONG', 'ENOENT', 'ENOSPC', 'ENOTDIR', 'ENOTEMPTY', 'ENOTSUP', 'EPERM',
         'EROFS', 'EUCLEAN', 'EXDEV',
       ].sort(),
@@ -92,19 +92,20 @@ describe('the errno table', () => {
     const linux: Record<ErrnoCode, number> = {
       EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EACCES: 13, EBUSY: 16, EEXIST: 17, EXDEV: 18,
       ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, EFBIG: 27, ENOSPC: 28, EROFS: 30,
-      EMLINK: 31, ENAMETOOLONG: 36, ENOTEMPTY: 39, ELOOP: 40, ENOTSUP: 95, EUCLEAN: 117,
+      EMLINK: 31, ENAMETOOLONG: 36, ENOTEMPTY: 39, ELOOP: 40, EBADMSG: 74, ENOTSUP: 95, EUCLEAN: 117,
     };
     for (const code of CODES) expect([code, ERRNO[code].errno]).toEqual([code, -linux[code]]);
   });
 
-  // Node's own table is the reference for the texts; it lacks EUCLEAN, which libuv does not know.
+  // Node's own table is the reference for the texts; it lacks EUCLEAN and EBADMSG, which libuv does not know.
   test('uses the descriptions Node prints', () => {
     const nodeMap = util.getSystemErrorMap();
     for (const code of CODES) {
-      if (code === 'EUCLEAN') continue;
+      if (code === 'EUCLEAN' || code === 'EBADMSG') continue;
       expect([code, ERRNO[code].description]).toEqual([code, nodeMap.get(ERRNO[code].errno)?.[1]]);
     }
     expect(ERRNO.EUCLEAN.description).toBe('structure needs cleaning');
+    expect(ERRNO.EBADMSG.description).toBe('bad message');
   });
 
   test('every code gives a well-formed error', () => {

@@ -130,6 +130,17 @@ describe('format: every codec round-trips', () => {
     }), FC);
   });
 
+  test('64-byte group descriptor: what encodeGroupDesc64 writes, decodeGroupDesc reads back with the high halves', () => {
+    const wide = fc.integer({ min: 0, max: 2 ** 48 - 1 });
+    const count = fc.integer({ min: 0, max: 2 ** 32 - 1 });
+    fc.assert(fc.property(wide, wide, wide, count, count, count, fc.integer({ min: 0, max: 0xffff }), (blockBitmap, inodeBitmap, inodeTable, freeBlocksCount, freeInodesCount, usedDirsCount, flags) => {
+      const gd = { blockBitmap, inodeBitmap, inodeTable, freeBlocksCount, freeInodesCount, usedDirsCount, flags };
+      const out = new Uint8Array(128);
+      F.encodeGroupDesc64({ ...gd, blockBitmapCsum: 0, inodeBitmapCsum: 0, itableUnused: 0 }, out, 64);
+      expect(F.decodeGroupDesc(out, 64, 64)).toEqual(gd);
+    }), FC);
+  });
+
   test('group descriptor: value round trip, and the 12 csum/exclude bytes written as zero', () => {
     fc.assert(fc.property(groupDescArb, bytes(64), fc.integer({ min: 0, max: 32 }), (gd, background, offset) => {
       const out = background.slice();
@@ -432,13 +443,17 @@ describe('format: validateSuperblock names the field and its byte', () => {
   });
 
   test.each<[string, (sb: F.Superblock) => void, RegExp]>([
-    ['64bit and flex_bg', (sb) => { sb.featureIncompat |= 0x80 | 0x200; }, /^incompat features 64bit, flex_bg \(0x280\)$/],
+    ['64bit and flex_bg (read-only mounts read them)', (sb) => { sb.featureIncompat |= 0x80 | 0x200; sb.descSize = 64; }, /^writes of 64bit, flex_bg \(metadata_csum writes among them; mount read-only/],
+    ['64bit beside an incompat feature nothing reads', (sb) => { sb.featureIncompat |= 0x80 | 0x8000; }, /^incompat features 64bit, inline_data \(0x8080\)$/],
     ['an unnamed incompat bit', (sb) => { sb.featureIncompat |= 0x800000; }, /unknown 0x800000/],
     ['64bit, with metadata_csum and dir_index named alongside', (sb) => {
       sb.featureIncompat |= 0x80;
+      sb.descSize = 64;
+      sb.checksumType = 1;
       sb.featureRoCompat |= 0x400;
       sb.featureCompat |= 0x20;
-    }, /^incompat features 64bit \(0x80\); also outside the subset: ro_compat metadata_csum \(0x400\); compat dir_index \(0x20\)$/],
+    }, /^writes of 64bit, metadata_csum, dir_index \(metadata_csum writes/],
+    ['64bit with 32-byte descriptors', (sb) => { sb.featureIncompat |= 0x80; sb.descSize = 32; }, /^32-byte group descriptors/],
     ['bigalloc', (sb) => { sb.featureRoCompat |= 0x200; sb.logClusterSize = 4; }, /^bigalloc/],
     ['revision 0', (sb) => { sb.revLevel = 0; }, /^revision 0/],
     ['1 KiB blocks', (sb) => { sb.logBlockSize = 0; sb.logClusterSize = 0; }, /^1024-byte blocks/],
@@ -448,6 +463,19 @@ describe('format: validateSuperblock names the field and its byte', () => {
     expect(F.unsupportedBy(sb)).toBeUndefined();
     mutate(sb);
     expect(F.unsupportedBy(sb)).toMatch(what);
+  });
+
+  test('a read-only mount reads the default profile\'s features, and nothing more', () => {
+    const sb = validSuperblock();
+    sb.featureIncompat |= 0x80 | 0x200;
+    sb.descSize = 64;
+    sb.featureRoCompat |= 0x8 | 0x20 | 0x40 | 0x400;
+    sb.checksumType = 1;
+    sb.featureCompat |= 0x8 | 0x10 | 0x20;
+    expect(F.unsupportedBy(sb, { readOnly: true })).toBeUndefined();
+    expect(F.unsupportedBy(sb)).toMatch(/^writes of 64bit, flex_bg, huge_file, dir_nlink, extra_isize, metadata_csum, ext_attr, resize_inode, dir_index /);
+    sb.featureIncompat |= 0x2000;
+    expect(F.unsupportedBy(sb, { readOnly: true })).toMatch(/^incompat features 64bit, flex_bg, metadata_csum_seed/);
   });
 
   test('the journal inode number is only checked when HAS_JOURNAL is set; feature bits are not checked', () => {

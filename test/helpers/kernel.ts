@@ -62,9 +62,9 @@ function fileContent(src: TreeSource, file: string): string {
   }
 }
 
-/** libuv has no name for EUCLEAN (ext4's EFSCORRUPTED): Node calls it "Unknown system error -117". */
+/** libuv has no name for EUCLEAN (ext4's EFSCORRUPTED) nor EBADMSG (its EFSBADCRC): Node calls them "Unknown system error -117" and "-74". */
 function errnoName(code: string, errno: number | undefined): string {
-  return errno === -117 ? 'EUCLEAN' : code;
+  return errno === -117 ? 'EUCLEAN' : errno === -74 ? 'EBADMSG' : code;
 }
 
 /** The whole tree below `root` (paths relative to it, '/' first), sorted by path. */
@@ -107,6 +107,8 @@ const MOUNT_REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
   [/structure needs cleaning/i, 'EUCLEAN'],
   [/stale file handle/i, 'ESTALE'],
   [/read-only file system/i, 'EROFS'],
+  // a read-only loop device under an image that needs recovery ("write access unavailable")
+  [/cannot mount \S+ read-only/i, 'EROFS'],
   [/not supported/i, 'EOPNOTSUPP'],
   [/wrong fs type|bad superblock|invalid argument/i, 'EINVAL'],
   [/input\/output error/i, 'EIO'],

@@ -1,0 +1,194 @@
+/**
+ * Reading mkfs.ext4's default profile: the metadata checksums a read-only mount verifies, and
+ * what the kernel (Linux 6.x, fs/ext4) does when one fails, so our answer is its answer.
+ *
+ * Owns `MetadataChecksums`, made once per mount from the superblock when metadata_csum is on
+ * (the seed is crc32c of the UUID: metadata_csum_seed is outside what is read), and the
+ * superblock's own check at mount. The checksums themselves are fs/csum.ts's pure functions;
+ * this module decides which one applies to a block and what its failure costs:
+ *
+ * - superblock: the mount is refused with EBADMSG (ext4_fill_super, EFSBADCRC), checked
+ *   right after the magic, before the features;
+ * - group descriptor: a read-only mount goes on (ext4_check_descriptors only logs it unless
+ *   the mount is writable, and writable mounts of this profile are refused anyway);
+ * - inode: every lookup of a name that leads to it fails with EBADMSG (iget), so does the
+ *   root's at mount; an inode already cached is not checked again, as in the kernel;
+ * - extent tree block (below i_block): the call that loads the file's map fails with EBADMSG
+ *   (__ext4_ext_check, after the header and entry checks). The kernel's loop-mounted,
+ *   page-cache read reports it as EIO; its DAX read, which is ours, returns the error itself;
+ * - directory leaf block (the 12-byte tail entry; a leaf without one fails too): a lookup fails
+ *   at the first bad block it reads; readdir fails, except on a linear directory of more than
+ *   one block, whose bad blocks the kernel's readdir skips (their names are not listed);
+ * - htree root and interior nodes (dx_tail): lookups and readdir fail with EBADMSG.
+ *
+ * An htree directory's lookups follow its index (fs/htree.ts), so a leaf failing its checksum
+ * fails exactly the lookups the index sends to it, as in the kernel; its readdir reads the
+ * blocks linearly (the root and interior nodes look like blocks of one unused entry), listing
+ * names in block order where the kernel lists them in hash order. Where the kernel falls back
+ * from an index it calls bad to a linear search, so do we; a leaf failing its checksum is then
+ * skipped, and the lookup fails with EBADMSG only when no good leaf holds the name.
+ *
+ * Also here, since only inodes with i_extra_isize carry them: the `_extra` words of an
+ * inode's times (`timeExtras`: nanoseconds and the epoch bits), which stat reports as the
+ * kernel does. Bitmaps are never read by a read-only mount, so theirs are not checked (nor
+ * are BLOCK_UNINIT / INODE_UNINIT bitmaps read). Extended attributes are not read.
+ */
+import { CorruptionError } from '../core/errors';
+import {
+  CSUM_OFFSETS, DIR_TAIL_BYTES, checksumSeed, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
+  extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed, superblockChecksum,
+} from './csum';
+import {
+  BLOCK_BYTES, DIR_TAIL_FILE_TYPE, INDEX_FL, Inode, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_BYTES, Superblock,
+} from './format';
+
+/** What a directory block's checksum failure does to a lookup and to a readdir (see the module comment). */
+export interface DirBlockFailure {
+  readonly error: CorruptionError;
+  /** 'fail': the lookup fails here; 'skip': the lookup reads on, failing at the end if no block has the name. */
+  readonly lookup: 'fail' | 'skip';
+  /** 'fail': readdir fails; 'skip': the block's names are left out. */
+  readonly list: 'fail' | 'skip';
+}
+
+const GOOD_OLD_INODE_BYTES = 128;
+/** struct dx_root_info begins after "." (12 bytes) and ".." (12 bytes of header and name): its info_length byte. */
+const DX_ROOT_INFO_LENGTH_AT = 0x1d;
+const DX_ROOT_INFO_AT = 0x18;
+/** An interior htree node's limit/count pair follows its one unused 8-byte entry header. */
+const DX_NODE_COUNT_AT = 8;
+
+function badChecksum(structure: string, where: string, what: string): CorruptionError {
+  return new CorruptionError({ structure, where, what, badChecksum: true });
+}
+
+const hex = (value: number): string => `0x${(value >>> 0).toString(16)}`;
+const le32 = (bytes: Uint8Array, at: number): number => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at, true);
+const le16 = (bytes: Uint8Array, at: number): number => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(at, true);
+
+/** The superblock's s_checksum failure (its 1024 bytes given), or undefined; always undefined without metadata_csum. */
+export function superblockChecksumFailure(bytes: Uint8Array): CorruptionError | undefined {
+  if ((le32(bytes, 0x64) & RO_COMPAT_METADATA_CSUM) === 0) return undefined;
+  const stored = le32(bytes, CSUM_OFFSETS.superblock);
+  const computed = superblockChecksum(bytes.subarray(0, SUPERBLOCK_BYTES));
+  if (stored === computed) return undefined;
+  return badChecksum('superblock', `byte 1024 + ${hex(CSUM_OFFSETS.superblock)}`, `s_checksum ${hex(stored)}, computed ${hex(computed)}`);
+}
+
+/** One time's `_extra` word: 2 epoch bits (adding multiples of 2^32 seconds) and 30 bits of nanoseconds. */
+export interface TimeExtra {
+  readonly epochSeconds: number;
+  readonly nanos: number;
+}
+
+export interface TimeExtras {
+  readonly atime: TimeExtra;
+  readonly mtime: TimeExtra;
+  readonly ctime: TimeExtra;
+  readonly crtime: TimeExtra;
+}
+
+/** i_ctime_extra, i_mtime_extra, i_atime_extra, i_crtime_extra: each present when i_extra_isize reaches past it. */
+const TIME_EXTRA_AT = Object.freeze({ ctime: 0x84, mtime: 0x88, atime: 0x8c, crtime: 0x94 });
+const NO_EXTRA: TimeExtra = Object.freeze({ epochSeconds: 0, nanos: 0 });
+
+/** The `_extra` words of an inode's times (its on-disk bytes), zero where i_extra_isize does not cover them. */
+export function timeExtras(raw: Uint8Array): TimeExtras {
+  const end = GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize);
+  const at = (offset: number): TimeExtra => {
+    if (offset + 4 > end || offset + 4 > raw.length) return NO_EXTRA;
+    const word = le32(raw, offset);
+    return { epochSeconds: (word & 3) * 2 ** 32, nanos: word >>> 2 };
+  };
+  return { atime: at(TIME_EXTRA_AT.atime), mtime: at(TIME_EXTRA_AT.mtime), ctime: at(TIME_EXTRA_AT.ctime), crtime: at(TIME_EXTRA_AT.crtime) };
+}
+
+/** The checksums of one mounted file system with metadata_csum. */
+export class MetadataChecksums {
+  private constructor(private readonly seed: number) {}
+
+  /** For a superblock with metadata_csum (its 1024 bytes), else undefined. */
+  static of(sb: Superblock, sbBytes: Uint8Array): MetadataChecksums | undefined {
+    if ((sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) === 0) return undefined;
+    return new MetadataChecksums(checksumSeed(sbBytes));
+  }
+
+  /** Does group `g`'s descriptor (its desc_size bytes) pass bg_checksum? */
+  groupDescPasses(g: number, desc: Uint8Array): boolean {
+    return groupDescChecksum(this.seed, g, desc) === le16(desc, CSUM_OFFSETS.groupDesc);
+  }
+
+  /** An inode's checksum failure (its 256 on-disk bytes), or undefined: 32 bits when i_extra_isize holds i_checksum_hi, else the low 16. */
+  inodeFailure(ino: number, raw: Uint8Array): CorruptionError | undefined {
+    const computed = inodeChecksum(this.seed, ino, raw);
+    const hasHigh = raw.length > GOOD_OLD_INODE_BYTES && GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize) >= CSUM_OFFSETS.inodeHi + 2;
+    const stored = le16(raw, CSUM_OFFSETS.inodeLo) + (hasHigh ? le16(raw, CSUM_OFFSETS.inodeHi) * 0x10000 : 0);
+    const expected = hasHigh ? computed >>> 0 : computed & 0xffff;
+    if (stored === expected) return undefined;
+    return badChecksum('inode', `inode ${ino}`, `iget: checksum ${hex(stored)}, computed ${hex(expected)}`);
+  }
+
+  /** An extent tree block's tail failure (after eh_max entries), or undefined. */
+  extentBlockFailure(ino: number, inode: Inode, bytes: Uint8Array): CorruptionError | undefined {
+    const tailAt = 12 + 12 * le16(bytes, 4);
+    if (tailAt + 4 > BLOCK_BYTES) return badChecksum('extent tree', `inode ${ino} extent block`, 'no room for the tail checksum');
+    const stored = le32(bytes, tailAt);
+    const computed = extentBlockChecksum(this.inodeSeedOf(ino, inode), bytes);
+    if (stored === computed) return undefined;
+    return badChecksum('extent tree', `inode ${ino} extent block`, `tail checksum ${hex(stored)}, computed ${hex(computed)}`);
+  }
+
+  /**
+   * A directory block's failure, or undefined: the dx_tail of an htree directory's root
+   * (logical block 0) and interior nodes, the tail entry's checksum of every leaf. `index`
+   * is the logical block, `blocks` the directory's size in blocks.
+   */
+  dirBlockFailure(dirIno: number, inode: Inode, index: number, blocks: number, bytes: Uint8Array): DirBlockFailure | undefined {
+    const where = `directory inode ${dirIno} logical block ${index}`;
+    const seed = this.inodeSeedOf(dirIno, inode);
+    const indexed = (inode.flags & INDEX_FL) !== 0;
+    if (indexed && (index === 0 || isDxInteriorNode(bytes))) {
+      const countAt = index === 0 ? DX_ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : DX_NODE_COUNT_AT;
+      const error = this.dxNodeError(seed, bytes, countAt, where);
+      return error === undefined ? undefined : { error, lookup: 'fail', list: 'fail' };
+    }
+    const error = leafError(seed, bytes, where);
+    if (error === undefined) return undefined;
+    if (indexed) return { error, lookup: 'skip', list: 'fail' };
+    return { error, lookup: 'fail', list: blocks > 1 ? 'skip' : 'fail' };
+  }
+
+  /** An htree index node's dx_tail failure (the root's limit/count pair at `countAt`, an interior node's at 8), or undefined. */
+  dxNodeFailure(dirIno: number, inode: Inode, index: number, bytes: Uint8Array, countAt: number): CorruptionError | undefined {
+    return this.dxNodeError(this.inodeSeedOf(dirIno, inode), bytes, countAt, `directory inode ${dirIno} logical block ${index}`);
+  }
+
+  private dxNodeError(seed: number, bytes: Uint8Array, countAt: number, where: string): CorruptionError | undefined {
+    const limit = le16(bytes, countAt);
+    if (countAt + limit * 8 + 8 > BLOCK_BYTES || le16(bytes, countAt + 2) > limit) {
+      return badChecksum('directory index', where, `limit ${limit} leaves no room for the dx tail`);
+    }
+    const stored = le32(bytes, dxTailChecksumOffset(bytes, countAt));
+    const computed = dxNodeChecksum(seed, bytes, countAt);
+    return stored === computed ? undefined : badChecksum('directory index', where, `dx tail checksum ${hex(stored)}, computed ${hex(computed)}`);
+  }
+
+  private inodeSeedOf(ino: number, inode: Inode): number {
+    return inodeSeed(this.seed, ino, inode.generation);
+  }
+}
+
+/** An htree interior node as a linear reader sees it: one unused entry spanning the block. */
+function isDxInteriorNode(bytes: Uint8Array): boolean {
+  return le32(bytes, 0) === 0 && le16(bytes, 4) === BLOCK_BYTES;
+}
+
+/** A leaf's failure: no tail entry where metadata_csum puts one, or its checksum wrong. */
+function leafError(seed: number, bytes: Uint8Array, where: string): CorruptionError | undefined {
+  const at = BLOCK_BYTES - DIR_TAIL_BYTES;
+  const isTail = le32(bytes, at) === 0 && le16(bytes, at + 4) === DIR_TAIL_BYTES && bytes[at + 6] === 0 && bytes[at + 7] === DIR_TAIL_FILE_TYPE;
+  if (!isTail) return badChecksum('directory', where, 'no checksum tail entry');
+  const stored = le32(bytes, at + 8);
+  const computed = dirBlockChecksum(seed, bytes);
+  return stored === computed ? undefined : badChecksum('directory', where, `tail checksum ${hex(stored)}, computed ${hex(computed)}`);
+}
