@@ -55,7 +55,7 @@ export function imageCommand(io: CommandIo): Command {
     .addOption(new Option('--size <size>', 'device size: bytes, or with K, M, G (binary units), 16M to below 16G').argParser(parseSize).default(parseSize(DEFAULT_SIZE), DEFAULT_SIZE))
     .option('--seed <seed>', 'seeds the UUID and the directory hash seed', '0')
     .addOption(new Option('--features <profile>', "minimal: the spec's subset, which mount reads; default: mkfs.ext4's "
-      + 'default features (64bit, flex_bg, metadata_csum...), which mount refuses for now').choices(['minimal', 'default']).default('minimal'))
+      + 'default features (64bit, flex_bg, metadata_csum...), which image ls/cat read and the crash tools do not write yet').choices(['minimal', 'default']).default('minimal'))
     .option('--force', 'overwrite an existing file')
     .addHelpText('after', '\nExamples:\n  daxcrash image mkfs pmem0.img\n  daxcrash image mkfs small.img --size 16M --seed s1 --force'
       + '\n  daxcrash image mkfs default.img --features default')
