@@ -213,7 +213,16 @@ export class ReadTrace {
       const [lo, hi] = bits.span(c);
       for (let i = lo; i < hi; i++) {
         const word = chunk[i] as number;
-        if (word !== 0) builder.word((c << CHUNK_SHIFT) + i, word);
+        if (word === 0) continue;
+        if (word === 0xffffffff) {
+          // a stretch of whole words (inode tables and bitmaps are read whole) as one run
+          let end = i + 1;
+          while (end < hi && chunk[end] === 0xffffffff) end++;
+          builder.lines(((c << CHUNK_SHIFT) + i) * 32, (end - i) * 32);
+          i = end - 1;
+          continue;
+        }
+        builder.word((c << CHUNK_SHIFT) + i, word);
       }
     }
     return builder.build();
@@ -260,6 +269,11 @@ class RangeBuilder {
       return;
     }
     for (let b = 0; b < 32; b++) if ((word & (1 << b)) !== 0) this.run(w * 32 + b, 1);
+  }
+
+  /** `count` lines from `line` (ascending after every line given before). */
+  lines(line: number, count: number): void {
+    this.run(line, count);
   }
 
   private run(line: number, count: number): void {
