@@ -190,6 +190,7 @@ export function sha256HexOf(data: string | Uint8Array): string {
 
 /** SHA-256 of `bytes`, or of the concatenation of the chunks, in lower-case hex. */
 export function sha256Hex(bytes: Uint8Array | readonly Uint8Array[]): string {
+  if (bytes instanceof Uint8Array) return sha256HexOf(bytes);
   const hash = createHash('sha256');
   const chunks: readonly Uint8Array[] = bytes instanceof Uint8Array ? [bytes] : bytes;
   for (const chunk of chunks) hash.update(chunk);

@@ -333,11 +333,12 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until
         `the log covers more than the journal's ${capacity} blocks: this block was passed already`);
     }
     const block = { index: here, tid, blocktype: header.blocktype, bytes, copies: 0, firstCopyIndex: 0 };
-    const where = `journal block ${here} (tid ${tid})`;
+    // built only for a failure: the walk passes every header of every recovered log
+    const where = (): string => `journal block ${here} (tid ${tid})`;
     switch (header.blocktype) {
       case JBD2_DESCRIPTOR_BLOCK: {
         if (!tailChecksumOk(bytes, layout)) {
-          if (!scanning) throw journalCorruption(where, 'checksum mismatch in the descriptor block\'s tail');
+          if (!scanning) throw journalCorruption(where(), 'checksum mismatch in the descriptor block\'s tail');
           suspect = true;
         }
         const copies = countDescriptorTags(bytes, layout);
@@ -352,7 +353,7 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until
           if (suspect) {
             // the kernel's commit-time test: a newer commit means the bad block is this log's
             if (seconds >= lastCommitSeconds) {
-              throw journalCorruption(where, `checksum mismatch in a descriptor or revoke block of transaction ${tid}`);
+              throw journalCorruption(where(), `checksum mismatch in a descriptor or revoke block of transaction ${tid}`);
             }
             return end(); // an older lap's stale blocks: the log ends here
           }
