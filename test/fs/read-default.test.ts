@@ -23,95 +23,16 @@ import { EXT2_FLAGS_UNSIGNED_HASH, htreeLeaves } from '../../fs/htree';
 import { mount } from '../../fs/mount';
 import type { DaxFileSystem } from '../../fs/filesystem';
 import { e2fsckCheck, e2fsckComplaints, makeTempDir, mkfsExt4, readImageBlocks, removeTempDir, runTool } from '../helpers/e2fsprogs';
+import {
+  IDENTITY, LINEAR, LINEAR_ENTRIES, LONG_NAMES, MANY, MiB, SLOW_TARGET, bytesOf, debugfs, filledImage, linearName, longName, manyEntries, manyName,
+} from '../helpers/default-images';
 import { kernelCall, kernelMount, kernelTree, ourTree } from '../helpers/kernel';
-
-const MiB = 2 ** 20;
-const IDENTITY = {
-  uuid: Uint8Array.from(Buffer.from('0123456789abcdef0123456789abcdef', 'hex')),
-  hashSeed: Uint8Array.from(Buffer.from('11111111222233334444555555555555', 'hex')),
-  timeSeconds: 1_700_000_000,
-};
-const MANY = 'many';
-const LINEAR = 'lin';
-const manyName = (i: number): string => `entry-with-a-longish-name-${i}`;
-const linearName = (i: number): string => `linear-directory-entry-number-${i}`;
-const LINEAR_ENTRIES = 200;
-const LONG_NAMES = 6000;
-const longName = (i: number): string => `${i}-`.padEnd(255, 'n');
-const SLOW_TARGET = `/${'a'.repeat(80)}/${'b'.repeat(20)}`;
 
 let dir = '';
 beforeAll(() => {
   dir = makeTempDir('read-default');
 });
 afterAll(() => removeTempDir(dir));
-
-/** Deterministic bytes: a sha256 counter stream under `label`. */
-function bytesOf(label: string, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  for (let i = 0, at = 0; at < length; i++, at += 32) createHash('sha256').update(`${label}:${i}`).digest().copy(out, at);
-  return out;
-}
-
-function debugfs(image: string, request: string): string {
-  const r = runTool('debugfs', ['-R', request, image]);
-  if (r.status !== 0) throw new Error(`debugfs -R '${request}' exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function debugfsWrite(image: string, commands: readonly string[]): void {
-  const file = path.join(dir, 'commands');
-  fs.writeFileSync(file, `${commands.join('\n')}\n`);
-  const r = runTool('debugfs', ['-w', '-f', file, image]);
-  if (r.status !== 0) throw new Error(`debugfs -w exited ${r.status}: ${r.stderr}`);
-}
-
-/** How many entries the big directory gets: past 6400 the 200 MiB image's inodes reach group 1 (its table where flex_bg packed it, in group 0). */
-function manyEntries(image: string): number {
-  const inodes = Number(/Inode count:\s+(\d+)/.exec(runTool('dumpe2fs', ['-h', image]).stdout)?.[1]);
-  return Math.min(7000, inodes - 300);
-}
-
-/** The default profile's image of `sizeBytes`, filled as the module comment says, e2fsck -fn clean. */
-function filledImage(sizeBytes: number): string {
-  const image = path.join(dir, `default-${sizeBytes / MiB}.img`);
-  mkfsExt4(image, sizeBytes, IDENTITY, 'default');
-  const host = (name: string, length: number): string => {
-    const file = path.join(dir, name);
-    fs.writeFileSync(file, bytesOf(name, length));
-    return file;
-  };
-  const many = manyEntries(image);
-  debugfsWrite(image, [
-    'mkdir d', 'mkdir d/sub', 'mkdir d/sub/deeper',
-    `write ${host('small', 20_000)} d/small`,
-    `write ${host('one', 4096)} d/sub/one`,
-    `write ${host('odd', 12_345)} d/sub/deeper/odd`,
-    `write ${host('big', 300_000)} d/big`,
-    'write /dev/null d/empty',
-    'symlink d/fast /d/small',
-    `symlink d/slow ${SLOW_TARGET}`,
-    'ln d/small d/sub/small-link', 'sif d/small links_count 2',
-    // extended attributes, which a read ignores: one in the inode, one in an xattr block
-    'ea_set d/small user.note short', `ea_set -f ${host('xattr', 3000)} d/big user.large`,
-    // five one-block holes between kept files: the next file takes them, six extents in all
-    ...Array.from({ length: 12 }, (_, i) => `write ${host('block', 4096)} d/h${i}`),
-    ...[1, 3, 5, 7, 9].map((i) => `rm d/h${i}`),
-    `write ${host('frag', 300_000)} d/frag`,
-    `mkdir ${MANY}`,
-    ...Array.from({ length: many }, (_, i) => `write /dev/null ${MANY}/${manyName(i)}`),
-  ]);
-  const indexed = runTool('e2fsck', ['-fyD', image]);
-  if (indexed.status > 1) throw new Error(`e2fsck -fyD exited ${indexed.status}: ${indexed.stdout}`);
-  // debugfs indexes a directory that grows past a block while dir_index is on: made with it off, this one stays linear
-  debugfsWrite(image, [
-    'feature -dir_index', `mkdir ${LINEAR}`, ...Array.from({ length: LINEAR_ENTRIES }, (_, i) => `write /dev/null ${LINEAR}/${linearName(i)}`),
-    'feature dir_index',
-  ]);
-  const check = e2fsckCheck(image);
-  if (check.status !== 0) throw new Error(`e2fsck -fn on the filled image exited ${check.status}: ${check.stdout}`);
-  return image;
-}
 
 function mountOurs(image: string): DaxFileSystem {
   return mount(PmemDevice.fromImageFile(image), { readOnly: true });
@@ -133,7 +54,7 @@ function checkShapes(image: string): void {
 describe.each([16, 64, 200])('a %i MiB default-profile image filled by debugfs', (sizeMiB) => {
   let image = '';
   beforeAll(() => {
-    image = filledImage(sizeMiB * MiB);
+    image = filledImage(dir, sizeMiB * MiB);
   });
 
   test('has the shapes the reading is about', () => {
@@ -289,7 +210,7 @@ describe('damaged copies of a 64 MiB image answer as the kernel\'s read-only mou
   let clean: Answers | string = '';
   let manyCount = 0;
   beforeAll(() => {
-    image = filledImage(64 * MiB);
+    image = filledImage(dir, 64 * MiB);
     manyCount = manyEntries(image);
     clean = ourAnswers(image, manyCount);
   });
@@ -312,7 +233,7 @@ describe('damaged copies of a 64 MiB image answer as the kernel\'s read-only mou
 
 describe('an image whose journal needs recovery', () => {
   test('a read-only mount is refused with EROFS, as the kernel refuses it on a read-only device', () => {
-    const image = filledImage(16 * MiB);
+    const image = filledImage(dir, 16 * MiB);
     const crashed = path.join(dir, 'needs-recovery.img');
     // the image as the device holds it while the kernel has it mounted: committed, not checkpointed, RECOVER set
     const live = kernelMount(image, (at) => {
@@ -342,7 +263,7 @@ describe('an image whose journal needs recovery', () => {
 
 describe('details the kernel reads from an inode', () => {
   test('HUGE_FILE_FL: i_blocks counts file-system blocks, as stat shows it', () => {
-    const image = filledImage(16 * MiB);
+    const image = filledImage(dir, 16 * MiB);
     debugfs(image, 'stat d/small');
     const w = runTool('debugfs', ['-w', '-R', 'sif d/small flags 0xC0000', image]);
     expect(w.status).toBe(0);
