@@ -21,6 +21,8 @@ import {
   PlanParams, Shard, SuiteSpec, parseList, parseShard, parseWorkloadFile, workloadFileLabel,
 } from '../crash/plan';
 import type { SuiteName } from '../workloads/generators';
+import { FEATURE_PROFILES } from '../crash/setup';
+import type { FeatureProfile } from '../fs/mkfs';
 import { sizeText } from './command-io';
 import { DEVICE_SIZE_HINT, parseDeviceSize } from './device-size';
 
@@ -54,6 +56,7 @@ export interface CampaignOptionValues {
   workloads?: string;
   shrinkTries: string;
   deviceSize?: string;
+  features: string;
 }
 
 export interface CampaignDefaults {
@@ -97,6 +100,7 @@ export function addCampaignOptions(cmd: Command, defaults: CampaignDefaults): Co
     .option('--k <k>', 'bound of --states bounded: uncertain words or lines per state (default 2)')
     .option('--budget <seconds>', 'time budget: keep drawing workloads (random: endlessly) until it runs out')
     .option('--device-size <size>', `the pmem device: bytes, or with K, M, G (binary units, iB optional), a multiple of 4096 from 16M to below 16G (default ${sizeText(DEFAULT_DEVICE_BYTES)}, pmem0)`)
+    .option('--features <profile>', `the file system mkfs makes on the device: ${FEATURE_PROFILES.join(' or ')} (mkfs.ext4's default features: metadata_csum, 64bit, flex_bg, htree directories...)`, 'minimal')
     .option('--e2fsck <which>', `the real e2fsck: none; recovered (recovered images with new metadata, at most ${E2FSCK_PER_UNIT} a unit); all (every recovered image, and every raw crash image replayed by debugfs)`, 'recovered')
     .option('--workers <n>', `worker threads (1 to ${MAX_WORKERS}); results do not depend on it`, '1')
     .option('--shard <i/N>', 'run only shard i of N (units whose index is i mod N), numbered from 0')
@@ -146,6 +150,7 @@ export function resolveCampaign(o: CampaignOptionValues, defaults: CampaignDefau
     : hasRandom && budgetSeconds === undefined ? DEFAULT_RANDOM_WORKLOADS : Infinity;
   const seeds = parseSeeds(o.seed, o.seeds);
   const deviceBytes = o.deviceSize === undefined ? DEFAULT_DEVICE_BYTES : parseDeviceBytes(o.deviceSize);
+  const features = oneOf<FeatureProfile>(o.features ?? 'minimal', FEATURE_PROFILES, '--features');
   if (o.out !== undefined && o.resume !== undefined && path.resolve(o.out) !== path.resolve(o.resume)) {
     throw new UsageError('--out and --resume name different directories', '--resume DIR alone continues the run in DIR');
   }
@@ -158,7 +163,7 @@ export function resolveCampaign(o: CampaignOptionValues, defaults: CampaignDefau
     throw new UsageError(`--resume: ${o.resume} holds no daxcrash run (no run.json)`, 'give the --out directory of the run to continue');
   }
   return {
-    params: { seeds, suites, profiles, pmemApis, policies, flushHint: Boolean(o.flushHint), points, states, e2fsck, deviceBytes, workloadsPerSuite, limit },
+    params: { seeds, suites, profiles, pmemApis, policies, flushHint: Boolean(o.flushHint), points, states, e2fsck, deviceBytes, features, workloadsPerSuite, limit },
     suiteLabels: suites.map(suiteLabel),
     shard, workers, budgetSeconds, shrinkTries, outDir, resume: o.resume !== undefined, json: o.json, junit: o.junit, html: o.html,
     argvForResume: stripFlags(argv, ['--out', '--resume', '--seed', '--seeds']),

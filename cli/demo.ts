@@ -15,6 +15,7 @@ import { shrinkReportKind } from '../crash/report';
 import { campaignTable } from '../crash/report-text';
 import { decodeToken, workloadOf } from '../crash/token';
 import type { PmemApiName } from '../device/pmem-api';
+import type { FeatureProfile } from '../fs/mkfs';
 import type { FlushPolicy } from '../fs/mount';
 import { workloadSpace } from '../workloads/generators';
 
@@ -33,9 +34,11 @@ export interface DemoOptions {
    */
   readonly shapesStride: number;
   readonly shrinkBudget: number;
+  /** The file system on the device: the ext4 subset, or mkfs.ext4's default features. */
+  readonly features: FeatureProfile;
 }
 
-export const DEMO_DEFAULTS: DemoOptions = { seed: 'demo', workers: 1, stride: 24, shapesStride: 7, shrinkBudget: 40 };
+export const DEMO_DEFAULTS: DemoOptions = { seed: 'demo', workers: 1, stride: 24, shapesStride: 7, shrinkBudget: 40, features: 'minimal' };
 /** At every crash point: the whole k=1 bound, reduced to classes, at most 256 states judged a point. */
 const DEMO_STATES = { kind: 'bounded', k: 1, limit: 256 } as const;
 const PMEM_APIS: readonly PmemApiName[] = ['linux-arm64', 'rfc-2016'];
@@ -60,7 +63,7 @@ export async function runDemo(options: DemoOptions, progress: (line: string) => 
   let lastSetup = '';
   const report = await runCampaign({
     seeds: [options.seed], suites, profiles: ['armv8.2'], pmemApis: PMEM_APIS, policies: POLICIES, states: DEMO_STATES, deviceBytes: DEFAULT_DEVICE_BYTES,
-    workers: options.workers,
+    features: options.features, workers: options.workers,
   }, {
     onRecord: (record) => {
       done++;

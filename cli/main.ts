@@ -19,6 +19,8 @@ import { reproCommand } from './repro';
 import { testModuleCommand } from './test-module';
 import { compareCommand, runCommand } from './run';
 import { packageVersion } from '../crash/campaign';
+import { FEATURE_PROFILES } from '../crash/setup';
+import type { FeatureProfile } from '../fs/mkfs';
 
 export { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE };
 
@@ -38,11 +40,14 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   program.command('demo')
     .description('a short campaign on armv8.2: ordered vs unordered, linux-arm64 vs rfc-2016, and one shrunk finding (what npm start runs)')
     .option('--seed <seed>', 'the engine seed', DEMO_DEFAULTS.seed)
-    .addHelpText('after', '\nExamples:\n  daxcrash demo\n  daxcrash demo --seed 7\n\nA demonstration: it exits 0 even though it shows findings.')
-    .action(async (opts: { seed: string }) => {
-      const options = { ...DEMO_DEFAULTS, seed: opts.seed, workers: Math.max(1, Math.min(2, availableParallelism())) };
+    .addOption(new Option('--features <profile>', 'the file system mkfs makes: minimal (the ext4 subset) or default (mkfs.ext4\'s default features)')
+      .choices(FEATURE_PROFILES).default(DEMO_DEFAULTS.features))
+    .addHelpText('after', '\nExamples:\n  daxcrash demo\n  daxcrash demo --seed 7\n  daxcrash demo --features default\n\nA demonstration: it exits 0 even though it shows findings.')
+    .action(async (opts: { seed: string; features: FeatureProfile }) => {
+      const options = { ...DEMO_DEFAULTS, seed: opts.seed, features: opts.features, workers: Math.max(1, Math.min(2, availableParallelism())) };
       const started = performance.now();
-      out(`daxcrash demo: bounded-1 workloads (every ${ordinal(options.stride)}) and shapes (every ${ordinal(options.shapesStride)}) on armv8.2 (1 GiB pmem0), policies ordered and unordered,`);
+      const fsText = options.features === 'default' ? 'mkfs.ext4\'s default features' : 'the ext4 subset';
+      out(`daxcrash demo: bounded-1 workloads (every ${ordinal(options.stride)}) and shapes (every ${ordinal(options.shapesStride)}) on armv8.2 (1 GiB pmem0, ${fsText}), policies ordered and unordered,`);
       out(`pmem API flavours linux-arm64 (mainline) and rfc-2016 (the 2016 arm64 pmem RFC); seed ${JSON.stringify(options.seed)}.`);
       out('Each workload runs on our file system and on the reference; the power fails at every clean and barrier,');
       out('before every barrier and at every operation end that leaves data uncertain; the k=1 bound of crash states');

@@ -132,10 +132,10 @@ function shrinkSpec(spec: ReproSpec, first: Reproduction, from: string): ShrinkS
   const promise = first.violations[0]?.promise;
   if (promise === undefined) return undefined;
   const result = shrink(first.workload, promise, {
-    setup: spec.setup, deviceBytes: spec.deviceBytes, seed: spec.seed, e2fsck: 'none', recoveryStates: 0,
+    setup: spec.setup, deviceBytes: spec.deviceBytes, features: spec.features, seed: spec.seed, e2fsck: 'none', recoveryStates: 0,
   });
   return {
-    from, token: findingToken(result.finding, { seed: spec.seed, deviceBytes: spec.deviceBytes }), promise, tries: result.tries,
+    from, token: findingToken(result.finding, { seed: spec.seed, deviceBytes: spec.deviceBytes, features: spec.features }), promise, tries: result.tries,
     operationsBefore: first.workload.ops.length, operationsAfter: result.workload.ops.length, steps: result.steps,
   };
 }
@@ -160,7 +160,7 @@ function formatSetup(r: Reproduction, token: string): string[] {
   return [
     `daxcrash repro ${token}`,
     `setup      profile ${s.profile}, pmem API ${s.pmemApi}, policy ${s.policy}, flush hint ${s.flushHint ? 'on' : 'off'}`,
-    `engine     seed '${spec.seed}', device ${sizeText(spec.deviceBytes)}, power failed before instruction ${spec.crashPoint}`,
+    `engine     seed '${spec.seed}', device ${sizeText(spec.deviceBytes)}${spec.features === 'default' ? ' (mkfs.ext4\'s default features)' : ''}, power failed before instruction ${spec.crashPoint}`,
     `state      ${stateText(r)}`,
     `image      sha256 ${r.digest}`,
   ];

@@ -20,6 +20,7 @@ import { PoolOutcome, UnitPool } from './pool';
 import { Report, ReportRun, buildReport, shardUnits } from './report';
 import type { UnitEngineOptions, UnitRecord } from './results';
 import { setupLabel } from './setup';
+import type { FeatureProfile } from '../fs/mkfs';
 
 /** A campaign: PlanParams with defaults, and how to run it. */
 export interface CampaignSpec extends Partial<PlanParams> {
@@ -37,7 +38,7 @@ export interface CampaignSpec extends Partial<PlanParams> {
 
 export const CAMPAIGN_DEFAULTS = {
   seeds: ['0'], profiles: ['armv8.2'], pmemApis: ['linux-arm64'], policies: ['ordered'], flushHint: false,
-  points: 'flushes', states: { kind: 'bounded', k: 2, limit: 64 }, e2fsck: 'none', deviceBytes: DEFAULT_DEVICE_BYTES,
+  points: 'flushes', states: { kind: 'bounded', k: 2, limit: 64 }, e2fsck: 'none', deviceBytes: DEFAULT_DEVICE_BYTES, features: 'minimal',
 } as const satisfies Partial<PlanParams>;
 
 /** The plan's parameters of a spec, defaults filled in. */
@@ -56,9 +57,15 @@ export function campaignParams(spec: CampaignSpec): PlanParams {
     states: spec.states ?? CAMPAIGN_DEFAULTS.states,
     e2fsck: spec.e2fsck ?? CAMPAIGN_DEFAULTS.e2fsck,
     deviceBytes: spec.deviceBytes ?? CAMPAIGN_DEFAULTS.deviceBytes,
+    features: spec.features ?? CAMPAIGN_DEFAULTS.features,
     workloadsPerSuite: spec.workloadsPerSuite ?? (hasRandom ? DEFAULT_RANDOM_WORKLOADS : Infinity),
     limit: spec.limit ?? Infinity,
   };
+}
+
+/** The `features` field of a report's options and of the units' engine options: present only off the subset, so reports and records of the subset keep their shape. */
+function featuresField(features: FeatureProfile): { features?: 'default' } {
+  return features === 'default' ? { features } : {};
 }
 
 /** A suite's name in a report. */
@@ -77,7 +84,7 @@ export function campaignRun(spec: CampaignSpec): ReportRun {
   return {
     seeds: p.seeds, suites: spec.suiteLabels ?? p.suites.map(suiteLabel), profiles: p.profiles, pmemApis: p.pmemApis, policies: p.policies, flushHint: p.flushHint,
     options: {
-      points: p.points, states: p.states, e2fsck: p.e2fsck, deviceBytes: p.deviceBytes,
+      points: p.points, states: p.states, e2fsck: p.e2fsck, deviceBytes: p.deviceBytes, ...featuresField(p.features),
       workloadsPerSuite: Number.isFinite(p.workloadsPerSuite) ? p.workloadsPerSuite : null,
       limit: Number.isFinite(p.limit) ? p.limit : null,
       shrinkTries: spec.shrinkTries ?? 0,
@@ -151,7 +158,9 @@ export async function runCampaign(spec: CampaignSpec, hooks: CampaignHooks = {})
   const units = (function* () {
     for (const u of plan.units()) if (inShard(u.index, shard) && !done.has(u.index)) yield u;
   })();
-  const engine: UnitEngineOptions = { points: params.points, states: params.states, e2fsck: params.e2fsck, deviceBytes: params.deviceBytes };
+  const engine: UnitEngineOptions = {
+    points: params.points, states: params.states, e2fsck: params.e2fsck, deviceBytes: params.deviceBytes, ...featuresField(params.features),
+  };
   const pool = new UnitPool(engine, spec.workers ?? 1);
   const control = hooks.control ?? new CampaignControl();
   control.attach(pool);

@@ -49,6 +49,7 @@ import { CrashPointChoice, StateChoice, statesAt } from './points';
 import { Recording } from './record';
 import { MountSetup, baseImage, boot, resolveSetup, setupLabel } from './setup';
 import { DEFAULT_DEVICE_BYTES, PAGE_BYTES } from '../core/limits';
+import type { FeatureProfile } from '../fs/mkfs';
 
 /** The file system's sync methods the fs object offers (each recorded), with Node's names and signatures. */
 export type CrashTestSyncName = `${AsyncFormName}Sync` | 'existsSync' | 'syncSync' | 'copyFileSync' | 'mkdtempSync' | 'rmSync' | 'accessSync';
@@ -104,6 +105,8 @@ export interface CrashTestOptions {
   readonly flushHint?: boolean;
   /** Default 1 GiB (DEFAULT_DEVICE_BYTES, pmem0). */
   readonly deviceBytes?: number;
+  /** The file system mkfs makes on the device: 'minimal' (the ext4 subset, the default) or 'default' (mkfs.ext4's default features). */
+  readonly features?: FeatureProfile;
   /** Default '0'. */
   readonly seed?: string;
   /** Default 'flushes'. */
@@ -319,7 +322,7 @@ async function judgeTaken(taken: readonly Taken[], c: TakenContext): Promise<{ f
 
 /** The image the recording starts from: the empty base, or the base after `setup` and a clean unmount. */
 async function startImage(options: CrashTestOptions, setup: MountSetup, streams: StreamTree, deviceBytes: number): Promise<MediaSource> {
-  const base = baseImage(deviceBytes);
+  const base = baseImage(deviceBytes, options.features);
   if (options.setup === undefined) return base;
   const { device, fs } = boot(setup, base, { streams, trace: false });
   await options.setup(fsObject(fs));

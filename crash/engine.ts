@@ -42,6 +42,7 @@ import { OracleRun, runOracle } from './oracle';
 import { CrashPointChoice, StateChoice, crashPointWatcher } from './points';
 import { Recording, recordWorkload } from './record';
 import { MountSetup, baseImage, mountSetup, setupDevice } from './setup';
+import type { FeatureProfile } from '../fs/mkfs';
 
 export type { CrashPointChoice, StateChoice };
 /**
@@ -64,6 +65,8 @@ export const E2FSCK_PER_UNIT = 8;
 export interface EngineOptions {
   readonly setup: MountSetup;
   readonly deviceBytes?: number;
+  /** The base image's feature profile (crash/setup.ts `baseImage`); default `minimal`. */
+  readonly features?: FeatureProfile;
   readonly points?: CrashPointChoice;
   readonly states?: StateChoice;
   readonly seed?: string;
@@ -194,7 +197,7 @@ class UnitRun {
   }
 
   run(): UnitResult {
-    const media = baseImage(this.options.deviceBytes ?? 16 << 20);
+    const media = baseImage(this.options.deviceBytes ?? 16 << 20, this.options.features);
     const recording = new Recording({
       setup: this.setup, media, streams: this.streams, points: this.options.points ?? 'flushes',
       onCrashPoint: (d, at, _event, held) => this.checkHere(d, at, held && this.options.holds !== false),

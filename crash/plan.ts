@@ -35,6 +35,7 @@ export { POLICY_NAMES };
 import type { CrashPointChoice, E2fsckChoice, StateChoice } from './engine';
 import { MMAP_DRAINS, MmapDrain } from './mmap';
 import { TokenError, WorkloadRef, checkOps, workloadOf } from './token';
+import type { FeatureProfile } from '../fs/mkfs';
 
 /** Records each mmap unit writes and persists. */
 export const MMAP_RECORDS = 4;
@@ -64,6 +65,8 @@ export interface PlanParams {
   readonly states: StateChoice;
   readonly e2fsck: E2fsckChoice;
   readonly deviceBytes: number;
+  /** The base image's feature profile (crash/setup.ts `baseImage`): `minimal` (the subset) or mkfs.ext4's `default`. */
+  readonly features: FeatureProfile;
   /** N workloads of each suite, the first N in plan order (spread over a catalogue: `spreadIndex`; random: N drawn); Infinity: all (random: endless). */
   readonly workloadsPerSuite: number;
   /** The plan ends after this many units (before sharding); Infinity: no cut. */

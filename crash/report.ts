@@ -51,6 +51,8 @@ export interface ReportRun {
     readonly states: StateChoice;
     readonly e2fsck: E2fsckChoice;
     readonly deviceBytes: number;
+    /** Present when the base image is mkfs.ext4's default profile; absent: the subset (`minimal`). */
+    readonly features?: 'default';
     /** N workloads of each suite, in plan order (spread over a catalogue; random: N drawn); null: all (random: until the budget ran out). */
     readonly workloadsPerSuite: number | null;
     /** The plan cut after this many units (before sharding); null: no cut. */
@@ -325,13 +327,13 @@ export function shrinkReportKind(report: Report, kind: KindReport, tries: number
 /** The engine options every unit of a run shared. */
 function engineOptionsOf(run: ReportRun): UnitEngineOptions {
   const o = run.options;
-  return { points: o.points, states: o.states, e2fsck: o.e2fsck, deviceBytes: o.deviceBytes };
+  return { points: o.points, states: o.states, e2fsck: o.e2fsck, deviceBytes: o.deviceBytes, ...(o.features === 'default' ? { features: o.features } : {}) };
 }
 
 function shrinkKind(record: FsUnitRecord, promise: PromiseId, engine: UnitEngineOptions, tries: number): ShrunkFinding {
   const workload = unitWorkload(record.workload);
   const r = shrink(workload, promise, { ...engine, setup: record.setup, seed: record.seed }, tries);
-  const token = findingToken(r.finding, { seed: record.seed, deviceBytes: engine.deviceBytes });
+  const token = findingToken(r.finding, { seed: record.seed, deviceBytes: engine.deviceBytes, features: engine.features });
   return {
     token, operations: r.workload.ops.length, originalOperations: workload.ops.length, tries: r.tries, steps: r.steps,
     crashPoint: r.finding.crashPoint, diff: r.finding.diff,

@@ -25,6 +25,7 @@
 import { CorruptionError, UsageError } from '../core/errors';
 import { journalLog } from '../fs/mount';
 import type { LoggedTransaction } from '../fs/recovery';
+import type { FeatureProfile } from '../fs/mkfs';
 import { assert } from '../core/assert';
 import { StreamTree } from '../core/streams';
 import type { CrashImage } from '../device/crash';
@@ -77,6 +78,8 @@ export interface FindingTokenOptions {
   /** The engine seed the finding came from (`EngineOptions.seed`, '0' by default). */
   readonly seed: string;
   readonly deviceBytes: number;
+  /** The base image's feature profile (default `minimal`). */
+  readonly features?: FeatureProfile;
   /** The generator reference of the finding's workload; without it the operations are embedded. */
   readonly workloadRef?: WorkloadRef;
 }
@@ -120,6 +123,7 @@ export function findingSpec(finding: Finding, options: FindingTokenOptions): Rep
   return {
     workload: ref, setup: finding.setup, seed: options.seed, deviceBytes: options.deviceBytes,
     crashPoint: finding.crashPoint, crashState: finding.crashState, position: finding.position,
+    ...(options.features === 'default' ? { features: 'default' as const } : {}),
   };
 }
 
@@ -145,7 +149,7 @@ interface CrashRun {
 /** The engine's recording run (record.ts), stopped before instruction `crashPoint`. */
 function runToCrashPoint(spec: ReproSpec, workload: Workload, eventsBefore: number): CrashRun {
   const { setup, crashPoint } = spec;
-  const recording = new Recording({ setup, media: baseImage(spec.deviceBytes), streams: StreamTree.of(spec.seed), powerFailAt: crashPoint });
+  const recording = new Recording({ setup, media: baseImage(spec.deviceBytes, spec.features), streams: StreamTree.of(spec.seed), powerFailAt: crashPoint });
   const device = recording.device;
   const results: OpResult[] = [];
   const persistencePoints: number[] = [];

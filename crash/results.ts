@@ -29,6 +29,8 @@ export interface UnitEngineOptions {
   readonly states: StateChoice;
   readonly e2fsck: E2fsckChoice;
   readonly deviceBytes: number;
+  /** The base image's feature profile; absent: the subset (`minimal`). */
+  readonly features?: 'default';
 }
 
 export interface RecordedFinding {
@@ -105,7 +107,7 @@ export function runPlannedUnit(unit: UnitSpec, engine: UnitEngineOptions): UnitR
     }
     const f = r.findings.find((x) => x.promise === promise);
     if (f === undefined) continue;
-    const token = findingToken(f, { seed: unit.seed, deviceBytes: engine.deviceBytes, workloadRef: unit.workload });
+    const token = findingToken(f, { seed: unit.seed, deviceBytes: engine.deviceBytes, features: engine.features, workloadRef: unit.workload });
     findings.push({ promise, diff: f.diff, position: f.position, crashPoint: f.crashPoint, crashState: f.crashState, token });
   }
   const cost = { calls: 0, cleans: 0, barriers: 0, flushedBytes: 0, costNanos: 0 };

@@ -28,6 +28,8 @@ export interface ScenarioReproSpec {
   readonly setup: MountSetup;
   readonly seed: string;
   readonly deviceBytes: number;
+  /** Present when the file system was mkfs.ext4's default profile; absent: the subset. */
+  readonly features?: 'default';
   readonly points: CrashPointChoice;
   readonly commitAfter: boolean;
   /** The crash point's ordinal in the run (crashTest's `point`). */
@@ -49,6 +51,7 @@ export function encodeScenarioToken(spec: ScenarioReproSpec): string {
   const json = JSON.stringify({
     r: MODEL_REVISION, f: spec.file, n: spec.scenario, s: setupLabel(spec.setup), seed: spec.seed, d: spec.deviceBytes,
     pts: spec.points, c: spec.commitAfter ? 1 : 0, p: spec.point, st: spec.state,
+    ...(spec.features === 'default' ? { ft: 'default' } : {}),
   });
   const payload = deflateRawSync(Buffer.from(json, 'utf8'));
   return SCENARIO_TOKEN_PREFIX + Buffer.concat([payload, checksum(payload)]).toString('base64url');
@@ -93,7 +96,8 @@ export function decodeScenarioToken(token: string): ScenarioReproSpec {
   const commitAfter = value.c === 1 ? true : value.c === 0 ? false : bad('periodic commit flag');
   const point = Number.isSafeInteger(value.p) && (value.p as number) >= 0 ? (value.p as number) : bad('crash point');
   const state = value.st !== null && typeof value.st === 'object' && typeof (value.st as { kind?: unknown }).kind === 'string' ? (value.st as CrashState) : bad('crash state');
-  return { file, scenario, setup, seed, deviceBytes, points, commitAfter, point, state };
+  if (value.ft !== undefined && value.ft !== 'default') bad('feature profile');
+  return { file, scenario, setup, seed, deviceBytes, ...(value.ft === 'default' ? { features: 'default' as const } : {}), points, commitAfter, point, state };
 }
 
 function checksum(payload: Uint8Array): Buffer {

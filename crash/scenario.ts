@@ -81,7 +81,7 @@ export interface Scenario {
 }
 
 export type ScenarioCrashOptions = Partial<Pick<CrashTestOptions,
-  'profile' | 'pmemApi' | 'policy' | 'flushHint' | 'deviceBytes' | 'seed' | 'points' | 'states' | 'limit' | 'fsck' | 'keepFindings' | 'commitAfter'>>;
+  'profile' | 'pmemApi' | 'policy' | 'flushHint' | 'deviceBytes' | 'features' | 'seed' | 'points' | 'states' | 'limit' | 'fsck' | 'keepFindings' | 'commitAfter'>>;
 
 export interface ScenarioRunOptions extends ScenarioCrashOptions {
   /** The scenario file: `load` resolves from here. */
@@ -169,6 +169,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     file: options.file, scenario: scenario.name, setup: resolveSetup({ profile: result.profile, pmemApi: result.pmemApi, policy: result.policy, flushHint: merged.flushHint }),
     seed: result.seed, deviceBytes: merged.deviceBytes ?? DEFAULT_DEVICE_BYTES, points: merged.points ?? 'flushes',
     commitAfter: merged.commitAfter ?? true, point: smallest.point, state: smallest.state,
+    ...(merged.features === 'default' ? { features: merged.features } : {}),
   });
   return { name: scenario.name, promise: scenario.promise, promised: scenario.promised ?? true, file: options.file, result, smallest, token };
 }
@@ -185,7 +186,7 @@ export async function reproScenario(spec: ScenarioReproSpec): Promise<ScenarioRe
   if (scenario === undefined) throw new UsageError(`${spec.file} has no scenario named ${JSON.stringify(spec.scenario)}`, 'run repro from the directory test-module ran in, with the same scenario file');
   return runScenario(scenario, {
     file: spec.file, profile: spec.setup.profile, pmemApi: spec.setup.pmemApi, policy: spec.setup.policy, flushHint: spec.setup.flushHint,
-    seed: spec.seed, deviceBytes: spec.deviceBytes, points: spec.points, commitAfter: spec.commitAfter, only: { point: spec.point, state: spec.state },
+    seed: spec.seed, deviceBytes: spec.deviceBytes, features: spec.features, points: spec.points, commitAfter: spec.commitAfter, only: { point: spec.point, state: spec.state },
   });
 }
 

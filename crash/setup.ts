@@ -22,7 +22,7 @@ import type { EventKind } from '../device/trace';
 import { PMEM_API_NAMES, PmemApiName, isPmemApiName } from '../device/pmem-api';
 import { PROFILE_NAMES, ProfileName, isProfileName } from '../device/profiles';
 import type { DaxFileSystem } from '../fs/filesystem';
-import { mkfs } from '../fs/mkfs';
+import { FeatureProfile, mkfs } from '../fs/mkfs';
 import { FLUSH_POLICIES, FlushPolicy, MountReport, defaultPmemApi, mount, mountWithReport } from '../fs/mount';
 
 export interface MountSetup {
@@ -148,22 +148,34 @@ const DEFAULT_STREAMS = StreamTree.of('0');
 
 // ------------------------------------------------------------------------ the base image
 
-const baseImages = new Map<number, MediaSource>();
+const baseImages = new Map<string, MediaSource>();
 /** Seed of the base image's mkfs (its UUID and hash seed): fixed, so every unit starts alike. */
 const BASE_MKFS_SEED = 'daxcrash-base';
 
-/** A freshly made, empty file system image, shared by every unit of the same size (read-only). */
-export function baseImage(deviceBytes: number): MediaSource {
-  let image = baseImages.get(deviceBytes);
+/** The feature profiles a base image is made with (fs/mkfs.ts): `minimal` unless a caller names another. */
+export const FEATURE_PROFILES: readonly FeatureProfile[] = ['minimal', 'default'];
+
+export function isFeatureProfile(value: unknown): value is FeatureProfile {
+  return (FEATURE_PROFILES as readonly unknown[]).includes(value);
+}
+
+/**
+ * A freshly made, empty file system image of `features` (mkfs.ext4's subset by default, or its
+ * default profile), shared by every unit of the same size and features (read-only).
+ */
+export function baseImage(deviceBytes: number, features: FeatureProfile = 'minimal'): MediaSource {
+  if (!isFeatureProfile(features)) throw new UsageError(`unknown feature profile '${String(features)}' (expected ${FEATURE_PROFILES.join(' or ')})`);
+  const key = `${deviceBytes}/${features}`;
+  let image = baseImages.get(key);
   if (image === undefined) {
     const device = new PmemDevice({ sizeBytes: deviceBytes, trace: false });
-    mkfs(device, { seed: BASE_MKFS_SEED });
+    mkfs(device, { seed: BASE_MKFS_SEED, features });
     // The reference starts empty: lost+found goes (e2fsck -n accepts an image without it).
     const fs = mount(device);
     fs.rmdirSync('/lost+found');
     fs.unmount();
     image = device.guaranteedMedia().detach();
-    baseImages.set(deviceBytes, image);
+    baseImages.set(key, image);
   }
   return image;
 }

@@ -10,7 +10,8 @@
  * UTF-8):
  *   revision     the model revision that judged it (MODEL_REVISION)
  *   flags        bit 0: the workload is an operation list; bit 1: the generator reference has
- *                a seed; bit 2: a crash position follows the crash point
+ *                a seed; bit 2: a crash position follows the crash point; bit 3: the base
+ *                image is mkfs.ext4's default profile (`features: 'default'`), not the subset
  *   workload     suite code, index [, seed]  |  bytes: deflateRaw(JSON {name?, ops})
  *   setup        profile code, pmem API code, policy code, flush hint (0 or 1)
  *   seed         string (the engine seed: the unordered policy's order, sampled states)
@@ -63,6 +64,12 @@ export interface ReproSpec {
    * the position where the power failed.
    */
   readonly position?: CrashPosition;
+  /**
+   * The feature profile of the base image the workload ran on (crash/setup.ts `baseImage`):
+   * absent for the subset (`minimal`), which is every token written before the default
+   * profile could be written; a spec with `'minimal'` writes the same token as one without.
+   */
+  readonly features?: 'default';
 }
 
 /** A generated workload by its generator and parameters, or the operation list itself. */
@@ -101,7 +108,8 @@ export const TOKEN_TABLES = { ...SETUP_CODE_TABLES, suites: SUITE_CODES, crashKi
 const FLAG_OPS = 1;
 const FLAG_REF_SEED = 2;
 const FLAG_POSITION = 4;
-const FLAGS_KNOWN = FLAG_OPS | FLAG_REF_SEED | FLAG_POSITION;
+const FLAG_DEFAULT_FEATURES = 8;
+const FLAGS_KNOWN = FLAG_OPS | FLAG_REF_SEED | FLAG_POSITION | FLAG_DEFAULT_FEATURES;
 /** position packs as done * 2 + inFlight, which must stay a safe integer. */
 const MAX_POSITION_DONE = Math.floor(Number.MAX_SAFE_INTEGER / 2) - 1;
 
@@ -155,7 +163,10 @@ function encodePayload(spec: ReproSpec): Buffer {
   const ref = spec.workload;
   const isOps = 'ops' in ref;
   const refSeed = isOps ? undefined : ref.seed;
-  w.uint((isOps ? FLAG_OPS : 0) | (refSeed !== undefined ? FLAG_REF_SEED : 0) | (spec.position !== undefined ? FLAG_POSITION : 0));
+  const features: unknown = spec.features;
+  if (features !== undefined && features !== 'default' && features !== 'minimal') throw encodeError(`unknown feature profile ${JSON.stringify(features)}`);
+  w.uint((isOps ? FLAG_OPS : 0) | (refSeed !== undefined ? FLAG_REF_SEED : 0) | (spec.position !== undefined ? FLAG_POSITION : 0)
+    | (features === 'default' ? FLAG_DEFAULT_FEATURES : 0));
   if (isOps) {
     checkOps(ref.ops, encodeError);
     if (ref.name !== undefined && typeof ref.name !== 'string') throw encodeError('the workload name is a string');
@@ -264,6 +275,7 @@ function decodePayload(payload: Buffer): ReproSpec {
   const position = packed === undefined ? undefined : { done: Math.floor(packed / 2), inFlight: packed % 2 === 1 };
   const base = {
     workload, setup, seed, deviceBytes: pages * PAGE_BYTES, crashPoint,
+    ...(flags & FLAG_DEFAULT_FEATURES ? { features: 'default' as const } : {}),
   };
   const crashState = decodeState(r, seed, crashPoint);
   r.end();

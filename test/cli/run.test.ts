@@ -187,6 +187,7 @@ describe('bad input: one line and a hint, exit 2, nothing written', () => {
     ['shard spec', ['--shard', '1of2'], /not of the form i\/N/],
     ['workers', ['--workers', '0'], /--workers: '0' is not an integer/],
     ['profile', ['--profile', 'armv9'], /--profile: unknown value 'armv9'/],
+    ['features', ['--features', 'all'], /--features: unknown value 'all'/],
     ['states', ['--states', 'lots'], /--states: 'lots'/],
     ['seed range', ['--seeds', '5..2'], /--seeds: range 5\.\.2 is empty/],
     ['unknown flag', ['--frobnicate'], /unknown option '--frobnicate'/],

@@ -10,7 +10,7 @@ import { shardUnits } from '../../crash/report';
 const params: PlanParams = {
   seeds: ['1', '2'], suites: [{ kind: 'generated', suite: 'bounded-1' }, { kind: 'generated', suite: 'random' }],
   profiles: ['armv8.2', 'x86-adr'], pmemApis: ['linux-arm64', 'linux-x86'], policies: ['ordered', 'unordered'], flushHint: false,
-  points: 'flushes', states: { kind: 'sampled', count: 1 }, e2fsck: 'none', deviceBytes: 16 << 20, workloadsPerSuite: 3, limit: Infinity,
+  points: 'flushes', states: { kind: 'sampled', count: 1 }, e2fsck: 'none', deviceBytes: 16 << 20, features: 'minimal', workloadsPerSuite: 3, limit: Infinity,
 };
 
 test('units in order: seed, then suites in turn a workload each, setups innermost; catalogue workloads spread; ids stable; flavours of the other ISA skipped', () => {

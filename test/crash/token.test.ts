@@ -84,11 +84,13 @@ const specArb: fc.Arbitrary<ReproSpec> = fc.record({
   crashPoint: uint,
   crashState: stateArb,
   position: fc.option(fc.record({ done: fc.nat(1 << 30), inFlight: fc.boolean() }), { nil: undefined }),
-}).map(({ position, crashState, ...rest }) => {
+  defaultFeatures: fc.boolean(),
+}).map(({ position, crashState, defaultFeatures, ...rest }) => {
   // the engine's own names for sampled draws take the short form
   const state: CrashState = 'engineDraw' in crashState
     ? { kind: 'sampled', seed: `${rest.seed}/${rest.crashPoint}/${crashState.engineDraw}` } : crashState;
-  return position === undefined ? { ...rest, crashState: state } : { ...rest, crashState: state, position };
+  const spec: ReproSpec = position === undefined ? { ...rest, crashState: state } : { ...rest, crashState: state, position };
+  return defaultFeatures ? { ...spec, features: 'default' } : spec;
 });
 
 // ------------------------------------------------------------------------ the encoding
@@ -121,6 +123,16 @@ describe('reproduction tokens: encoding', () => {
 
   test('pinned: a token of format dx2 keeps its spelling (changing the layout breaks issued tokens)', () => {
     expect(encodeToken(SAMPLE)).toBe('dx2-AwQBKAACAAABdIAgHgcDAAACpgECNIo1kA'); // revision 3 (revision 2 spelt it dx2-AgQBKAACAAABdIAgHgcDAAACpgECamd3ig)
+  });
+
+  test('the base image\'s feature profile: mkfs.ext4\'s default is flag bit 3, the subset writes no flag (its tokens keep their spelling)', () => {
+    const withDefault = encodeToken({ ...SAMPLE, features: 'default' });
+    expect(withDefault).not.toBe(encodeToken(SAMPLE));
+    expect(decodeToken(withDefault).features).toBe('default');
+    expect(decodeToken(encodeToken(SAMPLE))).not.toHaveProperty('features');
+    // naming the subset is the same spec as naming nothing
+    expect(encodeToken({ ...SAMPLE, features: 'minimal' } as unknown as ReproSpec)).toBe(encodeToken(SAMPLE));
+    expect(() => encodeToken({ ...SAMPLE, features: 'huge' } as unknown as ReproSpec)).toThrow(/unknown feature profile "huge"/);
   });
 
   test('a token of another model revision is refused, saying which, never rebuilt', () => {
