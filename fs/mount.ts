@@ -187,7 +187,7 @@ function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): 
   const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
   const jsb = decodeJournalSuperblock(block, 0);
   validateJournalSuperblock(jsb, jblocks.length, RECOVERY_INCOMPAT);
-  checkJournalSuperblockChecksum(jsb, block);
+  checkJournalSuperblockChecksum(jsb, () => block);
   return jsb;
 }
 

@@ -382,22 +382,23 @@ function checkSuperblock(jsb: JournalSuperblock, io: JournalIo): LogLayout {
   if ((jsb.featureCompat & JBD2_FEATURE_COMPAT_CHECKSUM) !== 0) {
     fail(0x24, 's_feature_compat: v1 transaction checksums (0x1) are outside the subset and cannot be verified');
   }
-  return checkJournalSuperblockChecksum(jsb, readJournal(io, 0));
+  return checkJournalSuperblockChecksum(jsb, () => readJournal(io, 0));
 }
 
 /**
  * The checksum checks of journal_load_superblock (which every mount makes, a log to replay or
- * not): with CSUM_V3 a crc32c s_checksum_type and an s_checksum that holds over `block0`, the
- * bytes of journal block 0 that `jsb` was decoded from. Returns the log's layout.
+ * not): with CSUM_V3 a crc32c s_checksum_type and an s_checksum that holds over `block0()`,
+ * the bytes of journal block 0 that `jsb` was decoded from (read only then). Returns the
+ * log's layout.
  */
-export function checkJournalSuperblockChecksum(jsb: JournalSuperblock, block0: Uint8Array): LogLayout {
+export function checkJournalSuperblockChecksum(jsb: JournalSuperblock, block0: () => Uint8Array): LogLayout {
   const fail = (at: number, what: string): never => {
     throw new CorruptionError({ structure: 'journal superblock', where: `journal block 0 + 0x${at.toString(16)}`, what });
   };
   const layout = logLayout(jsb.featureIncompat, jsb.uuid);
   if (layout.csumV3) {
     if (jsb.checksumType !== JBD2_CRC32C_CHKSUM) fail(0x50, `s_checksum_type: ${jsb.checksumType}, expected ${JBD2_CRC32C_CHKSUM} (crc32c)`);
-    const computed = journalSuperblockChecksum(block0);
+    const computed = journalSuperblockChecksum(block0());
     if (computed !== jsb.checksum) {
       fail(0xfc, `checksum mismatch: s_checksum 0x${jsb.checksum.toString(16)}, the block's 0x${computed.toString(16)}`);
     }
