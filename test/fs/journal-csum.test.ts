@@ -33,7 +33,7 @@ import { Journal, journalFeaturesAtMount } from '../../fs/journal';
 import { mkfs } from '../../fs/mkfs';
 import { journalBlocks, journalLog, mount, readSuperblock, recoverDevice } from '../../fs/mount';
 import { writePolicy } from '../../fs/policy';
-import { journalHeavyWorkload, journalSuperblock, setJournalFeatures } from '../helpers/journal-log';
+import { WRITTEN_LAYOUTS, journalHeavyWorkload, journalSuperblock, setJournalFeatures } from '../helpers/journal-log';
 
 const MiB = 1 << 20;
 const REVOKE = JBD2_FEATURE_INCOMPAT_REVOKE;
@@ -119,11 +119,7 @@ function checkLog(device: PmemDevice, layout: LogLayout): Checked {
 }
 
 describe('the journal writes jbd2 checksum v3 and 64-bit tags when its superblock declares them', () => {
-  test.each([
-    ['checksum v3 and 64BIT', REVOKE | V3 | BIT64],
-    ['checksum v3', REVOKE | V3],
-    ['64BIT alone', REVOKE | BIT64],
-  ])('%s: every tag, tail and commit checks, and our recovery replays every commit', (_name, incompat) => {
+  test.each(WRITTEN_LAYOUTS)('%s: every tag, tail and commit checks, and our recovery replays every commit', (_name, incompat) => {
     const device = writtenLog(incompat);
     const jsb = jsbOf(device);
     expect(jsb.featureIncompat).toBe(incompat);

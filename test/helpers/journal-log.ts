@@ -132,6 +132,13 @@ export function pattern(seed: number, head?: number): Uint8Array {
   return block;
 }
 
+/** The journal features our journal writes besides the plain log: a name and s_feature_incompat. */
+export const WRITTEN_LAYOUTS: ReadonlyArray<readonly [string, number]> = [
+  ['checksum v3 and 64BIT', JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_CSUM_V3 | JBD2_FEATURE_INCOMPAT_64BIT],
+  ['checksum v3', JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_CSUM_V3],
+  ['64BIT alone', JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_64BIT],
+];
+
 /**
  * The journal superblock of the file system on `device` with these incompat features (with
  * CSUM_V3, s_checksum_type crc32c and its s_checksum), written durably in place as a tool would: how a

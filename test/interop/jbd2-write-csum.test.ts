@@ -21,19 +21,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PmemDevice, PowerFailure } from '../../device/device';
-import { BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, decodeJournalSuperblock } from '../../fs/format';
-import { JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3 } from '../../fs/jbd2';
+import { BLOCK_BYTES, decodeJournalSuperblock } from '../../fs/format';
+import { JBD2_FEATURE_INCOMPAT_CSUM_V3 } from '../../fs/jbd2';
 import { mkfs } from '../../fs/mkfs';
 import { journalBlocks, mount, readSuperblock, recoverDevice } from '../../fs/mount';
 import { e2fsckClean, run, tmpDir } from '../helpers/e2fs';
 import { diffImages } from '../helpers/e2fsprogs';
-import { journalHeavyWorkload, setJournalFeatures } from '../helpers/journal-log';
+import { WRITTEN_LAYOUTS, journalHeavyWorkload, setJournalFeatures } from '../helpers/journal-log';
 import { kernelTree, ourTree } from '../helpers/kernel';
 
 const MiB = 1 << 20;
-const REVOKE = JBD2_FEATURE_INCOMPAT_REVOKE;
 const V3 = JBD2_FEATURE_INCOMPAT_CSUM_V3;
-const BIT64 = JBD2_FEATURE_INCOMPAT_64BIT;
 /** Where the power is cut, as fractions of the workload's instructions. */
 const CUTS = [0.3, 0.55, 0.8] as const;
 const ROUNDS = 4;
@@ -72,11 +70,7 @@ function copyOf(device: PmemDevice): PmemDevice {
 }
 
 describe('our journal\'s checksum v3 and 64-bit logs, replayed by e2fsck -E journal_only and the kernel', () => {
-  test.each([
-    ['checksum v3 and 64BIT', REVOKE | V3 | BIT64],
-    ['checksum v3', REVOKE | V3],
-    ['64BIT alone', REVOKE | BIT64],
-  ])('%s', (label, incompat) => {
+  test.each(WRITTEN_LAYOUTS)('%s', (label, incompat) => {
     const tag = label.replace(/\W+/g, '-');
     let replayed = 0;
     for (const { name, device } of crashImages(incompat)) {
