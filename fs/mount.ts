@@ -238,9 +238,9 @@ function writeJournalSuperblockAt(device: PmemDevice, api: PmemApi, jblocks: rea
 /**
  * Replay the journal home, then write its superblock empty; a barrier after each step. With
  * `kernelRule`, a logged copy that failed its tag checksum (checksum v3) fails the mount
- * after the replay (EIO), the log left as it was, as jbd2_journal_load does ("recovery
- * failed"); without, the log is emptied all the same, as e2fsck does after "journal checksum
- * error".
+ * after the replay (EBADMSG, the kernel's EFSBADCRC), the log left as it was, as
+ * jbd2_journal_load does ("journal recovery failed"); without, the log is emptied all the
+ * same, as e2fsck does after "journal checksum error".
  */
 function replayJournal(
   device: PmemDevice, api: PmemApi, barrier: () => void, sb: Superblock, jblocks: readonly number[], jsb: JournalSuperblock,
@@ -250,7 +250,12 @@ function replayJournal(
   if (canaryActive('recovery-empties-log-first')) { writeJournalSuperblockAt(device, api, jblocks, { ...jsb, start: 0 }); barrier(); }
   const recovery = recoverJournal(jsb, journalIo(device, sb, jblocks, api));
   barrier();
-  if (kernelRule && recovery.tagChecksumFailures.length > 0) throw fsError('EIO', 'mount');
+  if (kernelRule && recovery.tagChecksumFailures.length > 0) {
+    throw new CorruptionError({
+      structure: 'journal', where: `home block ${recovery.tagChecksumFailures[0]}`, badChecksum: true,
+      what: `checksum mismatch in the logged copies of ${recovery.tagChecksumFailures.length} block(s): recovery failed, the log is left for e2fsck`,
+    });
+  }
   const emptied = recoveredSuperblock(jsb, recovery);
   writeJournalSuperblockAt(device, api, jblocks, emptied);
   barrier();

@@ -36,7 +36,7 @@
  *   fails the mount with the log left as it was, e2fsck reports "journal checksum error" and
  *   checks the whole file system. That decision is the caller's.
  * Checksum failures that fail recovery are CorruptionErrors whose `what` starts with
- * "checksum".
+ * "checksum" and whose code is EBADMSG (the kernel's EFSBADCRC, with which its mount fails).
  *
  * Not checked (as in recovery.c): the tags' UUIDs; revoked block numbers (a revoke of a block
  * outside the file system is harmless); whether a home block lies inside the journal itself
@@ -334,7 +334,7 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until
     switch (header.blocktype) {
       case JBD2_DESCRIPTOR_BLOCK: {
         if (!tailChecksumOk(bytes, layout)) {
-          if (!scanning) throw journalCorruption(where(), 'checksum mismatch in the descriptor block\'s tail');
+          if (!scanning) throw journalCorruption(where(), 'checksum mismatch in the descriptor block\'s tail', true);
           suspect = true;
         }
         const copies = countDescriptorTags(bytes, layout);
@@ -349,7 +349,7 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until
           if (suspect) {
             // the kernel's commit-time test: a newer commit means the bad block is this log's
             if (seconds >= lastCommitSeconds) {
-              throw journalCorruption(where(), `checksum mismatch in a descriptor or revoke block of transaction ${tid}`);
+              throw journalCorruption(where(), `checksum mismatch in a descriptor or revoke block of transaction ${tid}`, true);
             }
             return end(); // an older lap's stale blocks: the log ends here
           }
@@ -392,15 +392,15 @@ function checkSuperblock(jsb: JournalSuperblock, io: JournalIo): LogLayout {
  * log's layout.
  */
 export function checkJournalSuperblockChecksum(jsb: JournalSuperblock, block0: () => Uint8Array): LogLayout {
-  const fail = (at: number, what: string): never => {
-    throw new CorruptionError({ structure: 'journal superblock', where: `journal block 0 + 0x${at.toString(16)}`, what });
+  const fail = (at: number, what: string, badChecksum = false): never => {
+    throw new CorruptionError({ structure: 'journal superblock', where: `journal block 0 + 0x${at.toString(16)}`, what, badChecksum });
   };
   const layout = logLayout(jsb.featureIncompat, jsb.uuid);
   if (layout.csumV3) {
     if (jsb.checksumType !== JBD2_CRC32C_CHKSUM) fail(0x50, `s_checksum_type: ${jsb.checksumType}, expected ${JBD2_CRC32C_CHKSUM} (crc32c)`);
     const computed = journalSuperblockChecksum(block0());
     if (computed !== jsb.checksum) {
-      fail(0xfc, `checksum mismatch: s_checksum 0x${jsb.checksum.toString(16)}, the block's 0x${computed.toString(16)}`);
+      fail(0xfc, `checksum mismatch: s_checksum 0x${jsb.checksum.toString(16)}, the block's 0x${computed.toString(16)}`, true);
     }
   }
   return layout;
@@ -413,6 +413,6 @@ function readJournal(io: JournalIo, index: number, view = false): Uint8Array {
   return bytes;
 }
 
-function journalCorruption(where: string, what: string): CorruptionError {
-  return new CorruptionError({ structure: 'journal', where, what });
+function journalCorruption(where: string, what: string, badChecksum = false): CorruptionError {
+  return new CorruptionError({ structure: 'journal', where, what, badChecksum });
 }
