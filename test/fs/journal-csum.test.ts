@@ -31,7 +31,7 @@ import {
 } from '../../fs/jbd2';
 import { Journal, journalFeaturesAtMount } from '../../fs/journal';
 import { mkfs } from '../../fs/mkfs';
-import { journalBlocks, journalLog, mount, readSuperblock, recoverDevice } from '../../fs/mount';
+import { journalBlocks, journalLog, mount, mountReplay, mountWithReport, readSuperblock, recoverDevice } from '../../fs/mount';
 import { writePolicy } from '../../fs/policy';
 import { WRITTEN_LAYOUTS, journalHeavyWorkload, journalSuperblock, setJournalFeatures } from '../helpers/journal-log';
 
@@ -137,6 +137,20 @@ describe('the journal writes jbd2 checksum v3 and 64-bit tags when its superbloc
     expect(result?.tagChecksumFailures).toEqual([]);
     expect(result?.transactionsReplayed).toBe(checked.commits);
     expect(result?.blocksReplayed).toBeGreaterThan(0);
+    // the emptied journal superblock recovery wrote carries its checksum (journalLog checks it)
+    expect(journalLog(device).transactions).toEqual([]);
+  });
+
+  test('the wipe of a v3 log left without RECOVER writes a journal superblock whose checksum holds', () => {
+    const device = writtenLog(REVOKE | V3 | BIT64);
+    const sb = device.load(0, BLOCK_BYTES);
+    sb[1024 + 0x60] &= ~INCOMPAT_RECOVER;
+    device.store(0, sb);
+    mountReplay(device); // the mount's writes before it can refuse: here the wipe alone
+    const jsb = jsbOf(device);
+    expect(jsb.start).toBe(0);
+    expect(journalLog(device).transactions).toEqual([]);
+    expect(mountWithReport(device, { journalChecksum: true }).report.journalWiped).toBe(false);
   });
 
   test('the writable mount sets the features as the kernel does; the minimal profile keeps its plain journal', () => {
