@@ -33,7 +33,9 @@ import { Journal, journalFeaturesAtMount } from '../../fs/journal';
 import { mkfs } from '../../fs/mkfs';
 import { journalBlocks, journalLog, mount, mountReplay, mountWithReport, readSuperblock, recoverDevice } from '../../fs/mount';
 import { writePolicy } from '../../fs/policy';
-import { WRITTEN_LAYOUTS, journalHeavyWorkload, journalSuperblock, setJournalFeatures } from '../helpers/journal-log';
+import {
+  BIG_TRANSACTION_BLOCKS, BIG_TRANSACTION_FIRST, WRITTEN_LAYOUTS, journalHeavyWorkload, journalSuperblock, oneBigTransaction, setJournalFeatures,
+} from '../helpers/journal-log';
 
 const MiB = 1 << 20;
 const REVOKE = JBD2_FEATURE_INCOMPAT_REVOKE;
@@ -200,6 +202,20 @@ describe('the journal writes jbd2 checksum v3 and 64-bit tags when its superbloc
     const v3wide = journal(REVOKE | V3 | BIT64);
     expect([v3wide.logBlocks(254, 509), v3wide.logBlocks(255, 510)]).toEqual([1 + 254 + 1 + 1, 2 + 255 + 2 + 1]);
     expect(v3wide.maxTransactionBlocks).toBe(plain.maxTransactionBlocks); // a quarter of the journal either way
+  });
+
+  test.each([
+    ['the plain log', 1, REVOKE],
+    ['checksum v3 and 64BIT', 2, REVOKE | V3 | BIT64],
+  ])('a transaction of 300 blocks in %s takes %i descriptor block(s), each checked, and replays whole', (_name, descriptors, incompat) => {
+    const image = oneBigTransaction(incompat, BIG_TRANSACTION_BLOCKS);
+    const [t] = journalLog(image).transactions;
+    const homes = Array.from({ length: BIG_TRANSACTION_BLOCKS }, (_, i) => BIG_TRANSACTION_FIRST + i);
+    expect({ committed: t.committed, homes: t.homeBlocks, logBlocks: t.logBlocks.length }).toEqual({ committed: true, homes, logBlocks: descriptors + homes.length + 1 });
+    expect(checkLog(image, logLayout(incompat, jsbOf(image).uuid)).tags).toBe(homes.length);
+    const result = recoverDevice(image);
+    expect({ replayed: result?.blocksReplayed, failures: result?.tagChecksumFailures }).toEqual({ replayed: homes.length, failures: [] });
+    expect(image.load((homes.length - 1 + BIG_TRANSACTION_FIRST) * BLOCK_BYTES, 1)[0]).toBe((homes.length - 1 + BIG_TRANSACTION_FIRST) & 0xff);
   });
 
   test('a journal superblock whose checksum fails is refused by every mount, as jbd2 refuses to load it', () => {

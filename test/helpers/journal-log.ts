@@ -4,12 +4,14 @@
  * copies, revoke and commit blocks in log order (wrapping), and a journal superblock. A
  * `LogLayout` other than PLAIN_LOG builds the log jbd2 writes with 64BIT and CSUM_V3: tags,
  * tails and commit checksums as the kernel sets them, the superblock's checksum included.
- * `setJournalFeatures` gives a file system's journal those features in place, and
- * `journalHeavyWorkload` makes our journal write many transactions with revoke records.
+ * `setJournalFeatures` gives a file system's journal those features in place,
+ * `journalHeavyWorkload` makes our journal write many transactions with revoke records, and
+ * `oneBigTransaction` one transaction of more blocks than a descriptor holds.
  */
 import { writeU32BE } from '../../core/bytes';
 import { journalSuperblockChecksum } from '../../fs/csum';
-import type { PmemDevice } from '../../device/device';
+import { StreamTree } from '../../core/streams';
+import { PmemDevice } from '../../device/device';
 import type { DaxFileSystem } from '../../fs/filesystem';
 import {
   BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JBD2_USERS_BYTES, JournalSuperblock, decodeJournalSuperblock,
@@ -19,7 +21,11 @@ import {
   JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, PLAIN_LOG, descriptorTagsMax, encodeCommit, encodeDescriptor,
   encodeJournalSuperblockStamped, encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tagChecksum,
 } from '../../fs/jbd2';
+import { Journal } from '../../fs/journal';
+import { MetaStore } from '../../fs/meta';
+import { mkfs } from '../../fs/mkfs';
 import { defaultPmemApi, journalBlocks, readSuperblock } from '../../fs/mount';
+import { writePolicy } from '../../fs/policy';
 import { pmemApi } from '../../device/pmem-api';
 import type { JournalIo } from '../../fs/recovery';
 
@@ -182,4 +188,33 @@ export function journalHeavyWorkload(f: DaxFileSystem, rounds: number): void {
       fsyncPath('/');
     }
   }
+}
+
+/** The big transaction's size (more than a v3 descriptor's 254 tags) and its first home block. */
+export const BIG_TRANSACTION_BLOCKS = 300;
+export const BIG_TRANSACTION_FIRST = 2000;
+
+/**
+ * A crash image of a fresh 16 MiB file system (minimal profile, these journal features) whose
+ * log holds one committed transaction of `blocks` blocks from BIG_TRANSACTION_FIRST, each
+ * filled with its number's low byte: written by our journal alone (lazy, so it stays in the
+ * log), as no call of the file system's small images dirties that many blocks at once.
+ */
+export function oneBigTransaction(incompat: number, blocks: number): PmemDevice {
+  const device = new PmemDevice({ sizeBytes: 16 << 20, trace: false });
+  mkfs(device, { seed: 'big-transaction', timeSeconds: 1_700_000_000 });
+  setJournalFeatures(device, incompat);
+  const sb = readSuperblock(device);
+  const jblocks = journalBlocks(device, sb);
+  const api = pmemApi(defaultPmemApi(device), device);
+  const journal = new Journal({
+    device, api, policy: writePolicy('ordered', { device, api, flushHint: false, rng: StreamTree.of(0).policy() }),
+    jsb: decodeJournalSuperblock(device.load(jblocks[0]! * BLOCK_BYTES, BLOCK_BYTES), 0), journalBlocks: jblocks,
+    now: () => 1_700_000_000, checkpoint: 'lazy',
+  });
+  journal.open();
+  const meta = new MetaStore(device, journal, sb.blocksCount);
+  for (let i = 0; i < blocks; i++) meta.write(BIG_TRANSACTION_FIRST + i).fill((BIG_TRANSACTION_FIRST + i) & 0xff);
+  meta.commit();
+  return new PmemDevice({ media: device.guaranteedMedia().detach(), trace: false });
 }
