@@ -74,6 +74,28 @@ function copyOf(device: PmemDevice): PmemDevice {
   return new PmemDevice({ media: device.guaranteedMedia().detach(), trace: false });
 }
 
+/** Blocks two image files differ in, the ext4 superblock's block and the journal's left out. */
+function blocksDiffering(a: string, b: string, journal: readonly number[]): number[] {
+  const skip = new Set([0, ...journal]);
+  return [...new Set(diffImages(a, b, 1 << 20).map((d) => d.block))].filter((block) => !skip.has(block));
+}
+
+/**
+ * `e2fsck -E journal_only -y` on a copy of `before`, which must complain of nothing, and
+ * `ours` (our recovery of the same image) written out: every block equal.
+ */
+function e2fsckReplaysAlike(name: string, before: string, ours: PmemDevice): { oursFile: string; theirs: string } {
+  const oursFile = path.join(dir, 'ours.img');
+  ours.writeImage(oursFile);
+  const theirs = path.join(dir, 'theirs.img');
+  fs.copyFileSync(before, theirs);
+  const replay = run('e2fsck', ['-E', 'journal_only', '-y', theirs]);
+  const said = (replay.stdout + replay.stderr).split(theirs).join('IMAGE');
+  expect({ name, ok: replay.status <= 1, complaint: /checksum|corrupt|invalid/i.test(said) ? said : '' }).toEqual({ name, ok: true, complaint: '' });
+  expect({ name, differing: blocksDiffering(oursFile, theirs, journalBlocks(ours, readSuperblock(ours))) }).toEqual({ name, differing: [] });
+  return { oursFile, theirs };
+}
+
 describe('our journal\'s checksum v3 and 64-bit logs, replayed by e2fsck -E journal_only and the kernel', () => {
   test.each(WRITTEN_LAYOUTS)('%s', (label, incompat) => {
     const tag = label.replace(/\W+/g, '-');
@@ -89,17 +111,7 @@ describe('our journal\'s checksum v3 and 64-bit logs, replayed by e2fsck -E jour
       }
       replayed++;
       expect({ name, failures: result.tagChecksumFailures }).toEqual({ name, failures: [] });
-      const oursFile = path.join(dir, `${tag}-ours.img`);
-      ours.writeImage(oursFile);
-
-      const theirs = path.join(dir, `${tag}-theirs.img`);
-      fs.copyFileSync(before, theirs);
-      const replay = run('e2fsck', ['-E', 'journal_only', '-y', theirs]);
-      const said = (replay.stdout + replay.stderr).split(theirs).join('IMAGE');
-      expect({ name, ok: replay.status <= 1, complaint: /checksum|corrupt|invalid/i.test(said) ? said : '' }).toEqual({ name, ok: true, complaint: '' });
-      const skip = new Set([0, ...journalBlocks(ours, readSuperblock(ours))]);
-      const differing = [...new Set(diffImages(oursFile, theirs, 1 << 20).map((d) => d.block))].filter((b) => !skip.has(b));
-      expect({ name, differing }).toEqual({ name, differing: [] });
+      const { oursFile } = e2fsckReplaysAlike(`${label}, ${name}`, before, ours);
       const check = e2fsckClean(oursFile);
       expect({ name, status: check.status, out: check.status === 0 ? '' : check.stdout }).toEqual({ name, status: 0, out: '' });
       console.log(`${label}, ${name}: ${result.transactionsReplayed} transactions, ${result.blocksReplayed} blocks replayed, ${result.blocksRevoked} revoked; e2fsck's replay equal`);
@@ -137,16 +149,7 @@ test.each(WRITTEN_LAYOUTS)('a transaction of more blocks than a v3 descriptor ho
   const ours = copyOf(image);
   const result = recoverDevice(ours);
   expect({ replayed: result?.blocksReplayed, failures: result?.tagChecksumFailures }).toEqual({ replayed: BIG_TRANSACTION_BLOCKS, failures: [] });
-  const oursFile = path.join(dir, 'big-ours.img');
-  ours.writeImage(oursFile);
-  const theirs = path.join(dir, 'big-theirs.img');
-  fs.copyFileSync(before, theirs);
-  const replay = run('e2fsck', ['-E', 'journal_only', '-y', theirs]);
-  const said = (replay.stdout + replay.stderr).split(theirs).join('IMAGE');
-  expect({ ok: replay.status <= 1, complaint: /checksum|corrupt|invalid/i.test(said) ? said : '' }).toEqual({ ok: true, complaint: '' });
-  const skip = new Set([0, ...journalBlocks(ours, readSuperblock(ours))]);
-  const differing = [...new Set(diffImages(oursFile, theirs, 1 << 20).map((d) => d.block))].filter((b) => !skip.has(b));
-  expect(differing).toEqual([]);
+  const { theirs } = e2fsckReplaysAlike(label, before, ours);
   // the replay did write the blocks (e2fsck agreeing on an empty replay would prove nothing)
   expect(Buffer.compare(fs.readFileSync(theirs).subarray((BIG_TRANSACTION_FIRST + 1) * BLOCK_BYTES, (BIG_TRANSACTION_FIRST + 2) * BLOCK_BYTES),
     Buffer.alloc(BLOCK_BYTES, (BIG_TRANSACTION_FIRST + 1) & 0xff))).toBe(0);
@@ -183,8 +186,6 @@ function damagedCopyRefusedAlike(label: string, device: PmemDevice): void {
   expect({ ours: code, kernel: 'refused' in kernel ? kernel.refused : 'mounted' }).toEqual({ ours: 'EBADMSG', kernel: 'EBADMSG' });
   const theirsFile = path.join(dir, 'damaged-kernel.img');
   fs.writeFileSync(theirsFile, left as Buffer);
-  const skip = new Set([0, ...log.journalBlocks]);
-  const differing = [...new Set(diffImages(oursFile, theirsFile, 1 << 20).map((d) => d.block))].filter((b) => !skip.has(b));
-  expect(differing).toEqual([]);
+  expect(blocksDiffering(oursFile, theirsFile, log.journalBlocks)).toEqual([]);
   console.log(`${label}: a damaged logged copy: ours and the kernel both refuse the mount with EBADMSG, leaving the same blocks`);
 }
