@@ -5,6 +5,11 @@
  * cleans per operation, and barriers per fsync or fdatasync, for each flavour and policy,
  * with lazy checkpoints (the default) and with `checkpoint: 'eager'` (every commit written
  * home at once, the journal of daxcrash 0.3). Counts, not times: the same on any machine.
+ *
+ * Then the price of jbd2 checksum v3 (`journalChecksum: true`: every tag, descriptor and
+ * revoke tail and commit block checksummed, 16-byte tags): the same workloads with and
+ * without it (linux-arm64-nosync, ordered, lazy), counts and CPU time, the plain journal's
+ * time the reference measured in the same run (alternating, median of the timed runs).
  */
 import { PmemDevice } from '../device/device';
 import type { PmemApiName } from '../device/pmem-api';
@@ -14,11 +19,11 @@ import type { CheckpointMode } from '../fs/journal';
 import type { FlushPolicy } from '../fs/policy';
 import { appsSpace } from '../workloads/apps';
 import { Handles, applyOp } from '../workloads/ops';
-import { formatTable } from './harness';
+import { formatTable, repeat, timeNanos } from './harness';
 
 const WORKLOADS = 13;
 
-function cost(api: PmemApiName, policy: FlushPolicy, checkpoint: CheckpointMode): string[] {
+function cost(api: PmemApiName, policy: FlushPolicy, checkpoint: CheckpointMode, journalChecksum = false): string[] {
   const base = baseImage(1 << 30);
   let ops = 0;
   let cleans = 0;
@@ -27,7 +32,7 @@ function cost(api: PmemApiName, policy: FlushPolicy, checkpoint: CheckpointMode)
   let syncBarriers = 0;
   for (let i = 0; i < WORKLOADS; i++) {
     const device = new PmemDevice({ media: base, profile: api === 'linux-x86' ? 'x86-adr' : 'armv8.2', trace: false });
-    const fs = mount(device, { policy, pmemApi: api, checkpoint, seed: 'cost' });
+    const fs = mount(device, { policy, pmemApi: api, checkpoint, seed: 'cost', journalChecksum });
     const handles: Handles = new Map();
     for (const op of appsSpace().workload(i).ops) {
       applyOp(fs, op, handles);
@@ -53,3 +58,16 @@ for (const api of ['linux-arm64-nosync', 'linux-arm64', 'linux-x86'] as const) {
 }
 console.log(`journal cost on apps#0..${WORKLOADS - 1}, 1 GiB, per operation (fsync: per fsync or fdatasync call)`);
 console.log(formatTable(['pmem API', 'policy', 'checkpoint', 'ops', 'barriers/op', 'cleans/op', 'barriers/fsync'], rows));
+
+// jbd2 checksum v3 against the plain journal
+const csumRows: string[][] = [];
+const variants = [['plain', false], ['checksum v3', true]] as const;
+for (const [name, on] of variants) csumRows.push([name, ...cost('linux-arm64-nosync', 'ordered', 'lazy', on).slice(3)]);
+const timing = repeat({ warmups: 1, reps: 5 }, () => ({
+  plain: timeNanos(() => cost('linux-arm64-nosync', 'ordered', 'lazy', false)),
+  v3: timeNanos(() => cost('linux-arm64-nosync', 'ordered', 'lazy', true)),
+}));
+csumRows[0].push((timing.plain.medianNanos / 1e6).toFixed(0), '1.00');
+csumRows[1].push((timing.v3.medianNanos / 1e6).toFixed(0), (timing.v3.medianNanos / timing.plain.medianNanos).toFixed(2));
+console.log('\njbd2 checksum v3 on the same workloads (linux-arm64-nosync, ordered, lazy); CPU: median of 5 runs of all 13, alternating');
+console.log(formatTable(['journal', 'ops', 'barriers/op', 'cleans/op', 'barriers/fsync', 'CPU ms', 'ratio'], csumRows));

@@ -3,7 +3,8 @@ export { DaxFileSystem, FS_CONSTANTS, NAME_MAX_BYTES, MAX_FILE_BYTES, components
 export type { CommitHooks, FileSystemParts } from './filesystem';
 export { mount, mountWithReport, recoverDevice, readSuperblock, defaultPmemApi, journalBlocks, FLUSH_POLICIES } from './mount';
 export type { FlushPolicy, MountOptions, MountReport } from './mount';
-export { Journal, COMMIT_INTERVAL_OPS } from './journal';
+export { Journal, COMMIT_INTERVAL_OPS, journalFeaturesAtMount } from './journal';
+export type { JournalFeatureRequest } from './journal';
 export { fsck, formatProblems } from './fsck';
 export type { FsckProblem, FsckProblemKind } from './fsck';
 export { recoverJournal, recoveredSuperblock } from './recovery';

@@ -2,9 +2,11 @@
  * The jbd2 log-block codecs: descriptor, commit and revoke blocks, the escape rule for logged
  * copies, and the circular log's index and tid arithmetic (kernel-jbd.h, e2fsck/recovery.c).
  *
- * Owns the byte layout of every log block except the journal superblock (format.ts). The
- * layout depends on two journal features (`LogLayout`): 64BIT and CSUM_V3 (jbd2 checksum v3,
- * which the kernel turns on at mount when ext4 has metadata_csum). Without either (the
+ * Owns the byte layout of every log block except the journal superblock (format.ts encodes
+ * its fields; this file adds its s_checksum, `encodeJournalSuperblockStamped`). The layout
+ * depends on two journal features (`LogLayout`): 64BIT and CSUM_V3 (jbd2 checksum v3, which
+ * the kernel turns on at mount when ext4 has metadata_csum). Writer (fs/journal.ts) and
+ * recovery (fs/recovery.ts) both take the layout from here: one codec. Without either (the
  * subset's journal, `PLAIN_LOG`):
  * - a block header is 12 bytes: be32 magic, be32 blocktype, be32 sequence (the tid);
  * - a descriptor tag is 8 bytes: be32 block number, be16 checksum (0), be16 flags; a 16-byte
@@ -37,8 +39,11 @@
 import { assert, assertInteger } from '../core/assert';
 import { readU16BE, readU32BE, readU64BE, writeU16BE, writeU32BE, writeU64BE } from '../core/bytes';
 import { CorruptionError } from '../core/errors';
-import { commitBlockChecksum, crc32cRaw, journalTagChecksum, journalTailChecksum } from './csum';
-import { BLOCK_BYTES, JBD2_COMMIT_BLOCK, JBD2_DESCRIPTOR_BLOCK, JBD2_MAGIC, JBD2_REVOKE_BLOCK } from './format';
+import { commitBlockChecksum, crc32cRaw, journalSuperblockChecksum, journalTagChecksum, journalTailChecksum } from './csum';
+import {
+  BLOCK_BYTES, JBD2_COMMIT_BLOCK, JBD2_DESCRIPTOR_BLOCK, JBD2_MAGIC, JBD2_REVOKE_BLOCK, JOURNAL_SUPERBLOCK_BYTES, JournalSuperblock,
+  encodeJournalSuperblock,
+} from './format';
 
 export const LOG_HEADER_BYTES = 12;
 export const TAG_BYTES = 8;
@@ -54,6 +59,16 @@ const TAG_FLAGS_KNOWN = TAG_FLAG_ESCAPE | TAG_FLAG_SAME_UUID | TAG_FLAG_DELETED 
 export const JBD2_FEATURE_INCOMPAT_64BIT = 0x2;
 /** JBD2_FEATURE_INCOMPAT_CSUM_V3: checksummed tags (32-bit), descriptor, revoke and commit blocks. */
 export const JBD2_FEATURE_INCOMPAT_CSUM_V3 = 0x10;
+/** JBD2_FEATURE_INCOMPAT_CSUM_V2: v3's predecessor (16-bit tag checksums); never written, cleared at mount. */
+export const JBD2_FEATURE_INCOMPAT_CSUM_V2 = 0x8;
+/** JBD2_FEATURE_INCOMPAT_ASYNC_COMMIT: never written, cleared at mount. */
+export const JBD2_FEATURE_INCOMPAT_ASYNC_COMMIT = 0x4;
+/** JBD2_FEATURE_COMPAT_CHECKSUM: v1 transaction checksums, which daxcrash neither writes nor verifies. */
+export const JBD2_FEATURE_COMPAT_CHECKSUM = 0x1;
+/** s_checksum_type of a v2/v3 journal: JBD2_CRC32C_CHKSUM. */
+export const JBD2_CRC32C_CHKSUM = 4;
+/** Where the journal superblock keeps s_checksum (be32). */
+const JSB_CHECKSUM_OFFSET = 0xfc;
 
 /** How the log's blocks are laid out: the journal's 64BIT and CSUM_V3 features. */
 export interface LogLayout {
@@ -75,6 +90,24 @@ export function logLayout(featureIncompat: number, uuid: Uint8Array): LogLayout 
     csumV3,
     seed: csumV3 ? crc32cRaw(0xffffffff, uuid) : 0,
   });
+}
+
+/** Whether a journal superblock's s_checksum covers it (CSUM_V2 or CSUM_V3: jbd2_journal_has_csum_v2or3). */
+export function journalSuperblockChecksummed(jsb: JournalSuperblock): boolean {
+  return (jsb.featureIncompat & (JBD2_FEATURE_INCOMPAT_CSUM_V2 | JBD2_FEATURE_INCOMPAT_CSUM_V3)) !== 0;
+}
+
+/**
+ * format.ts's encoder, then, when the features call for it, s_checksum over the
+ * JOURNAL_SUPERBLOCK_BYTES just written (`jsb.checksum` is set to it too): what jbd2 and
+ * e2fsck do before every write of the journal superblock. Without v2/v3 the field is written
+ * as `jsb` holds it (the kernel leaves a stale one alone).
+ */
+export function encodeJournalSuperblockStamped(jsb: JournalSuperblock, out: Uint8Array, offset: number): void {
+  encodeJournalSuperblock(jsb, out, offset);
+  if (!journalSuperblockChecksummed(jsb)) return;
+  jsb.checksum = journalSuperblockChecksum(out.subarray(offset, offset + JOURNAL_SUPERBLOCK_BYTES));
+  writeU32BE(out, offset + JSB_CHECKSUM_OFFSET, jsb.checksum);
 }
 
 /** The descriptor and revoke tail (jbd2_journal_block_tail): 4 bytes with CSUM_V3. */

@@ -23,6 +23,17 @@
  * checkpointed at once (home writes, tail move) and the log never holds more than one
  * transaction.
  *
+ * The log is written in the layout its journal superblock declares (fs/jbd2.ts `LogLayout`,
+ * the codec recovery reads with): with CSUM_V3 every tag carries the checksum of its tid and
+ * its copy as logged (escaped), descriptor and revoke blocks end in their tail checksum, the
+ * commit block carries its own (over its commit time, the file system's simulated clock), and
+ * every write of the journal superblock stamps its s_checksum; with 64BIT tags carry the high
+ * block number and revoke records are 8 bytes. How many tags a descriptor holds, how many
+ * records a revoke block holds, and so `logBlocks`, follow the layout. Which features the
+ * journal has is decided once, at a writable mount, before `open` writes the superblock
+ * (`journalFeaturesAtMount`, the kernel's rule): a journal without them writes exactly the
+ * plain log of the subset.
+ *
  * Invariants: the head and the next tid only move forward (tids modulo 2^32); the log slot
  * the commit block takes is after every block it commits; the live transactions never take
  * more than the log (a transaction never wraps onto the log's tail); s_start and s_sequence
@@ -31,11 +42,11 @@
 import { assert } from '../core/assert';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
+import { BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JOURNAL_SUPERBLOCK_BYTES, JournalSuperblock } from './format';
 import {
-  BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JOURNAL_SUPERBLOCK_BYTES, JournalSuperblock, encodeJournalSuperblock,
-} from './format';
-import {
-  DESCRIPTOR_TAGS_MAX, REVOKE_RECORDS_MAX, encodeCommit, encodeDescriptor, encodeRevoke, escapeForLog, nextLogIndex, tidAfter, tidGt,
+  JBD2_CRC32C_CHKSUM, JBD2_FEATURE_COMPAT_CHECKSUM, JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_ASYNC_COMMIT,
+  JBD2_FEATURE_INCOMPAT_CSUM_V2, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, Tag, descriptorTagsMax, encodeCommit, encodeDescriptor,
+  encodeJournalSuperblockStamped, encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tagChecksum, tidAfter, tidGt,
 } from './jbd2';
 import { canaryActive } from '../core/canary';
 import { Committer, LINE_MASK_WORDS, MetaStore, Transaction, writeChangedLines, writeChangedLinesLikely } from './meta';
@@ -59,6 +70,39 @@ export interface JournalOptions {
   readonly now: () => number;
   /** Default 'lazy' (jbd2's way); 'eager' checkpoints every commit at once. */
   readonly checkpoint?: CheckpointMode;
+}
+
+/** What a writable mount decides the journal's features from. */
+export interface JournalFeatureRequest {
+  /**
+   * ext4's journal_checksum mount option (on by default when the file system has
+   * metadata_csum): the log gets checksum v3. The kernel gives a file system without
+   * metadata_csum v1 checksums instead, which daxcrash neither writes nor verifies: here it
+   * gets v3 too, which the kernel and e2fsck replay all the same.
+   */
+  readonly checksum: boolean;
+  /** The file system is 64bit: the journal gets INCOMPAT_64BIT (never cleared). */
+  readonly bit64: boolean;
+}
+
+/**
+ * The journal superblock a writable mount runs with, as ext4's mount sets it
+ * (set_journal_csum_feature_set, then the 64-bit feature; jbd2_journal_set_features and
+ * _clear_features): every checksum feature (v1, v2, v3) and async commit cleared, then CSUM_V3
+ * set with s_checksum_type crc32c when `checksum`, then 64BIT when `bit64`. s_checksum is
+ * stamped when the superblock is written (`encodeJournalSuperblockStamped`). A copy; a journal
+ * superblock with no feature to change comes back equal.
+ */
+export function journalFeaturesAtMount(jsb: JournalSuperblock, request: JournalFeatureRequest): JournalSuperblock {
+  const out = { ...jsb, uuid: jsb.uuid.slice(), users: jsb.users.slice() };
+  out.featureCompat &= ~JBD2_FEATURE_COMPAT_CHECKSUM;
+  out.featureIncompat &= ~(JBD2_FEATURE_INCOMPAT_CSUM_V2 | JBD2_FEATURE_INCOMPAT_CSUM_V3 | JBD2_FEATURE_INCOMPAT_ASYNC_COMMIT);
+  if (request.checksum) {
+    out.featureIncompat |= JBD2_FEATURE_INCOMPAT_CSUM_V3;
+    out.checksumType = JBD2_CRC32C_CHKSUM;
+  }
+  if (request.bit64) out.featureIncompat |= JBD2_FEATURE_INCOMPAT_64BIT;
+  return out;
 }
 
 /** A committed transaction still in the log (lazy checkpointing). */
@@ -96,6 +140,10 @@ export class Journal implements Committer {
   private head: number;
   private nextTid: number;
   private readonly jsb: JournalSuperblock;
+  /** The log's layout, from the superblock's features (fixed for the mount). */
+  private readonly layout: LogLayout;
+  private readonly tagsPerDescriptor: number;
+  private readonly recordsPerRevoke: number;
   private commits = 0;
   private readonly lazy: boolean;
   /** Lazy: the committed transactions in the log, oldest first, from `liveHead` on (a queue:
@@ -111,6 +159,9 @@ export class Journal implements Committer {
 
   constructor(private readonly o: JournalOptions) {
     this.jsb = { ...o.jsb };
+    this.layout = logLayout(this.jsb.featureIncompat, this.jsb.uuid);
+    this.tagsPerDescriptor = descriptorTagsMax(this.layout);
+    this.recordsPerRevoke = revokeRecordsMax(this.layout);
     assert(o.journalBlocks.length >= this.jsb.maxlen, 'every journal block has a home on the device');
     this.maxTransactionBlocks = Math.floor((this.jsb.maxlen - this.jsb.first) / 4);
     this.head = this.jsb.first;
@@ -170,7 +221,7 @@ export class Journal implements Committer {
 
   /** Blocks a transaction with these counts takes in the log. */
   logBlocks(metadataBlocks: number, revokes: number): number {
-    return Math.ceil(metadataBlocks / DESCRIPTOR_TAGS_MAX) + metadataBlocks + Math.ceil(revokes / REVOKE_RECORDS_MAX) + 1;
+    return Math.ceil(metadataBlocks / this.tagsPerDescriptor) + metadataBlocks + Math.ceil(revokes / this.recordsPerRevoke) + 1;
   }
 
   commit(tx: Transaction, meta: MetaStore): void {
@@ -205,15 +256,22 @@ export class Journal implements Committer {
       log.push(() => this.writeJournalBlock(index, bytes));
       at = next(at);
     };
-    for (let i = 0; i < blocks.length; i += DESCRIPTOR_TAGS_MAX) {
-      const chunk = blocks.slice(i, i + DESCRIPTOR_TAGS_MAX);
+    const layout = this.layout;
+    for (let i = 0; i < blocks.length; i += this.tagsPerDescriptor) {
+      const chunk = blocks.slice(i, i + this.tagsPerDescriptor);
       const copies = chunk.map((b) => escapeForLog(meta.peek(b)));
-      place(encodeDescriptor(tid, chunk.map((block, k) => ({ block, escaped: copies[k].escaped })), scratch()));
+      // the tag checksum covers the copy as logged (escaped), as recovery reads it back
+      const tags = chunk.map((block, k): Tag => (layout.csumV3
+        ? { block, escaped: copies[k].escaped, checksum: tagChecksum(tid, copies[k].copy, layout) }
+        : { block, escaped: copies[k].escaped }));
+      place(encodeDescriptor(tid, tags, scratch(), layout));
       for (const c of copies) place(c.copy);
     }
-    for (let i = 0; i < revokes.length; i += REVOKE_RECORDS_MAX) place(encodeRevoke(tid, revokes.slice(i, i + REVOKE_RECORDS_MAX), scratch()));
+    for (let i = 0; i < revokes.length; i += this.recordsPerRevoke) {
+      place(encodeRevoke(tid, revokes.slice(i, i + this.recordsPerRevoke), scratch(), layout));
+    }
     const commitAt = at;
-    const commitBlock = encodeCommit(tid, this.o.now(), scratch());
+    const commitBlock = encodeCommit(tid, this.o.now(), scratch(), layout);
     at = next(at);
     const newHead = at;
 
@@ -330,7 +388,7 @@ export class Journal implements Committer {
     const block = this.jsbScratch;
     block.set(this.o.device.view(addr, BLOCK_BYTES).subarray(0, JOURNAL_SUPERBLOCK_BYTES));
     this.o.device.noteOverwrite(addr, BLOCK_BYTES);
-    encodeJournalSuperblock(this.jsb, block, 0);
+    encodeJournalSuperblockStamped(this.jsb, block, 0);
     writeChangedLines(this.o.device, this.o.api, addr, block);
   }
 }

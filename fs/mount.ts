@@ -18,8 +18,10 @@
  * recovers again: the replay is idempotent); a log left with RECOVER clear is wiped, not
  * replayed (jbd2_journal_wipe; `recoverDevice` keeps e2fsck's rule, which replays it);
  * (2) the checks that can still refuse the mount (group descriptors, the root inode), so a
- * refused mount has written nothing but (1); (3) a read-write mount marks the journal live
- * and sets INCOMPAT_RECOVER, both durable before any transaction commits; (4) the orphans are
+ * refused mount has written nothing but (1); (3) a read-write mount sets the journal's
+ * features as the kernel does (fs/journal.ts `journalFeaturesAtMount`: checksum v3 with
+ * metadata_csum or `journalChecksum`, 64BIT on a 64bit file system), marks the journal live
+ * and sets INCOMPAT_RECOVER, all durable before any transaction commits; (4) the orphans are
  * finished in the first transaction, and corrupt metadata on the way drops the rest of the
  * list (s_last_orphan 0) rather than refusing the mount, as ext4_orphan_cleanup does. A clean
  * unmount commits, closes every file, empties the log, then writes the superblock with exact
@@ -43,16 +45,19 @@ import { canaryActive } from '../core/canary';
 import { loadFileMap } from './extents';
 import { DaxFileSystem } from './filesystem';
 import {
-  BLOCK_BYTES, COMPAT_HAS_JOURNAL, EXT4_MAGIC, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO, KNOWN_RO_COMPAT,
-  JournalSuperblock, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeInode, decodeJournalSuperblock, decodeSuperblock,
-  JBD2_KNOWN_INCOMPAT, encodeJournalSuperblock, encodeSuperblock, unsupportedBy, validateJournalSuperblock, validateSuperblock,
+  BLOCK_BYTES, COMPAT_HAS_JOURNAL, EXT4_MAGIC, INCOMPAT_64BIT, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO, KNOWN_RO_COMPAT,
+  JournalSuperblock, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeInode, decodeJournalSuperblock,
+  decodeSuperblock, encodeSuperblock, unsupportedBy, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { Groups, checkGroupDesc } from './groups';
-import { COMMIT_INTERVAL_OPS, CheckpointMode, Journal } from './journal';
+import { COMMIT_INTERVAL_OPS, CheckpointMode, Journal, journalFeaturesAtMount } from './journal';
 import { FLUSH_POLICIES, FlushPolicy, writePolicy } from './policy';
 import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
-import { JournalIo, LoggedTransaction, RecoveryResult, listLog, recoverJournal, recoveredSuperblock, scanJournal } from './recovery';
-import { JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, tidAfter } from './jbd2';
+import {
+  JournalIo, LoggedTransaction, RECOVERY_INCOMPAT, RecoveryResult, checkJournalSuperblockChecksum, listLog, recoverJournal,
+  recoveredSuperblock, scanJournal,
+} from './recovery';
+import { encodeJournalSuperblockStamped, tidAfter } from './jbd2';
 import { superblockChecksumFailure } from './read-profile';
 
 export type { FlushPolicy };
@@ -70,6 +75,13 @@ export interface MountOptions {
   checkpoint?: CheckpointMode;
   /** What corrupt metadata met by a call does to the mount (ext4's errors=); default: the superblock's s_errors, as the kernel reads it. */
   errors?: ErrorsBehaviour;
+  /**
+   * ext4's journal_checksum / nojournal_checksum: a writable mount's journal writes jbd2
+   * checksum v3 (fs/journal.ts `journalFeaturesAtMount`). Default: whether the file system has
+   * metadata_csum, as the kernel's default. `true` on a file system without metadata_csum
+   * gives v3 where the kernel would give v1 (which daxcrash cannot write).
+   */
+  journalChecksum?: boolean;
 }
 
 /** ext4's errors= behaviours a simulation can follow (panic is read as remount-ro). */
@@ -166,14 +178,16 @@ export function journalLog(device: PmemDevice): {
 }
 
 /**
- * The journal superblock, checked. A read-only mount never replays, so it also accepts the
- * journal features the kernel turns on when it mounts the default profile (checksum v3,
- * 64-bit block numbers): it only reads whether the log is empty.
+ * The journal superblock, checked as jbd2 loads it at every mount, read-only or not: its
+ * fields, its incompat features among those recovery reads and the journal writes (revoke
+ * records, and the 64-bit block numbers and checksum v3 the kernel turns on when it mounts
+ * the default profile), and with checksum v3 its checksum type and s_checksum.
  */
-function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[], readOnly = false): JournalSuperblock {
-  const jsb = decodeJournalSuperblock(device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES), 0);
-  const readable = readOnly ? JBD2_KNOWN_INCOMPAT | JBD2_FEATURE_INCOMPAT_64BIT | JBD2_FEATURE_INCOMPAT_CSUM_V3 : JBD2_KNOWN_INCOMPAT;
-  validateJournalSuperblock(jsb, jblocks.length, readable);
+function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): JournalSuperblock {
+  const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
+  const jsb = decodeJournalSuperblock(block, 0);
+  validateJournalSuperblock(jsb, jblocks.length, RECOVERY_INCOMPAT);
+  checkJournalSuperblockChecksum(jsb, () => block);
   return jsb;
 }
 
@@ -217,18 +231,31 @@ function journalIo(device: PmemDevice, sb: Superblock, jblocks: readonly number[
 
 function writeJournalSuperblockAt(device: PmemDevice, api: PmemApi, jblocks: readonly number[], value: JournalSuperblock): void {
   const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
-  encodeJournalSuperblock(value, block, 0);
+  encodeJournalSuperblockStamped(value, block, 0);
   writeChangedLines(device, api, jblocks[0] * BLOCK_BYTES, block);
 }
 
-/** Replay the journal home, then write its superblock empty; a barrier after each step. */
+/**
+ * Replay the journal home, then write its superblock empty; a barrier after each step. With
+ * `kernelRule`, a logged copy that failed its tag checksum (checksum v3) fails the mount
+ * after the replay (EBADMSG, the kernel's EFSBADCRC), the log left as it was, as
+ * jbd2_journal_load does ("journal recovery failed"); without, the log is emptied all the
+ * same, as e2fsck does after "journal checksum error".
+ */
 function replayJournal(
   device: PmemDevice, api: PmemApi, barrier: () => void, sb: Superblock, jblocks: readonly number[], jsb: JournalSuperblock,
+  kernelRule = false,
 ): { recovery: RecoveryResult; jsb: JournalSuperblock } {
   // canary: the log emptied before the replay, so a crash during replay loses the rest of it
   if (canaryActive('recovery-empties-log-first')) { writeJournalSuperblockAt(device, api, jblocks, { ...jsb, start: 0 }); barrier(); }
   const recovery = recoverJournal(jsb, journalIo(device, sb, jblocks, api));
   barrier();
+  if (kernelRule && recovery.tagChecksumFailures.length > 0) {
+    throw new CorruptionError({
+      structure: 'journal', where: `home block ${recovery.tagChecksumFailures[0]}`, badChecksum: true,
+      what: `checksum mismatch in the logged copies of ${recovery.tagChecksumFailures.length} block(s): recovery failed, the log is left for e2fsck`,
+    });
+  }
   const emptied = recoveredSuperblock(jsb, recovery);
   writeJournalSuperblockAt(device, api, jblocks, emptied);
   barrier();
@@ -266,10 +293,10 @@ function openJournal(device: PmemDevice, api: PmemApi, barrier: () => void, sb: 
   sb: Superblock; jblocks: readonly number[]; jsb: JournalSuperblock; recovery: RecoveryResult | undefined; journalWiped: boolean;
 } {
   const jblocks = journalBlocks(device, sb);
-  const jsb = readJournalSuperblock(device, jblocks, readOnly);
+  const jsb = readJournalSuperblock(device, jblocks);
   if ((sb.featureIncompat & INCOMPAT_RECOVER) !== 0) {
     if (readOnly) throw fsError('EROFS', 'mount');
-    const replayed = replayJournal(device, api, barrier, sb, jblocks, jsb);
+    const replayed = replayJournal(device, api, barrier, sb, jblocks, jsb, true);
     return { sb: readSuperblock(device, { readOnly }), jblocks, jsb: replayed.jsb, recovery: replayed.recovery, journalWiped: false };
   }
   if (jsb.start !== 0 && !readOnly) return { sb, jblocks, jsb: wipeJournal(device, api, barrier, sb, jblocks, jsb), recovery: undefined, journalWiped: true };
@@ -314,8 +341,13 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
 
   const opened = openJournal(device, api, barrier, sb, readOnly);
   const { jblocks, recovery, journalWiped } = opened;
-  const jsb = opened.jsb;
   sb = opened.sb;
+  // the features a writable mount runs its journal with, written by journal.open() below,
+  // durably before the first transaction
+  const jsb = readOnly ? opened.jsb : journalFeaturesAtMount(opened.jsb, {
+    checksum: options.journalChecksum ?? (sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) !== 0,
+    bit64: (sb.featureIncompat & INCOMPAT_64BIT) !== 0,
+  });
 
   const journal = new Journal({
     device, api, policy, jsb, journalBlocks: jblocks,

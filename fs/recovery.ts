@@ -36,7 +36,7 @@
  *   fails the mount with the log left as it was, e2fsck reports "journal checksum error" and
  *   checks the whole file system. That decision is the caller's.
  * Checksum failures that fail recovery are CorruptionErrors whose `what` starts with
- * "checksum".
+ * "checksum" and whose code is EBADMSG (the kernel's EFSBADCRC, with which its mount fails).
  *
  * Not checked (as in recovery.c): the tags' UUIDs; revoked block numbers (a revoke of a block
  * outside the file system is harmless); whether a home block lies inside the journal itself
@@ -52,18 +52,14 @@ import {
   validateJournalSuperblock,
 } from './format';
 import {
-  JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, Tag, advanceLogIndex, commitChecksumOk, commitSeconds,
-  countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, logLayout, tagChecksumOk, tailChecksumOk, tidAfter, tidGeq,
-  tidGt, unescapeFromLog,
+  JBD2_CRC32C_CHKSUM, JBD2_FEATURE_COMPAT_CHECKSUM, JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, Tag,
+  advanceLogIndex, commitChecksumOk, commitSeconds, countDescriptorTags, decodeDescriptor, decodeLogHeader, decodeRevoke, logLayout,
+  tagChecksumOk, tailChecksumOk, tidAfter, tidGeq, tidGt, unescapeFromLog,
 } from './jbd2';
 import { canaryActive } from '../core/canary';
 
-/** JBD2_FEATURE_COMPAT_CHECKSUM: v1 transaction checksums, which this recovery cannot verify. */
-const JBD2_FEATURE_COMPAT_CHECKSUM = 0x1;
-/** The incompat features recovery reads: revoke records, 64-bit block numbers, checksum v3. */
-const RECOVERY_INCOMPAT = JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_64BIT | JBD2_FEATURE_INCOMPAT_CSUM_V3;
-/** s_checksum_type of a v2/v3 journal: JBD2_CRC32C_CHKSUM. */
-const JBD2_CRC32C_CHKSUM = 4;
+/** The incompat features recovery reads (and a writable mount's journal writes): revoke records, 64-bit block numbers, checksum v3. */
+export const RECOVERY_INCOMPAT = JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_64BIT | JBD2_FEATURE_INCOMPAT_CSUM_V3;
 
 export interface JournalIo {
   /** Journal length in blocks (the journal inode's size / 4096); s_maxlen must not exceed it. */
@@ -338,7 +334,7 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until
     switch (header.blocktype) {
       case JBD2_DESCRIPTOR_BLOCK: {
         if (!tailChecksumOk(bytes, layout)) {
-          if (!scanning) throw journalCorruption(where(), 'checksum mismatch in the descriptor block\'s tail');
+          if (!scanning) throw journalCorruption(where(), 'checksum mismatch in the descriptor block\'s tail', true);
           suspect = true;
         }
         const copies = countDescriptorTags(bytes, layout);
@@ -353,7 +349,7 @@ function walkLog(jsb: JournalSuperblock, io: JournalIo, layout: LogLayout, until
           if (suspect) {
             // the kernel's commit-time test: a newer commit means the bad block is this log's
             if (seconds >= lastCommitSeconds) {
-              throw journalCorruption(where(), `checksum mismatch in a descriptor or revoke block of transaction ${tid}`);
+              throw journalCorruption(where(), `checksum mismatch in a descriptor or revoke block of transaction ${tid}`, true);
             }
             return end(); // an older lap's stale blocks: the log ends here
           }
@@ -386,12 +382,25 @@ function checkSuperblock(jsb: JournalSuperblock, io: JournalIo): LogLayout {
   if ((jsb.featureCompat & JBD2_FEATURE_COMPAT_CHECKSUM) !== 0) {
     fail(0x24, 's_feature_compat: v1 transaction checksums (0x1) are outside the subset and cannot be verified');
   }
+  return checkJournalSuperblockChecksum(jsb, () => readJournal(io, 0));
+}
+
+/**
+ * The checksum checks of journal_load_superblock (which every mount makes, a log to replay or
+ * not): with CSUM_V3 a crc32c s_checksum_type and an s_checksum that holds over `block0()`,
+ * the bytes of journal block 0 that `jsb` was decoded from (read only then). Returns the
+ * log's layout.
+ */
+export function checkJournalSuperblockChecksum(jsb: JournalSuperblock, block0: () => Uint8Array): LogLayout {
+  const fail = (at: number, what: string, badChecksum = false): never => {
+    throw new CorruptionError({ structure: 'journal superblock', where: `journal block 0 + 0x${at.toString(16)}`, what, badChecksum });
+  };
   const layout = logLayout(jsb.featureIncompat, jsb.uuid);
   if (layout.csumV3) {
     if (jsb.checksumType !== JBD2_CRC32C_CHKSUM) fail(0x50, `s_checksum_type: ${jsb.checksumType}, expected ${JBD2_CRC32C_CHKSUM} (crc32c)`);
-    const computed = journalSuperblockChecksum(readJournal(io, 0));
+    const computed = journalSuperblockChecksum(block0());
     if (computed !== jsb.checksum) {
-      fail(0xfc, `checksum mismatch: s_checksum 0x${jsb.checksum.toString(16)}, the block's 0x${computed.toString(16)}`);
+      fail(0xfc, `checksum mismatch: s_checksum 0x${jsb.checksum.toString(16)}, the block's 0x${computed.toString(16)}`, true);
     }
   }
   return layout;
@@ -404,6 +413,6 @@ function readJournal(io: JournalIo, index: number, view = false): Uint8Array {
   return bytes;
 }
 
-function journalCorruption(where: string, what: string): CorruptionError {
-  return new CorruptionError({ structure: 'journal', where, what });
+function journalCorruption(where: string, what: string, badChecksum = false): CorruptionError {
+  return new CorruptionError({ structure: 'journal', where, what, badChecksum });
 }

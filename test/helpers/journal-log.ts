@@ -4,16 +4,29 @@
  * copies, revoke and commit blocks in log order (wrapping), and a journal superblock. A
  * `LogLayout` other than PLAIN_LOG builds the log jbd2 writes with 64BIT and CSUM_V3: tags,
  * tails and commit checksums as the kernel sets them, the superblock's checksum included.
+ * `setJournalFeatures` gives a file system's journal those features in place,
+ * `journalHeavyWorkload` makes our journal write many transactions with revoke records, and
+ * `oneBigTransaction` one transaction of more blocks than a descriptor holds.
  */
 import { writeU32BE } from '../../core/bytes';
 import { journalSuperblockChecksum } from '../../fs/csum';
+import { StreamTree } from '../../core/streams';
+import { PmemDevice } from '../../device/device';
+import type { DaxFileSystem } from '../../fs/filesystem';
 import {
-  BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JBD2_USERS_BYTES, JournalSuperblock, encodeJournalSuperblock,
+  BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JBD2_USERS_BYTES, JournalSuperblock, decodeJournalSuperblock,
+  encodeJournalSuperblock,
 } from '../../fs/format';
 import {
   JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, PLAIN_LOG, descriptorTagsMax, encodeCommit, encodeDescriptor,
-  encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tagChecksum,
+  encodeJournalSuperblockStamped, encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tagChecksum,
 } from '../../fs/jbd2';
+import { Journal } from '../../fs/journal';
+import { MetaStore } from '../../fs/meta';
+import { mkfs } from '../../fs/mkfs';
+import { defaultPmemApi, journalBlocks, readSuperblock } from '../../fs/mount';
+import { writePolicy } from '../../fs/policy';
+import { pmemApi } from '../../device/pmem-api';
 import type { JournalIo } from '../../fs/recovery';
 
 export const JOURNAL_BLOCKS = 1024;
@@ -123,4 +136,85 @@ export function pattern(seed: number, head?: number): Uint8Array {
   for (let i = 0; i < BLOCK_BYTES; i++) block[i] = (seed * 31 + i * 7 + (i >> 8)) & 0xff;
   if (head !== undefined) writeU32BE(block, 0, head);
   return block;
+}
+
+/** The journal features our journal writes besides the plain log: a name and s_feature_incompat. */
+export const WRITTEN_LAYOUTS: ReadonlyArray<readonly [string, number]> = [
+  ['checksum v3 and 64BIT', JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_CSUM_V3 | JBD2_FEATURE_INCOMPAT_64BIT],
+  ['checksum v3', JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_CSUM_V3],
+  ['64BIT alone', JBD2_FEATURE_INCOMPAT_REVOKE | JBD2_FEATURE_INCOMPAT_64BIT],
+];
+
+/**
+ * The journal superblock of the file system on `device` with these incompat features (with
+ * CSUM_V3, s_checksum_type crc32c and its s_checksum), written durably in place as a tool would: how a
+ * test gives the subset's file system the journal the kernel runs with metadata_csum.
+ */
+export function setJournalFeatures(device: PmemDevice, incompat: number): void {
+  const at = journalBlocks(device, readSuperblock(device))[0]! * BLOCK_BYTES;
+  const block = device.load(at, BLOCK_BYTES);
+  const jsb = decodeJournalSuperblock(block, 0);
+  jsb.featureIncompat = incompat;
+  if ((incompat & JBD2_FEATURE_INCOMPAT_CSUM_V3) !== 0) jsb.checksumType = 4;
+  encodeJournalSuperblockStamped(jsb, block, 0);
+  // durably: crash images of the device must hold it
+  const api = pmemApi(defaultPmemApi(device), device);
+  api.memcpyFlushcache(at, block);
+  api.pmemWmb();
+}
+
+/**
+ * A journal-heavy workload: per round a directory filled with long names and fsynced, half
+ * its entries unlinked, one renamed to the root, and every other round the previous
+ * directory emptied and removed (its blocks freed: revoke records). Many small commits.
+ */
+export function journalHeavyWorkload(f: DaxFileSystem, rounds: number): void {
+  const fsyncPath = (p: string) => {
+    const fd = f.openSync(p, 'r');
+    f.fsyncSync(fd);
+    f.closeSync(fd);
+  };
+  const name = (r: number, i: number) => `/d${r}/an-entry-with-a-rather-long-name-to-fill-blocks-${i}`;
+  for (let r = 0; r < rounds; r++) {
+    f.mkdirSync(`/d${r}`);
+    for (let i = 0; i < 48; i++) f.writeFileSync(name(r, i), `round ${r} file ${i}\n`.repeat(i));
+    fsyncPath(`/d${r}`);
+    for (let i = 0; i < 48; i += 2) f.unlinkSync(name(r, i));
+    f.renameSync(name(r, 1), `/moved-${r}`);
+    fsyncPath('/');
+    if (r % 2 === 1) {
+      for (const entry of f.readdirSync(`/d${r - 1}`)) f.unlinkSync(`/d${r - 1}/${String(entry)}`);
+      f.rmdirSync(`/d${r - 1}`);
+      fsyncPath('/');
+    }
+  }
+}
+
+/** The big transaction's size (more than a v3 descriptor's 254 tags) and its first home block. */
+export const BIG_TRANSACTION_BLOCKS = 300;
+export const BIG_TRANSACTION_FIRST = 2000;
+
+/**
+ * A crash image of a fresh 16 MiB file system (minimal profile, these journal features) whose
+ * log holds one committed transaction of `blocks` blocks from BIG_TRANSACTION_FIRST, each
+ * filled with its number's low byte: written by our journal alone (lazy, so it stays in the
+ * log), as no call of the file system's small images dirties that many blocks at once.
+ */
+export function oneBigTransaction(incompat: number, blocks: number): PmemDevice {
+  const device = new PmemDevice({ sizeBytes: 16 << 20, trace: false });
+  mkfs(device, { seed: 'big-transaction', timeSeconds: 1_700_000_000 });
+  setJournalFeatures(device, incompat);
+  const sb = readSuperblock(device);
+  const jblocks = journalBlocks(device, sb);
+  const api = pmemApi(defaultPmemApi(device), device);
+  const journal = new Journal({
+    device, api, policy: writePolicy('ordered', { device, api, flushHint: false, rng: StreamTree.of(0).policy() }),
+    jsb: decodeJournalSuperblock(device.load(jblocks[0]! * BLOCK_BYTES, BLOCK_BYTES), 0), journalBlocks: jblocks,
+    now: () => 1_700_000_000, checkpoint: 'lazy',
+  });
+  journal.open();
+  const meta = new MetaStore(device, journal, sb.blocksCount);
+  for (let i = 0; i < blocks; i++) meta.write(BIG_TRANSACTION_FIRST + i).fill((BIG_TRANSACTION_FIRST + i) & 0xff);
+  meta.commit();
+  return new PmemDevice({ media: device.guaranteedMedia().detach(), trace: false });
 }
