@@ -648,11 +648,13 @@ class Checker {
       blocksCount: layout.blocksCount, gdtBlocks: layout.gdtBlocks, reservedGdtBlocks: layout.reservedGdtBlocks, backupGroups,
       blocksPerGroup: BLOCKS_PER_GROUP,
     }, (block) => this.device.view(block * BLOCK_BYTES, BLOCK_BYTES));
+    // pass 1 walks inode 7 whatever check_resize_inode said: its double-indirect block is in use
+    const dind = readU32LE(raw, 0x28 + 4 * 13);
+    if (dind !== 0 && dind < layout.blocksCount) this.claim(dind, 1, RESIZE_INO, where);
     if (result.problem !== undefined) {
       this.report.add('resize-inode', where, result.problem);
       return;
     }
-    this.claim(result.dind as number, 1, RESIZE_INO, where);
     const iBlocks = readU32LE(raw, 0x1c) + (this.layout.features.hugeFile ? readU16LE(raw, 0x74) * TWO_POW_32 : 0);
     if (iBlocks !== result.sectors) this.report.add('i-blocks', where, `i_blocks is ${iBlocks}, should be ${result.sectors}`);
   }
@@ -719,17 +721,16 @@ class Checker {
       this.report.add('inode-fields', where, `i_extra_isize ${extra}: expected 0 or a multiple of 4 in [4, ${maxExtra}]`);
       return;
     }
-    const slot = raw.subarray(at, at + INODE_BYTES);
     if (!features.extAttr) {
       if (extra < maxExtra - 4 && readU32LE(raw, at + 128 + extra) === XATTR_MAGIC) {
         this.report.add('inode-fields', where, 'in-inode extended attributes (outside the subset)');
       }
     } else {
-      const problem = inodeXattrProblem(slot, extra);
+      const problem = inodeXattrProblem(raw.subarray(at, at + INODE_BYTES), extra);
       if (problem !== undefined) this.report.add('xattr', `${where} in-inode xattrs`, problem);
     }
     if (features.metadataCsum) {
-      for (const name of negativeEpochTimes(slot)) this.report.add('inode-fields', where, `i_${name}_extra holds the old pre-1970 epoch format`);
+      for (const name of negativeEpochTimes(raw.subarray(at, at + INODE_BYTES))) this.report.add('inode-fields', where, `i_${name}_extra holds the old pre-1970 epoch format`);
     }
   }
 
@@ -1217,7 +1218,7 @@ class Checker {
     const uninit = ((descs[group] as GroupDesc).flags & BG_INODE_UNINIT) !== 0;
     if (!uninit && target < firstUnused) return;
     const why = uninit ? 'its group is marked INODE_UNINIT' : `bg_itable_unused ${itableUnused[group]} declares it unused`;
-    this.report.add('group-desc', at, `refers to inode ${target}, but ${why} (no gdt_csum)`);
+    this.report.add('group-desc', at, `refers to inode ${target}, but ${why}${this.layout.features.metadataCsum ? '' : ' (no gdt_csum)'}`);
   }
 
   private checkDot(dir: number, at: string, entry: DirEntry, block: Uint8Array): boolean {
