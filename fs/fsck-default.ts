@@ -369,13 +369,21 @@ export function resizeInodeCheck(raw: Uint8Array, layout: ResizeLayout, read: (b
   const dindBytes = read(dind);
   for (let i = 0; i < layout.reservedGdtBlocks; i++) {
     const primary = 1 + layout.gdtBlocks + i;
+    if (primary >= layout.blocksCount) return { problem: `reserved GDT block ${primary} is past the file system's end` };
     const slot = (layout.gdtBlocks + i) % ADDRS_PER_BLOCK;
     if (le32(dindBytes, 4 * slot) !== primary) return { problem: `double-indirect slot ${slot} is ${le32(dindBytes, 4 * slot)}, expected reserved GDT block ${primary}` };
     const list = read(primary);
-    for (let k = 0; k < layout.backupGroups.length && k < ADDRS_PER_BLOCK; k++) {
-      const expect = primary + (layout.backupGroups[k] as number) * layout.blocksPerGroup;
-      if (le32(list, 4 * k) !== expect) return { problem: `reserved GDT block ${primary} lists ${le32(list, 4 * k)} at ${k}, expected its backup ${expect}` };
+    for (let k = 0; k < ADDRS_PER_BLOCK; k++) {
+      // past its backups a list is empty: pass 1 walks every entry as a block of inode 7
+      const group = layout.backupGroups[k];
+      const expect = group === undefined ? 0 : primary + group * layout.blocksPerGroup;
+      if (le32(list, 4 * k) !== expect) return { problem: `reserved GDT block ${primary} lists ${le32(list, 4 * k)} at ${k}, expected ${group === undefined ? '0 past its backups' : `its backup ${expect}`}` };
     }
+  }
+  const reservedSlots = new Set<number>();
+  for (let i = 0; i < Math.min(layout.reservedGdtBlocks, ADDRS_PER_BLOCK); i++) reservedSlots.add((layout.gdtBlocks + i) % ADDRS_PER_BLOCK);
+  for (let slot = 0; slot < ADDRS_PER_BLOCK; slot++) {
+    if (!reservedSlots.has(slot) && le32(dindBytes, 4 * slot) !== 0) return { problem: `double-indirect slot ${slot} is ${le32(dindBytes, 4 * slot)}, but maps no reserved GDT block` };
   }
   const sectors = (1 + layout.reservedGdtBlocks * (1 + layout.backupGroups.length)) * (BLOCK_BYTES / 512);
   return { dind, sectors };

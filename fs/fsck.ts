@@ -321,6 +321,10 @@ function superblockUsable(sb: Superblock, raw: Uint8Array, report: Report): bool
   if (sb.reservedGdtBlocks !== 0 && (sb.featureCompat & COMPAT_RESIZE_INODE) === 0) {
     report.add('superblock', where, `s_reserved_gdt_blocks is ${sb.reservedGdtBlocks} without resize_inode`);
   }
+  if ((sb.featureCompat & COMPAT_RESIZE_INODE) !== 0 && sb.reservedGdtBlocks > BLOCK_BYTES / 4) {
+    report.add('superblock', where, `s_reserved_gdt_blocks ${sb.reservedGdtBlocks} exceeds the ${BLOCK_BYTES / 4} one block maps`);
+    usable = false;
+  }
   // e2fsck super.c check_super_value (its extra-isize complaints are not errors).
   if (sb.rBlocksCount > sb.blocksCount / 2) report.add('superblock', where, `s_r_blocks_count ${sb.rBlocksCount} exceeds half the blocks`);
   if ((raw[SB_LOG_GROUPS_PER_FLEX] as number) >= 32) {

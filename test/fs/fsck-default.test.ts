@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Rng } from '../../core/rng';
 import { PmemDevice } from '../../device/device';
 import {
   bitmapChecksum, checksumSeed, dxNodeChecksum, dxTailChecksumOffset, groupDescChecksum, inodeChecksum, inodeSeed,
@@ -392,4 +393,46 @@ describe('damaged copies of the 16 and 200 MiB images: e2fsck -fn and our fsck a
     expect(kinds).toContain(d.kind);
     if (d.says !== undefined) expect(problems.filter((p) => p.kind === d.kind).map((p) => p.what).join('\n')).toMatch(d.says);
   });
+});
+
+// ------------------------------------------------------------------------ hostile bytes
+
+/** The metadata blocks of an image a random flip is aimed at, found by debugfs. */
+function metadataBlocks(image: string): number[] {
+  const stat = (p: string): string => debugfs(image, `stat ${p}`);
+  const firstInt = (re: RegExp, text: string): number => Number(re.exec(text)?.[1]);
+  const groupBlocks = debugfs(image, 'stats');
+  const tables = [...groupBlocks.matchAll(/block bitmap at (\d+), inode bitmap at (\d+), inode table at (\d+)/g)]
+    .flatMap((m) => [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[3]) + 1]);
+  const inodeBlock = (p: string): number => Math.floor(inodeAt(image, inodeOf(image, p)) / BLOCK);
+  return [
+    0, 1, ...tables, inodeBlock('d/small'), inodeBlock(MANY), blockOf(image, '/', 0), blockOf(image, 'd', 0),
+    blockOf(image, MANY, 0), blockOf(image, MANY, 1), blockOf(image, MANY, 2), firstInt(/File ACL: (\d+)/, stat('d/big')),
+    firstInt(/^\s*0\/\s*1\s+\d+\/\s*\d+\s+\d+\s*-\s*\d+\s+(\d+)/m, debugfs(image, 'ex d/frag')), firstInt(/\(DIND\):(\d+)/, stat('<7>')),
+    Number(debugfs(image, 'bmap <8> 0').trim()),
+  ];
+}
+
+test('hostile bytes: seeded flips in the default profile\'s metadata blocks never make fsck throw, and its verdict is e2fsck\'s', () => {
+  const image = images.get(16) as string;
+  const copier = new Copier(image);
+  const targets = metadataBlocks(image);
+  expect(targets.every((b) => Number.isInteger(b) && b >= 0)).toBe(true);
+  const rng = Rng.fromSeed(process.env.DAXCRASH_FSCK_DEFAULT_SEED ?? 'fsck-default-hostile');
+  let agree = 0;
+  const disagreements: string[] = [];
+  const runs = Number(process.env.DAXCRASH_FSCK_DEFAULT_FLIPS ?? 40);
+  for (let run = 0; run < runs; run++) {
+    const block = targets[rng.below(targets.length)] as number;
+    const flips = 1 + rng.below(8);
+    const copy = copier.copy('hostile.img', (img) => {
+      for (let i = 0; i < flips; i++) img[block * BLOCK + rng.below(BLOCK)] ^= 1 << rng.below(8);
+    });
+    const problems = ourProblems(copy);
+    const e2fsck = e2fsckCheck(copy);
+    if ((problems.length === 0) === (e2fsck.status === 0)) agree++;
+    else disagreements.push(`block ${block}, ${flips} flips: e2fsck exit ${e2fsck.status} ${e2fsckComplaints(e2fsck).slice(0, 3).join(' | ')}; ours ${formatProblems(problems).slice(0, 300)}`);
+  }
+  console.log(`fsck-default hostile bytes: ${runs} seeded flips, fsck never threw; clean-or-not agrees with e2fsck -fn on ${agree}`);
+  expect(disagreements).toEqual([]);
 });
