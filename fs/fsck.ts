@@ -9,6 +9,27 @@
  * It is an independent reading: it shares only format.ts's byte codecs with the file
  * system, never the allocator, extent or directory code it checks.
  *
+ * Two profiles: the subset (`minimal`, spec/ext4-subset.md), and mkfs.ext4's default profile
+ * (fs/mkfs-default.ts: metadata_csum, 64bit, flex_bg, resize_inode, dir_index, ext_attr,
+ * huge_file, dir_nlink, extra_isize). The second's features switch on the checks of
+ * fs/fsck-default.ts, which owns their rules; on a minimal image every one of them is off, so
+ * its findings are the subset's alone. With the default profile, besides the checks below:
+ * the superblock's s_checksum; 64-byte descriptors (high halves of every field), bg_checksum,
+ * a BLOCK_UNINIT last group, bg_itable_unused above the free inodes; bitmaps and tables
+ * anywhere in the file system (flex_bg), the reserved GDT blocks claimed with each
+ * superblock copy; pass 1 skips INODE_UNINIT groups and bg_itable_unused tails as e2fsck's
+ * scan does; every written inode's i_checksum (lo, and hi when i_extra_isize holds it), the
+ * old pre-1970 `_extra` epoch; in-inode xattrs (entries inside the inode, hashes); xattr
+ * blocks (magic, h_blocks 1, entries and hashes, h_checksum, owned once, h_refcount equal to
+ * the inodes naming it, counted in each one's i_blocks); INDEX_FL on directories; huge_file's
+ * 48-bit i_blocks (in blocks with HUGE_FILE_FL); extent blocks' tail checksums; directory
+ * leaf tails and htree dx_tails; htree indexes as pass 2 checks them (fsck-default.ts
+ * checkHtree); the resize inode (check_resize_inode, and pass 1's walk of its map); a
+ * directory counting more than 65000 links keeps links_count 1 (dir_nlink); pass 5 reads a
+ * BLOCK_UNINIT group's block bitmap and an INODE_UNINIT group's inode bitmap as e2fsck
+ * computes them, and checks the other bitmaps' checksums; the journal superblock may carry
+ * 64bit and checksum v3 (its s_checksum checked).
+ *
  * Checks, in e2fsck's pass order (a problem in 0 that makes the rest unreadable stops there):
  * 0. superblock: validateSuperblock (free counts aside); features has_journal, filetype,
  *    extent, sparse_super and nothing e2fsck or our mount would refuse (unknown incompat or
@@ -74,11 +95,15 @@
  *   unless `afterRecovery` (test/fs/fsck-after-recovery.test.ts);
  * - stricter with `afterRecovery`: a non-empty list whose inodes all have links, which
  *   e2fsck -n does not read (e2fsck -y truncates them and exits 1);
+ * - stricter with the default profile: a group descriptor failing bg_checksum and an invalid
+ *   resize inode, which e2fsck -fn prints and answers no to but exits 0 on (the kernel
+ *   refuses a writable mount of the first; the second breaks online resize);
  * - stricter, where our recovery or mount or the kernel would fail but e2fsck -n does not
  *   look: a bad orphan list, journal s_first/s_start/s_maxlen (validateJournalSuperblock),
  *   a child node's eh_depth (libext2fs ignores it, ext4_ext_check does not), unknown
  *   incompat bits e2fsck happens to support (inline_data...), "." with rec_len 16-24, and
- *   block-mapped files, xattrs and htree, which are outside the subset.
+ *   block-mapped files, which are outside both profiles (and xattrs and htree on a minimal
+ *   image, whose features are off).
  */
 import { readU16LE, readU32LE } from '../core/bytes';
 import { CorruptionError } from '../core/errors';
