@@ -22,8 +22,11 @@
  * hold at most 510 entries, at most 2 levels, each block entered once).
  *
  * Not checked (as fsck.ts says of the subset): xattr values stored in EA inodes (ea_inode is
- * outside the profile), xattr name prefixes and the block's h_hash, crtime in the future
- * (it depends on the clock), large_dir's third htree level.
+ * outside the profile, so one is a finding), xattr name prefixes, the block's h_hash, and
+ * values overlapping each other or later entries (each must lie inside the area and past its
+ * own entry, nothing more); crtime in the future (it depends on the clock);
+ * large_dir's third htree level; a leaf's hashes are taken over its live entries whatever
+ * else pass 2 says of them.
  */
 import { CSUM_OFFSETS, crc32cRaw } from './csum';
 import {
