@@ -12,7 +12,7 @@
  * hashes, the block's checksum; the in-inode area after i_extra_isize); the htree walk
  * (dx_root_info, limits and counts, hash order, every block referenced once, each leaf's
  * names inside the hash range its index entry gives it); the resize inode's map of the
- * reserved GDT blocks; the `_extra` time words e2fsck calls out of range. The checksums
+ * reserved GDT blocks. The checksums
  * themselves are fs/csum.ts's and fs/read-profile.ts's (MetadataChecksums), the hash
  * fs/htree.ts's dirHash; the xattr block checksum and entry hash have no codec elsewhere
  * (read-only mounts ignore xattrs), so they live here as pure helpers.
@@ -34,7 +34,7 @@ import {
   RO_COMPAT_DIR_NLINK, RO_COMPAT_HUGE_FILE, RO_COMPAT_METADATA_CSUM, Superblock, decodeDirBlock,
 } from './format';
 import { dirHash, DX_HASH_TEA } from './htree';
-import { MetadataChecksums, timeExtras } from './read-profile';
+import { MetadataChecksums } from './read-profile';
 
 export type DefaultFinding = readonly [kind: 'checksum' | 'xattr' | 'htree' | 'resize-inode' | 'inode-fields', where: string, what: string];
 
@@ -182,16 +182,6 @@ export function inodeXattrProblem(raw: Uint8Array, extraIsize: number): string |
   if (extraIsize >= INODE_BYTES - GOOD_OLD_INODE_BYTES - 4) return undefined;
   if (le32(raw, start) !== XATTR_MAGIC) return undefined;
   return xattrEntriesProblem({ bytes: raw, entriesAt: start + 4, valueBase: start + 4, end: INODE_BYTES, inBlock: false });
-}
-
-/**
- * check_inode_extra_space's old-format epoch: a time before 1970 (sign bit set) whose
- * `_extra` epoch bits are 3, which e2fsck rewrites (it fails the image).
- */
-export function negativeEpochTimes(raw: Uint8Array): string[] {
-  const extras = timeExtras(raw);
-  const lows: ReadonlyArray<readonly [keyof typeof extras, number]> = [['atime', 0x08], ['ctime', 0x0c], ['mtime', 0x10], ['crtime', 0x90]];
-  return lows.filter(([name, at]) => (le32(raw, at) & 0x80000000) !== 0 && extras[name].epochSeconds === 3 * 2 ** 32).map(([name]) => name);
 }
 
 // ------------------------------------------------------------------------------ htree

@@ -18,8 +18,7 @@
  * a BLOCK_UNINIT last group, bg_itable_unused above the free inodes; bitmaps and tables
  * anywhere in the file system (flex_bg), the reserved GDT blocks claimed with each
  * superblock copy; pass 1 skips INODE_UNINIT groups and bg_itable_unused tails as e2fsck's
- * scan does; every written inode's i_checksum (lo, and hi when i_extra_isize holds it), the
- * old pre-1970 `_extra` epoch; in-inode xattrs (entries inside the inode, hashes); xattr
+ * scan does; every written inode's i_checksum (lo, and hi when i_extra_isize holds it); in-inode xattrs (entries inside the inode, hashes); xattr
  * blocks (magic, h_blocks 1, entries and hashes, h_checksum, owned once, h_refcount equal to
  * the inodes naming it, counted in each one's i_blocks); INDEX_FL on directories; huge_file's
  * 48-bit i_blocks (in blocks with HUGE_FILE_FL); extent blocks' tail checksums; directory
@@ -71,7 +70,8 @@
  * 5. bitmaps equal real use (padding bits set), descriptor free-block, free-inode and
  *    used-directory counts exact.
  *
- * Not checked: superblock free counts (e2fsck only rewrites them, exit 0); backup
+ * Not checked: superblock free counts (e2fsck only rewrites them, exit 0); the `_extra` time
+ * words (e2fsck offers to rewrite a pre-1970 time in the old epoch format, and exits 0); backup
  * superblocks and GDTs; s_jnl_blocks (e2fsck -n skips it); times other than dtime;
  * uid/gid/permissions (the journal's 0600 included: e2fsck accepts any); immutable or
  * append flags on special files themselves (e2fsck only offers to clear them, exit 0); the
@@ -120,7 +120,7 @@ import {
 import { groupHasSuper } from './geometry';
 import { checksumSeed, bitmapChecksum, journalSuperblockChecksum } from './csum';
 import {
-  DefaultFeatures, DefaultFinding, checkHtree, defaultFeatures, inodeXattrProblem, keptBitmapChecksum, negativeEpochTimes,
+  DefaultFeatures, DefaultFinding, checkHtree, defaultFeatures, inodeXattrProblem, keptBitmapChecksum,
   resizeInodeCheck, storedBitmapChecksum, xattrBlockFindings, xattrRefcount,
 } from './fsck-default';
 import { superblockChecksumFailure } from './read-profile';
@@ -757,9 +757,6 @@ class Checker {
     } else {
       const problem = inodeXattrProblem(raw.subarray(at, at + INODE_BYTES), extra);
       if (problem !== undefined) this.report.add('xattr', `${where} in-inode xattrs`, problem);
-    }
-    if (features.metadataCsum) {
-      for (const name of negativeEpochTimes(raw.subarray(at, at + INODE_BYTES))) this.report.add('inode-fields', where, `i_${name}_extra holds the old pre-1970 epoch format`);
     }
   }
 

@@ -331,6 +331,33 @@ const DAMAGES: Damage[] = [
     },
   },
   {
+    name: 'inode table high half set: the table lies past the file system (descriptor resealed)', kind: 'group-desc',
+    damage: (img, _, seal) => {
+      img.writeUInt32LE(1, BLOCK + 0x28);
+      seal.desc(0);
+    },
+  },
+  {
+    name: 'ctime before 1970 with the old epoch bits 3 in i_ctime_extra (inode resealed): e2fsck offers a fix and exits 0', kind: undefined,
+    complaintOnly: true,
+    damage: (img, image, seal) => {
+      const ino = inodeOf(image, 'd/sub/one');
+      const at = inodeAt(image, ino);
+      img.writeUInt32LE(0x80000000, at + 0x0c);
+      img.writeUInt32LE(img.readUInt32LE(at + 0x84) | 3, at + 0x84);
+      seal.inode(ino, at);
+    },
+  },
+  {
+    name: 'directory links_count 1 with few subdirectories: dir_nlink excuses only a full one (inode resealed)', kind: 'link-count',
+    damage: (img, image, seal) => {
+      const ino = inodeOf(image, 'd');
+      const at = inodeAt(image, ino);
+      img.writeUInt16LE(1, at + 0x1a);
+      seal.inode(ino, at);
+    },
+  },
+  {
     name: 'bg_itable_unused above the free inodes (descriptor resealed)', kind: 'group-desc', says: /exceeds the free inodes/,
     damage: (img, _, seal) => {
       img.writeUInt16LE(img.readUInt16LE(BLOCK + 0x0e) + 1, BLOCK + 0x1c);
@@ -396,7 +423,7 @@ describe.each([16, 200] as const)('damaged copies of the %i MiB image: e2fsck -f
     const problems = ourProblems(copy);
     const kinds = kindsOf(problems);
     if (d.kind === undefined) {
-      expect([e2fsck.status, e2fsckComplaints(e2fsck), kinds]).toEqual([0, [], []]);
+      expect([e2fsck.status, d.complaintOnly === true || e2fsckComplaints(e2fsck).length === 0, kinds]).toEqual([0, true, []]);
       return;
     }
     // e2fsck -fn fails the copy (exit 4), or, for the resize inode, complains and exits 0
