@@ -3,7 +3,7 @@
  * the default profile's features (metadata_csum, 64bit, flex_bg, resize_inode, dir_index,
  * ext_attr, huge_file, dir_nlink, extra_isize), each checked as `e2fsck -fn` checks it
  * (e2fsprogs' e2fsck/super.c check_super_block and check_resize_inode, pass1.c
- * check_ext_attr, check_ea_in_inode and check_inode_extra_space, pass2.c parse_int_node and
+ * check_ext_attr and check_ea_in_inode, pass2.c parse_int_node and
  * its htree pass, pass5.c). fs/fsck.ts owns the walk and calls these where e2fsck would;
  * this module owns the rules, as pure functions of on-disk bytes that return findings.
  *
@@ -12,8 +12,7 @@
  * hashes, the block's checksum; the in-inode area after i_extra_isize); the htree walk
  * (dx_root_info, limits and counts, hash order, every block referenced once, each leaf's
  * names inside the hash range its index entry gives it); the resize inode's map of the
- * reserved GDT blocks. The checksums
- * themselves are fs/csum.ts's and fs/read-profile.ts's (MetadataChecksums), the hash
+ * reserved GDT blocks. The checksums themselves are fs/csum.ts's and fs/read-profile.ts's (MetadataChecksums), the hash
  * fs/htree.ts's dirHash; the xattr block checksum and entry hash have no codec elsewhere
  * (read-only mounts ignore xattrs), so they live here as pure helpers.
  *
@@ -36,7 +35,7 @@ import {
 import { dirHash, DX_HASH_TEA } from './htree';
 import { MetadataChecksums } from './read-profile';
 
-export type DefaultFinding = readonly [kind: 'checksum' | 'xattr' | 'htree' | 'resize-inode' | 'inode-fields', where: string, what: string];
+export type DefaultFinding = readonly [kind: 'checksum' | 'xattr' | 'htree' | 'resize-inode', where: string, what: string];
 
 /** The default profile's features as fsck needs them; every flag false on a minimal image. */
 export interface DefaultFeatures {
