@@ -12,9 +12,10 @@
  * hashes, the block's checksum; the in-inode area after i_extra_isize); the htree walk
  * (dx_root_info, limits and counts, hash order, every block referenced once, each leaf's
  * names inside the hash range its index entry gives it); the resize inode's map of the
- * reserved GDT blocks. The checksums themselves are fs/csum.ts's and fs/read-profile.ts's (MetadataChecksums), the hash
- * fs/htree.ts's dirHash; the xattr block checksum and entry hash have no codec elsewhere
- * (read-only mounts ignore xattrs), so they live here as pure helpers.
+ * reserved GDT blocks. The checksums themselves are fs/csum.ts's and fs/read-profile.ts's
+ * (MetadataChecksums), the hash fs/htree.ts's dirHash; the xattr block checksum and entry
+ * hash have no codec elsewhere (read-only mounts ignore xattrs), so they live here as pure
+ * helpers.
  *
  * Invariants: never throws on corrupt bytes (every offset is range-checked before a read);
  * every loop is bounded by a block (xattr entries advance by at least 16 bytes; htree nodes
