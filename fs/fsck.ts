@@ -9,6 +9,26 @@
  * It is an independent reading: it shares only format.ts's byte codecs with the file
  * system, never the allocator, extent or directory code it checks.
  *
+ * Two profiles: the subset (`minimal`, spec/ext4-subset.md), and mkfs.ext4's default profile
+ * (fs/mkfs-default.ts: metadata_csum, 64bit, flex_bg, resize_inode, dir_index, ext_attr,
+ * huge_file, dir_nlink, extra_isize). The second's features switch on the checks of
+ * fs/fsck-default.ts, which owns their rules; on a minimal image every one of them is off, so
+ * its findings are the subset's alone. With the default profile, besides the checks below:
+ * the superblock's s_checksum; 64-byte descriptors (high halves of every field), bg_checksum,
+ * a BLOCK_UNINIT last group, bg_itable_unused above the free inodes; bitmaps and tables
+ * anywhere in the file system (flex_bg), the reserved GDT blocks claimed with each
+ * superblock copy; pass 1 skips INODE_UNINIT groups and bg_itable_unused tails as e2fsck's
+ * scan does; every written inode's i_checksum (lo, and hi when i_extra_isize holds it); in-inode xattrs (entries inside the inode, hashes); xattr
+ * blocks (magic, h_blocks 1, entries and hashes, h_checksum, owned once, h_refcount equal to
+ * the inodes naming it, counted in each one's i_blocks); INDEX_FL on directories; huge_file's
+ * 48-bit i_blocks (in blocks with HUGE_FILE_FL); extent blocks' tail checksums; directory
+ * leaf tails and htree dx_tails; htree indexes as pass 2 checks them (fsck-default.ts
+ * checkHtree); the resize inode (check_resize_inode, and pass 1's walk of its map); a
+ * directory counting more than 65000 links keeps links_count 1 (dir_nlink); pass 5 reads a
+ * BLOCK_UNINIT group's block bitmap and an INODE_UNINIT group's inode bitmap as e2fsck
+ * computes them, and checks the other bitmaps' checksums; the journal superblock may carry
+ * 64bit and checksum v3 (its s_checksum checked).
+ *
  * Checks, in e2fsck's pass order (a problem in 0 that makes the rest unreadable stops there):
  * 0. superblock: validateSuperblock (free counts aside); features has_journal, filetype,
  *    extent, sparse_super and nothing e2fsck or our mount would refuse (unknown incompat or
@@ -50,7 +70,8 @@
  * 5. bitmaps equal real use (padding bits set), descriptor free-block, free-inode and
  *    used-directory counts exact.
  *
- * Not checked: superblock free counts (e2fsck only rewrites them, exit 0); backup
+ * Not checked: superblock free counts (e2fsck only rewrites them, exit 0); the `_extra` time
+ * words (e2fsck offers to rewrite a pre-1970 time in the old epoch format, and exits 0); backup
  * superblocks and GDTs; s_jnl_blocks (e2fsck -n skips it); times other than dtime;
  * uid/gid/permissions (the journal's 0600 included: e2fsck accepts any); immutable or
  * append flags on special files themselves (e2fsck only offers to clear them, exit 0); the
@@ -74,29 +95,44 @@
  *   unless `afterRecovery` (test/fs/fsck-after-recovery.test.ts);
  * - stricter with `afterRecovery`: a non-empty list whose inodes all have links, which
  *   e2fsck -n does not read (e2fsck -y truncates them and exits 1);
+ * - stricter with the default profile: a group descriptor failing bg_checksum and an invalid
+ *   resize inode, which e2fsck -fn prints and answers no to but exits 0 on (the kernel
+ *   refuses a writable mount of the first; the second breaks online resize);
  * - stricter, where our recovery or mount or the kernel would fail but e2fsck -n does not
  *   look: a bad orphan list, journal s_first/s_start/s_maxlen (validateJournalSuperblock),
  *   a child node's eh_depth (libext2fs ignores it, ext4_ext_check does not), unknown
  *   incompat bits e2fsck happens to support (inline_data...), "." with rec_len 16-24, and
- *   block-mapped files, xattrs and htree, which are outside the subset.
+ *   block-mapped files, which are outside both profiles (and xattrs and htree on a minimal
+ *   image, whose features are off).
  */
 import { readU16LE, readU32LE } from '../core/bytes';
 import { CorruptionError } from '../core/errors';
 import type { PmemDevice } from '../device/device';
 import {
   APPEND_FL, BLOCK_BYTES, BLOCKS_PER_GROUP, CASEFOLD_FL, COMPAT_HAS_JOURNAL, DirEntry, EXTENTS_FL, IMAGIC_FL, IMMUTABLE_FL, INDEX_FL, INLINE_DATA_FL, ExtentLeaf, ExtentNode, FIRST_INO, FT_DIR, FT_UNKNOWN,
-  GROUP_DESC_BYTES, GroupDesc, I_BLOCK_BYTES, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE, INODE_BYTES, Inode,
-  JBD2_MIN_JOURNAL_BLOCKS, JOURNAL_INO, KNOWN_INCOMPAT, KNOWN_RO_COMPAT, ROOT_INO, RO_COMPAT_LARGE_FILE,
-  COMPAT_RESIZE_INODE, RO_COMPAT_SPARSE_SUPER, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  GroupDesc, I_BLOCK_BYTES, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE, INODE_BYTES, Inode,
+  JBD2_MIN_JOURNAL_BLOCKS, JOURNAL_INO, ROOT_INO, RO_COMPAT_LARGE_FILE,
+  COMPAT_RESIZE_INODE, RO_COMPAT_METADATA_CSUM, READ_ONLY_INCOMPAT, READ_ONLY_RO_COMPAT, BG_BLOCK_UNINIT, HUGE_FILE_FL, INCOMPAT_64BIT, JBD2_KNOWN_INCOMPAT,
+  GROUP_DESC_64_BYTES, RO_COMPAT_SPARSE_SUPER, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, Superblock, decodeDirBlock, decodeExtentNode, decodeGroupDesc, decodeInode,
-  decodeJournalSuperblock, decodeSuperblock, fileTypeOfMode, validateJournalSuperblock, validateSuperblock,
+  decodeJournalSuperblock, decodeSuperblock, fileTypeOfMode, groupDescBytes, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { groupHasSuper } from './geometry';
+import { checksumSeed, bitmapChecksum, journalSuperblockChecksum } from './csum';
+import {
+  DefaultFeatures, DefaultFinding, checkHtree, defaultFeatures, inodeXattrProblem, keptBitmapChecksum,
+  resizeInodeCheck, storedBitmapChecksum, xattrBlockFindings, xattrRefcount,
+} from './fsck-default';
+import { superblockChecksumFailure } from './read-profile';
+import { EXT2_FLAGS_UNSIGNED_HASH } from './htree';
+import { JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_CSUM_V3 } from './jbd2';
 
 export type FsckProblemKind =
   | 'superblock' | 'group-desc' | 'group-count' | 'block-bitmap' | 'inode-bitmap' | 'link-count' | 'i-blocks'
   | 'i-size' | 'directory' | 'extent-tree' | 'block-owned-twice' | 'dtime' | 'orphan-list' | 'unattached-inode'
-  | 'journal' | 'file-type' | 'inode-mode' | 'inode-fields' | 'symlink' | 'leaked-inode';
+  | 'journal' | 'file-type' | 'inode-mode' | 'inode-fields' | 'symlink' | 'leaked-inode'
+  // the default profile's structures (fs/fsck-default.ts)
+  | 'checksum' | 'xattr' | 'htree' | 'resize-inode';
 
 export interface FsckProblem {
   readonly kind: FsckProblemKind;
@@ -162,6 +198,17 @@ const REQUIRED_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_EXTENTS;
  * fast_commit, orphan_file, unknown bits) need structures the subset does not have.
  */
 const TOLERATED_COMPAT = 0x1 | 0x2 | COMPAT_HAS_JOURNAL | 0x8 | 0x20 | 0x800;
+/** mkfs.ext4's default profile adds these to the subset (fs/fsck-default.ts checks their structures). */
+const DEFAULT_INCOMPAT = READ_ONLY_INCOMPAT;
+const DEFAULT_RO_COMPAT = READ_ONLY_RO_COMPAT;
+const DEFAULT_COMPAT = TOLERATED_COMPAT | COMPAT_RESIZE_INODE;
+/** bg_flags BLOCK_UNINIT and ITABLE_ZEROED's neighbours: with checksums, e2fsck reads neither bitmap of an uninit group. */
+const BG_ITABLE_UNUSED_HI = 0x32;
+/** dir_nlink: a directory counting more names than this keeps links_count 1 (e2fsck pass4, EXT2_LINK_MAX). */
+const LINK_MAX = 65000;
+/** s_checksum_type of a v3 journal: crc32c. */
+const JBD2_CRC32C_CHKSUM = 4;
+const DEFAULT_JOURNAL_INCOMPAT = JBD2_KNOWN_INCOMPAT | JBD2_FEATURE_INCOMPAT_64BIT | JBD2_FEATURE_INCOMPAT_CSUM_V3;
 /**
  * bg_flags INODE_UNINIT. Without gdt_csum e2fsck only warns about it and about
  * bg_itable_unused, but fails any entry naming an inode they declare unused.
@@ -189,6 +236,10 @@ const LARGE_FILE_BYTES = 2 ** 31;
 const BLOCK_MAP_MAX_BLOCKS = 12 + 1024 + 1024 ** 2 + 1024 ** 3;
 const TWO_POW_32 = 2 ** 32;
 const META_OWNER = 0xffffffff;
+const RESIZE_INO = 7;
+/** dx_root_info's place in an htree root, and an interior node's count/limit pair. */
+const DX_ROOT_INFO_AT = 0x18;
+const DX_NODE_COUNT_AT = 8;
 const BITS_PER_BITMAP = 8 * BLOCK_BYTES;
 const LISTED_RANGES = 6;
 /** Set bits of each byte value. */
@@ -213,6 +264,13 @@ interface Layout {
   descs: GroupDesc[];
   /** bg_itable_unused per group (decodeGroupDesc does not model it). */
   itableUnused: number[];
+  /** 32, or 64 with 64bit. */
+  descBytes: number;
+  /** The primary descriptor table's bytes. */
+  gdt: Uint8Array;
+  /** s_reserved_gdt_blocks with resize_inode (0 without: the superblock check reports a stray count). */
+  reservedGdtBlocks: number;
+  features: DefaultFeatures;
 }
 
 /** Superblock and descriptors; undefined (with the problems reported) when unusable. */
@@ -233,19 +291,25 @@ function readLayout(device: PmemDevice, report: Report): Layout | undefined {
     return undefined;
   }
   if (!superblockUsable(sb, sbBytes, report)) return undefined;
+  const sbCsum = superblockChecksumFailure(sbBytes);
+  if (sbCsum !== undefined) report.add('checksum', 'superblock', sbCsum.what);
   const groups = Math.ceil(sb.blocksCount / BLOCKS_PER_GROUP);
+  const descBytes = groupDescBytes(sb);
   // validateSuperblock checked that the blocks hold the superblock and this descriptor table
-  const gdtBlocks = Math.ceil((groups * GROUP_DESC_BYTES) / BLOCK_BYTES);
+  const gdtBlocks = Math.ceil((groups * descBytes) / BLOCK_BYTES);
   const gdt = device.load(BLOCK_BYTES, gdtBlocks * BLOCK_BYTES);
   const descs: GroupDesc[] = [];
   const itableUnused: number[] = [];
+  const wide = descBytes >= GROUP_DESC_64_BYTES;
   for (let g = 0; g < groups; g++) {
-    descs.push(decodeGroupDesc(gdt, g * GROUP_DESC_BYTES));
-    itableUnused.push(readU16LE(gdt, g * GROUP_DESC_BYTES + BG_ITABLE_UNUSED));
+    descs.push(decodeGroupDesc(gdt, g * descBytes, descBytes));
+    itableUnused.push(readU16LE(gdt, g * descBytes + BG_ITABLE_UNUSED) + (wide ? readU16LE(gdt, g * descBytes + BG_ITABLE_UNUSED_HI) * 0x10000 : 0));
   }
+  const features = defaultFeatures(sb, sbBytes, checksumSeed);
   const layout: Layout = {
     sb, sbBytes, blocksCount: sb.blocksCount, groups, ipg: sb.inodesPerGroup, inodesCount: sb.inodesCount, gdtBlocks,
-    itableBlocks: (sb.inodesPerGroup * INODE_BYTES) / BLOCK_BYTES, descs, itableUnused,
+    itableBlocks: (sb.inodesPerGroup * INODE_BYTES) / BLOCK_BYTES, descs, itableUnused, descBytes, gdt,
+    reservedGdtBlocks: features.resizeInode ? sb.reservedGdtBlocks : 0, features,
   };
   return descriptorsUsable(layout, report) ? layout : undefined;
 }
@@ -253,8 +317,8 @@ function readLayout(device: PmemDevice, report: Report): Layout | undefined {
 /** Features and the fields validateSuperblock leaves out; false when nothing further can be read. */
 function superblockUsable(sb: Superblock, raw: Uint8Array, report: Report): boolean {
   const where = 'superblock';
-  const unknownIncompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
-  const unknownRoCompat = sb.featureRoCompat & ~KNOWN_RO_COMPAT;
+  const unknownIncompat = sb.featureIncompat & ~DEFAULT_INCOMPAT;
+  const unknownRoCompat = sb.featureRoCompat & ~DEFAULT_RO_COMPAT;
   let usable = true;
   if (unknownIncompat !== 0) {
     report.add('superblock', where, `unknown incompat features 0x${unknownIncompat.toString(16)}`);
@@ -273,7 +337,7 @@ function superblockUsable(sb: Superblock, raw: Uint8Array, report: Report): bool
     usable = false;
   }
   if ((sb.featureCompat & COMPAT_HAS_JOURNAL) === 0) report.add('superblock', where, 'has_journal is off');
-  const foreignCompat = sb.featureCompat & ~TOLERATED_COMPAT;
+  const foreignCompat = sb.featureCompat & ~DEFAULT_COMPAT;
   if (foreignCompat !== 0) report.add('superblock', where, `compat features 0x${foreignCompat.toString(16)} are outside the subset`);
   if (sb.journalUuid.some((b) => b !== 0)) {
     report.add('superblock', where, 's_journal_uuid is set: an external journal (outside the subset)');
@@ -281,6 +345,10 @@ function superblockUsable(sb: Superblock, raw: Uint8Array, report: Report): bool
   // with resize_inode set, the compat finding above already says what is outside the subset
   if (sb.reservedGdtBlocks !== 0 && (sb.featureCompat & COMPAT_RESIZE_INODE) === 0) {
     report.add('superblock', where, `s_reserved_gdt_blocks is ${sb.reservedGdtBlocks} without resize_inode`);
+  }
+  if ((sb.featureCompat & COMPAT_RESIZE_INODE) !== 0 && sb.reservedGdtBlocks > BLOCK_BYTES / 4) {
+    report.add('superblock', where, `s_reserved_gdt_blocks ${sb.reservedGdtBlocks} exceeds the ${BLOCK_BYTES / 4} one block maps`);
+    usable = false;
   }
   // e2fsck super.c check_super_value (its extra-isize complaints are not errors).
   if (sb.rBlocksCount > sb.blocksCount / 2) report.add('superblock', where, `s_r_blocks_count ${sb.rBlocksCount} exceeds half the blocks`);
@@ -291,17 +359,28 @@ function superblockUsable(sb: Superblock, raw: Uint8Array, report: Report): bool
   if (sb.descSize > 1024 || (sb.descSize & (sb.descSize - 1)) !== 0) {
     report.add('superblock', where, `s_desc_size ${sb.descSize} is not 0 or a power of two up to 1024`);
     usable = false;
+  } else if ((sb.featureIncompat & INCOMPAT_64BIT) !== 0 && sb.descSize !== GROUP_DESC_64_BYTES) {
+    report.add('superblock', where, `s_desc_size ${sb.descSize} with 64bit: only ${GROUP_DESC_64_BYTES}-byte descriptors are read`);
+    usable = false;
+  }
+  if ((sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) !== 0 && sb.checksumType !== 1) {
+    report.add('superblock', where, `s_checksum_type ${sb.checksumType}, expected 1 (crc32c)`);
+    usable = false;
   }
   return usable;
 }
 
 function descriptorsUsable(layout: Layout, report: Report): boolean {
   let usable = true;
+  const { flexBg } = layout.features;
   for (let g = 0; g < layout.groups; g++) {
     const gd = layout.descs[g] as GroupDesc;
-    const first = g * BLOCKS_PER_GROUP;
-    const end = Math.min(first + BLOCKS_PER_GROUP, layout.blocksCount);
-    const metaEnd = first + (groupHasSuper(g) ? 1 + layout.gdtBlocks : 0);
+    checkDescriptorFields(layout, g, gd, report);
+    // with flex_bg a group's bitmaps and table may lie in any group (e2fsck check_super_block);
+    // one overlapping other metadata is a block owned twice
+    const first = flexBg ? 0 : g * BLOCKS_PER_GROUP;
+    const end = flexBg ? layout.blocksCount : Math.min(first + BLOCKS_PER_GROUP, layout.blocksCount);
+    const metaEnd = flexBg ? 0 : first + (groupHasSuper(g) ? 1 + layout.gdtBlocks : 0);
     const inside = (block: number, count: number) => block >= metaEnd && block + count <= end;
     const check = (what: string, block: number, count: number) => {
       if (inside(block, count)) return;
@@ -315,8 +394,25 @@ function descriptorsUsable(layout: Layout, report: Report): boolean {
   return usable;
 }
 
+/** check_super_block's per-group rules for descriptors with checksums: bg_checksum, the uninit flags, bg_itable_unused. */
+function checkDescriptorFields(layout: Layout, g: number, gd: GroupDesc, report: Report): void {
+  const { checksums } = layout.features;
+  if (checksums === undefined) return;
+  const where = `group ${g}`;
+  const desc = layout.gdt.subarray(g * layout.descBytes, (g + 1) * layout.descBytes);
+  if (!checksums.groupDescPasses(g, desc)) report.add('checksum', where, 'bg_checksum does not match the descriptor');
+  if (g === layout.groups - 1 && (gd.flags & BG_BLOCK_UNINIT) !== 0) {
+    report.add('group-desc', where, 'the last group is marked BLOCK_UNINIT');
+  }
+  const unused = layout.itableUnused[g] as number;
+  if (unused > gd.freeInodesCount || unused > layout.ipg) {
+    report.add('group-desc', where, `bg_itable_unused ${unused} exceeds the free inodes ${gd.freeInodesCount} or the group's ${layout.ipg}`);
+  }
+}
+
 interface Walk {
   ino: number;
+  inode: Inode;
   isDir: boolean;
   /** Last logical block inside i_size; Infinity when i_size is 0 (e2fsck's u64 wrap). */
   eofBlock: number;
@@ -346,6 +442,8 @@ class Checker {
   /** What this check wrote into the shared tables (`scratchTables` zeroes only that). */
   private readonly dirty: Dirty;
   private readonly dirs = new Map<number, readonly ExtentLeaf[]>();
+  /** The inodes of directories whose blocks carry checksums or an htree (their seed and flags). */
+  private readonly dirInodes = new Map<number, Inode>();
   private readonly parent = new Map<number, number>();
   private readonly dotdot = new Map<number, number>();
   private readonly lowDtimeCheck: boolean;
@@ -353,6 +451,9 @@ class Checker {
   private dupBudget: number;
   private namesComplete = true;
   private largeFileSeen = false;
+  /** The xattr block (0 or 1) of the inode pass 1 is checking, which its i_blocks counts. */
+  private xattrBlocks = 0;
+  private readonly xattrRefs = new Map<number, { stored: number; seen: number; valid: boolean; firstOwner: number }>();
 
   constructor(
     private readonly device: PmemDevice,
@@ -382,6 +483,8 @@ class Checker {
     this.claimGroupMetadata();
     this.walkOrphanList();
     for (let g = 0; g < this.layout.groups; g++) this.scanGroupInodes(g);
+    this.xattrBlocks = 0;
+    this.checkXattrRefcounts();
     this.checkQuotaInums();
     if (this.largeFileSeen && (this.sb.featureRoCompat & RO_COMPAT_LARGE_FILE) === 0) {
       this.report.add('superblock', 'superblock', 'a regular file reaches 2 GiB but ro_compat lacks LARGE_FILE');
@@ -414,7 +517,7 @@ class Checker {
     const { layout } = this;
     for (let g = 0; g < layout.groups; g++) {
       const first = g * BLOCKS_PER_GROUP;
-      if (groupHasSuper(g)) this.claim(first, 1 + layout.gdtBlocks, META_OWNER, `group ${g} superblock and GDT`);
+      if (groupHasSuper(g)) this.claim(first, 1 + layout.gdtBlocks + layout.reservedGdtBlocks, META_OWNER, `group ${g} superblock and GDT`);
       const gd = layout.descs[g] as GroupDesc;
       this.claim(gd.blockBitmap, 1, META_OWNER, `group ${g} block bitmap`);
       this.claim(gd.inodeBitmap, 1, META_OWNER, `group ${g} inode bitmap`);
@@ -455,21 +558,43 @@ class Checker {
   // ------------------------------------------------------------------ pass 1: inodes
 
   private scanGroupInodes(g: number): void {
-    const { ipg, itableBlocks, descs } = this.layout;
+    const { itableBlocks, descs } = this.layout;
     const first = (descs[g] as GroupDesc).inodeTable;
     const perBlock = BLOCK_BYTES / INODE_BYTES;
+    const ipg = this.scannedInodes(g);
     // An all-zero block holds only never-used inodes, which need nothing (a zero inode is
     // free and clean); the reserved inodes are always looked at.
     const nonZero = new Set(this.device.nonZeroPages(first * BLOCK_BYTES, itableBlocks * BLOCK_BYTES));
-    for (let b = 0; b < itableBlocks; b++) {
-      const firstIno = g * ipg + b * perBlock + 1;
+    for (let b = 0; b < itableBlocks && b * perBlock < ipg; b++) {
+      const firstIno = g * this.layout.ipg + b * perBlock + 1;
       if (firstIno > FIRST_INO && !nonZero.has(first + b)) continue;
       const block = this.device.view((first + b) * BLOCK_BYTES, BLOCK_BYTES);
       for (let i = 0; i < perBlock && b * perBlock + i < ipg; i++) this.scanInode(firstIno + i, block, i * INODE_BYTES);
     }
   }
 
+  /**
+   * The inodes of group g that e2fsck's scan reads: with checksums it skips an INODE_UNINIT
+   * group and the bg_itable_unused inodes at the end of a table (a name pointing there is
+   * pass 2's finding).
+   */
+  private scannedInodes(g: number): number {
+    const { ipg } = this.layout;
+    if (!this.layout.features.metadataCsum) return ipg;
+    if (((this.layout.descs[g] as GroupDesc).flags & BG_INODE_UNINIT) !== 0) return 0;
+    const unused = this.layout.itableUnused[g] as number;
+    return unused > ipg ? ipg : ipg - unused;
+  }
+
   private scanInode(ino: number, raw: Uint8Array, at: number): void {
+    this.xattrBlocks = 0;
+    const checksums = this.layout.features.checksums;
+    if (checksums !== undefined) {
+      const slot = raw.subarray(at, at + INODE_BYTES);
+      const failure = checksums.inodeFailure(ino, slot);
+      // an all-zero inode passes (ext2fs_inode_csum_verify): never written, nothing to seal
+      if (failure !== undefined && slot.some((b) => b !== 0)) this.report.add('checksum', `inode ${ino}`, failure.what.replace(/^iget: /, ''));
+    }
     const mode = readU16LE(raw, at);
     const links = readU16LE(raw, at + 0x1a);
     const dtime = readU32LE(raw, at + 0x14);
@@ -531,11 +656,36 @@ class Checker {
    */
   private checkReservedInode(ino: number, raw: Uint8Array, at: number): void {
     const where = `inode ${ino}`;
+    if (ino === RESIZE_INO && this.layout.features.resizeInode) {
+      this.checkResizeInode(raw.subarray(at, at + INODE_BYTES));
+      return;
+    }
     const iBlocks = readU32LE(raw, at + 0x1c);
     if (iBlocks !== 0) this.report.add('i-blocks', where, `reserved inode has i_blocks ${iBlocks}, expected 0`);
     if (ino === 1) this.checkBadBlocksInode(where, raw, at);
     else if (ino === 3 || ino === 4) this.checkQuotaInode(where, raw, at);
     else this.checkOtherReservedInode(ino, where, raw, at);
+  }
+
+  /** check_resize_inode (e2fsck super.c), then pass 1's count: i_blocks covers every block the map reaches. */
+  private checkResizeInode(raw: Uint8Array): void {
+    const where = `inode ${RESIZE_INO} (resize)`;
+    const { layout } = this;
+    const backupGroups: number[] = [];
+    for (let g = 1; g < layout.groups; g++) if (groupHasSuper(g)) backupGroups.push(g);
+    const result = resizeInodeCheck(raw, {
+      blocksCount: layout.blocksCount, gdtBlocks: layout.gdtBlocks, reservedGdtBlocks: layout.reservedGdtBlocks, backupGroups,
+      blocksPerGroup: BLOCKS_PER_GROUP,
+    }, (block) => this.device.view(block * BLOCK_BYTES, BLOCK_BYTES));
+    // pass 1 walks inode 7 whatever check_resize_inode said: its double-indirect block is in use
+    const dind = readU32LE(raw, 0x28 + 4 * 13);
+    if (dind !== 0 && dind < layout.blocksCount) this.claim(dind, 1, RESIZE_INO, where);
+    if (result.problem !== undefined) {
+      this.report.add('resize-inode', where, result.problem);
+      return;
+    }
+    const iBlocks = readU32LE(raw, 0x1c) + (this.layout.features.hugeFile ? readU16LE(raw, 0x74) * TWO_POW_32 : 0);
+    if (iBlocks !== result.sectors) this.report.add('i-blocks', where, `i_blocks is ${iBlocks}, should be ${result.sectors}`);
   }
 
   private checkBadBlocksInode(where: string, raw: Uint8Array, at: number): void {
@@ -570,6 +720,7 @@ class Checker {
   private checkLiveInode(ino: number, inode: Inode, raw: Uint8Array, at: number): void {
     const where = `inode ${ino}`;
     this.checkFields(where, inode, raw, at);
+    this.xattrBlocks = this.checkXattrBlock(ino, inode);
     const type = inode.mode & S_IFMT;
     if (ino === ROOT_INO && type !== S_IFDIR) {
       this.report.add('inode-mode', where, `root has mode 0${inode.mode.toString(8)}, not a directory`);
@@ -584,19 +735,70 @@ class Checker {
   }
 
   private checkFields(where: string, inode: Inode, raw: Uint8Array, at: number): void {
+    const { features } = this.layout;
+    const isDir = (inode.mode & S_IFMT) === S_IFDIR;
     for (const [flag, name] of FOREIGN_FLAGS) {
+      if (flag === INDEX_FL && features.dirIndex && isDir) continue;
       if ((inode.flags & flag) !== 0) this.report.add('inode-fields', where, `flag ${name} is set`);
     }
-    if (inode.fileAcl !== 0) this.report.add('inode-fields', where, `i_file_acl is ${inode.fileAcl}, expected 0 (no xattr blocks)`);
+    if (inode.fileAcl !== 0 && !features.extAttr) this.report.add('inode-fields', where, `i_file_acl is ${inode.fileAcl}, expected 0 (no xattr blocks)`);
     if (readU32LE(raw, at + 0x70) !== 0) this.report.add('inode-fields', where, 'i_faddr is not 0');
-    if (readU16LE(raw, at + 0x74) !== 0) this.report.add('inode-fields', where, 'i_blocks_hi is not 0 without huge_file');
+    if (readU16LE(raw, at + 0x74) !== 0 && !features.hugeFile) this.report.add('inode-fields', where, 'i_blocks_hi is not 0 without huge_file');
     const extra = inode.extraIsize;
     const maxExtra = INODE_BYTES - 128;
     if (extra !== 0 && (extra < 4 || extra > maxExtra || extra % 4 !== 0)) {
       this.report.add('inode-fields', where, `i_extra_isize ${extra}: expected 0 or a multiple of 4 in [4, ${maxExtra}]`);
-    } else if (extra < maxExtra - 4 && readU32LE(raw, at + 128 + extra) === XATTR_MAGIC) {
-      this.report.add('inode-fields', where, 'in-inode extended attributes (outside the subset)');
+      return;
     }
+    if (!features.extAttr) {
+      if (extra < maxExtra - 4 && readU32LE(raw, at + 128 + extra) === XATTR_MAGIC) {
+        this.report.add('inode-fields', where, 'in-inode extended attributes (outside the subset)');
+      }
+    } else {
+      const problem = inodeXattrProblem(raw.subarray(at, at + INODE_BYTES), extra);
+      if (problem !== undefined) this.report.add('xattr', `${where} in-inode xattrs`, problem);
+    }
+  }
+
+  /**
+   * The inode's xattr block (check_ext_attr): checked and claimed at its first reference,
+   * counted at every one; returns the blocks it adds to the inode's i_blocks (0 or 1).
+   */
+  private checkXattrBlock(ino: number, inode: Inode): number {
+    const block = inode.fileAcl;
+    if (block === 0 || !this.layout.features.extAttr) return 0;
+    const where = `inode ${ino}`;
+    if (block >= this.layout.blocksCount) {
+      this.report.add('xattr', where, `i_file_acl ${block} is outside the file system`);
+      return 0;
+    }
+    const known = this.xattrRefs.get(block);
+    if (known !== undefined) {
+      known.seen++;
+      return known.valid ? 1 : 0;
+    }
+    const bytes = this.device.view(block * BLOCK_BYTES, BLOCK_BYTES);
+    const findings = xattrBlockFindings(bytes, block, this.layout.features, ino);
+    this.addFindings(findings);
+    // a bad magic makes e2fsck clear i_file_acl: the block is not the inode's
+    const valid = !findings.some(([kind, , what]) => kind === 'xattr' && what.startsWith('h_magic'));
+    this.xattrRefs.set(block, { stored: xattrRefcount(bytes), seen: 1, valid, firstOwner: ino });
+    if (!valid) return 0;
+    this.claim(block, 1, ino, `inode ${ino} xattr block`);
+    return 1;
+  }
+
+  /** End of pass 1: each xattr block's h_refcount equals the inodes naming it. */
+  private checkXattrRefcounts(): void {
+    for (const [block, ref] of this.xattrRefs) {
+      if (ref.valid && ref.stored !== ref.seen) {
+        this.report.add('xattr', `xattr block ${block} (inode ${ref.firstOwner})`, `h_refcount ${ref.stored}, but ${ref.seen} inode(s) name it`);
+      }
+    }
+  }
+
+  private addFindings(findings: readonly DefaultFinding[]): void {
+    for (const [kind, where, what] of findings) this.report.add(kind, where, what);
   }
 
   private checkMappedFile(ino: number, inode: Inode): void {
@@ -613,11 +815,16 @@ class Checker {
     else this.checkFileSize(where, inode, walk);
   }
 
-  private checkBlockCount(where: string, inode: Inode, numBlocks: number): void {
-    const iBlocks = inode.blocks % TWO_POW_32;
-    const expected = numBlocks * (BLOCK_BYTES / 512);
+  private checkBlockCount(where: string, inode: Inode, mappedBlocks: number): void {
+    const { hugeFile } = this.layout.features;
+    const numBlocks = mappedBlocks + this.xattrBlocks;
+    // huge_file: i_blocks has 48 bits, in file-system blocks on an inode with HUGE_FILE_FL
+    const iBlocks = hugeFile ? inode.blocks : inode.blocks % TWO_POW_32;
+    const inBlocks = hugeFile && (inode.flags & HUGE_FILE_FL) !== 0;
+    const expected = numBlocks * (inBlocks ? 1 : BLOCK_BYTES / 512);
     if (iBlocks !== expected) {
-      this.report.add('i-blocks', where, `i_blocks is ${iBlocks}, should be ${expected} (${numBlocks} blocks of 8 sectors)`);
+      const unit = inBlocks ? 'file-system blocks (HUGE_FILE_FL)' : 'blocks of 8 sectors';
+      this.report.add('i-blocks', where, `i_blocks is ${iBlocks}, should be ${expected} (${numBlocks} ${unit})`);
     }
   }
 
@@ -650,6 +857,7 @@ class Checker {
       this.report.add('i-size', where, `directory i_size is ${inode.size}, should be ${(walk.lastBlock + 1) * BLOCK_BYTES}`);
     }
     this.dirs.set(ino, walk.extents);
+    if (this.layout.features.checksums !== undefined || (inode.flags & INDEX_FL) !== 0) this.dirInodes.set(ino, inode);
   }
 
   private checkSymlink(ino: number, inode: Inode): void {
@@ -742,9 +950,13 @@ class Checker {
 
   private checkJournalSuperblock(block: number, journalBlocks: number): void {
     const where = `journal superblock (fs block ${block})`;
-    const jsb = decodeJournalSuperblock(this.device.load(block * BLOCK_BYTES, BLOCK_BYTES), 0);
+    const bytes = this.device.load(block * BLOCK_BYTES, BLOCK_BYTES);
+    const jsb = decodeJournalSuperblock(bytes, 0);
+    const { metadataCsum, bit64 } = this.layout.features;
+    // the default profile's journal: the kernel turns on 64bit and checksum v3 at mount
+    const known = metadataCsum || bit64 ? DEFAULT_JOURNAL_INCOMPAT : JBD2_KNOWN_INCOMPAT;
     try {
-      validateJournalSuperblock(jsb, journalBlocks);
+      validateJournalSuperblock(jsb, journalBlocks, known);
     } catch (error) {
       if (!(error instanceof CorruptionError)) throw error;
       this.report.add('journal', where, `${error.where}: ${error.what}`);
@@ -753,6 +965,15 @@ class Checker {
     if (jsb.nrUsers > 1) this.report.add('journal', where, `s_nr_users ${jsb.nrUsers}: an internal journal has one user`);
     if (jsb.featureRoCompat !== 0) this.report.add('journal', where, `unknown ro_compat features 0x${jsb.featureRoCompat.toString(16)}`);
     if (jsb.errno !== 0) this.report.add('journal', where, `s_errno ${jsb.errno}: the journal recorded an abort`);
+    if ((jsb.featureIncompat & JBD2_FEATURE_INCOMPAT_CSUM_V3) === 0) return;
+    if (jsb.checksumType !== JBD2_CRC32C_CHKSUM) {
+      this.report.add('journal', where, `s_checksum_type ${jsb.checksumType}, expected ${JBD2_CRC32C_CHKSUM} (crc32c) with checksum v3`);
+      return;
+    }
+    const computed = journalSuperblockChecksum(bytes);
+    if (computed !== jsb.checksum) {
+      this.report.add('checksum', where, `s_checksum 0x${jsb.checksum.toString(16)}, computed 0x${computed.toString(16)}`);
+    }
   }
 
   // ------------------------------------------------------------------ extent trees
@@ -768,7 +989,7 @@ class Checker {
     }
     const sizeBlocks = Math.ceil(inode.size / BLOCK_BYTES);
     const walk: Walk = {
-      ino, isDir, eofBlock: inode.size === 0 ? Infinity : sizeBlocks - 1, numBlocks: 0, lastBlock: -1,
+      ino, inode, isDir, eofBlock: inode.size === 0 ? Infinity : sizeBlocks - 1, numBlocks: 0, lastBlock: -1,
       lastInitLblock: -1, nextLblock: 0, root, extents: [], complete: true,
     };
     this.scanNode(walk, root, Infinity, sizeBlocks);
@@ -822,6 +1043,8 @@ class Checker {
       this.report.add('extent-tree', error.where, error.what);
       return undefined;
     }
+    const csum = this.layout.features.checksums?.extentBlockFailure(walk.ino, walk.inode, this.device.view(block * BLOCK_BYTES, BLOCK_BYTES));
+    if (csum !== undefined) this.report.add('checksum', where, csum.what);
     if (child.depth !== parentDepth - 1) {
       this.report.add('extent-tree', where, `depth ${child.depth} under a parent of depth ${parentDepth}`);
       return undefined;
@@ -906,11 +1129,59 @@ class Checker {
 
   private checkDirectory(ino: number, extents: readonly ExtentLeaf[]): void {
     const names = new Set<string>();
+    const inode = this.dirInodes.get(ino);
+    const indexNodes = inode === undefined ? undefined : this.checkIndex(ino, inode, extents);
     // Leaves passed scanLeaf, so every block is inside the file system; the total is the
     // directory's mapped blocks, which ownership bounds by blocks_count.
     for (const leaf of extents) {
-      for (let i = 0; i < leaf.len; i++) this.checkDirBlock(ino, leaf.block + i, leaf.start + i, names);
+      for (let i = 0; i < leaf.len; i++) {
+        const logical = leaf.block + i;
+        const physical = leaf.start + i;
+        if (inode !== undefined) this.checkDirBlockChecksum(ino, inode, logical, physical, indexNodes?.has(logical) === true);
+        this.checkDirBlock(ino, logical, physical, names);
+      }
     }
+  }
+
+  /** An htree directory's index (fs/fsck-default.ts checkHtree); the logical blocks holding index nodes. */
+  private checkIndex(ino: number, inode: Inode, extents: readonly ExtentLeaf[]): Set<number> | undefined {
+    if ((inode.flags & INDEX_FL) === 0 || !this.layout.features.dirIndex) return undefined;
+    const physical = new Map<number, number>();
+    let blocks = 0;
+    for (const leaf of extents) {
+      for (let i = 0; i < leaf.len; i++) physical.set(leaf.block + i, leaf.start + i);
+      blocks = Math.max(blocks, leaf.block + leaf.len);
+    }
+    const result = checkHtree({
+      ino, blocks,
+      block: (index) => {
+        const at = physical.get(index);
+        return at === undefined ? undefined : this.device.view(at * BLOCK_BYTES, BLOCK_BYTES);
+      },
+      hashSeed: this.sb.hashSeed,
+      unsignedChars: (this.sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0,
+      metadataCsum: this.layout.features.metadataCsum,
+    });
+    this.addFindings(result.findings);
+    return result.indexNodes;
+  }
+
+  /** metadata_csum: a leaf's tail entry, an index node's dx_tail (pass 2's checks of each block). */
+  private checkDirBlockChecksum(ino: number, inode: Inode, logical: number, physical: number, indexNode: boolean): void {
+    const checksums = this.layout.features.checksums;
+    if (checksums === undefined) return;
+    const bytes = this.device.view(physical * BLOCK_BYTES, BLOCK_BYTES);
+    const where = `directory inode ${ino} block ${logical} (fs block ${physical})`;
+    if (indexNode) {
+      const countAt = logical === 0 ? DX_ROOT_INFO_AT + (bytes[DX_ROOT_INFO_AT + 5] as number) : DX_NODE_COUNT_AT;
+      const failure = checksums.dxNodeFailure(ino, inode, logical, bytes, countAt);
+      if (failure !== undefined) this.report.add('checksum', where, failure.what);
+      return;
+    }
+    // a leaf (of a linear directory, or of an htree): its tail entry
+    const asLeaf = (inode.flags & INDEX_FL) === 0 ? inode : { ...inode, flags: inode.flags & ~INDEX_FL };
+    const failure = checksums.dirBlockFailure(ino, asLeaf, logical, 1, bytes);
+    if (failure !== undefined) this.report.add('checksum', where, failure.error.what);
   }
 
   private checkDirBlock(ino: number, logical: number, physical: number, names: Set<string>): void {
@@ -973,7 +1244,7 @@ class Checker {
     const uninit = ((descs[group] as GroupDesc).flags & BG_INODE_UNINIT) !== 0;
     if (!uninit && target < firstUnused) return;
     const why = uninit ? 'its group is marked INODE_UNINIT' : `bg_itable_unused ${itableUnused[group]} declares it unused`;
-    this.report.add('group-desc', at, `refers to inode ${target}, but ${why} (no gdt_csum)`);
+    this.report.add('group-desc', at, `refers to inode ${target}, but ${why}${this.layout.features.metadataCsum ? '' : ' (no gdt_csum)'}`);
   }
 
   private checkDot(dir: number, at: string, entry: DirEntry, block: Uint8Array): boolean {
@@ -1071,8 +1342,13 @@ class Checker {
       }
       if (ino > ROOT_INO && ino < FIRST_INO) continue;
       if (this.state[ino] !== InodeState.Live) continue;
-      const counted = this.refs[ino] as number;
       const isDir = ((this.modes[ino] as number) & S_IFMT) === S_IFDIR;
+      let counted = this.refs[ino] as number;
+      if (isDir && counted > LINK_MAX) {
+        // e2fsck pass4: such a directory keeps links_count 1, which dir_nlink allows
+        if (!this.layout.features.dirNlink) this.report.add('superblock', 'superblock', `directory ${ino} has ${counted} links, but dir_nlink is off`);
+        counted = 1;
+      }
       if (counted === 0 && !isDir) {
         this.report.add('unattached-inode', `inode ${ino}`, `links_count ${this.links[ino]}, but no directory entry names it`);
       } else if (counted !== this.links[ino]) {
@@ -1093,7 +1369,7 @@ class Checker {
       this.checkInodeSummary(g, gd);
       return;
     }
-    const bitmap = this.device.view(gd.blockBitmap * BLOCK_BYTES, BLOCK_BYTES);
+    const bitmap = this.blockBitmapOf(g, gd);
     const markedFree = new RangeList();
     const unowned = new RangeList();
     let free = 0;
@@ -1123,8 +1399,69 @@ class Checker {
     this.finishGroupSummary(g, gd, bitmap, blocksInGroup, free, markedFree, unowned);
   }
 
+  /**
+   * The block bitmap as e2fsck reads it: from disk, except that with checksums a
+   * BLOCK_UNINIT group's is computed (its superblock, GDT and reserved GDT), and every
+   * BLOCK_UNINIT group's own bitmaps and table are marked wherever flex_bg put them
+   * (read_bitmaps' mark_uninit_bg_group_blocks).
+   */
+  private blockBitmapOf(g: number, gd: GroupDesc): Uint8Array {
+    const disk = this.device.view(gd.blockBitmap * BLOCK_BYTES, BLOCK_BYTES);
+    if (!this.layout.features.metadataCsum) return disk;
+    const overlay = this.uninitTables().get(g);
+    const uninit = (gd.flags & BG_BLOCK_UNINIT) !== 0;
+    if (!uninit && overlay === undefined) return disk;
+    const first = g * BLOCKS_PER_GROUP;
+    const bitmap = uninit ? new Uint8Array(BLOCK_BYTES) : disk.slice();
+    if (uninit) {
+      const blocksInGroup = Math.min(BLOCKS_PER_GROUP, this.layout.blocksCount - first);
+      if (groupHasSuper(g)) for (let b = 0; b < 1 + this.layout.gdtBlocks + this.layout.reservedGdtBlocks; b++) setBit(bitmap, b);
+      for (let b = blocksInGroup; b < BITS_PER_BITMAP; b++) setBit(bitmap, b);
+    }
+    for (const block of overlay ?? []) setBit(bitmap, block - first);
+    return bitmap;
+  }
+
+  private uninitTablesByGroup: Map<number, number[]> | undefined;
+
+  /** The bitmap and table blocks of BLOCK_UNINIT groups, by the group they lie in. */
+  private uninitTables(): Map<number, number[]> {
+    if (this.uninitTablesByGroup !== undefined) return this.uninitTablesByGroup;
+    const out = new Map<number, number[]>();
+    const add = (block: number) => {
+      const group = Math.floor(block / BLOCKS_PER_GROUP);
+      if (group >= this.layout.groups) return;
+      const list = out.get(group) ?? [];
+      list.push(block);
+      out.set(group, list);
+    };
+    this.layout.descs.forEach((gd) => {
+      if ((gd.flags & BG_BLOCK_UNINIT) === 0) return;
+      add(gd.blockBitmap);
+      add(gd.inodeBitmap);
+      for (let b = 0; b < this.layout.itableBlocks; b++) add(gd.inodeTable + b);
+    });
+    this.uninitTablesByGroup = out;
+    return out;
+  }
+
+  /** A bitmap's checksum in its descriptor (metadata_csum; not for an uninit bitmap, which e2fsck never reads). */
+  private checkBitmapChecksum(g: number, which: 'block' | 'inode', bitmap: Uint8Array, bits: number): void {
+    const { features, descBytes, gdt } = this.layout;
+    if (!features.metadataCsum) return;
+    const flags = (this.layout.descs[g] as GroupDesc).flags;
+    if ((flags & (which === 'block' ? BG_BLOCK_UNINIT : BG_INODE_UNINIT)) !== 0) return;
+    const desc = gdt.subarray(g * descBytes, (g + 1) * descBytes);
+    const stored = storedBitmapChecksum(desc, which, descBytes);
+    const computed = keptBitmapChecksum(bitmapChecksum(features.seed, bitmap, bits), descBytes);
+    if (stored !== computed) {
+      this.report.add('checksum', `group ${g}`, `${which} bitmap checksum 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`);
+    }
+  }
+
   private finishGroupSummary(g: number, gd: GroupDesc, bitmap: Uint8Array, blocksInGroup: number, free: number, markedFree: RangeList, unowned: RangeList): void {
     const where = `group ${g}`;
+    this.checkBitmapChecksum(g, 'block', bitmap, BLOCKS_PER_GROUP);
     if (markedFree.count > 0) this.report.add('block-bitmap', where, `blocks ${markedFree} are in use but marked free`);
     if (unowned.count > 0) this.report.add('block-bitmap', where, `blocks ${unowned} are marked in use but nothing owns them`);
     if (!paddingSet(bitmap, blocksInGroup)) this.report.add('block-bitmap', where, `padding bits from ${blocksInGroup} are not all set`);
@@ -1136,7 +1473,10 @@ class Checker {
 
   private checkInodeSummary(g: number, gd: GroupDesc): void {
     const { ipg } = this.layout;
-    const bitmap = this.device.view(gd.inodeBitmap * BLOCK_BYTES, BLOCK_BYTES);
+    const bitmap = this.layout.features.metadataCsum && (gd.flags & BG_INODE_UNINIT) !== 0
+      ? uninitInodeBitmap(ipg)
+      : this.device.view(gd.inodeBitmap * BLOCK_BYTES, BLOCK_BYTES);
+    this.checkBitmapChecksum(g, 'inode', bitmap, ipg);
     const markedFree = new RangeList();
     const unused = new RangeList();
     let free = 0;
@@ -1312,6 +1652,17 @@ class RangeList {
 function iBlockUsed(raw: Uint8Array, at: number): boolean {
   for (let i = 0; i < I_BLOCK_BYTES; i += 4) if (readU32LE(raw, at + 0x28 + i) !== 0) return true;
   return false;
+}
+
+function setBit(bitmap: Uint8Array, bit: number): void {
+  bitmap[bit >>> 3] = (bitmap[bit >>> 3] as number) | (1 << (bit & 7));
+}
+
+/** An INODE_UNINIT group's inode bitmap as e2fsck reads it: every inode free, the padding set. */
+function uninitInodeBitmap(ipg: number): Uint8Array {
+  const bitmap = new Uint8Array(BLOCK_BYTES);
+  for (let bit = ipg; bit < BITS_PER_BITMAP; bit++) setBit(bitmap, bit);
+  return bitmap;
 }
 
 function testBit(bitmap: Uint8Array, bit: number): boolean {
