@@ -34,7 +34,9 @@ mkdir -p "$scratch/lists/partial" "$scratch/cache/archives/partial" "$scratch/sr
 echo "$SOURCES_LINE" > "$scratch/sources.list"
 apt_private=(-o "Dir::Etc::SourceList=$scratch/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o "Dir::State::Lists=$scratch/lists" -o "Dir::Cache=$scratch/cache" -o APT::Sandbox::User=root)
-apt-get "${apt_private[@]}" update >"$scratch/log" 2>&1 || fail "apt-get update of '$SOURCES_LINE' failed (offline?): $(tail -n 2 "$scratch/log" | tr '\n' ' ')"
+# apt-get update exits 0 when a source cannot be reached (it only warns): the lists it left say whether it could
+apt-get "${apt_private[@]}" update >"$scratch/log" 2>&1
+ls "$scratch"/lists/*Sources* >/dev/null 2>&1 || fail "apt-get update fetched no index of '$SOURCES_LINE' (offline?): $(grep -E '^(W|E|Err):' "$scratch/log" | head -n 2 | tr '\n' ' ')"
 (cd "$scratch/src" && apt-get "${apt_private[@]}" source --download-only "$PACKAGE") >"$scratch/log" 2>&1 \
   || fail "apt-get source --download-only $PACKAGE failed: $(tail -n 2 "$scratch/log" | tr '\n' ' ')"
 orig="$(ls "$scratch"/src/"${PACKAGE}"_*.orig.tar.* 2>/dev/null | head -n 1)"
