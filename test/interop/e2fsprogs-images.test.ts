@@ -102,7 +102,7 @@ function dumpedHeader(image: string): Map<string, string> {
  * does not have: [] when every feature named is among its features and every geometry named
  * is its geometry. Words of an unknown form are a mismatch (teach this function the form).
  */
-export function misnamed(what: string, header: ReadonlyMap<string, string>): string[] {
+function misnamed(what: string, header: ReadonlyMap<string, string>): string[] {
   const features = new Set((header.get('Filesystem features') ?? '').split(/\s+/).filter((f) => f.length > 0));
   const field = (name: string) => header.get(name) ?? '(absent)';
   const named = (list: string) => list.split(/,\s*/).filter((n) => !n.startsWith('unknown ') && !features.has(DUMPE2FS_NAMES[n] ?? n))
@@ -236,6 +236,14 @@ function otherVerdict(e: ImageEntry, image: string, header: () => Map<string, st
 
 // ------------------------------------------------------------------- the tests
 
+function memo<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  const known = cache.get(key);
+  if (known !== undefined) return known;
+  const made = make();
+  cache.set(key, made);
+  return made;
+}
+
 const loaded = loadImageIndex();
 
 if ('missing' in loaded) {
@@ -247,8 +255,8 @@ if ('missing' in loaded) {
   let dir = '';
   const unpacked = new Map<string, string>();
   const headers = new Map<string, Map<string, string>>();
-  const imageOf = (e: ImageEntry) => unpacked.get(e.test) ?? (unpacked.set(e.test, unpackImage(e, dir)), unpacked.get(e.test) as string);
-  const headerOf = (e: ImageEntry) => headers.get(e.test) ?? (headers.set(e.test, dumpedHeader(imageOf(e))), headers.get(e.test) as Map<string, string>);
+  const imageOf = (e: ImageEntry) => memo(unpacked, e.test, () => unpackImage(e, dir));
+  const headerOf = (e: ImageEntry) => memo(headers, e.test, () => dumpedHeader(imageOf(e)));
   beforeAll(() => {
     dir = makeTempDir('e2fsprogs-images');
   });
@@ -268,6 +276,10 @@ if ('missing' in loaded) {
     const unexplained = rows.filter((r) => r.agreement === undefined && KNOWN_DIFFERENCES[r.test] === undefined);
     const stale = Object.keys(KNOWN_DIFFERENCES).filter((t) => rows.find((r) => r.test === t)?.agreement !== undefined);
     expect({ unexplained: table(unexplained), stale }).toEqual({ unexplained: '', stale: [] });
+    const notAsked = rows.find((r) => r.agreement === 'kernel not asked');
+    if (notAsked !== undefined) console.log(`e2fsprogs-images: the kernel half was skipped: ${notAsked.kernel}`);
+    // the images both sides read whole (today d_corrupt_journal_nr_users, f_orphquot, f_rebuild_csum_rootdir): never none
+    else expect(rows.filter((r) => r.agreement === 'same tree').length).toBeGreaterThanOrEqual(3);
   });
 
   test('our writable mount refuses each 4 KiB image with ENOTSUP naming only what the image has', () => {
