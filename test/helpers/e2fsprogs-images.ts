@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { EXT4_MAGIC, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, decodeSuperblock } from '../../fs/format';
 
 export const IMAGE_CACHE = path.join(__dirname, '..', '..', '.cache', 'e2fsprogs-tests');
@@ -47,21 +47,42 @@ export interface ImageIndex {
 /** Highest s_log_block_size taken as a block size (64 KiB); past it the field is garbage. */
 const MAX_LOG_BLOCK_SIZE = 6;
 
-/** The index entry of test `test`'s image (its bytes already unpacked) in `cacheDir`. */
-export function describeImage(cacheDir: string, test: string, bytes: Uint8Array): ImageEntry {
+/**
+ * Compressed bytes unpacked for an index entry: at least the superblock's 2 KiB unpack from
+ * them, since deflate never grows data by more than a few bytes a block (and zeros, which most
+ * of an image is, unpack a thousandfold: more would cost time for nothing).
+ */
+const HEAD_COMPRESSED_BYTES = 8 * 1024;
+
+/**
+ * The first bytes of a gzip file unpacked (at least its first 2 KiB unless the file is
+ * shorter) and its unpacked size (gzip's trailer: the size modulo 2^32; upstream's images are
+ * far below 4 GiB), without unpacking the rest: some images are over 100 MiB.
+ */
+function gzipHead(file: string): { head: Buffer; imageBytes: number } {
+  const packed = fs.readFileSync(file);
+  const head = gunzipSync(packed.subarray(0, HEAD_COMPRESSED_BYTES), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  const imageBytes = packed.readUInt32LE(packed.length - 4);
+  const needed = Math.min(imageBytes, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES);
+  if (head.length < needed) throw new Error(`${file}: ${HEAD_COMPRESSED_BYTES} compressed bytes unpacked to ${head.length}, short of the superblock`);
+  return { head, imageBytes };
+}
+
+/** The index entry of test `test`'s image in `cacheDir`, from its first bytes (`head`) and its size. */
+export function describeImage(cacheDir: string, test: string, head: Uint8Array, imageBytes: number): ImageEntry {
   const read = (file: string): string | undefined => {
     const at = path.join(cacheDir, test, file);
     return fs.existsSync(at) ? fs.readFileSync(at, 'utf8') : undefined;
   };
   const expect = /^Exit status is (\d+)\s*$/m.exec(read('expect.1') ?? '');
   const base = {
-    test, description: (read('name') ?? '').trim(), image: `${test}/image.gz`, imageBytes: bytes.length,
+    test, description: (read('name') ?? '').trim(), image: `${test}/image.gz`, imageBytes,
     expectExit: expect === null ? null : Number(expect[1]),
   };
-  if (bytes.length < SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES) {
+  if (head.length < SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES) {
     return { ...base, blockBytes: null, revLevel: 0, inodeBytes: 0, featureCompat: 0, featureIncompat: 0, featureRoCompat: 0 };
   }
-  const sb = decodeSuperblock(bytes, SUPERBLOCK_OFFSET);
+  const sb = decodeSuperblock(head, SUPERBLOCK_OFFSET);
   const ext4 = sb.magic === EXT4_MAGIC && sb.logBlockSize <= MAX_LOG_BLOCK_SIZE;
   return {
     ...base,
@@ -78,7 +99,10 @@ export function describeImage(cacheDir: string, test: string, bytes: Uint8Array)
 export function writeImageIndex(cacheDir: string): ImageIndex {
   const source = fs.readFileSync(path.join(cacheDir, 'SOURCE'), 'utf8').trim();
   const tests = fs.readdirSync(cacheDir).filter((t) => fs.existsSync(path.join(cacheDir, t, 'image.gz'))).sort();
-  const images = tests.map((t) => describeImage(cacheDir, t, gunzipSync(fs.readFileSync(path.join(cacheDir, t, 'image.gz')))));
+  const images = tests.map((t) => {
+    const { head, imageBytes } = gzipHead(path.join(cacheDir, t, 'image.gz'));
+    return describeImage(cacheDir, t, head, imageBytes);
+  });
   const index: ImageIndex = { source, images };
   fs.writeFileSync(path.join(cacheDir, INDEX_FILE), `${JSON.stringify(index, null, 1)}\n`);
   return index;
