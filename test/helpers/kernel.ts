@@ -7,6 +7,10 @@
  * `kernelMount` runs any body on the kernel's mount (or says which errno refused it), and
  * `kernelCall` turns a Node fs call's failure into its errno name, for comparing answers.
  *
+ * A tree read of a damaged image may meet errors past a file's contents: `{ unreadable:
+ * 'record' }` (`ourTree`, `nodeTree`) records a failed lstat, readdir or readlink as the
+ * entry's errno (type 'unreadable' for an lstat) and reads on, where the default throws.
+ *
  * Where the kernel cannot be asked (not root, no loop device, no ext4, mount refused for
  * want of permission) `kernelTree` says why instead of a tree, and the caller prints it:
  * a test never passes silently without the kernel.
@@ -19,11 +23,16 @@ import type { DaxFileSystem } from '../../fs/filesystem';
 
 export interface TreeEntry {
   readonly path: string;
-  readonly type: 'file' | 'dir' | 'symlink';
+  /**
+   * 'special': a device, fifo or socket (content names its S_IFMT type; never opened: a fifo's
+   * read would block); 'unreadable': its lstat failed (only with `unreadable: 'record'`;
+   * content names the errno).
+   */
+  readonly type: 'file' | 'dir' | 'symlink' | 'special' | 'unreadable';
   readonly size: number;
   readonly nlink: number;
   readonly perm: number;
-  /** sha256 of a file's contents, a symlink's target. */
+  /** sha256 of a file's contents, a symlink's target; or "<call> failed: <errno>". */
   readonly content: string;
   /** The other paths of the same inode (hard links), sorted. */
   readonly links: readonly string[];
@@ -51,15 +60,26 @@ function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** sha256 of a file's contents, or the errno name its read answered (a corrupt file reads as EUCLEAN on both sides). */
-function fileContent(src: TreeSource, file: string): string {
+/** What a tree read does when a call other than a file's read fails: throw (the default) or record the errno and read on. */
+export interface TreeOptions {
+  readonly unreadable?: 'throw' | 'record';
+}
+
+/** `call`'s value, or "<what> failed: <errno name>" when it throws an errno. */
+function orErrno<T>(what: string, call: () => T): T | string {
   try {
-    return sha256(src.readFile(file));
+    return call();
   } catch (error) {
     const { code, errno } = error as NodeJS.ErrnoException;
     if (typeof code !== 'string') throw error;
-    return `read failed: ${errnoName(code, errno)}`;
+    return `${what} failed: ${errnoName(code, errno)}`;
   }
+}
+
+/** sha256 of a file's contents, or the errno name its read answered (a corrupt file reads as EUCLEAN on both sides). */
+function fileContent(src: TreeSource, file: string): string {
+  const bytes = orErrno('read', () => src.readFile(file));
+  return typeof bytes === 'string' ? bytes : sha256(bytes);
 }
 
 /** libuv has no name for EUCLEAN (ext4's EFSCORRUPTED) nor EBADMSG (its EFSBADCRC): Node calls them "Unknown system error -117" and "-74". */
@@ -68,33 +88,51 @@ function errnoName(code: string, errno: number | undefined): string {
 }
 
 /** The whole tree below `root` (paths relative to it, '/' first), sorted by path. */
-function readTree(src: TreeSource, root: string): TreeEntry[] {
+function readTree(src: TreeSource, root: string, options: TreeOptions = {}): TreeEntry[] {
   const nodes: Node[] = [];
+  const call = <T>(what: string, f: () => T): T | string => (options.unreadable === 'record' ? orErrno(what, f) : f());
   const walk = (rel: string) => {
     const abs = rel === '/' ? root : `${root === '/' ? '' : root}${rel}`;
-    const st = src.lstat(abs);
-    const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
-    const content = type === 'file' ? fileContent(src, abs) : type === 'symlink' ? src.readlink(abs) : '';
+    const st = call('lstat', () => src.lstat(abs));
+    if (typeof st === 'string') {
+      nodes.push({ path: rel, ino: 0, type: 'unreadable', size: 0, nlink: 0, perm: 0, content: st });
+      return;
+    }
+    const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'special';
+    const names = type === 'dir' ? call('readdir', () => src.readdir(abs)) : [];
+    const content = type === 'file' ? fileContent(src, abs) : type === 'symlink' ? call('readlink', () => src.readlink(abs))
+      : type === 'special' ? `S_IFMT 0o${(st.mode & 0o170000).toString(8)}` : typeof names === 'string' ? names : '';
     nodes.push({ path: rel, ino: st.ino, type, size: type === 'dir' ? 0 : st.size, nlink: st.nlink, perm: st.mode & 0o7777, content });
-    if (type !== 'dir') return;
-    for (const name of src.readdir(abs).sort()) walk(rel === '/' ? `/${name}` : `${rel}/${name}`);
+    if (typeof names === 'string') return;
+    for (const name of [...names].sort()) walk(rel === '/' ? `/${name}` : `${rel}/${name}`);
   };
   walk('/');
   const byIno = new Map<number, string[]>();
-  for (const n of nodes) if (n.type !== 'dir') byIno.set(n.ino, [...(byIno.get(n.ino) ?? []), n.path]);
+  const linked = (type: TreeEntry['type']) => type !== 'dir' && type !== 'unreadable';
+  for (const n of nodes) if (linked(n.type)) byIno.set(n.ino, [...(byIno.get(n.ino) ?? []), n.path]);
   return nodes
-    .map(({ ino, ...n }) => ({ ...n, links: n.type === 'dir' ? [] : (byIno.get(ino) ?? []).filter((p) => p !== n.path).sort() }))
+    .map(({ ino, ...n }) => ({ ...n, links: linked(n.type) ? (byIno.get(ino) ?? []).filter((p) => p !== n.path).sort() : [] }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Our file system's tree (directory sizes left out: they depend on block allocation, not on the namespace). */
-export function ourTree(f: DaxFileSystem): TreeEntry[] {
+export function ourTree(f: DaxFileSystem, options: TreeOptions = {}): TreeEntry[] {
   return readTree({
     readdir: (d) => f.readdirSync(d) as string[],
     lstat: (p) => f.lstatSync(p),
     readFile: (p) => f.readFileSync(p) as Uint8Array,
     readlink: (p) => String(f.readlinkSync(p)),
-  }, '/');
+  }, '/', options);
+}
+
+/** The tree below `at` read through Node's fs (a kernel mount point), as `ourTree` reads ours. */
+export function nodeTree(at: string, options: TreeOptions = {}): TreeEntry[] {
+  return readTree({
+    readdir: (d) => fs.readdirSync(d),
+    lstat: (p) => fs.lstatSync(p),
+    readFile: (p) => fs.readFileSync(p),
+    readlink: (p) => fs.readlinkSync(p),
+  }, at, options);
 }
 
 function sh(cmd: string, args: readonly string[]): { status: number | null; out: string } {
@@ -190,12 +228,7 @@ export function kernelCall<T>(call: () => T): { ok: T } | { error: string } {
  * replay and orphan cleanup happen as on any mount), or why the kernel could not be asked.
  */
 export function kernelTree(image: string): { tree: TreeEntry[] } | { missing: string } {
-  const r = kernelMount(image, (at) => readTree({
-    readdir: (d) => fs.readdirSync(d),
-    lstat: (p) => fs.lstatSync(p),
-    readFile: (p) => fs.readFileSync(p),
-    readlink: (p) => fs.readlinkSync(p),
-  }, at));
+  const r = kernelMount(image, (at) => nodeTree(at));
   if ('missing' in r) return r;
   if ('refused' in r) throw new Error(`the kernel refused the image: ${r.refused}: ${r.message}`);
   return { tree: r.mounted };
