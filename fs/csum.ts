@@ -5,8 +5,8 @@
  * nodes), and
  * jbd2's checksum v3 (the journal superblock, descriptor and revoke tails, commit blocks,
  * descriptor tags). Pure functions over on-disk bytes: nothing here reads or writes the
- * device. mkfs's default profile (fs/mkfs-default.ts) writes them; a read-only mount of that
- * profile verifies them (fs/read-profile.ts); nothing writes them to a mounted file system yet.
+ * device. mkfs's default profile (fs/mkfs-default.ts) writes them; a mount of that profile
+ * verifies them and a writable one stamps them (fs/read-profile.ts, through fs/meta.ts's seals).
  * They are held to mkfs.ext4's own images (and, for jbd2, to
  * a journal the kernel wrote) by test/fs/csum.test.ts.
  *
@@ -103,6 +103,17 @@ export function bitmapChecksum(seed: number, bitmap: Uint8Array, bits: number): 
 export function extentBlockChecksum(inodeSeedValue: number, block: Uint8Array): number {
   const ehMax = new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(4, true);
   return crc32cRaw(inodeSeedValue, block.subarray(0, 12 + 12 * ehMax));
+}
+
+/** An extended-attribute block's h_checksum: from the seed, over the block number as le64, then the block with h_checksum (0x10) as zeros. */
+export function xattrBlockChecksum(seed: number, blockNumber: number, block: Uint8Array): number {
+  const number = new Uint8Array(8);
+  const view = new DataView(number.buffer);
+  view.setUint32(0, blockNumber % 2 ** 32, true);
+  view.setUint32(4, Math.floor(blockNumber / 2 ** 32), true);
+  const bytes = copyOf(block);
+  bytes.fill(0, 0x10, 0x14);
+  return crc32cRaw(crc32cRaw(seed, number), bytes);
 }
 
 /** A directory leaf block's tail checksum: from the inode's seed, over the block up to its 12-byte tail. */

@@ -63,10 +63,12 @@ export const RO_COMPAT_EXTRA_ISIZE = 0x40;
 export const RO_COMPAT_METADATA_CSUM = 0x400;
 export const KNOWN_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS;
 export const KNOWN_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
-/** What a read-only mount reads beyond the subset: mkfs.ext4's default profile (docs/fs.md). */
+/** What a mount reads beyond the subset: mkfs.ext4's default profile (docs/fs.md); a writable mount writes it too. */
 export const READ_ONLY_INCOMPAT = KNOWN_INCOMPAT | INCOMPAT_64BIT | INCOMPAT_FLEX_BG;
 export const READ_ONLY_RO_COMPAT = KNOWN_RO_COMPAT | RO_COMPAT_HUGE_FILE | RO_COMPAT_DIR_NLINK | RO_COMPAT_EXTRA_ISIZE
   | RO_COMPAT_METADATA_CSUM;
+/** The ro_compat features a writable mount writes: the subset's and the default profile's (others mount read-only). */
+export const WRITABLE_RO_COMPAT = READ_ONLY_RO_COMPAT;
 /** Inode flag of huge_file: i_blocks counts file-system blocks, not 512-byte sectors. */
 export const HUGE_FILE_FL = 0x40000;
 
@@ -275,8 +277,6 @@ const COMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
 ];
 /** The compat features the subset has (others are ignored by a mount, but named when it refuses). */
 const KNOWN_COMPAT = COMPAT_HAS_JOURNAL;
-/** The compat features of the default profile, which a read-only mount reads (xattrs are ignored, the resize inode left alone). */
-const READ_ONLY_COMPAT = KNOWN_COMPAT | COMPAT_EXT_ATTR | COMPAT_RESIZE_INODE | COMPAT_DIR_INDEX;
 
 /** The size of a group descriptor: s_desc_size with 64bit, else 32 bytes. */
 export function groupDescBytes(sb: Superblock): number {
@@ -304,8 +304,9 @@ function featureNames(bits: number, names: ReadonlyArray<readonly [number, strin
  * What of a superblock (whose magic is ext4's) daxcrash cannot read, in words, or undefined:
  * incompat features outside mkfs.ext4's default profile, bigalloc, and the geometry both
  * profiles fix (revision 1, 4 KiB blocks, 256-byte inodes, 32768 blocks a group, first inode
- * 11, 64-byte descriptors with 64bit, crc32c checksums); and, unless `readOnly`, the default
- * profile's features, which only a read-only mount reads (named as the writes not supported).
+ * 11, 64-byte descriptors with 64bit, crc32c checksums); and, unless `readOnly`, the
+ * combinations of the default profile's features that writes do not handle (named as the
+ * writes not supported).
  * Valid ext4 of another shape is unsupported, not corrupt: the mount answers ENOTSUP naming
  * it. Checked before `validateSuperblock`, which assumes that geometry.
  */
@@ -324,20 +325,18 @@ export function unsupportedBy(sb: Superblock, options: { readOnly?: boolean } = 
 }
 
 /**
- * Of an image a read-only mount reads (the default profile's features, no other incompat),
- * what a writable mount would have to write and cannot yet, in words; undefined for the subset.
+ * Of an image a mount reads (the default profile's features, no other incompat), what a
+ * writable mount would have to write and cannot, in words; undefined for the subset and for
+ * the default profile. Group descriptors are written as 32 bytes without checksums (the
+ * subset) or as 64 bytes with metadata_csum's (the default profile): 64bit without
+ * metadata_csum, or metadata_csum without 64bit, is neither.
  */
 function writesUnsupported(sb: Superblock): string | undefined {
-  const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
-  const roCompat = sb.featureRoCompat & ~KNOWN_RO_COMPAT;
-  const compat = sb.featureCompat & ~KNOWN_COMPAT & READ_ONLY_COMPAT;
-  if (incompat === 0 && (roCompat & READ_ONLY_RO_COMPAT) === 0 && compat === 0) return undefined;
-  const names = [
-    ...(incompat !== 0 ? [featureNames(incompat, INCOMPAT_NAMES)] : []),
-    ...((roCompat & READ_ONLY_RO_COMPAT) !== 0 ? [featureNames(roCompat & READ_ONLY_RO_COMPAT, RO_COMPAT_NAMES)] : []),
-    ...(compat !== 0 ? [featureNames(compat, COMPAT_NAMES)] : []),
-  ];
-  return `writes of ${names.join(', ')} (metadata_csum writes among them; mount read-only to read this file system)`;
+  const wide = (sb.featureIncompat & INCOMPAT_64BIT) !== 0;
+  const csum = (sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) !== 0;
+  if (wide === csum) return undefined;
+  const which = wide ? 'writes of 64bit group descriptors without metadata_csum' : 'writes of metadata_csum with 32-byte group descriptors (no 64bit)';
+  return `${which}; mount read-only to read this file system`;
 }
 
 /**
@@ -450,6 +449,15 @@ export interface GroupDesc64 extends GroupDesc {
 export const GROUP_DESC_64_BYTES = 64;
 export const BG_INODE_UNINIT = 0x1;
 export const BG_BLOCK_UNINIT = 0x2;
+
+/** The fields of a 64-byte descriptor beyond GroupDesc, as stored. */
+export function decodeGroupDesc64Extras(bytes: Uint8Array, offset: number): Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsum' | 'itableUnused'> {
+  return {
+    blockBitmapCsum: readU16LE(bytes, offset + 0x18) + readU16LE(bytes, offset + 0x38) * TWO_POW_16,
+    inodeBitmapCsum: readU16LE(bytes, offset + 0x1a) + readU16LE(bytes, offset + 0x3a) * TWO_POW_16,
+    itableUnused: readU16LE(bytes, offset + 0x1c) + readU16LE(bytes, offset + 0x32) * TWO_POW_16,
+  };
+}
 
 export function encodeGroupDesc64(gd: GroupDesc64, out: Uint8Array, offset: number): void {
   out.fill(0, offset, offset + GROUP_DESC_64_BYTES);

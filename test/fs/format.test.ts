@@ -443,16 +443,14 @@ describe('format: validateSuperblock names the field and its byte', () => {
   });
 
   test.each<[string, (sb: F.Superblock) => void, RegExp]>([
-    ['64bit and flex_bg (read-only mounts read them)', (sb) => { sb.featureIncompat |= 0x80 | 0x200; sb.descSize = 64; }, /^writes of 64bit, flex_bg \(metadata_csum writes among them; mount read-only/],
+    ['64bit without metadata_csum (its descriptors are written with checksums alone)', (sb) => { sb.featureIncompat |= 0x80 | 0x200; sb.descSize = 64; }, /^writes of 64bit group descriptors without metadata_csum; mount read-only/],
     ['64bit beside an incompat feature nothing reads', (sb) => { sb.featureIncompat |= 0x80 | 0x8000; }, /^incompat features 64bit, inline_data \(0x8080\)$/],
     ['an unnamed incompat bit', (sb) => { sb.featureIncompat |= 0x800000; }, /unknown 0x800000/],
-    ['64bit, with metadata_csum and dir_index named alongside', (sb) => {
-      sb.featureIncompat |= 0x80;
-      sb.descSize = 64;
+    ['metadata_csum without 64bit', (sb) => {
       sb.checksumType = 1;
       sb.featureRoCompat |= 0x400;
       sb.featureCompat |= 0x20;
-    }, /^writes of 64bit, metadata_csum, dir_index \(metadata_csum writes/],
+    }, /^writes of metadata_csum with 32-byte group descriptors \(no 64bit\)/],
     ['64bit with 32-byte descriptors', (sb) => { sb.featureIncompat |= 0x80; sb.descSize = 32; }, /^32-byte group descriptors/],
     ['bigalloc', (sb) => { sb.featureRoCompat |= 0x200; sb.logClusterSize = 4; }, /^bigalloc/],
     ['revision 0', (sb) => { sb.revLevel = 0; }, /^revision 0/],
@@ -465,7 +463,7 @@ describe('format: validateSuperblock names the field and its byte', () => {
     expect(F.unsupportedBy(sb)).toMatch(what);
   });
 
-  test('a read-only mount reads the default profile\'s features, and nothing more', () => {
+  test('a mount reads and writes the default profile\'s features, and nothing more', () => {
     const sb = validSuperblock();
     sb.featureIncompat |= 0x80 | 0x200;
     sb.descSize = 64;
@@ -473,7 +471,7 @@ describe('format: validateSuperblock names the field and its byte', () => {
     sb.checksumType = 1;
     sb.featureCompat |= 0x8 | 0x10 | 0x20;
     expect(F.unsupportedBy(sb, { readOnly: true })).toBeUndefined();
-    expect(F.unsupportedBy(sb)).toMatch(/^writes of 64bit, flex_bg, huge_file, dir_nlink, extra_isize, metadata_csum, ext_attr, resize_inode, dir_index /);
+    expect(F.unsupportedBy(sb)).toBeUndefined();
     sb.featureIncompat |= 0x2000;
     expect(F.unsupportedBy(sb, { readOnly: true })).toMatch(/^incompat features 64bit, flex_bg, metadata_csum_seed/);
   });
