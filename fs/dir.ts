@@ -294,10 +294,26 @@ export function initEmptyBlock(out: Uint8Array, tails = false): void {
   if (tails) encodeDirTail(out, 0);
 }
 
-/** Change the ".." entry of a directory (a directory moved to another parent). */
+/**
+ * Change the ".." entry of a directory (a directory moved to another parent). It is looked for
+ * in block 0 first, where it always is: an htree directory's index would send a lookup of ".."
+ * to a leaf (its hash), never to the root that holds it.
+ */
 export function setDotDot(src: DirBlockSource, dirIno: number, parentIno: number): void {
-  const found = findEntry(src, dirIno, DOTDOT);
+  const found = dotDotInFirstBlock(src, dirIno) ?? findEntry(src, dirIno, DOTDOT);
   if (found) retargetEntry(src, found, parentIno, FT_DIR);
+}
+
+/** The ".." entry of block 0, checked as a lookup checks the block, or undefined. */
+function dotDotInFirstBlock(src: DirBlockSource, dirIno: number): FoundEntry | undefined {
+  const block = src.dirBlocks(dirIno)[0];
+  if (block === undefined) return undefined;
+  const bytes = src.meta.read(block);
+  const failure = src.checkDirBlock?.(dirIno, 0, bytes);
+  if (failure !== undefined) throw failure.error;
+  const hit = scanBlockForName(dirIno, block, bytes, DOTDOT);
+  if (hit === undefined) return undefined;
+  return { entry: entryAt(bytes, hit[0]), block, dirIno, index: 0, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
 }
 
 export function sameName(a: Uint8Array, b: Uint8Array): boolean {

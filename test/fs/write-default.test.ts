@@ -104,6 +104,24 @@ describe('a writable mount of our mkfs default profile', () => {
     }
     expect(replayed).toBeGreaterThan(0); // the cuts land where the journal holds committed transactions
   });
+
+  test('a file unlinked while open, committed, then a power failure: the journaled superblock (s_last_orphan) passes its checksum at replay, and the orphan is freed', () => {
+    const device = new PmemDevice({ sizeBytes: 64 * MiB, trace: false });
+    mkfs(device, { features: 'default', seed: 'orphan' });
+    const f = mount(device);
+    f.writeFileSync('/held', Buffer.alloc(20_000, 1));
+    const fd = f.openSync('/held', 'r');
+    f.unlinkSync('/held');
+    f.syncSync();
+    const crashed = new PmemDevice({ media: device.guaranteedMedia().detach(), trace: false });
+    const { fs: again, report } = mountWithReport(crashed);
+    expect(report.orphansFinished).toBe(1);
+    again.unmount();
+    const image = path.join(dir, 'orphan.img');
+    crashed.writeImage(image);
+    expect(e2fsckVerdict(image)).toEqual({ status: 0, complaints: [] });
+    expect(fd).toBeGreaterThan(2);
+  });
 });
 
 /** Make `victim`'s xattr block shared with `sharer` (refcount 2, its checksum restamped), as ACL sharing leaves one: e2fsck -fn clean. */
@@ -157,6 +175,7 @@ describe('a writable mount of mkfs.ext4\'s default image filled by debugfs', () 
     f.unlinkSync('/d/sub/deeper/odd');
     f.rmdirSync('/d/sub/deeper');
     f.renameSync('/d/sub', `/${LINEAR}/sub/moved`);
+    f.renameSync(`/${MANY}`, `/${LINEAR}/sub/indexed`); // its htree root's ".." changes: the dx_tail is restamped
     f.unlinkSync('/d/small'); // in-inode xattr, a second link stays
     f.appendFileSync(`/${LINEAR}/sub/moved/small-link`, 'appended');
     const fd = f.openSync('/d/frag', 'r+');
