@@ -64,6 +64,22 @@ describe('a writable mount of our mkfs default profile', () => {
     expectKernelSees(image, ours);
   });
 
+  test('a directory of short names fills its blocks up to the checksum tail, never into it', () => {
+    const device = new PmemDevice({ sizeBytes: 64 * MiB, trace: false });
+    mkfs(device, { features: 'default', seed: 'short-names' });
+    const f = mount(device);
+    f.mkdirSync('/s');
+    // 4-byte names take 12-byte entries, the tail's size: 338 fill block 0 to byte 4084
+    for (let i = 0; i < 400; i++) f.writeFileSync(`/s/${i.toString(36).padStart(4, '0')}`, '');
+    expect(f.statSync('/s').size).toBe(2 * 4096);
+    const ours = ourTree(f);
+    f.unmount();
+    const image = path.join(dir, 'short-names.img');
+    device.writeImage(image);
+    expect(e2fsckVerdict(image)).toEqual({ status: 0, complaints: [] });
+    expectKernelSees(image, ours);
+  });
+
   test('at 384 MiB (three groups) the new directories go to uninit groups: their bitmaps are written as the kernel builds them, itable_unused lowered', () => {
     const { image, ours } = workloadImage('workload-384', 384 * MiB, 150);
     const groups = runTool('dumpe2fs', [image]).stdout;
@@ -148,6 +164,9 @@ describe('a writable mount of mkfs.ext4\'s default image filled by debugfs', () 
     if (toolPath('debugfs') === '') return;
     image = filledImage(dir, 64 * MiB);
     shareXattrBlock(image, '/d/big', '/d/sub/one');
+    const value = path.join(dir, 'xattr-value');
+    fs.writeFileSync(value, Buffer.alloc(3000, 0x61));
+    debugfsWrite(image, [`ea_set -f ${value} /d/sub/deeper/odd user.large`]); // a second xattr block, not shared
   });
 
   test('the shared xattr block is e2fsck -fn clean before we write', () => {
@@ -167,12 +186,11 @@ describe('a writable mount of mkfs.ext4\'s default image filled by debugfs', () 
   });
 
   test('files with xattr blocks deleted (one shared, one not), the linear directory and others changed', () => {
-    f.unlinkSync('/d/big'); // refcount 2 -> 1: the block stays, restamped
-    f.unlinkSync('/d/sub/one'); // refcount 1 -> 0: the block is freed
+    f.unlinkSync('/d/big'); // refcount 2 -> 1: the block stays, /d/sub/one's, restamped
     for (let i = 0; i < 60; i++) f.unlinkSync(`/${LINEAR}/${linearName(2 * i)}`);
     for (let i = 0; i < 80; i++) f.writeFileSync(`/${LINEAR}/again-${i}`, `again ${i}`);
     f.mkdirSync(`/${LINEAR}/sub`);
-    f.unlinkSync('/d/sub/deeper/odd');
+    f.unlinkSync('/d/sub/deeper/odd'); // its xattr block's refcount 1 -> 0: the block is freed
     f.rmdirSync('/d/sub/deeper');
     f.renameSync('/d/sub', `/${LINEAR}/sub/moved`);
     f.renameSync(`/${MANY}`, `/${LINEAR}/sub/indexed`); // its htree root's ".." changes: the dx_tail is restamped
@@ -190,5 +208,11 @@ describe('a writable mount of mkfs.ext4\'s default image filled by debugfs', () 
   test('after unmount: e2fsck -fn clean, and the kernel reads the tree we read', () => {
     expect(e2fsckVerdict(image)).toEqual({ status: 0, complaints: [] });
     expectKernelSees(image, ours);
+  });
+
+  test('the extended attributes of the inodes we rewrote are intact: in the inode, and in the shared block left to one owner', () => {
+    expect(debugfs(image, `ea_get /${LINEAR}/sub/moved/small-link user.note`).trim()).toBe('user.note (5) = "short"');
+    expect(debugfs(image, `ea_list /${LINEAR}/sub/moved/one`)).toMatch(/user\.large \(3000\)/);
+    expect(debugfs(image, `stat /${LINEAR}/sub/moved/one`)).toMatch(/File ACL: [1-9]/);
   });
 });
