@@ -16,6 +16,7 @@ import { Rng } from '../../core/rng';
 import { PmemDevice, PowerFailure } from '../../device/device';
 import { xattrBlockChecksum, checksumSeed } from '../../fs/csum';
 import { mkfs } from '../../fs/mkfs';
+import { MetadataChecksums } from '../../fs/read-profile';
 import { mount, mountWithReport } from '../../fs/mount';
 import type { DaxFileSystem } from '../../fs/filesystem';
 import { e2fsckCheck, e2fsckComplaints, makeTempDir, readImageBlocks, removeTempDir, runTool, toolPath } from '../helpers/e2fsprogs';
@@ -62,6 +63,38 @@ describe('a writable mount of our mkfs default profile', () => {
     const { image, ours } = workloadImage('workload-64', 64 * MiB, 1000);
     expect(e2fsckVerdict(image)).toEqual({ status: 0, complaints: [] });
     expectKernelSees(image, ours);
+  });
+
+  test('a block changed 45 times in one transaction is sealed once: one inode checksum, one bitmap checksum, one descriptor, one directory block', () => {
+    const device = new PmemDevice({ sizeBytes: 64 * MiB, trace: false });
+    mkfs(device, { features: 'default', seed: 'once' });
+    const f = mount(device);
+    f.writeFileSync('/grows', '');
+    f.syncSync();
+    const ino = Number(f.statSync('/grows').ino);
+    const spies = {
+      inode: jest.spyOn(MetadataChecksums.prototype, 'stampInode'),
+      bitmap: jest.spyOn(MetadataChecksums.prototype, 'bitmapChecksum'),
+      descriptor: jest.spyOn(MetadataChecksums.prototype, 'stampGroupDesc'),
+      dirBlock: jest.spyOn(MetadataChecksums.prototype, 'stampDirBlock'),
+    };
+    try {
+      // fewer operations than the periodic commit's 64 (fs/journal.ts COMMIT_INTERVAL_OPS): one transaction
+      const fd = f.openSync('/grows', 'a');
+      for (let i = 0; i < 45; i++) f.writeSync(fd, Buffer.alloc(4096, i)); // a block allocated, the inode rewritten
+      for (let i = 0; i < 6; i++) f.closeSync(f.openSync(`/n${i}`, 'wx')); // an inode allocated, the root's block and times changed
+      expect(spies.inode).not.toHaveBeenCalled();
+      f.syncSync();
+      f.closeSync(fd);
+      expect(spies.inode.mock.calls.filter(([n]) => n === ino).length).toBe(1);
+      expect(spies.inode.mock.calls.filter(([n]) => n === 2).length).toBe(1); // the root, its times changed 6 times
+      expect(spies.bitmap).toHaveBeenCalledTimes(2); // block and inode bitmaps of group 0
+      expect(spies.descriptor).toHaveBeenCalledTimes(1);
+      expect(spies.dirBlock).toHaveBeenCalledTimes(1);
+    } finally {
+      for (const spy of Object.values(spies)) spy.mockRestore();
+    }
+    f.unmount();
   });
 
   test('a directory of short names fills its blocks up to the checksum tail, never into it', () => {
