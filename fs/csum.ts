@@ -27,11 +27,16 @@ export function crc32cRaw(crc: number, data: Uint8Array): number {
 /** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
 const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
+/** A u32's little-endian bytes, in a buffer reused by every call (read before the next call). */
+const LE32_SCRATCH = new Uint8Array(4);
 const le32 = (value: number): Uint8Array => {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value >>> 0, true);
-  return out;
+  LE32_SCRATCH[0] = value & 0xff;
+  LE32_SCRATCH[1] = (value >>> 8) & 0xff;
+  LE32_SCRATCH[2] = (value >>> 16) & 0xff;
+  LE32_SCRATCH[3] = (value >>> 24) & 0xff;
+  return LE32_SCRATCH;
 };
+const TWO_ZERO_BYTES = new Uint8Array(2);
 
 /** Byte offsets of the checksum fields this module computes. */
 export const CSUM_OFFSETS = Object.freeze({
@@ -66,7 +71,7 @@ export function checksumSeed(sb: Uint8Array): number {
 export function groupDescChecksum(seed: number, group: number, desc: Uint8Array): number {
   let crc = crc32cRaw(seed, le32(group));
   crc = crc32cRaw(crc, desc.subarray(0, CSUM_OFFSETS.groupDesc));
-  crc = crc32cRaw(crc, new Uint8Array(2));
+  crc = crc32cRaw(crc, TWO_ZERO_BYTES);
   if (desc.length > CSUM_OFFSETS.groupDesc + 2) crc = crc32cRaw(crc, desc.subarray(CSUM_OFFSETS.groupDesc + 2));
   return crc & 0xffff;
 }

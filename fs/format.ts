@@ -554,8 +554,12 @@ export function decodeInode(bytes: Uint8Array, offset: number): Inode {
 /**
  * Writes the whole 256-byte slot: the fields of `inode`, zeros elsewhere (nanosecond
  * extras, checksums, version, project id), which is what mkfs.ext4 writes for its inodes.
+ * With `keepUnmodelled` the bytes of fields `Inode` does not hold are left as they are
+ * (l_i_version, i_faddr, the checksums, i_version_hi, i_projid, in-inode extended attributes),
+ * except the `_extra` word (nanoseconds, epoch) of a time whose seconds change, zeroed: what an
+ * ext4 writer must keep that it does not read.
  */
-export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void {
+export function encodeInode(inode: Inode, out: Uint8Array, offset: number, keepUnmodelled = false): void {
   // each check builds its message only when it fails: an inode is encoded at every change
   if (!(offset >= 0 && offset + INODE_BYTES <= out.length)) assert(false, () => `inode slot at ${offset} is outside the buffer`);
   if (inode.block.length !== I_BLOCK_BYTES) assert(false, () => `i_block must be ${I_BLOCK_BYTES} bytes, got ${inode.block.length}`);
@@ -566,7 +570,8 @@ export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void
   if (!(Number.isSafeInteger(inode.fileAcl) && inode.fileAcl >= 0 && inode.fileAcl < 2 ** 48)) {
     assert(false, () => `i_file_acl ${inode.fileAcl} does not fit 48 bits`);
   }
-  out.fill(0, offset, offset + INODE_BYTES);
+  if (keepUnmodelled) clearChangedTimeExtras(inode, out, offset);
+  else out.fill(0, offset, offset + INODE_BYTES);
   put16(out, offset, inode.mode);
   writeSplit16(out, offset + 0x02, offset + 0x78, inode.uid, 'uid');
   put32(out, offset + 0x04, inode.size % TWO_POW_32);
@@ -586,6 +591,18 @@ export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void
   put16(out, offset + 0x76, Math.floor(inode.fileAcl / TWO_POW_32));
   put16(out, offset + 0x80, inode.extraIsize);
   put32(out, offset + 0x90, inode.crtime);
+}
+
+/** Each time's seconds and its `_extra` word (ctime, mtime, atime, crtime). */
+const TIME_EXTRA_FIELDS: ReadonlyArray<readonly [keyof Pick<Inode, 'ctime' | 'mtime' | 'atime' | 'crtime'>, number, number]> = [
+  ['ctime', 0x0c, 0x84], ['mtime', 0x10, 0x88], ['atime', 0x08, 0x8c], ['crtime', 0x90, 0x94],
+];
+
+/** Zero the `_extra` word of each time of the slot whose stored seconds differ from `inode`'s (its old nanoseconds are not the new time's). */
+function clearChangedTimeExtras(inode: Inode, out: Uint8Array, offset: number): void {
+  for (const [field, at, extraAt] of TIME_EXTRA_FIELDS) {
+    if (readU32LE(out, offset + at) !== inode[field]) out.fill(0, offset + extraAt, offset + extraAt + 4);
+  }
 }
 
 // ----------------------------------------------------------------------------- extent tree

@@ -91,8 +91,11 @@ export class InodeTable implements DirBlockSource {
   readonly checksums: MetadataChecksums | undefined;
   /** Inode rewrites keep the bytes the decoded inode does not model (extra_isize or metadata_csum). */
   private readonly keepsUnmodelled: boolean;
-  /** Inodes written in the running transaction, their checksums not yet sealed: iget does not check what the seal will stamp. */
-  private readonly unsealedInodes = new Set<number>();
+  /**
+   * Inodes this mount wrote: their checksums are sealed before they reach the device, so iget
+   * does not check them again (the kernel checks an inode when it reads it, not what it wrote).
+   */
+  private readonly writtenInodes = new Set<number>();
   /**
    * Directory blocks (their cached bytes) whose checksum passed, or which we changed (sealed
    * before they reach the device): not checked again, as the kernel checks a buffer once.
@@ -142,7 +145,7 @@ export class InodeTable implements DirBlockSource {
       throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what });
     };
     if (GOOD_OLD_INODE_BYTES + inode.extraIsize > INODE_BYTES || inode.extraIsize % 4 !== 0) fail(`bad i_extra_isize ${inode.extraIsize}`);
-    if (this.checksums !== undefined && !this.unsealedInodes.has(ino)) {
+    if (this.checksums !== undefined && !this.writtenInodes.has(ino)) {
       const [block, offset] = this.inodeLocation(ino);
       const failure = this.checksums.inodeFailure(ino, this.meta.read(block).subarray(offset, offset + INODE_BYTES));
       if (failure !== undefined) throw failure;
@@ -169,17 +172,15 @@ export class InodeTable implements DirBlockSource {
   putInode(ino: number, inode: Inode, fresh = false): void {
     const [block, offset] = this.inodeLocation(ino);
     const out = this.meta.write(block, offset, offset + INODE_BYTES);
-    if (this.keepsUnmodelled && !fresh) rewriteKeepingUnmodelled(inode, out, offset);
-    else encodeInode(inode, out, offset);
+    encodeInode(inode, out, offset, this.keepsUnmodelled && !fresh);
     this.inodes.set(ino, inode);
     const csum = this.checksums;
     if (csum === undefined) return;
     this.numbers.set(inode, ino);
-    this.unsealedInodes.add(ino);
+    this.writtenInodes.add(ino);
     // inode keys are negative: the phase's other keys are block numbers
     this.meta.tx().seal(SEAL_BLOCKS, -ino, () => {
       csum.stampInode(ino, this.meta.peek(block).subarray(offset, offset + INODE_BYTES));
-      this.unsealedInodes.delete(ino);
     });
   }
 
@@ -425,26 +426,6 @@ export class InodeTable implements DirBlockSource {
     const index = (ino - 1) % sb.inodesPerGroup;
     const byte = index * INODE_BYTES;
     return [groups.descs[group].inodeTable + Math.floor(byte / BLOCK_BYTES), byte % BLOCK_BYTES];
-  }
-}
-
-/** The time fields and their `_extra` words: a time whose seconds change loses its old nanoseconds (our clock has none). */
-const TIME_AND_EXTRA: ReadonlyArray<readonly [number, number]> = [[0x0c, 0x84], [0x10, 0x88], [0x08, 0x8c], [0x90, 0x94]];
-
-/**
- * encodeInode, keeping what the decoded inode does not model: l_i_version (0x24), the time
- * words' `_extra` (0x84..0x90, 0x94) of times that did not change, and 0x98 to the slot's end
- * (i_version_hi, i_projid, the in-inode extended attributes).
- */
-function rewriteKeepingUnmodelled(inode: Inode, out: Uint8Array, offset: number): void {
-  const old = out.slice(offset, offset + INODE_BYTES);
-  encodeInode(inode, out, offset);
-  out.set(old.subarray(0x24, 0x28), offset + 0x24);
-  out.set(old.subarray(0x84, 0x90), offset + 0x84);
-  out.set(old.subarray(0x94, INODE_BYTES), offset + 0x94);
-  for (const [time, extra] of TIME_AND_EXTRA) {
-    const same = old[time] === out[offset + time] && old[time + 1] === out[offset + time + 1] && old[time + 2] === out[offset + time + 2] && old[time + 3] === out[offset + time + 3];
-    if (!same) out.fill(0, offset + extra, offset + extra + 4);
   }
 }
 

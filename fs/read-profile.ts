@@ -35,7 +35,7 @@
  */
 import { CorruptionError } from '../core/errors';
 import {
-  CSUM_OFFSETS, DIR_TAIL_BYTES, bitmapChecksum, checksumSeed, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
+  CSUM_OFFSETS, DIR_TAIL_BYTES, bitmapChecksum, checksumSeed, crc32cRaw, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
   extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed, superblockChecksum, xattrBlockChecksum,
 } from './csum';
 import {
@@ -192,11 +192,18 @@ export class MetadataChecksums {
 
   // ------------------------------------------------------------------ stamping (writes)
 
-  /** Stamp an inode's i_checksum_lo (and _hi when i_extra_isize holds it) into its 256 on-disk bytes. */
+  /**
+   * Stamp an inode's i_checksum_lo (and _hi when i_extra_isize holds it) into its 256 on-disk
+   * bytes: the fields are zeroed in place first, so the checksum is taken over the bytes as they
+   * are (inodeChecksum's copy spared; the same value).
+   */
   stampInode(ino: number, raw: Uint8Array): void {
-    const computed = inodeChecksum(this.seed, ino, raw);
+    const hasHigh = GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize) >= CSUM_OFFSETS.inodeHi + 2;
+    putLe16(raw, CSUM_OFFSETS.inodeLo, 0);
+    if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, 0);
+    const computed = crc32cRaw(inodeSeed(this.seed, ino, le32(raw, 0x64)), raw);
     putLe16(raw, CSUM_OFFSETS.inodeLo, computed & 0xffff);
-    if (GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize) >= CSUM_OFFSETS.inodeHi + 2) putLe16(raw, CSUM_OFFSETS.inodeHi, computed >>> 16);
+    if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, computed >>> 16);
   }
 
   /** Stamp an extent tree block's tail (after eh_max entries) for inode `ino` of `generation`. */

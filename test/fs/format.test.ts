@@ -575,3 +575,25 @@ describe('format: decodeDirBlock rejects malformed blocks', () => {
     expect(F.decodeDirBlock(block, 'b').map((e) => [e.offset, e.inode, e.nameLen])).toEqual([[0, 0, 0], [24, 5, 1]]);
   });
 });
+
+describe('format: an inode rewritten keeping what Inode does not model (extra_isize, metadata_csum)', () => {
+  test('l_i_version, checksums, i_projid and in-inode xattrs stay; a changed time loses its _extra word, an unchanged one keeps it', () => {
+    const slot = new Uint8Array(F.INODE_BYTES).map((_, i) => (i * 7 + 1) & 0xff);
+    slot.fill(0, 0x6c, 0x70); // i_size_high: a size that fits 2^53
+    slot.fill(0, 0x74, 0x78); // i_blocks_hi, i_file_acl_hi: 48-bit values that fit
+    const inode = F.decodeInode(slot, 0);
+    const before = slot.slice();
+    inode.ctime += 1;
+    F.encodeInode(inode, slot, 0, true);
+    const kept = (from: number, to: number) => expect([...slot.subarray(from, to)]).toEqual([...before.subarray(from, to)]);
+    kept(0x24, 0x28); // l_i_version
+    kept(0x7c, 0x80); // i_checksum_lo, l_i_reserved
+    kept(0x82, 0x84); // i_checksum_hi
+    kept(0x88, 0x90); // mtime_extra, atime_extra: their times did not change
+    kept(0x94, F.INODE_BYTES); // crtime_extra, i_version_hi, i_projid, in-inode xattrs
+    expect([...slot.subarray(0x84, 0x88)]).toEqual([0, 0, 0, 0]); // ctime_extra
+    expect(F.decodeInode(slot, 0)).toEqual(inode);
+    F.encodeInode(inode, slot, 0);
+    expect([...slot.subarray(0x94, F.INODE_BYTES)].every((b) => b === 0)).toBe(true);
+  });
+});
