@@ -36,7 +36,6 @@ const le32 = (value: number): Uint8Array => {
   LE32_SCRATCH[3] = (value >>> 24) & 0xff;
   return LE32_SCRATCH;
 };
-const TWO_ZERO_BYTES = new Uint8Array(2);
 
 /** Byte offsets of the checksum fields this module computes. */
 export const CSUM_OFFSETS = Object.freeze({
@@ -69,12 +68,15 @@ export function checksumSeed(sb: Uint8Array): number {
 
 /** A group descriptor's bg_checksum (16 bits): seed, group number, the descriptor with its checksum as zeros. */
 export function groupDescChecksum(seed: number, group: number, desc: Uint8Array): number {
-  let crc = crc32cRaw(seed, le32(group));
-  crc = crc32cRaw(crc, desc.subarray(0, CSUM_OFFSETS.groupDesc));
-  crc = crc32cRaw(crc, TWO_ZERO_BYTES);
-  if (desc.length > CSUM_OFFSETS.groupDesc + 2) crc = crc32cRaw(crc, desc.subarray(CSUM_OFFSETS.groupDesc + 2));
-  return crc & 0xffff;
+  const bytes = desc.length <= DESC_SCRATCH.length ? DESC_SCRATCH.subarray(0, desc.length) : new Uint8Array(desc.length);
+  bytes.set(desc);
+  bytes[CSUM_OFFSETS.groupDesc] = 0;
+  bytes[CSUM_OFFSETS.groupDesc + 1] = 0;
+  return crc32cRaw(crc32cRaw(seed, le32(group)), bytes) & 0xffff;
 }
+
+/** A descriptor's bytes with the checksum field zeroed, for groupDescChecksum (reused: read before the next call). */
+const DESC_SCRATCH = new Uint8Array(64);
 
 /** An inode's own seed, which its extent and directory blocks also start from. */
 export function inodeSeed(seed: number, ino: number, generation: number): number {

@@ -459,24 +459,35 @@ export function decodeGroupDesc64Extras(bytes: Uint8Array, offset: number): Pick
   };
 }
 
-export function encodeGroupDesc64(gd: GroupDesc64, out: Uint8Array, offset: number): void {
+export function encodeGroupDesc64(gd: GroupDesc | GroupDesc64, out: Uint8Array, offset: number, extras: DescExtras64 = gd as GroupDesc64): void {
+  if (!(offset >= 0 && offset + GROUP_DESC_64_BYTES <= out.length)) assert(false, () => `group descriptor at ${offset} is outside the buffer`);
   out.fill(0, offset, offset + GROUP_DESC_64_BYTES);
-  const split = (lo: number, hi: number, value: number, loBytes: 2 | 4): void => {
-    const base = loBytes === 2 ? TWO_POW_16 : TWO_POW_32;
-    assert(Number.isSafeInteger(value) && value >= 0 && value < base * base, () => `descriptor field ${value} does not fit`);
-    (loBytes === 2 ? writeU16LE : writeU32LE)(out, offset + lo, value % base);
-    (loBytes === 2 ? writeU16LE : writeU32LE)(out, offset + hi, Math.floor(value / base));
-  };
-  split(0x00, 0x20, gd.blockBitmap, 4);
-  split(0x04, 0x24, gd.inodeBitmap, 4);
-  split(0x08, 0x28, gd.inodeTable, 4);
-  split(0x0c, 0x2c, gd.freeBlocksCount, 2);
-  split(0x0e, 0x2e, gd.freeInodesCount, 2);
-  split(0x10, 0x30, gd.usedDirsCount, 2);
-  writeU16LE(out, offset + 0x12, gd.flags);
-  split(0x18, 0x38, gd.blockBitmapCsum, 2);
-  split(0x1a, 0x3a, gd.inodeBitmapCsum, 2);
-  split(0x1c, 0x32, gd.itableUnused, 2);
+  splitField(out, offset + 0x00, offset + 0x20, gd.blockBitmap, 4);
+  splitField(out, offset + 0x04, offset + 0x24, gd.inodeBitmap, 4);
+  splitField(out, offset + 0x08, offset + 0x28, gd.inodeTable, 4);
+  splitField(out, offset + 0x0c, offset + 0x2c, gd.freeBlocksCount, 2);
+  splitField(out, offset + 0x0e, offset + 0x2e, gd.freeInodesCount, 2);
+  splitField(out, offset + 0x10, offset + 0x30, gd.usedDirsCount, 2);
+  put16(out, offset + 0x12, gd.flags);
+  splitField(out, offset + 0x18, offset + 0x38, extras.blockBitmapCsum, 2);
+  splitField(out, offset + 0x1a, offset + 0x3a, extras.inodeBitmapCsum, 2);
+  splitField(out, offset + 0x1c, offset + 0x32, extras.itableUnused, 2);
+}
+
+/** The fields of a 64-byte descriptor beyond GroupDesc. */
+export type DescExtras64 = Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsum' | 'itableUnused'>;
+
+/** A value split into a low half at `lo` and a high half at `hi`, each `halfBytes` wide. */
+function splitField(out: Uint8Array, lo: number, hi: number, value: number, halfBytes: 2 | 4): void {
+  const base = halfBytes === 2 ? TWO_POW_16 : TWO_POW_32;
+  if (!(Number.isSafeInteger(value) && value >= 0 && value < base * base)) assert(false, () => `descriptor field ${value} does not fit`);
+  if (halfBytes === 2) {
+    put16(out, lo, value % base);
+    put16(out, hi, Math.floor(value / base));
+  } else {
+    put32(out, lo, value % base);
+    put32(out, hi, Math.floor(value / base));
+  }
 }
 
 // ----------------------------------------------------------------------------------- inode
@@ -593,16 +604,17 @@ export function encodeInode(inode: Inode, out: Uint8Array, offset: number, keepU
   put32(out, offset + 0x90, inode.crtime);
 }
 
-/** Each time's seconds and its `_extra` word (ctime, mtime, atime, crtime). */
-const TIME_EXTRA_FIELDS: ReadonlyArray<readonly [keyof Pick<Inode, 'ctime' | 'mtime' | 'atime' | 'crtime'>, number, number]> = [
-  ['ctime', 0x0c, 0x84], ['mtime', 0x10, 0x88], ['atime', 0x08, 0x8c], ['crtime', 0x90, 0x94],
-];
-
 /** Zero the `_extra` word of each time of the slot whose stored seconds differ from `inode`'s (its old nanoseconds are not the new time's). */
 function clearChangedTimeExtras(inode: Inode, out: Uint8Array, offset: number): void {
-  for (const [field, at, extraAt] of TIME_EXTRA_FIELDS) {
-    if (readU32LE(out, offset + at) !== inode[field]) out.fill(0, offset + extraAt, offset + extraAt + 4);
-  }
+  if (u32At(out, offset + 0x0c) !== inode.ctime) out.fill(0, offset + 0x84, offset + 0x88);
+  if (u32At(out, offset + 0x10) !== inode.mtime) out.fill(0, offset + 0x88, offset + 0x8c);
+  if (u32At(out, offset + 0x08) !== inode.atime) out.fill(0, offset + 0x8c, offset + 0x90);
+  if (u32At(out, offset + 0x90) !== inode.crtime) out.fill(0, offset + 0x94, offset + 0x98);
+}
+
+/** A u32 read without a bounds assertion (callers checked the slot). */
+function u32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
 // ----------------------------------------------------------------------------- extent tree

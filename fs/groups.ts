@@ -185,7 +185,7 @@ export class Groups {
     this.meta.tx().seal(SEAL_DESCRIPTORS, g, () => {
       const [block, offset] = this.descLocation(g);
       const bytes = this.meta.write(block, offset, offset + this.descBytes);
-      encodeGroupDesc64({ ...this.descs[g], ...this.extras[g] }, bytes, offset);
+      encodeGroupDesc64(this.descs[g], bytes, offset, this.extras[g]);
       csum.stampGroupDesc(g, bytes.subarray(offset, offset + this.descBytes));
     });
   }
