@@ -31,7 +31,7 @@ export interface DirBlockSource {
   /** With metadata_csum: leaf blocks end in the 12-byte tail entry. */
   readonly dirTails?: boolean;
   /** With metadata_csum: logical block `index` (device block `block`) of `dirIno` changed; its checksum is stamped before commit. */
-  sealDirBlock?(dirIno: number, index: number, block: number): void;
+  sealDirBlock?(dirIno: number, index: number, block?: number): void;
 }
 
 export interface FoundEntry {

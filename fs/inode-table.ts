@@ -185,14 +185,18 @@ export class InodeTable implements DirBlockSource {
   }
 
   /**
-   * With metadata_csum: directory `dirIno`'s logical block `index` (device block `block`) changed,
-   * to get its checksum before commit (a leaf's tail entry, or an htree node's dx_tail, chosen
-   * as fs/read-profile.ts's dirBlockFailure decides). A block freed before the commit is passed
-   * over. Without metadata_csum, nothing.
+   * With metadata_csum: directory `dirIno`'s logical block `index` changed (its device block
+   * `block`, looked up in the directory's map when not given), to get its checksum before
+   * commit: a leaf's tail entry, or an htree node's dx_tail, chosen as fs/read-profile.ts's
+   * dirBlockFailure decides, from the directory's inode as it is at commit. The one entry
+   * point for every writer of directory blocks (dir.ts, and htree writers). A block freed
+   * before the commit is passed over. Without metadata_csum, nothing.
    */
-  sealDirBlock(dirIno: number, index: number, block: number): void {
+  sealDirBlock(dirIno: number, index: number, deviceBlock?: number): void {
     const csum = this.checksums;
     if (csum === undefined) return;
+    const block = deviceBlock ?? this.dirBlocks(dirIno)[index];
+    assert(block !== undefined, () => `directory inode ${dirIno} has no logical block ${index}`);
     this.trustedDirBlocks.add(this.meta.read(block));
     this.meta.tx().seal(SEAL_BLOCKS, block, () => {
       if (!this.meta.isDirty(block)) return;
