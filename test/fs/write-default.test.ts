@@ -173,6 +173,12 @@ describe('a writable mount of our mkfs default profile', () => {
   });
 });
 
+/** Write a device's media back to its image file; the file's path. */
+function writeBack(device: PmemDevice, image: string): string {
+  device.writeImage(image);
+  return image;
+}
+
 /** Make `victim`'s xattr block shared with `sharer` (refcount 2, its checksum restamped), as ACL sharing leaves one: e2fsck -fn clean. */
 function shareXattrBlock(image: string, victim: string, sharer: string): number {
   const block = Number(/File ACL: (\d+)/.exec(debugfs(image, `stat ${victim}`))?.[1]);
@@ -247,5 +253,16 @@ describe('a writable mount of mkfs.ext4\'s default image filled by debugfs', () 
     expect(debugfs(image, `ea_get /${LINEAR}/sub/moved/small-link user.note`).trim()).toBe('user.note (5) = "short"');
     expect(debugfs(image, `ea_list /${LINEAR}/sub/moved/one`)).toMatch(/user\.large \(3000\)/);
     expect(debugfs(image, `stat /${LINEAR}/sub/moved/one`)).toMatch(/File ACL: [1-9]/);
+  });
+
+  test('dir_nlink: a directory whose link count is 1 ("too many to count") keeps 1 when a subdirectory goes, as ext4_dec_count leaves it', () => {
+    debugfsWrite(image, [`sif /${LINEAR}/sub links_count 1`]);
+    const again = PmemDevice.fromImageFile(image, { trace: false });
+    const g = mount(again);
+    expect(g.statSync(`/${LINEAR}/sub`).nlink).toBe(1);
+    for (const name of g.readdirSync(`/${LINEAR}/sub/moved`) as string[]) g.unlinkSync(`/${LINEAR}/sub/moved/${name}`);
+    g.rmdirSync(`/${LINEAR}/sub/moved`);
+    g.unmount();
+    expect(debugfs(writeBack(again, image), `stat /${LINEAR}/sub`)).toMatch(/Links: 1 /);
   });
 });
