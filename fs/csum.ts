@@ -5,8 +5,8 @@
  * nodes), and
  * jbd2's checksum v3 (the journal superblock, descriptor and revoke tails, commit blocks,
  * descriptor tags). Pure functions over on-disk bytes: nothing here reads or writes the
- * device. mkfs's default profile (fs/mkfs-default.ts) writes them; a read-only mount of that
- * profile verifies them (fs/read-profile.ts); nothing writes them to a mounted file system yet.
+ * device. mkfs's default profile (fs/mkfs-default.ts) writes them; a mount of that profile
+ * verifies them and a writable one stamps them (fs/read-profile.ts, through fs/meta.ts's seals).
  * They are held to mkfs.ext4's own images (and, for jbd2, to
  * a journal the kernel wrote) by test/fs/csum.test.ts.
  *
@@ -27,10 +27,14 @@ export function crc32cRaw(crc: number, data: Uint8Array): number {
 /** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
 const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
+/** A u32's little-endian bytes, in a buffer reused by every call (read before the next call). */
+const LE32_SCRATCH = new Uint8Array(4);
 const le32 = (value: number): Uint8Array => {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value >>> 0, true);
-  return out;
+  LE32_SCRATCH[0] = value & 0xff;
+  LE32_SCRATCH[1] = (value >>> 8) & 0xff;
+  LE32_SCRATCH[2] = (value >>> 16) & 0xff;
+  LE32_SCRATCH[3] = (value >>> 24) & 0xff;
+  return LE32_SCRATCH;
 };
 
 /** Byte offsets of the checksum fields this module computes. */
@@ -64,12 +68,15 @@ export function checksumSeed(sb: Uint8Array): number {
 
 /** A group descriptor's bg_checksum (16 bits): seed, group number, the descriptor with its checksum as zeros. */
 export function groupDescChecksum(seed: number, group: number, desc: Uint8Array): number {
-  let crc = crc32cRaw(seed, le32(group));
-  crc = crc32cRaw(crc, desc.subarray(0, CSUM_OFFSETS.groupDesc));
-  crc = crc32cRaw(crc, new Uint8Array(2));
-  if (desc.length > CSUM_OFFSETS.groupDesc + 2) crc = crc32cRaw(crc, desc.subarray(CSUM_OFFSETS.groupDesc + 2));
-  return crc & 0xffff;
+  const bytes = desc.length <= DESC_SCRATCH.length ? DESC_SCRATCH.subarray(0, desc.length) : new Uint8Array(desc.length);
+  bytes.set(desc);
+  bytes[CSUM_OFFSETS.groupDesc] = 0;
+  bytes[CSUM_OFFSETS.groupDesc + 1] = 0;
+  return crc32cRaw(crc32cRaw(seed, le32(group)), bytes) & 0xffff;
 }
+
+/** A descriptor's bytes with the checksum field zeroed, for groupDescChecksum (reused: read before the next call). */
+const DESC_SCRATCH = new Uint8Array(64);
 
 /** An inode's own seed, which its extent and directory blocks also start from. */
 export function inodeSeed(seed: number, ino: number, generation: number): number {
@@ -103,6 +110,17 @@ export function bitmapChecksum(seed: number, bitmap: Uint8Array, bits: number): 
 export function extentBlockChecksum(inodeSeedValue: number, block: Uint8Array): number {
   const ehMax = new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(4, true);
   return crc32cRaw(inodeSeedValue, block.subarray(0, 12 + 12 * ehMax));
+}
+
+/** An extended-attribute block's h_checksum: from the seed, over the block number as le64, then the block with h_checksum (0x10) as zeros. */
+export function xattrBlockChecksum(seed: number, blockNumber: number, block: Uint8Array): number {
+  const number = new Uint8Array(8);
+  const view = new DataView(number.buffer);
+  view.setUint32(0, blockNumber % 2 ** 32, true);
+  view.setUint32(4, Math.floor(blockNumber / 2 ** 32), true);
+  const bytes = copyOf(block);
+  bytes.fill(0, 0x10, 0x14);
+  return crc32cRaw(crc32cRaw(seed, number), bytes);
 }
 
 /** A directory leaf block's tail checksum: from the inode's seed, over the block up to its 12-byte tail. */

@@ -7,9 +7,15 @@
  * a removed entry's length folds into the previous entry (or, first in its block, the entry
  * keeps its length with inode 0); name padding is zero. Directory blocks are metadata: they
  * change only inside a transaction.
+ *
+ * With metadata_csum (the source's `dirTails`) a leaf block ends in a 12-byte tail entry
+ * (inode 0, rec_len 12, file type 0xDE, the block's checksum): entries end at byte 4084, new
+ * blocks are made with the tail, insertion never uses it, and every change of a block asks the
+ * source to seal it (`sealDirBlock`: its checksum is stamped once, before the commit).
  */
 import { CorruptionError } from '../core/errors';
-import { BLOCK_BYTES, DirEntry, FT_DIR, decodeDirBlock, dirRecLen, encodeDirEntry } from './format';
+import { BLOCK_BYTES, DirEntry, FT_DIR, decodeDirBlock, dirRecLen, encodeDirEntry, encodeDirTail } from './format';
+import { DIR_TAIL_BYTES } from './csum';
 import type { MetaStore } from './meta';
 import { indexPastEnd } from './htree';
 import type { DirBlockFailure } from './read-profile';
@@ -22,11 +28,18 @@ export interface DirBlockSource {
   checkDirBlock?(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined;
   /** The logical blocks a hashed (htree) directory's index sends a lookup of `name` to, or undefined: read them all. */
   lookupBlocks?(dirIno: number, name: Uint8Array): number[] | undefined;
+  /** With metadata_csum: leaf blocks end in the 12-byte tail entry. */
+  readonly dirTails?: boolean;
+  /** With metadata_csum: logical block `index` (device block `block`) of `dirIno` changed; its checksum is stamped before commit. */
+  sealDirBlock?(dirIno: number, index: number, block?: number): void;
 }
 
 export interface FoundEntry {
   readonly entry: DirEntry;
   readonly block: number;
+  /** The directory and the entry's logical block in it. */
+  readonly dirIno: number;
+  readonly index: number;
   /** The entry before it in the same block, if any. */
   readonly previous: DirEntry | undefined;
 }
@@ -35,9 +48,9 @@ const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
 export function findEntry(src: DirBlockSource, dirIno: number, name: Uint8Array): FoundEntry | undefined {
-  return lookupIn(src, dirIno, name, (block, bytes) => {
+  return lookupIn(src, dirIno, name, (block, bytes, index) => {
     const hit = scanBlockForName(dirIno, block, bytes, name);
-    return hit === undefined ? undefined : { entry: entryAt(bytes, hit[0]), block, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
+    return hit === undefined ? undefined : { entry: entryAt(bytes, hit[0]), block, dirIno, index, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
   });
 }
 
@@ -55,7 +68,7 @@ export function findInode(src: DirBlockSource, dirIno: number, name: Uint8Array)
  * (`checkDirBlock`) fails the lookup when the index chose it or its failure says so, and is
  * otherwise passed over, failing the lookup only if no other block answers (the kernel's).
  */
-function lookupIn<T>(src: DirBlockSource, dirIno: number, name: Uint8Array, visit: (block: number, bytes: Uint8Array) => T | undefined): T | undefined {
+function lookupIn<T>(src: DirBlockSource, dirIno: number, name: Uint8Array, visit: (block: number, bytes: Uint8Array, index: number) => T | undefined): T | undefined {
   let skipped: DirBlockFailure | undefined;
   const blocks = src.dirBlocks(dirIno);
   const hashed = src.lookupBlocks?.(dirIno, name);
@@ -72,7 +85,7 @@ function lookupIn<T>(src: DirBlockSource, dirIno: number, name: Uint8Array, visi
       skipped ??= failure;
       continue;
     }
-    const answer = visit(block, bytes);
+    const answer = visit(block, bytes, index);
     if (answer !== undefined) return answer;
   }
   if (skipped !== undefined) throw skipped.error;
@@ -199,9 +212,12 @@ export function isDotOrDotDot(name: Uint8Array): boolean {
  */
 export function addEntry(src: DirBlockSource, dirIno: number, name: Uint8Array, ino: number, fileType: number): boolean {
   const need = dirRecLen(name.length);
-  for (const block of src.dirBlocks(dirIno)) {
+  const end = leafEnd(src);
+  const blocks = src.dirBlocks(dirIno);
+  for (let index = 0; index < blocks.length; index++) {
+    const block = blocks[index];
     const bytes = src.meta.read(block);
-    const slot = scanForRoom(bytes, need);
+    const slot = scanForRoom(bytes, need, end);
     if (slot === undefined) continue;
     if (slot === INVALID) throw malformedBlock(dirIno, block, bytes);
     const entry = entryAt(bytes, slot);
@@ -213,15 +229,21 @@ export function addEntry(src: DirBlockSource, dirIno: number, name: Uint8Array, 
       encodeDirEntry(out, entry.offset, { inode: entry.inode, recLen: used, fileType: entry.fileType, name: entry.name });
       encodeDirEntry(out, entry.offset + used, { inode: ino, recLen: entry.recLen - used, fileType, name });
     }
+    src.sealDirBlock?.(dirIno, index, block);
     return true;
   }
   return false;
 }
 
-/** The offset of the first entry with `need` bytes of slack (or unused), over the raw chain. */
-function scanForRoom(bytes: Uint8Array, need: number): number | undefined | typeof INVALID {
+/** Where a leaf block's entries end: before the tail entry with metadata_csum. */
+function leafEnd(src: DirBlockSource): number {
+  return src.dirTails === true ? BLOCK_BYTES - DIR_TAIL_BYTES : BLOCK_BYTES;
+}
+
+/** The offset of the first entry before `end` with `need` bytes of slack (or unused), over the raw chain. */
+function scanForRoom(bytes: Uint8Array, need: number, end: number): number | undefined | typeof INVALID {
   let at = 0;
-  while (at < BLOCK_BYTES) {
+  while (at < end) {
     if (at + 8 > BLOCK_BYTES) return INVALID;
     const inode = bytes[at] | bytes[at + 1] | bytes[at + 2] | bytes[at + 3];
     const recLen = bytes[at + 4] | (bytes[at + 5] << 8);
@@ -246,31 +268,52 @@ export function removeEntry(src: DirBlockSource, found: FoundEntry): void {
     out.fill(0, found.entry.offset, found.entry.offset + found.entry.recLen);
     encodeDirEntry(out, found.entry.offset, { inode: 0, recLen: found.entry.recLen, fileType: 0, name: new Uint8Array(0) });
   }
+  src.sealDirBlock?.(found.dirIno, found.index, found.block);
 }
 
 /** Point a found entry at another inode (rename over an existing name). */
 export function retargetEntry(src: DirBlockSource, found: FoundEntry, ino: number, fileType: number): void {
   const e = found.entry;
   encodeDirEntry(src.meta.write(found.block, e.offset, e.offset + e.recLen), e.offset, { inode: ino, recLen: e.recLen, fileType, name: e.name });
+  src.sealDirBlock?.(found.dirIno, found.index, found.block);
 }
 
-/** A new directory's first block: "." then ".." reaching the block's end. */
-export function initDirBlock(out: Uint8Array, selfIno: number, parentIno: number): void {
+/** A new directory's first block: "." then ".." reaching the block's end (its tail, with `tails`: checksum left to the seal). */
+export function initDirBlock(out: Uint8Array, selfIno: number, parentIno: number, tails = false): void {
+  const end = tails ? BLOCK_BYTES - DIR_TAIL_BYTES : BLOCK_BYTES;
   out.fill(0);
   encodeDirEntry(out, 0, { inode: selfIno, recLen: 12, fileType: FT_DIR, name: DOT });
-  encodeDirEntry(out, 12, { inode: parentIno, recLen: BLOCK_BYTES - 12, fileType: FT_DIR, name: DOTDOT });
+  encodeDirEntry(out, 12, { inode: parentIno, recLen: end - 12, fileType: FT_DIR, name: DOTDOT });
+  if (tails) encodeDirTail(out, 0);
 }
 
-/** An empty directory block: one unused entry spanning the block. */
-export function initEmptyBlock(out: Uint8Array): void {
+/** An empty directory block: one unused entry spanning the block (up to its tail, with `tails`). */
+export function initEmptyBlock(out: Uint8Array, tails = false): void {
   out.fill(0);
-  encodeDirEntry(out, 0, { inode: 0, recLen: BLOCK_BYTES, fileType: 0, name: new Uint8Array(0) });
+  encodeDirEntry(out, 0, { inode: 0, recLen: tails ? BLOCK_BYTES - DIR_TAIL_BYTES : BLOCK_BYTES, fileType: 0, name: new Uint8Array(0) });
+  if (tails) encodeDirTail(out, 0);
 }
 
-/** Change the ".." entry of a directory (a directory moved to another parent). */
+/**
+ * Change the ".." entry of a directory (a directory moved to another parent). It is looked for
+ * in block 0 first, where it always is: an htree directory's index would send a lookup of ".."
+ * to a leaf (its hash), never to the root that holds it.
+ */
 export function setDotDot(src: DirBlockSource, dirIno: number, parentIno: number): void {
-  const found = findEntry(src, dirIno, DOTDOT);
+  const found = dotDotInFirstBlock(src, dirIno) ?? findEntry(src, dirIno, DOTDOT);
   if (found) retargetEntry(src, found, parentIno, FT_DIR);
+}
+
+/** The ".." entry of block 0, checked as a lookup checks the block, or undefined. */
+function dotDotInFirstBlock(src: DirBlockSource, dirIno: number): FoundEntry | undefined {
+  const block = src.dirBlocks(dirIno)[0];
+  if (block === undefined) return undefined;
+  const bytes = src.meta.read(block);
+  const failure = src.checkDirBlock?.(dirIno, 0, bytes);
+  if (failure !== undefined) throw failure.error;
+  const hit = scanBlockForName(dirIno, block, bytes, DOTDOT);
+  if (hit === undefined) return undefined;
+  return { entry: entryAt(bytes, hit[0]), block, dirIno, index: 0, previous: hit[1] >= 0 ? entryAt(bytes, hit[1]) : undefined };
 }
 
 export function sameName(a: Uint8Array, b: Uint8Array): boolean {

@@ -63,10 +63,12 @@ export const RO_COMPAT_EXTRA_ISIZE = 0x40;
 export const RO_COMPAT_METADATA_CSUM = 0x400;
 export const KNOWN_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS;
 export const KNOWN_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
-/** What a read-only mount reads beyond the subset: mkfs.ext4's default profile (docs/fs.md). */
+/** What a mount reads beyond the subset: mkfs.ext4's default profile (docs/fs.md); a writable mount writes it too. */
 export const READ_ONLY_INCOMPAT = KNOWN_INCOMPAT | INCOMPAT_64BIT | INCOMPAT_FLEX_BG;
 export const READ_ONLY_RO_COMPAT = KNOWN_RO_COMPAT | RO_COMPAT_HUGE_FILE | RO_COMPAT_DIR_NLINK | RO_COMPAT_EXTRA_ISIZE
   | RO_COMPAT_METADATA_CSUM;
+/** The ro_compat features a writable mount writes: the subset's and the default profile's (others mount read-only). */
+export const WRITABLE_RO_COMPAT = READ_ONLY_RO_COMPAT;
 /** Inode flag of huge_file: i_blocks counts file-system blocks, not 512-byte sectors. */
 export const HUGE_FILE_FL = 0x40000;
 
@@ -275,8 +277,6 @@ const COMPAT_NAMES: ReadonlyArray<readonly [number, string]> = [
 ];
 /** The compat features the subset has (others are ignored by a mount, but named when it refuses). */
 const KNOWN_COMPAT = COMPAT_HAS_JOURNAL;
-/** The compat features of the default profile, which a read-only mount reads (xattrs are ignored, the resize inode left alone). */
-const READ_ONLY_COMPAT = KNOWN_COMPAT | COMPAT_EXT_ATTR | COMPAT_RESIZE_INODE | COMPAT_DIR_INDEX;
 
 /** The size of a group descriptor: s_desc_size with 64bit, else 32 bytes. */
 export function groupDescBytes(sb: Superblock): number {
@@ -304,8 +304,9 @@ function featureNames(bits: number, names: ReadonlyArray<readonly [number, strin
  * What of a superblock (whose magic is ext4's) daxcrash cannot read, in words, or undefined:
  * incompat features outside mkfs.ext4's default profile, bigalloc, and the geometry both
  * profiles fix (revision 1, 4 KiB blocks, 256-byte inodes, 32768 blocks a group, first inode
- * 11, 64-byte descriptors with 64bit, crc32c checksums); and, unless `readOnly`, the default
- * profile's features, which only a read-only mount reads (named as the writes not supported).
+ * 11, 64-byte descriptors with 64bit, crc32c checksums); and, unless `readOnly`, the
+ * combinations of the default profile's features that writes do not handle (named as the
+ * writes not supported).
  * Valid ext4 of another shape is unsupported, not corrupt: the mount answers ENOTSUP naming
  * it. Checked before `validateSuperblock`, which assumes that geometry.
  */
@@ -324,20 +325,18 @@ export function unsupportedBy(sb: Superblock, options: { readOnly?: boolean } = 
 }
 
 /**
- * Of an image a read-only mount reads (the default profile's features, no other incompat),
- * what a writable mount would have to write and cannot yet, in words; undefined for the subset.
+ * Of an image a mount reads (the default profile's features, no other incompat), what a
+ * writable mount would have to write and cannot, in words; undefined for the subset and for
+ * the default profile. Group descriptors are written as 32 bytes without checksums (the
+ * subset) or as 64 bytes with metadata_csum's (the default profile): 64bit without
+ * metadata_csum, or metadata_csum without 64bit, is neither.
  */
 function writesUnsupported(sb: Superblock): string | undefined {
-  const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
-  const roCompat = sb.featureRoCompat & ~KNOWN_RO_COMPAT;
-  const compat = sb.featureCompat & ~KNOWN_COMPAT & READ_ONLY_COMPAT;
-  if (incompat === 0 && (roCompat & READ_ONLY_RO_COMPAT) === 0 && compat === 0) return undefined;
-  const names = [
-    ...(incompat !== 0 ? [featureNames(incompat, INCOMPAT_NAMES)] : []),
-    ...((roCompat & READ_ONLY_RO_COMPAT) !== 0 ? [featureNames(roCompat & READ_ONLY_RO_COMPAT, RO_COMPAT_NAMES)] : []),
-    ...(compat !== 0 ? [featureNames(compat, COMPAT_NAMES)] : []),
-  ];
-  return `writes of ${names.join(', ')} (metadata_csum writes among them; mount read-only to read this file system)`;
+  const wide = (sb.featureIncompat & INCOMPAT_64BIT) !== 0;
+  const csum = (sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) !== 0;
+  if (wide === csum) return undefined;
+  const which = wide ? 'writes of 64bit group descriptors without metadata_csum' : 'writes of metadata_csum with 32-byte group descriptors (no 64bit)';
+  return `${which}; mount read-only to read this file system`;
 }
 
 /**
@@ -451,24 +450,44 @@ export const GROUP_DESC_64_BYTES = 64;
 export const BG_INODE_UNINIT = 0x1;
 export const BG_BLOCK_UNINIT = 0x2;
 
-export function encodeGroupDesc64(gd: GroupDesc64, out: Uint8Array, offset: number): void {
-  out.fill(0, offset, offset + GROUP_DESC_64_BYTES);
-  const split = (lo: number, hi: number, value: number, loBytes: 2 | 4): void => {
-    const base = loBytes === 2 ? TWO_POW_16 : TWO_POW_32;
-    assert(Number.isSafeInteger(value) && value >= 0 && value < base * base, () => `descriptor field ${value} does not fit`);
-    (loBytes === 2 ? writeU16LE : writeU32LE)(out, offset + lo, value % base);
-    (loBytes === 2 ? writeU16LE : writeU32LE)(out, offset + hi, Math.floor(value / base));
+/** The fields of a 64-byte descriptor beyond GroupDesc, as stored. */
+export function decodeGroupDesc64Extras(bytes: Uint8Array, offset: number): Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsum' | 'itableUnused'> {
+  return {
+    blockBitmapCsum: readU16LE(bytes, offset + 0x18) + readU16LE(bytes, offset + 0x38) * TWO_POW_16,
+    inodeBitmapCsum: readU16LE(bytes, offset + 0x1a) + readU16LE(bytes, offset + 0x3a) * TWO_POW_16,
+    itableUnused: readU16LE(bytes, offset + 0x1c) + readU16LE(bytes, offset + 0x32) * TWO_POW_16,
   };
-  split(0x00, 0x20, gd.blockBitmap, 4);
-  split(0x04, 0x24, gd.inodeBitmap, 4);
-  split(0x08, 0x28, gd.inodeTable, 4);
-  split(0x0c, 0x2c, gd.freeBlocksCount, 2);
-  split(0x0e, 0x2e, gd.freeInodesCount, 2);
-  split(0x10, 0x30, gd.usedDirsCount, 2);
-  writeU16LE(out, offset + 0x12, gd.flags);
-  split(0x18, 0x38, gd.blockBitmapCsum, 2);
-  split(0x1a, 0x3a, gd.inodeBitmapCsum, 2);
-  split(0x1c, 0x32, gd.itableUnused, 2);
+}
+
+export function encodeGroupDesc64(gd: GroupDesc | GroupDesc64, out: Uint8Array, offset: number, extras: DescExtras64 = gd as GroupDesc64): void {
+  if (!(offset >= 0 && offset + GROUP_DESC_64_BYTES <= out.length)) assert(false, () => `group descriptor at ${offset} is outside the buffer`);
+  out.fill(0, offset, offset + GROUP_DESC_64_BYTES);
+  splitField(out, offset + 0x00, offset + 0x20, gd.blockBitmap, 4);
+  splitField(out, offset + 0x04, offset + 0x24, gd.inodeBitmap, 4);
+  splitField(out, offset + 0x08, offset + 0x28, gd.inodeTable, 4);
+  splitField(out, offset + 0x0c, offset + 0x2c, gd.freeBlocksCount, 2);
+  splitField(out, offset + 0x0e, offset + 0x2e, gd.freeInodesCount, 2);
+  splitField(out, offset + 0x10, offset + 0x30, gd.usedDirsCount, 2);
+  put16(out, offset + 0x12, gd.flags);
+  splitField(out, offset + 0x18, offset + 0x38, extras.blockBitmapCsum, 2);
+  splitField(out, offset + 0x1a, offset + 0x3a, extras.inodeBitmapCsum, 2);
+  splitField(out, offset + 0x1c, offset + 0x32, extras.itableUnused, 2);
+}
+
+/** The fields of a 64-byte descriptor beyond GroupDesc. */
+export type DescExtras64 = Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsum' | 'itableUnused'>;
+
+/** A value split into a low half at `lo` and a high half at `hi`, each `halfBytes` wide. */
+function splitField(out: Uint8Array, lo: number, hi: number, value: number, halfBytes: 2 | 4): void {
+  const base = halfBytes === 2 ? TWO_POW_16 : TWO_POW_32;
+  if (!(Number.isSafeInteger(value) && value >= 0 && value < base * base)) assert(false, () => `descriptor field ${value} does not fit`);
+  if (halfBytes === 2) {
+    put16(out, lo, value % base);
+    put16(out, hi, Math.floor(value / base));
+  } else {
+    put32(out, lo, value % base);
+    put32(out, hi, Math.floor(value / base));
+  }
 }
 
 // ----------------------------------------------------------------------------------- inode
@@ -546,8 +565,12 @@ export function decodeInode(bytes: Uint8Array, offset: number): Inode {
 /**
  * Writes the whole 256-byte slot: the fields of `inode`, zeros elsewhere (nanosecond
  * extras, checksums, version, project id), which is what mkfs.ext4 writes for its inodes.
+ * With `keepUnmodelled` the bytes of fields `Inode` does not hold are left as they are
+ * (l_i_version, i_faddr, the checksums, i_version_hi, i_projid, in-inode extended attributes),
+ * except the `_extra` word (nanoseconds, epoch) of a time whose seconds change, zeroed: what an
+ * ext4 writer must keep that it does not read.
  */
-export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void {
+export function encodeInode(inode: Inode, out: Uint8Array, offset: number, keepUnmodelled = false): void {
   // each check builds its message only when it fails: an inode is encoded at every change
   if (!(offset >= 0 && offset + INODE_BYTES <= out.length)) assert(false, () => `inode slot at ${offset} is outside the buffer`);
   if (inode.block.length !== I_BLOCK_BYTES) assert(false, () => `i_block must be ${I_BLOCK_BYTES} bytes, got ${inode.block.length}`);
@@ -558,7 +581,8 @@ export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void
   if (!(Number.isSafeInteger(inode.fileAcl) && inode.fileAcl >= 0 && inode.fileAcl < 2 ** 48)) {
     assert(false, () => `i_file_acl ${inode.fileAcl} does not fit 48 bits`);
   }
-  out.fill(0, offset, offset + INODE_BYTES);
+  if (keepUnmodelled) clearChangedTimeExtras(inode, out, offset);
+  else out.fill(0, offset, offset + INODE_BYTES);
   put16(out, offset, inode.mode);
   writeSplit16(out, offset + 0x02, offset + 0x78, inode.uid, 'uid');
   put32(out, offset + 0x04, inode.size % TWO_POW_32);
@@ -578,6 +602,19 @@ export function encodeInode(inode: Inode, out: Uint8Array, offset: number): void
   put16(out, offset + 0x76, Math.floor(inode.fileAcl / TWO_POW_32));
   put16(out, offset + 0x80, inode.extraIsize);
   put32(out, offset + 0x90, inode.crtime);
+}
+
+/** Zero the `_extra` word of each time of the slot whose stored seconds differ from `inode`'s (its old nanoseconds are not the new time's). */
+function clearChangedTimeExtras(inode: Inode, out: Uint8Array, offset: number): void {
+  if (u32At(out, offset + 0x0c) !== inode.ctime) out.fill(0, offset + 0x84, offset + 0x88);
+  if (u32At(out, offset + 0x10) !== inode.mtime) out.fill(0, offset + 0x88, offset + 0x8c);
+  if (u32At(out, offset + 0x08) !== inode.atime) out.fill(0, offset + 0x8c, offset + 0x90);
+  if (u32At(out, offset + 0x90) !== inode.crtime) out.fill(0, offset + 0x94, offset + 0x98);
+}
+
+/** A u32 read without a bounds assertion (callers checked the slot). */
+function u32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
 // ----------------------------------------------------------------------------- extent tree

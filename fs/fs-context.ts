@@ -11,9 +11,10 @@
  */
 import type { PmemApi } from '../device/pmem-api';
 import type { PmemDevice } from '../device/device';
-import { BLOCK_BYTES, SUPERBLOCK_OFFSET, Superblock, encodeSuperblock } from './format';
+import { BLOCK_BYTES, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, Superblock, encodeSuperblock } from './format';
 import type { Groups } from './groups';
-import type { MetaStore } from './meta';
+import { MetaStore, SEAL_SUPERBLOCK } from './meta';
+import { stampSuperblock } from './read-profile';
 import type { WritePolicy } from './policy';
 
 export interface FsContext {
@@ -33,9 +34,14 @@ export interface FsContext {
 /** i_blocks counts 512-byte sectors. */
 export const SECTORS_PER_BLOCK = BLOCK_BYTES / 512;
 
-/** Write the superblock into the running transaction. */
+/** Write the superblock into the running transaction (with metadata_csum, its s_checksum is sealed last, before commit). */
 export function saveSuper(ctx: FsContext): void {
-  encodeSuperblock(ctx.sb, ctx.meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + 1024), SUPERBLOCK_OFFSET);
+  const { meta } = ctx;
+  encodeSuperblock(ctx.sb, meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES), SUPERBLOCK_OFFSET);
+  if ((ctx.sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) === 0) return;
+  meta.tx().seal(SEAL_SUPERBLOCK, 0, () => {
+    stampSuperblock(meta.write(0, SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
+  });
 }
 
 /** A name's bytes on disk (UTF-8). An ASCII name, the common case, is copied code unit by

@@ -7,6 +7,23 @@
  * - a bit is set exactly when the block or inode is in use; padding bits stay set;
  * - a block freed in the running transaction is not allocated again before it commits.
  *
+ * With metadata_csum (mkfs.ext4's default profile: 64-byte descriptors, flex_bg) a group
+ * descriptor carries its bitmaps' checksums and its own (bg_checksum), the _hi halves of its
+ * counts, bg_itable_unused and the uninit flags, which the kernel honours only with group
+ * descriptor checksums (so they are ignored here without them, and the subset's writes are
+ * unchanged):
+ * - BLOCK_UNINIT: the group's block bitmap was never written; it reads as the group's own
+ *   metadata (superblock backup, descriptor table and its reserved blocks, and any group's
+ *   bitmaps and inode table that flex_bg placed here) in use, the rest free. The first
+ *   allocation from the group (a block, or an inode, as the kernel's) writes that bitmap whole
+ *   and clears the flag;
+ * - INODE_UNINIT: likewise for the inode bitmap (all free, the padding past the group's
+ *   inodes set);
+ * - bg_itable_unused: the inodes at the end of the table never used; allocating one of them
+ *   lowers it (e2fsck fails an inode in use past it); ITABLE_ZEROED is kept as found.
+ * A changed bitmap is sealed once per transaction (its checksum into the descriptor), then the
+ * descriptor (bg_checksum), through fs/meta.ts's seals, in that order.
+ *
  * Fault model: the descriptors come from the image. They are checked once at mount
  * (checkGroupDesc: bitmaps and inode table inside the group, apart, counts in range), and
  * freeing a block or inode whose bit is already clear, or a count leaving its range, is a
@@ -15,26 +32,42 @@
 import { CorruptionError } from '../core/errors';
 import { assert } from '../core/assert';
 import {
-  BLOCK_BYTES, GROUP_DESC_BYTES, INCOMPAT_FLEX_BG, INODE_BYTES, GroupDesc, Superblock, decodeGroupDesc, encodeGroupDesc, groupDescBytes,
+  BG_BLOCK_UNINIT, BG_INODE_UNINIT, BLOCK_BYTES, GROUP_DESC_BYTES, INCOMPAT_FLEX_BG, INODE_BYTES, GroupDesc,
+  GroupDesc64, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeGroupDesc64Extras, encodeGroupDesc,
+  encodeGroupDesc64, groupDescBytes,
 } from './format';
 import { groupHasSuper } from './geometry';
-import { MetaStore } from './meta';
+import { MetaStore, SEAL_BLOCKS, SEAL_DESCRIPTORS } from './meta';
+import { MetadataChecksums } from './read-profile';
+
+/** A 64-byte descriptor's fields beyond GroupDesc: the bitmaps' checksums and bg_itable_unused. */
+type DescExtras = Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsum' | 'itableUnused'>;
 
 export class Groups {
   readonly count: number;
   readonly descs: GroupDesc[] = [];
   private readonly gdtFirstBlock = 1;
-  /** 32, or s_desc_size with 64bit (read only: writes know the 32-byte descriptor alone). */
+  /** 32, or s_desc_size (64) with 64bit. */
   private readonly descBytes: number;
   private readonly blockHint: number[];
   private readonly inodeHint: number[];
+  /** With metadata_csum: the checksums to seal, and each descriptor's fields beyond GroupDesc. */
+  readonly checksums: MetadataChecksums | undefined;
+  private readonly extras: DescExtras[] = [];
+  /** BLOCK_UNINIT groups' bitmaps as they read, built on first use (never stored until the flag is cleared). */
+  private readonly uninitBitmaps = new Map<number, Uint8Array>();
 
   constructor(private readonly meta: MetaStore, readonly sb: Superblock) {
     this.count = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
     this.descBytes = groupDescBytes(sb);
+    // block 0 is read only when the seed is needed: the subset's mount reads what it read
+    this.checksums = (sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) === 0 ? undefined
+      : MetadataChecksums.of(sb, meta.read(0).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
     for (let g = 0; g < this.count; g++) {
       const at = g * this.descBytes;
-      this.descs.push(decodeGroupDesc(meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES)), at % BLOCK_BYTES, this.descBytes));
+      const bytes = meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES));
+      this.descs.push(decodeGroupDesc(bytes, at % BLOCK_BYTES, this.descBytes));
+      if (this.checksums !== undefined) this.extras.push(decodeGroupDesc64Extras(bytes, at % BLOCK_BYTES));
       checkGroupDesc(sb, g, this.descs[g]);
     }
     this.blockHint = new Array<number>(this.count).fill(0);
@@ -68,7 +101,98 @@ export class Groups {
   isBlockUsed(block: number): boolean {
     const g = this.groupOfBlock(block);
     const bit = block - g * this.sb.blocksPerGroup;
-    return (this.meta.read(this.descs[g].blockBitmap)[bit >> 3] & (1 << (bit & 7))) !== 0;
+    return (this.blockBitmap(g)[bit >> 3] & (1 << (bit & 7))) !== 0;
+  }
+
+  /** Whether the kernel honours group `g`'s uninit flag `flag` (only with descriptor checksums). */
+  private uninit(g: number, flag: number): boolean {
+    return this.checksums !== undefined && (this.descs[g].flags & flag) !== 0;
+  }
+
+  /** Group `g`'s block bitmap as it reads: the stored block, or what a BLOCK_UNINIT group's would hold. */
+  private blockBitmap(g: number): Uint8Array {
+    if (!this.uninit(g, BG_BLOCK_UNINIT)) return this.meta.read(this.descs[g].blockBitmap);
+    let bitmap = this.uninitBitmaps.get(g);
+    if (bitmap === undefined) {
+      bitmap = this.initialBlockBitmap(g);
+      this.uninitBitmaps.set(g, bitmap);
+    }
+    return bitmap;
+  }
+
+  /**
+   * A BLOCK_UNINIT group's bitmap as the kernel builds it (ext4_init_block_bitmap): its
+   * superblock backup, descriptor table and reserved descriptor blocks, every group's bitmaps
+   * and inode table lying in it, and the bits past the end of the file system, set.
+   */
+  private initialBlockBitmap(g: number): Uint8Array {
+    const bitmap = new Uint8Array(BLOCK_BYTES);
+    const base = g * this.sb.blocksPerGroup;
+    const set = (from: number, length: number): void => {
+      for (let b = Math.max(from, base); b < Math.min(from + length, base + this.sb.blocksPerGroup); b++) bitmap[(b - base) >> 3] |= 1 << ((b - base) & 7);
+    };
+    if (groupHasSuper(g)) set(base, 1 + Math.ceil((this.count * this.descBytes) / BLOCK_BYTES) + this.sb.reservedGdtBlocks);
+    const tableBlocks = Math.ceil((this.sb.inodesPerGroup * INODE_BYTES) / BLOCK_BYTES);
+    for (const d of this.descs) {
+      set(d.blockBitmap, 1);
+      set(d.inodeBitmap, 1);
+      set(d.inodeTable, tableBlocks);
+    }
+    set(base + this.blocksInGroup(g), this.sb.blocksPerGroup - this.blocksInGroup(g));
+    return bitmap;
+  }
+
+  /** Clear group `g`'s BLOCK_UNINIT: its bitmap written whole, as it read. */
+  private initBlockBitmap(g: number): void {
+    if (!this.uninit(g, BG_BLOCK_UNINIT)) return;
+    const built = this.blockBitmap(g);
+    this.meta.write(this.descs[g].blockBitmap).set(built);
+    this.uninitBitmaps.delete(g);
+    this.descs[g].flags &= ~BG_BLOCK_UNINIT;
+    this.sealBitmap(g, 'block');
+    this.saveDesc(g);
+  }
+
+  /** Clear group `g`'s INODE_UNINIT: its bitmap written whole (every inode free, the padding set). */
+  private initInodeBitmap(g: number): void {
+    if (!this.uninit(g, BG_INODE_UNINIT)) return;
+    const bitmap = this.meta.write(this.descs[g].inodeBitmap);
+    bitmap.fill(0);
+    for (let bit = this.sb.inodesPerGroup; bit < BLOCK_BYTES * 8; bit++) bitmap[bit >> 3] |= 1 << (bit & 7);
+    this.descs[g].flags &= ~BG_INODE_UNINIT;
+    this.sealBitmap(g, 'inode');
+    this.saveDesc(g);
+  }
+
+  /** With metadata_csum: group `g`'s changed bitmap gets its checksum (into the descriptor, sealed after) before commit. */
+  private sealBitmap(g: number, kind: 'block' | 'inode'): void {
+    const csum = this.checksums;
+    if (csum === undefined) return;
+    const desc = this.descs[g];
+    const block = kind === 'block' ? desc.blockBitmap : desc.inodeBitmap;
+    this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+      const bytes = this.meta.peek(block);
+      if (kind === 'block') this.extras[g].blockBitmapCsum = csum.bitmapChecksum(bytes, this.sb.clustersPerGroup);
+      else this.extras[g].inodeBitmapCsum = csum.bitmapChecksum(bytes, this.sb.inodesPerGroup);
+      this.sealDesc(g);
+    });
+  }
+
+  /** With metadata_csum: group `g`'s descriptor is encoded with its bitmaps' checksums and given its own, before commit. */
+  private sealDesc(g: number): void {
+    const csum = this.checksums;
+    if (csum === undefined) return;
+    this.meta.tx().seal(SEAL_DESCRIPTORS, g, () => {
+      const [block, offset] = this.descLocation(g);
+      const bytes = this.meta.write(block, offset, offset + this.descBytes);
+      encodeGroupDesc64(this.descs[g], bytes, offset, this.extras[g]);
+      csum.stampGroupDesc(g, bytes.subarray(offset, offset + this.descBytes));
+    });
+  }
+
+  private descLocation(g: number): [number, number] {
+    const at = g * this.descBytes;
+    return [this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES), at % BLOCK_BYTES];
   }
 
   /**
@@ -81,6 +205,7 @@ export class Groups {
     for (let i = 0; i < this.count; i++) {
       const g = (startGroup + i) % this.count;
       if (this.descs[g].freeBlocksCount === 0) continue;
+      this.initBlockBitmap(g);
       const from = g === startGroup && goal >= 0 ? goal - g * this.sb.blocksPerGroup : this.blockHint[g];
       const run = this.findRun(g, Math.max(0, from), count) ?? (from > 0 ? this.findRun(g, 0, count) : undefined);
       if (run) {
@@ -108,17 +233,22 @@ export class Groups {
     for (const g of order) {
       const desc = this.descs[g];
       if (desc.freeInodesCount === 0) continue;
-      const bitmap = this.meta.read(desc.inodeBitmap);
+      const bitmap = this.uninit(g, BG_INODE_UNINIT) ? undefined : this.meta.read(desc.inodeBitmap);
       const ipg = this.sb.inodesPerGroup;
       for (let i = 0; i < ipg; i++) {
         const bit = (this.inodeHint[g] + i) % ipg;
-        if ((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) continue;
+        if (bitmap !== undefined && (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) continue;
         const ino = g * ipg + bit + 1;
         if (ino < this.sb.firstIno) continue;
         if (isDirectory && desc.usedDirsCount >= ipg) {
           throw this.corrupt(g, 'group descriptor', `bg_used_dirs_count ${desc.usedDirsCount} with a free inode left`);
         }
+        // the kernel's __ext4_new_inode: an uninit group's bitmaps are written before its first inode
+        this.initInodeBitmap(g);
+        this.initBlockBitmap(g);
         this.meta.write(desc.inodeBitmap, bit >> 3, (bit >> 3) + 1)[bit >> 3] |= 1 << (bit & 7);
+        this.sealBitmap(g, 'inode');
+        if (this.checksums !== undefined && bit >= ipg - this.extras[g].itableUnused) this.extras[g].itableUnused = ipg - bit - 1;
         desc.freeInodesCount--;
         if (isDirectory) desc.usedDirsCount++;
         this.inodeHint[g] = bit + 1;
@@ -143,6 +273,7 @@ export class Groups {
     }
     const bitmap = this.meta.write(desc.inodeBitmap, bit >> 3, (bit >> 3) + 1);
     bitmap[bit >> 3] &= ~(1 << (bit & 7));
+    this.sealBitmap(g, 'inode');
     desc.freeInodesCount++;
     if (wasDirectory) desc.usedDirsCount--;
     this.inodeHint[g] = Math.min(this.inodeHint[g], bit);
@@ -151,7 +282,7 @@ export class Groups {
 
   /** A free run in group g at or after bit `from`: the first free block, extended up to count. */
   private findRun(g: number, from: number, count: number): [number, number] | undefined {
-    const bitmap = this.meta.read(this.descs[g].blockBitmap);
+    const bitmap = this.blockBitmap(g);
     const limit = this.blocksInGroup(g);
     const base = g * this.sb.blocksPerGroup;
     let bit = from;
@@ -181,6 +312,7 @@ export class Groups {
     if (count < 0 || count > this.blocksInGroup(g)) {
       throw this.corrupt(g, 'group descriptor', `bg_free_blocks_count ${desc.freeBlocksCount} cannot ${used ? 'lose' : 'gain'} ${length} blocks`);
     }
+    this.initBlockBitmap(g);
     const current = this.meta.read(desc.blockBitmap);
     for (let b = start; b < start + length; b++) {
       const bit = b - g * this.sb.blocksPerGroup;
@@ -196,6 +328,7 @@ export class Groups {
       if (used) bitmap[bit >> 3] |= mask;
       else bitmap[bit >> 3] &= ~mask;
     }
+    this.sealBitmap(g, 'block');
     desc.freeBlocksCount += used ? -length : length;
     this.saveDesc(g);
   }
@@ -204,11 +337,18 @@ export class Groups {
     return new CorruptionError({ structure, where: `group ${g}`, what });
   }
 
+  /** Group `g`'s descriptor into the running transaction (with metadata_csum, its checksums are sealed before commit). */
   private saveDesc(g: number): void {
-    assert(this.descBytes === GROUP_DESC_BYTES, 'only a mount of the subset writes group descriptors');
-    const at = g * GROUP_DESC_BYTES;
-    const offset = at % BLOCK_BYTES;
-    encodeGroupDesc(this.descs[g], this.meta.write(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES), offset, offset + GROUP_DESC_BYTES), offset);
+    if (this.checksums !== undefined) {
+      // dirtied now, so the transaction's size counts it; encoded with its checksums at the seal
+      const [block, offset] = this.descLocation(g);
+      this.meta.write(block, offset, offset + this.descBytes);
+      this.sealDesc(g);
+      return;
+    }
+    assert(this.descBytes === GROUP_DESC_BYTES, 'a 64-byte descriptor is written with metadata_csum alone');
+    const [block, offset] = this.descLocation(g);
+    encodeGroupDesc(this.descs[g], this.meta.write(block, offset, offset + GROUP_DESC_BYTES), offset);
   }
 }
 

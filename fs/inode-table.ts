@@ -29,17 +29,24 @@
  * mount's root check; never inode allocation or the orphan list (its inodes have links 0 by
  * right), nor an open descriptor (an unlinked open file has links 0 and no name).
  *
- * With metadata_csum (a read-only mount of the default profile) extent-tree blocks and
- * directory blocks are checked against their checksums as they are read (fs/read-profile.ts
- * says what a failure costs).
+ * With metadata_csum (mkfs.ext4's default profile) extent-tree blocks and directory blocks are
+ * checked against their checksums as they are read (fs/read-profile.ts says what a failure
+ * costs), and a writable mount seals what it changes (fs/meta.ts): each inode written
+ * (`putInode`), each extent-tree block stored (`treeAlloc`'s sealTreeBlock) and each directory
+ * block changed (`sealDirBlock`, keyed by directory and logical block) gets its checksum once,
+ * just before the transaction commits. With extra_isize or metadata_csum an inode rewrite keeps
+ * what the decoded inode does not model (l_i_version, the time words' `_extra` nanoseconds of
+ * times left unchanged, i_version_hi, i_projid, the in-inode extended attributes); a new inode
+ * starts from zeros.
  *
  * Does not: decide when an inode is created, named or freed (lifecycle.ts), move file data
  * (dax-data.ts), or resolve paths (namei.ts).
  */
+import { assert } from '../core/assert';
 import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import {
-  APPEND_FL, BLOCK_BYTES, COMPAT_DIR_INDEX, HUGE_FILE_FL, INDEX_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  APPEND_FL, BLOCK_BYTES, COMPAT_DIR_INDEX, COMPAT_EXT_ATTR, RO_COMPAT_EXTRA_ISIZE, RO_COMPAT_METADATA_CSUM, HUGE_FILE_FL, INDEX_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
@@ -49,10 +56,16 @@ import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
 } from './extents';
 import { FsContext, SECTORS_PER_BLOCK } from './fs-context';
-import type { MetaStore } from './meta';
+import { MetaStore, SEAL_BLOCKS } from './meta';
 
 /** The kernel's good-old inode size: i_extra_isize counts the bytes past it. */
 const GOOD_OLD_INODE_BYTES = 128;
+/** An xattr block's header: h_magic at 0, h_refcount at 4, 32 bytes in all. */
+const XATTR_MAGIC = 0xea020000;
+const XATTR_REFCOUNT_AT = 4;
+const XATTR_HEADER_BYTES = 32;
+/** i_extra_isize of the inodes we create without s_want_extra_isize (what mkfs.ext4 writes). */
+const NEW_EXTRA_ISIZE = 32;
 /** EXT4_NDIR_BLOCKS: the direct block numbers of a block-mapped inode, which iget checks. */
 const DIRECT_BLOCKS = 12;
 
@@ -75,12 +88,34 @@ export class InodeTable implements DirBlockSource {
   private readonly igot = new Set<number>();
   private validity: BlockValidity | undefined;
   /** The metadata checksums, with metadata_csum. */
-  private readonly checksums: MetadataChecksums | undefined;
+  readonly checksums: MetadataChecksums | undefined;
+  /** Inode rewrites keep the bytes the decoded inode does not model (extra_isize or metadata_csum). */
+  private readonly keepsUnmodelled: boolean;
+  /**
+   * Inodes this mount wrote: their checksums are sealed before they reach the device, so iget
+   * does not check them again (the kernel checks an inode when it reads it, not what it wrote).
+   */
+  private readonly writtenInodes = new Set<number>();
+  /**
+   * Directory blocks (their cached bytes) whose checksum passed, or which we changed (sealed
+   * before they reach the device): not checked again, as the kernel checks a buffer once.
+   */
+  private readonly trustedDirBlocks = new WeakSet<Uint8Array>();
+  /** The number of each cached inode object: a tree block is sealed for the inode storeFileMap was given. */
+  private readonly numbers = new WeakMap<Inode, number>();
 
   constructor(ctx: FsContext) {
     this.ctx = ctx;
     this.meta = ctx.meta;
     this.checksums = MetadataChecksums.of(ctx.sb, ctx.meta.read(0).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
+    this.keepsUnmodelled = (ctx.sb.featureRoCompat & (RO_COMPAT_EXTRA_ISIZE | RO_COMPAT_METADATA_CSUM)) !== 0;
+  }
+
+  /** i_extra_isize of a new inode: s_want_extra_isize with extra_isize (when it is a valid size), else 32. */
+  newExtraIsize(): number {
+    const want = this.ctx.sb.wantExtraIsize;
+    const valid = want >= 4 && want % 4 === 0 && GOOD_OLD_INODE_BYTES + want <= INODE_BYTES;
+    return (this.ctx.sb.featureRoCompat & RO_COMPAT_EXTRA_ISIZE) !== 0 && valid ? want : NEW_EXTRA_ISIZE;
   }
 
   inode(ino: number): Inode {
@@ -89,6 +124,7 @@ export class InodeTable implements DirBlockSource {
       const [block, offset] = this.inodeLocation(ino);
       inode = decodeInode(this.meta.read(block), offset);
       this.inodes.set(ino, inode);
+      if (this.checksums !== undefined) this.numbers.set(inode, ino);
     }
     return inode;
   }
@@ -109,7 +145,7 @@ export class InodeTable implements DirBlockSource {
       throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what });
     };
     if (GOOD_OLD_INODE_BYTES + inode.extraIsize > INODE_BYTES || inode.extraIsize % 4 !== 0) fail(`bad i_extra_isize ${inode.extraIsize}`);
-    if (this.checksums !== undefined) {
+    if (this.checksums !== undefined && !this.writtenInodes.has(ino)) {
       const [block, offset] = this.inodeLocation(ino);
       const failure = this.checksums.inodeFailure(ino, this.meta.read(block).subarray(offset, offset + INODE_BYTES));
       if (failure !== undefined) throw failure;
@@ -132,10 +168,81 @@ export class InodeTable implements DirBlockSource {
     return inode;
   }
 
-  putInode(ino: number, inode: Inode): void {
+  /** Write `inode` into the running transaction; `fresh`: a new inode, whose slot starts from zeros. */
+  putInode(ino: number, inode: Inode, fresh = false): void {
     const [block, offset] = this.inodeLocation(ino);
-    encodeInode(inode, this.meta.write(block, offset, offset + INODE_BYTES), offset);
+    const out = this.meta.write(block, offset, offset + INODE_BYTES);
+    encodeInode(inode, out, offset, this.keepsUnmodelled && !fresh);
     this.inodes.set(ino, inode);
+    const csum = this.checksums;
+    if (csum === undefined) return;
+    this.numbers.set(inode, ino);
+    this.writtenInodes.add(ino);
+    // inode keys are negative: the phase's other keys are block numbers
+    this.meta.tx().seal(SEAL_BLOCKS, -ino, () => {
+      csum.stampInode(ino, this.meta.peek(block).subarray(offset, offset + INODE_BYTES));
+    });
+  }
+
+  /**
+   * With metadata_csum: directory `dirIno`'s logical block `index` changed (its device block
+   * `block`, looked up in the directory's map when not given), to get its checksum before
+   * commit: a leaf's tail entry, or an htree node's dx_tail, chosen as fs/read-profile.ts's
+   * dirBlockFailure decides, from the directory's inode as it is at commit. The one entry
+   * point for every writer of directory blocks (dir.ts, and htree writers). A block freed
+   * before the commit is passed over. Without metadata_csum, nothing.
+   */
+  sealDirBlock(dirIno: number, index: number, deviceBlock?: number): void {
+    const csum = this.checksums;
+    if (csum === undefined) return;
+    const block = deviceBlock ?? this.dirBlocks(dirIno)[index];
+    assert(block !== undefined, () => `directory inode ${dirIno} has no logical block ${index}`);
+    this.trustedDirBlocks.add(this.meta.read(block));
+    this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+      if (!this.meta.isDirty(block)) return;
+      csum.stampDirBlock(dirIno, this.inode(dirIno), index, this.meta.peek(block));
+    });
+  }
+
+  /**
+   * ext_attr: an inode being freed lets go of its xattr block (i_file_acl): the block's
+   * h_refcount drops, and at zero the block is freed (and revoked, being metadata); otherwise
+   * it is rewritten with its new count (and, with metadata_csum, its checksum, before commit).
+   * i_file_acl and the block's sectors leave the inode. Without ext_attr, or without a block,
+   * nothing (the subset never has one).
+   */
+  dropXattrBlock(ino: number, inode: Inode): void {
+    const block = inode.fileAcl;
+    if ((this.ctx.sb.featureCompat & COMPAT_EXT_ATTR) === 0 || block === 0) return;
+    const fail = (what: string): never => {
+      throw new CorruptionError({ structure: 'extended attribute block', where: `block ${block} (inode ${ino})`, what });
+    };
+    if (!this.blockValidity().valid(ino, block, 1)) fail('outside the file system or in its metadata');
+    const bytes = this.meta.read(block);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getUint32(0, true) !== XATTR_MAGIC) fail(`h_magic 0x${view.getUint32(0, true).toString(16)}`);
+    const refcount = view.getUint32(XATTR_REFCOUNT_AT, true);
+    if (refcount === 0) fail('h_refcount is 0 while an inode refers to it');
+    if (refcount === 1) {
+      this.meta.forget(block);
+      this.ctx.groups.freeBlock(block);
+    } else {
+      this.meta.write(block, 0, XATTR_HEADER_BYTES); // the same cached bytes, now dirty
+      view.setUint32(XATTR_REFCOUNT_AT, refcount - 1, true);
+      const csum = this.checksums;
+      if (csum !== undefined) this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+        if (this.meta.isDirty(block)) csum.stampXattrBlock(block, this.meta.peek(block));
+      });
+    }
+    inode.fileAcl = 0;
+    // i_blocks counts file-system blocks under huge_file with HUGE_FILE_FL, else sectors
+    const stored = this.sectors(inode) !== inode.blocks ? 1 : SECTORS_PER_BLOCK;
+    inode.blocks -= Math.min(inode.blocks, stored);
+  }
+
+  /** Whether a directory's leaf blocks end in metadata_csum's 12-byte tail entry (their entries then end before it). */
+  get dirTails(): boolean {
+    return this.checksums !== undefined;
   }
 
   /** The extent map of `ino`, loaded (and checked against i_blocks) on first use; a fast symlink maps nothing. */
@@ -245,9 +352,11 @@ export class InodeTable implements DirBlockSource {
 
   /** A directory block's checksum failure and what it costs (fs/read-profile.ts), or undefined (always, without metadata_csum). */
   checkDirBlock(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined {
-    if (this.checksums === undefined) return undefined;
+    if (this.checksums === undefined || this.trustedDirBlocks.has(bytes)) return undefined;
     const inode = this.inode(dirIno);
-    return this.checksums.dirBlockFailure(dirIno, inode, index, Math.ceil(inode.size / BLOCK_BYTES), bytes);
+    const failure = this.checksums.dirBlockFailure(dirIno, inode, index, Math.ceil(inode.size / BLOCK_BYTES), bytes);
+    if (failure === undefined) this.trustedDirBlocks.add(bytes);
+    return failure;
   }
 
   /** Check that `blocks` blocks and `inodes` inodes can be had, before changing anything. */
@@ -262,11 +371,19 @@ export class InodeTable implements DirBlockSource {
 
   /** How extents.ts gets and gives back the blocks of an extent tree. */
   treeAlloc(): TreeAllocator {
+    const csum = this.checksums;
     return {
       allocTreeBlock: (goal: number) => this.allocBlock(goal),
       freeTreeBlock: (block: number) => {
         this.meta.forget(block);
         this.ctx.groups.freeBlock(block);
+      },
+      sealTreeBlock: csum === undefined ? undefined : (block: number, inode: Inode) => {
+        const ino = this.numbers.get(inode);
+        assert(ino !== undefined, 'a tree block is stored for a cached inode');
+        this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+          if (this.meta.isDirty(block)) csum.stampExtentBlock(ino, this.inode(ino).generation, this.meta.peek(block));
+        });
       },
     };
   }

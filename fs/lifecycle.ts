@@ -21,11 +21,11 @@
  * (dax-data.ts frees a file's blocks).
  */
 import { assert } from '../core/assert';
-import { CorruptionError } from '../core/errors';
+import { CorruptionError, UnsupportedError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import { canaryActive } from '../core/canary';
 import {
-  BLOCK_BYTES, EXTENT_ROOT_MAX, EXTENTS_FL, Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, emptyInode, encodeExtentNode, fileTypeOfMode,
+  BLOCK_BYTES, COMPAT_DIR_INDEX, EXTENT_ROOT_MAX, INDEX_FL, RO_COMPAT_DIR_NLINK, EXTENTS_FL, Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, emptyInode, encodeExtentNode, fileTypeOfMode,
 } from './format';
 import { addEntry, findEntry, initDirBlock, initEmptyBlock, removeEntry, retargetEntry, setDotDot } from './dir';
 import { insertRun, storeFileMap } from './extents';
@@ -72,6 +72,8 @@ export class InodeLifecycle {
     const type = mode & S_IFMT;
     const isDir = type === S_IFDIR;
     const slowLink = type === S_IFLNK && (target?.length ?? 0) > FAST_SYMLINK_MAX_BYTES;
+    this.refuseIndexedInsert(parent);
+    if (isDir && this.dirNlink() && !this.isIndexed(parent) && this.table.inode(parent).linksCount >= MAX_LINKS) fail('EMLINK');
     // one block for the parent's directory growth, one for a directory's or slow link's own block
     this.table.reserve(1 + (isDir || slowLink ? 1 : 0), 1, fail);
     const ino = groups.allocInode(groups.groupOfInode(parent), isDir);
@@ -83,7 +85,7 @@ export class InodeLifecycle {
     inode.linksCount = isDir ? 2 : 1;
     inode.atime = inode.ctime = inode.mtime = inode.crtime = now;
     inode.generation = old.generation + 1;
-    inode.extraIsize = 32;
+    inode.extraIsize = this.table.newExtraIsize();
     this.table.forgetMap(ino);
     if (type === S_IFLNK && !slowLink) {
       const t = target ?? new Uint8Array(0);
@@ -96,17 +98,24 @@ export class InodeLifecycle {
       encodeExtentNode({ depth: 0, max: EXTENT_ROOT_MAX, leaves: [], indexes: [] }, inode.block, 0, 60);
       this.table.startEmptyMap(ino);
     }
-    if (isDir) this.giveFirstBlock(ino, inode, BLOCK_BYTES, (bytes) => initDirBlock(bytes, ino, parent));
+    if (isDir) {
+      const block = this.giveFirstBlock(ino, inode, BLOCK_BYTES, (bytes) => initDirBlock(bytes, ino, parent, this.table.dirTails));
+      this.table.sealDirBlock(ino, 0, block);
+    }
     else if (slowLink) this.giveFirstBlock(ino, inode, (target as Uint8Array).length, (bytes) => bytes.set(target as Uint8Array));
-    this.table.putInode(ino, inode);
+    this.table.putInode(ino, inode, true);
     this.addName(parent, nameBytes(name), ino, fileTypeOfMode(mode), fail);
     if (isDir) this.adjustLinks(parent, +1);
     this.touchDir(parent, now);
     return ino;
   }
 
-  /** Add a name to a directory, growing it by a block when no block has room. */
+  /**
+   * Add a name to a directory, growing it by a block when no block has room. An indexed
+   * (htree) directory's insertion is not written yet: ENOTSUP, before anything changes.
+   */
   addName(dirIno: number, name: Uint8Array, ino: number, fileType: number, fail: Fail): void {
+    this.refuseIndexedInsert(dirIno);
     if (addEntry(this.table, dirIno, name, ino, fileType)) return;
     const dir = this.table.inode(dirIno);
     const map = this.table.map(dirIno);
@@ -114,7 +123,7 @@ export class InodeLifecycle {
     const last = map.leaves[map.leaves.length - 1];
     const block = this.table.allocBlock(last ? last.start + last.len : 0);
     if (block === undefined) fail('ENOSPC');
-    initEmptyBlock(this.ctx.meta.fresh(block));
+    initEmptyBlock(this.ctx.meta.fresh(block), this.table.dirTails);
     insertRun(map.leaves, lblock, block, 1);
     const stored = storeFileMap(this.ctx.meta, this.table.treeAlloc(), dir, map, block);
     if (stored !== 'ok') fail(stored === 'efbig' ? 'EFBIG' : 'ENOSPC');
@@ -125,8 +134,23 @@ export class InodeLifecycle {
     assert(added, 'a fresh directory block has room for any name');
   }
 
+  /** Whether `dirIno` is an indexed (htree) directory: dir_index on and INDEX_FL set (the kernel's is_dx). */
+  private isIndexed(dirIno: number): boolean {
+    return (this.ctx.sb.featureCompat & COMPAT_DIR_INDEX) !== 0 && (this.table.inode(dirIno).flags & INDEX_FL) !== 0;
+  }
+
+  private dirNlink(): boolean {
+    return (this.ctx.sb.featureRoCompat & RO_COMPAT_DIR_NLINK) !== 0;
+  }
+
+  /** Insertion into an indexed directory is not written yet: ENOTSUP, called before an operation changes anything. */
+  private refuseIndexedInsert(dirIno: number): void {
+    if (this.isIndexed(dirIno)) throw new UnsupportedError('link', `insertion of a name into the indexed (htree) directory inode ${dirIno}`);
+  }
+
   /** A new name for existing inode `ino` in `dirIno` (link(2)); the caller checked the name. */
   addLink(dirIno: number, name: Uint8Array, ino: number, fail: Fail): void {
+    this.refuseIndexedInsert(dirIno);
     const inode = this.table.inode(ino);
     if (inode.linksCount >= MAX_LINKS) fail('EMLINK');
     this.table.reserve(1, 0, fail);
@@ -142,6 +166,7 @@ export class InodeLifecycle {
    * target's inode when there is one; a directory moved to another parent changes "..".
    */
   moveName(move: NameMove, fail: Fail): void {
+    if (move.replaced === undefined) this.refuseIndexedInsert(move.dstDir);
     const moving = this.table.inode(move.ino);
     const type = fileTypeOfMode(moving.mode);
     if (move.replaced !== undefined) {
@@ -200,8 +225,21 @@ export class InodeLifecycle {
     } else this.releaseInode(ino);
   }
 
+  /**
+   * A directory's link count gains or loses a subdirectory. Under dir_nlink, as the kernel's
+   * ext4_inc_count / ext4_dec_count: an indexed directory passing EXT4_LINK_MAX stores 1 ("too
+   * many to count"), and a count of 1 or 2 is left alone by a removal.
+   */
   adjustLinks(dirIno: number, delta: number): void {
     const dir = this.table.inode(dirIno);
+    if (this.dirNlink()) {
+      if (delta < 0 && dir.linksCount <= 2) return;
+      if (delta > 0 && this.isIndexed(dirIno) && (dir.linksCount === 1 || dir.linksCount + delta > MAX_LINKS)) {
+        dir.linksCount = 1;
+        this.table.putInode(dirIno, dir);
+        return;
+      }
+    }
     if (dir.linksCount + delta < 0 || dir.linksCount + delta > 0xffff) {
       throw new CorruptionError({ structure: 'inode', where: `inode ${dirIno}`, what: `directory i_links_count ${dir.linksCount} cannot change by ${delta}` });
     }
@@ -222,6 +260,7 @@ export class InodeLifecycle {
     const isDir = (inode.mode & S_IFMT) === S_IFDIR;
     if (this.orphans.has(ino)) this.removeOrphan(ino);
     if ((inode.flags & EXTENTS_FL) !== 0) this.data.freeBeyond(ino, inode, 0);
+    this.table.dropXattrBlock(ino, inode);
     inode.size = 0;
     inode.dtime = this.ctx.now();
     this.table.putInode(ino, inode);
@@ -273,7 +312,7 @@ export class InodeLifecycle {
 
   /** A new inode's one block (reserved by createNode): a directory's "." and ".." or a slow
    * symlink's target, written by `fill`; `sizeBytes` becomes i_size. */
-  private giveFirstBlock(ino: number, inode: Inode, sizeBytes: number, fill: (bytes: Uint8Array) => void): void {
+  private giveFirstBlock(ino: number, inode: Inode, sizeBytes: number, fill: (bytes: Uint8Array) => void): number {
     const { groups, meta } = this.ctx;
     const block = this.table.allocBlock(groups.descs[groups.groupOfInode(ino)].inodeTable);
     assert(block !== undefined, 'a reserved block is free');
@@ -283,6 +322,7 @@ export class InodeLifecycle {
     inode.blocks = SECTORS_PER_BLOCK;
     const stored = storeFileMap(meta, this.table.treeAlloc(), inode, this.table.map(ino), block);
     assert(stored === 'ok', 'a one-extent map fits in the inode');
+    return block;
   }
 
   /** Push `ino` on the orphan list (s_last_orphan, chained through i_dtime). */

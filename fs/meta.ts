@@ -9,6 +9,15 @@
  *
  * File data never passes through here: it is written in place through the pmem API (DAX).
  *
+ * Checksums (metadata_csum): a writer that changes a block which carries a checksum registers
+ * a seal on the running transaction (`Transaction.seal`), keyed so that a block (or an inode,
+ * or a group) changed many times in one transaction is sealed once; `MetaStore.commit` runs the
+ * seals just before the committer, in phases: bitmaps, inodes, directory and extent blocks
+ * first (`SEAL_BLOCKS`), then the group descriptors that hold the bitmaps' checksums
+ * (`SEAL_DESCRIPTORS`), then the superblock (`SEAL_SUPERBLOCK`). A seal may register seals of a
+ * later phase, never of its own or an earlier one. Without metadata_csum nothing is registered
+ * and commit does what it did.
+ *
  * Invariants:
  * - a cached block is the newest value of that block: the device holds it or an older one;
  * - a block is dirtied only inside a running transaction, and a committed transaction has
@@ -28,8 +37,18 @@ export const LINE_MASK_WORDS = LINES_PER_BLOCK / 32;
 import { BLOCK_BYTES } from './format';
 import { canaryActive } from '../core/canary';
 
+/** Seal phases, run in this order at commit (see the module comment). */
+export const SEAL_BLOCKS = 0;
+export const SEAL_DESCRIPTORS = 1;
+export const SEAL_SUPERBLOCK = 2;
+export type SealPhase = typeof SEAL_BLOCKS | typeof SEAL_DESCRIPTORS | typeof SEAL_SUPERBLOCK;
+const SEAL_PHASES = 3;
+
 export class Transaction {
   readonly dirtyBlocks = new Set<number>();
+  /** Per phase, the seals to run before commit, by key (a later registration of a key replaces the earlier one). */
+  private readonly seals: Array<Map<number, () => void> | undefined> = new Array(SEAL_PHASES);
+  private sealingPhase = -1;
   /** Per dirty block, the lines written (bit i of word w: line 32w + i); a block written
    * without a range has every bit set. */
   readonly dirtyLines = new Map<number, Uint32Array>();
@@ -43,6 +62,30 @@ export class Transaction {
   readonly dataFlushes: Array<() => void> = [];
   state: 'running' | 'committing' | 'committed' = 'running';
   constructor(readonly id: number) {}
+
+  /**
+   * Run `seal` once before this transaction commits, in `phase`; `key` names what it seals
+   * (a block number, an inode number, a group: unique within the phase), so registering the
+   * same key again costs nothing more.
+   */
+  seal(phase: SealPhase, key: number, seal: () => void): void {
+    if (phase <= this.sealingPhase) assert(false, () => `a seal of phase ${phase} registered while phase ${this.sealingPhase} runs`);
+    let map = this.seals[phase];
+    if (map === undefined) {
+      map = new Map();
+      this.seals[phase] = map;
+    }
+    if (!map.has(key)) map.set(key, seal);
+  }
+
+  /** Run the registered seals, phase by phase (MetaStore.commit, before the committer). */
+  runSeals(): void {
+    for (let phase = 0; phase < SEAL_PHASES; phase++) {
+      this.sealingPhase = phase;
+      const map = this.seals[phase];
+      if (map !== undefined) for (const seal of map.values()) seal();
+    }
+  }
 
   /** Record that this transaction changed metadata block `block` (bytes [from, to) of it,
    * or all of it). */
@@ -201,6 +244,11 @@ export class MetaStore {
     return bytes;
   }
 
+  /** Whether the running transaction has dirtied `block` (and not forgotten it since): a seal of a freed block has nothing to seal. */
+  isDirty(block: number): boolean {
+    return this.running?.dirtyBlocks.has(block) ?? false;
+  }
+
   /** A block newly allocated as metadata: starts as zeros, dirty. */
   fresh(block: number): Uint8Array {
     const bytes = new Uint8Array(BLOCK_BYTES);
@@ -271,6 +319,7 @@ export class MetaStore {
   commit(): void {
     const tx = this.running;
     if (tx === undefined) return;
+    tx.runSeals();
     tx.state = 'committing';
     this.committer.commit(tx, this);
     tx.state = 'committed';

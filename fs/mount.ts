@@ -45,9 +45,9 @@ import { canaryActive } from '../core/canary';
 import { loadFileMap } from './extents';
 import { DaxFileSystem } from './filesystem';
 import {
-  BLOCK_BYTES, COMPAT_HAS_JOURNAL, EXT4_MAGIC, INCOMPAT_64BIT, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO, KNOWN_RO_COMPAT,
-  JournalSuperblock, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_OFFSET, Superblock, decodeGroupDesc, decodeInode, decodeJournalSuperblock,
-  decodeSuperblock, encodeSuperblock, unsupportedBy, validateJournalSuperblock, validateSuperblock,
+  BLOCK_BYTES, COMPAT_HAS_JOURNAL, EXT4_MAGIC, INCOMPAT_64BIT, INCOMPAT_RECOVER, INODE_BYTES, JOURNAL_INO,
+  JournalSuperblock, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, Superblock, WRITABLE_RO_COMPAT, decodeGroupDesc, decodeInode,
+  decodeJournalSuperblock, decodeSuperblock, encodeSuperblock, unsupportedBy, validateJournalSuperblock, validateSuperblock,
 } from './format';
 import { Groups, checkGroupDesc } from './groups';
 import { COMMIT_INTERVAL_OPS, CheckpointMode, Journal, journalFeaturesAtMount } from './journal';
@@ -58,7 +58,7 @@ import {
   recoveredSuperblock, scanJournal,
 } from './recovery';
 import { encodeJournalSuperblockStamped, tidAfter } from './jbd2';
-import { superblockChecksumFailure } from './read-profile';
+import { stampSuperblock, superblockChecksumFailure } from './read-profile';
 
 export type { FlushPolicy };
 export { FLUSH_POLICIES };
@@ -278,6 +278,7 @@ export function recoverDevice(device: PmemDevice, options: { pmemApi?: PmemApiNa
   after.featureIncompat &= ~INCOMPAT_RECOVER;
   const block = device.load(0, BLOCK_BYTES);
   encodeSuperblock(after, block, SUPERBLOCK_OFFSET);
+  stampSuperblock(block.subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
   writeChangedLines(device, api, 0, block);
   barrier();
   return recovery;
@@ -314,9 +315,9 @@ export function mountReplay(device: PmemDevice, options: { pmemApi?: PmemApiName
   openJournal(device, api, () => api.pmemWmb(), sb, mountsReadOnly(sb, options));
 }
 
-/** A mount is read-only when asked, or when the superblock has an unknown ro_compat feature. */
+/** A mount is read-only when asked, or when the superblock has a ro_compat feature writes do not keep. */
 function mountsReadOnly(sb: Superblock, options: { readOnly?: boolean }): boolean {
-  return Boolean(options.readOnly) || (sb.featureRoCompat & ~KNOWN_RO_COMPAT) !== 0;
+  return Boolean(options.readOnly) || (sb.featureRoCompat & ~WRITABLE_RO_COMPAT) !== 0;
 }
 
 export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSystem {
@@ -389,10 +390,13 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
   });
   fs.checkRoot();
 
+  // with metadata_csum, stamped (and so is the cached copy, which the write keeps equal to the device's)
   const writeSuperInPlace = () => policy.durably(() => {
     const block = device.load(0, BLOCK_BYTES);
     encodeSuperblock(sb, block, SUPERBLOCK_OFFSET);
+    stampSuperblock(block.subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
     writeChangedLines(device, api, 0, block);
+    if ((sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) !== 0) meta.read(0).set(block.subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES), SUPERBLOCK_OFFSET);
   });
   fs.onUnmount = () => {
     // after an abort the kernel writes neither the journal nor a clean superblock

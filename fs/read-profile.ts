@@ -35,11 +35,11 @@
  */
 import { CorruptionError } from '../core/errors';
 import {
-  CSUM_OFFSETS, DIR_TAIL_BYTES, checksumSeed, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
-  extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed, superblockChecksum,
+  CSUM_OFFSETS, DIR_TAIL_BYTES, bitmapChecksum, checksumSeed, crc32cRaw, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
+  extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed, superblockChecksum, xattrBlockChecksum,
 } from './csum';
 import {
-  BLOCK_BYTES, DIR_TAIL_FILE_TYPE, INDEX_FL, Inode, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_BYTES, Superblock,
+  BLOCK_BYTES, DIR_TAIL_FILE_TYPE, INDEX_FL, Inode, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_BYTES, Superblock, encodeDirTail,
 } from './format';
 
 /** What a directory block's checksum failure does to a lookup and to a readdir (see the module comment). */
@@ -60,6 +60,23 @@ const DX_NODE_COUNT_AT = 8;
 
 function badChecksum(structure: string, where: string, what: string): CorruptionError {
   return new CorruptionError({ structure, where, what, badChecksum: true });
+}
+
+/** h_checksum of an xattr block's header. */
+const XATTR_CHECKSUM_AT = 0x10;
+
+const putLe16 = (bytes: Uint8Array, at: number, value: number): void => {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+};
+const putLe32 = (bytes: Uint8Array, at: number, value: number): void => {
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(at, value >>> 0, true);
+};
+
+/** Stamp s_checksum into a superblock's 1024 bytes when it has metadata_csum (else nothing): every superblock write goes through this. */
+export function stampSuperblock(bytes: Uint8Array): void {
+  if ((le32(bytes, 0x64) & RO_COMPAT_METADATA_CSUM) === 0) return;
+  putLe32(bytes, CSUM_OFFSETS.superblock, superblockChecksum(bytes.subarray(0, SUPERBLOCK_BYTES)));
 }
 
 const hex = (value: number): string => `0x${(value >>> 0).toString(16)}`;
@@ -103,7 +120,7 @@ export function timeExtras(raw: Uint8Array): TimeExtras {
   return { atime: at(TIME_EXTRA_AT.atime), mtime: at(TIME_EXTRA_AT.mtime), ctime: at(TIME_EXTRA_AT.ctime), crtime: at(TIME_EXTRA_AT.crtime) };
 }
 
-/** The checksums of one mounted file system with metadata_csum. */
+/** The checksums of one mounted file system with metadata_csum: verified on reads, stamped by a writable mount's seals (fs/meta.ts). */
 export class MetadataChecksums {
   private constructor(private readonly seed: number) {}
 
@@ -171,6 +188,58 @@ export class MetadataChecksums {
     const stored = le32(bytes, dxTailChecksumOffset(bytes, countAt));
     const computed = dxNodeChecksum(seed, bytes, countAt);
     return stored === computed ? undefined : badChecksum('directory index', where, `dx tail checksum ${hex(stored)}, computed ${hex(computed)}`);
+  }
+
+  // ------------------------------------------------------------------ stamping (writes)
+
+  /**
+   * Stamp an inode's i_checksum_lo (and _hi when i_extra_isize holds it) into its 256 on-disk
+   * bytes: the fields are zeroed in place first, so the checksum is taken over the bytes as they
+   * are (inodeChecksum's copy spared; the same value).
+   */
+  stampInode(ino: number, raw: Uint8Array): void {
+    const hasHigh = GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize) >= CSUM_OFFSETS.inodeHi + 2;
+    putLe16(raw, CSUM_OFFSETS.inodeLo, 0);
+    if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, 0);
+    const computed = crc32cRaw(inodeSeed(this.seed, ino, le32(raw, 0x64)), raw);
+    putLe16(raw, CSUM_OFFSETS.inodeLo, computed & 0xffff);
+    if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, computed >>> 16);
+  }
+
+  /** Stamp an extent tree block's tail (after eh_max entries) for inode `ino` of `generation`. */
+  stampExtentBlock(ino: number, generation: number, bytes: Uint8Array): void {
+    putLe32(bytes, 12 + 12 * le16(bytes, 4), extentBlockChecksum(inodeSeed(this.seed, ino, generation), bytes));
+  }
+
+  /**
+   * Stamp a directory block of `dirIno` at logical block `index`, deciding as `dirBlockFailure`
+   * does which checksum it carries: the dx_tail of an htree root (block 0 of an INDEX_FL
+   * directory) or interior node, else the leaf's tail entry (written whole, so a block whose
+   * entries end at 4084 gets one).
+   */
+  stampDirBlock(dirIno: number, inode: Inode, index: number, bytes: Uint8Array): void {
+    const seed = this.inodeSeedOf(dirIno, inode);
+    if ((inode.flags & INDEX_FL) !== 0 && (index === 0 || isDxInteriorNode(bytes))) {
+      const countAt = index === 0 ? DX_ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : DX_NODE_COUNT_AT;
+      putLe32(bytes, dxTailChecksumOffset(bytes, countAt), dxNodeChecksum(seed, bytes, countAt));
+      return;
+    }
+    encodeDirTail(bytes, dirBlockChecksum(seed, bytes));
+  }
+
+  /** A bitmap's checksum over its first `bits` bits (the descriptor holds it). */
+  bitmapChecksum(bitmap: Uint8Array, bits: number): number {
+    return bitmapChecksum(this.seed, bitmap, bits);
+  }
+
+  /** Stamp group `g`'s bg_checksum into its descriptor bytes (desc_size of them). */
+  stampGroupDesc(g: number, desc: Uint8Array): void {
+    putLe16(desc, CSUM_OFFSETS.groupDesc, groupDescChecksum(this.seed, g, desc));
+  }
+
+  /** Stamp an xattr block's h_checksum (at 0x10): from the seed, over its block number as le64, then the block with the field as zeros. */
+  stampXattrBlock(block: number, bytes: Uint8Array): void {
+    putLe32(bytes, XATTR_CHECKSUM_AT, xattrBlockChecksum(this.seed, block, bytes));
   }
 
   private inodeSeedOf(ino: number, inode: Inode): number {

@@ -443,16 +443,14 @@ describe('format: validateSuperblock names the field and its byte', () => {
   });
 
   test.each<[string, (sb: F.Superblock) => void, RegExp]>([
-    ['64bit and flex_bg (read-only mounts read them)', (sb) => { sb.featureIncompat |= 0x80 | 0x200; sb.descSize = 64; }, /^writes of 64bit, flex_bg \(metadata_csum writes among them; mount read-only/],
+    ['64bit without metadata_csum (its descriptors are written with checksums alone)', (sb) => { sb.featureIncompat |= 0x80 | 0x200; sb.descSize = 64; }, /^writes of 64bit group descriptors without metadata_csum; mount read-only/],
     ['64bit beside an incompat feature nothing reads', (sb) => { sb.featureIncompat |= 0x80 | 0x8000; }, /^incompat features 64bit, inline_data \(0x8080\)$/],
     ['an unnamed incompat bit', (sb) => { sb.featureIncompat |= 0x800000; }, /unknown 0x800000/],
-    ['64bit, with metadata_csum and dir_index named alongside', (sb) => {
-      sb.featureIncompat |= 0x80;
-      sb.descSize = 64;
+    ['metadata_csum without 64bit', (sb) => {
       sb.checksumType = 1;
       sb.featureRoCompat |= 0x400;
       sb.featureCompat |= 0x20;
-    }, /^writes of 64bit, metadata_csum, dir_index \(metadata_csum writes/],
+    }, /^writes of metadata_csum with 32-byte group descriptors \(no 64bit\)/],
     ['64bit with 32-byte descriptors', (sb) => { sb.featureIncompat |= 0x80; sb.descSize = 32; }, /^32-byte group descriptors/],
     ['bigalloc', (sb) => { sb.featureRoCompat |= 0x200; sb.logClusterSize = 4; }, /^bigalloc/],
     ['revision 0', (sb) => { sb.revLevel = 0; }, /^revision 0/],
@@ -465,7 +463,7 @@ describe('format: validateSuperblock names the field and its byte', () => {
     expect(F.unsupportedBy(sb)).toMatch(what);
   });
 
-  test('a read-only mount reads the default profile\'s features, and nothing more', () => {
+  test('a mount reads and writes the default profile\'s features, and nothing more', () => {
     const sb = validSuperblock();
     sb.featureIncompat |= 0x80 | 0x200;
     sb.descSize = 64;
@@ -473,7 +471,7 @@ describe('format: validateSuperblock names the field and its byte', () => {
     sb.checksumType = 1;
     sb.featureCompat |= 0x8 | 0x10 | 0x20;
     expect(F.unsupportedBy(sb, { readOnly: true })).toBeUndefined();
-    expect(F.unsupportedBy(sb)).toMatch(/^writes of 64bit, flex_bg, huge_file, dir_nlink, extra_isize, metadata_csum, ext_attr, resize_inode, dir_index /);
+    expect(F.unsupportedBy(sb)).toBeUndefined();
     sb.featureIncompat |= 0x2000;
     expect(F.unsupportedBy(sb, { readOnly: true })).toMatch(/^incompat features 64bit, flex_bg, metadata_csum_seed/);
   });
@@ -575,5 +573,27 @@ describe('format: decodeDirBlock rejects malformed blocks', () => {
     F.encodeDirEntry(block, 0, { inode: 0, recLen: 24, fileType: 0, name: new Uint8Array(0) });
     F.encodeDirEntry(block, 24, { inode: 5, recLen: F.BLOCK_BYTES - 24, fileType: F.FT_REG_FILE, name: Uint8Array.of(0x78) });
     expect(F.decodeDirBlock(block, 'b').map((e) => [e.offset, e.inode, e.nameLen])).toEqual([[0, 0, 0], [24, 5, 1]]);
+  });
+});
+
+describe('format: an inode rewritten keeping what Inode does not model (extra_isize, metadata_csum)', () => {
+  test('l_i_version, checksums, i_projid and in-inode xattrs stay; a changed time loses its _extra word, an unchanged one keeps it', () => {
+    const slot = new Uint8Array(F.INODE_BYTES).map((_, i) => (i * 7 + 1) & 0xff);
+    slot.fill(0, 0x6c, 0x70); // i_size_high: a size that fits 2^53
+    slot.fill(0, 0x74, 0x78); // i_blocks_hi, i_file_acl_hi: 48-bit values that fit
+    const inode = F.decodeInode(slot, 0);
+    const before = slot.slice();
+    inode.ctime += 1;
+    F.encodeInode(inode, slot, 0, true);
+    const kept = (from: number, to: number) => expect([...slot.subarray(from, to)]).toEqual([...before.subarray(from, to)]);
+    kept(0x24, 0x28); // l_i_version
+    kept(0x7c, 0x80); // i_checksum_lo, l_i_reserved
+    kept(0x82, 0x84); // i_checksum_hi
+    kept(0x88, 0x90); // mtime_extra, atime_extra: their times did not change
+    kept(0x94, F.INODE_BYTES); // crtime_extra, i_version_hi, i_projid, in-inode xattrs
+    expect([...slot.subarray(0x84, 0x88)]).toEqual([0, 0, 0, 0]); // ctime_extra
+    expect(F.decodeInode(slot, 0)).toEqual(inode);
+    F.encodeInode(inode, slot, 0);
+    expect([...slot.subarray(0x94, F.INODE_BYTES)].every((b) => b === 0)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { PmemDevice } from '../../device/device';
 import { pmemApi } from '../../device/pmem-api';
-import { InPlaceCommitter, MetaStore, writeChangedLines, writeChangedLinesLikely } from '../../fs/meta';
+import { InPlaceCommitter, MetaStore, SEAL_BLOCKS, SEAL_DESCRIPTORS, SEAL_SUPERBLOCK, writeChangedLines, writeChangedLinesLikely } from '../../fs/meta';
 import { ReadTrace } from '../../device/read-trace';
 import { Rng } from '../../core/rng';
 import { AssertionFailure } from '../../core/assert';
@@ -103,5 +103,41 @@ describe('writeChangedLinesLikely', () => {
     const device = new PmemDevice({ sizeBytes: MiB });
     writeChangedLinesLikely(device, pmemApi('linux-arm64', device), 0, bytes, Uint32Array.of(1 << 5, 0));
     expect(device.trace!.slice().filter((e) => e.kind === 'store').map((e) => [e.addr, e.length])).toEqual([[64, 64]]);
+  });
+});
+
+describe('seals: what a transaction stamps just before it commits', () => {
+  test('a key registered many times runs once; phases run in order, blocks before descriptors before the superblock', () => {
+    const { device, meta } = setup();
+    const ran: string[] = [];
+    const tx = meta.begin();
+    for (let i = 0; i < 50; i++) {
+      meta.write(7)[i] = i;
+      tx.seal(SEAL_SUPERBLOCK, 0, () => ran.push('superblock'));
+      tx.seal(SEAL_BLOCKS, 7, () => {
+        ran.push('block 7');
+        meta.peek(7)[4095] = 0xee; // stamped into the cached copy, committed with it
+        tx.seal(SEAL_DESCRIPTORS, 0, () => ran.push('descriptor 0'));
+      });
+    }
+    expect(ran).toEqual([]);
+    meta.commit();
+    expect(ran).toEqual(['block 7', 'descriptor 0', 'superblock']);
+    expect(device.load(7 * 4096 + 4095, 1)[0]).toBe(0xee);
+  });
+
+  test('a seal may not register one of its own phase or an earlier one (it would never run)', () => {
+    const { meta } = setup();
+    const tx = meta.begin();
+    meta.write(3);
+    tx.seal(SEAL_DESCRIPTORS, 1, () => tx.seal(SEAL_BLOCKS, 3, () => undefined));
+    expect(() => meta.commit()).toThrow(AssertionFailure);
+  });
+
+  test('a transaction without seals commits as before (the subset registers none)', () => {
+    const { device, meta } = setup();
+    meta.write(9)[0] = 1;
+    meta.commit();
+    expect(device.load(9 * 4096, 1)[0]).toBe(1);
   });
 });

@@ -24,6 +24,7 @@ import { mkfs } from '../../fs/mkfs';
 import { journalLog, mount, mountWithReport, recoverDevice } from '../../fs/mount';
 import type { DaxFileSystem } from '../../fs/filesystem';
 import { debugfs, run, tmpDir } from '../helpers/e2fs';
+import { e2fsckComplaints } from '../helpers/e2fsprogs';
 import { KernelMount, kernelCall, kernelMount, kernelTree, ourTree } from '../helpers/kernel';
 
 const MiB = 1 << 20;
@@ -88,7 +89,7 @@ describe('valid ext4 that the subset cannot read is ENOTSUP naming it, not corru
     ['revision 0', ['-b', '4096', '-r', '0', '-O', 'none'], /revision 0/],
     ['128-byte inodes', ['-b', '4096', '-I', '128', '-O', 'none,has_journal,extent,filetype,sparse_super'], /128-byte inodes/],
     ['bigalloc', ['-b', '4096', '-O', 'none,has_journal,extent,filetype,sparse_super,bigalloc', '-C', '16384'], /bigalloc/],
-    ['mkfs.ext4 defaults', ['-b', '4096'], /64bit.*flex_bg|flex_bg.*64bit/],
+    ['mkfs.ext4 defaults with 64bit off (its descriptors are 32 bytes, with metadata_csum)', ['-b', '4096', '-O', '^64bit'], /metadata_csum with 32-byte group descriptors/],
   ];
   test.each(cases)('%s', (name, args, names) => {
     const file = path.join(dir, `foreign-${name.replace(/\W+/g, '-')}.img`);
@@ -107,6 +108,21 @@ describe('valid ext4 that the subset cannot read is ENOTSUP naming it, not corru
     const k = kernel(name, kernelMount(file, () => true));
     if (k !== undefined) expect('mounted' in k ? 'mounted' : k.refused).toBe('mounted');
   });
+});
+
+test('mkfs.ext4\'s defaults (this machine\'s mke2fs.conf) mount writable: a file written, unmounted, e2fsck -fn clean', () => {
+  const file = path.join(dir, 'mkfs-ext4-defaults.img');
+  fs.writeFileSync(file, new Uint8Array(0));
+  fs.truncateSync(file, 16 * MiB);
+  expect(run('mkfs.ext4', ['-q', '-F', '-b', '4096', file], { E2FSPROGS_FAKE_TIME: '1700000000' }).status).toBe(0);
+  const device = load(file);
+  const f = mount(device);
+  f.mkdirSync('/dir');
+  f.writeFileSync('/dir/file', 'written by daxcrash');
+  f.unmount();
+  device.writeImage(file);
+  const check = run('e2fsck', ['-fn', file]);
+  expect({ status: check.status, complaints: e2fsckComplaints(check) }).toEqual({ status: 0, complaints: [] });
 });
 
 describe('a root inode the kernel cannot use refuses the mount, the media untouched', () => {
