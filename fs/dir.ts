@@ -198,24 +198,28 @@ export function isDotOrDotDot(name: Uint8Array): boolean {
  * caller then adds a block and calls `initEmptyBlock` + `addEntry` again).
  */
 export function addEntry(src: DirBlockSource, dirIno: number, name: Uint8Array, ino: number, fileType: number): boolean {
-  const need = dirRecLen(name.length);
   for (const block of src.dirBlocks(dirIno)) {
-    const bytes = src.meta.read(block);
-    const slot = scanForRoom(bytes, need);
-    if (slot === undefined) continue;
-    if (slot === INVALID) throw malformedBlock(dirIno, block, bytes);
-    const entry = entryAt(bytes, slot);
-    const out = src.meta.write(block, entry.offset, entry.offset + entry.recLen);
-    if (entry.inode === 0) {
-      encodeDirEntry(out, entry.offset, { inode: ino, recLen: entry.recLen, fileType, name });
-    } else {
-      const used = dirRecLen(entry.nameLen);
-      encodeDirEntry(out, entry.offset, { inode: entry.inode, recLen: used, fileType: entry.fileType, name: entry.name });
-      encodeDirEntry(out, entry.offset + used, { inode: ino, recLen: entry.recLen - used, fileType, name });
-    }
-    return true;
+    if (addEntryToBlock(src, dirIno, block, name, ino, fileType)) return true;
   }
   return false;
+}
+
+/** Put an entry in directory block `block` if it has room (an htree leaf, or one block of a linear directory). */
+export function addEntryToBlock(src: DirBlockSource, dirIno: number, block: number, name: Uint8Array, ino: number, fileType: number): boolean {
+  const bytes = src.meta.read(block);
+  const slot = scanForRoom(bytes, dirRecLen(name.length));
+  if (slot === undefined) return false;
+  if (slot === INVALID) throw malformedBlock(dirIno, block, bytes);
+  const entry = entryAt(bytes, slot);
+  const out = src.meta.write(block, entry.offset, entry.offset + entry.recLen);
+  if (entry.inode === 0) {
+    encodeDirEntry(out, entry.offset, { inode: ino, recLen: entry.recLen, fileType, name });
+  } else {
+    const used = dirRecLen(entry.nameLen);
+    encodeDirEntry(out, entry.offset, { inode: entry.inode, recLen: used, fileType: entry.fileType, name: entry.name });
+    encodeDirEntry(out, entry.offset + used, { inode: ino, recLen: entry.recLen - used, fileType, name });
+  }
+  return true;
 }
 
 /** The offset of the first entry with `need` bytes of slack (or unused), over the raw chain. */

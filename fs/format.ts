@@ -330,7 +330,9 @@ export function unsupportedBy(sb: Superblock, options: { readOnly?: boolean } = 
 function writesUnsupported(sb: Superblock): string | undefined {
   const incompat = sb.featureIncompat & ~KNOWN_INCOMPAT;
   const roCompat = sb.featureRoCompat & ~KNOWN_RO_COMPAT;
-  const compat = sb.featureCompat & ~KNOWN_COMPAT & READ_ONLY_COMPAT;
+  // dir_index is written (fs/htree-write.ts) where no checksum has to be stamped on its blocks
+  const writable = KNOWN_COMPAT | ((sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) === 0 ? COMPAT_DIR_INDEX : 0);
+  const compat = sb.featureCompat & ~writable & READ_ONLY_COMPAT;
   if (incompat === 0 && (roCompat & READ_ONLY_RO_COMPAT) === 0 && compat === 0) return undefined;
   const names = [
     ...(incompat !== 0 ? [featureNames(incompat, INCOMPAT_NAMES)] : []),

@@ -43,7 +43,7 @@ import {
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
-import { EXT2_FLAGS_UNSIGNED_HASH, htreeLeaves, indexPastEnd } from './htree';
+import { EXT2_FLAGS_UNSIGNED_HASH, HtreeSource, htreeLeaves, indexPastEnd } from './htree';
 import { DirBlockFailure, MetadataChecksums, TimeExtras, timeExtras } from './read-profile';
 import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
@@ -228,8 +228,15 @@ export class InodeTable implements DirBlockSource {
     const { sb } = this.ctx;
     const inode = this.inode(dirIno);
     if ((sb.featureCompat & COMPAT_DIR_INDEX) === 0 || (inode.flags & INDEX_FL) === 0) return undefined;
+    return htreeLeaves(this.htreeSource(dirIno), name);
+  }
+
+  /** A hashed directory's blocks as fs/htree.ts reads them: index nodes checked against their dx_tail when the file system has checksums. */
+  htreeSource(dirIno: number): HtreeSource {
+    const { sb } = this.ctx;
+    const inode = this.inode(dirIno);
     const blocks = this.dirBlocks(dirIno);
-    return htreeLeaves({
+    return {
       block: (index) => {
         if (index >= blocks.length) throw indexPastEnd(dirIno, index, blocks.length);
         return this.meta.read(blocks[index]);
@@ -240,7 +247,7 @@ export class InodeTable implements DirBlockSource {
       },
       hashSeed: sb.hashSeed,
       unsignedChars: (sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0,
-    }, name);
+    };
   }
 
   /** A directory block's checksum failure and what it costs (fs/read-profile.ts), or undefined (always, without metadata_csum). */

@@ -29,6 +29,7 @@ import {
 } from './format';
 import { addEntry, findEntry, initDirBlock, initEmptyBlock, removeEntry, retargetEntry, setDotDot } from './dir';
 import { insertRun, storeFileMap } from './extents';
+import { HtreeHost, addToIndexedDir, makeIndexedDir } from './htree-write';
 import type { DaxData } from './dax-data';
 import { FsContext, SECTORS_PER_BLOCK, nameBytes, saveSuper } from './fs-context';
 import type { InodeTable } from './inode-table';
@@ -60,10 +61,14 @@ export class InodeLifecycle {
   /** Inodes on the on-disk orphan list. */
   private readonly orphans = new Set<number>();
 
+  /** What fs/htree-write.ts needs to write hashed directories. */
+  private readonly htree: HtreeHost;
+
   constructor(ctx: FsContext, table: InodeTable, data: DaxData) {
     this.ctx = ctx;
     this.table = table;
     this.data = data;
+    this.htree = { sb: ctx.sb, meta: ctx.meta, table, appendDirBlock: (dirIno, fail) => this.appendDirBlock(dirIno, fail) };
   }
 
   /** Create an inode of `mode` named `name` in `parent`; a symlink gets `target`. */
@@ -107,7 +112,18 @@ export class InodeLifecycle {
 
   /** Add a name to a directory, growing it by a block when no block has room. */
   addName(dirIno: number, name: Uint8Array, ino: number, fileType: number, fail: Fail): void {
+    // dir_index (fs/htree-write.ts): through the index, or a full one-block directory becomes indexed
+    const hashed = addToIndexedDir(this.htree, dirIno, name, ino, fileType, fail);
+    if (hashed === 'added') return;
     if (addEntry(this.table, dirIno, name, ino, fileType)) return;
+    if (hashed === 'linear' && makeIndexedDir(this.htree, dirIno, name, ino, fileType, fail)) return;
+    this.appendDirBlock(dirIno, fail);
+    const added = addEntry(this.table, dirIno, name, ino, fileType);
+    assert(added, 'a fresh directory block has room for any name');
+  }
+
+  /** Grow a directory by one empty block at its end; returns the physical block. */
+  private appendDirBlock(dirIno: number, fail: Fail): number {
     const dir = this.table.inode(dirIno);
     const map = this.table.map(dirIno);
     const lblock = dir.size / BLOCK_BYTES;
@@ -121,8 +137,7 @@ export class InodeLifecycle {
     dir.size += BLOCK_BYTES;
     dir.blocks += SECTORS_PER_BLOCK;
     this.table.putInode(dirIno, dir);
-    const added = addEntry(this.table, dirIno, name, ino, fileType);
-    assert(added, 'a fresh directory block has room for any name');
+    return block;
   }
 
   /** A new name for existing inode `ino` in `dirIno` (link(2)); the caller checked the name. */
