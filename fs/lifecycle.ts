@@ -104,7 +104,15 @@ export class InodeLifecycle {
     if (isDir) this.giveFirstBlock(ino, inode, BLOCK_BYTES, (bytes) => initDirBlock(bytes, ino, parent));
     else if (slowLink) this.giveFirstBlock(ino, inode, (target as Uint8Array).length, (bytes) => bytes.set(target as Uint8Array));
     this.table.putInode(ino, inode);
-    this.addName(parent, nameBytes(name), ino, fileTypeOfMode(mode), fail);
+    try {
+      this.addName(parent, nameBytes(name), ino, fileTypeOfMode(mode), fail);
+    } catch (error) {
+      // no room for the name (a full two-level index: ENOSPC): the new inode goes, as the kernel drops it
+      inode.linksCount = 0;
+      this.table.putInode(ino, inode);
+      this.releaseInode(ino);
+      throw error;
+    }
     if (isDir) this.adjustLinks(parent, +1);
     this.touchDir(parent, now);
     return ino;
