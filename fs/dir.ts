@@ -20,6 +20,8 @@ export interface DirBlockSource {
   dirBlocks(dirIno: number): number[];
   /** A block's checksum failure and what it costs a lookup or a listing (fs/read-profile.ts); none without checksums. */
   checkDirBlock?(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined;
+  /** The physical block of one logical block (past the end: corruption), for lookups that read a few blocks of many. */
+  dirBlock?(dirIno: number, index: number): number;
   /** The logical blocks a hashed (htree) directory's index sends a lookup of `name` to, or undefined: read them all. */
   lookupBlocks?(dirIno: number, name: Uint8Array): number[] | undefined;
 }
@@ -57,13 +59,14 @@ export function findInode(src: DirBlockSource, dirIno: number, name: Uint8Array)
  */
 function lookupIn<T>(src: DirBlockSource, dirIno: number, name: Uint8Array, visit: (block: number, bytes: Uint8Array) => T | undefined): T | undefined {
   let skipped: DirBlockFailure | undefined;
-  const blocks = src.dirBlocks(dirIno);
   const hashed = src.lookupBlocks?.(dirIno, name);
-  const count = hashed?.length ?? blocks.length;
+  // an indexed lookup maps only the leaves it reads: mapping every block would cost what the index saves
+  const blocks = hashed !== undefined && src.dirBlock !== undefined ? undefined : src.dirBlocks(dirIno);
+  const count = hashed?.length ?? (blocks as number[]).length;
   for (let i = 0; i < count; i++) {
     const index = hashed?.[i] ?? i;
-    const block = blocks[index];
-    if (block === undefined) throw indexPastEnd(dirIno, index, blocks.length);
+    const block = blocks === undefined ? (src.dirBlock as NonNullable<typeof src.dirBlock>)(dirIno, index) : blocks[index];
+    if (block === undefined) throw indexPastEnd(dirIno, index, blocks?.length ?? 0);
     const bytes = src.meta.read(block);
     const failure = src.checkDirBlock?.(dirIno, index, bytes);
     if (failure !== undefined) {

@@ -38,7 +38,7 @@ import {
 import { addEntryToBlock, DOT, DOTDOT, sameName } from './dir';
 import {
   DX_ENTRY_BYTES, DX_HASH_TEA, DxPath, EXT2_FLAGS_UNSIGNED_HASH, MAX_INDIRECT_LEVELS, NODE_COUNT_AT, ROOT_INFO_AT, UNSIGNED_OFFSET,
-  dirHash, dxBlockAt, dxHashAt, dxProbe, indexPastEnd,
+  dirHash, dxBlockAt, dxHashAt, dxProbe,
 } from './htree';
 import type { InodeTable } from './inode-table';
 import type { MetaStore } from './meta';
@@ -117,10 +117,9 @@ function limitsOf(host: HtreeHost): DxLimits {
 export function addToIndexedDir(host: HtreeHost, dirIno: number, name: Uint8Array, ino: number, fileType: number, fail: Fail): IndexedAdd {
   if (!dirIndexOn(host.sb) || (host.table.inode(dirIno).flags & INDEX_FL) === 0) return 'linear';
   for (let round = 0; round < MAX_INSERT_ROUNDS; round++) {
-    const blocks = host.table.dirBlocks(dirIno);
     const path = dxProbe(host.table.htreeSource(dirIno), name);
     if (path === undefined) return dropIndex(host, dirIno);
-    const leafBlock = physical(dirIno, blocks, path.leaf);
+    const leafBlock = host.table.dirBlock(dirIno, path.leaf);
     if (addEntryToBlock(host.table, dirIno, leafBlock, name, ino, fileType)) {
       dirBlockWritten(host, dirIno, path.leaf, leafBlock);
       return 'added';
@@ -216,19 +215,18 @@ export function splitLeaf(entries: readonly LeafEntry[], added: LeafEntry): Leaf
 /** A full leaf and the new name become two leaves, the second appended to the directory and entered in the leaf's index node. */
 function splitLeafAndAdd(host: HtreeHost, dirIno: number, path: DxPath, added: LeafEntry, fail: Fail): void {
   const { meta, sb } = host;
-  const blocks = host.table.dirBlocks(dirIno);
-  const leafBlock = physical(dirIno, blocks, path.leaf);
+  const leafBlock = host.table.dirBlock(dirIno, path.leaf);
   const where = `directory inode ${dirIno} block ${leafBlock}`;
   const live = decodeDirBlock(meta.read(leafBlock), where)
     .filter((e) => e.inode !== 0)
     .map((e) => ({ inode: e.inode, fileType: e.fileType, name: e.name, hash: dirHash(e.name, path.version, sb.hashSeed) as number }));
   const split = splitLeaf(live, added);
+  const freshIndex = blockCount(host, dirIno);
   const fresh = host.appendDirBlock(dirIno, fail);
-  const freshIndex = blocks.length;
   writeLeaf(host, dirIno, path.leaf, leafBlock, split.low);
   writeLeaf(host, dirIno, freshIndex, fresh, split.high);
   const frame = path.frames[path.frames.length - 1];
-  const nodeBlock = physical(dirIno, blocks, frame.index);
+  const nodeBlock = host.table.dirBlock(dirIno, frame.index);
   insertEntry(meta.write(nodeBlock), frame.countAt, frame.at, split.splitHash, freshIndex);
   dirBlockWritten(host, dirIno, frame.index, nodeBlock);
 }
@@ -243,14 +241,14 @@ function growIndex(host: HtreeHost, dirIno: number, path: DxPath, fail: Fail): v
   const { meta } = host;
   const levels = path.frames.length;
   if (levels > MAX_INDIRECT_LEVELS && path.frames[levels - 2].count === path.frames[levels - 2].limit) fail('ENOSPC');
+  const freshIndex = blockCount(host, dirIno);
   const fresh = host.appendDirBlock(dirIno, fail);
-  const blocks = host.table.dirBlocks(dirIno);
-  const freshIndex = blocks.length - 1;
   const node = meta.write(fresh);
   node.fill(0);
   encodeDirEntry(node, 0, { inode: 0, recLen: BLOCK_BYTES, fileType: 0, name: new Uint8Array(0) });
   const full = path.frames[levels - 1];
-  const fullBytes = meta.write(physical(dirIno, blocks, full.index));
+  const fullBlock = host.table.dirBlock(dirIno, full.index);
+  const fullBytes = meta.write(fullBlock);
   const nodeLimit = limitsOf(host).node;
   if (levels === 1) {
     copyEntries(fullBytes, full.countAt, 0, full.count, node, NODE_COUNT_AT);
@@ -265,11 +263,11 @@ function growIndex(host: HtreeHost, dirIno: number, path: DxPath, fail: Fail): v
     setLimitCount(node, NODE_COUNT_AT, nodeLimit, full.count - keep);
     setLimitCount(fullBytes, full.countAt, full.limit, keep);
     const parent = path.frames[levels - 2];
-    const parentBlock = physical(dirIno, blocks, parent.index);
+    const parentBlock = host.table.dirBlock(dirIno, parent.index);
     insertEntry(meta.write(parentBlock), parent.countAt, parent.at, hash2, freshIndex);
     dirBlockWritten(host, dirIno, parent.index, parentBlock);
   }
-  dirBlockWritten(host, dirIno, full.index, physical(dirIno, blocks, full.index));
+  dirBlockWritten(host, dirIno, full.index, fullBlock);
   dirBlockWritten(host, dirIno, freshIndex, fresh);
 }
 
@@ -307,10 +305,8 @@ export function dirBlockWritten(host: HtreeHost, dirIno: number, logical: number
   host.stampDirBlock?.(dirIno, logical, host.meta.write(block));
 }
 
-function physical(dirIno: number, blocks: readonly number[], index: number): number {
-  const block = blocks[index];
-  if (block === undefined) throw indexPastEnd(dirIno, index, blocks.length);
-  return block;
+function blockCount(host: HtreeHost, dirIno: number): number {
+  return Math.ceil(host.table.inode(dirIno).size / BLOCK_BYTES);
 }
 
 function setLimitCount(bytes: Uint8Array, countAt: number, limit: number, count: number): void {

@@ -190,18 +190,25 @@ export class InodeTable implements DirBlockSource {
 
   /** Physical blocks of a directory, in logical order; a hole is corruption. */
   dirBlocks(dirIno: number): number[] {
-    const inode = this.inode(dirIno);
-    const map = this.map(dirIno);
-    const count = Math.ceil(inode.size / BLOCK_BYTES);
+    const count = Math.ceil(this.inode(dirIno).size / BLOCK_BYTES);
     const out: number[] = [];
-    for (let l = 0; l < count; l++) {
-      const e = findExtent(map.leaves, l);
-      if (e === undefined || e.unwritten) {
-        throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} logical block ${l}`, what: 'a hole in a directory' });
-      }
-      out.push(e.start + (l - e.block));
-    }
+    for (let l = 0; l < count; l++) out.push(this.mappedDirBlock(dirIno, l));
     return out;
+  }
+
+  /** The physical block of a directory's logical block `index` alone (an htree lookup reads a few of many); past the end or a hole is corruption. */
+  dirBlock(dirIno: number, index: number): number {
+    const count = Math.ceil(this.inode(dirIno).size / BLOCK_BYTES);
+    if (index >= count) throw indexPastEnd(dirIno, index, count);
+    return this.mappedDirBlock(dirIno, index);
+  }
+
+  private mappedDirBlock(dirIno: number, index: number): number {
+    const e = findExtent(this.map(dirIno).leaves, index);
+    if (e === undefined || e.unwritten) {
+      throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} logical block ${index}`, what: 'a hole in a directory' });
+    }
+    return e.start + (index - e.block);
   }
 
   /**
@@ -235,12 +242,8 @@ export class InodeTable implements DirBlockSource {
   htreeSource(dirIno: number): HtreeSource {
     const { sb } = this.ctx;
     const inode = this.inode(dirIno);
-    const blocks = this.dirBlocks(dirIno);
     return {
-      block: (index) => {
-        if (index >= blocks.length) throw indexPastEnd(dirIno, index, blocks.length);
-        return this.meta.read(blocks[index]);
-      },
+      block: (index) => this.meta.read(this.dirBlock(dirIno, index)),
       checkNode: (index, bytes, countAt) => {
         const failure = this.checksums?.dxNodeFailure(dirIno, inode, index, bytes, countAt);
         if (failure !== undefined) throw failure;
