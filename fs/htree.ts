@@ -119,31 +119,36 @@ function legacyHash(name: Uint8Array, unsignedChars: boolean): number {
 }
 
 /**
- * A name's directory hash (major; the minor hash is not needed to find a leaf) for the hash
- * version as the kernel resolves it (0..5: the three hashes, +3 for unsigned chars), seeded
- * by the 16-byte s_hash_seed (all zero: the MD4 initial state). Undefined for a version it
- * does not know.
+ * A name's directory hash (major) for the hash version as the kernel resolves it (0..5: the
+ * three hashes, +3 for unsigned chars), seeded by the 16-byte s_hash_seed (all zero: the MD4
+ * initial state). Undefined for a version it does not know.
  */
 export function dirHash(name: Uint8Array, version: number, hashSeed: Uint8Array): number | undefined {
+  return dirHashes(name, version, hashSeed)?.major;
+}
+
+/** The major hash (`dirHash`) and the minor hash (0 for the legacy hash), which orders equal majors in a hashed readdir. */
+export function dirHashes(name: Uint8Array, version: number, hashSeed: Uint8Array): { major: number; minor: number } | undefined {
   const unsignedChars = version >= UNSIGNED_OFFSET;
   const base = unsignedChars ? version - UNSIGNED_OFFSET : version;
   const seedView = new DataView(hashSeed.buffer, hashSeed.byteOffset, 16);
   const seeded = hashSeed.some((b) => b !== 0);
   const state = seeded ? [0, 4, 8, 12].map((at) => seedView.getUint32(at, true)) : [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
   let hash: number;
+  let minor = 0;
   if (base === DX_HASH_LEGACY) {
     hash = legacyHash(name, unsignedChars);
   } else if (base === DX_HASH_HALF_MD4) {
     for (let at = 0; at < name.length; at += 32) halfMd4(state, packName(name, at, 8, unsignedChars));
-    hash = state[1];
+    [hash, minor] = [state[1], state[2]];
   } else if (base === DX_HASH_TEA) {
     for (let at = 0; at < name.length; at += 16) tea(state, packName(name, at, 4, unsignedChars));
-    hash = state[0];
+    [hash, minor] = [state[0], state[1]];
   } else {
     return undefined;
   }
   hash = u32(hash & ~1);
-  return hash === EOF_HASH ? BELOW_EOF_HASH : hash;
+  return { major: hash === EOF_HASH ? BELOW_EOF_HASH : hash, minor: u32(minor) };
 }
 
 export interface HtreeSource {
@@ -200,11 +205,9 @@ export function dxProbe(src: HtreeSource, name: Uint8Array): DxPath | undefined 
   const root = src.block(0);
   const infoLength = root[ROOT_INFO_AT + 5];
   src.checkNode(0, root, ROOT_INFO_AT + infoLength);
-  let version = root[ROOT_INFO_AT + 4];
+  const version = rootHashVersion(root, src.unsignedChars);
+  if (version === undefined) return undefined;
   const levels = root[ROOT_INFO_AT + 6];
-  if (view(root).getUint32(ROOT_INFO_AT, true) !== 0 || (root[ROOT_INFO_AT + 7] & 1) !== 0 || levels > MAX_INDIRECT_LEVELS) return undefined;
-  if (version > DX_HASH_TEA) return undefined;
-  if (src.unsignedChars) version += UNSIGNED_OFFSET;
   const hash = dirHash(name, version, src.hashSeed);
   if (hash === undefined) return undefined;
   const frames: DxFrame[] = [];
@@ -256,6 +259,30 @@ export function htreeLeaves(src: HtreeSource, name: Uint8Array): number[] | unde
     leaves.push(dxBlockAt(bytes, countAt, i));
   }
   return leaves;
+}
+
+/**
+ * The order the kernel's readdir of a hashed directory returns `names` in (ext4_dx_readdir:
+ * by major then minor hash; names whose two hashes both agree keep the order given), as
+ * indexes into `names`; `version` is the resolved hash version. Undefined for a version the
+ * kernel does not index with (it then reads the blocks in order).
+ */
+export function hashOrder(names: readonly Uint8Array[], version: number, hashSeed: Uint8Array): number[] | undefined {
+  const keys: Array<{ major: number; minor: number }> = [];
+  for (const name of names) {
+    const key = dirHashes(name, version, hashSeed);
+    if (key === undefined) return undefined;
+    keys.push(key);
+  }
+  return names.map((_, i) => i).sort((a, b) => keys[a].major - keys[b].major || keys[a].minor - keys[b].minor || a - b);
+}
+
+/** The resolved hash version of an index root (its dx_root_info's, made unsigned by the superblock's flag), or undefined when the kernel's dx_probe would refuse it. */
+export function rootHashVersion(root: Uint8Array, unsignedChars: boolean): number | undefined {
+  const version = root[ROOT_INFO_AT + 4];
+  const levels = root[ROOT_INFO_AT + 6];
+  if (view(root).getUint32(ROOT_INFO_AT, true) !== 0 || (root[ROOT_INFO_AT + 7] & 1) !== 0 || levels > MAX_INDIRECT_LEVELS || version > DX_HASH_TEA) return undefined;
+  return version + (unsignedChars ? UNSIGNED_OFFSET : 0);
 }
 
 function isDotName(name: Uint8Array): boolean {

@@ -43,7 +43,7 @@ import {
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
-import { EXT2_FLAGS_UNSIGNED_HASH, HtreeSource, htreeLeaves, indexPastEnd } from './htree';
+import { DX_HASH_TEA, EXT2_FLAGS_UNSIGNED_HASH, HtreeSource, UNSIGNED_OFFSET, hashOrder, htreeLeaves, indexPastEnd, rootHashVersion } from './htree';
 import { DirBlockFailure, MetadataChecksums, TimeExtras, timeExtras } from './read-profile';
 import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
@@ -236,6 +236,23 @@ export class InodeTable implements DirBlockSource {
     const inode = this.inode(dirIno);
     if ((sb.featureCompat & COMPAT_DIR_INDEX) === 0 || (inode.flags & INDEX_FL) === 0) return undefined;
     return htreeLeaves(this.htreeSource(dirIno), name);
+  }
+
+  /**
+   * The order a readdir returns a directory's names in, as indexes into `names` (its live names
+   * in block order), or undefined for block order. With dir_index the kernel reads an indexed
+   * directory, and a one-block linear one, in hash order (is_dx_dir; the linear one hashed by
+   * s_def_hash_version); an index it refuses, or any other directory, in block order.
+   */
+  readdirOrder(dirIno: number, names: readonly Uint8Array[]): number[] | undefined {
+    const { sb } = this.ctx;
+    if ((sb.featureCompat & COMPAT_DIR_INDEX) === 0) return undefined;
+    const inode = this.inode(dirIno);
+    const unsignedChars = (sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0;
+    let version: number | undefined;
+    if ((inode.flags & INDEX_FL) !== 0) version = rootHashVersion(this.meta.read(this.dirBlock(dirIno, 0)), unsignedChars);
+    else if (Math.ceil(inode.size / BLOCK_BYTES) === 1 && sb.defHashVersion <= DX_HASH_TEA) version = sb.defHashVersion + (unsignedChars ? UNSIGNED_OFFSET : 0);
+    return version === undefined ? undefined : hashOrder(names, version, sb.hashSeed);
   }
 
   /** A hashed directory's blocks as fs/htree.ts reads them: index nodes checked against their dx_tail when the file system has checksums. */
