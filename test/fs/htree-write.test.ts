@@ -12,6 +12,8 @@
  *   carries the collision bit and both names stay found;
  * - the third level refused with ENOSPC, with small synthetic limits (the kernel's would need
  *   millions of names), leaving the directory as it was;
+ * - with metadata_csum (seen by the writes alone: writable mounts refuse it), the limits leave
+ *   the dx_tail and leaves end in the tail entry;
  * - the split rule itself and the index limits, as numbers;
  * - readdir lists an indexed directory, and a one-block one, in the kernel's getdents order
  *   (by hash), compared with what opendir reads on the kernel's mount.
@@ -238,6 +240,34 @@ test('a third level is refused with ENOSPC (small synthetic limits), and the dir
   const htreeOnly = /^Problem in HTREE directory inode 12: |^Clear HTree index\? no$|^Invalid HTREE directory inode 12 \(\/d\)|WARNING: Filesystem still has errors/;
   const complaints = e2fsckComplaints(e2fsckCheck(image)).filter((l) => !htreeOnly.test(l));
   expect(complaints).toEqual([]);
+});
+
+test('metadata_csum space: the root and interior limits leave the dx_tail, every leaf ends in the 12-byte tail entry', () => {
+  const image = indexedImage('csum-space.img', 'half_md4', false, 4096);
+  const device = PmemDevice.fromImageFile(image, { trace: false });
+  const f = mount(device);
+  // the writes see metadata_csum (the image has none: nothing else changes, no checksum is checked)
+  const life = (f as unknown as { life: { htree: HtreeHost } }).life;
+  life.htree = { ...life.htree, sb: { ...life.htree.sb, featureRoCompat: life.htree.sb.featureRoCompat | 0x400 } };
+  f.mkdirSync('/d');
+  const names = Array.from({ length: 600 }, (_, i) => `${i}-`.padEnd(20 + (i % 9), 'k'));
+  for (const n of names) create(f, `/d/${n}`);
+  for (const n of names) expect(f.existsSync(`/d/${n}`)).toBe(true);
+  f.unmount();
+  device.writeImage(image);
+  const blocks = runTool('debugfs', ['-R', 'blocks /d', image]).stdout.trim().split(/\s+/).map(Number);
+  expect(blocks.length).toBeGreaterThan(3);
+  const read = (b: number) => Buffer.from(readImageBlocks(image, b, 1));
+  const root = read(blocks[0]);
+  expect([root.readUInt16LE(0x20), root.readUInt16LE(0x22)]).toEqual([507, blocks.length - 1]);
+  for (const b of blocks.slice(1)) {
+    const leaf = read(b);
+    // the tail entry: inode 0, rec_len 12, name_len 0, file type 0xde
+    expect([leaf.readUInt32LE(4084), leaf.readUInt16LE(4088), leaf[4090], leaf[4091]]).toEqual([0, 12, 0, 0xde]);
+    let at = 0;
+    while (at + leaf.readUInt16LE(at + 4) < 4084) at += leaf.readUInt16LE(at + 4);
+    expect(at + leaf.readUInt16LE(at + 4)).toBe(4084);
+  }
 });
 
 describe('the split rule and the limits, as numbers', () => {
