@@ -14,6 +14,7 @@
  *   millions of names), leaving the directory as it was;
  * - with metadata_csum (seen by the writes alone: writable mounts refuse it), the limits leave
  *   the dx_tail and leaves end in the tail entry;
+ * - an index the kernel refuses is dropped by an insertion, as ext4_add_entry drops it;
  * - the split rule itself and the index limits, as numbers;
  * - readdir lists an indexed directory, and a one-block one, in the kernel's getdents order
  *   (by hash), compared with what opendir reads on the kernel's mount.
@@ -268,6 +269,32 @@ test('metadata_csum space: the root and interior limits leave the dx_tail, every
     while (at + leaf.readUInt16LE(at + 4) < 4084) at += leaf.readUInt16LE(at + 4);
     expect(at + leaf.readUInt16LE(at + 4)).toBe(4084);
   }
+});
+
+test('an index the kernel refuses (an unknown hash version) is dropped: the name goes in linearly, INDEX_FL cleared, as ext4_add_entry falls back', () => {
+  const image = indexedImage('fallback.img', 'half_md4', false, 4096);
+  let device = PmemDevice.fromImageFile(image, { trace: false });
+  let f = mount(device);
+  f.mkdirSync('/d');
+  const names = Array.from({ length: 300 }, (_, i) => `${i}-`.padEnd(30, 'f'));
+  for (const n of names) create(f, `/d/${n}`);
+  f.unmount();
+  device.writeImage(image);
+  const rootBlock = Number(runTool('debugfs', ['-R', 'bmap /d 0', image]).stdout.trim());
+  const fd = fs.openSync(image, 'r+');
+  fs.writeSync(fd, Uint8Array.of(7), 0, 1, rootBlock * 4096 + 0x1c);
+  fs.closeSync(fd);
+  device = PmemDevice.fromImageFile(image, { trace: false });
+  f = mount(device);
+  // lookups fall back to reading every block; the insertion drops the index
+  for (const n of names) expect(f.existsSync(`/d/${n}`)).toBe(true);
+  create(f, '/d/after-the-fallback');
+  for (const n of [...names, 'after-the-fallback']) expect(f.existsSync(`/d/${n}`)).toBe(true);
+  f.unmount();
+  device.writeImage(image);
+  expect(e2fsckComplaints(e2fsckCheck(image))).toEqual([]);
+  const stat = runTool('debugfs', ['-R', 'stat /d', image]).stdout;
+  expect(parseInt(/Flags: 0x(\w+)/.exec(stat)?.[1] ?? '0', 16) & INDEX_FL).toBe(0);
 });
 
 describe('the split rule and the limits, as numbers', () => {
