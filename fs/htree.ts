@@ -82,13 +82,15 @@ const MD4_ROUNDS: ReadonlyArray<{ f: (x: number, y: number, z: number) => number
 
 function halfMd4(state: number[], input: readonly number[]): void {
   // the four registers rotate roles each step: a, d, c, b take the new value in turn
+  // (plain loops: every lookup and insertion of a hashed directory hashes its name)
   const r = state.slice();
   for (const round of MD4_ROUNDS) {
-    round.steps.forEach(([word, shift], step) => {
-      const target = (4 - step % 4) % 4;
-      const [x, y, z] = [r[(target + 1) % 4], r[(target + 2) % 4], r[(target + 3) % 4]];
-      r[target] = rotl(u32(r[target] + round.f(x, y, z) + u32(input[word] + round.k)), shift);
-    });
+    for (let step = 0; step < round.steps.length; step++) {
+      const [word, shift] = round.steps[step];
+      const target = (4 - (step & 3)) & 3;
+      const f = round.f(r[(target + 1) & 3], r[(target + 2) & 3], r[(target + 3) & 3]);
+      r[target] = rotl(u32(r[target] + f + u32(input[word] + round.k)), shift);
+    }
   }
   for (let i = 0; i < 4; i++) state[i] = u32(state[i] + r[i]);
 }
@@ -190,10 +192,15 @@ const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b
 
 /** The hash and block of entry `i` of the node whose limit/count pair sits at `countAt` (entry 0's hash slot holds that pair). */
 export function dxHashAt(bytes: Uint8Array, countAt: number, i: number): number {
-  return view(bytes).getUint32(countAt + i * DX_ENTRY_BYTES, true);
+  return u32At(bytes, countAt + i * DX_ENTRY_BYTES);
 }
 export function dxBlockAt(bytes: Uint8Array, countAt: number, i: number): number {
-  return view(bytes).getUint32(countAt + i * DX_ENTRY_BYTES + 4, true) & DX_BLOCK_MASK;
+  return (u32At(bytes, countAt + i * DX_ENTRY_BYTES + 4) & DX_BLOCK_MASK) >>> 0;
+}
+
+/** A little-endian u32 read without a DataView (a probe's binary search reads many). */
+function u32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
 }
 
 /**
