@@ -26,6 +26,8 @@ export interface DirBlockSource {
   dirBlocks(dirIno: number): number[];
   /** A block's checksum failure and what it costs a lookup or a listing (fs/read-profile.ts); none without checksums. */
   checkDirBlock?(dirIno: number, index: number, bytes: Uint8Array): DirBlockFailure | undefined;
+  /** The physical block of one logical block (past the end: corruption), for lookups that read a few blocks of many. */
+  dirBlock?(dirIno: number, index: number): number;
   /** The logical blocks a hashed (htree) directory's index sends a lookup of `name` to, or undefined: read them all. */
   lookupBlocks?(dirIno: number, name: Uint8Array): number[] | undefined;
   /** With metadata_csum: leaf blocks end in the 12-byte tail entry. */
@@ -70,13 +72,14 @@ export function findInode(src: DirBlockSource, dirIno: number, name: Uint8Array)
  */
 function lookupIn<T>(src: DirBlockSource, dirIno: number, name: Uint8Array, visit: (block: number, bytes: Uint8Array, index: number) => T | undefined): T | undefined {
   let skipped: DirBlockFailure | undefined;
-  const blocks = src.dirBlocks(dirIno);
   const hashed = src.lookupBlocks?.(dirIno, name);
-  const count = hashed?.length ?? blocks.length;
+  // an indexed lookup maps only the leaves it reads: mapping every block would cost what the index saves
+  const blocks = hashed !== undefined && src.dirBlock !== undefined ? undefined : src.dirBlocks(dirIno);
+  const count = hashed?.length ?? (blocks as number[]).length;
   for (let i = 0; i < count; i++) {
     const index = hashed?.[i] ?? i;
-    const block = blocks[index];
-    if (block === undefined) throw indexPastEnd(dirIno, index, blocks.length);
+    const block = blocks === undefined ? (src.dirBlock as NonNullable<typeof src.dirBlock>)(dirIno, index) : blocks[index];
+    if (block === undefined) throw indexPastEnd(dirIno, index, blocks?.length ?? 0);
     const bytes = src.meta.read(block);
     const failure = src.checkDirBlock?.(dirIno, index, bytes);
     if (failure !== undefined) {
@@ -211,28 +214,34 @@ export function isDotOrDotDot(name: Uint8Array): boolean {
  * caller then adds a block and calls `initEmptyBlock` + `addEntry` again).
  */
 export function addEntry(src: DirBlockSource, dirIno: number, name: Uint8Array, ino: number, fileType: number): boolean {
-  const need = dirRecLen(name.length);
-  const end = leafEnd(src);
   const blocks = src.dirBlocks(dirIno);
   for (let index = 0; index < blocks.length; index++) {
-    const block = blocks[index];
-    const bytes = src.meta.read(block);
-    const slot = scanForRoom(bytes, need, end);
-    if (slot === undefined) continue;
-    if (slot === INVALID) throw malformedBlock(dirIno, block, bytes);
-    const entry = entryAt(bytes, slot);
-    const out = src.meta.write(block, entry.offset, entry.offset + entry.recLen);
-    if (entry.inode === 0) {
-      encodeDirEntry(out, entry.offset, { inode: ino, recLen: entry.recLen, fileType, name });
-    } else {
-      const used = dirRecLen(entry.nameLen);
-      encodeDirEntry(out, entry.offset, { inode: entry.inode, recLen: used, fileType: entry.fileType, name: entry.name });
-      encodeDirEntry(out, entry.offset + used, { inode: ino, recLen: entry.recLen - used, fileType, name });
-    }
-    src.sealDirBlock?.(dirIno, index, block);
-    return true;
+    if (addEntryToBlock(src, dirIno, index, blocks[index], name, ino, fileType)) return true;
   }
   return false;
+}
+
+/**
+ * Put an entry in logical block `index` (device block `block`) of a directory if it has room
+ * (an htree leaf, or one block of a linear directory), before the tail entry with
+ * metadata_csum; the block's checksum is sealed for the commit.
+ */
+export function addEntryToBlock(src: DirBlockSource, dirIno: number, index: number, block: number, name: Uint8Array, ino: number, fileType: number): boolean {
+  const bytes = src.meta.read(block);
+  const slot = scanForRoom(bytes, dirRecLen(name.length), leafEnd(src));
+  if (slot === undefined) return false;
+  if (slot === INVALID) throw malformedBlock(dirIno, block, bytes);
+  const entry = entryAt(bytes, slot);
+  const out = src.meta.write(block, entry.offset, entry.offset + entry.recLen);
+  if (entry.inode === 0) {
+    encodeDirEntry(out, entry.offset, { inode: ino, recLen: entry.recLen, fileType, name });
+  } else {
+    const used = dirRecLen(entry.nameLen);
+    encodeDirEntry(out, entry.offset, { inode: entry.inode, recLen: used, fileType: entry.fileType, name: entry.name });
+    encodeDirEntry(out, entry.offset + used, { inode: ino, recLen: entry.recLen - used, fileType, name });
+  }
+  src.sealDirBlock?.(dirIno, index, block);
+  return true;
 }
 
 /** Where a leaf block's entries end: before the tail entry with metadata_csum. */

@@ -434,14 +434,18 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
       const found = this.walk.lookup(path, true, { links: 0 }, fail);
       this.walk.requireFound(found, fail);
       if (found.kind !== 'dir') fail('ENOTDIR');
-      const names: string[] = [];
-      const fileTypes: number[] = [];
+      const raw: Uint8Array[] = [];
+      const types: number[] = [];
       forEachLiveEntry(this.table, found.ino as number, (bytes, at) => {
         const name = bytes.subarray(at + DIR_ENTRY_HEADER_BYTES, at + DIR_ENTRY_HEADER_BYTES + bytes[at + 6]);
         if (isDotOrDotDot(name)) return;
-        names.push(nameText(name));
-        fileTypes.push(bytes[at + 7]);
+        raw.push(name.slice());
+        types.push(bytes[at + 7]);
       });
+      // a hashed directory lists in hash order, as the kernel's ext4_dx_readdir (fs/htree.ts)
+      const order = this.table.readdirOrder(found.ino as number, raw);
+      const names = (order ?? raw.map((_, i) => i)).map((i) => nameText(raw[i]));
+      const fileTypes = order === undefined ? types : order.map((i) => types[i]);
       if (typeof options !== 'object' || options?.withFileTypes !== true) return names;
       return names.map((name, i) => new Dirent(name, path, TYPE_OF_FT.get(fileTypes[i]) ?? 0));
     });

@@ -50,7 +50,7 @@ import {
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
-import { EXT2_FLAGS_UNSIGNED_HASH, htreeLeaves, indexPastEnd } from './htree';
+import { DX_HASH_TEA, EXT2_FLAGS_UNSIGNED_HASH, HtreeSource, UNSIGNED_OFFSET, hashOrder, htreeLeaves, indexPastEnd, rootHashVersion } from './htree';
 import { DirBlockFailure, MetadataChecksums, TimeExtras, timeExtras } from './read-profile';
 import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
@@ -297,18 +297,25 @@ export class InodeTable implements DirBlockSource {
 
   /** Physical blocks of a directory, in logical order; a hole is corruption. */
   dirBlocks(dirIno: number): number[] {
-    const inode = this.inode(dirIno);
-    const map = this.map(dirIno);
-    const count = Math.ceil(inode.size / BLOCK_BYTES);
+    const count = Math.ceil(this.inode(dirIno).size / BLOCK_BYTES);
     const out: number[] = [];
-    for (let l = 0; l < count; l++) {
-      const e = findExtent(map.leaves, l);
-      if (e === undefined || e.unwritten) {
-        throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} logical block ${l}`, what: 'a hole in a directory' });
-      }
-      out.push(e.start + (l - e.block));
-    }
+    for (let l = 0; l < count; l++) out.push(this.mappedDirBlock(dirIno, l));
     return out;
+  }
+
+  /** The physical block of a directory's logical block `index` alone (an htree lookup reads a few of many); past the end or a hole is corruption. */
+  dirBlock(dirIno: number, index: number): number {
+    const count = Math.ceil(this.inode(dirIno).size / BLOCK_BYTES);
+    if (index >= count) throw indexPastEnd(dirIno, index, count);
+    return this.mappedDirBlock(dirIno, index);
+  }
+
+  private mappedDirBlock(dirIno: number, index: number): number {
+    const e = findExtent(this.map(dirIno).leaves, index);
+    if (e === undefined || e.unwritten) {
+      throw new CorruptionError({ structure: 'directory', where: `inode ${dirIno} logical block ${index}`, what: 'a hole in a directory' });
+    }
+    return e.start + (index - e.block);
   }
 
   /**
@@ -335,19 +342,39 @@ export class InodeTable implements DirBlockSource {
     const { sb } = this.ctx;
     const inode = this.inode(dirIno);
     if ((sb.featureCompat & COMPAT_DIR_INDEX) === 0 || (inode.flags & INDEX_FL) === 0) return undefined;
-    const blocks = this.dirBlocks(dirIno);
-    return htreeLeaves({
-      block: (index) => {
-        if (index >= blocks.length) throw indexPastEnd(dirIno, index, blocks.length);
-        return this.meta.read(blocks[index]);
-      },
+    return htreeLeaves(this.htreeSource(dirIno), name);
+  }
+
+  /**
+   * The order a readdir returns a directory's names in, as indexes into `names` (its live names
+   * in block order), or undefined for block order. With dir_index the kernel reads an indexed
+   * directory, and a one-block linear one, in hash order (is_dx_dir; the linear one hashed by
+   * s_def_hash_version); an index it refuses, or any other directory, in block order.
+   */
+  readdirOrder(dirIno: number, names: readonly Uint8Array[]): number[] | undefined {
+    const { sb } = this.ctx;
+    if ((sb.featureCompat & COMPAT_DIR_INDEX) === 0) return undefined;
+    const inode = this.inode(dirIno);
+    const unsignedChars = (sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0;
+    let version: number | undefined;
+    if ((inode.flags & INDEX_FL) !== 0) version = rootHashVersion(this.meta.read(this.dirBlock(dirIno, 0)), unsignedChars);
+    else if (Math.ceil(inode.size / BLOCK_BYTES) === 1 && sb.defHashVersion <= DX_HASH_TEA) version = sb.defHashVersion + (unsignedChars ? UNSIGNED_OFFSET : 0);
+    return version === undefined ? undefined : hashOrder(names, version, sb.hashSeed);
+  }
+
+  /** A hashed directory's blocks as fs/htree.ts reads them: index nodes checked against their dx_tail when the file system has checksums. */
+  htreeSource(dirIno: number): HtreeSource {
+    const { sb } = this.ctx;
+    const inode = this.inode(dirIno);
+    return {
+      block: (index) => this.meta.read(this.dirBlock(dirIno, index)),
       checkNode: (index, bytes, countAt) => {
         const failure = this.checksums?.dxNodeFailure(dirIno, inode, index, bytes, countAt);
         if (failure !== undefined) throw failure;
       },
       hashSeed: sb.hashSeed,
       unsignedChars: (sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0,
-    }, name);
+    };
   }
 
   /** A directory block's checksum failure and what it costs (fs/read-profile.ts), or undefined (always, without metadata_csum). */

@@ -21,7 +21,7 @@
  * (dax-data.ts frees a file's blocks).
  */
 import { assert } from '../core/assert';
-import { CorruptionError, UnsupportedError } from '../core/errors';
+import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import { canaryActive } from '../core/canary';
 import {
@@ -29,6 +29,7 @@ import {
 } from './format';
 import { addEntry, findEntry, initDirBlock, initEmptyBlock, removeEntry, retargetEntry, setDotDot } from './dir';
 import { insertRun, storeFileMap } from './extents';
+import { HtreeHost, addToIndexedDir, makeIndexedDir } from './htree-write';
 import type { DaxData } from './dax-data';
 import { FsContext, SECTORS_PER_BLOCK, nameBytes, saveSuper } from './fs-context';
 import type { InodeTable } from './inode-table';
@@ -60,10 +61,17 @@ export class InodeLifecycle {
   /** Inodes on the on-disk orphan list. */
   private readonly orphans = new Set<number>();
 
+  /** What fs/htree-write.ts needs to write hashed directories. */
+  private readonly htree: HtreeHost;
+
   constructor(ctx: FsContext, table: InodeTable, data: DaxData) {
     this.ctx = ctx;
     this.table = table;
     this.data = data;
+    this.htree = {
+      sb: ctx.sb, meta: ctx.meta, table, appendDirBlock: (dirIno, fail) => this.appendDirBlock(dirIno, fail),
+      sealDirBlock: (dirIno, logical, block) => table.sealDirBlock(dirIno, logical, block),
+    };
   }
 
   /** Create an inode of `mode` named `name` in `parent`; a symlink gets `target`. */
@@ -72,7 +80,6 @@ export class InodeLifecycle {
     const type = mode & S_IFMT;
     const isDir = type === S_IFDIR;
     const slowLink = type === S_IFLNK && (target?.length ?? 0) > FAST_SYMLINK_MAX_BYTES;
-    this.refuseIndexedInsert(parent);
     if (isDir && this.dirNlink() && !this.isIndexed(parent) && this.table.inode(parent).linksCount >= MAX_LINKS) fail('EMLINK');
     // one block for the parent's directory growth, one for a directory's or slow link's own block
     this.table.reserve(1 + (isDir || slowLink ? 1 : 0), 1, fail);
@@ -104,19 +111,37 @@ export class InodeLifecycle {
     }
     else if (slowLink) this.giveFirstBlock(ino, inode, (target as Uint8Array).length, (bytes) => bytes.set(target as Uint8Array));
     this.table.putInode(ino, inode, true);
-    this.addName(parent, nameBytes(name), ino, fileTypeOfMode(mode), fail);
+    try {
+      this.addName(parent, nameBytes(name), ino, fileTypeOfMode(mode), fail);
+    } catch (error) {
+      // no room for the name (a full two-level index: ENOSPC): the new inode goes, as the kernel drops it
+      inode.linksCount = 0;
+      this.table.putInode(ino, inode);
+      this.releaseInode(ino);
+      throw error;
+    }
     if (isDir) this.adjustLinks(parent, +1);
     this.touchDir(parent, now);
     return ino;
   }
 
   /**
-   * Add a name to a directory, growing it by a block when no block has room. An indexed
-   * (htree) directory's insertion is not written yet: ENOTSUP, before anything changes.
+   * Add a name to a directory: through its index when it is hashed (fs/htree-write.ts), else
+   * in the first block with room, growing it by a block (or making it indexed) when none has.
    */
   addName(dirIno: number, name: Uint8Array, ino: number, fileType: number, fail: Fail): void {
-    this.refuseIndexedInsert(dirIno);
+    // dir_index (fs/htree-write.ts): through the index, or a full one-block directory becomes indexed
+    const hashed = addToIndexedDir(this.htree, dirIno, name, ino, fileType, fail);
+    if (hashed === 'added') return;
     if (addEntry(this.table, dirIno, name, ino, fileType)) return;
+    if (hashed === 'linear' && makeIndexedDir(this.htree, dirIno, name, ino, fileType, fail)) return;
+    this.appendDirBlock(dirIno, fail);
+    const added = addEntry(this.table, dirIno, name, ino, fileType);
+    assert(added, 'a fresh directory block has room for any name');
+  }
+
+  /** Grow a directory by one empty block at its end; returns the physical block. */
+  private appendDirBlock(dirIno: number, fail: Fail): number {
     const dir = this.table.inode(dirIno);
     const map = this.table.map(dirIno);
     const lblock = dir.size / BLOCK_BYTES;
@@ -130,8 +155,7 @@ export class InodeLifecycle {
     dir.size += BLOCK_BYTES;
     dir.blocks += SECTORS_PER_BLOCK;
     this.table.putInode(dirIno, dir);
-    const added = addEntry(this.table, dirIno, name, ino, fileType);
-    assert(added, 'a fresh directory block has room for any name');
+    return block;
   }
 
   /** Whether `dirIno` is an indexed (htree) directory: dir_index on and INDEX_FL set (the kernel's is_dx). */
@@ -143,14 +167,8 @@ export class InodeLifecycle {
     return (this.ctx.sb.featureRoCompat & RO_COMPAT_DIR_NLINK) !== 0;
   }
 
-  /** Insertion into an indexed directory is not written yet: ENOTSUP, called before an operation changes anything. */
-  private refuseIndexedInsert(dirIno: number): void {
-    if (this.isIndexed(dirIno)) throw new UnsupportedError('link', `insertion of a name into the indexed (htree) directory inode ${dirIno}`);
-  }
-
   /** A new name for existing inode `ino` in `dirIno` (link(2)); the caller checked the name. */
   addLink(dirIno: number, name: Uint8Array, ino: number, fail: Fail): void {
-    this.refuseIndexedInsert(dirIno);
     const inode = this.table.inode(ino);
     if (inode.linksCount >= MAX_LINKS) fail('EMLINK');
     this.table.reserve(1, 0, fail);
@@ -166,7 +184,6 @@ export class InodeLifecycle {
    * target's inode when there is one; a directory moved to another parent changes "..".
    */
   moveName(move: NameMove, fail: Fail): void {
-    if (move.replaced === undefined) this.refuseIndexedInsert(move.dstDir);
     const moving = this.table.inode(move.ino);
     const type = fileTypeOfMode(moving.mode);
     if (move.replaced !== undefined) {
