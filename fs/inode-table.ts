@@ -368,9 +368,12 @@ export class InodeTable implements DirBlockSource {
     const inode = this.inode(dirIno);
     return {
       block: (index) => this.meta.read(this.dirBlock(dirIno, index)),
+      // an index node this mount changed (sealed at the commit) or already read clean is not checked again
       checkNode: (index, bytes, countAt) => {
-        const failure = this.checksums?.dxNodeFailure(dirIno, inode, index, bytes, countAt);
+        if (this.checksums === undefined || this.trustedDirBlocks.has(bytes)) return;
+        const failure = this.checksums.dxNodeFailure(dirIno, inode, index, bytes, countAt);
         if (failure !== undefined) throw failure;
+        this.trustedDirBlocks.add(bytes);
       },
       hashSeed: sb.hashSeed,
       unsignedChars: (sb.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0,
