@@ -51,7 +51,7 @@ import {
 } from './format';
 import { Groups, checkGroupDesc } from './groups';
 import { COMMIT_INTERVAL_OPS, CheckpointMode, Journal, journalFeaturesAtMount } from './journal';
-import { FLUSH_POLICIES, FlushPolicy, writePolicy } from './policy';
+import { FLUSH_POLICIES, FlushPolicy, WritePolicy, writePolicy } from './policy';
 import { InPlaceCommitter, MetaStore, writeChangedLines } from './meta';
 import {
   JournalIo, LoggedTransaction, RECOVERY_INCOMPAT, RecoveryResult, checkJournalSuperblockChecksum, listLog, recoverJournal,
@@ -324,7 +324,8 @@ export function mount(device: PmemDevice, options: MountOptions = {}): DaxFileSy
   return mountWithReport(device, options).fs;
 }
 
-export function mountWithReport(device: PmemDevice, options: MountOptions = {}): { fs: DaxFileSystem; report: MountReport } {
+/** The pmem API flavour and the write policy a mount's options name (a RangeError for a name that is neither). */
+function apiAndPolicy(device: PmemDevice, options: MountOptions): { api: PmemApi; policy: WritePolicy } {
   const apiName = options.pmemApi ?? defaultPmemApi(device);
   if (!isPmemApiName(apiName)) throw new RangeError(`unknown pmem API flavour '${String(apiName)}'`);
   if (options.errors !== undefined && !ERRORS_BEHAVIOURS.includes(options.errors)) {
@@ -332,6 +333,11 @@ export function mountWithReport(device: PmemDevice, options: MountOptions = {}):
   }
   const api = pmemApi(apiName, device);
   const policy = writePolicy(options.policy ?? 'ordered', { device, api, flushHint: Boolean(options.flushHint), rng: StreamTree.of(options.seed ?? 0).policy() });
+  return { api, policy };
+}
+
+export function mountWithReport(device: PmemDevice, options: MountOptions = {}): { fs: DaxFileSystem; report: MountReport } {
+  const { api, policy } = apiAndPolicy(device, options);
   const barrier = policy.barrier;
   // Until the mount is known to succeed, nothing is written but what the kernel writes too:
   // the replay (or the wipe) of the journal. A refusal leaves the media as it found them.
