@@ -58,7 +58,8 @@ export type CanaryName =
   | 'revoke-not-written'
   | 'replay-ignores-revokes'
   | 'checkpoint-before-commit'
-  | 'log-wrap-off-by-one';
+  | 'log-wrap-off-by-one'
+  | 'checksums-sealed-after-log';
 
 export interface Canary {
   readonly name: CanaryName;
@@ -208,6 +209,14 @@ export const CANARIES: readonly Canary[] = [
     breaks: 'G4',
     site: 'fs/journal.ts Journal.commit',
     directedTest: 'test/fs/journal.test.ts',
+  },
+  {
+    name: 'checksums-sealed-after-log',
+    description: 'metadata checksums are stamped after the transaction\'s blocks went to the log: the logged copies carry the checksums of older contents, which a replay writes home (a torn checksum update: the block durable, its checksum not)',
+    breaks: 'G8',
+    site: 'fs/meta.ts MetaStore.commit',
+    // only metadata_csum registers seals: the catalog's sample runs the subset, which has none
+    directedTest: 'test/crash/checksums.test.ts',
   },
 ];
 

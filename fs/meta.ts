@@ -319,9 +319,16 @@ export class MetaStore {
   commit(): void {
     const tx = this.running;
     if (tx === undefined) return;
-    tx.runSeals();
-    tx.state = 'committing';
-    this.committer.commit(tx, this);
+    if (canaryActive('checksums-sealed-after-log')) {
+      tx.state = 'committing';
+      this.committer.commit(tx, this);
+      tx.state = 'running';
+      tx.runSeals();
+    } else {
+      tx.runSeals();
+      tx.state = 'committing';
+      this.committer.commit(tx, this);
+    }
     tx.state = 'committed';
     for (const block of tx.freedBlocks) this.quarantined.delete(block);
     this.running = undefined;

@@ -182,6 +182,7 @@ const PROBES: Readonly<Record<CanaryName, readonly string[]>> = {
   'replay-ignores-revokes': ['dir-block-reused-as-data'],
   'checkpoint-before-commit': ['apps#0'],
   'log-wrap-off-by-one': [],
+  'checksums-sealed-after-log': [],
 };
 
 const X86_SETUPS = SETUPS.filter((s) => s.profile === 'x86-adr');
