@@ -97,6 +97,15 @@ export function formatDemo(result: DemoResult, options: DemoOptions, seconds: nu
     const what = n === 0 ? 'no finding' : `${n} findings in ${c.failingWorkloads} of ${c.units} workloads`;
     lines.push(`  ${c.setup.pmemApi.padEnd(12)} ${c.setup.policy.padEnd(9)} ${what}`);
   }
+  if (options.features === 'default') {
+    lines.push('');
+    lines.push('On mkfs.ext4\'s default features the superblock and the journal superblock carry checksums and are written');
+    lines.push('in place, outside the journal, as the kernel writes them (through the pmem driver, whose stores are atomic');
+    lines.push('8 bytes at a time, not a block): a power failure during such a write can keep some of its cache lines and');
+    lines.push('lose others, and the kernel then refuses the mount ("JBD2: journal checksum error", "invalid superblock');
+    lines.push('checksum"). Those are the G1 and G9 findings of linux-arm64 / ordered here: findings of the real system,');
+    lines.push('not of this file system alone (test/crash/checksums.test.ts holds one crash image to the kernel\'s mount).');
+  }
   lines.push('');
   if (result.shrunk === undefined) {
     lines.push('No finding on any setup.');
