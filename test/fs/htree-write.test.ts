@@ -116,13 +116,13 @@ function holdToOracles(device: PmemDevice, image: string, dirPath: string, label
   return rootInfo(image, dirPath);
 }
 
-describe.each<[HashName, boolean]>([['half_md4', false], ['tea', true]])('10,000 names in one directory, %s hash, unsigned chars %s', (hash, unsignedChars) => {
+// the second hash version at a third of the names: the same splits, the suite's time kept
+describe.each<[HashName, boolean, number]>([['half_md4', false, 10_000], ['tea', true, 3_000]])('%s hash, unsigned chars %s: %i names in one directory', (hash, unsignedChars, count) => {
   test('every lookup is right after half are removed and some re-added; e2fsck and the kernel agree', () => {
     const image = indexedImage(`many-${hash}.img`, hash, unsignedChars, 16384);
     const device = PmemDevice.fromImageFile(image, { trace: false });
     const f = mount(device);
     f.mkdirSync('/d');
-    const count = 10_000;
     const names = Array.from({ length: count }, (_, i) => nameOf(i, 1 + ((i * 37) % 255)));
     for (const n of names) create(f, `/d/${n}`);
     for (let i = 0; i < count; i += 2) f.unlinkSync(`/d/${names[i]}`);
