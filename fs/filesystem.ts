@@ -429,8 +429,26 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   readdirSync(path: string, options?: { withFileTypes?: false; encoding?: BufferEncoding } | BufferEncoding): string[];
   readdirSync(path: string, options: { withFileTypes: true }): Dirent[];
   readdirSync(path: string, options?: { withFileTypes?: boolean; encoding?: BufferEncoding } | BufferEncoding): string[] | Dirent[] {
-    return this.ops.run('scandir', path, () => {
-      const fail: Fail = failer('scandir', path);
+    // Node's readdir is libuv's scandir, which sorts the names bytewise (strcmp)
+    const listed = this.list('scandir', path, (raw) => raw.map((_, i) => i).sort((a, b) => Buffer.compare(raw[a], raw[b])));
+    if (typeof options !== 'object' || options?.withFileTypes !== true) return listed.map((e) => e.name);
+    return listed.map((e) => new Dirent(e.name, path, TYPE_OF_FT.get(e.fileType) ?? 0));
+  }
+
+  /**
+   * A directory's entries in the order the kernel's readdir returns them (what Node's opendir
+   * iterates): hash order for a hashed directory, as ext4_dx_readdir (fs/htree.ts), else the
+   * order of the directory's blocks.
+   */
+  opendirEntries(path: string): Dirent[] {
+    return this.list('opendir', path, (raw, ino) => this.table.readdirOrder(ino, raw) ?? raw.map((_, i) => i))
+      .map((e) => new Dirent(e.name, path, TYPE_OF_FT.get(e.fileType) ?? 0));
+  }
+
+  /** The live entries of directory `path` ("." and ".." left out), in the order `order` gives their indices. */
+  private list(syscall: string, path: string, order: (raw: Uint8Array[], ino: number) => number[]): Array<{ name: string; fileType: number }> {
+    return this.ops.run(syscall, path, () => {
+      const fail: Fail = failer(syscall, path);
       const found = this.walk.lookup(path, true, { links: 0 }, fail);
       this.walk.requireFound(found, fail);
       if (found.kind !== 'dir') fail('ENOTDIR');
@@ -442,12 +460,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
         raw.push(name.slice());
         types.push(bytes[at + 7]);
       });
-      // a hashed directory lists in hash order, as the kernel's ext4_dx_readdir (fs/htree.ts)
-      const order = this.table.readdirOrder(found.ino as number, raw);
-      const names = (order ?? raw.map((_, i) => i)).map((i) => nameText(raw[i]));
-      const fileTypes = order === undefined ? types : order.map((i) => types[i]);
-      if (typeof options !== 'object' || options?.withFileTypes !== true) return names;
-      return names.map((name, i) => new Dirent(name, path, TYPE_OF_FT.get(fileTypes[i]) ?? 0));
+      return order(raw, found.ino as number).map((i) => ({ name: nameText(raw[i]), fileType: types[i] }));
     });
   }
 

@@ -218,7 +218,7 @@ function addOwnForms(fsObject: Record<string, unknown>, promises: Record<string,
   };
   Object.defineProperty(exists, promisify.custom, { value: (path: unknown) => Promise.resolve(existsSync(path)) });
   fsObject.exists = exists;
-  const opendirSync = (path: string) => new Dir(path, direntsOf(sync, path));
+  const opendirSync = (path: string) => new Dir(path, direntsOf(core, sync, path));
   fsObject.opendirSync = opendirSync;
   fsObject.opendir = callbackForm('opendir', opendirSync as SyncMethod);
   promises.opendir = async (path: string) => opendirSync(path);
@@ -254,8 +254,14 @@ function withCustomPromisify(form: (...args: unknown[]) => void, shape: (n: unkn
   return form;
 }
 
-/** Dirents of a directory: the core's own when it lists with types, else one lstat per name. */
-function direntsOf(sync: Record<string, SyncMethod>, path: string): Dirent[] {
+/**
+ * Dirents of a directory for opendir: in the kernel's readdir order when the core has it
+ * (`opendirEntries`; Node's readdir sorts, its opendir does not), else the core's listing,
+ * with its own types or one lstat per name.
+ */
+function direntsOf(core: NodeFsCore, sync: Record<string, SyncMethod>, path: string): Dirent[] {
+  const kernelOrder = (core as { opendirEntries?: (path: string) => Dirent[] }).opendirEntries;
+  if (typeof kernelOrder === 'function') return kernelOrder.call(core, path);
   const listed = sync.readdirSync(path, { withFileTypes: true }) as unknown[];
   return listed.map((entry) => {
     if (entry instanceof Dirent) return entry;

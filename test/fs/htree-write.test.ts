@@ -103,15 +103,17 @@ function holdToOracles(device: PmemDevice, image: string, dirPath: string, label
   if ('missing' in kernel) console.log(`htree-write (${label}): the kernel cannot be asked: ${kernel.missing}; e2fsck alone judged the image`);
   else expect(ours).toEqual(kernel.tree);
   if (options.readdirOrder !== true) return rootInfo(image, dirPath);
-  // readdir order: the kernel's getdents order (opendir, unsorted), of the indexed directory and of the one-block root
+  // readdir order: the kernel's getdents order (opendir, unsorted), of the indexed directory and of the one-block root;
+  // and Node's readdirSync over it, which sorts (libuv's scandir)
   const listed = kernelMount(image, (at) => ['/', dirPath].map((d) => {
     const handle = fs.opendirSync(path.join(at, d));
     const names: string[] = [];
     for (let e = handle.readSync(); e !== null; e = handle.readSync()) names.push(e.name);
     handle.closeSync();
-    return names;
+    return { opendir: names, readdirSync: fs.readdirSync(path.join(at, d)) };
   }));
-  if ('mounted' in listed) expect(['/', dirPath].map((d) => again.readdirSync(d))).toEqual(listed.mounted);
+  const oursListed = ['/', dirPath].map((d) => ({ opendir: again.opendirEntries(d).map((e) => e.name), readdirSync: again.readdirSync(d) }));
+  if ('mounted' in listed) expect(oursListed).toEqual(listed.mounted);
   else console.log(`htree-write (${label}): the kernel's readdir order cannot be asked: ${'missing' in listed ? listed.missing : listed.refused}`);
   return rootInfo(image, dirPath);
 }

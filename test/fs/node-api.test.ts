@@ -279,3 +279,29 @@ describe('mkdtemp on our file system', () => {
     second.unmount();
   });
 });
+
+describe('listing order, as Node lists on Linux', () => {
+  test('readdir sorts names bytewise (libuv\'s scandir), on ours as on node:fs; opendir iterates in the directory\'s own order', async () => {
+    const names = ['zeta', 'Alpha', 'mid', 'beta', 'é-accent', '10', '9'];
+    const host = nodeFs.mkdtempSync(nodePath.join(os.tmpdir(), 'daxcrash-order-'));
+    try {
+      for (const n of names) nodeFs.writeFileSync(nodePath.join(host, n), '');
+      const core = ours();
+      const fs = asNodeFs(nodeFsModule(core));
+      fs.mkdirSync('/o');
+      for (const n of names) fs.writeFileSync(`/o/${n}`, '');
+      const expected = nodeFs.readdirSync(host);
+      expect(expected).toEqual([...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+      expect(fs.readdirSync('/o')).toEqual(expected);
+      expect((await fs.promises.readdir('/o', { withFileTypes: true })).map((d) => d.name)).toEqual(expected);
+      // a linear directory of the subset: getdents returns the entries in block order, which is creation order here
+      const dir = fs.opendirSync('/o');
+      const iterated: string[] = [];
+      for (let e = dir.readSync(); e !== null; e = dir.readSync()) iterated.push(e.name);
+      dir.closeSync();
+      expect(iterated).toEqual(names);
+    } finally {
+      nodeFs.rmSync(host, { recursive: true, force: true });
+    }
+  });
+});
