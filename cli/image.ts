@@ -196,7 +196,7 @@ function listing(fs: DaxFileSystem, path: string, recursive: boolean): string[] 
     seen.add(ino);
     if (out.length > 0) out.push('');
     out.push(`${dir}:`, ...directoryLines(fs, dir));
-    const children = fsCall(() => fs.readdirSync(dir), dir).map((name) => join(dir, name));
+    const children = fsCall(() => fs.namesInBlockOrder(dir), dir).map((name) => join(dir, name));
     queue.push(...children.filter((p) => fs.lstatSync(p).isDirectory()));
   }
   return out;
@@ -204,7 +204,8 @@ function listing(fs: DaxFileSystem, path: string, recursive: boolean): string[] 
 
 function directoryLines(fs: DaxFileSystem, dir: string): string[] {
   const parent = dir === '/' ? '/' : nodePath.posix.dirname(nodePath.posix.resolve('/', dir));
-  const names = fsCall(() => fs.readdirSync(dir), dir);
+  // debugfs's order: the directory's blocks as they lie (readdirSync sorts, as Node's does)
+  const names = fsCall(() => fs.namesInBlockOrder(dir), dir);
   return [
     lsLine(fs.lstatSync(dir), '.'),
     lsLine(fs.lstatSync(parent), '..'),

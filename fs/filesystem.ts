@@ -445,6 +445,11 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
       .map((e) => new Dirent(e.name, path, TYPE_OF_FT.get(e.fileType) ?? 0));
   }
 
+  /** A directory's names in the order of its blocks and entries, as `debugfs ls` prints them (a hashed directory's too). */
+  namesInBlockOrder(path: string): string[] {
+    return this.list('scandir', path, (raw) => raw.map((_, i) => i)).map((e) => e.name);
+  }
+
   /** The live entries of directory `path` ("." and ".." left out), in the order `order` gives their indices. */
   private list(syscall: string, path: string, order: (raw: Uint8Array[], ino: number) => number[]): Array<{ name: string; fileType: number }> {
     return this.ops.run(syscall, path, () => {
