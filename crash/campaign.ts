@@ -19,8 +19,7 @@ import { DEFAULT_RANDOM_WORKLOADS, PlanParams, Shard, SuiteSpec, inShard, makePl
 import { PoolOutcome, UnitPool } from './pool';
 import { Report, ReportRun, buildReport, shardUnits } from './report';
 import type { UnitEngineOptions, UnitRecord } from './results';
-import { setupLabel } from './setup';
-import type { FeatureProfile } from '../fs/mkfs';
+import { featuresField, setupLabel } from './setup';
 
 /** A campaign: PlanParams with defaults, and how to run it. */
 export interface CampaignSpec extends Partial<PlanParams> {
@@ -61,11 +60,6 @@ export function campaignParams(spec: CampaignSpec): PlanParams {
     workloadsPerSuite: spec.workloadsPerSuite ?? (hasRandom ? DEFAULT_RANDOM_WORKLOADS : Infinity),
     limit: spec.limit ?? Infinity,
   };
-}
-
-/** The `features` field of a report's options and of the units' engine options: present only off the subset, so reports and records of the subset keep their shape. */
-function featuresField(features: FeatureProfile): { features?: 'default' } {
-  return features === 'default' ? { features } : {};
 }
 
 /** A suite's name in a report. */

@@ -20,7 +20,7 @@ import { assert } from '../core/assert';
 import type { CrashState } from '../device/crash';
 import type { ProfileName } from '../device/profiles';
 import type { CrashPosition, PromiseId } from './check';
-import { MountSetup, parseSetupLabel, setupLabel } from './setup';
+import { MountSetup, featuresField, parseSetupLabel, setupLabel } from './setup';
 
 export { setupLabel };
 import { PROMISES } from './check';
@@ -327,7 +327,7 @@ export function shrinkReportKind(report: Report, kind: KindReport, tries: number
 /** The engine options every unit of a run shared. */
 function engineOptionsOf(run: ReportRun): UnitEngineOptions {
   const o = run.options;
-  return { points: o.points, states: o.states, e2fsck: o.e2fsck, deviceBytes: o.deviceBytes, ...(o.features === 'default' ? { features: o.features } : {}) };
+  return { points: o.points, states: o.states, e2fsck: o.e2fsck, deviceBytes: o.deviceBytes, ...featuresField(o.features) };
 }
 
 function shrinkKind(record: FsUnitRecord, promise: PromiseId, engine: UnitEngineOptions, tries: number): ShrunkFinding {

@@ -37,7 +37,7 @@ import { CrashPosition, Violation, judge, recoverImage } from './check';
 import type { Finding } from './engine';
 import { runOracle } from './oracle';
 import { Recording, recordWorkload } from './record';
-import { baseImage, setupDevice } from './setup';
+import { baseImage, featuresField, setupDevice } from './setup';
 import { ReproSpec, WorkloadRef, decodeToken, encodeToken, workloadOf } from './token';
 
 export type { CrashView, LineOutcome, PendingOutcome, WordFate, WordOutcome } from '../device/crash-view';
@@ -123,7 +123,7 @@ export function findingSpec(finding: Finding, options: FindingTokenOptions): Rep
   return {
     workload: ref, setup: finding.setup, seed: options.seed, deviceBytes: options.deviceBytes,
     crashPoint: finding.crashPoint, crashState: finding.crashState, position: finding.position,
-    ...(options.features === 'default' ? { features: 'default' as const } : {}),
+    ...featuresField(options.features),
   };
 }
 

@@ -30,7 +30,7 @@ import { DEFAULT_DEVICE_BYTES } from '../core/limits';
 import type { CrashState } from '../device/crash';
 import { CrashContext, CrashTestFinding, CrashTestFs, CrashTestOptions, CrashTestResult, crashTest } from './crash-test';
 import { ScenarioReproSpec, encodeScenarioToken } from './scenario-token';
-import { resolveSetup } from './setup';
+import { featuresField, resolveSetup } from './setup';
 import { FakeClock, FAKE_EPOCH_MS } from './fake-clock';
 import { ModuleScope, formatOf, nativeImport } from './module-loader';
 
@@ -169,7 +169,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     file: options.file, scenario: scenario.name, setup: resolveSetup({ profile: result.profile, pmemApi: result.pmemApi, policy: result.policy, flushHint: merged.flushHint }),
     seed: result.seed, deviceBytes: merged.deviceBytes ?? DEFAULT_DEVICE_BYTES, points: merged.points ?? 'flushes',
     commitAfter: merged.commitAfter ?? true, point: smallest.point, state: smallest.state,
-    ...(merged.features === 'default' ? { features: merged.features } : {}),
+    ...featuresField(merged.features),
   });
   return { name: scenario.name, promise: scenario.promise, promised: scenario.promised ?? true, file: options.file, result, smallest, token };
 }

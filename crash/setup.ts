@@ -160,6 +160,14 @@ export function isFeatureProfile(value: unknown): value is FeatureProfile {
 }
 
 /**
+ * The `features` field of a spec, a report's options or a unit's engine options: present only
+ * off the subset, so that what the subset writes (tokens, records, reports) keeps its shape.
+ */
+export function featuresField(features: FeatureProfile | undefined): { features?: 'default' } {
+  return features === 'default' ? { features } : {};
+}
+
+/**
  * A freshly made, empty file system image of `features` (mkfs.ext4's subset by default, or its
  * default profile), shared by every unit of the same size and features (read-only).
  */

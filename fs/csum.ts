@@ -27,6 +27,13 @@ export function crc32cRaw(crc: number, data: Uint8Array): number {
 /** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
 const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
+const ZEROS = new Uint8Array(8);
+
+/** The CRC from `crc` over `bytes` with [from, to) (a checksum field, at most 8 bytes) read as zeros: chained, no copy of the bytes. */
+function crcZeroing(crc: number, bytes: Uint8Array, from: number, to: number): number {
+  return crc32cRaw(crc32cRaw(crc32cRaw(crc, bytes.subarray(0, from)), ZEROS.subarray(0, to - from)), bytes.subarray(to));
+}
+
 /** A u32's little-endian bytes, in a buffer reused by every call (read before the next call). */
 const LE32_SCRATCH = new Uint8Array(4);
 const le32 = (value: number): Uint8Array => {
@@ -118,9 +125,7 @@ export function xattrBlockChecksum(seed: number, blockNumber: number, block: Uin
   const view = new DataView(number.buffer);
   view.setUint32(0, blockNumber % 2 ** 32, true);
   view.setUint32(4, Math.floor(blockNumber / 2 ** 32), true);
-  const bytes = copyOf(block);
-  bytes.fill(0, 0x10, 0x14);
-  return crc32cRaw(crc32cRaw(seed, number), bytes);
+  return crcZeroing(crc32cRaw(seed, number), block, 0x10, 0x14);
 }
 
 /** A directory leaf block's tail checksum: from the inode's seed, over the block up to its 12-byte tail. */
@@ -143,16 +148,12 @@ export function journalSeed(journalSuperblock: Uint8Array): number {
 
 /** The journal superblock's s_checksum (at 0xFC, big-endian): over its 1024 bytes with the field as zeros. */
 export function journalSuperblockChecksum(journalSuperblock: Uint8Array): number {
-  const bytes = copyOf(journalSuperblock, 1024);
-  bytes.fill(0, 0xfc, 0x100);
-  return crc32cRaw(0xffffffff, bytes);
+  return crcZeroing(0xffffffff, journalSuperblock.subarray(0, 1024), 0xfc, 0x100);
 }
 
 /** A descriptor or revoke block's tail (its last 4 bytes, big-endian): over the whole block with the tail as zeros. */
 export function journalTailChecksum(seed: number, block: Uint8Array): number {
-  const bytes = copyOf(block);
-  bytes.fill(0, bytes.length - 4);
-  return crc32cRaw(seed, bytes);
+  return crcZeroing(seed, block, block.length - 4, block.length);
 }
 
 /**
@@ -161,9 +162,7 @@ export function journalTailChecksum(seed: number, block: Uint8Array): number {
  * the kernel does; a verifier takes them as found, as the kernel does).
  */
 export function commitBlockChecksum(seed: number, block: Uint8Array): number {
-  const bytes = copyOf(block);
-  bytes.fill(0, 0x10, 0x14);
-  return crc32cRaw(seed, bytes);
+  return crcZeroing(seed, block, 0x10, 0x14);
 }
 
 /** A v3 descriptor tag's t_checksum: the transaction's sequence (big-endian), then the block as logged. */

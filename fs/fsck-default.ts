@@ -28,12 +28,14 @@
  * large_dir's third htree level; a leaf's hashes are taken over its live entries whatever
  * else pass 2 says of them.
  */
-import { CSUM_OFFSETS, crc32cRaw } from './csum';
+import { CSUM_OFFSETS, xattrBlockChecksum } from './csum';
 import {
   BLOCK_BYTES, COMPAT_DIR_INDEX, COMPAT_EXT_ATTR, COMPAT_RESIZE_INODE, DirEntry, INCOMPAT_64BIT, INCOMPAT_FLEX_BG, INODE_BYTES,
   RO_COMPAT_DIR_NLINK, RO_COMPAT_HUGE_FILE, RO_COMPAT_METADATA_CSUM, Superblock, decodeDirBlock,
 } from './format';
-import { dirHash, DX_HASH_TEA } from './htree';
+import {
+  DX_BLOCK_MASK, DX_ENTRY_BYTES, DX_HASH_TEA, DX_TAIL_BYTES, MAX_INDIRECT_LEVELS, NODE_COUNT_AT, ROOT_INFO_AT, dirHash,
+} from './htree';
 import { MetadataChecksums } from './read-profile';
 
 export type DefaultFinding = readonly [kind: 'checksum' | 'xattr' | 'htree' | 'resize-inode', where: string, what: string];
@@ -83,18 +85,6 @@ const XATTR_CHECKSUM_AT = 0x10;
 const XATTR_REFCOUNT_AT = 4;
 const XATTR_BLOCKS_AT = 8;
 const GOOD_OLD_INODE_BYTES = 128;
-
-/** An xattr block's h_checksum: from the seed, over the block number (le64), then the block with the field as zeros. */
-export function xattrBlockChecksum(seed: number, blockNr: number, block: Uint8Array): number {
-  const number = new Uint8Array(8);
-  const view = new DataView(number.buffer);
-  view.setUint32(0, blockNr % 2 ** 32, true);
-  view.setUint32(4, Math.floor(blockNr / 2 ** 32), true);
-  let crc = crc32cRaw(seed, number);
-  crc = crc32cRaw(crc, block.subarray(0, XATTR_CHECKSUM_AT));
-  crc = crc32cRaw(crc, new Uint8Array(4));
-  return crc32cRaw(crc, block.subarray(XATTR_CHECKSUM_AT + 4, BLOCK_BYTES));
-}
 
 /**
  * ext2fs_ext_attr_hash_entry: the name's chars (signed, as x86 builds read them, or unsigned:
@@ -186,14 +176,7 @@ export function inodeXattrProblem(raw: Uint8Array, extraIsize: number): string |
 
 // ------------------------------------------------------------------------------ htree
 
-const DX_ROOT_INFO_AT = 0x18;
-const DX_ENTRY_BYTES = 8;
-const DX_NODE_COUNT_AT = 8;
-const DX_BLOCK_MASK = 0x0fffffff;
-const DX_TAIL_BYTES = 8;
 const MAX_HASH = 0xfffffffe;
-/** Levels below the root without large_dir. */
-const MAX_INDIRECT_LEVELS = 1;
 
 export interface HtreeDir {
   readonly ino: number;
@@ -228,10 +211,10 @@ export function checkHtree(dir: HtreeDir): HtreeResult {
   const where = `directory inode ${dir.ino} htree`;
   const root = dir.block(0);
   if (root === undefined) return { findings: [['htree', where, 'block 0 (the root) is not mapped']], indexNodes };
-  const reservedZero = le32(root, DX_ROOT_INFO_AT);
-  const version = root[DX_ROOT_INFO_AT + 4] as number;
-  const infoLength = root[DX_ROOT_INFO_AT + 5] as number;
-  const levels = root[DX_ROOT_INFO_AT + 6] as number;
+  const reservedZero = le32(root, ROOT_INFO_AT);
+  const version = root[ROOT_INFO_AT + 4] as number;
+  const infoLength = root[ROOT_INFO_AT + 5] as number;
+  const levels = root[ROOT_INFO_AT + 6] as number;
   const rootProblem = reservedZero !== 0 ? `dx_root_info reserved_zero is ${hex(reservedZero)}`
     : infoLength < 8 ? `dx_root_info info_length ${infoLength} is below 8`
       : levels > MAX_INDIRECT_LEVELS ? `indirect_levels ${levels} exceeds ${MAX_INDIRECT_LEVELS} (no large_dir)`
@@ -241,7 +224,7 @@ export function checkHtree(dir: HtreeDir): HtreeResult {
     dir, version: version + (dir.unsignedChars ? 3 : 0), levels, refs: new Uint8Array(dir.blocks), indexNodes, out,
   };
   walk.refs[0] = 1;
-  if (!walkNode(walk, 0, root, DX_ROOT_INFO_AT + infoLength, 0, MAX_HASH, 0)) return { findings: out, indexNodes };
+  if (!walkNode(walk, 0, root, ROOT_INFO_AT + infoLength, 0, MAX_HASH, 0)) return { findings: out, indexNodes };
   for (let b = 1; b < dir.blocks; b++) {
     if (walk.refs[b] === 0) out.push(['htree', where, `block ${b} is not referenced by the index`]);
     else if ((walk.refs[b] as number) > 1) out.push(['htree', where, `block ${b} is referenced ${walk.refs[b]} times by the index`]);
@@ -294,7 +277,7 @@ function walkNode(w: HtreeWalk, logical: number, node: Uint8Array, countAt: numb
         continue;
       }
       w.indexNodes.add(child);
-      if (!walkNode(w, child, bytes, DX_NODE_COUNT_AT, childLo, nextHash, depth + 1)) return false;
+      if (!walkNode(w, child, bytes, NODE_COUNT_AT, childLo, nextHash, depth + 1)) return false;
     } else {
       checkLeafRange(w, child, bytes, childLo, nextHash);
     }
@@ -304,8 +287,8 @@ function walkNode(w: HtreeWalk, logical: number, node: Uint8Array, countAt: numb
 
 /** How pass 2 tells an interior node: one unused entry spanning the block, and the node's limit. */
 function isInteriorNode(bytes: Uint8Array, metadataCsum: boolean): boolean {
-  const limit = Math.floor((BLOCK_BYTES - DX_NODE_COUNT_AT - (metadataCsum ? DX_TAIL_BYTES : 0)) / DX_ENTRY_BYTES);
-  return le32(bytes, 0) === 0 && le16(bytes, 4) === BLOCK_BYTES && bytes[6] === 0 && le16(bytes, DX_NODE_COUNT_AT) === limit;
+  const limit = Math.floor((BLOCK_BYTES - NODE_COUNT_AT - (metadataCsum ? DX_TAIL_BYTES : 0)) / DX_ENTRY_BYTES);
+  return le32(bytes, 0) === 0 && le16(bytes, 4) === BLOCK_BYTES && bytes[6] === 0 && le16(bytes, NODE_COUNT_AT) === limit;
 }
 
 /** A leaf's live names hash into [lo, hi] (the first leaf of a node inherits its node's lower bound). */

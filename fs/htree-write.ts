@@ -35,9 +35,10 @@ import type { Fail } from '../core/node-layer';
 import {
   BLOCK_BYTES, COMPAT_DIR_INDEX, INDEX_FL, RO_COMPAT_METADATA_CSUM, Superblock, decodeDirBlock, dirRecLen, encodeDirEntry, encodeDirTail,
 } from './format';
+import { DIR_TAIL_BYTES } from './csum';
 import { addEntryToBlock, DOT, DOTDOT, sameName } from './dir';
 import {
-  DX_ENTRY_BYTES, DX_HASH_TEA, DxPath, EXT2_FLAGS_UNSIGNED_HASH, MAX_INDIRECT_LEVELS, NODE_COUNT_AT, ROOT_INFO_AT, UNSIGNED_OFFSET,
+  DX_ENTRY_BYTES, DX_HASH_TEA, DX_TAIL_BYTES, DxPath, EXT2_FLAGS_UNSIGNED_HASH, MAX_INDIRECT_LEVELS, NODE_COUNT_AT, ROOT_INFO_AT, UNSIGNED_OFFSET,
   dirHash, dxBlockAt, dxHashAt, dxProbe,
 } from './htree';
 import type { InodeTable } from './inode-table';
@@ -46,9 +47,6 @@ import type { MetaStore } from './meta';
 /** dx_root_info is 8 bytes; the root's entries follow it. */
 const ROOT_INFO_BYTES = 8;
 const ROOT_COUNT_AT = ROOT_INFO_AT + ROOT_INFO_BYTES;
-/** metadata_csum's dx_tail after an index node's entries, and the tail entry closing a leaf. */
-const DX_TAIL_BYTES = 8;
-const DIR_TAIL_BYTES = 12;
 /** An insertion probes again after each index change: a node split or a new level, then the leaf split. */
 const MAX_INSERT_ROUNDS = 4;
 

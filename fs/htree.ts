@@ -40,7 +40,9 @@ export const ROOT_INFO_AT = 0x18;
 export const NODE_COUNT_AT = 8;
 export const DX_ENTRY_BYTES = 8;
 /** dx entries keep the block number in their low 28 bits. */
-const DX_BLOCK_MASK = 0x0fffffff;
+export const DX_BLOCK_MASK = 0x0fffffff;
+/** metadata_csum's dx_tail after an index node's entries. */
+export const DX_TAIL_BYTES = 8;
 /** The hash the kernel keeps for "past the end" (the 32-bit EOF 0x7fffffff shifted left once), never a name's: such a name takes the one below. */
 const EOF_HASH = 0xfffffffe;
 const BELOW_EOF_HASH = 0xfffffffc;

@@ -41,6 +41,7 @@ import {
 import {
   BLOCK_BYTES, DIR_TAIL_FILE_TYPE, INDEX_FL, Inode, RO_COMPAT_METADATA_CSUM, SUPERBLOCK_BYTES, Superblock, encodeDirTail,
 } from './format';
+import { NODE_COUNT_AT, ROOT_INFO_AT } from './htree';
 
 /** What a directory block's checksum failure does to a lookup and to a readdir (see the module comment). */
 export interface DirBlockFailure {
@@ -52,11 +53,8 @@ export interface DirBlockFailure {
 }
 
 const GOOD_OLD_INODE_BYTES = 128;
-/** struct dx_root_info begins after "." (12 bytes) and ".." (12 bytes of header and name): its info_length byte. */
-const DX_ROOT_INFO_LENGTH_AT = 0x1d;
-const DX_ROOT_INFO_AT = 0x18;
-/** An interior htree node's limit/count pair follows its one unused 8-byte entry header. */
-const DX_NODE_COUNT_AT = 8;
+/** dx_root_info's info_length byte (fs/htree.ts ROOT_INFO_AT + 5). */
+const DX_ROOT_INFO_LENGTH_AT = ROOT_INFO_AT + 5;
 
 function badChecksum(structure: string, where: string, what: string): CorruptionError {
   return new CorruptionError({ structure, where, what, badChecksum: true });
@@ -165,7 +163,7 @@ export class MetadataChecksums {
     const seed = this.inodeSeedOf(dirIno, inode);
     const indexed = (inode.flags & INDEX_FL) !== 0;
     if (indexed && (index === 0 || isDxInteriorNode(bytes))) {
-      const countAt = index === 0 ? DX_ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : DX_NODE_COUNT_AT;
+      const countAt = index === 0 ? ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : NODE_COUNT_AT;
       const error = this.dxNodeError(seed, bytes, countAt, where);
       return error === undefined ? undefined : { error, lookup: 'fail', list: 'fail' };
     }
@@ -220,7 +218,7 @@ export class MetadataChecksums {
   stampDirBlock(dirIno: number, inode: Inode, index: number, bytes: Uint8Array): void {
     const seed = this.inodeSeedOf(dirIno, inode);
     if ((inode.flags & INDEX_FL) !== 0 && (index === 0 || isDxInteriorNode(bytes))) {
-      const countAt = index === 0 ? DX_ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : DX_NODE_COUNT_AT;
+      const countAt = index === 0 ? ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : NODE_COUNT_AT;
       putLe32(bytes, dxTailChecksumOffset(bytes, countAt), dxNodeChecksum(seed, bytes, countAt));
       return;
     }

@@ -15,10 +15,9 @@ import * as path from 'node:path';
 import { Rng } from '../../core/rng';
 import { PmemDevice } from '../../device/device';
 import {
-  bitmapChecksum, checksumSeed, dxNodeChecksum, dxTailChecksumOffset, groupDescChecksum, inodeChecksum, inodeSeed,
+  bitmapChecksum, checksumSeed, dxNodeChecksum, dxTailChecksumOffset, groupDescChecksum, inodeChecksum, inodeSeed, xattrBlockChecksum,
 } from '../../fs/csum';
 import { FsckProblem, FsckProblemKind, formatProblems, fsck } from '../../fs/fsck';
-import { xattrBlockChecksum } from '../../fs/fsck-default';
 import { e2fsckCheck, e2fsckComplaints, makeTempDir, mkfsExt4, removeTempDir } from '../helpers/e2fsprogs';
 import {
   IDENTITY, LONG_NAMES, MANY, MiB, bytesOf, debugfs as runDebugfs, filledImage, longName, manyName,
