@@ -10,24 +10,76 @@
  * They are held to mkfs.ext4's own images (and, for jbd2, to
  * a journal the kernel wrote) by test/fs/csum.test.ts.
  *
- * The kernel's `crc32c(crc, data)` is the raw running CRC: it starts from `crc` and returns
- * the state without the final inversion. The npm package crc-32 (its crc32c module) computes
- * the standard form, `~raw(~seed, data)`, so `crc32cRaw` converts at both ends.
+ * CRC32C itself (`crc32cRaw`, the one seam) is the kernel's `crc32c(crc, data)`: the raw running
+ * CRC, which starts from `crc` and returns the state without the final inversion. Two
+ * implementations compute it, both in the standard form (`~raw(~seed, data)`, so `crc32cRaw`
+ * converts at both ends):
+ * - native: @node-rs/crc32's `crc32c(input, initialState)` (napi-rs, the CPU's CRC32C
+ *   instruction; about 3x crc-32's speed on a 4 KiB block), used for inputs of
+ *   NATIVE_MIN_BYTES or more: below that the cost of crossing into native code (~0.2 us)
+ *   outweighs the table's;
+ * - js: the crc-32 package's crc32c module (a table in JavaScript): every input shorter than
+ *   NATIVE_MIN_BYTES, and every input when the native binary does not load (no prebuilt
+ *   binary for the platform) or when DAXCRASH_CRC32C=js asks for it (tests, bench:fs).
+ * Which one is decided once, at module load (`CRC32C_IMPLEMENTATION`). They are CRCs: the
+ * values are identical either way (test/fs/crc32c.test.ts holds both to each other and to
+ * known vectors), so the choice changes no byte written and no decision.
  *
  * Invariants: every function is a function of its arguments; a checksum field inside the
- * bytes given is never read (it counts as zeros, as the kernel's dummy field does).
+ * bytes given is never read (it counts as zeros, as the kernel's dummy field does); nothing
+ * here allocates per call except the copy `inodeChecksum` makes (a verifier's, not a seal's).
  */
 import CRC32C from 'crc-32/crc32c';
 
+/** A CRC32C in the standard form, chained: `initial` is the CRC of the bytes before `input` (0 for none). */
+type StandardCrc32c = (input: Uint8Array, initial: number) => number;
+
+/** Inputs at least this long go to the native implementation when it is loaded (shorter ones cost more to hand over than to compute). */
+export const NATIVE_MIN_BYTES = 128;
+
+/** crc-32's crc32c: JavaScript, always there. */
+const jsCrc32c: StandardCrc32c = (input, initial) => CRC32C.buf(input, initial);
+
+/** @node-rs/crc32's crc32c, or undefined when its binary does not load or DAXCRASH_CRC32C=js forces the fallback. */
+function loadNative(): StandardCrc32c | undefined {
+  // the same values either way (they are CRCs): the variable picks the speed, never a result
+  if (process.env.DAXCRASH_CRC32C === 'js') return undefined;
+  try {
+    const { crc32c } = require('@node-rs/crc32') as typeof import('@node-rs/crc32');
+    return (input, initial) => crc32c(input, initial);
+  } catch {
+    return undefined;
+  }
+}
+
+const nativeCrc32c = loadNative();
+
+/** Which CRC32C computes inputs of NATIVE_MIN_BYTES or more in this process (shorter ones always take 'js'). */
+export const CRC32C_IMPLEMENTATION: 'native' | 'js' = nativeCrc32c === undefined ? 'js' : 'native';
+
 /** The kernel's crc32c(crc, data): the raw running CRC-32C, no final inversion. */
 export function crc32cRaw(crc: number, data: Uint8Array): number {
-  return ~CRC32C.buf(data, ~crc) >>> 0;
+  if (nativeCrc32c !== undefined && data.length >= NATIVE_MIN_BYTES) return ~nativeCrc32c(data, ~crc >>> 0) >>> 0;
+  return ~jsCrc32c(data, ~crc) >>> 0;
+}
+
+/**
+ * `crc32cRaw` computed wholly by one implementation, whatever the input's length: for the test
+ * that holds the two to each other and to known vectors, and for bench:fs's speed line.
+ * 'native' is undefined when its binary did not load.
+ */
+export function crc32cRawBy(implementation: 'native' | 'js'): ((crc: number, data: Uint8Array) => number) | undefined {
+  const standard = implementation === 'js' ? jsCrc32c : nativeCrc32c;
+  if (standard === undefined) return undefined;
+  return (crc, data) => ~standard(data, ~crc >>> 0) >>> 0;
 }
 
 /** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
 const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
 const ZEROS = new Uint8Array(8);
+/** A zero checksum field of 4 bytes (dx_tail's). */
+const ZEROS_4 = new Uint8Array(4);
 
 /** The CRC from `crc` over `bytes` with [from, to) (a checksum field, at most 8 bytes) read as zeros: chained, no copy of the bytes. */
 function crcZeroing(crc: number, bytes: Uint8Array, from: number, to: number): number {
@@ -121,11 +173,8 @@ export function extentBlockChecksum(inodeSeedValue: number, block: Uint8Array): 
 
 /** An extended-attribute block's h_checksum: from the seed, over the block number as le64, then the block with h_checksum (0x10) as zeros. */
 export function xattrBlockChecksum(seed: number, blockNumber: number, block: Uint8Array): number {
-  const number = new Uint8Array(8);
-  const view = new DataView(number.buffer);
-  view.setUint32(0, blockNumber % 2 ** 32, true);
-  view.setUint32(4, Math.floor(blockNumber / 2 ** 32), true);
-  return crcZeroing(crc32cRaw(seed, number), block, 0x10, 0x14);
+  const low = crc32cRaw(seed, le32(blockNumber % 2 ** 32));
+  return crcZeroing(crc32cRaw(low, le32(Math.floor(blockNumber / 2 ** 32))), block, 0x10, 0x14);
 }
 
 /** A directory leaf block's tail checksum: from the inode's seed, over the block up to its 12-byte tail. */
@@ -135,10 +184,14 @@ export function dirBlockChecksum(inodeSeedValue: number, block: Uint8Array): num
 
 // ---------------------------------------------------------------- jbd2 (checksum v3)
 
+/** A u32's big-endian bytes, in a buffer reused by every call (read before the next call): a tag's checksum takes one per logged block. */
+const BE32_SCRATCH = new Uint8Array(4);
 const be32 = (value: number): Uint8Array => {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value >>> 0, false);
-  return out;
+  BE32_SCRATCH[0] = (value >>> 24) & 0xff;
+  BE32_SCRATCH[1] = (value >>> 16) & 0xff;
+  BE32_SCRATCH[2] = (value >>> 8) & 0xff;
+  BE32_SCRATCH[3] = value & 0xff;
+  return BE32_SCRATCH;
 };
 
 /** The journal's seed: crc32c(~0, the journal superblock's uuid at 0x30). */
@@ -183,7 +236,7 @@ export function dxNodeChecksum(inodeSeedValue: number, block: Uint8Array, countO
   const tail = countOffset + limit * 8;
   let crc = crc32cRaw(inodeSeedValue, block.subarray(0, countOffset + count * 8));
   crc = crc32cRaw(crc, block.subarray(tail, tail + 4));
-  return crc32cRaw(crc, new Uint8Array(4));
+  return crc32cRaw(crc, ZEROS_4);
 }
 
 /** Where a node's dx_tail checksum is stored (little-endian u32). */
