@@ -30,6 +30,7 @@
  * here allocates per call except the copy `inodeChecksum` makes (a verifier's, not a seal's).
  */
 import CRC32C from 'crc-32/crc32c';
+import { readU16LE } from '../core/bytes';
 
 /** A CRC32C in the standard form, chained: `initial` is the CRC of the bytes before `input` (0 for none). */
 type StandardCrc32c = (input: Uint8Array, initial: number) => number;
@@ -167,7 +168,7 @@ export function bitmapChecksum(seed: number, bitmap: Uint8Array, bits: number): 
 
 /** An extent tree block's tail checksum: from the inode's seed, over the header and eh_max entries. */
 export function extentBlockChecksum(inodeSeedValue: number, block: Uint8Array): number {
-  const ehMax = new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(4, true);
+  const ehMax = readU16LE(block, 4);
   return crc32cRaw(inodeSeedValue, block.subarray(0, 12 + 12 * ehMax));
 }
 
@@ -230,9 +231,8 @@ export function journalTagChecksum(seed: number, sequence: number, logged: Uint8
  * sits: 0x20 in the root block (after '.', '..' and the root info), 8 in an interior node.
  */
 export function dxNodeChecksum(inodeSeedValue: number, block: Uint8Array, countOffset: number): number {
-  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  const limit = view.getUint16(countOffset, true);
-  const count = view.getUint16(countOffset + 2, true);
+  const limit = readU16LE(block, countOffset);
+  const count = readU16LE(block, countOffset + 2);
   const tail = countOffset + limit * 8;
   let crc = crc32cRaw(inodeSeedValue, block.subarray(0, countOffset + count * 8));
   crc = crc32cRaw(crc, block.subarray(tail, tail + 4));
@@ -241,5 +241,5 @@ export function dxNodeChecksum(inodeSeedValue: number, block: Uint8Array, countO
 
 /** Where a node's dx_tail checksum is stored (little-endian u32). */
 export function dxTailChecksumOffset(block: Uint8Array, countOffset: number): number {
-  return countOffset + new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(countOffset, true) * 8 + 4;
+  return countOffset + readU16LE(block, countOffset) * 8 + 4;
 }
