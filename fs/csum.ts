@@ -78,13 +78,68 @@ export function crc32cRawBy(implementation: 'native' | 'js'): ((crc: number, dat
 /** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
 const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
-const ZEROS = new Uint8Array(8);
-/** A zero checksum field of 4 bytes (dx_tail's). */
-const ZEROS_4 = new Uint8Array(4);
 
-/** The CRC from `crc` over `bytes` with [from, to) (a checksum field, at most 8 bytes) read as zeros: chained, no copy of the bytes. */
-function crcZeroing(crc: number, bytes: Uint8Array, from: number, to: number): number {
-  return crc32cRaw(crc32cRaw(crc32cRaw(crc, bytes.subarray(0, from)), ZEROS.subarray(0, to - from)), bytes.subarray(to));
+/**
+ * The CRC from `crc` over `bytes` with [from, to) (a checksum field, at most 8 bytes) read as
+ * zeros: chained, no copy of the bytes. A writer that knows the bytes from `zerosFrom` on are
+ * zeros (it filled the block with zeros, then wrote less) says so, and they are counted without
+ * being read (`crc32cRawZeros`): the same value.
+ */
+function crcZeroing(crc: number, bytes: Uint8Array, from: number, to: number, zerosFrom = bytes.length): number {
+  if (zerosFrom <= from) return crc32cRawZeros(crc32cRaw(crc, bytes.subarray(0, zerosFrom)), bytes.length - zerosFrom);
+  const field = crc32cRawZeros(crc32cRaw(crc, bytes.subarray(0, from)), to - from);
+  const readTo = Math.max(to, zerosFrom);
+  return crc32cRawZeros(crc32cRaw(field, bytes.subarray(to, readTo)), bytes.length - readTo);
+}
+
+// ------------------------------------------------- zeros counted without reading them
+
+/** CRC-32C's polynomial, bit-reflected (the raw CRC's state is a reflected polynomial). */
+const POLY_REFLECTED = 0x82f63b78;
+
+/** a * b modulo the polynomial, both reflected (zlib's multmodp); `a` must not be 0. */
+function multModP(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if ((a & m) !== 0) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = (b & 1) !== 0 ? (b >>> 1) ^ POLY_REFLECTED : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial, k = 0..31 (reflected: x^1 is bit 30). */
+const X_POW_2K = ((): Uint32Array => {
+  const table = new Uint32Array(32);
+  let p = 1 << 30;
+  for (let k = 0; k < 32; k++) {
+    table[k] = p;
+    p = multModP(p, p);
+  }
+  return table;
+})();
+
+/** x^(8n) modulo the polynomial: what `n` zero bytes do to a raw CRC's state (zlib's x2nmodp(n, 3)). */
+function zerosOperator(n: number): number {
+  let p = 0x80000000; // x^0
+  for (let k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) p = multModP(X_POW_2K[k & 31], p);
+  return p;
+}
+
+/** zerosOperator(n) for n up to a block (0 where not yet computed: x^k mod P is never 0). */
+const ZEROS_OPERATORS = new Uint32Array(4097);
+
+/** crc32cRaw(crc, n zero bytes), without the bytes: the raw CRC is linear, and zeros only shift it. */
+export function crc32cRawZeros(crc: number, n: number): number {
+  if (n === 0) return crc >>> 0;
+  if (n >= ZEROS_OPERATORS.length) return multModP(zerosOperator(n), crc >>> 0);
+  let op = ZEROS_OPERATORS[n];
+  if (op === 0) op = ZEROS_OPERATORS[n] = zerosOperator(n);
+  return multModP(op, crc >>> 0);
 }
 
 /** A u32's little-endian bytes, in a buffer reused by every call (read before the next call). */
@@ -205,9 +260,12 @@ export function journalSuperblockChecksum(journalSuperblock: Uint8Array): number
   return crcZeroing(0xffffffff, journalSuperblock.subarray(0, 1024), 0xfc, 0x100);
 }
 
-/** A descriptor or revoke block's tail (its last 4 bytes, big-endian): over the whole block with the tail as zeros. */
-export function journalTailChecksum(seed: number, block: Uint8Array): number {
-  return crcZeroing(seed, block, block.length - 4, block.length);
+/**
+ * A descriptor or revoke block's tail (its last 4 bytes, big-endian): over the whole block with
+ * the tail as zeros. A writer passes `zerosFrom` when every byte from there to the tail is zero.
+ */
+export function journalTailChecksum(seed: number, block: Uint8Array, zerosFrom = block.length): number {
+  return crcZeroing(seed, block, block.length - 4, block.length, zerosFrom);
 }
 
 /**
@@ -215,8 +273,8 @@ export function journalTailChecksum(seed: number, block: Uint8Array): number {
  * zeros, the rest as it stands (a writer sets h_chksum_type and h_chksum_size to 0 first, as
  * the kernel does; a verifier takes them as found, as the kernel does).
  */
-export function commitBlockChecksum(seed: number, block: Uint8Array): number {
-  return crcZeroing(seed, block, 0x10, 0x14);
+export function commitBlockChecksum(seed: number, block: Uint8Array, zerosFrom = block.length): number {
+  return crcZeroing(seed, block, 0x10, 0x14, zerosFrom);
 }
 
 /** A v3 descriptor tag's t_checksum: the transaction's sequence (big-endian), then the block as logged. */
@@ -236,7 +294,7 @@ export function dxNodeChecksum(inodeSeedValue: number, block: Uint8Array, countO
   const tail = countOffset + limit * 8;
   let crc = crc32cRaw(inodeSeedValue, block.subarray(0, countOffset + count * 8));
   crc = crc32cRaw(crc, block.subarray(tail, tail + 4));
-  return crc32cRaw(crc, ZEROS_4);
+  return crc32cRawZeros(crc, 4);
 }
 
 /** Where a node's dx_tail checksum is stored (little-endian u32). */

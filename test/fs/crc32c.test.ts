@@ -6,9 +6,13 @@
  * lengths either side of NATIVE_MIN_BYTES (where crc32cRaw switches). A wrong conversion
  * between the standard and the raw form, a fallback that computes something else, or a
  * subarray read from the wrong offset fails here. Also: DAXCRASH_CRC32C=js and a binary that
- * does not load both give the JavaScript implementation, decided at module load.
+ * does not load both give the JavaScript implementation, decided at module load. And zeros
+ * counted without reading them (`crc32cRawZeros`, what a log block's writer uses for the zeros
+ * after its last field) equal the zeros read.
  */
-import { CRC32C_IMPLEMENTATION, NATIVE_MIN_BYTES, crc32cRaw, crc32cRawBy } from '../../fs/csum';
+import {
+  CRC32C_IMPLEMENTATION, NATIVE_MIN_BYTES, commitBlockChecksum, crc32cRaw, crc32cRawBy, crc32cRawZeros, journalTailChecksum,
+} from '../../fs/csum';
 
 /** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) one bit at a time, raw: no inversion at either end. */
 function referenceRaw(crc: number, data: Uint8Array): number {
@@ -105,6 +109,30 @@ describe('CRC32C in the kernel\'s raw form', () => {
       expect([i, native!(crc, block)]).toEqual([i, js!(crc, block)]);
       expect(crc32cRaw(crc, block)).toBe(js!(crc, block));
     }
+  });
+});
+
+describe('zeros counted without reading them', () => {
+  test('crc32cRawZeros(crc, n) is crc32cRaw over n zero bytes, for every n to 300, around a block, and beyond', () => {
+    const zeros = new Uint8Array(10_000);
+    const ns = [...Array.from({ length: 301 }, (_x, i) => i), 1020, 4076, 4092, 4095, 4096, 4097, 10_000];
+    for (const crc of [0, 1, 0xffffffff, 0x12345678, 0x80000000, -2]) {
+      for (const n of ns) expect([crc, n, crc32cRawZeros(crc, n)]).toEqual([crc, n, referenceRaw(crc, zeros.subarray(0, n))]);
+    }
+  });
+
+  test('a log block\'s checksums with the writer\'s "zeros from here" equal the checksums read whole', () => {
+    const seed = 0x5eed1234;
+    for (const usedEnd of [0, 12, 16, 20, 0x3c, 100, 4000, 4092, 4096]) {
+      const block = new Uint8Array(4096);
+      block.set(pattern(usedEnd, usedEnd + 1));
+      expect([usedEnd, journalTailChecksum(seed, block, usedEnd)]).toEqual([usedEnd, journalTailChecksum(seed, block)]);
+      expect([usedEnd, commitBlockChecksum(seed, block, usedEnd)]).toEqual([usedEnd, commitBlockChecksum(seed, block)]);
+    }
+    // and the hint is taken at its word: a byte it says is zero is not read
+    const block = new Uint8Array(4096);
+    block[3000] = 1;
+    expect(journalTailChecksum(seed, block, 100)).not.toBe(journalTailChecksum(seed, block));
   });
 });
 
