@@ -25,9 +25,14 @@
  * values are identical either way (test/fs/crc32c.test.ts holds both to each other and to
  * known vectors), so the choice changes no byte written and no decision.
  *
+ * Zeros are counted without being read where the caller knows they are zeros (a checksum
+ * field; a log block's writer, after its last field): `crc32cRawZeros`, since the raw CRC is
+ * linear and n zero bytes multiply its state by x^(8n) modulo the polynomial.
+ *
  * Invariants: every function is a function of its arguments; a checksum field inside the
- * bytes given is never read (it counts as zeros, as the kernel's dummy field does); nothing
- * here allocates per call except the copy `inodeChecksum` makes (a verifier's, not a seal's).
+ * bytes given is never read (it counts as zeros, as the kernel's dummy field does); no
+ * function copies the bytes it is given except `inodeChecksum` (a verifier's, not a seal's),
+ * and none allocates a buffer per call.
  */
 import CRC32C from 'crc-32/crc32c';
 import { readU16LE } from '../core/bytes';
@@ -78,12 +83,11 @@ export function crc32cRawBy(implementation: 'native' | 'js'): ((crc: number, dat
 /** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
 const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
-
 /**
- * The CRC from `crc` over `bytes` with [from, to) (a checksum field, at most 8 bytes) read as
- * zeros: chained, no copy of the bytes. A writer that knows the bytes from `zerosFrom` on are
- * zeros (it filled the block with zeros, then wrote less) says so, and they are counted without
- * being read (`crc32cRawZeros`): the same value.
+ * The CRC from `crc` over `bytes` with [from, to) (a checksum field) read as zeros: chained, no
+ * copy of the bytes. A writer that knows the bytes from `zerosFrom` on are zeros (it filled the
+ * block with zeros, then wrote less) says so, and they are counted without being read
+ * (`crc32cRawZeros`): the same value.
  */
 function crcZeroing(crc: number, bytes: Uint8Array, from: number, to: number, zerosFrom = bytes.length): number {
   if (zerosFrom <= from) return crc32cRawZeros(crc32cRaw(crc, bytes.subarray(0, zerosFrom)), bytes.length - zerosFrom);
