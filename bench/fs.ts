@@ -11,14 +11,16 @@
  * 4 KiB to it, overwrite 512 bytes in place, fsync it, close it, rename it, every eighth round
  * readdir the directory, and unlink the oldest file; every call counts as one operation. Fixed
  * work per repetition (bench/harness.ts), median of 5 after a warm-up. Last, the speed of CRC32C
- * on 4 KiB blocks (what metadata checksums will cost), against a copy and sha256 of the block.
+ * on 4 KiB blocks by both implementations fs/csum.ts has (native @node-rs/crc32, crc-32's
+ * JavaScript), against a copy and sha256 of the block, and which one the file system used
+ * (`DAXCRASH_CRC32C=js npm run bench:fs` runs the rows on the JavaScript one).
  */
 import { Volume } from 'memfs';
 import { PmemDevice } from '../device';
 import { mkfs } from '../fs/mkfs';
 import { mount } from '../fs/mount';
 import { createHash } from 'node:crypto';
-import { crc32cRaw } from '../fs/csum';
+import { CRC32C_IMPLEMENTATION, NATIVE_MIN_BYTES, crc32cRawBy } from '../fs/csum';
 import { formatNumber, formatTable, repeat } from './harness';
 import { MixFs, BENCH_MIX, runMix } from './fs-mix';
 
@@ -55,26 +57,34 @@ function main(): void {
 }
 
 /**
- * CRC32C over 4 KiB blocks (fs/csum.ts, the crc-32 package: what metadata_csum will cost a
+ * CRC32C over 4 KiB blocks, by each implementation behind fs/csum.ts's crc32cRaw (native
+ * @node-rs/crc32 when its binary loaded, and crc-32's JavaScript: what metadata_csum costs a
  * block), against copying the same block and sha256 of it in the same run.
  */
 function checksumSpeed(): void {
   const BLOCKS = 20_000;
   const block = new Uint8Array(4096).map((_, i) => (i * 131) & 0xff);
   const copy = new Uint8Array(4096);
+  const native = crc32cRawBy('native');
+  const js = crc32cRawBy('js')!;
   let sink = 0;
   const t = repeat({ warmups: 1, reps: 5 }, () => {
     const a = process.hrtime.bigint();
-    for (let i = 0; i < BLOCKS; i++) sink ^= crc32cRaw(i, block);
+    if (native !== undefined) for (let i = 0; i < BLOCKS; i++) sink ^= native(i, block);
     const b = process.hrtime.bigint();
-    for (let i = 0; i < BLOCKS; i++) copy.set(block);
+    for (let i = 0; i < BLOCKS; i++) sink ^= js(i, block);
     const c = process.hrtime.bigint();
-    for (let i = 0; i < BLOCKS; i++) sink ^= createHash('sha256').update(block).digest()[0] as number;
+    for (let i = 0; i < BLOCKS; i++) copy.set(block);
     const d = process.hrtime.bigint();
-    return { crc32c: Number(b - a), copy: Number(c - b), sha256: Number(d - c) };
+    for (let i = 0; i < BLOCKS; i++) sink ^= createHash('sha256').update(block).digest()[0] as number;
+    const e = process.hrtime.bigint();
+    return { native: Number(b - a), js: Number(c - b), copy: Number(d - c), sha256: Number(e - d) };
   });
-  const rate = (nanos: number) => (BLOCKS * 4096) / (nanos / 1e9) / 1e9;
-  console.log(`\n4 KiB blocks: crc32c (crc-32) ${rate(t.crc32c.medianNanos).toFixed(2)} GB/s, copy ${rate(t.copy.medianNanos).toFixed(2)} GB/s, sha256 ${rate(t.sha256.medianNanos).toFixed(2)} GB/s (median of 5; ${sink & 1})`);
+  const rate = (nanos: number) => `${((BLOCKS * 4096) / (nanos / 1e9) / 1e9).toFixed(2)} GB/s`;
+  const nativeRate = native === undefined ? 'not loaded' : rate(t.native.medianNanos);
+  console.log(`\n4 KiB blocks: crc32c native (@node-rs/crc32) ${nativeRate}, crc32c js (crc-32) ${rate(t.js.medianNanos)}, `
+    + `copy ${rate(t.copy.medianNanos)}, sha256 ${rate(t.sha256.medianNanos)} (median of 5; ${sink & 1}); `
+    + `the file system used: ${CRC32C_IMPLEMENTATION}${CRC32C_IMPLEMENTATION === 'native' ? ` (from ${NATIVE_MIN_BYTES} bytes; DAXCRASH_CRC32C=js forces js)` : ''}`);
 }
 
 main();

@@ -10,28 +10,140 @@
  * They are held to mkfs.ext4's own images (and, for jbd2, to
  * a journal the kernel wrote) by test/fs/csum.test.ts.
  *
- * The kernel's `crc32c(crc, data)` is the raw running CRC: it starts from `crc` and returns
- * the state without the final inversion. The npm package crc-32 (its crc32c module) computes
- * the standard form, `~raw(~seed, data)`, so `crc32cRaw` converts at both ends.
+ * CRC32C itself (`crc32cRaw`, the one seam) is the kernel's `crc32c(crc, data)`: the raw running
+ * CRC, which starts from `crc` and returns the state without the final inversion. Two
+ * implementations compute it, both in the standard form (`~raw(~seed, data)`, so `crc32cRaw`
+ * converts at both ends):
+ * - native: @node-rs/crc32's `crc32c(input, initialState)` (napi-rs, the CPU's CRC32C
+ *   instruction; about 3x crc-32's speed on a 4 KiB block), used for inputs of
+ *   NATIVE_MIN_BYTES or more: below that the cost of crossing into native code (~0.2 us)
+ *   outweighs the table's;
+ * - js: the crc-32 package's crc32c module (a table in JavaScript): every input shorter than
+ *   NATIVE_MIN_BYTES, and every input when the native binary does not load (no prebuilt
+ *   binary for the platform) or when DAXCRASH_CRC32C=js asks for it (tests, bench:fs).
+ * Which one is decided once, at module load (`CRC32C_IMPLEMENTATION`). They are CRCs: the
+ * values are identical either way (test/fs/crc32c.test.ts holds both to each other and to
+ * known vectors), so the choice changes no byte written and no decision.
+ *
+ * Zeros are counted without being read where the caller knows they are zeros (a checksum
+ * field; a log block's writer, after its last field): `crc32cRawZeros`, since the raw CRC is
+ * linear and n zero bytes multiply its state by x^(8n) modulo the polynomial.
  *
  * Invariants: every function is a function of its arguments; a checksum field inside the
- * bytes given is never read (it counts as zeros, as the kernel's dummy field does).
+ * bytes given is never read (it counts as zeros, as the kernel's dummy field does); no
+ * function copies the bytes it is given except `inodeChecksum` (a verifier's, not a seal's),
+ * and none allocates a buffer per call.
  */
 import CRC32C from 'crc-32/crc32c';
+import { readU16LE } from '../core/bytes';
+
+/** A CRC32C in the standard form, chained: `initial` is the CRC of the bytes before `input` (0 for none). */
+type StandardCrc32c = (input: Uint8Array, initial: number) => number;
+
+/** Inputs at least this long go to the native implementation when it is loaded (shorter ones cost more to hand over than to compute). */
+export const NATIVE_MIN_BYTES = 128;
+
+/** crc-32's crc32c: JavaScript, always there. */
+const jsCrc32c: StandardCrc32c = (input, initial) => CRC32C.buf(input, initial);
+
+/** @node-rs/crc32's crc32c, or undefined when its binary does not load or DAXCRASH_CRC32C=js forces the fallback. */
+function loadNative(): StandardCrc32c | undefined {
+  // the same values either way (they are CRCs): the variable picks the speed, never a result
+  if (process.env.DAXCRASH_CRC32C === 'js') return undefined;
+  try {
+    const { crc32c } = require('@node-rs/crc32') as typeof import('@node-rs/crc32');
+    return (input, initial) => crc32c(input, initial);
+  } catch {
+    return undefined;
+  }
+}
+
+const nativeCrc32c = loadNative();
+
+/** Which CRC32C computes inputs of NATIVE_MIN_BYTES or more in this process (shorter ones always take 'js'). */
+export const CRC32C_IMPLEMENTATION: 'native' | 'js' = nativeCrc32c === undefined ? 'js' : 'native';
 
 /** The kernel's crc32c(crc, data): the raw running CRC-32C, no final inversion. */
 export function crc32cRaw(crc: number, data: Uint8Array): number {
-  return ~CRC32C.buf(data, ~crc) >>> 0;
+  if (nativeCrc32c !== undefined && data.length >= NATIVE_MIN_BYTES) return ~nativeCrc32c(data, ~crc >>> 0) >>> 0;
+  return ~jsCrc32c(data, ~crc) >>> 0;
+}
+
+/**
+ * `crc32cRaw` computed wholly by one implementation, whatever the input's length: for the test
+ * that holds the two to each other and to known vectors, and for bench:fs's speed line.
+ * 'native' is undefined when its binary did not load.
+ */
+export function crc32cRawBy(implementation: 'native' | 'js'): ((crc: number, data: Uint8Array) => number) | undefined {
+  const standard = implementation === 'js' ? jsCrc32c : nativeCrc32c;
+  if (standard === undefined) return undefined;
+  return (crc, data) => ~standard(data, ~crc >>> 0) >>> 0;
 }
 
 /** A copy (a Buffer's slice would be a view: zeroing a field in it would change the caller's bytes). */
 const copyOf = (bytes: Uint8Array, end = bytes.length): Uint8Array => new Uint8Array(bytes.subarray(0, end));
 
-const ZEROS = new Uint8Array(8);
+/**
+ * The CRC from `crc` over `bytes` with [from, to) (a checksum field) read as zeros: chained, no
+ * copy of the bytes. A writer that knows the bytes from `zerosFrom` on are zeros (it filled the
+ * block with zeros, then wrote less) says so, and they are counted without being read
+ * (`crc32cRawZeros`): the same value.
+ */
+function crcZeroing(crc: number, bytes: Uint8Array, from: number, to: number, zerosFrom = bytes.length): number {
+  if (zerosFrom <= from) return crc32cRawZeros(crc32cRaw(crc, bytes.subarray(0, zerosFrom)), bytes.length - zerosFrom);
+  const field = crc32cRawZeros(crc32cRaw(crc, bytes.subarray(0, from)), to - from);
+  const readTo = Math.max(to, zerosFrom);
+  return crc32cRawZeros(crc32cRaw(field, bytes.subarray(to, readTo)), bytes.length - readTo);
+}
 
-/** The CRC from `crc` over `bytes` with [from, to) (a checksum field, at most 8 bytes) read as zeros: chained, no copy of the bytes. */
-function crcZeroing(crc: number, bytes: Uint8Array, from: number, to: number): number {
-  return crc32cRaw(crc32cRaw(crc32cRaw(crc, bytes.subarray(0, from)), ZEROS.subarray(0, to - from)), bytes.subarray(to));
+// ------------------------------------------------- zeros counted without reading them
+
+/** CRC-32C's polynomial, bit-reflected (the raw CRC's state is a reflected polynomial). */
+const POLY_REFLECTED = 0x82f63b78;
+
+/** a * b modulo the polynomial, both reflected (zlib's multmodp); `a` must not be 0. */
+function multModP(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if ((a & m) !== 0) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = (b & 1) !== 0 ? (b >>> 1) ^ POLY_REFLECTED : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial, k = 0..31 (reflected: x^1 is bit 30). */
+const X_POW_2K = ((): Uint32Array => {
+  const table = new Uint32Array(32);
+  let p = 1 << 30;
+  for (let k = 0; k < 32; k++) {
+    table[k] = p;
+    p = multModP(p, p);
+  }
+  return table;
+})();
+
+/** x^(8n) modulo the polynomial: what `n` zero bytes do to a raw CRC's state (zlib's x2nmodp(n, 3)). */
+function zerosOperator(n: number): number {
+  let p = 0x80000000; // x^0
+  for (let k = 3; n > 0; n = Math.floor(n / 2), k++) if (n % 2 === 1) p = multModP(X_POW_2K[k & 31], p);
+  return p;
+}
+
+/** zerosOperator(n) for n up to a block (0 where not yet computed: x^k mod P is never 0). */
+const ZEROS_OPERATORS = new Uint32Array(4097);
+
+/** crc32cRaw(crc, n zero bytes), without the bytes: the raw CRC is linear, and zeros only shift it. */
+export function crc32cRawZeros(crc: number, n: number): number {
+  if (n === 0) return crc >>> 0;
+  if (n >= ZEROS_OPERATORS.length) return multModP(zerosOperator(n), crc >>> 0);
+  let op = ZEROS_OPERATORS[n];
+  if (op === 0) op = ZEROS_OPERATORS[n] = zerosOperator(n);
+  return multModP(op, crc >>> 0);
 }
 
 /** A u32's little-endian bytes, in a buffer reused by every call (read before the next call). */
@@ -115,17 +227,14 @@ export function bitmapChecksum(seed: number, bitmap: Uint8Array, bits: number): 
 
 /** An extent tree block's tail checksum: from the inode's seed, over the header and eh_max entries. */
 export function extentBlockChecksum(inodeSeedValue: number, block: Uint8Array): number {
-  const ehMax = new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(4, true);
+  const ehMax = readU16LE(block, 4);
   return crc32cRaw(inodeSeedValue, block.subarray(0, 12 + 12 * ehMax));
 }
 
 /** An extended-attribute block's h_checksum: from the seed, over the block number as le64, then the block with h_checksum (0x10) as zeros. */
 export function xattrBlockChecksum(seed: number, blockNumber: number, block: Uint8Array): number {
-  const number = new Uint8Array(8);
-  const view = new DataView(number.buffer);
-  view.setUint32(0, blockNumber % 2 ** 32, true);
-  view.setUint32(4, Math.floor(blockNumber / 2 ** 32), true);
-  return crcZeroing(crc32cRaw(seed, number), block, 0x10, 0x14);
+  const low = crc32cRaw(seed, le32(blockNumber % 2 ** 32));
+  return crcZeroing(crc32cRaw(low, le32(Math.floor(blockNumber / 2 ** 32))), block, 0x10, 0x14);
 }
 
 /** A directory leaf block's tail checksum: from the inode's seed, over the block up to its 12-byte tail. */
@@ -135,10 +244,14 @@ export function dirBlockChecksum(inodeSeedValue: number, block: Uint8Array): num
 
 // ---------------------------------------------------------------- jbd2 (checksum v3)
 
+/** A u32's big-endian bytes, in a buffer reused by every call (read before the next call): a tag's checksum takes one per logged block. */
+const BE32_SCRATCH = new Uint8Array(4);
 const be32 = (value: number): Uint8Array => {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, value >>> 0, false);
-  return out;
+  BE32_SCRATCH[0] = (value >>> 24) & 0xff;
+  BE32_SCRATCH[1] = (value >>> 16) & 0xff;
+  BE32_SCRATCH[2] = (value >>> 8) & 0xff;
+  BE32_SCRATCH[3] = value & 0xff;
+  return BE32_SCRATCH;
 };
 
 /** The journal's seed: crc32c(~0, the journal superblock's uuid at 0x30). */
@@ -151,9 +264,12 @@ export function journalSuperblockChecksum(journalSuperblock: Uint8Array): number
   return crcZeroing(0xffffffff, journalSuperblock.subarray(0, 1024), 0xfc, 0x100);
 }
 
-/** A descriptor or revoke block's tail (its last 4 bytes, big-endian): over the whole block with the tail as zeros. */
-export function journalTailChecksum(seed: number, block: Uint8Array): number {
-  return crcZeroing(seed, block, block.length - 4, block.length);
+/**
+ * A descriptor or revoke block's tail (its last 4 bytes, big-endian): over the whole block with
+ * the tail as zeros. A writer passes `zerosFrom` when every byte from there to the tail is zero.
+ */
+export function journalTailChecksum(seed: number, block: Uint8Array, zerosFrom = block.length): number {
+  return crcZeroing(seed, block, block.length - 4, block.length, zerosFrom);
 }
 
 /**
@@ -161,8 +277,8 @@ export function journalTailChecksum(seed: number, block: Uint8Array): number {
  * zeros, the rest as it stands (a writer sets h_chksum_type and h_chksum_size to 0 first, as
  * the kernel does; a verifier takes them as found, as the kernel does).
  */
-export function commitBlockChecksum(seed: number, block: Uint8Array): number {
-  return crcZeroing(seed, block, 0x10, 0x14);
+export function commitBlockChecksum(seed: number, block: Uint8Array, zerosFrom = block.length): number {
+  return crcZeroing(seed, block, 0x10, 0x14, zerosFrom);
 }
 
 /** A v3 descriptor tag's t_checksum: the transaction's sequence (big-endian), then the block as logged. */
@@ -177,16 +293,15 @@ export function journalTagChecksum(seed: number, sequence: number, logged: Uint8
  * sits: 0x20 in the root block (after '.', '..' and the root info), 8 in an interior node.
  */
 export function dxNodeChecksum(inodeSeedValue: number, block: Uint8Array, countOffset: number): number {
-  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  const limit = view.getUint16(countOffset, true);
-  const count = view.getUint16(countOffset + 2, true);
+  const limit = readU16LE(block, countOffset);
+  const count = readU16LE(block, countOffset + 2);
   const tail = countOffset + limit * 8;
   let crc = crc32cRaw(inodeSeedValue, block.subarray(0, countOffset + count * 8));
   crc = crc32cRaw(crc, block.subarray(tail, tail + 4));
-  return crc32cRaw(crc, new Uint8Array(4));
+  return crc32cRawZeros(crc, 4);
 }
 
 /** Where a node's dx_tail checksum is stored (little-endian u32). */
 export function dxTailChecksumOffset(block: Uint8Array, countOffset: number): number {
-  return countOffset + new DataView(block.buffer, block.byteOffset, block.byteLength).getUint16(countOffset, true) * 8 + 4;
+  return countOffset + readU16LE(block, countOffset) * 8 + 4;
 }

@@ -211,7 +211,7 @@ export function encodeDescriptor(sequence: number, tags: readonly Tag[], out?: U
     }
     at += size + (i === 0 ? TAG_UUID_BYTES : 0); // the first tag's UUID stays zero
   });
-  setTail(block, layout);
+  setTail(block, layout, at);
   return block;
 }
 
@@ -266,7 +266,7 @@ export function encodeCommit(sequence: number, commitSeconds: number, out?: Uint
   const block = headerBlock(JBD2_COMMIT_BLOCK, sequence, out);
   writeU64BE(block, COMMIT_SEC_OFFSET, BigInt(commitSeconds));
   writeU32BE(block, COMMIT_NSEC_OFFSET, 0);
-  if (layout.csumV3) writeU32BE(block, COMMIT_CHKSUM_OFFSET, commitBlockChecksum(layout.seed, block));
+  if (layout.csumV3) writeU32BE(block, COMMIT_CHKSUM_OFFSET, commitBlockChecksum(layout.seed, block, COMMIT_NSEC_OFFSET + 4));
   return block;
 }
 
@@ -288,7 +288,7 @@ export function encodeRevoke(sequence: number, blocks: readonly number[], out?: 
     if (layout.bit64) writeU64BE(block, REVOKE_HEADER_BYTES + i * record, BigInt(b));
     else writeU32BE(block, REVOKE_HEADER_BYTES + i * record, b);
   });
-  setTail(block, layout);
+  setTail(block, layout, REVOKE_HEADER_BYTES + blocks.length * record);
   return block;
 }
 
@@ -402,9 +402,9 @@ function headerBlock(blocktype: number, sequence: number, out: Uint8Array | unde
   return block;
 }
 
-/** CSUM_V3: the block's tail set to its checksum (last of all its writes). */
-function setTail(block: Uint8Array, layout: LogLayout): void {
-  if (layout.csumV3) writeU32BE(block, BLOCK_BYTES - 4, journalTailChecksum(layout.seed, block));
+/** CSUM_V3: the block's tail set to its checksum (last of all its writes); the block is zeros from `usedEnd` on (headerBlock zeroed it). */
+function setTail(block: Uint8Array, layout: LogLayout, usedEnd: number): void {
+  if (layout.csumV3) writeU32BE(block, BLOCK_BYTES - 4, journalTailChecksum(layout.seed, block, usedEnd));
 }
 
 function assertBlock(bytes: Uint8Array): void {

@@ -33,6 +33,7 @@
  * kernel does. Bitmaps are never read by a read-only mount, so theirs are not checked (nor
  * are BLOCK_UNINIT / INODE_UNINIT bitmaps read). Extended attributes are not read.
  */
+import { readU16LE, readU32LE, writeU16LE, writeU32LE } from '../core/bytes';
 import { CorruptionError } from '../core/errors';
 import {
   CSUM_OFFSETS, DIR_TAIL_BYTES, bitmapChecksum, checksumSeed, crc32cRaw, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
@@ -63,13 +64,9 @@ function badChecksum(structure: string, where: string, what: string): Corruption
 /** h_checksum of an xattr block's header. */
 const XATTR_CHECKSUM_AT = 0x10;
 
-const putLe16 = (bytes: Uint8Array, at: number, value: number): void => {
-  bytes[at] = value & 0xff;
-  bytes[at + 1] = (value >>> 8) & 0xff;
-};
-const putLe32 = (bytes: Uint8Array, at: number, value: number): void => {
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(at, value >>> 0, true);
-};
+// core/bytes.ts's codecs, not a DataView per field: the seals stamp several fields per transaction
+const putLe16 = writeU16LE;
+const putLe32 = (bytes: Uint8Array, at: number, value: number): void => writeU32LE(bytes, at, value >>> 0);
 
 /** Stamp s_checksum into a superblock's 1024 bytes when it has metadata_csum (else nothing): every superblock write goes through this. */
 export function stampSuperblock(bytes: Uint8Array): void {
@@ -78,8 +75,8 @@ export function stampSuperblock(bytes: Uint8Array): void {
 }
 
 const hex = (value: number): string => `0x${(value >>> 0).toString(16)}`;
-const le32 = (bytes: Uint8Array, at: number): number => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at, true);
-const le16 = (bytes: Uint8Array, at: number): number => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(at, true);
+const le32 = readU32LE;
+const le16 = readU16LE;
 
 /** The superblock's s_checksum failure (its 1024 bytes given), or undefined; always undefined without metadata_csum. */
 export function superblockChecksumFailure(bytes: Uint8Array): CorruptionError | undefined {
