@@ -172,17 +172,14 @@ describe('mkfs default profile: the kernel mounts our image', () => {
 });
 
 describe('mkfs default profile: writes and cost', () => {
-  test('1 GiB: exactly the image\'s non-zero blocks, ascending, the primary superblock last; the device stays sparse; fast', () => {
+  test('1 GiB: exactly the image\'s non-zero blocks, ascending, the primary superblock last; the device stays sparse', () => {
     const device = new PmemDevice({ sizeBytes: 1024 * MiB });
-    const started = process.hrtime.bigint();
     const result = mkfs(device, { features: 'default', seed: 'writes' });
-    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
     const expected = [...buildDefaultImage(result.geometry, mkfsIdentity({ seed: 'writes' })).blocks.keys()].sort((a, b) => a - b);
     const stores = (device.trace?.slice() ?? []).filter((e) => e.kind === 'store');
     expect(stores.map((e) => e.addr / BLOCK_BYTES)).toEqual([...expected.filter((b) => b !== 0), 0]);
     expect(stores.every((e) => e.length === BLOCK_BYTES)).toBe(true);
     expect(device.residentBytes()).toBeLessThan(MiB);
-    expect(elapsedMs).toBeLessThan(2000);
   });
 
   test('an unknown profile is a RangeError before anything is written', () => {
