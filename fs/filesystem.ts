@@ -677,7 +677,7 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
   }
 
   /** chmod, chown: `change` an existing inode's attributes; its ctime becomes now. */
-  private changeAttributes(syscall: string, path: string, change: (inode: Inode, now: number) => void): void {
+  private changeAttributes(syscall: string, path: string, change: (inode: Inode) => void): void {
     this.changeInode(syscall, path, () => this.walk.existing(path, syscall), change);
   }
 
@@ -704,9 +704,9 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
       if (times[0] === undefined || times[1] === undefined) throw fsError('EINVAL', syscall, path);
       return ino;
     }, (inode, now) => {
-      const kept = (t: UtimeRequest | undefined) => truncateInodeTime(t === 'now' || t === undefined ? { seconds: now, nanos: 0 } : t);
-      setInodeTime(inode, 'atime', kept(times[0]));
-      setInodeTime(inode, 'mtime', kept(times[1]));
+      const kept = (t: UtimeRequest) => truncateInodeTime(t === 'now' ? { seconds: now, nanos: 0 } : t);
+      setInodeTime(inode, 'atime', kept(times[0] as UtimeRequest));
+      setInodeTime(inode, 'mtime', kept(times[1] as UtimeRequest));
     });
   }
 
