@@ -23,7 +23,7 @@ import { assert } from '../core/assert';
 import { fsError } from '../core/errors';
 import { Fail, failer } from '../core/node-layer';
 import { canaryActive } from '../core/canary';
-import { BLOCK_BYTES, ExtentLeaf, Inode, RO_COMPAT_LARGE_FILE } from './format';
+import { BLOCK_BYTES, ExtentLeaf, Inode, RO_COMPAT_LARGE_FILE, stampInodeTimes } from './format';
 import { FileMap, findExtent, insertRun, removeRange, storeFileMap } from './extents';
 import { FsContext, SECTORS_PER_BLOCK, saveSuper } from './fs-context';
 import type { InodeTable } from './inode-table';
@@ -89,7 +89,7 @@ export class DaxData {
       } else this.ctx.meta.noteDataWrite(this.ctx.policy.writeData(range.addr, piece));
     }
     const now = this.ctx.now();
-    inode.mtime = inode.ctime = now;
+    stampInodeTimes(inode, now, 'mtime', 'ctime');
     if (at + data.length > inode.size) this.setSizeField(inode, at + data.length);
     this.table.putInode(ino, inode);
   }
@@ -120,7 +120,7 @@ export class DaxData {
       if (!this.freeBeyond(ino, inode, Math.ceil(len / BLOCK_BYTES))) fail('ENOSPC');
     }
     this.setSizeField(inode, len);
-    inode.mtime = inode.ctime = this.ctx.now();
+    stampInodeTimes(inode, this.ctx.now(), 'mtime', 'ctime');
     this.table.putInode(ino, inode);
   }
 

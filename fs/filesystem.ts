@@ -34,7 +34,10 @@ import {
 } from '../core/node-compound';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
-import { DIR_ENTRY_HEADER_BYTES, FT_DIR, FT_REG_FILE, FT_SYMLINK, Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock } from './format';
+import {
+  DIR_ENTRY_HEADER_BYTES, FT_DIR, FT_REG_FILE, FT_SYMLINK, Inode, ROOT_INO, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Superblock, inodeTime, setInodeTime,
+  stampInodeTimes, truncateInodeTime,
+} from './format';
 import { DirBlockSource, forEachLiveEntry, isDotOrDotDot, isEmptyDir } from './dir';
 import { canaryActive } from '../core/canary';
 import { DaxData, MAX_FILE_BYTES } from './dax-data';
@@ -44,7 +47,7 @@ import { InodeTable } from './inode-table';
 import { CommitHooks, MAX_CLOCK_SECONDS, OpCost, OpRunner, SIMULATED_EPOCH_SECONDS, corruptionAsFsError } from './operation';
 import { FAST_SYMLINK_MAX_BYTES, InodeLifecycle, SYMLINK_MAX_BYTES } from './lifecycle';
 import { NAME_MAX_BYTES, PATH_MAX_BYTES, PathWalker, SYMLOOP_MAX, WalkBudget, components } from './namei';
-import { READ_FILE_MAX_BYTES, nodeReadFile, nodeTruncate, nodeWriteFile } from './node-calls';
+import { READ_FILE_MAX_BYTES, UtimeRequest, nodeReadFile, nodeTruncate, nodeWriteFile, utimeRequest } from './node-calls';
 import { DaxStats } from './stats';
 import type { Groups } from './groups';
 import type { MetaStore } from './meta';
@@ -495,11 +498,33 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     });
   }
 
-  utimesSync(path: string, atime: number | Date | string, mtime: number | Date | string): void {
-    this.changeAttributes('utime', path, (inode) => {
-      inode.atime = toSeconds(atime);
-      inode.mtime = toSeconds(mtime);
-    });
+  /**
+   * utimes(2) as Node calls it: each time becomes the timespec libuv hands the kernel
+   * (node-calls.ts utimeRequest: whole microseconds; a negative number is now), which the
+   * inode keeps as the kernel does (fs/format.ts: nanoseconds and epoch bits where the inode
+   * has its `_extra` words, clamped to 1901..2446). A time Node refuses is a TypeError before
+   * any system call; one time_t cannot hold is EINVAL after the path resolves.
+   */
+  utimesSync(path: string, atime: UtimeArgument, mtime: UtimeArgument): void {
+    const times = [utimeRequest(atime), utimeRequest(mtime)] as const;
+    this.changeTimes('utime', path, () => this.walk.existing(path, 'utime'), times);
+  }
+
+  /** lutimes(2): utimes on a symlink itself, not on what it names. */
+  lutimesSync(path: string, atime: UtimeArgument, mtime: UtimeArgument): void {
+    const times = [utimeRequest(atime), utimeRequest(mtime)] as const;
+    this.changeTimes('lutime', path, () => {
+      const fail: Fail = failer('lutime', path);
+      const found = this.walk.lookup(path, false, { links: 0 }, fail);
+      this.walk.requireFound(found, fail);
+      return found.ino as number;
+    }, times);
+  }
+
+  /** futimes(2): utimes on an open file (any access mode). */
+  futimesSync(fd: number, atime: UtimeArgument, mtime: UtimeArgument): void {
+    const times = [utimeRequest(atime), utimeRequest(mtime)] as const;
+    this.changeTimes('futime', undefined, () => this.descriptors.get(fd, 'futime').ino, times);
   }
 
   /**
@@ -651,28 +676,48 @@ export class DaxFileSystem implements SyncFs, DirBlockSource {
     }
   }
 
-  /** chmod, chown, utimes: `change` an existing inode's attributes; its ctime becomes now. */
+  /** chmod, chown: `change` an existing inode's attributes; its ctime becomes now. */
   private changeAttributes(syscall: string, path: string, change: (inode: Inode) => void): void {
+    this.changeInode(syscall, path, () => this.walk.existing(path, syscall), change);
+  }
+
+  /** The inode `locate` finds (ENOENT, EBADF...), then `change` on it; its ctime becomes now. */
+  private changeInode(syscall: string, path: string | undefined, locate: () => number, change: (inode: Inode, now: number) => void): void {
     this.ops.run(syscall, path, () => {
-      const ino = this.walk.existing(path, syscall);
+      const ino = locate();
       this.requireWritable(syscall, path);
       const inode = this.table.inode(ino);
-      change(inode);
-      inode.ctime = this.now();
+      change(inode, this.now());
+      stampInodeTimes(inode, this.now(), 'ctime');
       this.table.putInode(ino, inode);
+    });
+  }
+
+  /**
+   * utimes, lutimes, futimes: atime and mtime as the kernel keeps them (a request of now is the
+   * clock's second). A time the system call cannot take is EINVAL, which vfs_utimes answers
+   * after the lookup and before the mount's write access (EROFS).
+   */
+  private changeTimes(syscall: string, path: string | undefined, locate: () => number, times: readonly [UtimeRequest | undefined, UtimeRequest | undefined]): void {
+    this.changeInode(syscall, path, () => {
+      const ino = locate();
+      if (times[0] === undefined || times[1] === undefined) throw fsError('EINVAL', syscall, path);
+      return ino;
+    }, (inode, now) => {
+      const kept = (t: UtimeRequest) => truncateInodeTime(t === 'now' ? { seconds: now, nanos: 0 } : t);
+      setInodeTime(inode, 'atime', kept(times[0] as UtimeRequest));
+      setInodeTime(inode, 'mtime', kept(times[1] as UtimeRequest));
     });
   }
 
   private stats(ino: number): DaxStats {
     const i = this.table.inode(ino);
-    return new DaxStats(ino, i.mode, i.linksCount, i.uid, i.gid, i.size, this.table.sectors(i), i, this.table.timeExtras(ino));
+    const times = { atime: inodeTime(i, 'atime'), mtime: inodeTime(i, 'mtime'), ctime: inodeTime(i, 'ctime'), crtime: inodeTime(i, 'crtime') };
+    return new DaxStats(ino, i.mode, i.linksCount, i.uid, i.gid, i.size, this.table.sectors(i), times);
   }
 }
 
 // ================================================================ helpers
 
-function toSeconds(t: number | Date | string): number {
-  if (typeof t === 'number') return Math.floor(t);
-  if (typeof t === 'string') return Math.floor(Number(t));
-  return Math.floor(t.getTime() / 1000);
-}
+/** What Node's utimes calls take for a time (node-calls.ts utimeRequest says how each counts). */
+export type UtimeArgument = number | Date | string;

@@ -517,6 +517,16 @@ export interface Inode {
   fileAcl: number;
   extraIsize: number;
   crtime: number;
+  /**
+   * The `_extra` words of the times (i_atime_extra 0x8c, i_mtime_extra 0x88, i_ctime_extra
+   * 0x84, i_crtime_extra 0x94) as stored: 2 epoch bits, then nanoseconds << 2. Each is 0 where
+   * i_extra_isize does not cover its word (the kernel's EXT4_FITS_IN_INODE), and is then
+   * neither read nor written. Read and set a time through `inodeTime` / `setInodeTime`.
+   */
+  atimeExtra: number;
+  mtimeExtra: number;
+  ctimeExtra: number;
+  crtimeExtra: number;
 }
 
 /** 2^32: u32 fields and the high halves of split ones. */
@@ -529,6 +539,7 @@ export function emptyInode(): Inode {
   return {
     mode: 0, uid: 0, size: 0, atime: 0, ctime: 0, mtime: 0, dtime: 0, gid: 0, linksCount: 0, blocks: 0,
     flags: 0, block: new Uint8Array(I_BLOCK_BYTES), generation: 0, fileAcl: 0, extraIsize: 0, crtime: 0,
+    atimeExtra: 0, mtimeExtra: 0, ctimeExtra: 0, crtimeExtra: 0,
   };
 }
 
@@ -542,6 +553,8 @@ export function decodeInode(bytes: Uint8Array, offset: number): Inode {
       what: `i_size_high 0x${sizeHigh.toString(16)} makes a size beyond 2^53`,
     });
   }
+  const extraIsize = readU16LE(bytes, offset + 0x80);
+  const extra = (field: InodeTimeField): number => (timeFits(extraIsize, field) ? readU32LE(bytes, offset + TIME_EXTRA_AT[field]) : 0);
   return {
     mode: readU16LE(bytes, offset),
     uid: readU16LE(bytes, offset + 0x02) + readU16LE(bytes, offset + 0x78) * TWO_POW_16,
@@ -557,18 +570,18 @@ export function decodeInode(bytes: Uint8Array, offset: number): Inode {
     block: bytes.slice(offset + 0x28, offset + 0x28 + I_BLOCK_BYTES),
     generation: readU32LE(bytes, offset + 0x64),
     fileAcl: readU16LE(bytes, offset + 0x76) * TWO_POW_32 + readU32LE(bytes, offset + 0x68),
-    extraIsize: readU16LE(bytes, offset + 0x80),
+    extraIsize,
     crtime: readU32LE(bytes, offset + 0x90),
+    atimeExtra: extra('atime'), mtimeExtra: extra('mtime'), ctimeExtra: extra('ctime'), crtimeExtra: extra('crtime'),
   };
 }
 
 /**
- * Writes the whole 256-byte slot: the fields of `inode`, zeros elsewhere (nanosecond
- * extras, checksums, version, project id), which is what mkfs.ext4 writes for its inodes.
- * With `keepUnmodelled` the bytes of fields `Inode` does not hold are left as they are
- * (l_i_version, i_faddr, the checksums, i_version_hi, i_projid, in-inode extended attributes),
- * except the `_extra` word (nanoseconds, epoch) of a time whose seconds change, zeroed: what an
- * ext4 writer must keep that it does not read.
+ * Writes the whole 256-byte slot: the fields of `inode` (the times' `_extra` words where
+ * i_extra_isize covers them), zeros elsewhere (checksums, version, project id), which is what
+ * mkfs.ext4 writes for its inodes. With `keepUnmodelled` the bytes of fields `Inode` does not
+ * hold are left as they are (l_i_version, i_faddr, the checksums, i_version_hi, i_projid,
+ * in-inode extended attributes): what an ext4 writer must keep that it does not read.
  */
 export function encodeInode(inode: Inode, out: Uint8Array, offset: number, keepUnmodelled = false): void {
   // each check builds its message only when it fails: an inode is encoded at every change
@@ -581,8 +594,7 @@ export function encodeInode(inode: Inode, out: Uint8Array, offset: number, keepU
   if (!(Number.isSafeInteger(inode.fileAcl) && inode.fileAcl >= 0 && inode.fileAcl < 2 ** 48)) {
     assert(false, () => `i_file_acl ${inode.fileAcl} does not fit 48 bits`);
   }
-  if (keepUnmodelled) clearChangedTimeExtras(inode, out, offset);
-  else out.fill(0, offset, offset + INODE_BYTES);
+  if (!keepUnmodelled) out.fill(0, offset, offset + INODE_BYTES);
   put16(out, offset, inode.mode);
   writeSplit16(out, offset + 0x02, offset + 0x78, inode.uid, 'uid');
   put32(out, offset + 0x04, inode.size % TWO_POW_32);
@@ -602,19 +614,94 @@ export function encodeInode(inode: Inode, out: Uint8Array, offset: number, keepU
   put16(out, offset + 0x76, Math.floor(inode.fileAcl / TWO_POW_32));
   put16(out, offset + 0x80, inode.extraIsize);
   put32(out, offset + 0x90, inode.crtime);
+  for (const field of INODE_TIME_FIELDS) {
+    if (timeFits(inode.extraIsize, field)) put32(out, offset + TIME_EXTRA_AT[field], inode[EXTRA_OF[field]]);
+  }
 }
 
-/** Zero the `_extra` word of each time of the slot whose stored seconds differ from `inode`'s (its old nanoseconds are not the new time's). */
-function clearChangedTimeExtras(inode: Inode, out: Uint8Array, offset: number): void {
-  if (u32At(out, offset + 0x0c) !== inode.ctime) out.fill(0, offset + 0x84, offset + 0x88);
-  if (u32At(out, offset + 0x10) !== inode.mtime) out.fill(0, offset + 0x88, offset + 0x8c);
-  if (u32At(out, offset + 0x08) !== inode.atime) out.fill(0, offset + 0x8c, offset + 0x90);
-  if (u32At(out, offset + 0x90) !== inode.crtime) out.fill(0, offset + 0x94, offset + 0x98);
+// ------------------------------------------------------------------------------ inode times
+
+/**
+ * An inode's time as the kernel reads it (ext4.h, EXT4_INODE_GET_XTIME): the 32-bit word is
+ * signed seconds (1901..2038); where i_extra_isize covers the time's `_extra` word, its 2
+ * epoch bits add multiples of 2^32 seconds (up to 2446) and its upper 30 bits are the
+ * nanoseconds. Writing is EXT4_INODE_SET_XTIME: the low 32 bits of the seconds, and the
+ * epoch bits ((seconds - (s32)seconds) >> 32) & 3 with the nanoseconds; without the `_extra`
+ * word the seconds are clamped to s32 and the nanoseconds dropped. So -0.5 s is stored as
+ * seconds -1 (0xffffffff) and 500000000 ns with epoch bits 0, as the kernel stores it.
+ */
+export type InodeTimeField = 'atime' | 'mtime' | 'ctime' | 'crtime';
+export const INODE_TIME_FIELDS: readonly InodeTimeField[] = Object.freeze(['atime', 'mtime', 'ctime', 'crtime']);
+
+/** A time as struct timespec64 holds it: whole seconds (negative before 1970) and 0 <= nanos. */
+export interface InodeTime {
+  readonly seconds: number;
+  readonly nanos: number;
 }
 
-/** A u32 read without a bounds assertion (callers checked the slot). */
-function u32At(bytes: Uint8Array, at: number): number {
-  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+/** The kernel's good-old inode size: i_extra_isize counts the bytes past it. */
+export const GOOD_OLD_INODE_BYTES = 128;
+/** Offsets of i_ctime_extra, i_mtime_extra, i_atime_extra and i_crtime_extra in the slot. */
+export const TIME_EXTRA_AT: Readonly<Record<InodeTimeField, number>> = Object.freeze({ ctime: 0x84, mtime: 0x88, atime: 0x8c, crtime: 0x94 });
+const EXTRA_OF = Object.freeze({ atime: 'atimeExtra', mtime: 'mtimeExtra', ctime: 'ctimeExtra', crtime: 'crtimeExtra' } as const);
+const EPOCH_MASK = 3;
+const S32_MIN = -(2 ** 31);
+const S32_MAX = 2 ** 31 - 1;
+/**
+ * The range of times ext4 with 256-byte inodes keeps (s_time_min, s_time_max: the kernel's
+ * EXT4_TIMESTAMP_MIN and EXT4_EXTRA_TIMESTAMP_MAX, 1901-12-13 to 2446-05-10).
+ */
+export const EXT4_TIME_MIN_SECONDS = S32_MIN;
+export const EXT4_TIME_MAX_SECONDS = 2 ** 34 - 1 + S32_MIN;
+
+/** EXT4_FITS_IN_INODE for a time's `_extra` word: i_extra_isize reaches past it. */
+export function timeFits(extraIsize: number, field: InodeTimeField): boolean {
+  return GOOD_OLD_INODE_BYTES + extraIsize >= TIME_EXTRA_AT[field] + 4;
+}
+
+/** The time `field` of `inode`, as the kernel decodes it (ext4_decode_extra_time). */
+export function inodeTime(inode: Inode, field: InodeTimeField): InodeTime {
+  const seconds = inode[field] | 0;
+  if (!timeFits(inode.extraIsize, field)) return { seconds, nanos: 0 };
+  const extra = inode[EXTRA_OF[field]];
+  return { seconds: seconds + (extra & EPOCH_MASK) * TWO_POW_32, nanos: extra >>> 2 };
+}
+
+/**
+ * Set the time `field` of `inode` as the kernel encodes it (EXT4_INODE_SET_XTIME,
+ * ext4_encode_extra_time); `time` is whole seconds and 0 <= nanos < 1e9, already within
+ * what the file system keeps (`truncateInodeTime`).
+ */
+export function setInodeTime(inode: Inode, field: InodeTimeField, time: InodeTime): void {
+  const { seconds, nanos } = time;
+  if (!(Number.isSafeInteger(seconds) && Number.isInteger(nanos) && nanos >= 0 && nanos < 1e9)) {
+    assert(false, () => `inode time ${seconds} s ${nanos} ns is not a timespec`);
+  }
+  if (!timeFits(inode.extraIsize, field)) {
+    inode[field] = Math.min(Math.max(seconds, S32_MIN), S32_MAX) >>> 0;
+    return;
+  }
+  const low = ((seconds % TWO_POW_32) + TWO_POW_32) % TWO_POW_32;
+  const signedLow = low > S32_MAX ? low - TWO_POW_32 : low;
+  const epoch = ((((seconds - signedLow) / TWO_POW_32) % 4) + 4) % 4;
+  inode[field] = low;
+  inode[EXTRA_OF[field]] = nanos * 4 + epoch;
+}
+
+/** Stamp `fields` of `inode` with a whole second of the simulated clock (its nanoseconds are 0). */
+export function stampInodeTimes(inode: Inode, seconds: number, ...fields: InodeTimeField[]): void {
+  for (const field of fields) setInodeTime(inode, field, { seconds, nanos: 0 });
+}
+
+/**
+ * A time as the kernel keeps it on ext4 with 256-byte inodes (timestamp_truncate: s_time_gran
+ * 1 ns): seconds clamped to [EXT4_TIME_MIN_SECONDS, EXT4_TIME_MAX_SECONDS], and a clamped
+ * time, or one landing on either bound, loses its nanoseconds.
+ */
+export function truncateInodeTime(time: InodeTime): InodeTime {
+  const seconds = Math.min(Math.max(time.seconds, EXT4_TIME_MIN_SECONDS), EXT4_TIME_MAX_SECONDS);
+  const atBound = seconds === EXT4_TIME_MIN_SECONDS || seconds === EXT4_TIME_MAX_SECONDS;
+  return { seconds, nanos: atBound ? 0 : time.nanos };
 }
 
 // ----------------------------------------------------------------------------- extent tree

@@ -35,9 +35,9 @@
  * (`putInode`), each extent-tree block stored (`treeAlloc`'s sealTreeBlock) and each directory
  * block changed (`sealDirBlock`, keyed by directory and logical block) gets its checksum once,
  * just before the transaction commits. With extra_isize or metadata_csum an inode rewrite keeps
- * what the decoded inode does not model (l_i_version, the time words' `_extra` nanoseconds of
- * times left unchanged, i_version_hi, i_projid, the in-inode extended attributes); a new inode
- * starts from zeros.
+ * what the decoded inode does not model (l_i_version, i_version_hi, i_projid, the in-inode
+ * extended attributes); the times' `_extra` words (nanoseconds, epoch bits) are the decoded
+ * inode's own (fs/format.ts inodeTime / setInodeTime). A new inode starts from zeros.
  *
  * Does not: decide when an inode is created, named or freed (lifecycle.ts), move file data
  * (dax-data.ts), or resolve paths (namei.ts).
@@ -46,20 +46,18 @@ import { assert } from '../core/assert';
 import { CorruptionError } from '../core/errors';
 import type { Fail } from '../core/node-layer';
 import {
-  APPEND_FL, BLOCK_BYTES, COMPAT_DIR_INDEX, COMPAT_EXT_ATTR, RO_COMPAT_EXTRA_ISIZE, RO_COMPAT_METADATA_CSUM, HUGE_FILE_FL, INDEX_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+  APPEND_FL, BLOCK_BYTES, GOOD_OLD_INODE_BYTES, COMPAT_DIR_INDEX, COMPAT_EXT_ATTR, RO_COMPAT_EXTRA_ISIZE, RO_COMPAT_METADATA_CSUM, HUGE_FILE_FL, INDEX_FL, RO_COMPAT_HUGE_FILE, SUPERBLOCK_BYTES, SUPERBLOCK_OFFSET, CASEFOLD_FL, COMPAT_HAS_JOURNAL, EA_INODE_FL, EXTENTS_FL, IMMUTABLE_FL, I_BLOCK_BYTES, INODE_BYTES, Inode, ROOT_INO, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK, TWO_POW_32, decodeInode, encodeInode,
 } from './format';
 import type { DirBlockSource } from './dir';
 import { DX_HASH_TEA, EXT2_FLAGS_UNSIGNED_HASH, HtreeSource, UNSIGNED_OFFSET, hashOrder, htreeLeaves, indexPastEnd, rootHashVersion } from './htree';
-import { DirBlockFailure, MetadataChecksums, TimeExtras, timeExtras } from './read-profile';
+import { DirBlockFailure, MetadataChecksums } from './read-profile';
 import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
 } from './extents';
 import { FsContext, SECTORS_PER_BLOCK } from './fs-context';
 import { MetaStore, SEAL_BLOCKS } from './meta';
 
-/** The kernel's good-old inode size: i_extra_isize counts the bytes past it. */
-const GOOD_OLD_INODE_BYTES = 128;
 /** An xattr block's header: h_magic at 0, h_refcount at 4, 32 bytes in all. */
 const XATTR_MAGIC = 0xea020000;
 const XATTR_REFCOUNT_AT = 4;
@@ -325,12 +323,6 @@ export class InodeTable implements DirBlockSource {
   sectors(inode: Inode): number {
     const huge = (this.ctx.sb.featureRoCompat & RO_COMPAT_HUGE_FILE) !== 0 && (inode.flags & HUGE_FILE_FL) !== 0;
     return huge ? inode.blocks * SECTORS_PER_BLOCK : inode.blocks;
-  }
-
-  /** The `_extra` words of the inode's times as stored (our own writes leave them zero). */
-  timeExtras(ino: number): TimeExtras {
-    const [block, offset] = this.inodeLocation(ino);
-    return timeExtras(this.meta.read(block).subarray(offset, offset + INODE_BYTES));
   }
 
   /**

@@ -26,6 +26,7 @@ import type { Fail } from '../core/node-layer';
 import { canaryActive } from '../core/canary';
 import {
   BLOCK_BYTES, COMPAT_DIR_INDEX, EXTENT_ROOT_MAX, INDEX_FL, RO_COMPAT_DIR_NLINK, EXTENTS_FL, Inode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, emptyInode, encodeExtentNode, fileTypeOfMode,
+  stampInodeTimes,
 } from './format';
 import { addEntry, findEntry, initDirBlock, initEmptyBlock, removeEntry, retargetEntry, setDotDot } from './dir';
 import { insertRun, storeFileMap } from './extents';
@@ -90,9 +91,10 @@ export class InodeLifecycle {
     const inode = emptyInode();
     inode.mode = mode;
     inode.linksCount = isDir ? 2 : 1;
-    inode.atime = inode.ctime = inode.mtime = inode.crtime = now;
     inode.generation = old.generation + 1;
     inode.extraIsize = this.table.newExtraIsize();
+    // after i_extra_isize: it decides whether the times get their `_extra` words
+    stampInodeTimes(inode, now, 'atime', 'ctime', 'mtime', 'crtime');
     this.table.forgetMap(ino);
     if (type === S_IFLNK && !slowLink) {
       const t = target ?? new Uint8Array(0);
@@ -174,7 +176,7 @@ export class InodeLifecycle {
     this.table.reserve(1, 0, fail);
     this.addName(dirIno, name, ino, fileTypeOfMode(inode.mode), fail);
     inode.linksCount++;
-    inode.ctime = this.ctx.now();
+    stampInodeTimes(inode, this.ctx.now(), 'ctime');
     this.table.putInode(ino, inode);
     this.touchDir(dirIno, this.ctx.now());
   }
@@ -205,7 +207,7 @@ export class InodeLifecycle {
       this.adjustLinks(move.dstDir, +1);
     }
     const now = this.ctx.now();
-    moving.ctime = now;
+    stampInodeTimes(moving, now, 'ctime');
     this.table.putInode(move.ino, moving);
     this.touchDir(move.srcDir, now);
     if (move.dstDir !== move.srcDir) this.touchDir(move.dstDir, now);
@@ -232,7 +234,7 @@ export class InodeLifecycle {
       if (inode.linksCount === 0) throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: 'i_links_count is 0 while a name still refers to it' });
       inode.linksCount--;
     }
-    inode.ctime = this.ctx.now();
+    stampInodeTimes(inode, this.ctx.now(), 'ctime');
     this.table.putInode(ino, inode);
     if (inode.linksCount !== 0) return;
     // An inode with no name but open descriptors goes on the orphan list, so that recovery
@@ -266,7 +268,7 @@ export class InodeLifecycle {
 
   touchDir(dirIno: number, now: number): void {
     const dir = this.table.inode(dirIno);
-    dir.mtime = dir.ctime = now;
+    stampInodeTimes(dir, now, 'mtime', 'ctime');
     this.table.putInode(dirIno, dir);
   }
 

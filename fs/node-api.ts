@@ -11,8 +11,8 @@
  * from its sync calls and the facade's callback forms.
  *
  * Not offered (absent, so a package's `typeof fs.x === 'function'` check sees it): cp,
- * statfs, the l* and f* metadata calls (lchmod, lchown, lutimes, fchmod, fchown, futimes),
- * readv, writev, openAsBlob; watchers (watch, watchFile, unwatchFile, promises.watch) exist
+ * statfs, the l* and f* metadata calls other than lutimes and futimes (lchmod, lchown,
+ * fchmod, fchown), readv, writev, openAsBlob; watchers (watch, watchFile, unwatchFile, promises.watch) exist
  * and throw ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, since a package calls them unguarded.
  */
 import { promisify } from 'node:util';
@@ -22,13 +22,13 @@ import type { DaxFileSystem } from './filesystem';
 import { FS_CONSTANTS } from './filesystem';
 import { FileHandle, FileHandleCore, HandleReadOptions } from './node-filehandle';
 import { ReadStream, ReadStreamOptions, StreamFs, WriteStream, WriteStreamOptions } from './node-streams';
-import { DaxStats } from './stats';
+import { DaxStats, bigIntTime } from './stats';
 
 /** Sync methods that get a callback form `name(...args, cb)` and `promises.name(...args)`. */
 export const ASYNC_FORMS = [
   'open', 'close', 'read', 'write', 'fsync', 'fdatasync', 'ftruncate', 'truncate', 'rename', 'unlink', 'link',
   'symlink', 'readlink', 'mkdir', 'rmdir', 'readdir', 'stat', 'lstat', 'fstat', 'readFile', 'writeFile',
-  'appendFile', 'chmod', 'chown', 'utimes', 'realpath',
+  'appendFile', 'chmod', 'chown', 'utimes', 'futimes', 'lutimes', 'realpath',
 ] as const;
 export type AsyncFormName = (typeof ASYNC_FORMS)[number];
 
@@ -317,17 +317,17 @@ function invalidCallback(name: string, value: unknown): TypeError {
   return error;
 }
 
-/** Node's BigIntStats from a StatLike: integer fields as bigint, times in ms and ns. */
+/** Node's BigIntStats from a StatLike: integer fields as bigint, times in ms and ns (exact for our DaxStats). */
 function bigIntStats(stats: StatLike): object {
   const s = stats as StatLike & { rdev?: number; birthtimeMs?: number };
   const out: Record<string, unknown> = {};
   for (const key of ['dev', 'ino', 'mode', 'nlink', 'uid', 'gid', 'size', 'blksize', 'blocks'] as const) out[key] = BigInt(s[key]);
   out.rdev = BigInt(s.rdev ?? 0);
   for (const time of ['atime', 'mtime', 'ctime', 'birthtime'] as const) {
-    const ms = time === 'birthtime' ? s.birthtimeMs ?? 0 : s[`${time}Ms`];
-    out[`${time}Ms`] = BigInt(Math.floor(ms));
-    out[`${time}Ns`] = BigInt(Math.floor(ms)) * 1_000_000n;
-    out[time] = Reflect.construct(Date, [ms]) as Date;
+    const { ns, ms, date } = bigIntTime(stats, time, time === 'birthtime' ? s.birthtimeMs ?? 0 : s[`${time}Ms`]);
+    out[`${time}Ms`] = ms;
+    out[`${time}Ns`] = ns;
+    out[time] = date;
   }
   const mode = s.mode;
   return Object.assign(out, {

@@ -3,7 +3,9 @@
  * readFile and writeFile as Node 20 builds them from open, read, write, ftruncate and close,
  * so that each makes the same system calls, in the same order, as on Node (and so the same
  * operations on the clock, in the costs and in the device trace). Recursive mkdir and
- * realpath, which every implementation shares, are in core/node-layer.ts.
+ * realpath, which every implementation shares, are in core/node-layer.ts. Also Node's and
+ * libuv's conversion of the times given to utimes, futimes and lutimes into the timespec the
+ * system call receives (`utimeRequest`): a double of seconds becomes whole microseconds.
  *
  * Invariants: a descriptor these calls open is closed on every path out; one given by the
  * caller is left open. readFile refuses a file above Node's 2 GiB limit before it reads,
@@ -11,6 +13,7 @@
  *
  * Does not: touch inodes or the device itself; it only calls the file system's methods.
  */
+import { isDate } from 'node:util/types';
 
 /** Node's kIoMaxLength: readFile refuses larger files with ERR_FS_FILE_TOO_LARGE. */
 export const READ_FILE_MAX_BYTES = 2 ** 31 - 1;
@@ -92,4 +95,55 @@ function fileTooLarge(size: number): RangeError {
   const error = new RangeError(`File size (${size}) is greater than 2 GiB`) as RangeError & { code: string };
   error.code = 'ERR_FS_FILE_TOO_LARGE';
   return error;
+}
+
+// ================================================================ utimes' times
+
+/** One time a utimes call asks for: a timespec, or the simulated clock's now. */
+export type UtimeRequest = { readonly seconds: number; readonly nanos: number } | 'now';
+
+/** 2^63: libuv's double-to-time_t conversion overflows at and beyond it (and on NaN). */
+const TIME_T_LIMIT = 2 ** 63;
+
+/**
+ * The timespec utimensat(2) receives for a time given to Node 20's utimes, futimes or lutimes
+ * (any form): Node's toUnixTimestamp, then libuv 1.46's uv__fs_to_timespec.
+ * - toUnixTimestamp: a numeric string is its number (any number, even a negative one or
+ *   Infinity); a finite number below 0 means now (Node reads Date.now(); ours is the
+ *   simulated clock, whole seconds); a Date is getTime() / 1000 (before 1970 too); anything
+ *   else, NaN and Infinity included, is a TypeError ERR_INVALID_ARG_TYPE at the call.
+ * - uv__fs_to_timespec: seconds truncated toward zero, nanoseconds (t - seconds) * 1e9
+ *   truncated, then cut to whole microseconds (libuv keeps microseconds), then a negative
+ *   remainder borrowed from the seconds: -0.5 is -1 s + 500000000 ns. A value time_t cannot
+ *   hold (an invalid Date, 1e30) leaves nanoseconds outside [0, 1e9): `undefined` here, which
+ *   the kernel answers with EINVAL.
+ */
+export function utimeRequest(time: unknown): UtimeRequest | undefined {
+  const t = unixTimestamp(time);
+  if (t === 'now') return t;
+  if (!(t >= -TIME_T_LIMIT && t < TIME_T_LIMIT)) return undefined;
+  let seconds = Math.trunc(t);
+  let nanos = Math.trunc((t - seconds) * 1e9);
+  nanos -= nanos % 1000;
+  if (nanos < 0) {
+    nanos += 1e9;
+    seconds -= 1;
+  }
+  return nanos >= 0 && nanos < 1e9 ? { seconds, nanos: nanos + 0 } : undefined;
+}
+
+/** Node 20's toUnixTimestamp (lib/internal/fs/utils.js), with the clock's read left to the caller. */
+function unixTimestamp(time: unknown): number | 'now' {
+  if (typeof time === 'string' && !Number.isNaN(Number(time))) return Number(time);
+  if (typeof time === 'number' && Number.isFinite(time)) return time < 0 ? 'now' : time;
+  if (isDate(time)) return time.getTime() / 1000;
+  const error = new TypeError(`The "time" argument must be an instance of Date or an Time in seconds. Received ${describe(time)}`) as TypeError & { code: string };
+  error.code = 'ERR_INVALID_ARG_TYPE';
+  throw error;
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  return `type ${typeof value} (${typeof value === 'string' ? `'${value}'` : String(value)})`;
 }

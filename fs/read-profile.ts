@@ -28,9 +28,7 @@
  * from an index it calls bad to a linear search, so do we; a leaf failing its checksum is then
  * skipped, and the lookup fails with EBADMSG only when no good leaf holds the name.
  *
- * Also here, since only inodes with i_extra_isize carry them: the `_extra` words of an
- * inode's times (`timeExtras`: nanoseconds and the epoch bits), which stat reports as the
- * kernel does. Bitmaps are never read by a read-only mount, so theirs are not checked (nor
+ * Bitmaps are never read by a read-only mount, so theirs are not checked (nor
  * are BLOCK_UNINIT / INODE_UNINIT bitmaps read). Extended attributes are not read.
  */
 import { readU16LE, readU32LE, writeU16LE, writeU32LE } from '../core/bytes';
@@ -87,33 +85,6 @@ export function superblockChecksumFailure(bytes: Uint8Array): CorruptionError | 
   return badChecksum('superblock', `byte 1024 + ${hex(CSUM_OFFSETS.superblock)}`, `s_checksum ${hex(stored)}, computed ${hex(computed)}`);
 }
 
-/** One time's `_extra` word: 2 epoch bits (adding multiples of 2^32 seconds) and 30 bits of nanoseconds. */
-export interface TimeExtra {
-  readonly epochSeconds: number;
-  readonly nanos: number;
-}
-
-export interface TimeExtras {
-  readonly atime: TimeExtra;
-  readonly mtime: TimeExtra;
-  readonly ctime: TimeExtra;
-  readonly crtime: TimeExtra;
-}
-
-/** i_ctime_extra, i_mtime_extra, i_atime_extra, i_crtime_extra: each present when i_extra_isize reaches past it. */
-const TIME_EXTRA_AT = Object.freeze({ ctime: 0x84, mtime: 0x88, atime: 0x8c, crtime: 0x94 });
-const NO_EXTRA: TimeExtra = Object.freeze({ epochSeconds: 0, nanos: 0 });
-
-/** The `_extra` words of an inode's times (its on-disk bytes), zero where i_extra_isize does not cover them. */
-export function timeExtras(raw: Uint8Array): TimeExtras {
-  const end = GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize);
-  const at = (offset: number): TimeExtra => {
-    if (offset + 4 > end || offset + 4 > raw.length) return NO_EXTRA;
-    const word = le32(raw, offset);
-    return { epochSeconds: (word & 3) * 2 ** 32, nanos: word >>> 2 };
-  };
-  return { atime: at(TIME_EXTRA_AT.atime), mtime: at(TIME_EXTRA_AT.mtime), ctime: at(TIME_EXTRA_AT.ctime), crtime: at(TIME_EXTRA_AT.crtime) };
-}
 
 /** The checksums of one mounted file system with metadata_csum: verified on reads, stamped by a writable mount's seals (fs/meta.ts). */
 export class MetadataChecksums {

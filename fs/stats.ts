@@ -1,14 +1,33 @@
 /**
- * Node-style Stats for our inodes. Times come from the file system's simulated clock
- * (seconds), never from the wall clock; an inode written by another (the kernel, debugfs)
- * may carry nanoseconds and epoch bits in its times' `_extra` words, which count as Node
- * counts them (ms = s * 1e3 + ns / 1e6).
+ * Node-style Stats for our inodes. Each time is a timespec (fs/format.ts inodeTime: seconds,
+ * with the epoch bits where the inode has its `_extra` words, and nanoseconds) and counts as
+ * Node 20 counts a timespec: `atimeMs` is seconds * 1e3 + nanos / 1e6 (a double, so a fraction
+ * of a millisecond shows), the Date is that rounded to a whole millisecond (Node's dateFromMs),
+ * and with `{ bigint: true }` (`bigIntStats`) `atimeNs` is the exact nanoseconds and `atimeMs`
+ * those divided by 1e6, truncated toward zero as BigInt division truncates.
+ *
+ * Times stamped by the simulated clock are whole seconds; only a time a caller set (utimes)
+ * or another writer stored (the kernel, debugfs) carries nanoseconds. Never the wall clock.
  */
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './format';
-import type { TimeExtra, TimeExtras } from './read-profile';
+import type { InodeTime } from './format';
 
-const msOf = (seconds: number, extra: TimeExtra | undefined): number =>
-  extra === undefined ? seconds * 1000 : (seconds + extra.epochSeconds) * 1e3 + extra.nanos / 1e6;
+/** The four times of one inode, as stat reports them. */
+export interface StatTimes {
+  readonly atime: InodeTime;
+  readonly mtime: InodeTime;
+  readonly ctime: InodeTime;
+  readonly crtime: InodeTime;
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+const NS_PER_MS = 1_000_000n;
+
+/** Node's msFromTimeSpec: the same operations in the same order, so the same double. */
+const msOf = (t: InodeTime): number => t.seconds * 1e3 + t.nanos / 1e6;
+
+/** The exact times behind each DaxStats, for the bigint form (kept off the object: Node's Stats has no such key). */
+const exactTimes = new WeakMap<DaxStats, StatTimes>();
 
 export class DaxStats {
   readonly dev = 0x2000000;
@@ -27,13 +46,13 @@ export class DaxStats {
     readonly gid: number,
     readonly size: number,
     readonly blocks: number,
-    times: { atime: number; mtime: number; ctime: number; crtime: number },
-    extras?: TimeExtras,
+    times: StatTimes,
   ) {
-    this.atimeMs = msOf(times.atime, extras?.atime);
-    this.mtimeMs = msOf(times.mtime, extras?.mtime);
-    this.ctimeMs = msOf(times.ctime, extras?.ctime);
-    this.birthtimeMs = msOf(times.crtime, extras?.crtime);
+    this.atimeMs = msOf(times.atime);
+    this.mtimeMs = msOf(times.mtime);
+    this.ctimeMs = msOf(times.ctime);
+    this.birthtimeMs = msOf(times.crtime);
+    exactTimes.set(this, times);
   }
 
   get atime(): Date { return dateAt(this.atimeMs); }
@@ -50,8 +69,30 @@ export class DaxStats {
   isSocket(): boolean { return false; }
 }
 
-/** A Date for a simulated time. Built with Reflect.construct so the code base's check for
- * wall-clock reads (`new Date(` below cli/) stays exact: this never reads the clock. */
+/** One time of Node's BigIntStats: `Ns` exact, `Ms` truncated toward zero, the Date from `Ms`. */
+export interface BigIntTime {
+  readonly ns: bigint;
+  readonly ms: bigint;
+  readonly date: Date;
+}
+
+/**
+ * The bigint form of a time of `stats`: exact for our DaxStats; for another core's Stats
+ * (memfs keeps whole milliseconds), from its `xxxMs`.
+ */
+export function bigIntTime(stats: object, time: 'atime' | 'mtime' | 'ctime' | 'birthtime', ms: number): BigIntTime {
+  const exact = stats instanceof DaxStats ? exactTimes.get(stats) : undefined;
+  const spec = exact?.[time === 'birthtime' ? 'crtime' : time];
+  const ns = spec === undefined ? BigInt(Math.floor(ms)) * NS_PER_MS : BigInt(spec.seconds) * NS_PER_SECOND + BigInt(spec.nanos);
+  const wholeMs = ns / NS_PER_MS;
+  return { ns, ms: wholeMs, date: dateAt(Number(wholeMs)) };
+}
+
+/**
+ * A Date for a simulated time, as Node's dateFromMs makes it (rounded to the millisecond).
+ * Built with Reflect.construct so the code base's check for wall-clock reads (`new Date(`
+ * below cli/) stays exact: this never reads the clock.
+ */
 function dateAt(ms: number): Date {
-  return Reflect.construct(Date, [ms]) as Date;
+  return Reflect.construct(Date, [Math.round(ms)]) as Date;
 }

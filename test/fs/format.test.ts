@@ -37,7 +37,13 @@ const groupDescArb: fc.Arbitrary<F.GroupDesc> = fc.record({
 const inodeArb: fc.Arbitrary<F.Inode> = fc.record({
   mode: u16, uid: u32, size: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), atime: u32, ctime: u32,
   mtime: u32, dtime: u32, gid: u32, linksCount: u16, blocks: fc.integer({ min: 0, max: 2 ** 48 - 1 }), flags: u32,
-  block: bytes(60), generation: u32, fileAcl: fc.integer({ min: 0, max: 2 ** 48 - 1 }), extraIsize: u16, crtime: u32,
+  block: bytes(60), generation: u32, fileAcl: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+  // small i_extra_isize values often, so some `_extra` words fall outside it (they then decode as 0)
+  extraIsize: fc.oneof(fc.integer({ min: 0, max: 40 }), u16), crtime: u32,
+  atimeExtra: u32, mtimeExtra: u32, ctimeExtra: u32, crtimeExtra: u32,
+}).map((inode) => {
+  for (const field of F.INODE_TIME_FIELDS) if (!F.timeFits(inode.extraIsize, field)) inode[`${field}Extra`] = 0;
+  return inode;
 });
 
 const journalSuperblockArb: fc.Arbitrary<F.JournalSuperblock> = fc.record({
@@ -170,6 +176,12 @@ describe('format: every codec round-trips', () => {
       const known: Array<[number, number]> = [
         [0x00, 0x08], [0x08, 0x24], [0x28, 0x70], [0x74, 0x7c], [0x80, 0x82], [0x90, 0x94],
       ];
+      // a time's `_extra` word is known where i_extra_isize covers it
+      const extraIsize = raw[0x80] | (raw[0x81] << 8);
+      for (const field of F.INODE_TIME_FIELDS) {
+        const at = F.TIME_EXTRA_AT[field];
+        if (F.timeFits(extraIsize, field)) known.push([at, at + 4]);
+      }
       for (let i = 0; i < 256; i++) {
         const inKnown = known.some(([a, b]) => i >= a && i < b);
         expect([i, out[i]]).toEqual([i, inKnown ? raw[i] : 0]);
@@ -577,23 +589,28 @@ describe('format: decodeDirBlock rejects malformed blocks', () => {
 });
 
 describe('format: an inode rewritten keeping what Inode does not model (extra_isize, metadata_csum)', () => {
-  test('l_i_version, checksums, i_projid and in-inode xattrs stay; a changed time loses its _extra word, an unchanged one keeps it', () => {
+  test('l_i_version, checksums, i_projid and in-inode xattrs stay; the `_extra` words are the decoded inode\'s own', () => {
     const slot = new Uint8Array(F.INODE_BYTES).map((_, i) => (i * 7 + 1) & 0xff);
     slot.fill(0, 0x6c, 0x70); // i_size_high: a size that fits 2^53
     slot.fill(0, 0x74, 0x78); // i_blocks_hi, i_file_acl_hi: 48-bit values that fit
+    slot[0x80] = 32; // i_extra_isize 32: every `_extra` word is the inode's
+    slot[0x81] = 0;
     const inode = F.decodeInode(slot, 0);
     const before = slot.slice();
-    inode.ctime += 1;
+    F.stampInodeTimes(inode, 1_700_000_123, 'ctime');
+    F.setInodeTime(inode, 'mtime', { seconds: 5, nanos: 250_000_000 });
     F.encodeInode(inode, slot, 0, true);
     const kept = (from: number, to: number) => expect([...slot.subarray(from, to)]).toEqual([...before.subarray(from, to)]);
     kept(0x24, 0x28); // l_i_version
     kept(0x7c, 0x80); // i_checksum_lo, l_i_reserved
     kept(0x82, 0x84); // i_checksum_hi
-    kept(0x88, 0x90); // mtime_extra, atime_extra: their times did not change
+    kept(0x8c, 0x90); // atime_extra: its time did not change
     kept(0x94, F.INODE_BYTES); // crtime_extra, i_version_hi, i_projid, in-inode xattrs
-    expect([...slot.subarray(0x84, 0x88)]).toEqual([0, 0, 0, 0]); // ctime_extra
+    expect([...slot.subarray(0x84, 0x88)]).toEqual([0, 0, 0, 0]); // ctime_extra: a clock stamp has no nanoseconds
+    expect(readU32LE(slot, 0x88)).toBe(250_000_000 * 4); // mtime_extra: nanoseconds << 2, epoch 0
     expect(F.decodeInode(slot, 0)).toEqual(inode);
     F.encodeInode(inode, slot, 0);
-    expect([...slot.subarray(0x94, F.INODE_BYTES)].every((b) => b === 0)).toBe(true);
+    expect([...slot.subarray(0xa0, F.INODE_BYTES)].every((b) => b === 0)).toBe(true);
+    expect(readU32LE(slot, 0x88)).toBe(250_000_000 * 4);
   });
 });
