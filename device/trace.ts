@@ -83,27 +83,63 @@ function sameZero(v: number, w: number): boolean {
   return v !== 0 || 1 / v === 1 / w;
 }
 
+/** Windows of BLOCK_EVENTS entries per slab, first and at most: a slab doubles from the first
+ * size (a litmus run's trace stays small) to the last. */
+const FIRST_SLAB_WINDOWS = 4;
+const MAX_SLAB_WINDOWS = 64;
+
+/**
+ * Where columns' residual arrays come from: a window of BLOCK_EVENTS entries carved from a
+ * slab of the width asked for (a typed array of its own per column cost an allocation each,
+ * several a block once events stop walking in steps). A window is never handed out twice;
+ * one left behind by widening stays unused.
+ */
+class Slabs {
+  private readonly slabs: Array<Residuals | undefined> = [undefined, undefined, undefined, undefined, undefined];
+  private readonly used = [0, 0, 0, 0, 0];
+  /** The slab the last `take` carved from. */
+  array: Residuals = new Int8Array(0);
+
+  /** A window for `mode`: its offset in `this.array`. */
+  take(mode: number): number {
+    let slab = this.slabs[mode];
+    let used = this.used[mode];
+    if (slab === undefined || used + BLOCK_EVENTS > slab.length) {
+      const windows = slab === undefined ? FIRST_SLAB_WINDOWS : Math.min(MAX_SLAB_WINDOWS, 2 * (slab.length / BLOCK_EVENTS));
+      const n = windows * BLOCK_EVENTS;
+      slab = mode === MODE_I8 ? new Int8Array(n) : mode === MODE_I16 ? new Int16Array(n) : mode === MODE_I32 ? new Int32Array(n) : new Float64Array(n);
+      this.slabs[mode] = slab;
+      used = 0;
+    }
+    this.used[mode] = used + BLOCK_EVENTS;
+    this.array = slab;
+    return used;
+  }
+}
+
 /**
  * One field of one block's events. Event 0 sets `base`, event 1 `step`; event i is
- * `base + step * i + residual[i]`, the residuals in an Int8, Int16 or Int32 array made (and
+ * `base + step * i + residual[i]`, the residuals in an Int8, Int16 or Int32 window taken (and
  * widened, copying what it held) only when one is non-zero, or, once a residual is not an
  * int32 that gives the value back exactly (to the bit: -0 is not 0), the values themselves in
- * a Float64Array. Every
- * value reads back exactly as recorded, -0 and NaN included. A device's events mostly walk
- * in steps (instruction numbers, addresses of a clean loop, unit and pending ids), so most
- * columns of most blocks hold no array: a trace touches a few bytes of new memory an event
- * where it touched 42, and first touches of memory are much of what recording cost.
+ * a Float64 window. Every value reads back exactly as recorded, -0 and NaN included. A
+ * device's events mostly walk in steps (instruction numbers, addresses of a clean loop, unit
+ * and pending ids), so many columns of many blocks hold no window: a trace touches fewer
+ * bytes of new memory an event than the 42 it did, and first touches of memory are much of
+ * what recording cost.
  */
 class Column {
   base = 0;
   step = 0;
   mode = MODE_ON_LINE;
-  residuals: Residuals | undefined = undefined;
+  /** The slab holding this column's window (unused while on the line), and where it starts. */
+  residuals: Residuals = NO_RESIDUALS;
+  offset = 0;
 
-  put(at: number, v: number): void {
+  put(at: number, v: number, slabs: Slabs): void {
     const mode = this.mode;
     if (mode === MODE_RAW) {
-      (this.residuals as Float64Array)[at] = v;
+      this.residuals[this.offset + at] = v;
       return;
     }
     if (at === 0) {
@@ -114,44 +150,50 @@ class Column {
     if (at === 1) {
       const step = v - predicted;
       if (predicted + step === v && sameZero(v, predicted + step)) this.step = step;
-      else this.toRaw(at)[at] = v;
+      else this.toRaw(at, v, slabs);
       return;
     }
     const r = v - predicted;
     if (r === 0 && mode === MODE_ON_LINE && sameZero(v, predicted)) return;
     if ((r | 0) !== r || predicted + r !== v || !sameZero(v, predicted + r)) {
-      this.toRaw(at)[at] = v;
+      this.toRaw(at, v, slabs);
       return;
     }
     const needed = r >= -0x80 && r < 0x80 ? MODE_I8 : r >= -0x8000 && r < 0x8000 ? MODE_I16 : MODE_I32;
-    if (needed > mode) this.widen(needed, at);
-    (this.residuals as Residuals)[at] = r;
+    if (needed > mode) this.widen(needed, at, slabs);
+    this.residuals[this.offset + at] = r;
   }
 
   get(at: number): number {
     const mode = this.mode;
-    if (mode === MODE_RAW) return (this.residuals as Float64Array)[at];
+    if (mode === MODE_RAW) return this.residuals[this.offset + at];
     const onLine = at === 0 ? this.base : this.base + this.step * at;
-    return mode === MODE_ON_LINE ? onLine : onLine + (this.residuals as Residuals)[at];
+    return mode === MODE_ON_LINE ? onLine : onLine + this.residuals[this.offset + at];
   }
 
-  /** Keep the residuals of events [0, at) in an array of `mode`. */
-  private widen(mode: number, at: number): void {
-    const wider = mode === MODE_I8 ? new Int8Array(BLOCK_EVENTS) : mode === MODE_I16 ? new Int16Array(BLOCK_EVENTS) : new Int32Array(BLOCK_EVENTS);
-    if (this.residuals !== undefined) wider.set(this.residuals.subarray(0, at));
+  /** Move the residuals of events [0, at) to a window of `mode`. */
+  private widen(mode: number, at: number, slabs: Slabs): void {
+    const offset = slabs.take(mode);
+    const wider = slabs.array;
+    if (this.mode !== MODE_ON_LINE) for (let i = 0; i < at; i++) wider[offset + i] = this.residuals[this.offset + i];
     this.residuals = wider;
+    this.offset = offset;
     this.mode = mode;
   }
 
-  /** Keep the values of events [0, at) themselves; returns the array. */
-  private toRaw(at: number): Float64Array {
-    const values = new Float64Array(BLOCK_EVENTS);
-    for (let i = 0; i < at; i++) values[i] = this.get(i);
+  /** Keep the values of events [0, at) themselves, and v at `at`. */
+  private toRaw(at: number, v: number, slabs: Slabs): void {
+    const offset = slabs.take(MODE_RAW);
+    const values = slabs.array;
+    for (let i = 0; i < at; i++) values[offset + i] = this.get(i);
+    values[offset + at] = v;
     this.residuals = values;
+    this.offset = offset;
     this.mode = MODE_RAW;
-    return values;
   }
 }
+
+const NO_RESIDUALS = new Int8Array(0);
 
 /** One block of events: a column per field (the kind and op share one code). */
 class Block {
@@ -167,6 +209,7 @@ export class EventTrace {
   readonly limit: number;
   private count = 0;
   private readonly blocks: Block[] = [];
+  private readonly slabs = new Slabs();
   private readonly markers = new Map<number, { label: string; data: unknown }>();
 
   constructor(limit = DEFAULT_TRACE_LIMIT) {
@@ -196,12 +239,13 @@ export class EventTrace {
     } else {
       block = this.blocks[i >> BLOCK_SHIFT];
     }
-    block.code.put(at, kind * OP_COUNT + op);
-    block.instruction.put(at, instruction);
-    block.addr.put(at, addr);
-    block.length.put(at, length);
-    block.ref.put(at, ref);
-    block.detail.put(at, detail);
+    const slabs = this.slabs;
+    block.code.put(at, kind * OP_COUNT + op, slabs);
+    block.instruction.put(at, instruction, slabs);
+    block.addr.put(at, addr, slabs);
+    block.length.put(at, length, slabs);
+    block.ref.put(at, ref, slabs);
+    block.detail.put(at, detail, slabs);
     this.count = i + 1;
     return i;
   }
