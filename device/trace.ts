@@ -137,6 +137,12 @@ class Column {
   offset = 0;
 
   put(at: number, v: number, slabs: Slabs): void {
+    // the common case, small enough to inline: on the line (0 goes the long way: -0 is not 0)
+    if (this.mode === MODE_ON_LINE && at > 1 && v === this.base + this.step * at && v !== 0) return;
+    this.putAny(at, v, slabs);
+  }
+
+  private putAny(at: number, v: number, slabs: Slabs): void {
     const mode = this.mode;
     if (mode === MODE_RAW) {
       this.residuals[this.offset + at] = v;
