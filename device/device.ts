@@ -422,7 +422,7 @@ export class PmemDevice {
       const x86 = op === 'clwb' || op === 'clflushopt';
       const kind = x86 ? (op === 'clwb' ? KIND_CLWB : KIND_CLFLUSHOPT) : KIND_DC;
       const code = x86 ? NO_OP : DC_OP_CODES[op as Exclude<CleanOp, 'clwb' | 'clflushopt'>];
-      for (let i = 0; i < n; i++) trace.recordCoded(kind, code, instruction + i, (firstLine + i) * LINE_BYTES, LINE_BYTES, id + i, firstUnit + i);
+      trace.recordSteps(kind, code, instruction, firstLine * LINE_BYTES, LINE_BYTES, LINE_BYTES, id, firstUnit, n);
     }
     this.stats.cleans += n;
     this.stats.flushedBytes += n * LINE_BYTES;

@@ -78,6 +78,12 @@ const MODE_I32 = 3;
 const MODE_RAW = 4;
 type Residuals = Int8Array | Int16Array | Int32Array | Float64Array;
 
+/** An integer small enough that sums and differences of a few such stay exact (2^51). */
+function smallInt(v: number): boolean {
+  return Number.isInteger(v) && v <= SMALL_LIMIT && v >= -SMALL_LIMIT;
+}
+const SMALL_LIMIT = 2 ** 51;
+
 /** Whether a value equal to v (===) is v to the bit: not 0 against -0. */
 function sameZero(v: number, w: number): boolean {
   return v !== 0 || 1 / v === 1 / w;
@@ -170,6 +176,40 @@ class Column {
     this.residuals[this.offset + at] = r;
   }
 
+  /**
+   * Events at .. at + k - 1 (at >= 2, within the block) take v0 + s * j: when that line is
+   * this column's, nothing is written; otherwise the residuals (a line too) go in one loop.
+   * Falls back to `put` per event where the integers are too large to be sure of exactness.
+   */
+  putSteps(at: number, k: number, v0: number, s: number, slabs: Slabs): void {
+    const mode = this.mode;
+    const vEnd = v0 + s * (k - 1);
+    if (mode === MODE_RAW) {
+      for (let j = 0; j < k; j++) this.residuals[this.offset + at + j] = v0 + s * j;
+      return;
+    }
+    const base = this.base;
+    const step = this.step;
+    const pStart = base + step * at;
+    const pEnd = base + step * (at + k - 1);
+    const c = v0 - pStart;
+    const d = s - step;
+    const rEnd = c + d * (k - 1);
+    if (!(smallInt(v0) && smallInt(vEnd) && smallInt(base) && smallInt(pStart) && smallInt(pEnd) && (v0 !== 0 || 1 / v0 > 0)
+      && (s | 0) === s && (step | 0) === step && (c | 0) === c && (rEnd | 0) === rEnd && (d | 0) === d)) {
+      for (let j = 0; j < k; j++) this.put(at + j, v0 + s * j, slabs);
+      return;
+    }
+    if (c === 0 && d === 0 && mode === MODE_ON_LINE) return;
+    const lo = Math.min(c, rEnd);
+    const hi = Math.max(c, rEnd);
+    const needed = lo >= -0x80 && hi < 0x80 ? MODE_I8 : lo >= -0x8000 && hi < 0x8000 ? MODE_I16 : MODE_I32;
+    if (needed > mode) this.widen(needed, at, slabs);
+    const residuals = this.residuals;
+    const from = this.offset + at;
+    for (let j = 0; j < k; j++) residuals[from + j] = c + d * j;
+  }
+
   get(at: number): number {
     const mode = this.mode;
     if (mode === MODE_RAW) return this.residuals[this.offset + at];
@@ -254,6 +294,36 @@ export class EventTrace {
     block.detail.put(at, detail, slabs);
     this.count = i + 1;
     return i;
+  }
+
+  /**
+   * `n` events of one kind and op, event j being (instruction + j, addr + addrStep * j,
+   * length, ref + j, detail + j): a clean loop's, as `recordCoded` would record them one by
+   * one (the same events, read back the same), written a block's stretch at a time.
+   */
+  recordSteps(kind: number, op: number, instruction: number, addr: number, addrStep: number, length: number, ref: number, detail: number, n: number): void {
+    let done = 0;
+    while (done < n) {
+      const i = this.count;
+      const at = i & BLOCK_MASK;
+      const k = Math.min(n - done, BLOCK_EVENTS - at, this.limit - i);
+      if (at <= 1 || k < 2) {
+        // a block's first two events set its lines; the limit throws from recordCoded
+        this.recordCoded(kind, op, instruction + done, addr + addrStep * done, length, ref + done, detail + done);
+        done++;
+        continue;
+      }
+      const block = this.blocks[i >> BLOCK_SHIFT];
+      const slabs = this.slabs;
+      block.code.putSteps(at, k, kind * OP_COUNT + op, 0, slabs);
+      block.instruction.putSteps(at, k, instruction + done, 1, slabs);
+      block.addr.putSteps(at, k, addr + addrStep * done, addrStep, slabs);
+      block.length.putSteps(at, k, length, 0, slabs);
+      block.ref.putSteps(at, k, ref + done, 1, slabs);
+      block.detail.putSteps(at, k, detail + done, 1, slabs);
+      this.count = i + k;
+      done += k;
+    }
   }
 
   mark(instruction: number, label: string, data: unknown): number {

@@ -17,6 +17,9 @@ interface Plain {
   detail: number;
 }
 
+/** Addresses a clean loop may start from, small and past 2^31 and 2^51. */
+const LINE_ADDRS = [0, 64, 4096 * 7, 2 ** 31 - 64, 2 ** 31, 2 ** 40, 2 ** 51 - 64 * 10, 2 ** 52];
+
 const ODD_VALUES = [-0, 0.5, NaN, Infinity, -Infinity, 2 ** 31, -(2 ** 31), 2 ** 31 - 1, 2 ** 53, 2 ** 53 + 2, -(2 ** 52), Number.MAX_SAFE_INTEGER, 1e300, -1];
 
 /** A field's next value: mostly on a walk (the device's common case), sometimes a jump of
@@ -86,6 +89,43 @@ describe('EventTrace storage', () => {
       expectSame(e.ref, i === 301 ? 2 ** 40 : 7 + i, `ref ${i}`);
       expectSame(e.detail, 3 * i, `detail ${i}`);
     }
+  });
+
+  test.each(['e', 'f', 'g'])('seed %s: recordSteps records what recordCoded would, event by event, wherever a block starts', (seed) => {
+    const rng = Rng.fromSeed(`steps/${seed}`);
+    const stepped = new EventTrace(5000);
+    const single = new EventTrace(5000);
+    const both = (fn: (t: EventTrace) => void): void => { fn(stepped); fn(single); };
+    while (single.length < 4000) {
+      const r = rng.below(10);
+      if (r < 6) {
+        const n = 1 + rng.below(r < 3 ? 8 : 300);
+        const v = [rng.below(1 << 20), LINE_ADDRS[rng.below(LINE_ADDRS.length)], rng.below(1 << 16), rng.below(1 << 20)];
+        const addrStep = rng.below(4) === 0 ? -64 : 64;
+        stepped.recordSteps(2, 3, v[0], v[1], addrStep, 64, v[2], v[3], n);
+        for (let j = 0; j < n; j++) single.recordCoded(2, 3, v[0] + j, v[1] + addrStep * j, 64, v[2] + j, v[3] + j);
+      } else {
+        const e = randomStream(`steps/${seed}/${single.length}`, 1 + rng.below(5));
+        both((t) => { for (const x of e) t.record(x.kind, x.op, x.instruction, x.addr, x.length, x.ref, x.detail); });
+      }
+    }
+    expect(stepped.length).toBe(single.length);
+    for (let i = 0; i < single.length; i++) {
+      const a = stepped.get(i);
+      const b = single.get(i);
+      for (const field of ['instruction', 'addr', 'length', 'ref', 'detail'] as const) expectSame(a[field], b[field], `event ${i} ${field}`);
+      expect([a.kind, a.op]).toEqual([b.kind, b.op]);
+    }
+    // a loop that starts on its block's line and leaves it (the same first value, another step)
+    const turn = new EventTrace();
+    turn.recordCoded(2, 3, 0, 0, 64, 0, 0);
+    turn.recordCoded(2, 3, 2, 128, 64, 2, 2);
+    turn.recordSteps(2, 3, 4, 256, 64, 64, 4, 4, 10);
+    expect(turn.slice().map((e) => [e.instruction, e.addr, e.ref])).toEqual([[0, 0, 0], [2, 128, 2], ...Array.from({ length: 10 }, (_, j) => [4 + j, 256 + 64 * j, 4 + j])]);
+    const full = new EventTrace(300);
+    for (let i = 0; i < 290; i++) full.record('dmb', 'sy', i, 0, 0, -1, 0);
+    expect(() => full.recordSteps(2, 3, 290, 0, 64, 64, 0, 0, 20)).toThrow(/limit of 300 events/);
+    expect(full.length).toBe(300);
   });
 
   test('markers keep their label and data; the limit still holds at a block boundary and inside one', () => {
