@@ -32,7 +32,7 @@ import type { ReadTrace } from './read-trace';
 import { OverlayImage } from './image';
 import { COST_NANOS, barrierNanos, storeNanos } from './cost';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
-import { LineTrack, PendingItem, PendingKind, PendingRange, Run, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, pendingItemOf, raiseLevel, settledAt } from './lines';
+import { FULL_LINE_MASK, LineTrack, PendingItem, PendingKind, PendingRange, Run, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, pendingItemOf, raiseLevel, settledAt } from './lines';
 import { CrashImage, CrashPoint, CrashState } from './crash';
 
 /** The cleans a flavour's by-address loop issues (`cleanEach`). */
@@ -262,7 +262,7 @@ export class PmemDevice {
     const instruction = this.begin('store');
     const firstUnit = this.nextUnit;
     this.storeUnits(addr, bytes);
-    this.trace?.record('store', '', instruction, addr, bytes.length, firstUnit, this.nextUnit - 1);
+    this.trace?.recordCoded(KIND_STORE, NO_OP, instruction, addr, bytes.length, firstUnit, this.nextUnit - 1);
   }
 
   /** The coherent value: what the running machine reads. */
@@ -422,7 +422,7 @@ export class PmemDevice {
       const x86 = op === 'clwb' || op === 'clflushopt';
       const kind = x86 ? (op === 'clwb' ? KIND_CLWB : KIND_CLFLUSHOPT) : KIND_DC;
       const code = x86 ? NO_OP : DC_OP_CODES[op as Exclude<CleanOp, 'clwb' | 'clflushopt'>];
-      for (let i = 0; i < n; i++) trace.recordCoded(kind, code, instruction + i, (firstLine + i) * LINE_BYTES, LINE_BYTES, id + i, firstUnit + i);
+      trace.recordSteps(kind, code, instruction, firstLine * LINE_BYTES, LINE_BYTES, LINE_BYTES, id, firstUnit, n);
     }
     this.stats.cleans += n;
     this.stats.flushedBytes += n * LINE_BYTES;
@@ -715,7 +715,8 @@ export class PmemDevice {
       const page = this.coherent.writablePage(pageIndex);
       const firstLine = Math.floor(at / LINE_BYTES);
       const lineCount = Math.floor((chunkEnd - 1) / LINE_BYTES) - firstLine + 1;
-      if (this.runLines > 0) this.convertRunsIn(pageIndex, firstLine, firstLine + lineCount);
+      const pageRuns = this.runLines > 0 ? this.runsByPage.get(pageIndex) : undefined;
+      if (pageRuns !== undefined) this.convertRunsOf(pageRuns, firstLine, firstLine + lineCount);
       let untracked = lineCount;
       if (this.tracks.size > 0) {
         untracked = 0;
@@ -744,7 +745,9 @@ export class PmemDevice {
         const tailTo = (chunkEnd - 1 - lastLine * LINE_BYTES) >> 3;
         const headMask = wordMask(headFrom, lineCount === 1 ? tailTo : 7);
         const tailMask = wordMask(lineCount === 1 ? headFrom : 0, tailTo);
-        this.addRun(pageIndex, new Run(firstLine, lineCount, firstUnit, headMask, tailMask, pre, preAt, page, preStart));
+        if (nonTemporal || !this.extendRun(pageRuns, page, firstLine, lineCount, firstUnit, headMask, tailMask, preAt)) {
+          this.addRun(pageIndex, new Run(firstLine, lineCount, firstUnit, headMask, tailMask, pre, preAt, page, preStart));
+        }
         if (nonTemporal) this.addPending('movnti', firstLine, LEVEL_POC, firstUnit, undefined, lineCount);
         at = chunkEnd;
         continue;
@@ -956,6 +959,29 @@ export class PmemDevice {
     return run;
   }
 
+  /**
+   * A store call's lines [firstLine, +lineCount) of one page, untracked, joining the run that
+   * ends right before them, when that gives every line exactly what a run of their own would:
+   * the run's units and pre-image bytes continue into this call's, nothing of it has been
+   * raised, and the lines that become interior were written whole. Storage only. False when
+   * it does not fit (the caller makes a run of its own).
+   */
+  private extendRun(page: PageRuns | undefined, coherentPage: Uint8Array, firstLine: number, lineCount: number, firstUnit: number, headMask: number, tailMask: number, preAt: number): boolean {
+    const slot = firstLine % PAGE_LINES;
+    if (page === undefined || slot === 0) return false;
+    const run = page.slots[slot - 1];
+    if (run === undefined) return false;
+    const n = run.count;
+    if (run.firstUnit + n !== firstUnit || run.page !== coherentPage || run.baseline !== this.preSlab || run.baselineOffset + n * LINE_BYTES !== preAt
+      || run.poc || run.pop || run.podp || (n > 1 && run.tailMask !== FULL_LINE_MASK) || (lineCount > 1 && headMask !== FULL_LINE_MASK)) return false;
+    fillSlots(page.slots, run, slot, slot + lineCount);
+    page.lines += lineCount;
+    this.runLines += lineCount;
+    run.count = n + lineCount;
+    run.tailMask = tailMask;
+    return true;
+  }
+
   private isLive(run: Run): boolean {
     return this.runsByPage.get(Math.floor(run.firstLine / PAGE_LINES))?.slots[run.firstLine % PAGE_LINES] === run;
   }
@@ -967,7 +993,7 @@ export class PmemDevice {
       this.runsByPage.set(pageIndex, page);
     }
     const from = run.firstLine % PAGE_LINES;
-    page.slots.fill(run, from, from + run.count);
+    fillSlots(page.slots, run, from, from + run.count);
     page.lines += run.count;
     this.runLines += run.count;
   }
@@ -977,7 +1003,7 @@ export class PmemDevice {
     const page = this.runsByPage.get(pageIndex) as PageRuns;
     const from = run.firstLine % PAGE_LINES;
     assert(page !== undefined && page.slots[from] === run, 'a run removed is one the device holds');
-    page.slots.fill(undefined, from, from + run.count);
+    fillSlots(page.slots, undefined, from, from + run.count);
     page.lines -= run.count;
     if (page.lines === 0) {
       this.runsByPage.delete(pageIndex);
@@ -1033,8 +1059,17 @@ export class PmemDevice {
   /** Every run line of [firstLine, endLine) on one page becomes a per-line record. */
   private convertRunsIn(pageIndex: number, firstLine: number, endLine: number): void {
     const page = this.runsByPage.get(pageIndex);
-    if (page === undefined) return;
-    for (const run of page.runs(firstLine % PAGE_LINES, (endLine - 1) % PAGE_LINES + 1)) {
+    if (page !== undefined) this.convertRunsOf(page, firstLine, endLine);
+  }
+
+  /** `convertRunsIn` with the page's runs in hand (nothing made when no run is in range). */
+  private convertRunsOf(page: PageRuns, firstLine: number, endLine: number): void {
+    const firstSlot = firstLine % PAGE_LINES;
+    const endSlot = (endLine - 1) % PAGE_LINES + 1;
+    let any = false;
+    for (let i = firstSlot; i < endSlot && !any; i++) any = page.slots[i] !== undefined;
+    if (!any) return;
+    for (const run of page.runs(firstSlot, endSlot)) {
       const from = Math.max(firstLine, run.firstLine);
       const to = Math.min(endLine, run.endLine);
       if (from < to) this.convertSpan(run, from - run.firstLine, to - run.firstLine);
@@ -1175,6 +1210,7 @@ export class PmemDevice {
 }
 
 const ZERO_LINE = new Uint8Array(LINE_BYTES);
+const KIND_STORE = kindCode('store');
 const KIND_DC = kindCode('dc');
 const KIND_CLWB = kindCode('clwb');
 const KIND_CLFLUSHOPT = kindCode('clflushopt');
@@ -1198,6 +1234,11 @@ class PageRuns {
     }
     return out;
   }
+}
+
+/** `slots.fill(value, from, to)` without the runtime call (a store fills a slot or a few). */
+function fillSlots(slots: Array<Run | undefined>, value: Run | undefined, from: number, to: number): void {
+  for (let i = from; i < to; i++) slots[i] = value;
 }
 
 /** The bits of words lo..hi (inclusive, 0..7) of a line. */

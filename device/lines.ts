@@ -199,6 +199,8 @@ export function guaranteedVersion(profile: Profile, kind: CrashKind, r: Reached)
  * It is split where a completion raises part of it, and a line leaves it (becoming a
  * `LineTrack` with the same content) wherever anything else would make its lines differ: a
  * later store, a clean whose snapshot is not the line's unit, DC IVAC, CLFLUSH, a flush hint.
+ * It grows at its end when the next store call continues it exactly (its next lines, units
+ * and pre-image bytes, nothing raised yet): the lines then hold what a run of their own would.
  */
 export class Run {
   poc = false;
@@ -209,11 +211,12 @@ export class Run {
 
   constructor(
     readonly firstLine: number,
-    readonly count: number,
+    /** Grows only when a store extends the run (device.ts `extendRun`). */
+    public count: number,
     readonly firstUnit: number,
     /** Words written of the run's first and last line (interior lines: all eight). */
     readonly headMask: number,
-    readonly tailMask: number,
+    public tailMask: number,
     readonly baseline: Uint8Array,
     readonly baselineOffset: number,
     readonly page: Uint8Array,

@@ -63,6 +63,10 @@ export class SparseMemory implements MediaSource {
   private keySum: Uint32Array | undefined;
   private readonly keyParts = new Map<number, Uint32Array>();
   private readonly keyDirty = new Set<number>();
+  /** The page `writablePage` returned last (pages are never dropped, so it stays this
+   * memory's): stores walking one page look it up once. */
+  private lastWritableIndex = -1;
+  private lastWritable: Uint8Array | undefined;
 
   constructor(sizeBytes: number, base?: MediaSource) {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes > 0 && sizeBytes % PAGE_BYTES === 0,
@@ -83,13 +87,15 @@ export class SparseMemory implements MediaSource {
 
   /** The page, owned by this memory, ready to be written (copied up from the base if needed). */
   writablePage(pageIndex: number): Uint8Array {
-    let page = this.pages.get(pageIndex);
+    let page = pageIndex === this.lastWritableIndex ? this.lastWritable : this.pages.get(pageIndex);
     if (page === undefined) {
       const below = this.base?.readPage(pageIndex);
       page = below ? below.slice() : new Uint8Array(PAGE_BYTES);
       this.pages.set(pageIndex, page);
       this.sortedOwn = undefined;
     }
+    this.lastWritableIndex = pageIndex;
+    this.lastWritable = page;
     this.mutations++;
     // a write ends the page's cached digest (no map work at all while none is cached)
     if (this.pageHashes.size > 0) this.pageHashes.delete(pageIndex);
