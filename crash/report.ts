@@ -28,7 +28,7 @@ import type { CrashPointChoice, E2fsckChoice, StateChoice } from './engine';
 import type { MmapDrain } from './mmap';
 import type { Shard, SkippedSetup } from './plan';
 import { unitWorkload } from './plan';
-import { findingToken, repro } from './repro';
+import { findingToken, reproRun } from './repro';
 import { Timeline, reproductionTimeline } from './timeline';
 import { FsUnitRecord, MmapUnitRecord, UnitEngineOptions, UnitRecord, recordFindings, resultsDigest } from './results';
 import { shrink } from './shrink';
@@ -312,7 +312,7 @@ function kindsOf(run: ReportRun, units: readonly FsUnitRecord[], options: BuildO
     return {
       promise: acc.promise, setup: acc.setup, count: acc.count, units: acc.units, first: acc.first, shrunk,
       repro: token === undefined ? null : `daxcrash repro ${token}`,
-      timeline: token === undefined ? null : reproductionTimeline(repro(token)),
+      timeline: token === undefined ? null : reproductionTimeline(reproRun(token)),
     };
   });
 }
