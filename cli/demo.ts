@@ -9,9 +9,12 @@
  * linux-arm64 is expected to show none. Deterministic: the seed is fixed unless given.
  */
 import { DEFAULT_DEVICE_BYTES } from '../core/limits';
-import { runCampaign } from '../crash/campaign';
-import type { Report, ShrunkFinding } from '../crash/report';
+import { CampaignControl, runCampaign } from '../crash/campaign';
+import type { UnitSpec } from '../crash/plan';
+import type { KindReport, Report, ShrunkFinding } from '../crash/report';
 import { shrinkReportKind } from '../crash/report';
+import type { UnitRecord } from '../crash/results';
+import { setupLabel } from '../crash/setup';
 import { campaignTable } from '../crash/report-text';
 import { decodeToken, workloadOf } from '../crash/token';
 import type { PmemApiName } from '../device/pmem-api';
@@ -61,10 +64,14 @@ export async function runDemo(options: DemoOptions, progress: (line: string) => 
   const total = workloads * PMEM_APIS.length * POLICIES.length;
   let done = 0;
   let lastSetup = '';
+  const control = new CampaignControl();
+  const early = new ShowcaseShrink(control, options.shrinkBudget);
   const report = await runCampaign({
     seeds: [options.seed], suites, profiles: ['armv8.2'], pmemApis: PMEM_APIS, policies: POLICIES, states: DEMO_STATES, deviceBytes: DEFAULT_DEVICE_BYTES,
     features: options.features, workers: options.workers,
   }, {
+    control,
+    schedule: { order: (units) => early.order(units), onFinished: (record) => early.finished(record) },
     onRecord: (record) => {
       done++;
       const setup = record.kind === 'fs' ? `${record.setup.pmemApi}/${record.setup.policy}` : 'mmap';
@@ -78,8 +85,58 @@ export async function runDemo(options: DemoOptions, progress: (line: string) => 
   const kind = mine.find((k) => k.promise === 'G4') ?? mine[0] ?? report.kinds.find((k) => k.first.token !== undefined);
   if (kind === undefined) return { report, workloads };
   progress(`  shrinking the first ${kind.promise} finding of ${kind.setup} (${kind.first.workload})...`);
-  const shrunk = shrinkReportKind(report, kind, options.shrinkBudget);
+  const shrunk = (await early.result(kind)) ?? shrinkReportKind(report, kind, options.shrinkBudget);
   return { report, workloads, shrunk: { ...shrunk, promise: kind.promise, setup: kind.setup } };
+}
+
+/**
+ * The showcase's shrink, started while the campaign still runs. The demo shrinks the first
+ * G4 finding of SHOWCASE_SETUP when it has one: the lowest unit of that setup, in plan order,
+ * whose record counts a G4 finding (report.ts, the kind's first unit). The showcase setup's
+ * units are dispatched first; once every one of them below a unit with a G4 finding has
+ * finished without one, that unit is the kind's first, and its shrink (a function of its
+ * record and the engine options only) is queued on the pool. After the campaign it is used
+ * only if the report's kind is that one (else the shrink runs then, as before): the same
+ * result either way, and the shrink's engine runs overlap the campaign's instead of
+ * following them on one core.
+ */
+class ShowcaseShrink {
+  /** The showcase setup's units in plan order, and those finished. */
+  private mine: readonly number[] = [];
+  private readonly finishedMine = new Map<number, UnitRecord>();
+  private next = 0;
+  private started: { readonly unit: string; readonly shrunk: Promise<ShrunkFinding | undefined> } | undefined;
+
+  constructor(private readonly control: CampaignControl, private readonly budget: number) {}
+
+  /** The showcase setup's units first, the rest in plan order. */
+  order(units: readonly UnitSpec[]): readonly UnitSpec[] {
+    const isMine = (u: UnitSpec) => u.kind === 'fs' && setupLabel(u.setup) === SHOWCASE_SETUP;
+    this.mine = units.filter(isMine).map((u) => u.index);
+    return [...units.filter(isMine), ...units.filter((u) => !isMine(u))];
+  }
+
+  finished(record: UnitRecord): void {
+    if (this.started !== undefined || record.kind !== 'fs' || setupLabel(record.setup) !== SHOWCASE_SETUP) return;
+    this.finishedMine.set(record.index, record);
+    for (; this.next < this.mine.length; this.next++) {
+      const r = this.finishedMine.get(this.mine[this.next] as number);
+      if (r === undefined || r.kind !== 'fs') return;
+      if ((r.findingCounts.G4 ?? 0) === 0) continue;
+      // the report's first finding of the kind is this record's, with its token
+      if (r.findings.find((f) => f.promise === 'G4')?.token === undefined) return;
+      const shrunk = this.control.shrink({ record: r, promise: 'G4', tries: this.budget }).catch(() => undefined);
+      this.started = { unit: r.id, shrunk };
+      return;
+    }
+  }
+
+  /** The early shrink's result when `kind` is the one it shrank. */
+  async result(kind: KindReport): Promise<ShrunkFinding | undefined> {
+    const s = this.started;
+    if (s === undefined || kind.promise !== 'G4' || kind.setup !== SHOWCASE_SETUP || kind.first.unit !== s.unit) return undefined;
+    return s.shrunk;
+  }
 }
 
 export function formatDemo(result: DemoResult, options: DemoOptions, seconds: number): string {

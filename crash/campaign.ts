@@ -16,8 +16,8 @@
 import { DEFAULT_DEVICE_BYTES } from '../core/limits';
 import type { Workload } from '../workloads/ops';
 import { DEFAULT_RANDOM_WORKLOADS, PlanParams, Shard, SuiteSpec, inShard, makePlan, workloadFileLabel } from './plan';
-import { PoolOutcome, UnitPool } from './pool';
-import { Report, ReportRun, buildReport, shardUnits } from './report';
+import { PoolOutcome, PoolSchedule, ShrinkJob, UnitPool } from './pool';
+import { Report, ReportRun, ShrunkFinding, buildReport, shardUnits } from './report';
 import type { UnitEngineOptions, UnitRecord } from './results';
 import { featuresField, setupLabel } from './setup';
 
@@ -108,6 +108,11 @@ export class CampaignControl {
     this.pool?.abort();
   }
 
+  /** Shrink a finished unit's finding on the running campaign's pool (pool.ts `shrink`). */
+  shrink(job: ShrinkJob): Promise<ShrunkFinding> {
+    return this.pool === undefined ? Promise.reject(new Error('no campaign is running')) : this.pool.shrink(job);
+  }
+
   /** @internal runCampaign hands its pool over. */
   attach(pool: UnitPool): void {
     this.pool = pool;
@@ -134,6 +139,8 @@ export interface CampaignHooks {
   readonly onShrink?: (kind: number, kinds: number, label: string) => void;
   /** The tool version the report names (default the package's). */
   readonly version?: string;
+  /** When units run (pool.ts): never what they compute. */
+  readonly schedule?: PoolSchedule;
 }
 
 /** Units the campaign (its shard) runs, finished ones included. */
@@ -162,7 +169,7 @@ export async function runCampaign(spec: CampaignSpec, hooks: CampaignHooks = {})
   control.outcome = await pool.run(units, (record) => {
     records.push(record);
     hooks.onRecord?.(record);
-  });
+  }, hooks.schedule);
   if (control.outcome === 'aborted') throw new CampaignAborted(records);
   return buildReport(campaignRun(spec), records, { version: hooks.version ?? packageVersion(), onShrink: hooks.onShrink });
 }

@@ -28,7 +28,7 @@ import type { CrashPointChoice, E2fsckChoice, StateChoice } from './engine';
 import type { MmapDrain } from './mmap';
 import type { Shard, SkippedSetup } from './plan';
 import { unitWorkload } from './plan';
-import { findingToken, repro } from './repro';
+import { findingToken, reproRun } from './repro';
 import { Timeline, reproductionTimeline } from './timeline';
 import { FsUnitRecord, MmapUnitRecord, UnitEngineOptions, UnitRecord, recordFindings, resultsDigest } from './results';
 import { shrink } from './shrink';
@@ -312,7 +312,7 @@ function kindsOf(run: ReportRun, units: readonly FsUnitRecord[], options: BuildO
     return {
       promise: acc.promise, setup: acc.setup, count: acc.count, units: acc.units, first: acc.first, shrunk,
       repro: token === undefined ? null : `daxcrash repro ${token}`,
-      timeline: token === undefined ? null : reproductionTimeline(repro(token)),
+      timeline: token === undefined ? null : reproductionTimeline(reproRun(token)),
     };
   });
 }
@@ -330,9 +330,15 @@ function engineOptionsOf(run: ReportRun): UnitEngineOptions {
   return { points: o.points, states: o.states, e2fsck: o.e2fsck, deviceBytes: o.deviceBytes, ...featuresField(o.features) };
 }
 
-function shrinkKind(record: FsUnitRecord, promise: PromiseId, engine: UnitEngineOptions, tries: number): ShrunkFinding {
+/**
+ * Shrink the first finding of `promise` in a unit's record. The record is that unit's run
+ * (the same engine options but the findings kept), so a finding of the promise in it says
+ * the workload breaks it: the shrinker need not run it again first (shrink.ts `knownFailing`).
+ */
+export function shrinkKind(record: FsUnitRecord, promise: PromiseId, engine: UnitEngineOptions, tries: number): ShrunkFinding {
   const workload = unitWorkload(record.workload);
-  const r = shrink(workload, promise, { ...engine, setup: record.setup, seed: record.seed }, tries);
+  const knownFailing = record.findings.some((f) => f.promise === promise);
+  const r = shrink(workload, promise, { ...engine, setup: record.setup, seed: record.seed }, tries, knownFailing);
   const token = findingToken(r.finding, { seed: record.seed, deviceBytes: engine.deviceBytes, features: engine.features });
   return {
     token, operations: r.workload.ops.length, originalOperations: workload.ops.length, tries: r.tries, steps: r.steps,

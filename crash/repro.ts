@@ -85,12 +85,7 @@ export interface FindingTokenOptions {
 }
 
 export function repro(tokenOrSpec: string | ReproSpec, options: ReproOptions = {}): Reproduction {
-  const spec = typeof tokenOrSpec === 'string' ? decodeToken(tokenOrSpec) : tokenOrSpec;
-  const eventsBefore = options.eventsBefore ?? REPRO_EVENTS_BEFORE;
-  if (!Number.isSafeInteger(eventsBefore) || eventsBefore < 0) throw new UsageError(`events before the crash point: ${eventsBefore} is not a count`);
-  const workload = workloadOf(spec.workload);
-  const run = runToCrashPoint(spec, workload, eventsBefore);
-  const position = chosenPosition(spec, run);
+  const { spec, workload, run, position } = runSpec(tokenOrSpec, options);
   const digest = run.image.digest();
   const oracle = runOracle(createReference(), workload);
   const violations = judge(recoverImage(run.image, spec.setup), oracle, position);
@@ -100,6 +95,28 @@ export function repro(tokenOrSpec: string | ReproSpec, options: ReproOptions = {
     persistencePoints: run.persistencePoints.filter((index) => index <= position.done),
     crash: run.crash, log: logOf(run.image, spec.setup),
   };
+}
+
+/** What a timeline (timeline.ts) reads of a reproduction. */
+export type ReproducedRun = Pick<Reproduction, 'spec' | 'workload' | 'events' | 'opsBefore' | 'inFlight' | 'crash'>;
+
+/**
+ * The run to a token's crash point, as `repro` makes it, without what `repro` then does with
+ * the crash image (its digest, recovery, judgement and log): what a report's timeline needs,
+ * for every kind of finding a report lists.
+ */
+export function reproRun(tokenOrSpec: string | ReproSpec, options: ReproOptions = {}): ReproducedRun {
+  const { spec, workload, run, position } = runSpec(tokenOrSpec, options);
+  return { spec, workload, events: run.events, opsBefore: position.done, inFlight: position.inFlight, crash: run.crash };
+}
+
+function runSpec(tokenOrSpec: string | ReproSpec, options: ReproOptions): { spec: ReproSpec; workload: Workload; run: CrashRun; position: CrashPosition } {
+  const spec = typeof tokenOrSpec === 'string' ? decodeToken(tokenOrSpec) : tokenOrSpec;
+  const eventsBefore = options.eventsBefore ?? REPRO_EVENTS_BEFORE;
+  if (!Number.isSafeInteger(eventsBefore) || eventsBefore < 0) throw new UsageError(`events before the crash point: ${eventsBefore} is not a count`);
+  const workload = workloadOf(spec.workload);
+  const run = runToCrashPoint(spec, workload, eventsBefore);
+  return { spec, workload, run, position: chosenPosition(spec, run) };
 }
 
 /** The log of a crash image (read only: the image is not changed). */

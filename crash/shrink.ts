@@ -4,6 +4,12 @@
  * non-default choices. Deterministic: candidates are tried in a fixed order (drop each
  * operation, last first; halve each write; shorten names) and the first that still fails is
  * kept, until a pass changes nothing or the try budget runs out.
+ *
+ * The original workload's own run counts as the first try. A caller that already saw the
+ * workload break the promise (a campaign's record of the same unit) can say so
+ * (`knownFailing`): that run is then made only if no candidate breaks it, since only then is
+ * its finding the one returned. Every engine run is deterministic, so the result and the
+ * tries are the same either way.
  */
 import { assert } from '../core/assert';
 import type { CrashState } from '../device/crash';
@@ -23,15 +29,21 @@ export interface ShrinkResult {
   readonly steps: readonly string[];
 }
 
-export function shrink(workload: Workload, promise: PromiseId, options: EngineOptions, budget = MAX_SHRINK_TRIES): ShrinkResult {
+export function shrink(workload: Workload, promise: PromiseId, options: EngineOptions, budget = MAX_SHRINK_TRIES, knownFailing = false): ShrinkResult {
   let tries = 0;
+  const run = (w: Workload): Finding | undefined => pick(runUnit(w, { ...options, keepPerPromise: 64 }).findings.filter((f) => f.promise === promise));
   const fails = (w: Workload): Finding | undefined => {
     tries++;
-    const r = runUnit(w, { ...options, keepPerPromise: 64 });
-    return pick(r.findings.filter((f) => f.promise === promise));
+    return run(w);
   };
-  let best = fails(workload);
-  assert(best !== undefined, () => `workload ${workload.name} does not break ${promise}: nothing to shrink`);
+  const original = () => {
+    const found = run(workload);
+    assert(found !== undefined, () => `workload ${workload.name} does not break ${promise}: nothing to shrink`);
+    return found;
+  };
+  // the original's run is the first try whether it is made now or only when nothing is accepted
+  tries++;
+  let best = knownFailing ? undefined : original();
   let current = workload;
   const steps: string[] = [];
   for (let changed = true; changed && tries < budget;) {
@@ -47,7 +59,7 @@ export function shrink(workload: Workload, promise: PromiseId, options: EngineOp
       break;
     }
   }
-  return { workload: current, finding: best as Finding, tries, steps };
+  return { workload: current, finding: best ?? original(), tries, steps };
 }
 
 /** Reductions of a workload, smallest change first within each kind. */

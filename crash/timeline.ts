@@ -13,7 +13,7 @@ import type { DeviceEvent } from '../device/trace';
 import type { WordFate } from '../device/crash-view';
 import { workloadSummary } from '../workloads/generators';
 import type { Workload } from '../workloads/ops';
-import type { Reproduction } from './repro';
+import type { ReproducedRun } from './repro';
 
 export type { WordFate };
 
@@ -61,7 +61,7 @@ export interface Timeline {
  * from the device at the crash point (`Reproduction.crash`): each word some tracked store
  * wrote kept the newest value, an older one, or lost every store since it was durable.
  */
-export function reproductionTimeline(r: Reproduction): Timeline {
+export function reproductionTimeline(r: ReproducedRun): Timeline {
   const words: TimelineWord[] = [];
   let omitted = 0;
   for (const line of r.crash.lines) {

@@ -1,4 +1,4 @@
-import { choices, shrink } from '../../crash/shrink';
+import { MAX_SHRINK_TRIES, choices, shrink } from '../../crash/shrink';
 import { runUnit } from '../../crash/engine';
 import type { Workload } from '../../workloads/ops';
 
@@ -36,7 +36,20 @@ describe('shrinking', () => {
     expect(choices(b.finding.crashState)).toBe(choices(a.finding.crashState));
   });
 
+  test('told the workload fails, it skips the first run and gives the same result and try count', () => {
+    const eager = shrink(workload, promise, options);
+    const told = shrink(workload, promise, options, MAX_SHRINK_TRIES, true);
+    expect(eager.steps.length).toBeGreaterThan(0);
+    expect(told).toEqual(eager);
+    // with nothing accepted the original's run is made after all, and its finding returned
+    const none = shrink(workload, promise, options, 1, true);
+    expect(none).toEqual(shrink(workload, promise, options, 1));
+    expect(none.tries).toBe(1);
+    expect(none.workload).toEqual(workload);
+  });
+
   test('a workload that does not fail is refused', () => {
+    expect(() => shrink({ name: 'fine', ops: [{ op: 'sync' }] }, 'G4', options, MAX_SHRINK_TRIES, true)).toThrow(/nothing to shrink/);
     expect(() => shrink({ name: 'fine', ops: [{ op: 'sync' }] }, 'G4', options)).toThrow(/nothing to shrink/);
   });
 });
