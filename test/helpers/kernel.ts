@@ -165,6 +165,26 @@ function kernelLog(): string {
   return r.status === 0 ? r.out : '';
 }
 
+/** dmesg's timestamp of a line ("[ 1234.567890] ..."), or undefined. */
+const logTime = (line: string): number | undefined => {
+  const m = /^\[\s*(\d+\.\d+)\]/.exec(line);
+  return m === null ? undefined : Number(m[1]);
+};
+
+/**
+ * The lines of `now` that came after `last` (the last line seen before). Counting lines is not
+ * enough: the kernel's ring buffer is bounded, and loop mounts run beside this one (other test
+ * workers, other users) can push old lines out, so the log does not only grow. After the last
+ * line seen, where it is still there; else every line stamped at or after its time.
+ */
+function linesSince(last: string, now: readonly string[]): string[] {
+  const at = last === '' ? -1 : now.lastIndexOf(last);
+  if (at >= 0) return now.slice(at + 1);
+  const since = logTime(last);
+  if (since === undefined) return [...now];
+  return now.filter((line) => (logTime(line) ?? Infinity) >= since);
+}
+
 /**
  * Loop-mount a copy of `image` read-write (journal replay and orphan cleanup happen as on any
  * mount), run `body` on the mount point, unmount; or say why the kernel refused it (the errno
@@ -184,8 +204,8 @@ export function kernelMount<T>(
   const at = path.join(dir, 'mnt');
   fs.copyFileSync(image, copy);
   fs.mkdirSync(at);
-  const logBefore = kernelLog().split('\n').length;
-  const newLog = () => kernelLog().split('\n').slice(logBefore - 1).join('\n');
+  const before = kernelLog().trimEnd().split('\n');
+  const newLog = () => linesSince(before[before.length - 1] ?? '', kernelLog().trimEnd().split('\n')).join('\n');
   try {
     const mounted = sh('mount', ['-t', 'ext4', '-o', options.readOnly === true ? 'loop,ro' : 'loop', copy, at]);
     if (mounted.status !== 0) {
