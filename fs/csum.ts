@@ -36,6 +36,7 @@
  */
 import CRC32C from 'crc-32/crc32c';
 import { readU16LE } from '../core/bytes';
+import { GOOD_OLD_INODE_BYTES } from './format';
 
 /** A CRC32C in the standard form, chained: `initial` is the CRC of the bytes before `input` (0 for none). */
 type StandardCrc32c = (input: Uint8Array, initial: number) => number;
@@ -169,7 +170,6 @@ export const CSUM_OFFSETS = Object.freeze({
 
 /** s_feature_incompat's metadata_csum_seed bit: the seed is stored in the superblock. */
 const INCOMPAT_CSUM_SEED = 0x2000;
-const GOOD_OLD_INODE_SIZE = 128;
 /** An ext4_dir_entry_tail: 12 bytes at the end of a directory leaf block. */
 export const DIR_TAIL_BYTES = 12;
 
@@ -213,7 +213,7 @@ export function inodeChecksum(seed: number, ino: number, inode: Uint8Array): num
   const generation = view.getUint32(0x64, true);
   bytes[CSUM_OFFSETS.inodeLo] = 0;
   bytes[CSUM_OFFSETS.inodeLo + 1] = 0;
-  if (bytes.length > GOOD_OLD_INODE_SIZE && GOOD_OLD_INODE_SIZE + view.getUint16(CSUM_OFFSETS.inodeExtraIsize, true) >= CSUM_OFFSETS.inodeHi + 2) {
+  if (bytes.length > GOOD_OLD_INODE_BYTES && GOOD_OLD_INODE_BYTES + view.getUint16(CSUM_OFFSETS.inodeExtraIsize, true) >= CSUM_OFFSETS.inodeHi + 2) {
     bytes[CSUM_OFFSETS.inodeHi] = 0;
     bytes[CSUM_OFFSETS.inodeHi + 1] = 0;
   }

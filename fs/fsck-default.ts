@@ -30,7 +30,7 @@
  */
 import { CSUM_OFFSETS, xattrBlockChecksum } from './csum';
 import {
-  BLOCK_BYTES, COMPAT_DIR_INDEX, COMPAT_EXT_ATTR, COMPAT_RESIZE_INODE, DirEntry, INCOMPAT_64BIT, INCOMPAT_FLEX_BG, INODE_BYTES,
+  BLOCK_BYTES, COMPAT_DIR_INDEX, GOOD_OLD_INODE_BYTES, COMPAT_EXT_ATTR, COMPAT_RESIZE_INODE, DirEntry, INCOMPAT_64BIT, INCOMPAT_FLEX_BG, INODE_BYTES,
   RO_COMPAT_DIR_NLINK, RO_COMPAT_HUGE_FILE, RO_COMPAT_METADATA_CSUM, Superblock, decodeDirBlock,
 } from './format';
 import {
@@ -84,7 +84,6 @@ const XATTR_ENTRY_BYTES = 16;
 const XATTR_CHECKSUM_AT = 0x10;
 const XATTR_REFCOUNT_AT = 4;
 const XATTR_BLOCKS_AT = 8;
-const GOOD_OLD_INODE_BYTES = 128;
 
 /**
  * ext2fs_ext_attr_hash_entry: the name's chars (signed, as x86 builds read them, or unsigned:
