@@ -7,7 +7,10 @@
  * as Node's does; any other method then fails with the core's EBADF). readFile and writeFile
  * work from the descriptor's current offset, as Node's FileHandle methods do.
  *
- * Not offered: chmod, chown, utimes (the core has no f* forms), readv, writev, readLines,
+ * utimes is the core's futimes when the core has one (our file system does; a core without it
+ * rejects with ENOSYS, naming the call).
+ *
+ * Not offered: chmod, chown (the core has no fchmod or fchown), readv, writev, readLines,
  * createReadStream, createWriteStream, and the 'close' event.
  */
 import type { StatLike } from '../core/sync-fs';
@@ -21,6 +24,7 @@ export interface FileHandleCore {
   fsyncSync(fd: number): void;
   fdatasyncSync(fd: number): void;
   ftruncateSync(fd: number, len?: number): void;
+  futimesSync?(fd: number, atime: number | string | Date, mtime: number | string | Date): void;
 }
 
 export interface HandleReadOptions {
@@ -111,6 +115,14 @@ export class FileHandle {
 
   async truncate(len = 0): Promise<void> {
     this.core.ftruncateSync(this.descriptor, len);
+  }
+
+  /** As Node's FileHandle.utimes: the times as futimes takes them (seconds, a numeric string, or a Date). */
+  async utimes(atime: number | string | Date, mtime: number | string | Date): Promise<void> {
+    if (this.core.futimesSync === undefined) {
+      throw Object.assign(new Error('FileHandle.utimes is not available: the core has no futimesSync (ENOSYS)'), { code: 'ENOSYS', syscall: 'futime' });
+    }
+    this.core.futimesSync(this.descriptor, atime, mtime);
   }
 
   async sync(): Promise<void> {

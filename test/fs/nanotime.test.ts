@@ -198,6 +198,11 @@ async function program(fs: AnyFs, root: string): Promise<unknown[]> {
   log.push(['promises.utimes', timesOf(fs, p)]);
   await fs.promises.lutimes(`${root}/l`, 9.25, 10.75);
   log.push(['promises.lutimes', timesOf(fs, `${root}/l`, true)]);
+  const handle = await fs.promises.open(p, 'r');
+  await handle.utimes(11.5, '12.000250');
+  log.push(['FileHandle.utimes', timesOf(fs, p)]);
+  await handle.close();
+  log.push(['FileHandle.utimes after close', await handle.utimes(1, 1).then(() => 'resolved', (e: NodeJS.ErrnoException) => e.code)]);
   log.push(['NaN', errorOf(() => fs.utimesSync(p, Number.NaN, 1))]);
   log.push(['object', errorOf(() => fs.utimesSync(p, {} as Date, 1))]);
   log.push(['invalid Date', errorOf(() => fs.utimesSync(p, new Date(Number.NaN), 1))]);
