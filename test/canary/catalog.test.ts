@@ -2,15 +2,23 @@
  * The canary catalog must be caught (spec/crash-checking.md, "The canary suite"): each
  * deliberately broken variant of our file system (core/canary.ts) is hunted on the sample of
  * test/canary/catalog.ts and must yield a finding of the promise its catalog entry names,
- * on one of the three setups; the correct file system yields none on the same sample, setups
- * and crash states. `npm run canary` measures recall as a user runs the tool instead
- * (recall.ts: the generated default suites, default crash points and states, no probes).
+ * on one of the three setups; the correct file system yields none on the workload and setup
+ * at which each canary was caught (so every catch is the canary's, not the checker's), and,
+ * with `npm run test:catalog` (DAXCRASH_CATALOG_FULL=1), on the whole sample on every setup
+ * (75 units, about two minutes: too long for `npm test`). `npm run canary` measures recall
+ * as a user runs the tool instead (recall.ts: the generated default suites, default crash
+ * points and states, no probes).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { baseImage } from '../../crash/engine';
 import { CANARIES, CanaryName, activeCanary, canaryActive, withCanary, withCanaryWhile } from '../../core/canary';
+import type { MountSetup } from '../../crash/check';
+import type { Workload } from '../../workloads/ops';
 import { APP_INDICES, Caught, DEVICE_BYTES, HAND_WRITTEN, PER_SUITE, SETUPS, hunt, run, sample } from './catalog';
+
+/** `npm run test:catalog` sets DAXCRASH_CATALOG_FULL: the control runs on the whole sample. */
+const WHOLE = process.env.DAXCRASH_CATALOG_FULL === '1';
 
 describe('the canary catalog', () => {
   const all = sample();
@@ -64,17 +72,6 @@ describe('the canary catalog', () => {
     expect(all.some((w) => w.ops.some((op) => op.op === 'truncate'))).toBe(true);
   });
 
-  test('the correct file system: no finding on the sample, on any setup', () => {
-    const found: string[] = [];
-    for (const w of all) {
-      for (const setup of SETUPS) {
-        const r = withCanary(undefined, () => run(w, setup));
-        if (Object.keys(r.findingCounts).length > 0) found.push(`${w.name} on ${setup.pmemApi}: ${JSON.stringify(r.findingCounts)} ${r.findings[0]?.diff ?? ''}`);
-      }
-    }
-    expect(found).toEqual([]);
-  });
-
   test.each(CANARIES.filter((c) => c.directedTest !== undefined).map((c) => [c.name, c.directedTest as string] as const))(
     '%s is out of the sample\'s reach: %s switches it on and catches it',
     (name, file) => {
@@ -89,4 +86,33 @@ describe('the canary catalog', () => {
     expect(k).toBeDefined();
     expect(k?.promises).toMatch(new RegExp(`\\b${breaks}:`));
   });
+
+  // Runs after the hunts (jest runs a file's tests in order): it needs their catches.
+  test(WHOLE ? 'the correct file system: no finding on the whole sample, on any setup' : 'the correct file system: no finding where a canary was caught', () => {
+    const units = WHOLE ? all.flatMap((w) => SETUPS.map((setup) => [w, setup] as const)) : caughtUnits([...caught.values()]);
+    if (!WHOLE) {
+      expect(units.length).toBeGreaterThan(0);
+      console.log(`correct file system on ${units.length} caught units (npm run test:catalog: all ${all.length * SETUPS.length})`);
+    }
+    const found: string[] = [];
+    for (const [w, setup] of units) {
+      const r = withCanary(undefined, () => run(w, setup));
+      if (Object.keys(r.findingCounts).length > 0) found.push(`${w.name} on ${setup.pmemApi}: ${JSON.stringify(r.findingCounts)} ${r.findings[0]?.diff ?? ''}`);
+    }
+    expect(found).toEqual([]);
+  });
 });
+
+/** The distinct (workload, setup) units at which the hunts caught a canary, in catch order. */
+function caughtUnits(catches: ReadonlyArray<Caught | undefined>): Array<readonly [Workload, MountSetup]> {
+  const seen = new Set<string>();
+  const units: Array<readonly [Workload, MountSetup]> = [];
+  for (const k of catches) {
+    if (k === undefined) continue;
+    const key = `${k.workload} ${k.setup}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    units.push([k.workloadValue, k.setupValue]);
+  }
+  return units;
+}
