@@ -12,9 +12,12 @@
  * - a line with no `LineTrack` is persisted at every level: its coherent bytes survive;
  * - versions are named by store-unit ids (one per store call per line, globally increasing),
  *   so a snapshot taken before a line stopped being tracked never aliases a later version;
- * - a track's `baseline` holds the line's bytes at version `base`, and every reached level
- *   (poc, pop, podp, hint) is at least `base`: versions folded into the baseline are
- *   guaranteed under every crash kind of the profile;
+ * - a track's `baseline` holds the line's bytes at version `base`, and versions folded into
+ *   it are guaranteed under every crash kind of the profile: what each kind guarantees
+ *   (lines.ts `guaranteedVersion`) is at least `base`. A single reached level may sit below
+ *   `base` (a fold by the PoP leaves the PoDP and the hint where they were: 0 on armv8.2,
+ *   whose one crash kind reads neither), which changes nothing: a version below `base`
+ *   reads as the baseline (`snapAt`);
  * - loads always return the newest version, never the persisted one;
  * - an instruction the profile lacks throws UndefinedInstruction before it has any effect.
  *
