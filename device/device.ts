@@ -12,9 +12,12 @@
  * - a line with no `LineTrack` is persisted at every level: its coherent bytes survive;
  * - versions are named by store-unit ids (one per store call per line, globally increasing),
  *   so a snapshot taken before a line stopped being tracked never aliases a later version;
- * - a track's `baseline` holds the line's bytes at version `base`, and every reached level
- *   (poc, pop, podp, hint) is at least `base`: versions folded into the baseline are
- *   guaranteed under every crash kind of the profile;
+ * - a track's `baseline` holds the line's bytes at version `base`, and versions folded into
+ *   it are guaranteed under every crash kind of the profile: what each kind guarantees
+ *   (lines.ts `guaranteedVersion`) is at least `base`. A single reached level may sit below
+ *   `base` (a fold by the PoP leaves the PoDP and the hint where they were: 0 on armv8.2,
+ *   whose one crash kind reads neither), which changes nothing: a version below `base`
+ *   reads as the baseline (`snapAt`);
  * - loads always return the newest version, never the persisted one;
  * - an instruction the profile lacks throws UndefinedInstruction before it has any effect.
  *
@@ -161,6 +164,10 @@ export class PmemDevice {
   private readonly touchedTracks: LineTrack[] = [];
   private readonly touchedRuns: Run[] = [];
   private preSlab = new Uint8Array(0);
+  /** `preSlab` as words, and the last page a pre-image was copied from as words. */
+  private preSlab32 = new Int32Array(0);
+  private prePage: Uint8Array | undefined;
+  private prePage32: Int32Array<ArrayBufferLike> = new Int32Array(0);
   private preOffset = 0;
   /** True while completePending raises levels (pieces split off a raised run join its round). */
   private completing = false;
@@ -791,19 +798,36 @@ export class PmemDevice {
    * off-heap allocation (a third of the file system's time in bench:fs). Returns where in
    * `preSlab` (as it is after the call) the copy starts; records keep (slab, offset), no
    * view. A slab lives while any baseline cut from it does (at most PRE_SLAB_BYTES held by
-   * a line that stays uncertain long).
+   * a line that stays uncertain long). When no line is uncertain, no record holds a baseline
+   * at all, so the slab is carved again from its start: a device that settles what it stores
+   * touches no new memory for pre-images (a view read from a record is valid until the next
+   * instruction, and an image laid over the device refuses reads once a store has run).
+   * The copy goes four bytes at a time (line offsets are multiples of 64).
    */
   private preImage(page: Uint8Array, from: number, length: number): number {
+    if (this.tracks.size === 0 && this.runLines === 0) this.preOffset = 0;
     if (this.preOffset + length > this.preSlab.length) {
       // small first (a recovery's device stores a few blocks), doubling to PRE_SLAB_BYTES
       this.preSlab = new Uint8Array(Math.max(Math.min(PRE_SLAB_BYTES, Math.max(4096, 2 * this.preSlab.length)), length));
+      this.preSlab32 = new Int32Array(this.preSlab.buffer, 0, this.preSlab.length >> 2);
       this.preOffset = 0;
     }
-    const slab = this.preSlab;
     const at = this.preOffset;
-    if (length <= SMALL_COPY_BYTES) for (let i = 0; i < length; i++) slab[at + i] = page[from + i] as number;
-    else slab.set(page.subarray(from, from + length), at);
     this.preOffset = at + length;
+    if (page.byteOffset % 4 !== 0) {
+      this.preSlab.set(page.subarray(from, from + length), at);
+      return at;
+    }
+    if (page !== this.prePage) {
+      this.prePage = page;
+      this.prePage32 = new Int32Array(page.buffer, page.byteOffset, page.length >> 2);
+    }
+    const source = this.prePage32;
+    const slab = this.preSlab32;
+    const words = length >> 2;
+    const to = at >> 2;
+    const first = from >> 2;
+    for (let i = 0; i < words; i++) slab[to + i] = source[first + i];
     return at;
   }
 
@@ -1248,8 +1272,6 @@ function wordMask(lo: number, hi: number): number {
 const ZERO_PAGE = Buffer.alloc(PAGE_BYTES);
 /** Bytes of a slab that stores' pre-images are cut from. */
 const PRE_SLAB_BYTES = 64 << 10;
-/** Below this, a loop copies faster than making a view to `set` from. */
-const SMALL_COPY_BYTES = 256;
 /** Retired tracks kept for reuse (enough for a few 4 KiB blocks in flight). */
 const TRACK_POOL_LIMIT = 4096;
 

@@ -241,7 +241,8 @@ class Column {
 
 const NO_RESIDUALS = new Int8Array(0);
 
-/** One block of events: a column per field (the kind and op share one code). */
+/** One block of events: a column per field (the kind and op share one code, kept plus one:
+ * a store's would be 0, which `Column.put` takes the long way to tell from -0). */
 class Block {
   readonly code = new Column();
   readonly instruction = new Column();
@@ -286,7 +287,7 @@ export class EventTrace {
       block = this.blocks[i >> BLOCK_SHIFT];
     }
     const slabs = this.slabs;
-    block.code.put(at, kind * OP_COUNT + op, slabs);
+    block.code.put(at, kind * OP_COUNT + op + 1, slabs);
     block.instruction.put(at, instruction, slabs);
     block.addr.put(at, addr, slabs);
     block.length.put(at, length, slabs);
@@ -315,7 +316,7 @@ export class EventTrace {
       }
       const block = this.blocks[i >> BLOCK_SHIFT];
       const slabs = this.slabs;
-      block.code.putSteps(at, k, kind * OP_COUNT + op, 0, slabs);
+      block.code.putSteps(at, k, kind * OP_COUNT + op + 1, 0, slabs);
       block.instruction.putSteps(at, k, instruction + done, 1, slabs);
       block.addr.putSteps(at, k, addr + addrStep * done, addrStep, slabs);
       block.length.putSteps(at, k, length, 0, slabs);
@@ -336,7 +337,7 @@ export class EventTrace {
     assert(Number.isInteger(index) && index >= 0 && index < this.count, () => `no event ${index} (trace holds ${this.count})`);
     const block = this.blocks[index >> BLOCK_SHIFT];
     const at = index & BLOCK_MASK;
-    const code = block.code.get(at);
+    const code = block.code.get(at) - 1;
     const marker = this.markers.get(index);
     return {
       index,

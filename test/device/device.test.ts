@@ -221,6 +221,35 @@ describe('PmemDevice: lines settle once persisted', () => {
     expect(d.pending.length).toBe(0);
   });
 
+  test('a device that settles what it stores cuts every pre-image from the same bytes; one line still uncertain keeps its own', () => {
+    const d = small();
+    const batch = (first: number, fill: number): Uint8Array => {
+      for (let i = 0; i < 4; i++) d.store((first + i) * 64, new Uint8Array(64).fill(fill));
+      const baseline = d.track(first)?.baseline;
+      expect(baseline).toBeDefined();
+      return baseline as Uint8Array;
+    };
+    const settle = (first: number): void => {
+      d.cleanEach('cvap', first * 64, (first + 4) * 64);
+      d.dsb('sy');
+    };
+    const a = batch(0, 1);
+    settle(0);
+    expect(d.uncertainCount).toBe(0);
+    d.store(0, new Uint8Array(64).fill(9)); // a line's old bytes (1s) become a pre-image over a's
+    const b = d.track(0)?.baseline as Uint8Array;
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.byteOffset).toBe(a.byteOffset);
+    expect([...b]).toEqual(new Array(64).fill(1));
+    // line 0 stays uncertain: the next pre-images go after its baseline, which keeps its bytes
+    const c = batch(8, 5);
+    expect(c.byteOffset).toBeGreaterThanOrEqual(b.byteOffset + 64);
+    settle(8);
+    d.store(16 * 64, new Uint8Array(64).fill(7));
+    expect([...(d.track(0)?.baseline as Uint8Array)]).toEqual(new Array(64).fill(1));
+    expect([...(d.track(16)?.baseline as Uint8Array)]).toEqual(new Array(64).fill(0));
+  });
+
   test('armv8.0 keeps lines uncertain until the flush hint and a full DSB', () => {
     const d = small('armv8.0');
     d.store(0, word(1));

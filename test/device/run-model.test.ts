@@ -117,8 +117,10 @@ function expectSameState(device: PmemDevice, model: PerLineModel, where: string)
   expect(device.pendingCount).toBe(model.pending.length);
 }
 
-/** One seeded program: `steps` actions, each one or more instructions, checked after each. */
-function runProgram(seed: string, steps: number): { stores: number; uncertainPeak: number } {
+/** One seeded program: `steps` actions, each one or more instructions, checked after each;
+ * `settlePercent` of them (drawn apart, none when 0) a clean loop over the whole region and
+ * DSB SY, which leaves no line uncertain. */
+function runProgram(seed: string, steps: number, settlePercent = 0): { stores: number; uncertainPeak: number; storesFromSettled: number } {
   const rng = Rng.fromSeed(seed);
   const device = new PmemDevice({ profile: 'armv8.2', sizeBytes: DEVICE_BYTES, seed });
   const model = new PerLineModel();
@@ -126,6 +128,9 @@ function runProgram(seed: string, steps: number): { stores: number; uncertainPea
   let walkStart = 0;
   let stores = 0;
   let uncertainPeak = 0;
+  // stores made while no line was uncertain: the device carves their pre-images from the
+  // start of its slab again, over baselines of lines settled since
+  let storesFromSettled = 0;
   const check = (what: string): void => {
     expectSameState(device, model, `${seed} after ${what} (instruction ${device.instructionCount})`);
     uncertainPeak = Math.max(uncertainPeak, device.uncertainCount);
@@ -133,12 +138,23 @@ function runProgram(seed: string, steps: number): { stores: number; uncertainPea
   const store = (addr: number, length: number): void => {
     const bytes = new Uint8Array(length);
     for (let i = 0; i < length; i++) bytes[i] = 1 + rng.below(255);
+    if (device.uncertainCount === 0) storesFromSettled++;
     device.store(addr, bytes);
     model.store(addr, bytes);
     stores++;
     check(`store ${length} at ${addr}`);
   };
   for (let step = 0; step < steps; step++) {
+    if (settlePercent > 0 && rng.below(100) < settlePercent) {
+      device.cleanEach('cvap', 0, REGION);
+      for (let a = 0; a < REGION; a += LINE) model.clean(a, LEVEL_POP);
+      device.dsb('sy');
+      model.dsbSy();
+      walkStart = cursor;
+      check('a clean loop over the region, DSB SY');
+      expect(device.uncertainCount).toBe(0);
+      continue;
+    }
     const r = rng.below(100);
     if (r < 45) {
       // the next line of the walk (what grows a run), now and then two or three lines at once
@@ -183,13 +199,23 @@ function runProgram(seed: string, steps: number): { stores: number; uncertainPea
       check('DSB SY');
     }
   }
-  return { stores, uncertainPeak };
+  return { stores, uncertainPeak, storesFromSettled };
 }
 
 describe('the run representation against a per-line model (armv8.2)', () => {
   test.each(Array.from({ length: 12 }, (_, i) => `run-model/${i}`))('%s: every record and pending item matches after every instruction', (seed) => {
-    const { stores, uncertainPeak } = runProgram(seed, 400);
+    const { stores, uncertainPeak, storesFromSettled } = runProgram(seed, 400);
     expect(stores).toBeGreaterThan(150);
     expect(uncertainPeak).toBeGreaterThan(8);
+    expect(storesFromSettled).toBeGreaterThan(0);
+  });
+});
+
+describe('pre-images over settled lines (armv8.2)', () => {
+  test.each(Array.from({ length: 6 }, (_, i) => `run-model/settled/${i}`))('%s: a device settled again and again keeps every record the model\'s', (seed) => {
+    const { stores, uncertainPeak, storesFromSettled } = runProgram(seed, 400, 6);
+    expect(stores).toBeGreaterThan(100);
+    expect(uncertainPeak).toBeGreaterThan(8);
+    expect(storesFromSettled).toBeGreaterThan(10);
   });
 });
