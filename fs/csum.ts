@@ -283,7 +283,58 @@ export function commitBlockChecksum(seed: number, block: Uint8Array, zerosFrom =
 
 /** A v3 descriptor tag's t_checksum: the transaction's sequence (big-endian), then the block as logged. */
 export function journalTagChecksum(seed: number, sequence: number, logged: Uint8Array): number {
-  return crc32cRaw(crc32cRaw(seed, be32(sequence)), logged);
+  return crc32cRaw(journalTagStart(seed, sequence), logged);
+}
+
+/** The state a v3 tag's checksum starts its block from: the journal's seed over the transaction's sequence (big-endian); one per commit. */
+export function journalTagStart(seed: number, sequence: number): number {
+  return crc32cRaw(seed, be32(sequence));
+}
+
+/**
+ * journalTagChecksum of `logged` from `tagStart` (journalTagStart), given that a seal has just
+ * computed `prefixCrc` = crc32cRaw(prefixSeed, the first `prefixBytes` bytes of `logged`) (a
+ * bitmap's checksum, a directory leaf's): those bytes are not read again. The raw CRC is
+ * linear: crc32cRaw(s, P) = crc32cRaw(0, P) ^ (s shifted over |P| zero bytes), so the state
+ * after P from the tag's start is prefixCrc ^ ((tagStart ^ prefixSeed) shifted over |P|);
+ * the rest of the block is read as usual. The same value as reading the whole block
+ * (test/fs/tag-from-seal.test.ts) when prefixCrc is right for the bytes as logged.
+ */
+export function journalTagChecksumAfterPrefix(tagStart: number, logged: Uint8Array, prefixBytes: number, prefixSeed: number, prefixCrc: number): number {
+  const state = (prefixCrc ^ zerosByTable(tagStart ^ prefixSeed, prefixBytes)) >>> 0;
+  return crc32cRaw(state, logged.subarray(prefixBytes));
+}
+
+/**
+ * crc32cRawZeros(crc, n) by four table lookups (the shift over n zeros is a linear map of the
+ * 32-bit state), for the few prefix lengths seals report (a block, a directory leaf's 4084
+ * bytes, an inode bitmap's bytes): a table per length, made on first use, at most
+ * ZERO_TABLES_MAX of them (other lengths take crc32cRawZeros).
+ */
+function zerosByTable(crc: number, n: number): number {
+  let table = ZERO_TABLES.get(n);
+  if (table === undefined) {
+    if (ZERO_TABLES.size >= ZERO_TABLES_MAX || n === 0) return crc32cRawZeros(crc, n);
+    table = shiftTable(zerosOperator(n));
+    ZERO_TABLES.set(n, table);
+  }
+  const c = crc >>> 0;
+  return (table[c & 0xff] ^ table[256 + ((c >>> 8) & 0xff)] ^ table[512 + ((c >>> 16) & 0xff)] ^ table[768 + (c >>> 24)]) >>> 0;
+}
+
+const ZERO_TABLES_MAX = 16;
+const ZERO_TABLES = new Map<number, Uint32Array>();
+
+/** Table k (entries 256k..256k+255) holds op * (b << 8k) mod P: the product of op and a state is the XOR of four lookups. */
+function shiftTable(op: number): Uint32Array {
+  const table = new Uint32Array(1024);
+  for (let k = 0; k < 4; k++) {
+    for (let bit = 0; bit < 8; bit++) {
+      const value = multModP(op, (1 << (8 * k + bit)) >>> 0);
+      for (let b = 1 << bit; b < 2 << bit; b++) table[256 * k + b] = table[256 * k + (b ^ (1 << bit))] ^ value;
+    }
+  }
+  return table;
 }
 
 /**

@@ -57,6 +57,7 @@ import {
 } from './extents';
 import { FsContext, SECTORS_PER_BLOCK } from './fs-context';
 import { MetaStore, SEAL_BLOCKS } from './meta';
+import { DIR_TAIL_BYTES } from './csum';
 
 /** An xattr block's header: h_magic at 0, h_refcount at 4, 32 bytes in all. */
 const XATTR_MAGIC = 0xea020000;
@@ -198,7 +199,9 @@ export class InodeTable implements DirBlockSource {
     this.trustedDirBlocks.add(this.meta.read(block));
     this.meta.tx().seal(SEAL_BLOCKS, block, () => {
       if (!this.meta.isDirty(block)) return;
-      csum.stampDirBlock(dirIno, this.inode(dirIno), index, this.meta.peek(block));
+      const leaf = csum.stampDirBlock(dirIno, this.inode(dirIno), index, this.meta.peek(block));
+      // a leaf's checksum covers the block up to its tail as the journal logs it: its tag need not read those bytes again
+      if (leaf !== undefined) this.meta.tx().notePrefixCrc(block, BLOCK_BYTES - DIR_TAIL_BYTES, leaf.seed, leaf.checksum);
     });
   }
 

@@ -61,7 +61,30 @@ export class Transaction {
   /** Their flushes, where the policy defers them to the commit (`unordered`, fs/policy.ts). */
   readonly dataFlushes: Array<() => void> = [];
   state: 'running' | 'committing' | 'committed' = 'running';
+  /** Per block, a checksum a seal computed over its first bytes as they now stand (`notePrefixCrc`); dropped when the block is dirtied again. */
+  private readonly prefixCrcs = new Map<number, PrefixCrc>();
   constructor(readonly id: number) {}
+
+  /**
+   * A seal computed `crc` = crc32cRaw(`seed`, the first `bytes` bytes of `block`) over the block
+   * as it now stands (a bitmap's checksum, a directory leaf's): the journal's tag over the block
+   * starts from it rather than reading those bytes again (fs/csum.ts
+   * journalTagChecksumAfterPrefix). Any later `dirty` or `forget` of the block drops the note,
+   * so it never describes bytes that changed since through this store.
+   */
+  notePrefixCrc(block: number, bytes: number, seed: number, crc: number): void {
+    this.prefixCrcs.set(block, { bytes, seed, crc });
+  }
+
+  /** The note `notePrefixCrc` left for `block`, if it still holds. */
+  prefixCrc(block: number): PrefixCrc | undefined {
+    return this.prefixCrcs.size === 0 ? undefined : this.prefixCrcs.get(block);
+  }
+
+  /** Drop `block`'s note (it changed, or left the transaction). */
+  dropPrefixCrc(block: number): void {
+    if (this.prefixCrcs.size !== 0) this.prefixCrcs.delete(block);
+  }
 
   /**
    * Run `seal` once before this transaction commits, in `phase`; `key` names what it seals
@@ -92,6 +115,7 @@ export class Transaction {
   dirty(block: number, from = 0, to = BLOCK_BYTES): void {
     // the message is built only on failure: a block is dirtied many times a call
     if (this.state !== 'running') assert(false, () => `transaction ${this.id} is ${this.state}: it takes no more blocks`);
+    this.dropPrefixCrc(block);
     this.dirtyBlocks.add(block);
     let mask = this.dirtyLines.get(block);
     if (mask === undefined) {
@@ -100,6 +124,13 @@ export class Transaction {
     }
     for (let line = Math.floor(from / LINE_BYTES); line * LINE_BYTES < to; line++) mask[line >> 5] |= 1 << (line & 31);
   }
+}
+
+/** crc32cRaw(seed, a block's first `bytes` bytes) = crc, as a seal computed it (Transaction.notePrefixCrc). */
+export interface PrefixCrc {
+  readonly bytes: number;
+  readonly seed: number;
+  readonly crc: number;
 }
 
 /** Writes a transaction's blocks to the device. */
@@ -264,6 +295,7 @@ export class MetaStore {
     const tx = this.tx();
     tx.dirtyBlocks.delete(block);
     tx.dirtyLines.delete(block);
+    tx.dropPrefixCrc(block);
     tx.revokedBlocks.add(block);
   }
 
