@@ -32,7 +32,10 @@
  * records a revoke block holds, and so `logBlocks`, follow the layout. Which features the
  * journal has is decided once, at a writable mount, before `open` writes the superblock
  * (`journalFeaturesAtMount`, the kernel's rule): a journal without them writes exactly the
- * plain log of the subset.
+ * plain log of the subset. A tag over a block whose seal has just checksummed its first bytes
+ * (a bitmap, a directory leaf: `Transaction.notePrefixCrc`) is continued from that checksum
+ * rather than computed over those bytes again (fs/csum.ts journalTagChecksumAfterPrefix): the
+ * same value, fewer bytes read.
  *
  * Invariants: the head and the next tid only move forward (tids modulo 2^32); the log slot
  * the commit block takes is after every block it commits; the live transactions never take

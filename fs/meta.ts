@@ -16,7 +16,9 @@
  * first (`SEAL_BLOCKS`), then the group descriptors that hold the bitmaps' checksums
  * (`SEAL_DESCRIPTORS`), then the superblock (`SEAL_SUPERBLOCK`). A seal may register seals of a
  * later phase, never of its own or an earlier one. Without metadata_csum nothing is registered
- * and commit does what it did.
+ * and commit does what it did. A seal whose checksum covers a block's first bytes as they will
+ * be logged may note it (`Transaction.notePrefixCrc`) for the journal's tag over the block; a
+ * later change of the block through this store drops the note.
  *
  * Invariants:
  * - a cached block is the newest value of that block: the device holds it or an older one;
