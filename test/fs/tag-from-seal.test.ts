@@ -53,6 +53,38 @@ describe('a tag checksum continued from a seal\'s checksum', () => {
     expect(checked).toBe(13 * 6);
   });
 
+  test('a rest of zeros or of 0xff after the prefix (compared, not read into the CRC) and one that is almost so give the checksum over every byte', () => {
+    const rng = Rng.fromSeed('tag-from-seal-rest');
+    let checked = 0;
+    for (const prefix of [0, 1024, 3000, 3840, 3841, 4000]) {
+      for (const fill of [0, 0xff]) {
+        // uniform, then one other byte at the rest's first, last and a random place
+        for (const odd of [-1, prefix, BLOCK_BYTES - 1, prefix + rng.below(BLOCK_BYTES - prefix)]) {
+          const block = randomBlock(rng);
+          block.fill(fill, prefix);
+          if (odd >= 0) block[odd] = fill ^ (1 + rng.below(255));
+          const start = csum.journalTagStart(rng.below(2 ** 32), rng.below(2 ** 32));
+          const sealSeed = rng.below(2 ** 32);
+          const derived = csum.journalTagChecksumAfterPrefix(start, block, prefix, sealSeed, csum.crc32cRaw(sealSeed, block.subarray(0, prefix)));
+          expect([prefix, fill, odd, derived]).toEqual([prefix, fill, odd, csum.crc32cRaw(start, block)]);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(6 * 2 * 4);
+  });
+
+  test('zeros counted by table (a length asked for often) equal the zeros read, before and after the table is made', () => {
+    const rng = Rng.fromSeed('tag-from-seal-zeros');
+    for (const n of [4, 12, 1024, 3072, 4084, 4096]) {
+      const zeros = new Uint8Array(n);
+      for (let use = 0; use < 20; use++) {
+        const crc = rng.below(2 ** 32);
+        expect([n, use, csum.crc32cRawZeros(crc, n)]).toEqual([n, use, csum.crc32cRaw(crc, zeros)]);
+      }
+    }
+  });
+
   test('a seal\'s CRC that does not describe the logged bytes gives another checksum (the derivation reads what it must)', () => {
     const rng = Rng.fromSeed('tag-from-seal-stale');
     const block = randomBlock(rng);
