@@ -175,7 +175,9 @@ export class Groups {
     if (csum === undefined) return;
     const desc = this.descs[g];
     const block = kind === 'block' ? desc.blockBitmap : desc.inodeBitmap;
-    this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_BLOCKS, block)) return;
+    tx.seal(SEAL_BLOCKS, block, () => {
       const bytes = this.meta.peek(block);
       const bits = kind === 'block' ? this.sb.clustersPerGroup : this.sb.inodesPerGroup;
       const checksum = csum.bitmapChecksum(bytes, bits);
@@ -191,7 +193,9 @@ export class Groups {
   private sealDesc(g: number): void {
     const csum = this.checksums;
     if (csum === undefined) return;
-    this.meta.tx().seal(SEAL_DESCRIPTORS, g, () => {
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_DESCRIPTORS, g)) return;
+    tx.seal(SEAL_DESCRIPTORS, g, () => {
       const [block, offset] = this.descLocation(g);
       const bytes = this.meta.write(block, offset, offset + this.descBytes);
       encodeGroupDesc64(this.descs[g], bytes, offset, this.extras[g]);

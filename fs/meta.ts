@@ -48,7 +48,7 @@ const SEAL_PHASES = 3;
 
 export class Transaction {
   readonly dirtyBlocks = new Set<number>();
-  /** Per phase, the seals to run before commit, by key (a later registration of a key replaces the earlier one). */
+  /** Per phase, the seals to run before commit, by key (the first registration of a key stands; later ones cost nothing). */
   private readonly seals: Array<Map<number, () => void> | undefined> = new Array(SEAL_PHASES);
   private sealingPhase = -1;
   /** Per dirty block, the lines written (bit i of word w: line 32w + i); a block written
@@ -101,6 +101,13 @@ export class Transaction {
       this.seals[phase] = map;
     }
     if (!map.has(key)) map.set(key, seal);
+  }
+
+  /** Whether a seal of `key` is registered in `phase`: a writer that changes the same structure many times a transaction then skips building its closure again. */
+  hasSeal(phase: SealPhase, key: number): boolean {
+    // the same check as `seal`: asking is registering, for the phase rule
+    if (phase <= this.sealingPhase) assert(false, () => `a seal of phase ${phase} registered while phase ${this.sealingPhase} runs`);
+    return this.seals[phase]?.has(key) ?? false;
   }
 
   /** Run the registered seals, phase by phase (MetaStore.commit, before the committer). */
