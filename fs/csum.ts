@@ -27,7 +27,11 @@
  *
  * Zeros are counted without being read where the caller knows they are zeros (a checksum
  * field; a log block's writer, after its last field): `crc32cRawZeros`, since the raw CRC is
- * linear and n zero bytes multiply its state by x^(8n) modulo the polynomial.
+ * linear and n zero bytes multiply its state by x^(8n) modulo the polynomial (four table
+ * lookups for a length asked for often). The same linearity lets a jbd2 tag over a block
+ * continue from the checksum a seal has just computed over the block's first bytes
+ * (`journalTagChecksumAfterPrefix`), and a rest of one byte value (a bitmap's padding) be
+ * compared rather than read into the CRC.
  *
  * Invariants: every function is a function of its arguments; a checksum field inside the
  * bytes given is never read (it counts as zeros, as the kernel's dummy field does); no
@@ -142,9 +146,46 @@ const ZEROS_OPERATORS = new Uint32Array(4097);
 export function crc32cRawZeros(crc: number, n: number): number {
   if (n === 0) return crc >>> 0;
   if (n >= ZEROS_OPERATORS.length) return multModP(zerosOperator(n), crc >>> 0);
+  const table = zerosTable(n);
+  if (table !== undefined) {
+    const c = crc >>> 0;
+    return (table[c & 0xff] ^ table[256 + ((c >>> 8) & 0xff)] ^ table[512 + ((c >>> 16) & 0xff)] ^ table[768 + (c >>> 24)]) >>> 0;
+  }
   let op = ZEROS_OPERATORS[n];
   if (op === 0) op = ZEROS_OPERATORS[n] = zerosOperator(n);
   return multModP(op, crc >>> 0);
+}
+
+/**
+ * The shift over `n` zeros as four tables of 256 entries (it is a linear map of the 32-bit
+ * state: four lookups instead of multModP's bit loop), for a length asked for often (a
+ * commit block's or a descriptor's zeros, a seal's prefix): made at its ZERO_TABLE_AFTER-th
+ * use, at most ZERO_TABLES_MAX of them (4 KiB each); undefined otherwise.
+ */
+function zerosTable(n: number): Uint32Array | undefined {
+  const table = ZERO_TABLES.get(n);
+  if (table !== undefined || ZERO_TABLES.size >= ZERO_TABLES_MAX) return table;
+  if (++ZERO_USES[n] < ZERO_TABLE_AFTER) return undefined;
+  const made = shiftTable(ZEROS_OPERATORS[n] !== 0 ? ZEROS_OPERATORS[n] : zerosOperator(n));
+  ZERO_TABLES.set(n, made);
+  return made;
+}
+
+const ZERO_TABLE_AFTER = 8;
+const ZERO_TABLES_MAX = 32;
+const ZERO_TABLES = new Map<number, Uint32Array>();
+const ZERO_USES = new Uint16Array(4097);
+
+/** Table k (entries 256k..256k+255) holds op * (b << 8k) mod P: the product of op and a state is the XOR of four lookups. */
+function shiftTable(op: number): Uint32Array {
+  const table = new Uint32Array(1024);
+  for (let k = 0; k < 4; k++) {
+    for (let bit = 0; bit < 8; bit++) {
+      const value = multModP(op, (1 << (8 * k + bit)) >>> 0);
+      for (let b = 1 << bit; b < 2 << bit; b++) table[256 * k + b] = table[256 * k + (b ^ (1 << bit))] ^ value;
+    }
+  }
+  return table;
 }
 
 /** A u32's little-endian bytes, in a buffer reused by every call (read before the next call). */
@@ -283,8 +324,49 @@ export function commitBlockChecksum(seed: number, block: Uint8Array, zerosFrom =
 
 /** A v3 descriptor tag's t_checksum: the transaction's sequence (big-endian), then the block as logged. */
 export function journalTagChecksum(seed: number, sequence: number, logged: Uint8Array): number {
-  return crc32cRaw(crc32cRaw(seed, be32(sequence)), logged);
+  return crc32cRaw(journalTagStart(seed, sequence), logged);
 }
+
+/** The state a v3 tag's checksum starts its block from: the journal's seed over the transaction's sequence (big-endian); one per commit. */
+export function journalTagStart(seed: number, sequence: number): number {
+  return crc32cRaw(seed, be32(sequence));
+}
+
+/**
+ * journalTagChecksum of `logged` from `tagStart` (journalTagStart), given that a seal has just
+ * computed `prefixCrc` = crc32cRaw(prefixSeed, the first `prefixBytes` bytes of `logged`) (a
+ * bitmap's checksum, a directory leaf's): those bytes are not read again. The raw CRC is
+ * linear: crc32cRaw(s, P) = crc32cRaw(0, P) ^ (s shifted over |P| zero bytes), so the state
+ * after P from the tag's start is prefixCrc ^ ((tagStart ^ prefixSeed) shifted over |P|);
+ * the rest of the block is read as usual. The same value as reading the whole block
+ * (test/fs/tag-from-seal.test.ts) when prefixCrc is right for the bytes as logged.
+ */
+export function journalTagChecksumAfterPrefix(tagStart: number, logged: Uint8Array, prefixBytes: number, prefixSeed: number, prefixCrc: number): number {
+  const state = (prefixCrc ^ crc32cRawZeros(tagStart ^ prefixSeed, prefixBytes)) >>> 0;
+  const rest = logged.subarray(prefixBytes);
+  // an inode bitmap's padding (0xff), a bitmap's free end (zeros): compared at once, counted without the CRC reading it
+  const fill = rest.length >= UNIFORM_REST_MIN_BYTES && rest.length <= FILL_PAGES[0].length ? rest[0] : -1;
+  if ((fill === 0 || fill === 0xff) && FILL_PAGES[fill === 0 ? 0 : 1].compare(rest, 0, rest.length, 0, rest.length) === 0) {
+    return fill === 0 ? crc32cRawZeros(state, rest.length) : (crc32cRawZeros(state, rest.length) ^ onesCrc(rest.length)) >>> 0;
+  }
+  return crc32cRaw(state, rest);
+}
+
+/** The rest of a block after a seal's prefix is checked for a single byte value from this long (one native compare). */
+const UNIFORM_REST_MIN_BYTES = 256;
+/** A block of zeros and one of 0xff, to compare a rest with (at most a block). */
+const FILL_PAGES = [Buffer.alloc(4096, 0), Buffer.alloc(4096, 0xff)] as const;
+/** crc32cRaw(0, n bytes of 0xff), by n (the raw CRC is linear: n bytes of 0xff from state s give zeros(s, n) ^ this). */
+const ONES_CRCS = new Map<number, number>();
+function onesCrc(n: number): number {
+  let value = ONES_CRCS.get(n);
+  if (value === undefined) {
+    value = crc32cRaw(0, FILL_PAGES[1].subarray(0, n));
+    if (ONES_CRCS.size < ZERO_TABLES_MAX) ONES_CRCS.set(n, value);
+  }
+  return value;
+}
+
 
 /**
  * An htree node's dx_tail checksum (after the node's `limit` entries): from the directory

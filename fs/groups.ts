@@ -39,6 +39,7 @@ import {
 import { groupHasSuper } from './geometry';
 import { MetaStore, SEAL_BLOCKS, SEAL_DESCRIPTORS } from './meta';
 import { MetadataChecksums } from './read-profile';
+import { checksumSeed } from './csum';
 
 /** A 64-byte descriptor's fields beyond GroupDesc: the bitmaps' checksums and bg_itable_unused. */
 type DescExtras = Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsum' | 'itableUnused'>;
@@ -53,6 +54,8 @@ export class Groups {
   private readonly inodeHint: number[];
   /** With metadata_csum: the checksums to seal, and each descriptor's fields beyond GroupDesc. */
   readonly checksums: MetadataChecksums | undefined;
+  /** With metadata_csum: the file system's checksum seed, which the bitmaps' checksums start from (told to the journal's tags). */
+  private readonly seed: number = 0;
   private readonly extras: DescExtras[] = [];
   /** BLOCK_UNINIT groups' bitmaps as they read, built on first use (never stored until the flag is cleared). */
   private readonly uninitBitmaps = new Map<number, Uint8Array>();
@@ -61,8 +64,10 @@ export class Groups {
     this.count = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
     this.descBytes = groupDescBytes(sb);
     // block 0 is read only when the seed is needed: the subset's mount reads what it read
-    this.checksums = (sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) === 0 ? undefined
-      : MetadataChecksums.of(sb, meta.read(0).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
+    const sbBytes = (sb.featureRoCompat & RO_COMPAT_METADATA_CSUM) === 0 ? undefined
+      : meta.read(0).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES);
+    this.checksums = sbBytes === undefined ? undefined : MetadataChecksums.of(sb, sbBytes);
+    if (sbBytes !== undefined) this.seed = checksumSeed(sbBytes);
     for (let g = 0; g < this.count; g++) {
       const at = g * this.descBytes;
       const bytes = meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES));
@@ -170,10 +175,16 @@ export class Groups {
     if (csum === undefined) return;
     const desc = this.descs[g];
     const block = kind === 'block' ? desc.blockBitmap : desc.inodeBitmap;
-    this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_BLOCKS, block)) return;
+    tx.seal(SEAL_BLOCKS, block, () => {
       const bytes = this.meta.peek(block);
-      if (kind === 'block') this.extras[g].blockBitmapCsum = csum.bitmapChecksum(bytes, this.sb.clustersPerGroup);
-      else this.extras[g].inodeBitmapCsum = csum.bitmapChecksum(bytes, this.sb.inodesPerGroup);
+      const bits = kind === 'block' ? this.sb.clustersPerGroup : this.sb.inodesPerGroup;
+      const checksum = csum.bitmapChecksum(bytes, bits);
+      if (kind === 'block') this.extras[g].blockBitmapCsum = checksum;
+      else this.extras[g].inodeBitmapCsum = checksum;
+      // the checksum covers the bitmap's first bits / 8 bytes as the journal logs them: its tag need not read them again
+      if (bits % 8 === 0 && bits / 8 <= BLOCK_BYTES) this.meta.tx().notePrefixCrc(block, bits / 8, this.seed, checksum);
       this.sealDesc(g);
     });
   }
@@ -182,7 +193,9 @@ export class Groups {
   private sealDesc(g: number): void {
     const csum = this.checksums;
     if (csum === undefined) return;
-    this.meta.tx().seal(SEAL_DESCRIPTORS, g, () => {
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_DESCRIPTORS, g)) return;
+    tx.seal(SEAL_DESCRIPTORS, g, () => {
       const [block, offset] = this.descLocation(g);
       const bytes = this.meta.write(block, offset, offset + this.descBytes);
       encodeGroupDesc64(this.descs[g], bytes, offset, this.extras[g]);

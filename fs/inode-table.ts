@@ -57,6 +57,7 @@ import {
 } from './extents';
 import { FsContext, SECTORS_PER_BLOCK } from './fs-context';
 import { MetaStore, SEAL_BLOCKS } from './meta';
+import { DIR_TAIL_BYTES } from './csum';
 
 /** An xattr block's header: h_magic at 0, h_refcount at 4, 32 bytes in all. */
 const XATTR_MAGIC = 0xea020000;
@@ -177,7 +178,9 @@ export class InodeTable implements DirBlockSource {
     this.numbers.set(inode, ino);
     this.writtenInodes.add(ino);
     // inode keys are negative: the phase's other keys are block numbers
-    this.meta.tx().seal(SEAL_BLOCKS, -ino, () => {
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_BLOCKS, -ino)) return;
+    tx.seal(SEAL_BLOCKS, -ino, () => {
       csum.stampInode(ino, this.meta.peek(block).subarray(offset, offset + INODE_BYTES));
     });
   }
@@ -196,9 +199,13 @@ export class InodeTable implements DirBlockSource {
     const block = deviceBlock ?? this.dirBlocks(dirIno)[index];
     assert(block !== undefined, () => `directory inode ${dirIno} has no logical block ${index}`);
     this.trustedDirBlocks.add(this.meta.read(block));
-    this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_BLOCKS, block)) return;
+    tx.seal(SEAL_BLOCKS, block, () => {
       if (!this.meta.isDirty(block)) return;
-      csum.stampDirBlock(dirIno, this.inode(dirIno), index, this.meta.peek(block));
+      const leaf = csum.stampDirBlock(dirIno, this.inode(dirIno), index, this.meta.peek(block));
+      // a leaf's checksum covers the block up to its tail as the journal logs it: its tag need not read those bytes again
+      if (leaf !== undefined) this.meta.tx().notePrefixCrc(block, BLOCK_BYTES - DIR_TAIL_BYTES, leaf.seed, leaf.checksum);
     });
   }
 
@@ -403,7 +410,9 @@ export class InodeTable implements DirBlockSource {
       sealTreeBlock: csum === undefined ? undefined : (block: number, inode: Inode) => {
         const ino = this.numbers.get(inode);
         assert(ino !== undefined, 'a tree block is stored for a cached inode');
-        this.meta.tx().seal(SEAL_BLOCKS, block, () => {
+        const tx = this.meta.tx();
+        if (tx.hasSeal(SEAL_BLOCKS, block)) return;
+        tx.seal(SEAL_BLOCKS, block, () => {
           if (this.meta.isDirty(block)) csum.stampExtentBlock(ino, this.inode(ino).generation, this.meta.peek(block));
         });
       },

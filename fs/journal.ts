@@ -32,7 +32,10 @@
  * records a revoke block holds, and so `logBlocks`, follow the layout. Which features the
  * journal has is decided once, at a writable mount, before `open` writes the superblock
  * (`journalFeaturesAtMount`, the kernel's rule): a journal without them writes exactly the
- * plain log of the subset.
+ * plain log of the subset. A tag over a block whose seal has just checksummed its first bytes
+ * (a bitmap, a directory leaf: `Transaction.notePrefixCrc`) is continued from that checksum
+ * rather than computed over those bytes again (fs/csum.ts journalTagChecksumAfterPrefix): the
+ * same value, fewer bytes read.
  *
  * Invariants: the head and the next tid only move forward (tids modulo 2^32); the log slot
  * the commit block takes is after every block it commits; the live transactions never take
@@ -46,8 +49,9 @@ import { BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JOURNAL_SUPERBLOCK_BYTES, Jo
 import {
   JBD2_CRC32C_CHKSUM, JBD2_FEATURE_COMPAT_CHECKSUM, JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_ASYNC_COMMIT,
   JBD2_FEATURE_INCOMPAT_CSUM_V2, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, Tag, descriptorTagsMax, encodeCommit, encodeDescriptor,
-  encodeJournalSuperblockStamped, encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tagChecksum, tidAfter, tidGt,
+  encodeJournalSuperblockStamped, encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tidAfter, tidGt,
 } from './jbd2';
+import { crc32cRaw, journalTagChecksumAfterPrefix, journalTagStart } from './csum';
 import { canaryActive } from '../core/canary';
 import { Committer, LINE_MASK_WORDS, MetaStore, Transaction, writeChangedLines, writeChangedLinesLikely } from './meta';
 import type { CheckpointWrites, Write, WritePolicy } from './policy';
@@ -103,6 +107,17 @@ export function journalFeaturesAtMount(jsb: JournalSuperblock, request: JournalF
   }
   if (request.bit64) out.featureIncompat |= JBD2_FEATURE_INCOMPAT_64BIT;
   return out;
+}
+
+/**
+ * A v3 tag's checksum of `block`'s copy as logged, from the commit's `tagStart`: continued from
+ * the checksum a seal computed over the block's first bytes when one is noted and the copy is
+ * the block itself (not escaped), else over every byte (the same value either way: fs/csum.ts).
+ */
+function loggedTagChecksum(tx: Transaction, block: number, logged: { readonly copy: Uint8Array; readonly escaped: boolean }, tagStart: number): number {
+  const known = logged.escaped ? undefined : tx.prefixCrc(block);
+  if (known === undefined) return crc32cRaw(tagStart, logged.copy);
+  return journalTagChecksumAfterPrefix(tagStart, logged.copy, known.bytes, known.seed, known.crc);
 }
 
 /** A committed transaction still in the log (lazy checkpointing). */
@@ -257,12 +272,13 @@ export class Journal implements Committer {
       at = next(at);
     };
     const layout = this.layout;
+    const tagStart = layout.csumV3 ? journalTagStart(layout.seed, tid) : 0;
     for (let i = 0; i < blocks.length; i += this.tagsPerDescriptor) {
       const chunk = blocks.slice(i, i + this.tagsPerDescriptor);
       const copies = chunk.map((b) => escapeForLog(meta.peek(b)));
       // the tag checksum covers the copy as logged (escaped), as recovery reads it back
       const tags = chunk.map((block, k): Tag => (layout.csumV3
-        ? { block, escaped: copies[k].escaped, checksum: tagChecksum(tid, copies[k].copy, layout) }
+        ? { block, escaped: copies[k].escaped, checksum: loggedTagChecksum(tx, block, copies[k], tagStart) }
         : { block, escaped: copies[k].escaped }));
       place(encodeDescriptor(tid, tags, scratch(), layout));
       for (const c of copies) place(c.copy);

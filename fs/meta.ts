@@ -16,7 +16,9 @@
  * first (`SEAL_BLOCKS`), then the group descriptors that hold the bitmaps' checksums
  * (`SEAL_DESCRIPTORS`), then the superblock (`SEAL_SUPERBLOCK`). A seal may register seals of a
  * later phase, never of its own or an earlier one. Without metadata_csum nothing is registered
- * and commit does what it did.
+ * and commit does what it did. A seal whose checksum covers a block's first bytes as they will
+ * be logged may note it (`Transaction.notePrefixCrc`) for the journal's tag over the block; a
+ * later change of the block through this store drops the note.
  *
  * Invariants:
  * - a cached block is the newest value of that block: the device holds it or an older one;
@@ -46,7 +48,7 @@ const SEAL_PHASES = 3;
 
 export class Transaction {
   readonly dirtyBlocks = new Set<number>();
-  /** Per phase, the seals to run before commit, by key (a later registration of a key replaces the earlier one). */
+  /** Per phase, the seals to run before commit, by key (the first registration of a key stands; later ones cost nothing). */
   private readonly seals: Array<Map<number, () => void> | undefined> = new Array(SEAL_PHASES);
   private sealingPhase = -1;
   /** Per dirty block, the lines written (bit i of word w: line 32w + i); a block written
@@ -61,7 +63,30 @@ export class Transaction {
   /** Their flushes, where the policy defers them to the commit (`unordered`, fs/policy.ts). */
   readonly dataFlushes: Array<() => void> = [];
   state: 'running' | 'committing' | 'committed' = 'running';
+  /** Per block, a checksum a seal computed over its first bytes as they now stand (`notePrefixCrc`); dropped when the block is dirtied again. */
+  private readonly prefixCrcs = new Map<number, PrefixCrc>();
   constructor(readonly id: number) {}
+
+  /**
+   * A seal computed `crc` = crc32cRaw(`seed`, the first `bytes` bytes of `block`) over the block
+   * as it now stands (a bitmap's checksum, a directory leaf's): the journal's tag over the block
+   * starts from it rather than reading those bytes again (fs/csum.ts
+   * journalTagChecksumAfterPrefix). Any later `dirty` or `forget` of the block drops the note,
+   * so it never describes bytes that changed since through this store.
+   */
+  notePrefixCrc(block: number, bytes: number, seed: number, crc: number): void {
+    this.prefixCrcs.set(block, { bytes, seed, crc });
+  }
+
+  /** The note `notePrefixCrc` left for `block`, if it still holds. */
+  prefixCrc(block: number): PrefixCrc | undefined {
+    return this.prefixCrcs.size === 0 ? undefined : this.prefixCrcs.get(block);
+  }
+
+  /** Drop `block`'s note (it changed, or left the transaction). */
+  dropPrefixCrc(block: number): void {
+    if (this.prefixCrcs.size !== 0) this.prefixCrcs.delete(block);
+  }
 
   /**
    * Run `seal` once before this transaction commits, in `phase`; `key` names what it seals
@@ -78,6 +103,13 @@ export class Transaction {
     if (!map.has(key)) map.set(key, seal);
   }
 
+  /** Whether a seal of `key` is registered in `phase`: a writer that changes the same structure many times a transaction then skips building its closure again. */
+  hasSeal(phase: SealPhase, key: number): boolean {
+    // the same check as `seal`: asking is registering, for the phase rule
+    if (phase <= this.sealingPhase) assert(false, () => `a seal of phase ${phase} registered while phase ${this.sealingPhase} runs`);
+    return this.seals[phase]?.has(key) ?? false;
+  }
+
   /** Run the registered seals, phase by phase (MetaStore.commit, before the committer). */
   runSeals(): void {
     for (let phase = 0; phase < SEAL_PHASES; phase++) {
@@ -92,6 +124,7 @@ export class Transaction {
   dirty(block: number, from = 0, to = BLOCK_BYTES): void {
     // the message is built only on failure: a block is dirtied many times a call
     if (this.state !== 'running') assert(false, () => `transaction ${this.id} is ${this.state}: it takes no more blocks`);
+    this.dropPrefixCrc(block);
     this.dirtyBlocks.add(block);
     let mask = this.dirtyLines.get(block);
     if (mask === undefined) {
@@ -100,6 +133,13 @@ export class Transaction {
     }
     for (let line = Math.floor(from / LINE_BYTES); line * LINE_BYTES < to; line++) mask[line >> 5] |= 1 << (line & 31);
   }
+}
+
+/** crc32cRaw(seed, a block's first `bytes` bytes) = crc, as a seal computed it (Transaction.notePrefixCrc). */
+export interface PrefixCrc {
+  readonly bytes: number;
+  readonly seed: number;
+  readonly crc: number;
 }
 
 /** Writes a transaction's blocks to the device. */
@@ -264,6 +304,7 @@ export class MetaStore {
     const tx = this.tx();
     tx.dirtyBlocks.delete(block);
     tx.dirtyLines.delete(block);
+    tx.dropPrefixCrc(block);
     tx.revokedBlocks.add(block);
   }
 

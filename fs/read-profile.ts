@@ -181,16 +181,20 @@ export class MetadataChecksums {
    * Stamp a directory block of `dirIno` at logical block `index`, deciding as `dirBlockFailure`
    * does which checksum it carries: the dx_tail of an htree root (block 0 of an INDEX_FL
    * directory) or interior node, else the leaf's tail entry (written whole, so a block whose
-   * entries end at 4084 gets one).
+   * entries end at 4084 gets one). For a leaf, returns the seed its checksum started from and
+   * the checksum (over the block up to its tail: what a journal tag over the block can start
+   * from, fs/journal.ts); undefined for an index node.
    */
-  stampDirBlock(dirIno: number, inode: Inode, index: number, bytes: Uint8Array): void {
+  stampDirBlock(dirIno: number, inode: Inode, index: number, bytes: Uint8Array): { readonly seed: number; readonly checksum: number } | undefined {
     const seed = this.inodeSeedOf(dirIno, inode);
     if ((inode.flags & INDEX_FL) !== 0 && (index === 0 || isDxInteriorNode(bytes))) {
       const countAt = index === 0 ? ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : NODE_COUNT_AT;
       putLe32(bytes, dxTailChecksumOffset(bytes, countAt), dxNodeChecksum(seed, bytes, countAt));
-      return;
+      return undefined;
     }
-    encodeDirTail(bytes, dirBlockChecksum(seed, bytes));
+    const checksum = dirBlockChecksum(seed, bytes);
+    encodeDirTail(bytes, checksum);
+    return { seed, checksum };
   }
 
   /** A bitmap's checksum over its first `bits` bits (the descriptor holds it). */
