@@ -252,6 +252,7 @@ const POPCOUNT: Uint8Array = Uint8Array.from({ length: 256 }, (_, v) => {
 });
 
 const ALL_ONES = new Uint8Array(BLOCK_BYTES).fill(0xff);
+const ZEROS = new Uint8Array(BLOCK_BYTES);
 
 const enum InodeState { Unused = 0, Live = 1, Orphan = 2, Reserved = 3 }
 
@@ -453,6 +454,8 @@ class Checker {
   private readonly lowDtimeCheck: boolean;
   /** Multiply-claimed blocks still to be examined; at 0 ownership stops being tracked. */
   private dupBudget: number;
+  /** Per group, the blocks in it whose ownedBits bit is set (pass 5's count of used blocks). */
+  private readonly ownedInGroup: Int32Array;
   private namesComplete = true;
   private largeFileSeen = false;
   /** The xattr block (0 or 1) of the inode pass 1 is checking, which its i_blocks counts. */
@@ -477,6 +480,7 @@ class Checker {
     this.inUseBits = t.inUseBits;
     this.dirty = t.dirty;
     this.dupBudget = layout.blocksCount;
+    this.ownedInGroup = new Int32Array(layout.groups);
     const sb = this.sb;
     const low = (t: number) => t !== 0 && t < sb.inodesCount;
     // e2fsck pass1: a clock that was never set makes low dtimes meaningless.
@@ -1119,6 +1123,12 @@ class Checker {
     if (count >= CLAIM_FILL_MIN && !anyBitSet(this.ownedBits, start, start + count)) {
       this.owner.fill(owner, start, start + count);
       setBits(this.ownedBits, start, start + count);
+      for (let b = start; b < start + count;) {
+        const g = Math.floor(b / BLOCKS_PER_GROUP);
+        const end = Math.min(start + count, (g + 1) * BLOCKS_PER_GROUP);
+        this.ownedInGroup[g] = (this.ownedInGroup[g] as number) + (end - b);
+        b = end;
+      }
       return true;
     }
     for (let b = start; b < start + count && this.dupBudget > 0; b++) {
@@ -1126,6 +1136,7 @@ class Checker {
       if (current === 0) {
         this.owner[b] = owner;
         this.ownedBits[b >>> 3] |= 1 << (b & 7);
+        this.ownedInGroup[Math.floor(b / BLOCKS_PER_GROUP)]++;
         continue;
       }
       dups++;
@@ -1402,7 +1413,8 @@ class Checker {
     // loop below would find byte by byte (first is a multiple of 8).
     const groupBytes = blocksInGroup >>> 3;
     if (blocksInGroup % 8 === 0 && sameBytes(this.ownedBits, first >>> 3, bitmap, 0, groupBytes)) {
-      free = blocksInGroup - popcountBytes(bitmap, 0, groupBytes);
+      // equal bytes: the bitmap's set bits are the group's owned blocks, counted as claimed
+      free = blocksInGroup - (this.ownedInGroup[g] as number);
       this.finishGroupSummary(g, gd, bitmap, blocksInGroup, free, markedFree, unowned);
       return;
     }
@@ -1655,24 +1667,6 @@ function sameBytes(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, n: nu
   return Buffer.from(a.buffer, a.byteOffset + aAt, n).equals(Buffer.from(b.buffer, b.byteOffset + bAt, n));
 }
 
-/** Bits set in bytes[from, to): 32 at a time where the bytes are aligned for it. */
-function popcountBytes(bytes: Uint8Array, from: number, to: number): number {
-  let n = 0;
-  let i = from;
-  if ((bytes.byteOffset + i) % 4 === 0) {
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, (to - i) >>> 2);
-    for (let w = 0; w < words.length; w++) {
-      let v = words[w] as number;
-      v -= (v >>> 1) & 0x55555555;
-      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-      n += (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
-    }
-    i += words.length * 4;
-  }
-  for (; i < to; i++) n += POPCOUNT[bytes[i] as number] as number;
-  return n;
-}
-
 /** Numbers in increasing order, printed as at most LISTED_RANGES ranges. */
 class RangeList {
   count = 0;
@@ -1702,7 +1696,13 @@ function iBlockUsed(raw: Uint8Array, at: number): boolean {
 function anyBitSet(bits: Uint8Array, from: number, to: number): boolean {
   let bit = from;
   for (; bit < to && (bit & 7) !== 0; bit++) if (testBit(bits, bit)) return true;
-  for (; bit + 8 <= to; bit += 8) if (bits[bit >>> 3] !== 0) return true;
+  // whole bytes against zeros, a block's worth per memcmp
+  for (let whole = (to - bit) >>> 3; whole > 0;) {
+    const n = Math.min(whole, BLOCK_BYTES);
+    if (!sameBytes(bits, bit >>> 3, ZEROS, 0, n)) return true;
+    bit += 8 * n;
+    whole -= n;
+  }
   for (; bit < to; bit++) if (testBit(bits, bit)) return true;
   return false;
 }
