@@ -68,8 +68,8 @@ export interface JournalIo {
   readonly fsBlocks: number;
   /** The BLOCK_BYTES bytes of journal block `journalIndex`. */
   readBlock(journalIndex: number): Uint8Array;
-  /** The same bytes without a copy, valid until the next write (replay copies a logged
-   * block out of it before writing it home); readBlock when absent. */
+  /** The same bytes without a copy, valid until the next write (replay hands an unescaped
+   * logged block to writeHome as it is, an escaped one as a copy); readBlock when absent. */
   viewBlock?(journalIndex: number): Uint8Array;
   /** Write a replayed block to its home location. `bytes` may be the journal's own (a
    * viewBlock), valid during the call only: copy what is kept. */
