@@ -156,8 +156,8 @@ const MOUNT_REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
 
 /** What the kernel did with a copy of an image: ran `body` on the mount, or refused it. */
 export type KernelMount<T> =
-  | { readonly mounted: T; readonly readOnly: boolean; readonly log: string }
-  | { readonly refused: string; readonly message: string; readonly log: string }
+  | { readonly mounted: T; readonly readOnly: boolean; readonly log: string; readonly deviceLog: string }
+  | { readonly refused: string; readonly message: string; readonly log: string; readonly deviceLog: string }
   | { readonly missing: string };
 
 function kernelLog(): string {
@@ -186,6 +186,22 @@ function linesSince(last: string, now: readonly string[]): string[] {
 }
 
 /**
+ * The kernel's messages of one mount, from the lines since it began: `log` drops the lines that
+ * name another loop device (other test workers' mounts), keeping ours and those that name none
+ * (jbd2's "journal checksum error" names no device); `deviceLog` keeps only the lines that name
+ * ours, for a check that nothing went wrong on this mount whatever runs beside it.
+ */
+function mountLog(lines: readonly string[], device: string): { log: string; deviceLog: string } {
+  const name = path.basename(device);
+  const names = (line: string) => [...line.matchAll(/\bloop\d+\b/g)].map((m) => m[0]);
+  const ours = (line: string) => names(line).includes(name);
+  return {
+    log: lines.filter((line) => names(line).length === 0 || ours(line)).join('\n'),
+    deviceLog: lines.filter(ours).join('\n'),
+  };
+}
+
+/**
  * Loop-mount a copy of `image` read-write (journal replay and orphan cleanup happen as on any
  * mount), run `body` on the mount point, unmount; or say why the kernel refused it (the errno
  * name mount(8) printed) or could not be asked. `after`, if given, receives the copy's bytes
@@ -205,15 +221,25 @@ export function kernelMount<T>(
   fs.copyFileSync(image, copy);
   fs.mkdirSync(at);
   const before = kernelLog().trimEnd().split('\n');
-  const newLog = () => linesSince(before[before.length - 1] ?? '', kernelLog().trimEnd().split('\n')).join('\n');
+  let device = '';
+  let attached = false;
+  const newLog = () => mountLog(linesSince(before[before.length - 1] ?? '', kernelLog().trimEnd().split('\n')), device);
   try {
-    const mounted = sh('mount', ['-t', 'ext4', '-o', options.readOnly === true ? 'loop,ro' : 'loop', copy, at]);
+    // the loop device set up here rather than by mount -o loop: its name picks this mount's
+    // lines out of the kernel log (a read-only one for -o ro, as mount -o loop,ro makes)
+    const loop = sh('losetup', ['--find', '--show', ...(options.readOnly === true ? ['--read-only'] : []), copy]);
+    if (loop.status !== 0 || !loop.out.startsWith('/dev/')) return { missing: `the kernel mount is not possible here: losetup: ${loop.out}` };
+    device = loop.out.split('\n')[0] as string;
+    attached = true;
+    const mounted = sh('mount', ['-t', 'ext4', ...(options.readOnly === true ? ['-o', 'ro'] : []), device, at]);
     if (mounted.status !== 0) {
-      if (/permission denied|not permitted|could not find any free loop|failed to setup loop|no such device/i.test(mounted.out)) return { missing: `the kernel mount is not possible here: ${mounted.out}` };
+      if (/permission denied|not permitted|no such device/i.test(mounted.out)) return { missing: `the kernel mount is not possible here: ${mounted.out}` };
       const code = MOUNT_REFUSALS.find(([re]) => re.test(mounted.out));
       if (code === undefined) throw new Error(`mount exited ${mounted.status} with an unrecognised message: ${mounted.out}`);
+      sh('losetup', ['-d', device]);
+      attached = false;
       after?.(fs.readFileSync(copy));
-      return { refused: code[1], message: mounted.out, log: newLog() };
+      return { refused: code[1], message: mounted.out, ...newLog() };
     }
     let result: T;
     let readOnly: boolean;
@@ -225,9 +251,12 @@ export function kernelMount<T>(
       const out = sh('umount', [at]);
       if (out.status !== 0) throw new Error(`umount ${at} failed: ${out.out}`);
     }
+    sh('losetup', ['-d', device]);
+    attached = false;
     after?.(fs.readFileSync(copy));
-    return { mounted: result, readOnly, log: newLog() };
+    return { mounted: result, readOnly, ...newLog() };
   } finally {
+    if (attached) sh('losetup', ['-d', device]);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
