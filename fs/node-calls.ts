@@ -80,7 +80,7 @@ const scratch = Buffer.alloc(READ_CHUNK_BYTES);
  * grown (or shorter) buffer when it was not.
  */
 function readAll(fs: FileCalls, fd: number, expected: number): Buffer {
-  let bytes = Buffer.allocUnsafe(expected);
+  let bytes: Buffer = Buffer.allocUnsafe(expected);
   let total = 0;
   for (;;) {
     const direct = bytes.length - total >= READ_CHUNK_BYTES;
