@@ -32,14 +32,19 @@ const CHUNK_WORDS = 1 << CHUNK_SHIFT;
  * time as lines are touched: a judgement on a 1 GiB device (16 M lines) touches a few hundred
  * thousand, and a flat set cost 2 MiB of zeroing per set per judgement.
  */
+/** Zeroed chunks that released sets handed back, for the next sets to take (a judgement
+ * allocates a few dozen and drops them: fresh 4 KiB arrays were most of a trace's cost). */
+const spareChunks: Uint32Array[] = [];
+const SPARE_CHUNKS_MAX = 256;
+
 class LineBits {
   /** The chunks, by index; a hole where no line of the chunk was touched (grown on demand:
    * a fresh set costs two empty arrays, not a table the size of the device). */
-  readonly chunks: Array<Uint32Array | undefined> = [];
+  chunks: Array<Uint32Array | undefined> = [];
   /** Per allocated chunk, the words [lo, hi) that may be non-zero (a chunk is mostly touched
    * in a few places: listing the set scans those words only); lo = hi when none. */
-  private readonly spanLo: number[] = [];
-  private readonly spanHi: number[] = [];
+  private spanLo: number[] = [];
+  private spanHi: number[] = [];
 
   /** Words [from, to) of chunk c (allocated) may be set from now on (their writer sets them itself). */
   mark(c: number, from: number, to: number): void {
@@ -82,8 +87,22 @@ class LineBits {
     this.mark(c, i, i + 1);
   }
 
+  /** Empty the set, handing its chunks back zeroed (only their spans can be non-zero). */
+  release(): void {
+    for (let c = 0; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c];
+      if (chunk === undefined) continue;
+      if (spareChunks.length >= SPARE_CHUNKS_MAX) break;
+      chunk.fill(0, this.spanLo[c] as number, this.spanHi[c] as number);
+      spareChunks.push(chunk);
+    }
+    this.chunks = [];
+    this.spanLo = [];
+    this.spanHi = [];
+  }
+
   private allocate(c: number): Uint32Array {
-    const chunk = new Uint32Array(CHUNK_WORDS);
+    const chunk = spareChunks.pop() ?? new Uint32Array(CHUNK_WORDS);
     this.chunks[c] = chunk;
     this.spanLo[c] = 0;
     this.spanHi[c] = 0;
@@ -246,6 +265,17 @@ export class ReadTrace {
       this.overwrittenBits.or(word, wordMask(line & 31, Math.min(31, last - (word << 5))));
       line = (word + 1) << 5;
     }
+  }
+
+  /**
+   * The trace is done with (its reads were listed, and nothing loads or stores through it
+   * again): its line sets become empty and their memory goes to the next traces. `content`
+   * is left as it is (a caller may hold it).
+   */
+  release(): void {
+    this.structuralBits.release();
+    this.contentBits.release();
+    this.overwrittenBits.release();
   }
 
   /** The caller made every line of [addr, addr + length) hold bytes of its own choosing. */
