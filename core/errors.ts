@@ -8,7 +8,8 @@
 // Invariants: errno numbers are the negated Linux values, as Node reports them; messages and
 // own properties match Node's, so code written against Node's `fs` (and tests that compare us
 // with memfs) cannot tell the difference. Absent fields are absent, not `undefined`, because
-// Node's errors omit them and deep-equality comparisons would notice.
+// Node's errors omit them and deep-equality comparisons would notice. A CorruptionError made
+// `withoutStack` differs from one made with `new` in its stack alone.
 
 export type ErrnoCode =
   | 'ENOENT'
@@ -155,6 +156,21 @@ export class CorruptionError extends Error {
     this.what = options.what;
     this.where = options.where;
     this.structure = options.structure;
+  }
+
+  /**
+   * The same error (name, message, code, fields) without the call stack: for checks that
+   * throw on every damaged image a campaign mounts (iget, lookup), where capturing the stack
+   * was most of the throw's cost. Its `stack` is the first line alone.
+   */
+  static withoutStack(options: CorruptionErrorOptions): CorruptionError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new CorruptionError(options);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 }
 

@@ -232,6 +232,14 @@ function logPages(journal: readonly number[]): (page: number) => boolean {
 export function recoverImage(image: MediaSource, setup: MountSetup, options: RecoverOptions = {}): Recovered {
   // the cache needs the reads of every run it keeps, asked for or not
   const traced = options.trace || options.cache !== undefined ? new ReadTrace(image.sizeBytes) : undefined;
+  try {
+    return recoverTraced(image, setup, options, traced);
+  } finally {
+    traced?.release(); // its reads are in the result (or dropped), and its device is gone
+  }
+}
+
+function recoverTraced(image: MediaSource, setup: MountSetup, options: RecoverOptions, traced: ReadTrace | undefined): Recovered {
   const trace = options.trace ? traced : undefined;
   let booted: ReturnType<typeof boot>;
   try {
@@ -275,6 +283,7 @@ export function recoverImage(image: MediaSource, setup: MountSetup, options: Rec
       if (traced !== undefined) traced.tee = undefined;
     }
     if (cached !== undefined && own !== undefined) options.cache?.put(cached.key, checks, own.structural(), cached.excluded);
+    own?.release();
   }
   const { fsckProblems, notClean, g8 } = checks;
   if (fsckProblems.length > 0) return withReads({ fsckProblems, state, replayed }, trace, owners);

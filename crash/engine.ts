@@ -339,9 +339,9 @@ class UnitRun {
   private recovered(image: MediaSource, digest: string): Recovered {
     let recovered = this.cache.get(digest);
     if (recovered === undefined) {
-      recovered = recoverImage(image, this.setup, {
-        trace: true, cache: this.judgements, onRecovered: (r, meta) => this.e2fsck.recovered(r, meta),
-      });
+      // with e2fsck off no recovered image is handed over (nor its metadata digest computed)
+      const onRecovered = this.e2fsck.off ? undefined : (r: MediaSource, meta: string) => this.e2fsck.recovered(r, meta);
+      recovered = recoverImage(image, this.setup, { trace: true, cache: this.judgements, ...(onRecovered ? { onRecovered } : {}) });
       this.cache.set(digest, recovered);
     }
     return recovered;
@@ -393,6 +393,11 @@ class E2fsckPolicy {
 
   constructor(private readonly choice: E2fsckChoice) {
     this.available = choice === 'none' ? false : e2fsckAvailable();
+  }
+
+  /** Whether it checks nothing at all (`recovered` answers undefined whatever it is given). */
+  get off(): boolean {
+    return this.choice === 'none';
   }
 
   recovered(image: MediaSource, metadata: string): string | undefined {

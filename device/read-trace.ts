@@ -18,6 +18,7 @@
  * - a line read both ways is structural;
  * - tracing changes no byte and no decision of the device.
  */
+import { assert } from '../core/assert';
 import { LINE_BYTES, PAGE_BYTES } from '../core/limits';
 
 const PAGE_LINES = PAGE_BYTES / LINE_BYTES;
@@ -31,33 +32,36 @@ const CHUNK_WORDS = 1 << CHUNK_SHIFT;
  * time as lines are touched: a judgement on a 1 GiB device (16 M lines) touches a few hundred
  * thousand, and a flat set cost 2 MiB of zeroing per set per judgement.
  */
+/** Zeroed chunks that released sets handed back, for the next sets to take (a judgement
+ * allocates a few dozen and drops them: fresh 4 KiB arrays were most of a trace's cost). */
+const spareChunks: Uint32Array[] = [];
+const SPARE_CHUNKS_MAX = 256;
+
 class LineBits {
-  readonly chunks: Array<Uint32Array | undefined>;
-  /** Per chunk, the words [lo, hi) that may be non-zero (a chunk is mostly touched in a few
-   * places: listing the set scans those words only). */
-  private readonly spans: Int32Array;
+  /** The chunks, by index; a hole where no line of the chunk was touched (grown on demand:
+   * a fresh set costs two empty arrays, not a table the size of the device). */
+  chunks: Array<Uint32Array | undefined> = [];
+  /** Per allocated chunk, the words [lo, hi) that may be non-zero (a chunk is mostly touched
+   * in a few places: listing the set scans those words only); lo = hi when none. */
+  private spanLo: number[] = [];
+  private spanHi: number[] = [];
 
-  constructor(lines: number) {
-    const count = Math.ceil(lines / 32 / CHUNK_WORDS);
-    this.chunks = new Array<Uint32Array | undefined>(count).fill(undefined);
-    this.spans = new Int32Array(2 * count);
-  }
-
-  /** Words [from, to) of chunk c may be set from now on (their writer sets them itself). */
+  /** Words [from, to) of chunk c (allocated) may be set from now on (their writer sets them itself). */
   mark(c: number, from: number, to: number): void {
-    const s = this.spans;
-    if (s[2 * c] === s[2 * c + 1]) {
-      s[2 * c] = from;
-      s[2 * c + 1] = to;
+    const lo = this.spanLo[c] as number;
+    const hi = this.spanHi[c] as number;
+    if (lo === hi) {
+      this.spanLo[c] = from;
+      this.spanHi[c] = to;
       return;
     }
-    if (from < (s[2 * c] as number)) s[2 * c] = from;
-    if (to > (s[2 * c + 1] as number)) s[2 * c + 1] = to;
+    if (from < lo) this.spanLo[c] = from;
+    if (to > hi) this.spanHi[c] = to;
   }
 
-  /** The words of chunk c that may be non-zero: [lo, hi). */
+  /** The words of chunk c (allocated) that may be non-zero: [lo, hi). */
   span(c: number): readonly [number, number] {
-    return [this.spans[2 * c] as number, this.spans[2 * c + 1] as number];
+    return [this.spanLo[c] as number, this.spanHi[c] as number];
   }
 
   word(w: number): number {
@@ -71,24 +75,38 @@ class LineBits {
 
   /** Chunk c, allocated if it was not. */
   chunk(c: number): Uint32Array {
-    let chunk = this.chunks[c];
-    if (chunk === undefined) {
-      chunk = new Uint32Array(CHUNK_WORDS);
-      this.chunks[c] = chunk;
-    }
-    return chunk;
+    return this.chunks[c] ?? this.allocate(c);
   }
 
   or(w: number, mask: number): void {
     if (mask === 0) return;
-    let chunk = this.chunks[w >>> CHUNK_SHIFT];
-    if (chunk === undefined) {
-      chunk = new Uint32Array(CHUNK_WORDS);
-      this.chunks[w >>> CHUNK_SHIFT] = chunk;
-    }
+    const c = w >>> CHUNK_SHIFT;
+    const chunk = this.chunks[c] ?? this.allocate(c);
     const i = w & (CHUNK_WORDS - 1);
     chunk[i] |= mask;
-    this.mark(w >>> CHUNK_SHIFT, i, i + 1);
+    this.mark(c, i, i + 1);
+  }
+
+  /** Empty the set, handing its chunks back zeroed (only their spans can be non-zero). */
+  release(): void {
+    for (let c = 0; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c];
+      if (chunk === undefined) continue;
+      if (spareChunks.length >= SPARE_CHUNKS_MAX) break;
+      chunk.fill(0, this.spanLo[c] as number, this.spanHi[c] as number);
+      spareChunks.push(chunk);
+    }
+    this.chunks = [];
+    this.spanLo = [];
+    this.spanHi = [];
+  }
+
+  private allocate(c: number): Uint32Array {
+    const chunk = spareChunks.pop() ?? new Uint32Array(CHUNK_WORDS);
+    this.chunks[c] = chunk;
+    this.spanLo[c] = 0;
+    this.spanHi[c] = 0;
+    return chunk;
   }
 
   clear(w: number, mask: number): void {
@@ -120,10 +138,10 @@ export class ReadTrace {
 
   /** A trace of a device of `sizeBytes` (bit sets of its lines, allocated as they are touched). */
   constructor(sizeBytes: number) {
-    const lines = Math.ceil(sizeBytes / LINE_BYTES);
-    this.structuralBits = new LineBits(lines);
-    this.contentBits = new LineBits(lines);
-    this.overwrittenBits = new LineBits(lines);
+    assert(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, 'a read trace of a whole number of bytes');
+    this.structuralBits = new LineBits();
+    this.contentBits = new LineBits();
+    this.overwrittenBits = new LineBits();
   }
 
   /** A load of [addr, addr + length). */
@@ -247,6 +265,17 @@ export class ReadTrace {
       this.overwrittenBits.or(word, wordMask(line & 31, Math.min(31, last - (word << 5))));
       line = (word + 1) << 5;
     }
+  }
+
+  /**
+   * The trace is done with (its reads were listed, and nothing loads or stores through it
+   * again): its line sets become empty and their memory goes to the next traces. `content`
+   * is left as it is (a caller may hold it).
+   */
+  release(): void {
+    this.structuralBits.release();
+    this.contentBits.release();
+    this.overwrittenBits.release();
   }
 
   /** The caller made every line of [addr, addr + length) hold bytes of its own choosing. */

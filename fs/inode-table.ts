@@ -137,11 +137,11 @@ export class InodeTable implements DirBlockSource {
     if (this.igot.has(ino)) return this.inode(ino);
     const { sb } = this.ctx;
     if (ino !== ROOT_INO && (!Number.isInteger(ino) || ino < sb.firstIno || ino > sb.inodesCount)) {
-      throw new CorruptionError({ structure: 'directory', where: `inode number ${ino}`, what: `neither the root nor in [${sb.firstIno}, ${sb.inodesCount}]` });
+      throw CorruptionError.withoutStack({ structure: 'directory', where: `inode number ${ino}`, what: `neither the root nor in [${sb.firstIno}, ${sb.inodesCount}]` });
     }
     const inode = this.inode(ino);
     const fail = (what: string): never => {
-      throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what });
+      throw CorruptionError.withoutStack({ structure: 'inode', where: `inode ${ino}`, what });
     };
     if (GOOD_OLD_INODE_BYTES + inode.extraIsize > INODE_BYTES || inode.extraIsize % 4 !== 0) fail(`bad i_extra_isize ${inode.extraIsize}`);
     if (this.checksums !== undefined && !this.writtenInodes.has(ino)) {
@@ -430,7 +430,7 @@ export class InodeTable implements DirBlockSource {
     for (let i = 0; i < DIRECT_BLOCKS; i++) {
       const block = words.getUint32(i * 4, true);
       if (block !== 0 && !validity.valid(ino, block, 1)) {
-        throw new CorruptionError({ structure: 'inode', where: `inode ${ino}`, what: `i_block[${i}] names block ${block}: outside the file system or in its metadata` });
+        throw CorruptionError.withoutStack({ structure: 'inode', where: `inode ${ino}`, what: `i_block[${i}] names block ${block}: outside the file system or in its metadata` });
       }
     }
   }

@@ -332,7 +332,9 @@ function apiAndPolicy(device: PmemDevice, options: MountOptions): { api: PmemApi
     throw new RangeError(`unknown errors behaviour '${String(options.errors)}' (expected ${ERRORS_BEHAVIOURS.join(' or ')})`);
   }
   const api = pmemApi(apiName, device);
-  const policy = writePolicy(options.policy ?? 'ordered', { device, api, flushHint: Boolean(options.flushHint), rng: StreamTree.of(options.seed ?? 0).policy() });
+  // the tree now (it checks the seed), the policy's stream on its first draw
+  const streams = StreamTree.of(options.seed ?? 0);
+  const policy = writePolicy(options.policy ?? 'ordered', { device, api, flushHint: Boolean(options.flushHint), rng: () => streams.policy() });
   return { api, policy };
 }
 

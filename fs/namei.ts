@@ -117,7 +117,7 @@ export class PathWalker {
     if (bytes.length > NAME_MAX_BYTES) fail('ENAMETOOLONG');
     const ino = findInode(this.table, dir, bytes);
     if (ino === undefined) return undefined;
-    if (ino === dir) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: `the name '${name}' links to the directory itself` });
+    if (ino === dir) throw CorruptionError.withoutStack({ structure: 'directory', where: `inode ${dir}`, what: `the name '${name}' links to the directory itself` });
     return { ino, kind: kindOfMode(this.table.iget(ino).mode) };
   }
 
@@ -178,7 +178,7 @@ export class PathWalker {
       passed.add(at);
       at = this.parentOf(at);
     }
-    throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: `a ".." chain that loops at inode ${at} and never reaches the root` });
+    throw CorruptionError.withoutStack({ structure: 'directory', where: `inode ${dir}`, what: `a ".." chain that loops at inode ${at} and never reaches the root` });
   }
 
   /** Walks every component but the last, each of which must be or lead to a directory. */
@@ -224,7 +224,7 @@ export class PathWalker {
   private parentOf(dir: number): number {
     if (dir === ROOT_INO) return ROOT_INO;
     const up = findInode(this.table, dir, DOTDOT);
-    if (up === undefined) throw new CorruptionError({ structure: 'directory', where: `inode ${dir}`, what: 'no ".." entry' });
+    if (up === undefined) throw CorruptionError.withoutStack({ structure: 'directory', where: `inode ${dir}`, what: 'no ".." entry' });
     return up;
   }
 }

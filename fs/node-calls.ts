@@ -8,7 +8,9 @@
  * system call receives (`utimeRequest`): a double of seconds becomes whole microseconds.
  *
  * Invariants: a descriptor these calls open is closed on every path out; one given by the
- * caller is left open. readFile refuses a file above Node's 2 GiB limit before it reads,
+ * caller is left open. readFile's reads are Node's unknown-size reads (64 KiB asked each
+ * time until one returns 0) whatever the size it is told; the size only sizes the buffer
+ * they land in, so a wrong size changes no call and no byte of the result. readFile refuses a file above Node's 2 GiB limit before it reads,
  * and again if reading finds more, so the bytes it gathers are bounded whatever i_size says.
  *
  * Does not: touch inodes or the device itself; it only calls the file system's methods.
@@ -62,20 +64,43 @@ export function nodeReadFile(fs: FileCalls, path: string | number, options: Read
     // corrupt i_size (a legal sparse size up to 16 TiB) could make this loop gather.
     const size = sizeOf(fd);
     if (size > READ_FILE_MAX_BYTES) throw fileTooLarge(size);
-    const chunks: Uint8Array[] = [];
-    for (let total = 0; ;) {
-      const chunk = Buffer.alloc(READ_CHUNK_BYTES);
-      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > READ_FILE_MAX_BYTES) throw fileTooLarge(total);
-      chunks.push(chunk.subarray(0, n));
-    }
-    const bytes = Buffer.concat(chunks);
+    const bytes = readAll(fs, fd, size);
     return encoding ? bytes.toString(encoding) : bytes;
   } finally {
     if (typeof path !== 'number') fs.closeSync(fd);
   }
+}
+
+/** Bytes read by the tail reads (those with less than a chunk of room left in the sized buffer); only the bytes a read returned are copied out. */
+const scratch = Buffer.alloc(READ_CHUNK_BYTES);
+
+/**
+ * Every byte left to read from `fd`, in chunk-sized reads until one returns 0, landing in
+ * one buffer of `expected` bytes (the file's size): no copy when the size was right, and a
+ * grown (or shorter) buffer when it was not.
+ */
+function readAll(fs: FileCalls, fd: number, expected: number): Buffer {
+  let bytes: Buffer = Buffer.allocUnsafe(expected);
+  let total = 0;
+  for (;;) {
+    const direct = bytes.length - total >= READ_CHUNK_BYTES;
+    const n = fs.readSync(fd, direct ? bytes : scratch, direct ? total : 0, READ_CHUNK_BYTES, null);
+    if (n === 0) break;
+    if (total + n > READ_FILE_MAX_BYTES) throw fileTooLarge(total + n);
+    if (!direct) {
+      if (total + n > bytes.length) bytes = grown(bytes, total, total + n);
+      scratch.copy(bytes, total, 0, n);
+    }
+    total += n;
+  }
+  return total === bytes.length ? bytes : bytes.subarray(0, total);
+}
+
+/** A buffer of at least `need` bytes holding the first `used` bytes of `bytes`. */
+function grown(bytes: Buffer, used: number, need: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(need, 2 * bytes.length));
+  bytes.copy(bigger, 0, 0, used);
+  return bigger;
 }
 
 export function nodeWriteFile(fs: FileCalls, path: string | number, data: Uint8Array | string, options: WriteFileOptions | BufferEncoding | undefined): void {

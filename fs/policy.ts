@@ -95,8 +95,8 @@ export interface PolicyOptions {
   readonly device: PmemDevice;
   readonly api: PmemApi;
   readonly flushHint: boolean;
-  /** The unordered policy's issue order. */
-  readonly rng: Rng;
+  /** The unordered policy's issue order: a stream, or how to make it (on the first draw; the ordered policy never draws, so a mount need not build one). */
+  readonly rng: Rng | (() => Rng);
 }
 
 export function writePolicy(name: FlushPolicy, o: PolicyOptions): WritePolicy {
@@ -166,6 +166,7 @@ class OrderedPolicy extends BasePolicy implements WritePolicy {
 
 class UnorderedPolicy extends BasePolicy implements WritePolicy {
   readonly name = 'unordered' as const;
+  private stream: Rng | undefined;
 
   writeData(addr: number, bytes: Uint8Array): Write {
     this.o.device.store(addr, bytes);
@@ -198,6 +199,12 @@ class UnorderedPolicy extends BasePolicy implements WritePolicy {
   }
 
   private issue(writes: Write[]): void {
-    for (const w of this.o.rng.shuffle(writes)) w();
+    for (const w of this.rng().shuffle(writes)) w();
+  }
+
+  private rng(): Rng {
+    const { rng } = this.o;
+    this.stream ??= typeof rng === 'function' ? rng() : rng;
+    return this.stream;
   }
 }
