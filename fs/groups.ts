@@ -59,6 +59,14 @@ export class Groups {
   private readonly extras: DescExtras[] = [];
   /** BLOCK_UNINIT groups' bitmaps as they read, built on first use (never stored until the flag is cleared). */
   private readonly uninitBitmaps = new Map<number, Uint8Array>();
+  /**
+   * Per group, a range of its block bitmap's bits known to be all set ([lo, hi): a flex
+   * group's metadata in group 0, which every search from an inode's goal crosses), for the
+   * bitmap array it was found in: findRun jumps over it. Only markBlocks clears a bit, and
+   * cuts the range first; a bitmap array other than the one recorded (the group's BLOCK_UNINIT
+   * flag cleared, the block read again) makes it count for nothing.
+   */
+  private readonly fullRange: Array<{ bitmap: Uint8Array; lo: number; hi: number } | undefined> = [];
 
   constructor(private readonly meta: MetaStore, readonly sb: Superblock) {
     this.count = Math.ceil(sb.blocksCount / sb.blocksPerGroup);
@@ -298,21 +306,43 @@ export class Groups {
     const bitmap = this.blockBitmap(g);
     const limit = this.blocksInGroup(g);
     const base = g * this.sb.blocksPerGroup;
-    let bit = from;
+    // whole words of used blocks are skipped 32 bits at a time when the bitmap is word-aligned
+    // (a word is read only below `limit`); the set bits from where the scan starts are
+    // followed ([scanStart, fullEnd)) and remembered for the next search (`fullRange`)
+    const words = bitmap.byteOffset % 4 === 0 ? new Int32Array(bitmap.buffer, bitmap.byteOffset, bitmap.length >> 2) : undefined;
+    const wordLimit = limit & ~31;
+    const memo = this.fullRange[g];
+    const jump = memo !== undefined && memo.bitmap === bitmap && from >= memo.lo && from < memo.hi;
+    const scanStart = jump ? memo.lo : from;
+    let bit = jump ? memo.hi : from;
+    let fullEnd = bit;
+    const remember = (): void => {
+      if (fullEnd - scanStart > (jump ? memo.hi - memo.lo : 0)) this.fullRange[g] = { bitmap, lo: scanStart, hi: fullEnd };
+    };
     while (bit < limit) {
+      if (words !== undefined && (bit & 31) === 0 && bit < wordLimit && words[bit >> 5] === -1) {
+        if (bit === fullEnd) fullEnd += 32;
+        bit += 32;
+        continue;
+      }
       if ((bit & 7) === 0 && bitmap[bit >> 3] === 0xff) {
+        if (bit === fullEnd) fullEnd += 8;
         bit += 8;
         continue;
       }
-      if ((bitmap[bit >> 3] & (1 << (bit & 7))) !== 0 || this.meta.isQuarantined(base + bit)) {
+      const used = (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0;
+      if (used || this.meta.isQuarantined(base + bit)) {
+        if (used && bit === fullEnd) fullEnd++;
         bit++;
         continue;
       }
       let len = 1;
       while (len < count && bit + len < limit && (bitmap[(bit + len) >> 3] & (1 << ((bit + len) & 7))) === 0
         && !this.meta.isQuarantined(base + bit + len)) len++;
+      remember();
       return [base + bit, len];
     }
+    remember();
     return undefined;
   }
 
@@ -335,6 +365,8 @@ export class Groups {
       }
     }
     const bitmap = this.meta.write(desc.blockBitmap, firstBit >> 3, ((firstBit + length - 1) >> 3) + 1);
+    const memo = this.fullRange[g];
+    if (!used && memo !== undefined && firstBit < memo.hi && firstBit + length > memo.lo) memo.hi = Math.max(memo.lo, firstBit);
     for (let b = start; b < start + length; b++) {
       const bit = b - g * this.sb.blocksPerGroup;
       const mask = 1 << (bit & 7);
