@@ -10,8 +10,9 @@
  * Invariants: a descriptor these calls open is closed on every path out; one given by the
  * caller is left open. readFile's reads are Node's unknown-size reads (64 KiB asked each
  * time until one returns 0) whatever the size it is told; the size only sizes the buffer
- * they land in, so a wrong size changes no call and no byte of the result. readFile refuses a file above Node's 2 GiB limit before it reads,
- * and again if reading finds more, so the bytes it gathers are bounded whatever i_size says.
+ * they land in, so a wrong size changes no call and no byte of the result. readFile refuses
+ * a file above Node's 2 GiB limit before it reads, and again if reading finds more, so the
+ * bytes it gathers are bounded whatever i_size says.
  *
  * Does not: touch inodes or the device itself; it only calls the file system's methods.
  */
