@@ -401,7 +401,7 @@ class E2fsckPolicy {
   }
 
   recovered(image: MediaSource, metadata: string): string | undefined {
-    if (this.choice === 'none') return undefined;
+    if (this.off) return undefined;
     if (this.verdicts.has(metadata)) return this.verdicts.get(metadata);
     if (!this.available || (this.choice === 'recovered' && this.runs >= E2FSCK_PER_UNIT)) {
       this.missing ||= !this.available;
