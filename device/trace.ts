@@ -3,14 +3,20 @@
  * hint) in program order, plus markers that upper layers insert (`mark(label, data)`) so a
  * crash point can be mapped to the file operation in flight.
  *
- * Stored in blocks of 256 events, a column per field, each column kept as the line through
- * its block's first two values plus what each event differs from it by, in the narrowest
- * typed array that holds every difference so far (none at all while every event is on the
- * line): see `Column`. Recording allocates nothing per event, growing copies nothing
- * recorded, and reading any event is a few array reads.
+ * Stored as entries: an entry is one event, or a run of events a clean loop made
+ * (`recordSteps`: event j of the run is (instruction + j, addr + addrStep * j, length, ref
+ * + j, detail + j), computed when read exactly as the loop computed it when recording
+ * them one by one). A 4 KiB write's 64 cleans are one entry, not 64. Entries go in blocks
+ * of 256, a column per field, each column kept as the line through its block's first two
+ * values plus what each entry differs from it by, in the narrowest typed array that holds
+ * every difference so far (none at all while every entry is on the line): see `Column`.
+ * Recording allocates nothing per event, growing copies nothing recorded, and reading an
+ * event finds its entry (the entry read last or the one after it, the newest, or a binary
+ * search over blocks and then entries) and reads a few arrays.
  * Invariants: events are numbered densely from 0; an instruction event carries its
  * instruction ordinal (the crash point just before it), a marker carries -1; the trace
- * never grows past `limit` events (a named bound: a run that needs more says so).
+ * never grows past `limit` events (a named bound: a run that needs more says so); entries'
+ * first events ascend, and each block's first entry starts at the block's `firstEvent`.
  */
 import { assert } from '../core/assert';
 
@@ -62,14 +68,12 @@ export function opCode(op: string): number {
   return code;
 }
 
-/** Events per block (a power of two): each block holds its own columns. */
-const BLOCK_SHIFT = 8;
-const BLOCK_EVENTS = 1 << BLOCK_SHIFT;
-const BLOCK_MASK = BLOCK_EVENTS - 1;
+/** Entries per block: each block holds its own columns. */
+const BLOCK_ENTRIES = 256;
 
 const OP_COUNT = EVENT_OPS.length;
 
-/** How a column keeps what its events differ from its line by. */
+/** How a column keeps what its entries differ from its line by. */
 const MODE_ON_LINE = 0;
 const MODE_I8 = 1;
 const MODE_I16 = 2;
@@ -78,24 +82,18 @@ const MODE_I32 = 3;
 const MODE_RAW = 4;
 type Residuals = Int8Array | Int16Array | Int32Array | Float64Array;
 
-/** An integer small enough that sums and differences of a few such stay exact (2^51). */
-function smallInt(v: number): boolean {
-  return Number.isInteger(v) && v <= SMALL_LIMIT && v >= -SMALL_LIMIT;
-}
-const SMALL_LIMIT = 2 ** 51;
-
 /** Whether a value equal to v (===) is v to the bit: not 0 against -0. */
 function sameZero(v: number, w: number): boolean {
   return v !== 0 || 1 / v === 1 / w;
 }
 
-/** Windows of BLOCK_EVENTS entries per slab, first and at most: a slab doubles from the first
+/** Windows of BLOCK_ENTRIES entries per slab, first and at most: a slab doubles from the first
  * size (a litmus run's trace stays small) to the last. */
 const FIRST_SLAB_WINDOWS = 4;
 const MAX_SLAB_WINDOWS = 64;
 
 /**
- * Where columns' residual arrays come from: a window of BLOCK_EVENTS entries carved from a
+ * Where columns' residual arrays come from: a window of BLOCK_ENTRIES entries carved from a
  * slab of the width asked for (a typed array of its own per column cost an allocation each,
  * several a block once events stop walking in steps). A window is never handed out twice;
  * one left behind by widening stays unused.
@@ -110,29 +108,28 @@ class Slabs {
   take(mode: number): number {
     let slab = this.slabs[mode];
     let used = this.used[mode];
-    if (slab === undefined || used + BLOCK_EVENTS > slab.length) {
-      const windows = slab === undefined ? FIRST_SLAB_WINDOWS : Math.min(MAX_SLAB_WINDOWS, 2 * (slab.length / BLOCK_EVENTS));
-      const n = windows * BLOCK_EVENTS;
+    if (slab === undefined || used + BLOCK_ENTRIES > slab.length) {
+      const windows = slab === undefined ? FIRST_SLAB_WINDOWS : Math.min(MAX_SLAB_WINDOWS, 2 * (slab.length / BLOCK_ENTRIES));
+      const n = windows * BLOCK_ENTRIES;
       slab = mode === MODE_I8 ? new Int8Array(n) : mode === MODE_I16 ? new Int16Array(n) : mode === MODE_I32 ? new Int32Array(n) : new Float64Array(n);
       this.slabs[mode] = slab;
       used = 0;
     }
-    this.used[mode] = used + BLOCK_EVENTS;
+    this.used[mode] = used + BLOCK_ENTRIES;
     this.array = slab;
     return used;
   }
 }
 
 /**
- * One field of one block's events. Event 0 sets `base`, event 1 `step`; event i is
+ * One field of one block's entries. Entry 0 sets `base`, entry 1 `step`; entry i is
  * `base + step * i + residual[i]`, the residuals in an Int8, Int16 or Int32 window taken (and
  * widened, copying what it held) only when one is non-zero, or, once a residual is not an
  * int32 that gives the value back exactly (to the bit: -0 is not 0), the values themselves in
  * a Float64 window. Every value reads back exactly as recorded, -0 and NaN included. A
- * device's events mostly walk in steps (instruction numbers, addresses of a clean loop, unit
- * and pending ids), so many columns of many blocks hold no window: a trace touches fewer
- * bytes of new memory an event than the 42 it did, and first touches of memory are much of
- * what recording cost.
+ * device's entries mostly walk in steps (instruction numbers, addresses of a walk of stores,
+ * unit and pending ids), so many columns of many blocks hold no window: first touches of
+ * memory are much of what recording costs on a host where a page's first touch is dear.
  */
 class Column {
   base = 0;
@@ -176,40 +173,6 @@ class Column {
     this.residuals[this.offset + at] = r;
   }
 
-  /**
-   * Events at .. at + k - 1 (at >= 2, within the block) take v0 + s * j: when that line is
-   * this column's, nothing is written; otherwise the residuals (a line too) go in one loop.
-   * Falls back to `put` per event where the integers are too large to be sure of exactness.
-   */
-  putSteps(at: number, k: number, v0: number, s: number, slabs: Slabs): void {
-    const mode = this.mode;
-    const vEnd = v0 + s * (k - 1);
-    if (mode === MODE_RAW) {
-      for (let j = 0; j < k; j++) this.residuals[this.offset + at + j] = v0 + s * j;
-      return;
-    }
-    const base = this.base;
-    const step = this.step;
-    const pStart = base + step * at;
-    const pEnd = base + step * (at + k - 1);
-    const c = v0 - pStart;
-    const d = s - step;
-    const rEnd = c + d * (k - 1);
-    if (!(smallInt(v0) && smallInt(vEnd) && smallInt(base) && smallInt(pStart) && smallInt(pEnd) && (v0 !== 0 || 1 / v0 > 0)
-      && (s | 0) === s && (step | 0) === step && (c | 0) === c && (rEnd | 0) === rEnd && (d | 0) === d)) {
-      for (let j = 0; j < k; j++) this.put(at + j, v0 + s * j, slabs);
-      return;
-    }
-    if (c === 0 && d === 0 && mode === MODE_ON_LINE) return;
-    const lo = Math.min(c, rEnd);
-    const hi = Math.max(c, rEnd);
-    const needed = lo >= -0x80 && hi < 0x80 ? MODE_I8 : lo >= -0x8000 && hi < 0x8000 ? MODE_I16 : MODE_I32;
-    if (needed > mode) this.widen(needed, at, slabs);
-    const residuals = this.residuals;
-    const from = this.offset + at;
-    for (let j = 0; j < k; j++) residuals[from + j] = c + d * j;
-  }
-
   get(at: number): number {
     const mode = this.mode;
     if (mode === MODE_RAW) return this.residuals[this.offset + at];
@@ -217,7 +180,7 @@ class Column {
     return mode === MODE_ON_LINE ? onLine : onLine + this.residuals[this.offset + at];
   }
 
-  /** Move the residuals of events [0, at) to a window of `mode`. */
+  /** Move the residuals of entries [0, at) to a window of `mode`. */
   private widen(mode: number, at: number, slabs: Slabs): void {
     const offset = slabs.take(mode);
     const wider = slabs.array;
@@ -227,7 +190,7 @@ class Column {
     this.mode = mode;
   }
 
-  /** Keep the values of events [0, at) themselves, and v at `at`. */
+  /** Keep the values of entries [0, at) themselves, and v at `at`. */
   private toRaw(at: number, v: number, slabs: Slabs): void {
     const offset = slabs.take(MODE_RAW);
     const values = slabs.array;
@@ -241,23 +204,45 @@ class Column {
 
 const NO_RESIDUALS = new Int8Array(0);
 
-/** One block of events: a column per field (the kind and op share one code, kept plus one:
- * a store's would be 0, which `Column.put` takes the long way to tell from -0). */
+/**
+ * One block of entries, a column per field. `code` is the kind-and-op code plus one (a
+ * store's would be 0, which `Column.put` takes the long way to tell from -0), negated for a
+ * run; `first` is the entry's first event; `addrStep` is a run's address step (a single
+ * event repeats the one recorded last, which it never reads: a column that repeats stays on
+ * its line).
+ */
 class Block {
+  entries = 0;
+  readonly first = new Column();
   readonly code = new Column();
   readonly instruction = new Column();
   readonly addr = new Column();
+  readonly addrStep = new Column();
   readonly length = new Column();
   readonly ref = new Column();
   readonly detail = new Column();
+
+  constructor(readonly firstEvent: number) {}
 }
+
+/** What single events record as their address step before any run has set one: non-zero,
+ * since 0 takes `Column.put`'s long way. */
+const DEFAULT_ADDR_STEP = 64;
 
 export class EventTrace {
   readonly limit: number;
   private count = 0;
   private readonly blocks: Block[] = [];
+  /** The newest block (undefined while the trace is empty) and its newest entry's first event. */
+  private tail: Block | undefined;
+  private tailFirst = 0;
+  /** The address step single events record (the last run's). */
+  private addrStep = DEFAULT_ADDR_STEP;
   private readonly slabs = new Slabs();
   private readonly markers = new Map<number, { label: string; data: unknown }>();
+  /** The entry `get` found last, by block index and place in its block. */
+  private cursorBlock = 0;
+  private cursorAt = 0;
 
   constructor(limit = DEFAULT_TRACE_LIMIT) {
     assert(Number.isSafeInteger(limit) && limit > 0, 'the trace limit is a positive integer');
@@ -275,24 +260,8 @@ export class EventTrace {
   /** `record` with the kind and op already coded (`kindCode`, `opCode`): the hot path. */
   recordCoded(kind: number, op: number, instruction: number, addr: number, length: number, ref: number, detail: number): number {
     const i = this.count;
-    if (i >= this.limit) {
-      throw new RangeError(`the device trace reached its limit of ${this.limit} events; raise traceLimit or turn the trace off`);
-    }
-    const at = i & BLOCK_MASK;
-    let block: Block;
-    if (at === 0) {
-      block = new Block();
-      this.blocks.push(block);
-    } else {
-      block = this.blocks[i >> BLOCK_SHIFT];
-    }
-    const slabs = this.slabs;
-    block.code.put(at, kind * OP_COUNT + op + 1, slabs);
-    block.instruction.put(at, instruction, slabs);
-    block.addr.put(at, addr, slabs);
-    block.length.put(at, length, slabs);
-    block.ref.put(at, ref, slabs);
-    block.detail.put(at, detail, slabs);
+    if (i >= this.limit) this.full();
+    this.putEntry(kind * OP_COUNT + op + 1, i, instruction, addr, this.addrStep, length, ref, detail);
     this.count = i + 1;
     return i;
   }
@@ -300,31 +269,21 @@ export class EventTrace {
   /**
    * `n` events of one kind and op, event j being (instruction + j, addr + addrStep * j,
    * length, ref + j, detail + j): a clean loop's, as `recordCoded` would record them one by
-   * one (the same events, read back the same), written a block's stretch at a time.
+   * one (the same events, read back the same), kept as one entry. Past the limit, the events
+   * that fit are recorded and then it throws, as the loop would.
    */
   recordSteps(kind: number, op: number, instruction: number, addr: number, addrStep: number, length: number, ref: number, detail: number, n: number): void {
-    let done = 0;
-    while (done < n) {
-      const i = this.count;
-      const at = i & BLOCK_MASK;
-      const k = Math.min(n - done, BLOCK_EVENTS - at, this.limit - i);
-      if (at <= 1 || k < 2) {
-        // a block's first two events set its lines; the limit throws from recordCoded
-        this.recordCoded(kind, op, instruction + done, addr + addrStep * done, length, ref + done, detail + done);
-        done++;
-        continue;
-      }
-      const block = this.blocks[i >> BLOCK_SHIFT];
-      const slabs = this.slabs;
-      block.code.putSteps(at, k, kind * OP_COUNT + op + 1, 0, slabs);
-      block.instruction.putSteps(at, k, instruction + done, 1, slabs);
-      block.addr.putSteps(at, k, addr + addrStep * done, addrStep, slabs);
-      block.length.putSteps(at, k, length, 0, slabs);
-      block.ref.putSteps(at, k, ref + done, 1, slabs);
-      block.detail.putSteps(at, k, detail + done, 1, slabs);
-      this.count = i + k;
-      done += k;
+    assert(Number.isSafeInteger(n), 'a run holds a whole number of events');
+    if (n <= 0) return;
+    const k = Math.min(n, this.limit - this.count);
+    if (k === 1) {
+      this.recordCoded(kind, op, instruction + 0, addr + addrStep * 0, length, ref + 0, detail + 0);
+    } else if (k > 1) {
+      this.putEntry(-(kind * OP_COUNT + op + 1), this.count, instruction, addr, addrStep, length, ref, detail);
+      this.addrStep = addrStep;
+      this.count += k;
     }
+    if (k < n) this.full();
   }
 
   mark(instruction: number, label: string, data: unknown): number {
@@ -335,19 +294,32 @@ export class EventTrace {
 
   get(index: number): DeviceEvent {
     assert(Number.isInteger(index) && index >= 0 && index < this.count, () => `no event ${index} (trace holds ${this.count})`);
-    const block = this.blocks[index >> BLOCK_SHIFT];
-    const at = index & BLOCK_MASK;
-    const code = block.code.get(at) - 1;
+    const at = this.locate(index);
+    const block = this.blocks[this.cursorBlock];
+    const coded = block.code.get(at);
+    let instruction = block.instruction.get(at);
+    let addr = block.addr.get(at);
+    let ref = block.ref.get(at);
+    let detail = block.detail.get(at);
+    if (coded < 0) {
+      // event j of a run, computed as the loop that recorded it computed it
+      const j = index - block.first.get(at);
+      instruction = instruction + j;
+      addr = addr + block.addrStep.get(at) * j;
+      ref = ref + j;
+      detail = detail + j;
+    }
+    const code = Math.abs(coded) - 1;
     const marker = this.markers.get(index);
     return {
       index,
-      instruction: block.instruction.get(at),
+      instruction,
       kind: EVENT_KINDS[Math.floor(code / OP_COUNT)],
       op: EVENT_OPS[code % OP_COUNT],
-      addr: block.addr.get(at),
+      addr,
       length: block.length.get(at),
-      ref: block.ref.get(at),
-      detail: block.detail.get(at),
+      ref,
+      detail,
       ...(marker ? { label: marker.label, data: marker.data } : {}),
     };
   }
@@ -358,4 +330,93 @@ export class EventTrace {
     for (let i = Math.max(0, from); i < Math.min(to, this.count); i++) out.push(this.get(i));
     return out;
   }
+
+  private putEntry(code: number, first: number, instruction: number, addr: number, addrStep: number, length: number, ref: number, detail: number): void {
+    let block = this.tail;
+    if (block === undefined || block.entries === BLOCK_ENTRIES) {
+      block = new Block(first);
+      this.blocks.push(block);
+      this.tail = block;
+    }
+    const at = block.entries;
+    const slabs = this.slabs;
+    block.first.put(at, first, slabs);
+    block.code.put(at, code, slabs);
+    block.instruction.put(at, instruction, slabs);
+    block.addr.put(at, addr, slabs);
+    block.addrStep.put(at, addrStep, slabs);
+    block.length.put(at, length, slabs);
+    block.ref.put(at, ref, slabs);
+    block.detail.put(at, detail, slabs);
+    block.entries = at + 1;
+    this.tailFirst = first;
+  }
+
+  private full(): never {
+    throw new RangeError(`the device trace reached its limit of ${this.limit} events; raise traceLimit or turn the trace off`);
+  }
+
+  /**
+   * The place in its block of the entry holding event `index` (< length), its block's index
+   * left in `cursorBlock`: the newest entry (the crash engine asks for the last event at
+   * every instruction), the entry found last or the one after it (a walk through the trace),
+   * or a binary search.
+   */
+  private locate(index: number): number {
+    const blocks = this.blocks;
+    if (index >= this.tailFirst) {
+      this.cursorBlock = blocks.length - 1;
+      this.cursorAt = blocks[this.cursorBlock].entries - 1;
+      return this.cursorAt;
+    }
+    let b = this.cursorBlock;
+    let at = this.cursorAt;
+    if (!this.blockHolds(b, index)) {
+      b = this.blockHolds(b + 1, index) ? b + 1 : this.blockOf(index);
+      at = 0;
+    }
+    const block = blocks[b];
+    if (!this.entryHolds(b, at, index)) at = this.entryHolds(b, at + 1, index) ? at + 1 : entryOf(block, index);
+    this.cursorBlock = b;
+    this.cursorAt = at;
+    return at;
+  }
+
+  /** Whether block `b` exists and holds event `index` (< length). */
+  private blockHolds(b: number, index: number): boolean {
+    const blocks = this.blocks;
+    return b < blocks.length && index >= blocks[b].firstEvent && (b + 1 === blocks.length || index < blocks[b + 1].firstEvent);
+  }
+
+  /** Whether entry `at` of block `b` exists and holds event `index`. */
+  private entryHolds(b: number, at: number, index: number): boolean {
+    const block = this.blocks[b];
+    if (at >= block.entries || index < block.first.get(at)) return false;
+    const end = at + 1 < block.entries ? block.first.get(at + 1) : b + 1 < this.blocks.length ? this.blocks[b + 1].firstEvent : this.count;
+    return index < end;
+  }
+
+  /** The last block whose first event is at or before `index`. */
+  private blockOf(index: number): number {
+    let lo = 0;
+    let hi = this.blocks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.blocks[mid].firstEvent <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
+
+/** The last entry of `block` whose first event is at or before `index`. */
+function entryOf(block: Block, index: number): number {
+  let lo = 0;
+  let hi = block.entries - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (block.first.get(mid) <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }

@@ -1,10 +1,12 @@
 /**
- * The event trace's storage (blocks of columns kept as a line plus residuals, widened on
- * demand) gives back every event exactly as recorded: held to a plain array of the same
- * events on seeded random streams that mix runs on a line, small and large steps, values
- * off any line (-0, fractions, NaN, beyond 2^31 and 2^53), markers, and block boundaries.
+ * The event trace's storage (entries, each an event or a clean loop's run of events, in
+ * blocks of columns kept as a line plus residuals, widened on demand) gives back every event
+ * exactly as recorded: held to a plain array of the same events on seeded random streams
+ * that mix runs on a line, small and large steps, values off any line (-0, fractions, NaN,
+ * beyond 2^31 and 2^53), markers, runs of any length, and block boundaries, read in order,
+ * backwards and at random.
  */
-import { EVENT_KINDS, EVENT_OPS, EventKind, EventTrace } from '../../device/trace';
+import { EVENT_KINDS, EVENT_OPS, EventKind, EventTrace, kindCode, opCode } from '../../device/trace';
 import { Rng } from '../../core/rng';
 
 interface Plain {
@@ -126,6 +128,40 @@ describe('EventTrace storage', () => {
     for (let i = 0; i < 290; i++) full.record('dmb', 'sy', i, 0, 0, -1, 0);
     expect(() => full.recordSteps(2, 3, 290, 0, 64, 64, 0, 0, 20)).toThrow(/limit of 300 events/);
     expect(full.length).toBe(300);
+  });
+
+  test.each(['h', 'i'])('seed %s: a trace of runs and single events reads back the same in any order, and its newest event while it grows', (seed) => {
+    const rng = Rng.fromSeed(`order/${seed}`);
+    const trace = new EventTrace(20000);
+    const plain: Plain[] = [];
+    while (plain.length < 12000) {
+      if (rng.below(3) === 0) {
+        const e = randomStream(`order/${seed}/${plain.length}`, 1 + rng.below(4));
+        for (const x of e) trace.record(x.kind, x.op, x.instruction, x.addr, x.length, x.ref, x.detail);
+        plain.push(...e);
+      } else {
+        const n = 1 + rng.below(rng.below(2) === 0 ? 3 : 200);
+        const v = [rng.below(1 << 20), LINE_ADDRS[rng.below(LINE_ADDRS.length)], rng.below(1 << 16), rng.below(1 << 20)];
+        const addrStep = [64, -64, 4096, 0][rng.below(4)];
+        trace.recordSteps(kindCode('dc'), opCode('cvac'), v[0], v[1], addrStep, 64, v[2], v[3], n);
+        for (let j = 0; j < n; j++) plain.push({ kind: 'dc', op: 'cvac', instruction: v[0] + j, addr: v[1] + addrStep * j, length: 64, ref: v[2] + j, detail: v[3] + j });
+      }
+      // the crash engine's question at every instruction: the newest event
+      const newest = trace.get(trace.length - 1);
+      expectSame(newest.addr, plain[plain.length - 1].addr, `newest event ${trace.length - 1} addr`);
+    }
+    expect(trace.length).toBe(plain.length);
+    const order = [
+      ...Array.from({ length: plain.length }, (_, i) => plain.length - 1 - i),
+      ...Array.from({ length: 4000 }, () => rng.below(plain.length)),
+    ];
+    for (const i of order) {
+      const got = trace.get(i);
+      const want = plain[i];
+      expect(got.index).toBe(i);
+      if (got.kind !== want.kind || got.op !== want.op) throw new Error(`event ${i}: read ${got.kind} ${got.op}, recorded ${want.kind} ${want.op}`);
+      for (const field of ['instruction', 'addr', 'length', 'ref', 'detail'] as const) expectSame(got[field], want[field], `event ${i} ${field}`);
+    }
   });
 
   test('markers keep their label and data; the limit still holds at a block boundary and inside one', () => {
