@@ -39,3 +39,23 @@ export function barrierNanos(lines: number): number {
 export function storeNanos(bytes: number): number {
   return Math.ceil(bytes / 8) * COST_NANOS.storePer8Bytes;
 }
+
+/**
+ * `sum` after `n` additions of `each`, one at a time, as a loop of instructions makes them
+ * (each rounded, in float). When `sum`, `each`, `n`, `n * each` and `sum + n * each` are
+ * safe integers and `each` and `n` are not negative, every partial sum is an integer between
+ * `sum` and that total, so every addition is exact and the loop's result is that total (the
+ * product and the one sum are exact too, safe integers made of safe integers). The prices
+ * above are whole nanoseconds, so a device's `costNanos` stays on that path (a one-step
+ * clean loop adds its cleans' issue cost this way); any other case takes the loop.
+ * test/device/cost.test.ts holds it to the loop.
+ */
+export function addRepeated(sum: number, each: number, n: number): number {
+  if (n === 0) return sum; // -0 stays -0, as no addition leaves it
+  const added = n * each;
+  const total = sum + added;
+  if (Number.isSafeInteger(sum) && each >= 0 && n >= 0 && Number.isSafeInteger(each) && Number.isSafeInteger(n) && Number.isSafeInteger(added) && Number.isSafeInteger(total)) return total;
+  let out = sum;
+  for (let i = 0; i < n; i++) out += each;
+  return out;
+}

@@ -33,7 +33,7 @@ import { MediaSource, SparseMemory, readSparseFile, writeSparseFile } from './me
 import { EventKind, EventTrace, DEFAULT_TRACE_LIMIT, kindCode, opCode } from './trace';
 import type { ReadTrace } from './read-trace';
 import { OverlayImage } from './image';
-import { COST_NANOS, barrierNanos, storeNanos } from './cost';
+import { COST_NANOS, addRepeated, barrierNanos, storeNanos } from './cost';
 import { CrashKind, Granularity, LEVEL_POC, LEVEL_PODP, LEVEL_POP, LEVEL_POU, Level, Profile, ProfileName, getProfile } from './profiles';
 import { FULL_LINE_MASK, LineTrack, PendingItem, PendingKind, PendingRange, Run, StoreBufferUnit, VersionEntry, applyCompletion, guaranteedVersion, pendingItemOf, raiseLevel, settledAt } from './lines';
 import { CrashImage, CrashPoint, CrashState } from './crash';
@@ -433,8 +433,7 @@ export class PmemDevice {
     }
     this.stats.cleans += n;
     this.stats.flushedBytes += n * LINE_BYTES;
-    // one addition per clean, as the loop makes them: the sum is a float, its rounding the same
-    for (let i = 0; i < n; i++) this.stats.costNanos += COST_NANOS.cleanIssue;
+    this.stats.costNanos = addRepeated(this.stats.costNanos, COST_NANOS.cleanIssue, n);
   }
 
   /**
@@ -492,7 +491,7 @@ export class PmemDevice {
     const firstUnit = this.nextUnit;
     this.nextUnit += n;
     const trace = this.trace;
-    trace?.record('store', '', instruction, addr, length, firstUnit, firstUnit + n - 1);
+    trace?.recordCoded(KIND_STORE, NO_OP, instruction, addr, length, firstUnit, firstUnit + n - 1);
     if (dmb !== undefined) {
       this.stats.barriers++;
       this.stats.costNanos += COST_NANOS.dmb;
@@ -506,7 +505,7 @@ export class PmemDevice {
     // the DSB SY completes them: every line reaches `level`, which settles it
     this.stats.barriers++;
     this.stats.costNanos += barrierNanos(n);
-    trace?.record('dsb', 'sy', cleansAt + n, 0, 0, -1, this.epoch);
+    trace?.recordCoded(KIND_DSB, OP_SY, cleansAt + n, 0, 0, -1, this.epoch);
     this.linesView = undefined;
     this.pendingView = undefined;
     this.instructionCount = cleansAt + n + 1;
@@ -566,7 +565,7 @@ export class PmemDevice {
       this.epoch++;
     }
     this.stats.costNanos += barrierNanos(completed);
-    this.trace?.record('dsb', kind, instruction, 0, 0, -1, this.epoch);
+    this.trace?.recordCoded(KIND_DSB, opCode(kind), instruction, 0, 0, -1, this.epoch);
   }
 
   /** A write to the platform's flush-hint register (Linux nvdimm_flush). */
@@ -1238,7 +1237,9 @@ const KIND_STORE = kindCode('store');
 const KIND_DC = kindCode('dc');
 const KIND_CLWB = kindCode('clwb');
 const KIND_CLFLUSHOPT = kindCode('clflushopt');
+const KIND_DSB = kindCode('dsb');
 const NO_OP = opCode('');
+const OP_SY = opCode('sy');
 const DC_OP_CODES = {
   cvau: opCode('cvau'), cvac: opCode('cvac'), cvap: opCode('cvap'), cvadp: opCode('cvadp'), civac: opCode('civac'), ivac: opCode('ivac'),
 } as const;
@@ -1281,8 +1282,10 @@ function markTouched(track: LineTrack, round: number, touched: LineTrack[]): voi
   touched.push(track);
 }
 
+const BARRIER_KIND_SET: ReadonlySet<string> = new Set(BARRIER_KINDS);
+
 function checkBarrierKind(kind: string): void {
-  if (!(BARRIER_KINDS as readonly string[]).includes(kind)) {
+  if (!BARRIER_KIND_SET.has(kind)) {
     throw new RangeError(`unknown barrier kind '${kind}' (expected one of: ${BARRIER_KINDS.join(', ')})`);
   }
 }
