@@ -95,17 +95,28 @@ const MAX_SLAB_WINDOWS = 64;
 /**
  * Where columns' residual arrays come from: a window of BLOCK_ENTRIES entries carved from a
  * slab of the width asked for (a typed array of its own per column cost an allocation each,
- * several a block once events stop walking in steps). A window is never handed out twice;
- * one left behind by widening stays unused.
+ * several a block once events stop walking in steps). A window a column leaves behind when
+ * it widens is handed out again (to another block's column: widening is how a block's
+ * columns find their width, and the next block's find theirs the same way), so most of the
+ * trace's new memory holds residuals in use. A window is never held by two columns; one
+ * handed out again holds stale values, which its column overwrites before it reads them.
  */
 class Slabs {
   private readonly slabs: Array<Residuals | undefined> = [undefined, undefined, undefined, undefined, undefined];
   private readonly used = [0, 0, 0, 0, 0];
+  /** Windows given back, by mode: their slabs and offsets. */
+  private readonly freeArrays: Residuals[][] = [[], [], [], [], []];
+  private readonly freeOffsets: number[][] = [[], [], [], [], []];
   /** The slab the last `take` carved from. */
   array: Residuals = new Int8Array(0);
 
   /** A window for `mode`: its offset in `this.array`. */
   take(mode: number): number {
+    const free = this.freeArrays[mode];
+    if (free.length > 0) {
+      this.array = free.pop() as Residuals;
+      return this.freeOffsets[mode].pop() as number;
+    }
     let slab = this.slabs[mode];
     let used = this.used[mode];
     if (slab === undefined || used + BLOCK_ENTRIES > slab.length) {
@@ -118,6 +129,12 @@ class Slabs {
     this.used[mode] = used + BLOCK_ENTRIES;
     this.array = slab;
     return used;
+  }
+
+  /** A window of `mode` its column no longer uses. */
+  give(mode: number, array: Residuals, offset: number): void {
+    this.freeArrays[mode].push(array);
+    this.freeOffsets[mode].push(offset);
   }
 }
 
@@ -180,11 +197,15 @@ class Column {
     return mode === MODE_ON_LINE ? onLine : onLine + this.residuals[this.offset + at];
   }
 
-  /** Move the residuals of entries [0, at) to a window of `mode`. */
+  /** Move the residuals of entries [0, at) to a window of `mode` (zeros from the line). */
   private widen(mode: number, at: number, slabs: Slabs): void {
     const offset = slabs.take(mode);
     const wider = slabs.array;
-    if (this.mode !== MODE_ON_LINE) for (let i = 0; i < at; i++) wider[offset + i] = this.residuals[this.offset + i];
+    if (this.mode === MODE_ON_LINE) wider.fill(0, offset, offset + at);
+    else {
+      for (let i = 0; i < at; i++) wider[offset + i] = this.residuals[this.offset + i];
+      slabs.give(this.mode, this.residuals, this.offset);
+    }
     this.residuals = wider;
     this.offset = offset;
     this.mode = mode;
@@ -196,6 +217,7 @@ class Column {
     const values = slabs.array;
     for (let i = 0; i < at; i++) values[offset + i] = this.get(i);
     values[offset + at] = v;
+    if (this.mode !== MODE_ON_LINE) slabs.give(this.mode, this.residuals, this.offset);
     this.residuals = values;
     this.offset = offset;
     this.mode = MODE_RAW;
