@@ -1,8 +1,10 @@
 /**
  * Device benchmark: what the simulated pmem0 costs per byte, as a ratio against raw copying.
  *
- * What it measures, each as fixed work repeated 5 times after one warm-up repetition, the
- * median kept (bench/harness.ts):
+ * What it measures, each as fixed work repeated 5 times after two warm-up repetitions, the
+ * median kept (bench/harness.ts), in the process's CPU time (user + system; the harness
+ * says why not wall time: on a shared host another process's share of the core changes
+ * from one repetition, and one row, to the next):
  * - 64-byte aligned `device.store` on `armv8.2`, trace on and off, walking a 64 MiB region
  *   line by line and wrapping, so lines are reused once the walk comes round again. After
  *   every 1024 stores the batch is settled (DC CVAP of each line stored, then DSB SY): the
@@ -25,7 +27,8 @@
  * advancing by the source's size and wrapping. 64 MiB is larger than any L2 and most L3
  * caches, so the reference copies at memory bandwidth rather than L1 speed, like the
  * device, whose pages live across a heap of at least that size. It is measured in the same
- * process and run as the cases, so a slow or busy machine moves both sides together.
+ * process and run as the cases, with the same warm-ups, repetitions and clock, so a slow or
+ * busy machine moves both sides together.
  *
  * How to read the ratios: "vs raw" is the case's payload bandwidth (MB/s, 1 MB = 10^6
  * bytes, payload bytes only: 64 per store, 4096 per block write, N x 4096 per image)
@@ -41,22 +44,24 @@
  */
 import { LINE_BYTES, PAGE_BYTES, assert } from '../core';
 import { DEFAULT_TRACE_LIMIT, PmemApi, PmemApiName, PmemDevice, ProfileName, pmemApi } from '../device';
-import { Timing, formatNumber, formatPercent, formatTable, nanosSince, nowNanos, repeat } from './harness';
+import { Timing, cpuNanosSince, cpuNowNanos, formatNumber, formatPercent, formatTable, repeat } from './harness';
 
 const SEED = 'bench-device';
-const REPEAT = { warmups: 1, reps: 5 } as const;
+const REPEAT = { warmups: 2, reps: 5 } as const;
 const REGION_BYTES = 64 << 20;
 const STORE_BYTES = LINE_BYTES;
 const BLOCK_BYTES = PAGE_BYTES;
 /** Reference work per repetition: 128 MiB in 64-byte copies, 256 MiB in 4 KiB copies. */
 const REFERENCE_STORE_OPS = 1 << 21;
 const REFERENCE_BLOCK_OPS = 1 << 16;
-/** Device stores per repetition (16 MiB of payload; six repetitions wrap the region) and
+/** Device stores per repetition (16 MiB of payload; four repetitions wrap the region) and
  * stores between two settles. */
 const STORE_OPS = 1 << 18;
 const SETTLE_EVERY_STORES = 1 << 10;
-/** 4 KiB writes per repetition (16 MiB of payload; six repetitions wrap the region). */
-const WRITE_OPS = 1 << 12;
+/** 4 KiB writes per repetition (32 MiB of payload; two repetitions wrap the region): as many
+ * as the trace holds over all the repetitions (asserted below), so that one collection or
+ * one slow page fault is a small part of a repetition. */
+const WRITE_OPS = 1 << 13;
 /** Crash images: blocks in flight, and images drawn per repetition for each. */
 const CRASH_CASES: readonly { readonly blockCount: number; readonly images: number }[] = [
   { blockCount: 16, images: 64 },
@@ -96,7 +101,7 @@ interface Row {
 
 function main(): void {
   console.log(`daxcrash device benchmark: node ${process.version} (V8 ${process.versions.v8})`);
-  console.log(`region ${REGION_BYTES >> 20} MiB of a 1 GiB device; ${REPEAT.warmups} warm-up + ${REPEAT.reps} timed repetitions, median; crash seeds '${SEED}/<n>'`);
+  console.log(`region ${REGION_BYTES >> 20} MiB of a 1 GiB device; ${REPEAT.warmups} warm-up + ${REPEAT.reps} timed repetitions, median of the process's CPU time; crash seeds '${SEED}/<n>'`);
   console.log('');
 
   const reference64 = referenceCopy(STORE_BYTES, REFERENCE_STORE_OPS);
@@ -141,7 +146,7 @@ function main(): void {
   }
 
   console.log(formatTable(
-    ['case', 'trace', 'bytes/op', 'ops/rep', 'median ms', 'spread', 'ops/s', 'MB/s', 'ref MB/s', 'vs raw'],
+    ['case', 'trace', 'bytes/op', 'ops/rep', 'median CPU ms', 'spread', 'ops/s', 'MB/s', 'ref MB/s', 'vs raw'],
     rows.map(formatRow),
   ));
   console.log('');
@@ -157,13 +162,13 @@ function referenceCopy(opBytes: number, opsPerRep: number): Timing {
   const source = patternBytes(opBytes);
   let offset = 0;
   const timing = repeat(REPEAT, () => {
-    const start = nowNanos();
+    const start = cpuNowNanos();
     for (let i = 0; i < opsPerRep; i++) {
       target.set(source, offset);
       offset += opBytes;
       if (offset === REGION_BYTES) offset = 0;
     }
-    return { copy: nanosSince(start) };
+    return { copy: cpuNanosSince(start) };
   });
   assert(target[REGION_BYTES - 1] === source[opBytes - 1], 'the reference copies reached the end of the region');
   return timing.copy;
@@ -179,13 +184,13 @@ function deviceStores(trace: boolean): Record<'store' | 'storeAndSettle', Timing
     let settleNanos = 0;
     for (let batch = 0; batch < STORE_OPS / SETTLE_EVERY_STORES; batch++) {
       const first = addr;
-      let start = nowNanos();
+      let start = cpuNowNanos();
       for (let i = 0; i < SETTLE_EVERY_STORES; i++, addr += STORE_BYTES) device.store(addr, source);
-      storeNanos += nanosSince(start);
-      start = nowNanos();
+      storeNanos += cpuNanosSince(start);
+      start = cpuNowNanos();
       for (let line = first; line < addr; line += LINE_BYTES) device.dcCvap(line);
       device.dsb('sy');
-      settleNanos += nanosSince(start);
+      settleNanos += cpuNanosSince(start);
       assert(device.lines.size === 0, () => `${device.lines.size} lines still uncertain after a settle`);
       if (addr === REGION_BYTES) addr = 0;
     }
@@ -200,14 +205,14 @@ function daxWrites(flavour: PmemApiName, profile: ProfileName, trace: boolean): 
   const block = patternBytes(BLOCK_BYTES);
   let addr = 0;
   return repeat(REPEAT, () => {
-    const start = nowNanos();
+    const start = cpuNowNanos();
     for (let i = 0; i < WRITE_OPS; i++) {
       api.memcpyFlushcache(addr, block);
       api.pmemWmb();
       addr += BLOCK_BYTES;
       if (addr === REGION_BYTES) addr = 0;
     }
-    const nanos = nanosSince(start);
+    const nanos = cpuNanosSince(start);
     assert(device.lines.size === 0 && device.pending.length === 0,
       () => `${flavour} on ${profile} left ${device.lines.size} uncertain lines and ${device.pending.length} pending items`);
     return { write: nanos };
@@ -222,9 +227,9 @@ function crashImages(blockCount: number, images: number): Timing {
   let drawn = 0;
   return repeat(REPEAT, () => {
     let residentBytes = 0;
-    const start = nowNanos();
+    const start = cpuNowNanos();
     for (let i = 0; i < images; i++) residentBytes += device.drawCrashImage(`${SEED}/${drawn++}`).residentBytes();
-    const nanos = nanosSince(start);
+    const nanos = cpuNanosSince(start);
     assert(residentBytes === images * blockCount * BLOCK_BYTES, 'each image materialised exactly its uncertain pages');
     return { images: nanos };
   }).images;

@@ -1,10 +1,18 @@
 /**
  * Timing helpers for the benchmarks: fixed work, repeated, the median kept.
  *
- * Owns: reading the clock (`process.hrtime.bigint`, monotonic, nanoseconds), repeating a
- * measurement, measuring memory in use after a full collection, and formatting a result
- * table. bench/ is the one place below cli/ that may
- * read the clock: nothing it measures depends on the time it reads.
+ * Owns: reading the clocks (`process.hrtime.bigint`, monotonic wall time in nanoseconds;
+ * `process.cpuUsage`, the process's CPU time, user + system over all its threads, in
+ * microseconds), repeating a measurement, measuring memory in use after a full collection,
+ * and formatting a result table. bench/ is the one place below cli/ that may read the clock:
+ * nothing it measures depends on the time it reads.
+ *
+ * Which clock: wall time is what a user waits, but on a shared host it also counts the time
+ * other processes hold the core, a share that changes from one repetition to the next. CPU
+ * time counts only this process's work (its page faults and collector threads included),
+ * so a ratio of two CPU times taken at different moments of a run moves much less with the
+ * host's load (what it still moves them by: caches and memory bandwidth shared with it). A CPU-clock read is a system call (about 2 us on the Firecracker host the
+ * figures in docs/benchmarks.md come from, against 0.2 us for the wall clock).
  *
  * Invariants: a repetition does a fixed amount of work and reports how long it took (never
  * "as many operations as fit in t seconds", whose work varies with the machine's speed);
@@ -50,6 +58,17 @@ export function nowNanos(): bigint {
 
 export function nanosSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start);
+}
+
+/** CPU time used by this process (user + system, every thread) in nanoseconds since an
+ * arbitrary origin, to the microsecond; only differences mean anything. */
+export function cpuNowNanos(): number {
+  const used = process.cpuUsage();
+  return (used.user + used.system) * 1000;
+}
+
+export function cpuNanosSince(start: number): number {
+  return cpuNowNanos() - start;
 }
 
 export function timeNanos(run: () => void): number {
