@@ -11,12 +11,14 @@
  * values plus what each entry differs from it by, in the narrowest typed array that holds
  * every difference so far (none at all while every entry is on the line): see `Column`.
  * Recording allocates nothing per event, growing copies nothing recorded, and reading an
- * event finds its entry (the entry read last or the one after it, the newest, or a binary
- * search over blocks and then entries) and reads a few arrays.
+ * event finds its block (the newest, the one read last or the next, or a binary search),
+ * then its entry (a binary search over the block's runs, none for a block of single
+ * events) and reads a few arrays.
  * Invariants: events are numbered densely from 0; an instruction event carries its
  * instruction ordinal (the crash point just before it), a marker carries -1; the trace
- * never grows past `limit` events (a named bound: a run that needs more says so); entries'
- * first events ascend, and each block's first entry starts at the block's `firstEvent`.
+ * never grows past `limit` events (a named bound: a run that needs more says so); a block's
+ * first entry starts at its `firstEvent`, and entry i of a block at firstEvent + i plus the
+ * events its runs before i hold beyond one each.
  */
 import { assert } from '../core/assert';
 
@@ -227,29 +229,37 @@ class Column {
 const NO_RESIDUALS = new Int8Array(0);
 
 /**
- * One block of entries, a column per field. `code` is the kind-and-op code plus one (a
- * store's would be 0, which `Column.put` takes the long way to tell from -0), negated for a
- * run; `first` is the entry's first event; `addrStep` is a run's address step (a single
- * event repeats the one recorded last, which it never reads: a column that repeats stays on
- * its line).
+ * One block of entries, a column per field; `code` is the kind-and-op code plus one (a
+ * store's would be 0, which `Column.put` takes the long way to tell from -0). The block's runs have columns of their own, by run: the entry it is, its address
+ * step, and the events the block's runs so far hold beyond one each (`extra`). A block of
+ * single events has no run and puts nothing there; a 4 KiB write's run, every fourth entry
+ * with a step of 64 and 63 extra events, stays on those columns' lines.
  */
 class Block {
   entries = 0;
-  readonly first = new Column();
+  runs = 0;
   readonly code = new Column();
   readonly instruction = new Column();
   readonly addr = new Column();
-  readonly addrStep = new Column();
   readonly length = new Column();
   readonly ref = new Column();
   readonly detail = new Column();
+  readonly runEntry = new Column();
+  readonly runStep = new Column();
+  readonly runExtra = new Column();
 
   constructor(readonly firstEvent: number) {}
-}
 
-/** What single events record as their address step before any run has set one: non-zero,
- * since 0 takes `Column.put`'s long way. */
-const DEFAULT_ADDR_STEP = 64;
+  /** Events the block's runs before run `r` hold beyond one each. */
+  extraBefore(r: number): number {
+    return r === 0 ? 0 : this.runExtra.get(r - 1);
+  }
+
+  /** The first event of run `r`, counted from the block's first. */
+  runStart(r: number): number {
+    return this.runEntry.get(r) + this.extraBefore(r);
+  }
+}
 
 export class EventTrace {
   readonly limit: number;
@@ -258,13 +268,14 @@ export class EventTrace {
   /** The newest block (undefined while the trace is empty) and its newest entry's first event. */
   private tail: Block | undefined;
   private tailFirst = 0;
-  /** The address step single events record (the last run's). */
-  private addrStep = DEFAULT_ADDR_STEP;
   private readonly slabs = new Slabs();
   private readonly markers = new Map<number, { label: string; data: unknown }>();
-  /** The entry `get` found last, by block index and place in its block. */
+  /** The block `get` found last. */
   private cursorBlock = 0;
-  private cursorAt = 0;
+  /** What `locate` found besides the entry: the run it is (-1: a single event), and which
+   * event of it. */
+  private foundRun = -1;
+  private foundStep = 0;
 
   constructor(limit = DEFAULT_TRACE_LIMIT) {
     assert(Number.isSafeInteger(limit) && limit > 0, 'the trace limit is a positive integer');
@@ -283,7 +294,7 @@ export class EventTrace {
   recordCoded(kind: number, op: number, instruction: number, addr: number, length: number, ref: number, detail: number): number {
     const i = this.count;
     if (i >= this.limit) this.full();
-    this.putEntry(kind * OP_COUNT + op + 1, i, instruction, addr, this.addrStep, length, ref, detail);
+    this.putEntry(kind * OP_COUNT + op + 1, i, instruction, addr, length, ref, detail);
     this.count = i + 1;
     return i;
   }
@@ -301,8 +312,13 @@ export class EventTrace {
     if (k === 1) {
       this.recordCoded(kind, op, instruction + 0, addr + addrStep * 0, length, ref + 0, detail + 0);
     } else if (k > 1) {
-      this.putEntry(-(kind * OP_COUNT + op + 1), this.count, instruction, addr, addrStep, length, ref, detail);
-      this.addrStep = addrStep;
+      const block = this.putEntry(kind * OP_COUNT + op + 1, this.count, instruction, addr, length, ref, detail);
+      const r = block.runs;
+      const slabs = this.slabs;
+      block.runEntry.put(r, block.entries - 1, slabs);
+      block.runStep.put(r, addrStep, slabs);
+      block.runExtra.put(r, block.extraBefore(r) + k - 1, slabs);
+      block.runs = r + 1;
       this.count += k;
     }
     if (k < n) this.full();
@@ -318,20 +334,19 @@ export class EventTrace {
     assert(Number.isInteger(index) && index >= 0 && index < this.count, () => `no event ${index} (trace holds ${this.count})`);
     const at = this.locate(index);
     const block = this.blocks[this.cursorBlock];
-    const coded = block.code.get(at);
+    const code = block.code.get(at) - 1;
     let instruction = block.instruction.get(at);
     let addr = block.addr.get(at);
     let ref = block.ref.get(at);
     let detail = block.detail.get(at);
-    if (coded < 0) {
+    if (this.foundRun >= 0) {
       // event j of a run, computed as the loop that recorded it computed it
-      const j = index - block.first.get(at);
+      const j = this.foundStep;
       instruction = instruction + j;
-      addr = addr + block.addrStep.get(at) * j;
+      addr = addr + block.runStep.get(this.foundRun) * j;
       ref = ref + j;
       detail = detail + j;
     }
-    const code = Math.abs(coded) - 1;
     const marker = this.markers.get(index);
     return {
       index,
@@ -353,7 +368,7 @@ export class EventTrace {
     return out;
   }
 
-  private putEntry(code: number, first: number, instruction: number, addr: number, addrStep: number, length: number, ref: number, detail: number): void {
+  private putEntry(code: number, first: number, instruction: number, addr: number, length: number, ref: number, detail: number): Block {
     let block = this.tail;
     if (block === undefined || block.entries === BLOCK_ENTRIES) {
       block = new Block(first);
@@ -362,16 +377,15 @@ export class EventTrace {
     }
     const at = block.entries;
     const slabs = this.slabs;
-    block.first.put(at, first, slabs);
     block.code.put(at, code, slabs);
     block.instruction.put(at, instruction, slabs);
     block.addr.put(at, addr, slabs);
-    block.addrStep.put(at, addrStep, slabs);
     block.length.put(at, length, slabs);
     block.ref.put(at, ref, slabs);
     block.detail.put(at, detail, slabs);
     block.entries = at + 1;
     this.tailFirst = first;
+    return block;
   }
 
   private full(): never {
@@ -380,42 +394,44 @@ export class EventTrace {
 
   /**
    * The place in its block of the entry holding event `index` (< length), its block's index
-   * left in `cursorBlock`: the newest entry (the crash engine asks for the last event at
-   * every instruction), the entry found last or the one after it (a walk through the trace),
-   * or a binary search.
+   * left in `cursorBlock` (the newest block, the one found last or the next, or a binary
+   * search), and in `foundRun` / `foundStep` the run it is and which of its events.
    */
   private locate(index: number): number {
     const blocks = this.blocks;
-    if (index >= this.tailFirst) {
-      this.cursorBlock = blocks.length - 1;
-      this.cursorAt = blocks[this.cursorBlock].entries - 1;
-      return this.cursorAt;
-    }
     let b = this.cursorBlock;
-    let at = this.cursorAt;
-    if (!this.blockHolds(b, index)) {
-      b = this.blockHolds(b + 1, index) ? b + 1 : this.blockOf(index);
-      at = 0;
-    }
-    const block = blocks[b];
-    if (!this.entryHolds(b, at, index)) at = this.entryHolds(b, at + 1, index) ? at + 1 : entryOf(block, index);
+    if (index >= this.tailFirst) b = blocks.length - 1;
+    else if (!this.blockHolds(b, index)) b = this.blockHolds(b + 1, index) ? b + 1 : this.blockOf(index);
     this.cursorBlock = b;
-    this.cursorAt = at;
-    return at;
+    const block = blocks[b];
+    const e = index - block.firstEvent;
+    // the last run that starts at or before e
+    let lo = 0;
+    let hi = block.runs - 1;
+    if (hi < 0 || block.runStart(0) > e) {
+      this.foundRun = -1;
+      return e;
+    }
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (block.runStart(mid) <= e) lo = mid;
+      else hi = mid - 1;
+    }
+    const extraThrough = block.runExtra.get(lo);
+    const at = block.runEntry.get(lo);
+    if (e <= at + extraThrough) {
+      this.foundRun = lo;
+      this.foundStep = e - (at + block.extraBefore(lo));
+      return at;
+    }
+    this.foundRun = -1;
+    return e - extraThrough;
   }
 
   /** Whether block `b` exists and holds event `index` (< length). */
   private blockHolds(b: number, index: number): boolean {
     const blocks = this.blocks;
     return b < blocks.length && index >= blocks[b].firstEvent && (b + 1 === blocks.length || index < blocks[b + 1].firstEvent);
-  }
-
-  /** Whether entry `at` of block `b` exists and holds event `index`. */
-  private entryHolds(b: number, at: number, index: number): boolean {
-    const block = this.blocks[b];
-    if (at >= block.entries || index < block.first.get(at)) return false;
-    const end = at + 1 < block.entries ? block.first.get(at + 1) : b + 1 < this.blocks.length ? this.blocks[b + 1].firstEvent : this.count;
-    return index < end;
   }
 
   /** The last block whose first event is at or before `index`. */
@@ -429,16 +445,4 @@ export class EventTrace {
     }
     return lo;
   }
-}
-
-/** The last entry of `block` whose first event is at or before `index`. */
-function entryOf(block: Block, index: number): number {
-  let lo = 0;
-  let hi = block.entries - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (block.first.get(mid) <= index) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
