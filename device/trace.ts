@@ -394,14 +394,15 @@ export class EventTrace {
 
   /**
    * The place in its block of the entry holding event `index` (< length), its block's index
-   * left in `cursorBlock` (the newest block, the one found last or the next, or a binary
-   * search), and in `foundRun` / `foundStep` the run it is and which of its events.
+   * left in `cursorBlock` (the newest entry's without a search, else the block found last or
+   * the next, or a binary search), and in `foundRun` / `foundStep` the run it is and which of
+   * its events.
    */
   private locate(index: number): number {
     const blocks = this.blocks;
+    if (index >= this.tailFirst) return this.locateNewest(index);
     let b = this.cursorBlock;
-    if (index >= this.tailFirst) b = blocks.length - 1;
-    else if (!this.blockHolds(b, index)) b = this.blockHolds(b + 1, index) ? b + 1 : this.blockOf(index);
+    if (!this.blockHolds(b, index)) b = this.blockHolds(b + 1, index) ? b + 1 : this.blockOf(index);
     this.cursorBlock = b;
     const block = blocks[b];
     const e = index - block.firstEvent;
@@ -426,6 +427,19 @@ export class EventTrace {
     }
     this.foundRun = -1;
     return e - extraThrough;
+  }
+
+  /** `locate` for an event of the newest entry (the crash engine asks for the last event at
+   * every instruction): no search. */
+  private locateNewest(index: number): number {
+    this.cursorBlock = this.blocks.length - 1;
+    const block = this.tail as Block;
+    const at = block.entries - 1;
+    const r = block.runs - 1;
+    const isRun = r >= 0 && block.runEntry.get(r) === at;
+    this.foundRun = isRun ? r : -1;
+    this.foundStep = index - this.tailFirst;
+    return at;
   }
 
   /** Whether block `b` exists and holds event `index` (< length). */
