@@ -230,34 +230,42 @@ const NO_RESIDUALS = new Int8Array(0);
 
 /**
  * One block of entries, a column per field; `code` is the kind-and-op code plus one (a
- * store's would be 0, which `Column.put` takes the long way to tell from -0). The block's runs have columns of their own, by run: the entry it is, its address
- * step, and the events the block's runs so far hold beyond one each (`extra`). A block of
- * single events has no run and puts nothing there; a 4 KiB write's run, every fourth entry
- * with a step of 64 and 63 extra events, stays on those columns' lines.
+ * store's would be 0, which `Column.put` takes the long way to tell from -0). Its runs, if
+ * it has any, are kept apart (`BlockRuns`, made at the block's first run): a block of single
+ * events carries nothing for them.
  */
 class Block {
   entries = 0;
-  runs = 0;
+  runs: BlockRuns | undefined = undefined;
   readonly code = new Column();
   readonly instruction = new Column();
   readonly addr = new Column();
   readonly length = new Column();
   readonly ref = new Column();
   readonly detail = new Column();
-  readonly runEntry = new Column();
-  readonly runStep = new Column();
-  readonly runExtra = new Column();
 
   constructor(readonly firstEvent: number) {}
+}
 
-  /** Events the block's runs before run `r` hold beyond one each. */
+/**
+ * A block's runs, a column each, by run: the entry it is, its address step, and the events
+ * the block's runs up to it hold beyond one each (`extra`). A 4 KiB write's run, every
+ * fourth entry with a step of 64 and 63 extra events, stays on those columns' lines.
+ */
+class BlockRuns {
+  count = 0;
+  readonly entry = new Column();
+  readonly step = new Column();
+  readonly extra = new Column();
+
+  /** Events the runs before run `r` hold beyond one each. */
   extraBefore(r: number): number {
-    return r === 0 ? 0 : this.runExtra.get(r - 1);
+    return r === 0 ? 0 : this.extra.get(r - 1);
   }
 
-  /** The first event of run `r`, counted from the block's first. */
-  runStart(r: number): number {
-    return this.runEntry.get(r) + this.extraBefore(r);
+  /** The first event of run `r`, counted from its block's first. */
+  start(r: number): number {
+    return this.entry.get(r) + this.extraBefore(r);
   }
 }
 
@@ -313,12 +321,13 @@ export class EventTrace {
       this.recordCoded(kind, op, instruction + 0, addr + addrStep * 0, length, ref + 0, detail + 0);
     } else if (k > 1) {
       const block = this.putEntry(kind * OP_COUNT + op + 1, this.count, instruction, addr, length, ref, detail);
-      const r = block.runs;
+      const runs = block.runs ?? (block.runs = new BlockRuns());
+      const r = runs.count;
       const slabs = this.slabs;
-      block.runEntry.put(r, block.entries - 1, slabs);
-      block.runStep.put(r, addrStep, slabs);
-      block.runExtra.put(r, block.extraBefore(r) + k - 1, slabs);
-      block.runs = r + 1;
+      runs.entry.put(r, block.entries - 1, slabs);
+      runs.step.put(r, addrStep, slabs);
+      runs.extra.put(r, runs.extraBefore(r) + k - 1, slabs);
+      runs.count = r + 1;
       this.count += k;
     }
     if (k < n) this.full();
@@ -343,7 +352,7 @@ export class EventTrace {
       // event j of a run, computed as the loop that recorded it computed it
       const j = this.foundStep;
       instruction = instruction + j;
-      addr = addr + block.runStep.get(this.foundRun) * j;
+      addr = addr + (block.runs as BlockRuns).step.get(this.foundRun) * j;
       ref = ref + j;
       detail = detail + j;
     }
@@ -407,22 +416,23 @@ export class EventTrace {
     const block = blocks[b];
     const e = index - block.firstEvent;
     // the last run that starts at or before e
-    let lo = 0;
-    let hi = block.runs - 1;
-    if (hi < 0 || block.runStart(0) > e) {
+    const runs = block.runs;
+    if (runs === undefined || runs.start(0) > e) {
       this.foundRun = -1;
       return e;
     }
+    let lo = 0;
+    let hi = runs.count - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (block.runStart(mid) <= e) lo = mid;
+      if (runs.start(mid) <= e) lo = mid;
       else hi = mid - 1;
     }
-    const extraThrough = block.runExtra.get(lo);
-    const at = block.runEntry.get(lo);
+    const extraThrough = runs.extra.get(lo);
+    const at = runs.entry.get(lo);
     if (e <= at + extraThrough) {
       this.foundRun = lo;
-      this.foundStep = e - (at + block.extraBefore(lo));
+      this.foundStep = e - (at + runs.extraBefore(lo));
       return at;
     }
     this.foundRun = -1;
@@ -435,8 +445,8 @@ export class EventTrace {
     this.cursorBlock = this.blocks.length - 1;
     const block = this.tail as Block;
     const at = block.entries - 1;
-    const r = block.runs - 1;
-    const isRun = r >= 0 && block.runEntry.get(r) === at;
+    const r = block.runs === undefined ? -1 : block.runs.count - 1;
+    const isRun = r >= 0 && (block.runs as BlockRuns).entry.get(r) === at;
     this.foundRun = isRun ? r : -1;
     this.foundStep = index - this.tailFirst;
     return at;
