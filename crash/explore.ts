@@ -638,7 +638,11 @@ class PointExplorer {
 
   /** Register a representative, indexed by its away lines (against this point's baseline). */
   private addRep(judgement: Judgement, struct: ReadonlyMap<number, Uint8Array>, content: ReadonlyMap<number, Uint8Array>, delta: Delta | null): Rep {
-    const away = [...struct].filter(([line, had]) => !sameBytes(had, this.lineBytes(0, [], line))).map(([line]) => line).sort((a, b) => a - b);
+    const away: number[] = [];
+    struct.forEach((had, line) => {
+      if (!sameBytes(had, this.lineBytes(0, NO_UNITS, line))) away.push(line);
+    });
+    away.sort((a, b) => a - b);
     const rep: Rep = { id: this.reps.length, judgement, struct, content, delta, away };
     this.reps.push(rep);
     if (away.length === 0) {
@@ -777,12 +781,30 @@ class PointExplorer {
     return out;
   }
 
+  /**
+   * The line's bytes in family f's state with `raised` raised (cached by line and g, or g and
+   * the raised units on the line). Asked for nearly every line of every state compared, so
+   * the common case (no raised unit on the line) allocates nothing.
+   */
   private lineBytes(f: number, raised: readonly number[], line: number): Uint8Array {
-    const fam = this.families[f];
-    const g = fam.g.get(line);
-    assert(g !== undefined, () => `line ${line} is not uncertain here`);
-    const mine = raised.length === 0 ? raised : raised.filter((u) => this.lineOfUnit.get(u) === line);
-    if (mine.length === 0) return cached(this.bytesAtG, line, g, () => this.point.lineBytes(line, g, mine));
+    const g = this.families[f].g.get(line);
+    if (g === undefined) assert(false, `line ${line} is not uncertain here`);
+    let onLine = false;
+    for (let i = 0; i < raised.length && !onLine; i++) onLine = this.lineOfUnit.get(raised[i]) === line;
+    if (!onLine) {
+      let byG = this.bytesAtG.get(line);
+      if (byG === undefined) {
+        byG = new Map();
+        this.bytesAtG.set(line, byG);
+      }
+      let bytes = byG.get(g);
+      if (bytes === undefined) {
+        bytes = this.point.lineBytes(line, g, NO_UNITS);
+        byG.set(g, bytes);
+      }
+      return bytes;
+    }
+    const mine = raised.filter((u) => this.lineOfUnit.get(u) === line);
     return cached(this.bytesRaised, line, `${g}|${mine.join(',')}`, () => this.point.lineBytes(line, g, mine));
   }
 
@@ -791,6 +813,9 @@ class PointExplorer {
     return { kind: 'bounded', epochs: fam.epochs, subset: fam.subset, units: [...units].sort((a, b) => a - b) };
   }
 }
+
+/** No units raised (shared: never changed). */
+const NO_UNITS: readonly number[] = Object.freeze([]);
 
 /** A family's items as a map key (one item: its number, no string made). */
 function itemsKey(subset: readonly number[]): number | string {
