@@ -539,7 +539,7 @@ class PointExplorer {
    */
   private partitionOf(node: Node, rep: Rep, basePatch: ReadonlyMap<number, Uint8Array>): Partition {
     const fam = this.families[node.f];
-    if (node.t.length > 0) return this.classify(node, rep, this.undecided(node), basePatch);
+    if (node.t.length > 0) return this.classify(node, rep, this.families[node.f].units, basePatch, this.markDecided(node));
     if (fam.prefix === node.f) return this.prefixPartition(node.f, rep, basePatch);
     const data = rep.judgement.parts.data;
     const from = this.prefixPartition(fam.prefix, rep);
@@ -583,20 +583,30 @@ class PointExplorer {
 
   /** The family's units a node has not decided (raised or not), in unit-list order. */
   private undecided(node: Node): RaisableUnit[] {
-    const mark = ++this.serial;
-    for (const p of node.decided) this.marks[p] = mark;
-    for (let i = 0; i < node.upTo; i++) this.marks[node.order[i]] = mark;
+    const mark = this.markDecided(node);
     return this.families[node.f].units.filter((u) => this.marks[this.position.get(u.unit) as number] !== mark);
   }
 
-  /** Sort `units` (a node's undecided units) by what the representative read of their lines. */
-  private classify(node: Node, rep: Rep, units: readonly RaisableUnit[], basePatch: ReadonlyMap<number, Uint8Array>): Partition {
+  /** Marks the node's decided units (by position) with a fresh serial, returned: a unit is undecided when its mark is not it. */
+  private markDecided(node: Node): number {
+    const mark = ++this.serial;
+    for (const p of node.decided) this.marks[p] = mark;
+    for (let i = 0; i < node.upTo; i++) this.marks[node.order[i]] = mark;
+    return mark;
+  }
+
+  /**
+   * Sort `units` (a node's undecided units; with `decided`, the units whose mark is not that
+   * serial: `markDecided`, no list made) by what the representative read of their lines.
+   */
+  private classify(node: Node, rep: Rep, units: readonly RaisableUnit[], basePatch: ReadonlyMap<number, Uint8Array>, decided?: number): Partition {
     const data = rep.judgement.parts.data;
     const structural: number[] = [];
     let others = 0;
     const content: RaisableUnit[] = [];
     const moving = new Set<number>();
     for (const u of units) {
+      if (decided !== undefined && this.marks[this.position.get(u.unit) as number] === decided) continue;
       if (rep.struct.has(u.line)) {
         structural.push(this.position.get(u.unit) as number);
         continue;
@@ -672,10 +682,14 @@ class PointExplorer {
     for (const pick of subsetsUpTo(enumerated.length, room)) {
       const units = pick.map((i) => enumerated[i]);
       const size = subsetCount(quiet, room - pick.length);
-      const lines = new Map(basePatch);
       const raised = [...node.t, ...units.map((u) => u.unit)];
-      for (const u of units) lines.set(u.line, this.lineBytes(node.f, raised, u.line));
-      const code: DataCode = data === undefined ? 'ok' : data.verdict(patchesOf(rep, lines));
+      // without a data judge the verdict is 'ok' whatever the lines hold: no patch to build
+      let code: DataCode = 'ok';
+      if (data !== undefined) {
+        const lines = new Map(basePatch);
+        for (const u of units) lines.set(u.line, this.lineBytes(node.f, raised, u.line));
+        code = data.verdict(patchesOf(rep, lines));
+      }
       this.settle(rep.judgement.parts, code, size, () => this.stateOf(node.f, raised));
       if (tree !== undefined) {
         const promises = promisesOf(rep.judgement.parts, code);
