@@ -357,7 +357,16 @@ class RangeBuilder {
       this.run(w * 32, 32);
       return;
     }
-    for (let b = 0; b < 32; b++) if ((word & (1 << b)) !== 0) this.run(w * 32 + b, 1);
+    // each stretch of set bits as one run: from the lowest set bit b, as many as the
+    // trailing ones of word >>> b (the trailing zeros of its complement)
+    let rest = word | 0;
+    while (rest !== 0) {
+      const b = 31 - Math.clz32(rest & -rest);
+      const above = ~(rest >>> b);
+      const count = above === 0 ? 32 - b : 31 - Math.clz32(above & -above);
+      this.run(w * 32 + b, count);
+      rest = b + count >= 32 ? 0 : rest & ~(((1 << count) - 1) << b);
+    }
   }
 
   /** `count` lines from `line` (ascending after every line given before). */
