@@ -882,6 +882,8 @@ function agrees(struct: ReadonlyMap<number, Uint8Array>, bytes: (line: number) =
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  // line bytes come from the explorer's caches: the same array is often compared with itself
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
