@@ -539,7 +539,7 @@ class PointExplorer {
    */
   private partitionOf(node: Node, rep: Rep, basePatch: ReadonlyMap<number, Uint8Array>): Partition {
     const fam = this.families[node.f];
-    if (node.t.length > 0) return this.classify(node, rep, this.undecided(node), basePatch);
+    if (node.t.length > 0) return this.classify(node, rep, this.families[node.f].units, basePatch, this.markDecided(node));
     if (fam.prefix === node.f) return this.prefixPartition(node.f, rep, basePatch);
     const data = rep.judgement.parts.data;
     const from = this.prefixPartition(fam.prefix, rep);
@@ -583,20 +583,30 @@ class PointExplorer {
 
   /** The family's units a node has not decided (raised or not), in unit-list order. */
   private undecided(node: Node): RaisableUnit[] {
-    const mark = ++this.serial;
-    for (const p of node.decided) this.marks[p] = mark;
-    for (let i = 0; i < node.upTo; i++) this.marks[node.order[i]] = mark;
+    const mark = this.markDecided(node);
     return this.families[node.f].units.filter((u) => this.marks[this.position.get(u.unit) as number] !== mark);
   }
 
-  /** Sort `units` (a node's undecided units) by what the representative read of their lines. */
-  private classify(node: Node, rep: Rep, units: readonly RaisableUnit[], basePatch: ReadonlyMap<number, Uint8Array>): Partition {
+  /** Marks the node's decided units (by position) with a fresh serial, returned: a unit is undecided when its mark is not it. */
+  private markDecided(node: Node): number {
+    const mark = ++this.serial;
+    for (const p of node.decided) this.marks[p] = mark;
+    for (let i = 0; i < node.upTo; i++) this.marks[node.order[i]] = mark;
+    return mark;
+  }
+
+  /**
+   * Sort `units` (a node's undecided units; with `decided`, the units whose mark is not that
+   * serial: `markDecided`, no list made) by what the representative read of their lines.
+   */
+  private classify(node: Node, rep: Rep, units: readonly RaisableUnit[], basePatch: ReadonlyMap<number, Uint8Array>, decided?: number): Partition {
     const data = rep.judgement.parts.data;
     const structural: number[] = [];
     let others = 0;
     const content: RaisableUnit[] = [];
     const moving = new Set<number>();
     for (const u of units) {
+      if (decided !== undefined && this.marks[this.position.get(u.unit) as number] === decided) continue;
       if (rep.struct.has(u.line)) {
         structural.push(this.position.get(u.unit) as number);
         continue;
@@ -638,7 +648,11 @@ class PointExplorer {
 
   /** Register a representative, indexed by its away lines (against this point's baseline). */
   private addRep(judgement: Judgement, struct: ReadonlyMap<number, Uint8Array>, content: ReadonlyMap<number, Uint8Array>, delta: Delta | null): Rep {
-    const away = [...struct].filter(([line, had]) => !sameBytes(had, this.lineBytes(0, [], line))).map(([line]) => line).sort((a, b) => a - b);
+    const away: number[] = [];
+    struct.forEach((had, line) => {
+      if (!sameBytes(had, this.lineBytes(0, NO_UNITS, line))) away.push(line);
+    });
+    away.sort((a, b) => a - b);
     const rep: Rep = { id: this.reps.length, judgement, struct, content, delta, away };
     this.reps.push(rep);
     if (away.length === 0) {
@@ -668,10 +682,14 @@ class PointExplorer {
     for (const pick of subsetsUpTo(enumerated.length, room)) {
       const units = pick.map((i) => enumerated[i]);
       const size = subsetCount(quiet, room - pick.length);
-      const lines = new Map(basePatch);
       const raised = [...node.t, ...units.map((u) => u.unit)];
-      for (const u of units) lines.set(u.line, this.lineBytes(node.f, raised, u.line));
-      const code: DataCode = data === undefined ? 'ok' : data.verdict(patchesOf(rep, lines));
+      // without a data judge the verdict is 'ok' whatever the lines hold: no patch to build
+      let code: DataCode = 'ok';
+      if (data !== undefined) {
+        const lines = new Map(basePatch);
+        for (const u of units) lines.set(u.line, this.lineBytes(node.f, raised, u.line));
+        code = data.verdict(patchesOf(rep, lines));
+      }
       this.settle(rep.judgement.parts, code, size, () => this.stateOf(node.f, raised));
       if (tree !== undefined) {
         const promises = promisesOf(rep.judgement.parts, code);
@@ -777,12 +795,30 @@ class PointExplorer {
     return out;
   }
 
+  /**
+   * The line's bytes in family f's state with `raised` raised (cached by line and g, or g and
+   * the raised units on the line). Asked for nearly every line of every state compared, so
+   * the common case (no raised unit on the line) allocates nothing.
+   */
   private lineBytes(f: number, raised: readonly number[], line: number): Uint8Array {
-    const fam = this.families[f];
-    const g = fam.g.get(line);
-    assert(g !== undefined, () => `line ${line} is not uncertain here`);
-    const mine = raised.length === 0 ? raised : raised.filter((u) => this.lineOfUnit.get(u) === line);
-    if (mine.length === 0) return cached(this.bytesAtG, line, g, () => this.point.lineBytes(line, g, mine));
+    const g = this.families[f].g.get(line);
+    if (g === undefined) assert(false, `line ${line} is not uncertain here`);
+    let onLine = false;
+    for (let i = 0; i < raised.length && !onLine; i++) onLine = this.lineOfUnit.get(raised[i]) === line;
+    if (!onLine) {
+      let byG = this.bytesAtG.get(line);
+      if (byG === undefined) {
+        byG = new Map();
+        this.bytesAtG.set(line, byG);
+      }
+      let bytes = byG.get(g);
+      if (bytes === undefined) {
+        bytes = this.point.lineBytes(line, g, NO_UNITS);
+        byG.set(g, bytes);
+      }
+      return bytes;
+    }
+    const mine = raised.filter((u) => this.lineOfUnit.get(u) === line);
     return cached(this.bytesRaised, line, `${g}|${mine.join(',')}`, () => this.point.lineBytes(line, g, mine));
   }
 
@@ -791,6 +827,9 @@ class PointExplorer {
     return { kind: 'bounded', epochs: fam.epochs, subset: fam.subset, units: [...units].sort((a, b) => a - b) };
   }
 }
+
+/** No units raised (shared: never changed). */
+const NO_UNITS: readonly number[] = Object.freeze([]);
 
 /** A family's items as a map key (one item: its number, no string made). */
 function itemsKey(subset: readonly number[]): number | string {
@@ -843,6 +882,8 @@ function agrees(struct: ReadonlyMap<number, Uint8Array>, bytes: (line: number) =
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  // line bytes come from the explorer's caches: the same array is often compared with itself
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -26,42 +26,86 @@ const PAGE_LINES = PAGE_BYTES / LINE_BYTES;
 /** Words of a LineBits chunk: 1024 words, 32768 lines, 2 MiB of device. */
 const CHUNK_SHIFT = 10;
 const CHUNK_WORDS = 1 << CHUNK_SHIFT;
+/** Device bytes a chunk covers. */
+const CHUNK_BYTES = CHUNK_WORDS * 32 * LINE_BYTES;
+
+/** Zeroed chunks that released sets handed back, for the next sets to take (a judgement
+ * allocates a few dozen and drops them: fresh 4 KiB arrays were most of a trace's cost). */
+const spareChunks: Uint32Array[] = [];
+const SPARE_CHUNKS_MAX = 256;
+
+/**
+ * A set's table of chunks: a slot per chunk of the device (its chunk, or undefined), the span
+ * of words of each that may be non-zero, and the chunks allocated. Sized for the device when
+ * made, so touching a chunk far into it (the journal of a 1 GiB device) grows no array: grown
+ * on demand, the three arrays of every set of every judgement were about an eighth of the
+ * demo's allocations. Released sets hand their tables back empty (every slot undefined, every
+ * span 0) for the next sets of a device of that size.
+ */
+interface ChunkTable {
+  readonly chunks: Array<Uint32Array | undefined>;
+  readonly spanLo: number[];
+  readonly spanHi: number[];
+  readonly used: number[];
+}
+
+/** Empty tables by slot count; a few of each count, for a few device sizes. */
+const spareTables = new Map<number, ChunkTable[]>();
+const SPARE_TABLES_MAX = 64;
+const SPARE_TABLE_SIZES_MAX = 8;
+
+/** The table of a released set: empty, and swapped for a table of its own at the first write. */
+const RELEASED: ChunkTable = Object.freeze({ chunks: Object.freeze([]) as unknown as Array<Uint32Array | undefined>, spanLo: Object.freeze([]) as unknown as number[], spanHi: Object.freeze([]) as unknown as number[], used: Object.freeze([]) as unknown as number[] });
+
+function takeTable(slots: number): ChunkTable {
+  const table = spareTables.get(slots)?.pop();
+  if (table !== undefined) return table;
+  return { chunks: new Array<Uint32Array | undefined>(slots).fill(undefined), spanLo: new Array<number>(slots).fill(0), spanHi: new Array<number>(slots).fill(0), used: [] };
+}
+
+function giveTable(slots: number, table: ChunkTable): void {
+  let spare = spareTables.get(slots);
+  if (spare === undefined) {
+    if (spareTables.size >= SPARE_TABLE_SIZES_MAX) spareTables.clear();
+    spare = [];
+    spareTables.set(slots, spare);
+  }
+  if (spare.length < SPARE_TABLES_MAX) spare.push(table);
+}
 
 /**
  * A bit per line (bit `line & 31` of word `line >>> 5`), its words allocated a chunk at a
  * time as lines are touched: a judgement on a 1 GiB device (16 M lines) touches a few hundred
  * thousand, and a flat set cost 2 MiB of zeroing per set per judgement.
  */
-/** Zeroed chunks that released sets handed back, for the next sets to take (a judgement
- * allocates a few dozen and drops them: fresh 4 KiB arrays were most of a trace's cost). */
-const spareChunks: Uint32Array[] = [];
-const SPARE_CHUNKS_MAX = 256;
-
 class LineBits {
-  /** The chunks, by index; a hole where no line of the chunk was touched (grown on demand:
-   * a fresh set costs two empty arrays, not a table the size of the device). */
-  chunks: Array<Uint32Array | undefined> = [];
-  /** Per allocated chunk, the words [lo, hi) that may be non-zero (a chunk is mostly touched
-   * in a few places: listing the set scans those words only); lo = hi when none. */
-  private spanLo: number[] = [];
-  private spanHi: number[] = [];
+  private table: ChunkTable;
+  /** The chunks, by index; undefined where no line of the chunk was touched. */
+  chunks: Array<Uint32Array | undefined>;
+
+  /** A set over `slots` chunks (a chunk past them still works: the arrays grow). */
+  constructor(private readonly slots: number) {
+    this.table = takeTable(slots);
+    this.chunks = this.table.chunks;
+  }
 
   /** Words [from, to) of chunk c (allocated) may be set from now on (their writer sets them itself). */
   mark(c: number, from: number, to: number): void {
-    const lo = this.spanLo[c] as number;
-    const hi = this.spanHi[c] as number;
+    const { spanLo, spanHi } = this.table;
+    const lo = spanLo[c] as number;
+    const hi = spanHi[c] as number;
     if (lo === hi) {
-      this.spanLo[c] = from;
-      this.spanHi[c] = to;
+      spanLo[c] = from;
+      spanHi[c] = to;
       return;
     }
-    if (from < lo) this.spanLo[c] = from;
-    if (to > hi) this.spanHi[c] = to;
+    if (from < lo) spanLo[c] = from;
+    if (to > hi) spanHi[c] = to;
   }
 
   /** The words of chunk c (allocated) that may be non-zero: [lo, hi). */
   span(c: number): readonly [number, number] {
-    return [this.spanLo[c] as number, this.spanHi[c] as number];
+    return [this.table.spanLo[c] as number, this.table.spanHi[c] as number];
   }
 
   word(w: number): number {
@@ -87,25 +131,37 @@ class LineBits {
     this.mark(c, i, i + 1);
   }
 
-  /** Empty the set, handing its chunks back zeroed (only their spans can be non-zero). */
+  /** Empty the set, handing its chunks back zeroed (only their spans can be non-zero) and its table emptied. */
   release(): void {
-    for (let c = 0; c < this.chunks.length; c++) {
-      const chunk = this.chunks[c];
-      if (chunk === undefined) continue;
-      if (spareChunks.length >= SPARE_CHUNKS_MAX) break;
-      chunk.fill(0, this.spanLo[c] as number, this.spanHi[c] as number);
-      spareChunks.push(chunk);
+    if (this.table === RELEASED) return;
+    const { chunks, spanLo, spanHi, used } = this.table;
+    for (const c of used) {
+      const chunk = chunks[c] as Uint32Array;
+      if (spareChunks.length < SPARE_CHUNKS_MAX) {
+        chunk.fill(0, spanLo[c] as number, spanHi[c] as number);
+        spareChunks.push(chunk);
+      }
+      chunks[c] = undefined;
+      spanLo[c] = 0;
+      spanHi[c] = 0;
     }
-    this.chunks = [];
-    this.spanLo = [];
-    this.spanHi = [];
+    used.length = 0;
+    if (chunks.length === this.slots) giveTable(this.slots, this.table);
+    this.table = RELEASED;
+    this.chunks = RELEASED.chunks;
   }
 
   private allocate(c: number): Uint32Array {
+    if (this.table === RELEASED) {
+      // written after its release (nothing does): a table of its own
+      this.table = takeTable(this.slots);
+      this.chunks = this.table.chunks;
+    }
     const chunk = spareChunks.pop() ?? new Uint32Array(CHUNK_WORDS);
     this.chunks[c] = chunk;
-    this.spanLo[c] = 0;
-    this.spanHi[c] = 0;
+    this.table.spanLo[c] = 0;
+    this.table.spanHi[c] = 0;
+    this.table.used.push(c);
     return chunk;
   }
 
@@ -139,9 +195,10 @@ export class ReadTrace {
   /** A trace of a device of `sizeBytes` (bit sets of its lines, allocated as they are touched). */
   constructor(sizeBytes: number) {
     assert(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, 'a read trace of a whole number of bytes');
-    this.structuralBits = new LineBits();
-    this.contentBits = new LineBits();
-    this.overwrittenBits = new LineBits();
+    const slots = Math.ceil(sizeBytes / CHUNK_BYTES);
+    this.structuralBits = new LineBits(slots);
+    this.contentBits = new LineBits(slots);
+    this.overwrittenBits = new LineBits(slots);
   }
 
   /** A load of [addr, addr + length). */
@@ -252,7 +309,10 @@ export class ReadTrace {
    * its `tee` read, replayed where that stretch is not run again.
    */
   addStructural(lines: LineRanges): void {
-    for (const [start, end] of lines.ranges()) this.structuralRange(start, end - 1);
+    lines.everyRange((start, end) => {
+      this.structuralRange(start, end - 1);
+      return true;
+    });
   }
 
   /** A store of [addr, addr + length): the lines it covers whole no longer come from the media. */
@@ -297,7 +357,16 @@ class RangeBuilder {
       this.run(w * 32, 32);
       return;
     }
-    for (let b = 0; b < 32; b++) if ((word & (1 << b)) !== 0) this.run(w * 32 + b, 1);
+    // each stretch of set bits as one run: from the lowest set bit b, as many as the
+    // trailing ones of word >>> b (the trailing zeros of its complement)
+    let rest = word | 0;
+    while (rest !== 0) {
+      const b = 31 - Math.clz32(rest & -rest);
+      const above = ~(rest >>> b);
+      const count = above === 0 ? 32 - b : 31 - Math.clz32(above & -above);
+      this.run(w * 32 + b, count);
+      rest = b + count >= 32 ? 0 : rest & ~(((1 << count) - 1) << b);
+    }
   }
 
   /** `count` lines from `line` (ascending after every line given before). */
@@ -365,6 +434,12 @@ export class LineRanges {
       else return true;
     }
     return false;
+  }
+
+  /** Whether `fn` holds for every range, [start, end) each, ascending (stops at the first that does not). */
+  everyRange(fn: (start: number, end: number) => boolean): boolean {
+    for (let i = 0; i < this.starts.length; i++) if (!fn(this.starts[i] as number, this.ends[i] as number)) return false;
+    return true;
   }
 
   /** The ranges, [start, end) each, ascending. */
