@@ -277,16 +277,16 @@ export class ShadowCrc {
   }
 
   /**
-   * The CRC with every hinted line that differs from the shadow counted in, each run of them
-   * as crc32cRaw over old ^ new (copied into the shadow as it goes).
+   * The CRC with every hinted line that differs from the shadow counted in (and copied into
+   * the shadow): old ^ new from the first differing line to the end of the last, zeros between
+   * them, laid out in DIFF_WORDS and read in one call; the zeros before it leave state 0 as it
+   * is, those after it are counted without reading them.
    */
   private patched(words: Int32Array, length: number, lines: Uint32Array): number {
     const lineCount = Math.ceil(length / SHADOW_LINE_BYTES);
     const shadow = this.shadow32!;
-    let state = 0;
-    let at = 0; // state is the CRC from 0 of old ^ new up to this byte
-    let runStart = -1;
-    let runEnd = -1;
+    let spanStart = -1; // the first differing line's first word
+    let spanEnd = -1; // the word after the last differing line
     for (let w = 0; w * 32 < lineCount; w++) {
       // as an int32 (a mask word with bit 31 set would be a double)
       for (let m = lines[w] | 0; m !== 0; m &= m - 1) {
@@ -295,37 +295,24 @@ export class ShadowCrc {
         const from = line * SHADOW_LINE_WORDS;
         const to = Math.min(from + SHADOW_LINE_WORDS, length >> 2);
         if (sameWords(shadow, words, from, to)) continue;
-        if (runStart >= 0 && from * 4 !== runEnd) {
-          state = runDiff(state, at, runStart, runEnd);
-          at = runEnd;
-          runStart = -1;
-        }
-        if (runStart < 0) runStart = from * 4;
-        runEnd = to * 4;
-        // old ^ new into the diff scratch at its place in the run, the new words into the shadow
-        const base = runStart >> 2;
+        if (spanStart < 0) spanStart = spanEnd = from;
+        DIFF_WORDS.fill(0, spanEnd - spanStart, from - spanStart);
         for (let i = from; i < to; i++) {
-          DIFF_WORDS[i - base] = shadow[i] ^ words[i];
+          DIFF_WORDS[i - spanStart] = shadow[i] ^ words[i];
           shadow[i] = words[i];
         }
+        spanEnd = to;
       }
     }
-    if (runStart >= 0) {
-      state = runDiff(state, at, runStart, runEnd);
-      at = runEnd;
-    }
-    return (this.crc ^ (state === 0 ? 0 : shiftZeros(state, length - at))) >>> 0;
+    if (spanStart < 0) return this.crc;
+    const diff = crc32cRaw(0, DIFF_BYTES.subarray(0, 4 * (spanEnd - spanStart)));
+    return (this.crc ^ shiftZeros(diff, length - 4 * spanEnd)) >>> 0;
   }
 }
 
-/** A run's old ^ new, laid out from DIFF_WORDS[0] (the shadow's bytes from a run's start): at most a block. */
+/** The old ^ new `patched` reads, laid out from DIFF_WORDS[0] (a shadow's words from the first that differ): at most a block. */
 const DIFF_WORDS = new Int32Array(SHADOW_BYTES / 4);
 const DIFF_BYTES = new Uint8Array(DIFF_WORDS.buffer);
-
-/** The state over old ^ new from `at` to the end of the run [runStart, runEnd) whose diff DIFF_BYTES holds: the gap is zeros. */
-function runDiff(state: number, at: number, runStart: number, runEnd: number): number {
-  return crc32cRaw(state === 0 ? 0 : shiftZeros(state, runStart - at), DIFF_BYTES.subarray(0, runEnd - runStart));
-}
 
 /** How many of the lines before `length` the mask marks. */
 function hintedLines(lines: Uint32Array, length: number): number {
