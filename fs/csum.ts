@@ -33,16 +33,16 @@
  * (`journalTagChecksumAfterPrefix`), and a rest of one byte value (a bitmap's padding) be
  * compared rather than read into the CRC.
  *
- * A block rewritten in a few lines between two checksums over it (a bitmap that changed by a
- * bit, an inode-table block where one inode changed, a descriptor block) need not be read
- * whole again: `ShadowCrc` keeps crc32cRaw(0, the bytes) and a private copy of the bytes it
- * covers (the shadow), and brings both up to date from the lines that changed. The argument:
- * from state 0 the raw CRC is linear over GF(2) (no initial or final inversion), so for two
- * byte strings of one length crc(0, new) = crc(0, old) ^ crc(0, old ^ new); old ^ new is zero
- * outside the changed lines, and zeros before the first changed byte leave state 0 as it is,
- * so crc(0, old ^ new) is a running CRC over the changed runs alone, the gaps between them and
- * the rest after the last counted as zeros (crc32cRawZeros), each run's bytes taken as
- * crc(s, new run) ^ crc(0, old run) (linearity again). Which lines changed is a caller's hint
+ * A block rewritten in a line or two between two checksums over it (a block bitmap that
+ * changed by a bit, a descriptor block) need not be read whole again: `ShadowCrc` keeps
+ * crc32cRaw(0, the bytes) and a private copy of the bytes it covers (the shadow), and brings
+ * both up to date from the lines that changed. The argument: from state 0 the raw CRC is
+ * linear over GF(2) (no initial or final inversion), so for two byte strings of one length
+ * crc(0, new) = crc(0, old) ^ crc(0, old ^ new); old ^ new is zero outside the changed lines,
+ * and zeros before the first changed byte leave state 0 as it is, so crc(0, old ^ new) is the
+ * CRC from 0 over old ^ new from the first changed line to the end of the last (zeros between
+ * them, read as laid out), then the zeros after it counted without reading them
+ * (crc32cRawZeros). Which lines changed is a caller's hint
  * (a transaction's dirty lines): every hinted line is compared with the shadow and only the
  * differing ones are counted, and once they are copied into the shadow one native compare of
  * the shadow with the bytes decides: equal, the updated CRC is the CRC of the bytes; not equal

@@ -1,14 +1,15 @@
 /**
  * The CRCs brought up to date from the lines that changed (fs/csum.ts ShadowCrc, through
  * fs/meta.ts MetaStore.blockCrc: the block bitmaps' checksums and the journal's tags over
- * inode-table and descriptor blocks), held to the plain computation over every byte:
+ * descriptor blocks; inode-table blocks, changed too widely, are read whole), held to the
+ * plain computation over every byte:
  * - the arithmetic, on seeded random blocks changed in seeded random lines, with hints that
  *   are exact, wider than the change, missing a changed line, absent, or too wide to follow,
  *   for whole blocks, a directory leaf's 4084 bytes and shorter lengths, with the bytes given
  *   in another array from call to call;
  * - the file system: default-profile workloads (the bench mix, seeded random workloads, every
  *   shapes workload) where every CRC the store hands out is compared with crc32cRaw over the
- *   bytes as they stand, and the lines-only path is taken for most of them (counted, so the
+ *   bytes as they stand, and the lines-only path is taken for many of them (counted, so the
  *   check is not vacuous);
  * - what the file system writes: the same workloads on traced devices, and a power failure
  *   with recovery, fingerprinted (every store with its bytes, the counters, the final media)
