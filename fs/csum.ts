@@ -33,10 +33,29 @@
  * (`journalTagChecksumAfterPrefix`), and a rest of one byte value (a bitmap's padding) be
  * compared rather than read into the CRC.
  *
- * Invariants: every function is a function of its arguments; a checksum field inside the
+ * A block rewritten in a line or two between two checksums over it (a block bitmap that
+ * changed by a bit, a descriptor block) need not be read whole again: `ShadowCrc` keeps
+ * crc32cRaw(0, the bytes) and a private copy of the bytes it covers (the shadow), and brings
+ * both up to date from the lines that changed. The argument: from state 0 the raw CRC is
+ * linear over GF(2) (no initial or final inversion), so for two byte strings of one length
+ * crc(0, new) = crc(0, old) ^ crc(0, old ^ new); old ^ new is zero outside the changed lines,
+ * and zeros before the first changed byte leave state 0 as it is, so crc(0, old ^ new) is the
+ * CRC from 0 over old ^ new from the first changed line to the end of the last (zeros between
+ * them, read as laid out), then the zeros after it counted without reading them
+ * (crc32cRawZeros). Which lines changed is a caller's hint
+ * (a transaction's dirty lines): every hinted line is compared with the shadow and only the
+ * differing ones are counted, and once they are copied into the shadow one native compare of
+ * the shadow with the bytes decides: equal, the updated CRC is the CRC of the bytes; not equal
+ * (the hint missed a change), the bytes are read whole as before. So a wrong or stale hint
+ * costs time, never a value (test/fs/csum-incremental.test.ts holds it to the plain
+ * computation, hints right, missing and wrong). A CRC from 0 continues to any start state:
+ * crc(s, X) = crc(0, X) ^ zeros(s, |X|) (`crc32cRawFrom`).
+ *
+ * Invariants: every function is a function of its arguments (a `ShadowCrc` is a function of
+ * the bytes it is given last: its shadow only saves reading them); a checksum field inside the
  * bytes given is never read (it counts as zeros, as the kernel's dummy field does); no
- * function copies the bytes it is given except `inodeChecksum` (a verifier's, not a seal's),
- * and none allocates a buffer per call.
+ * function copies the bytes it is given except `inodeChecksum` (a verifier's, not a seal's)
+ * and a `ShadowCrc` (into its own shadow), and none allocates a buffer per call.
  */
 import CRC32C from 'crc-32/crc32c';
 import { readU16LE } from '../core/bytes';
@@ -185,6 +204,160 @@ function shiftTable(op: number): Uint32Array {
       for (let b = 1 << bit; b < 2 << bit; b++) table[256 * k + b] = table[256 * k + (b ^ (1 << bit))] ^ value;
     }
   }
+  return table;
+}
+
+/** crc32cRaw(seed, X) from crc32cRaw(0, X) = `fromZero` and X's length: linear, the seed only adds its shift over |X| zeros. */
+export function crc32cRawFrom(seed: number, fromZero: number, length: number): number {
+  return (fromZero ^ crc32cRawZeros(seed, length)) >>> 0;
+}
+
+/** Lengths below this are read whole rather than kept in a shadow (the shadow's compare costs about as much as reading them). */
+export const SHADOW_MIN_BYTES = 2048;
+/**
+ * Hints wider than this many lines are not followed: the bytes are read whole and the shadow
+ * let go (measured on bench:fs's mix: a bitmap's bit or a descriptor block's two descriptors
+ * are cheaper to follow than to read, an inode-table block's rewritten inodes, three lines
+ * each, are not: a native call per run and the compares cost more than the 4 KiB read).
+ */
+const SHADOW_HINT_MAX_LINES = 2;
+const SHADOW_LINE_BYTES = 64;
+const SHADOW_LINE_WORDS = SHADOW_LINE_BYTES / 4;
+const SHADOW_BYTES = 4096;
+
+/**
+ * crc32cRaw(seed, the first `length` bytes of a block) as they stand at each call, kept from a
+ * private copy of the bytes the last call covered (see the module comment for why the result
+ * is exact whatever the hint says). One per block; SHADOW_BYTES at most.
+ */
+export class ShadowCrc {
+  /** The copy, made at the first change narrow enough to follow (a block only ever changed widely never gets one). */
+  private shadow: Buffer | undefined;
+  private shadow32: Int32Array | undefined;
+  /** crc32cRaw(0, shadow[0, covered)); the shadow holds nothing at -1. */
+  private crc = 0;
+  private covered = -1;
+  /** The last bytes given and their words (undefined when not 4-aligned): a block's cached array is given again and again. */
+  private lastBytes: Uint8Array | undefined;
+  private lastWords: Int32Array | undefined;
+
+  /**
+   * crc32cRaw(seed, bytes[0, length)). `lines` (bit i of word w: line 32w + i, as fs/meta.ts's
+   * dirty-line masks) names the 64-byte lines that may differ from the last call's bytes;
+   * undefined: any may.
+   */
+  crcOf(bytes: Uint8Array, length: number, lines: Uint32Array | undefined, seed: number): number {
+    if (lines === undefined || length % 4 !== 0 || length > SHADOW_BYTES || hintedLines(lines, length) > SHADOW_HINT_MAX_LINES) {
+      this.covered = -1;
+      return crc32cRaw(seed, length === bytes.length ? bytes : bytes.subarray(0, length));
+    }
+    if (length === this.covered) {
+      const words = this.wordsOf(bytes);
+      if (words !== undefined) {
+        const updated = this.patched(words, length, lines);
+        if (this.shadow!.compare(bytes, 0, length, 0, length) === 0) return crc32cRawFrom(seed, (this.crc = updated), length);
+      }
+    }
+    if (this.shadow === undefined) {
+      this.shadow = Buffer.alloc(SHADOW_BYTES);
+      this.shadow32 = new Int32Array(this.shadow.buffer, this.shadow.byteOffset, SHADOW_BYTES / 4);
+    }
+    this.shadow.set(length === bytes.length ? bytes : bytes.subarray(0, length));
+    this.covered = length;
+    this.crc = crc32cRaw(0, this.shadow.subarray(0, length));
+    return crc32cRawFrom(seed, this.crc, length);
+  }
+
+  private wordsOf(bytes: Uint8Array): Int32Array | undefined {
+    if (bytes !== this.lastBytes) {
+      this.lastBytes = bytes;
+      this.lastWords = bytes.byteOffset % 4 === 0 ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) : undefined;
+    }
+    return this.lastWords;
+  }
+
+  /**
+   * The CRC with every hinted line that differs from the shadow counted in (and copied into
+   * the shadow): old ^ new from the first differing line to the end of the last, zeros between
+   * them, laid out in DIFF_WORDS and read in one call; the zeros before it leave state 0 as it
+   * is, those after it are counted without reading them.
+   */
+  private patched(words: Int32Array, length: number, lines: Uint32Array): number {
+    const lineCount = Math.ceil(length / SHADOW_LINE_BYTES);
+    const shadow = this.shadow32!;
+    let spanStart = -1; // the first differing line's first word
+    let spanEnd = -1; // the word after the last differing line
+    for (let w = 0; w * 32 < lineCount; w++) {
+      // as an int32 (a mask word with bit 31 set would be a double)
+      for (let m = lines[w] | 0; m !== 0; m &= m - 1) {
+        const line = w * 32 + (31 - Math.clz32(m & -m));
+        if (line >= lineCount) break;
+        const from = line * SHADOW_LINE_WORDS;
+        const to = Math.min(from + SHADOW_LINE_WORDS, length >> 2);
+        if (sameWords(shadow, words, from, to)) continue;
+        if (spanStart < 0) spanStart = spanEnd = from;
+        DIFF_WORDS.fill(0, spanEnd - spanStart, from - spanStart);
+        for (let i = from; i < to; i++) {
+          DIFF_WORDS[i - spanStart] = shadow[i] ^ words[i];
+          shadow[i] = words[i];
+        }
+        spanEnd = to;
+      }
+    }
+    if (spanStart < 0) return this.crc;
+    const diff = crc32cRaw(0, DIFF_BYTES.subarray(0, 4 * (spanEnd - spanStart)));
+    return (this.crc ^ shiftZeros(diff, length - 4 * spanEnd)) >>> 0;
+  }
+}
+
+/** The old ^ new `patched` reads, laid out from DIFF_WORDS[0] (a shadow's words from the first that differ): at most a block. */
+const DIFF_WORDS = new Int32Array(SHADOW_BYTES / 4);
+const DIFF_BYTES = new Uint8Array(DIFF_WORDS.buffer);
+
+/** How many of the lines before `length` the mask marks. */
+function hintedLines(lines: Uint32Array, length: number): number {
+  const lineCount = Math.ceil(length / SHADOW_LINE_BYTES);
+  let hinted = 0;
+  for (let w = 0; w * 32 < lineCount; w++) hinted += popcount(w === lineCount >> 5 ? lines[w] & ((1 << (lineCount & 31)) - 1) : lines[w] | 0);
+  return hinted;
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Whether words [from, to) of a and b are equal. */
+function sameWords(a: Int32Array, b: Int32Array, from: number, to: number): boolean {
+  let x = 0;
+  for (let i = from; i < to; i++) x |= a[i] ^ b[i];
+  return x === 0;
+}
+
+/**
+ * crc32cRawZeros for a shadow's gaps, which take many lengths, each seldom (tables made for
+ * them would crowd out the lengths the tables are for): whole lines by the shift tables of 64,
+ * 128, ..., 4096 zero bytes (binary: at most seven, four lookups each), a rest by multModP.
+ */
+function shiftZeros(crc: number, n: number): number {
+  let c = crc >>> 0;
+  const rest = n % SHADOW_LINE_BYTES;
+  let lines = (n - rest) / SHADOW_LINE_BYTES;
+  for (let k = 0; lines > 0 && k < LINE_SHIFT_TABLES.length; k++, lines >>= 1) {
+    if ((lines & 1) === 0) continue;
+    const table = lineShiftTable(k);
+    c = (table[c & 0xff] ^ table[256 + ((c >>> 8) & 0xff)] ^ table[512 + ((c >>> 16) & 0xff)] ^ table[768 + (c >>> 24)]) >>> 0;
+  }
+  if (lines > 0) c = crc32cRawZeros(c, lines * SHADOW_LINE_BYTES * 2 ** LINE_SHIFT_TABLES.length);
+  return rest === 0 ? c : crc32cRawZeros(c, rest);
+}
+
+/** The shift over 64 * 2^k zero bytes as four lookup tables (shiftTable), k = 0..6, made on first use. */
+const LINE_SHIFT_TABLES: Array<Uint32Array | undefined> = new Array(7).fill(undefined);
+function lineShiftTable(k: number): Uint32Array {
+  let table = LINE_SHIFT_TABLES[k];
+  if (table === undefined) table = LINE_SHIFT_TABLES[k] = shiftTable(zerosOperator(SHADOW_LINE_BYTES << k));
   return table;
 }
 

@@ -479,6 +479,12 @@ export type DescExtras64 = Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsu
 
 /** A value split into a low half at `lo` and a high half at `hi`, each `halfBytes` wide. */
 function splitField(out: Uint8Array, lo: number, hi: number, value: number, halfBytes: 2 | 4): void {
+  // a u32 (every count and checksum, every block number below 2^32): its halves by bit operations, the same values
+  if (value >>> 0 === value) {
+    put16or32(out, lo, halfBytes === 2 ? value & 0xffff : value, halfBytes);
+    put16or32(out, hi, halfBytes === 2 ? value >>> 16 : 0, halfBytes);
+    return;
+  }
   const base = halfBytes === 2 ? TWO_POW_16 : TWO_POW_32;
   if (!(Number.isSafeInteger(value) && value >= 0 && value < base * base)) assert(false, () => `descriptor field ${value} does not fit`);
   if (halfBytes === 2) {
@@ -488,6 +494,11 @@ function splitField(out: Uint8Array, lo: number, hi: number, value: number, half
     put32(out, lo, value % base);
     put32(out, hi, Math.floor(value / base));
   }
+}
+
+function put16or32(out: Uint8Array, at: number, value: number, bytes: 2 | 4): void {
+  if (bytes === 2) put16(out, at, value);
+  else put32(out, at, value);
 }
 
 // ----------------------------------------------------------------------------------- inode

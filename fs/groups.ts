@@ -188,11 +188,13 @@ export class Groups {
     tx.seal(SEAL_BLOCKS, block, () => {
       const bytes = this.meta.peek(block);
       const bits = kind === 'block' ? this.sb.clustersPerGroup : this.sb.inodesPerGroup;
-      const checksum = csum.bitmapChecksum(bytes, bits);
+      // a bitmap changes by a few bits a transaction: the store keeps its CRC up to date from the lines that changed
+      const whole = bits % 8 === 0 && bits / 8 <= BLOCK_BYTES;
+      const checksum = csum.bitmapChecksum(bytes, bits, whole ? (seed, length) => this.meta.blockCrc(block, length, seed) : undefined);
       if (kind === 'block') this.extras[g].blockBitmapCsum = checksum;
       else this.extras[g].inodeBitmapCsum = checksum;
       // the checksum covers the bitmap's first bits / 8 bytes as the journal logs them: its tag need not read them again
-      if (bits % 8 === 0 && bits / 8 <= BLOCK_BYTES) this.meta.tx().notePrefixCrc(block, bits / 8, this.seed, checksum);
+      if (whole) this.meta.tx().notePrefixCrc(block, bits / 8, this.seed, checksum);
       this.sealDesc(g);
     });
   }

@@ -34,8 +34,10 @@
  * (`journalFeaturesAtMount`, the kernel's rule): a journal without them writes exactly the
  * plain log of the subset. A tag over a block whose seal has just checksummed its first bytes
  * (a bitmap, a directory leaf: `Transaction.notePrefixCrc`) is continued from that checksum
- * rather than computed over those bytes again (fs/csum.ts journalTagChecksumAfterPrefix): the
- * same value, fewer bytes read.
+ * rather than computed over those bytes again (fs/csum.ts journalTagChecksumAfterPrefix); a
+ * tag over another block takes the CRC the store keeps of it (fs/meta.ts MetaStore.blockCrc:
+ * a descriptor block changed in a line or two is not read whole again). The same values,
+ * fewer bytes read.
  *
  * Invariants: the head and the next tid only move forward (tids modulo 2^32); the log slot
  * the commit block takes is after every block it commits; the live transactions never take
@@ -112,11 +114,14 @@ export function journalFeaturesAtMount(jsb: JournalSuperblock, request: JournalF
 /**
  * A v3 tag's checksum of `block`'s copy as logged, from the commit's `tagStart`: continued from
  * the checksum a seal computed over the block's first bytes when one is noted and the copy is
- * the block itself (not escaped), else over every byte (the same value either way: fs/csum.ts).
+ * the block itself (not escaped), else from the block's CRC the store keeps up to date from
+ * the lines that changed (MetaStore.blockCrc: a descriptor block, an inode-table block), and over every
+ * byte of an escaped copy (the same value each way: fs/csum.ts).
  */
-function loggedTagChecksum(tx: Transaction, block: number, logged: { readonly copy: Uint8Array; readonly escaped: boolean }, tagStart: number): number {
-  const known = logged.escaped ? undefined : tx.prefixCrc(block);
-  if (known === undefined) return crc32cRaw(tagStart, logged.copy);
+function loggedTagChecksum(tx: Transaction, meta: MetaStore, block: number, logged: { readonly copy: Uint8Array; readonly escaped: boolean }, tagStart: number): number {
+  if (logged.escaped) return crc32cRaw(tagStart, logged.copy);
+  const known = tx.prefixCrc(block);
+  if (known === undefined) return meta.blockCrc(block, logged.copy.length, tagStart);
   return journalTagChecksumAfterPrefix(tagStart, logged.copy, known.bytes, known.seed, known.crc);
 }
 
@@ -278,7 +283,7 @@ export class Journal implements Committer {
       const copies = chunk.map((b) => escapeForLog(meta.peek(b)));
       // the tag checksum covers the copy as logged (escaped), as recovery reads it back
       const tags = chunk.map((block, k): Tag => (layout.csumV3
-        ? { block, escaped: copies[k].escaped, checksum: loggedTagChecksum(tx, block, copies[k], tagStart) }
+        ? { block, escaped: copies[k].escaped, checksum: loggedTagChecksum(tx, meta, block, copies[k], tagStart) }
         : { block, escaped: copies[k].escaped }));
       place(encodeDescriptor(tid, tags, scratch(), layout));
       for (const c of copies) place(c.copy);

@@ -18,7 +18,11 @@
  * later phase, never of its own or an earlier one. Without metadata_csum nothing is registered
  * and commit does what it did. A seal whose checksum covers a block's first bytes as they will
  * be logged may note it (`Transaction.notePrefixCrc`) for the journal's tag over the block; a
- * later change of the block through this store drops the note.
+ * later change of the block through this store drops the note. A seal or a tag that reads a
+ * block which changed in a few lines since it last read it asks `MetaStore.blockCrc`: the CRC
+ * from a copy of the bytes it covered last, brought up to date from the lines that differ
+ * (fs/csum.ts ShadowCrc; the running transaction's dirty lines are where it looks, and a block
+ * that changed elsewhere is read whole, so the value is always the CRC of the bytes).
  *
  * Invariants:
  * - a cached block is the newest value of that block: the device holds it or an older one;
@@ -38,6 +42,7 @@ const LINES_PER_BLOCK = 4096 / LINE_BYTES;
 export const LINE_MASK_WORDS = LINES_PER_BLOCK / 32;
 import { BLOCK_BYTES } from './format';
 import { canaryActive } from '../core/canary';
+import { SHADOW_MIN_BYTES, ShadowCrc, crc32cRaw } from './csum';
 
 /** Seal phases, run in this order at commit (see the module comment). */
 export const SEAL_BLOCKS = 0;
@@ -249,12 +254,17 @@ function sameLine(a: Uint8Array, b: Uint8Array, at: number): boolean {
   return true;
 }
 
+/** Blocks whose CRC MetaStore.rawCrc keeps (4 KiB of shadow each). */
+const SHADOW_CRCS_MAX = 256;
+
 export class MetaStore {
   private readonly blocks = new Map<number, Uint8Array>();
   private running: Transaction | undefined;
   private nextTid = 1;
   /** Blocks freed by a transaction not yet committed: not to be reused. */
   private readonly quarantined = new Set<number>();
+  /** Per block, the CRC `blockCrc` keeps (made on first use: a mount without metadata_csum never asks). */
+  private readonly shadowCrcs = new Map<number, ShadowCrc>();
 
   constructor(private readonly device: PmemDevice, private readonly committer: Committer, readonly blocksCount: number) {}
 
@@ -289,6 +299,26 @@ export class MetaStore {
     return this.running?.dirtyBlocks.has(block) ?? false;
   }
 
+  /**
+   * crc32cRaw(`seed`, the first `length` bytes of cached `block`) as they stand now, from the
+   * block's ShadowCrc (fs/csum.ts) with the running transaction's dirty lines of the block as
+   * its hint: exact whatever changed the bytes since the last call (a change outside the hint
+   * costs a read of every byte). At most SHADOW_CRCS_MAX blocks keep one: the oldest made is
+   * dropped for a new one (a dropped block is read whole at its next call); below
+   * SHADOW_MIN_BYTES the bytes are read whole, with no shadow.
+   */
+  blockCrc(block: number, length: number, seed: number): number {
+    const bytes = this.peek(block);
+    if (length < SHADOW_MIN_BYTES) return crc32cRaw(seed, bytes.subarray(0, length));
+    let shadow = this.shadowCrcs.get(block);
+    if (shadow === undefined) {
+      if (this.shadowCrcs.size >= SHADOW_CRCS_MAX) this.shadowCrcs.delete(this.shadowCrcs.keys().next().value as number);
+      shadow = new ShadowCrc();
+      this.shadowCrcs.set(block, shadow);
+    }
+    return shadow.crcOf(bytes, length, this.running?.dirtyLines.get(block), seed);
+  }
+
   /** A block newly allocated as metadata: starts as zeros, dirty. */
   fresh(block: number): Uint8Array {
     const bytes = new Uint8Array(BLOCK_BYTES);
@@ -301,6 +331,7 @@ export class MetaStore {
    * dropped from the running transaction and revoked. */
   forget(block: number): void {
     if (!this.blocks.delete(block)) return;
+    this.shadowCrcs.delete(block);
     const tx = this.tx();
     tx.dirtyBlocks.delete(block);
     tx.dirtyLines.delete(block);

@@ -87,7 +87,13 @@ export function superblockChecksumFailure(bytes: Uint8Array): CorruptionError | 
 
 
 /** The checksums of one mounted file system with metadata_csum: verified on reads, stamped by a writable mount's seals (fs/meta.ts). */
+/** Inodes whose checksum seed a MetadataChecksums remembers. */
+const SEEDS_MAX = 4096;
+
 export class MetadataChecksums {
+  /** Per inode, its seed for a generation (`seedOf`). */
+  private readonly inodeSeeds = new Map<number, { generation: number; seed: number }>();
+
   private constructor(private readonly seed: number) {}
 
   /** For a superblock with metadata_csum (its 1024 bytes), else undefined. */
@@ -167,14 +173,14 @@ export class MetadataChecksums {
     const hasHigh = GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize) >= CSUM_OFFSETS.inodeHi + 2;
     putLe16(raw, CSUM_OFFSETS.inodeLo, 0);
     if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, 0);
-    const computed = crc32cRaw(inodeSeed(this.seed, ino, le32(raw, 0x64)), raw);
+    const computed = crc32cRaw(this.seedOf(ino, le32(raw, 0x64)), raw);
     putLe16(raw, CSUM_OFFSETS.inodeLo, computed & 0xffff);
     if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, computed >>> 16);
   }
 
   /** Stamp an extent tree block's tail (after eh_max entries) for inode `ino` of `generation`. */
   stampExtentBlock(ino: number, generation: number, bytes: Uint8Array): void {
-    putLe32(bytes, 12 + 12 * le16(bytes, 4), extentBlockChecksum(inodeSeed(this.seed, ino, generation), bytes));
+    putLe32(bytes, 12 + 12 * le16(bytes, 4), extentBlockChecksum(this.seedOf(ino, generation), bytes));
   }
 
   /**
@@ -197,8 +203,13 @@ export class MetadataChecksums {
     return { seed, checksum };
   }
 
-  /** A bitmap's checksum over its first `bits` bits (the descriptor holds it). */
-  bitmapChecksum(bitmap: Uint8Array, bits: number): number {
+  /**
+   * A bitmap's checksum over its first `bits` bits (the descriptor holds it). A caller that
+   * keeps the bitmap's CRC (fs/meta.ts MetaStore.blockCrc) passes `kept`, crc32cRaw(seed, the
+   * bitmap's first `length` bytes), for bitmaps of whole bytes: the same value.
+   */
+  bitmapChecksum(bitmap: Uint8Array, bits: number, kept?: (seed: number, length: number) => number): number {
+    if (kept !== undefined && bits % 8 === 0) return kept(this.seed, bits / 8);
     return bitmapChecksum(this.seed, bitmap, bits);
   }
 
@@ -213,7 +224,26 @@ export class MetadataChecksums {
   }
 
   private inodeSeedOf(ino: number, inode: Inode): number {
-    return inodeSeed(this.seed, ino, inode.generation);
+    return this.seedOf(ino, inode.generation);
+  }
+
+  /**
+   * inodeSeed(seed, ino, generation), remembered per inode for its last generation (an inode
+   * is stamped at every commit that changes it; its seed changes only with its generation).
+   * At most SEEDS_MAX inodes are remembered: the memory is emptied when it is full.
+   */
+  private seedOf(ino: number, generation: number): number {
+    const known = this.inodeSeeds.get(ino);
+    if (known !== undefined && known.generation === generation) return known.seed;
+    const seed = inodeSeed(this.seed, ino, generation);
+    if (known !== undefined) {
+      known.generation = generation;
+      known.seed = seed;
+      return seed;
+    }
+    if (this.inodeSeeds.size >= SEEDS_MAX) this.inodeSeeds.clear();
+    this.inodeSeeds.set(ino, { generation, seed });
+    return seed;
   }
 }
 
