@@ -203,9 +203,12 @@ export class InodeTable implements DirBlockSource {
     if (tx.hasSeal(SEAL_BLOCKS, block)) return;
     tx.seal(SEAL_BLOCKS, block, () => {
       if (!this.meta.isDirty(block)) return;
-      const leaf = csum.stampDirBlock(dirIno, this.inode(dirIno), index, this.meta.peek(block));
+      const stamp = csum.stampDirBlock(dirIno, this.inode(dirIno), index, this.meta.peek(block));
+      // the tail may lie in a line no writer marked: an eager checkpoint writes marked lines only
+      tx.dirty(block, stamp.from, stamp.to);
       // a leaf's checksum covers the block up to its tail as the journal logs it: its tag need not read those bytes again
-      if (leaf !== undefined) this.meta.tx().notePrefixCrc(block, BLOCK_BYTES - DIR_TAIL_BYTES, leaf.seed, leaf.checksum);
+      const leaf = stamp.leaf;
+      if (leaf !== undefined) tx.notePrefixCrc(block, BLOCK_BYTES - DIR_TAIL_BYTES, leaf.seed, leaf.checksum);
     });
   }
 
@@ -413,7 +416,10 @@ export class InodeTable implements DirBlockSource {
         const tx = this.meta.tx();
         if (tx.hasSeal(SEAL_BLOCKS, block)) return;
         tx.seal(SEAL_BLOCKS, block, () => {
-          if (this.meta.isDirty(block)) csum.stampExtentBlock(ino, this.inode(ino).generation, this.meta.peek(block));
+          if (!this.meta.isDirty(block)) return;
+          const at = csum.stampExtentBlock(ino, this.inode(ino).generation, this.meta.peek(block));
+          // the tail may lie in a line no writer marked: an eager checkpoint writes marked lines only
+          tx.dirty(block, at, at + 4);
         });
       },
     };

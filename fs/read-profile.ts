@@ -51,6 +51,17 @@ export interface DirBlockFailure {
   readonly list: 'fail' | 'skip';
 }
 
+/**
+ * What stamping a directory block wrote: bytes [from, to) (a leaf's tail entry, or an index
+ * node's dx_tail checksum), which its writers may not have marked (a checkpoint that writes
+ * marked lines only must be told), and for a leaf its checksum and the seed it started from.
+ */
+export interface DirStamp {
+  readonly from: number;
+  readonly to: number;
+  readonly leaf?: { readonly seed: number; readonly checksum: number };
+}
+
 const GOOD_OLD_INODE_BYTES = 128;
 /** dx_root_info's info_length byte (fs/htree.ts ROOT_INFO_AT + 5). */
 const DX_ROOT_INFO_LENGTH_AT = ROOT_INFO_AT + 5;
@@ -178,29 +189,32 @@ export class MetadataChecksums {
     if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, computed >>> 16);
   }
 
-  /** Stamp an extent tree block's tail (after eh_max entries) for inode `ino` of `generation`. */
-  stampExtentBlock(ino: number, generation: number, bytes: Uint8Array): void {
-    putLe32(bytes, 12 + 12 * le16(bytes, 4), extentBlockChecksum(this.seedOf(ino, generation), bytes));
+  /** Stamp an extent tree block's tail (after eh_max entries) for inode `ino` of `generation`; returns the offset of the 4 bytes written. */
+  stampExtentBlock(ino: number, generation: number, bytes: Uint8Array): number {
+    const at = 12 + 12 * le16(bytes, 4);
+    putLe32(bytes, at, extentBlockChecksum(this.seedOf(ino, generation), bytes));
+    return at;
   }
 
   /**
    * Stamp a directory block of `dirIno` at logical block `index`, deciding as `dirBlockFailure`
    * does which checksum it carries: the dx_tail of an htree root (block 0 of an INDEX_FL
    * directory) or interior node, else the leaf's tail entry (written whole, so a block whose
-   * entries end at 4084 gets one). For a leaf, returns the seed its checksum started from and
-   * the checksum (over the block up to its tail: what a journal tag over the block can start
-   * from, fs/journal.ts); undefined for an index node.
+   * entries end at 4084 gets one). Returns the bytes it wrote and, for a leaf, the seed its
+   * checksum started from and the checksum (over the block up to its tail: what a journal tag
+   * over the block can start from, fs/journal.ts).
    */
-  stampDirBlock(dirIno: number, inode: Inode, index: number, bytes: Uint8Array): { readonly seed: number; readonly checksum: number } | undefined {
+  stampDirBlock(dirIno: number, inode: Inode, index: number, bytes: Uint8Array): DirStamp {
     const seed = this.inodeSeedOf(dirIno, inode);
     if ((inode.flags & INDEX_FL) !== 0 && (index === 0 || isDxInteriorNode(bytes))) {
       const countAt = index === 0 ? ROOT_INFO_AT + bytes[DX_ROOT_INFO_LENGTH_AT] : NODE_COUNT_AT;
-      putLe32(bytes, dxTailChecksumOffset(bytes, countAt), dxNodeChecksum(seed, bytes, countAt));
-      return undefined;
+      const at = dxTailChecksumOffset(bytes, countAt);
+      putLe32(bytes, at, dxNodeChecksum(seed, bytes, countAt));
+      return { from: at, to: at + 4 };
     }
     const checksum = dirBlockChecksum(seed, bytes);
     encodeDirTail(bytes, checksum);
-    return { seed, checksum };
+    return { from: BLOCK_BYTES - DIR_TAIL_BYTES, to: BLOCK_BYTES, leaf: { seed, checksum } };
   }
 
   /**

@@ -16,6 +16,7 @@ import { Rng } from '../../core/rng';
 import { PmemDevice, PowerFailure } from '../../device/device';
 import { xattrBlockChecksum, checksumSeed } from '../../fs/csum';
 import { mkfs } from '../../fs/mkfs';
+import { MetaStore } from '../../fs/meta';
 import { MetadataChecksums } from '../../fs/read-profile';
 import { mount, mountWithReport } from '../../fs/mount';
 import type { DaxFileSystem } from '../../fs/filesystem';
@@ -94,6 +95,49 @@ describe('a writable mount of our mkfs default profile', () => {
     } finally {
       for (const spy of Object.values(spies)) spy.mockRestore();
     }
+    f.unmount();
+  });
+
+  test('with eager checkpoints every block a commit wrote is home when the commit returns, its checksum included (directory leaves, htree nodes, extent-tree blocks, inodes)', () => {
+    const device = new PmemDevice({ sizeBytes: 64 * MiB, trace: false });
+    mkfs(device, { features: 'default', seed: 'eager-home' });
+    const f = mount(device, { checkpoint: 'eager' });
+    const stale: string[] = [];
+    let compared = 0;
+    const commit = MetaStore.prototype.commit;
+    const spy = jest.spyOn(MetaStore.prototype, 'commit').mockImplementation(function (this: MetaStore) {
+      const written = [...(this.current?.dirtyBlocks ?? [])];
+      commit.call(this);
+      for (const block of written) {
+        const home = device.coherent.read(block * 4096, 4096);
+        const cached = this.peek(block);
+        compared++;
+        const at = home.findIndex((byte, i) => byte !== cached[i]);
+        if (at >= 0 && stale.length < 10) stale.push(`block ${block} at byte ${at}`);
+      }
+    });
+    try {
+      f.mkdirSync('/s');
+      // short names: the directory becomes an htree root over leaves, its nodes and tails rewritten as names come and go
+      for (let i = 0; i < 400; i++) f.writeFileSync(`/s/${i.toString(36).padStart(4, '0')}`, '');
+      for (let i = 0; i < 400; i += 7) f.unlinkSync(`/s/${i.toString(36).padStart(4, '0')}`);
+      // two files growing a block at a time, interleaved: more extents than the inode holds, so an extent-tree block
+      const a = f.openSync('/a', 'w');
+      const b = f.openSync('/b', 'w');
+      for (let i = 0; i < 24; i++) {
+        f.writeSync(a, Buffer.alloc(4096, i));
+        f.writeSync(b, Buffer.alloc(4096, i));
+        if (i % 4 === 3) f.syncSync();
+      }
+      f.closeSync(a);
+      f.closeSync(b);
+      randomWorkload(f, Rng.fromSeed('write-default/eager-home'), 300, { fsyncProbability: 0.2 });
+      f.syncSync();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(compared).toBeGreaterThan(100);
+    expect(stale).toEqual([]);
     f.unmount();
   });
 
