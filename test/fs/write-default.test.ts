@@ -174,12 +174,12 @@ describe('a writable mount of our mkfs default profile', () => {
     expectKernelSees(image, ours);
   });
 
-  test('a power failure mid-workload, recovered by our next mount, leaves an e2fsck -fn clean image', () => {
+  test.each(['lazy', 'eager'] as const)('a power failure mid-workload (checkpoint %s), recovered by our next mount, leaves an e2fsck -fn clean image', (checkpoint) => {
     const fresh = new PmemDevice({ sizeBytes: 64 * MiB, trace: false });
     mkfs(fresh, { features: 'default', seed: 'crash' });
     const media = fresh.guaranteedMedia().detach();
     const run = (device: PmemDevice): void => {
-      const f = mount(device);
+      const f = mount(device, { checkpoint });
       randomWorkload(f, Rng.fromSeed('write-default/crash'), 300, { fsyncProbability: 0.2 });
       f.unmount();
     };
@@ -191,11 +191,11 @@ describe('a writable mount of our mkfs default profile', () => {
       const at = Math.floor(dry.instructionCount * (0.25 + 0.25 * i)) + points.below(1000);
       const device = new PmemDevice({ media, trace: false, powerFailAt: at });
       expect(() => run(device)).toThrow(PowerFailure);
-      const crashed = new PmemDevice({ media: device.drawCrashImage(`write-default-${i}`), trace: false });
+      const crashed = new PmemDevice({ media: device.drawCrashImage(`write-default-${checkpoint}-${i}`), trace: false });
       const { fs: f, report } = mountWithReport(crashed);
       if ((report.recovery?.transactionsReplayed ?? 0) > 0) replayed++;
       f.unmount();
-      const image = path.join(dir, `crash-${i}.img`);
+      const image = path.join(dir, `crash-${checkpoint}-${i}.img`);
       crashed.writeImage(image);
       expect({ at, ...e2fsckVerdict(image) }).toEqual({ at, status: 0, complaints: [] });
     }
