@@ -380,6 +380,8 @@ export const CSUM_OFFSETS = Object.freeze({
   inodeLo: 0x7c,
   inodeHi: 0x82,
   inodeExtraIsize: 0x80,
+  /** The journal superblock's s_checksum (big-endian). */
+  journalSuperblock: 0xfc,
 });
 
 /** s_feature_incompat's metadata_csum_seed bit: the seed is stored in the superblock. */
@@ -475,7 +477,7 @@ export function journalSeed(journalSuperblock: Uint8Array): number {
 
 /** The journal superblock's s_checksum (at 0xFC, big-endian): over its 1024 bytes with the field as zeros. */
 export function journalSuperblockChecksum(journalSuperblock: Uint8Array): number {
-  return crcZeroing(0xffffffff, journalSuperblock.subarray(0, 1024), 0xfc, 0x100);
+  return crcZeroing(0xffffffff, journalSuperblock.subarray(0, 1024), CSUM_OFFSETS.journalSuperblock, CSUM_OFFSETS.journalSuperblock + 4);
 }
 
 /**
