@@ -36,8 +36,11 @@
  * (a bitmap, a directory leaf: `Transaction.notePrefixCrc`) is continued from that checksum
  * rather than computed over those bytes again (fs/csum.ts journalTagChecksumAfterPrefix); a
  * tag over another block takes the CRC the store keeps of it (fs/meta.ts MetaStore.blockCrc:
- * a descriptor block changed in a line or two is not read whole again). The same values,
- * fewer bytes read.
+ * a descriptor block changed in a line or two is not read whole again). The journal
+ * superblock's s_checksum, stamped at every tail move, is kept the same way from one write to
+ * the next (fs/csum.ts ShadowCrc over its 1024 bytes, the field as zeros; a tail move changes
+ * line 0 only, s_sequence and s_start): the value jbd2.ts encodeJournalSuperblockStamped
+ * computes (test/fs/journal-sb-crc.test.ts). The same values, fewer bytes read.
  *
  * Invariants: the head and the next tid only move forward (tids modulo 2^32); the log slot
  * the commit block takes is after every block it commits; the live transactions never take
@@ -47,13 +50,14 @@
 import { assert } from '../core/assert';
 import type { PmemDevice } from '../device/device';
 import type { PmemApi } from '../device/pmem-api';
-import { BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JOURNAL_SUPERBLOCK_BYTES, JournalSuperblock } from './format';
+import { BLOCK_BYTES, JBD2_FEATURE_INCOMPAT_REVOKE, JOURNAL_SUPERBLOCK_BYTES, JournalSuperblock, encodeJournalSuperblock } from './format';
+import { writeU32BE } from '../core/bytes';
 import {
   JBD2_CRC32C_CHKSUM, JBD2_FEATURE_COMPAT_CHECKSUM, JBD2_FEATURE_INCOMPAT_64BIT, JBD2_FEATURE_INCOMPAT_ASYNC_COMMIT,
   JBD2_FEATURE_INCOMPAT_CSUM_V2, JBD2_FEATURE_INCOMPAT_CSUM_V3, LogLayout, Tag, descriptorTagsMax, encodeCommit, encodeDescriptor,
-  encodeJournalSuperblockStamped, encodeRevoke, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tidAfter, tidGt,
+  encodeRevoke, journalSuperblockChecksummed, escapeForLog, logLayout, nextLogIndex, revokeRecordsMax, tidAfter, tidGt,
 } from './jbd2';
-import { crc32cRaw, journalTagChecksumAfterPrefix, journalTagStart } from './csum';
+import { CSUM_OFFSETS, ShadowCrc, crc32cRaw, journalTagChecksumAfterPrefix, journalTagStart } from './csum';
 import { canaryActive } from '../core/canary';
 import { Committer, LINE_MASK_WORDS, MetaStore, Transaction, writeChangedLines, writeChangedLinesLikely } from './meta';
 import type { CheckpointWrites, Write, WritePolicy } from './policy';
@@ -176,6 +180,8 @@ export class Journal implements Committer {
   private readonly scratch: Uint8Array[] = [];
   /** The bytes of the journal superblock's block its encoder writes (reused). */
   private readonly jsbScratch = new Uint8Array(JOURNAL_SUPERBLOCK_BYTES);
+  /** s_checksum's CRC over jsbScratch, kept from one write to the next (`writeJournalSuperblock`). */
+  private readonly jsbCrc = new ShadowCrc();
 
   constructor(private readonly o: JournalOptions) {
     this.jsb = { ...o.jsb };
@@ -409,10 +415,21 @@ export class Journal implements Committer {
     const block = this.jsbScratch;
     block.set(this.o.device.view(addr, BLOCK_BYTES).subarray(0, JOURNAL_SUPERBLOCK_BYTES));
     this.o.device.noteOverwrite(addr, BLOCK_BYTES);
-    encodeJournalSuperblockStamped(this.jsb, block, 0);
+    encodeJournalSuperblock(this.jsb, block, 0);
+    if (journalSuperblockChecksummed(this.jsb)) {
+      // jbd2.ts encodeJournalSuperblockStamped's s_checksum (the CRC from ~0 over the 1024
+      // bytes, the field as zeros), from the CRC of the last write: a tail move changes
+      // s_sequence and s_start (line 0) only; any other change is found and read whole
+      writeU32BE(block, CSUM_OFFSETS.journalSuperblock, 0);
+      this.jsb.checksum = this.jsbCrc.crcOf(block, JOURNAL_SUPERBLOCK_BYTES, JSB_TAIL_LINES, 0xffffffff);
+      writeU32BE(block, CSUM_OFFSETS.journalSuperblock, this.jsb.checksum);
+    }
     writeChangedLines(this.o.device, this.o.api, addr, block);
   }
 }
+
+/** The line of the journal superblock a tail move changes (s_sequence at 0x18, s_start at 0x1c), as a line mask. */
+const JSB_TAIL_LINES = Uint32Array.of(1, 0);
 
 /** The blocks the transactions logged, each once, ascending. */
 function distinctAscending(transactions: readonly LiveTransaction[]): number[] {
