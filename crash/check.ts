@@ -176,13 +176,13 @@ export class JudgementCache {
   }
 
   /**
-   * Keep a run's answer unless it read a page the key leaves out (`excluded`). With
-   * `excludedRuns`, the same pages as ascending, disjoint [start, end) runs (flat), walked
-   * alongside the ascending read ranges instead of asking `excluded` of every page read (a
-   * 16 MiB inode-table read is 4096 pages: that was most of a miss's cost here).
+   * Keep a run's answer unless it read a page the key leaves out: `excludedRuns`, those pages
+   * as ascending, disjoint [start, end) runs (flat), walked alongside the ascending read
+   * ranges (a 16 MiB inode-table read is 4096 pages: asking a predicate of each was most of a
+   * miss's cost here).
    */
-  put(key: string, checks: AfterSnapshot, reads: LineRanges, excluded: (page: number) => boolean, excludedRuns?: () => Int32Array): void {
-    if (readsExcluded(reads, excluded, excludedRuns?.())) {
+  put(key: string, checks: AfterSnapshot, reads: LineRanges, excludedRuns: Int32Array): void {
+    if (readsExcluded(reads, excludedRuns)) {
       this.unkept++;
       return;
     }
@@ -191,17 +191,13 @@ export class JudgementCache {
   }
 }
 
-/** Whether `reads` hold a line of an excluded page: by `runs` (the excluded pages as ascending disjoint runs) when given, else page by page. */
-export function readsExcluded(reads: LineRanges, excluded: (page: number) => boolean, runs?: Int32Array): boolean {
+/** Whether `reads` hold a line of a page in `runs` (ascending, disjoint [start, end) page runs, flat). */
+export function readsExcluded(reads: LineRanges, runs: Int32Array): boolean {
   const linesPerPage = PAGE_BYTES / LINE_BYTES;
   let at = 0;
   return !reads.everyRange((start, end) => {
     const first = Math.floor(start / linesPerPage);
     const last = Math.floor((end - 1) / linesPerPage);
-    if (runs === undefined) {
-      for (let page = first; page <= last; page++) if (excluded(page)) return false;
-      return true;
-    }
     // the ranges ascend, so no run ending at or before this range's first page meets a later one
     while (at < runs.length && (runs[at + 1] as number) <= first) at += 2;
     return at >= runs.length || (runs[at] as number) > last;
@@ -210,7 +206,7 @@ export function readsExcluded(reads: LineRanges, excluded: (page: number) => boo
 
 /** The judgement cache's key of a recovered device, and whether it leaves a page out
  * (undefined: the journal cannot be listed, so nothing is cached). */
-function judgementKey(recovered: OverlayImage, setup: MountSetup, owners: ReadonlyMap<number, readonly ContentPlace[]>): { key: string; excluded: (page: number) => boolean; excludedRuns: () => Int32Array } | undefined {
+function judgementKey(recovered: OverlayImage, setup: MountSetup, owners: ReadonlyMap<number, readonly ContentPlace[]>): { key: string; excludedRuns: () => Int32Array } | undefined {
   let log: Int32Array;
   try {
     // an untraced view: listing the journal is not a read of the judgement
@@ -222,7 +218,7 @@ function judgementKey(recovered: OverlayImage, setup: MountSetup, owners: Readon
   const excluded = (page: number) => owners.has(page) || inRuns(log, page);
   const dataPages = [...owners.keys()].sort((a, b) => a - b);
   const prefix = `${recovered.sizeBytes} ${setup.profile} ${setup.pmemApi} ${setup.policy} ${setup.flushHint};data ${dataPages.join(',')};`;
-  return { key: pagesDigest(recovered, prefix, excluded), excluded, excludedRuns: () => unionRuns(log, dataPages) };
+  return { key: pagesDigest(recovered, prefix, excluded), excludedRuns: () => unionRuns(log, dataPages) };
 }
 
 /** The runs of the journal's log blocks (all but its first), [start, end) flat in journal
@@ -314,7 +310,7 @@ function recoverTraced(image: MediaSource, setup: MountSetup, options: RecoverOp
     } finally {
       if (traced !== undefined) traced.tee = undefined;
     }
-    if (cached !== undefined && own !== undefined) options.cache?.put(cached.key, checks, own.structural(), cached.excluded, cached.excludedRuns);
+    if (cached !== undefined && own !== undefined) options.cache?.put(cached.key, checks, own.structural(), cached.excludedRuns());
     own?.release();
   }
   const { fsckProblems, notClean, g8 } = checks;

@@ -109,8 +109,8 @@ describe('the judgement cache', () => {
   it('keeps no run that read a page its key leaves out', () => {
     const cache = new JudgementCache();
     const checks = { fsckProblems: [] };
-    cache.put('reads page 3', checks, LineRanges.of([3 * 64 + 5]), (page) => page === 3);
-    cache.put('reads page 4', checks, LineRanges.of([4 * 64 + 5]), (page) => page === 3);
+    cache.put('reads page 3', checks, LineRanges.of([3 * 64 + 5]), Int32Array.of(3, 4));
+    cache.put('reads page 4', checks, LineRanges.of([4 * 64 + 5]), Int32Array.of(3, 4));
     expect(cache.unkept).toBe(1);
     expect(cache.get('reads page 3')).toBeUndefined();
     expect(cache.get('reads page 4')?.checks).toBe(checks);
