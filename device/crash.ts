@@ -23,7 +23,7 @@ import { Rng } from '../core/rng';
 import { StreamTree } from '../core/streams';
 import { LINE_BYTES, WORD_BYTES } from '../core/limits';
 import type { PmemDevice } from './device';
-import { OverlayImage } from './image';
+import { DecidedLine, OverlayImage, PageDigestMemo } from './image';
 import { LineTrack, PendingItem, Reached, VersionEntry, applyCompletion, guaranteedVersion } from './lines';
 import { CrashKind } from './profiles';
 
@@ -63,12 +63,13 @@ export class InvalidCrashState extends Error {
 export class CrashImage extends OverlayImage {
   constructor(
     base: ConstructorParameters<typeof OverlayImage>[0],
-    lineValues: Iterable<readonly [number, Uint8Array]>,
+    lineValues: Iterable<DecidedLine>,
     readonly instruction: number,
     readonly state: CrashState,
     readonly choices: CrashChoices,
+    memo?: PageDigestMemo,
   ) {
-    super(base, lineValues);
+    super(base, lineValues, memo);
   }
 }
 
@@ -195,6 +196,8 @@ export class CrashPoint {
   private readonly completions = new Map<string, { readonly completed: ReadonlySet<number>; readonly g: ReadonlyMap<number, number> }>();
   /** `guarantees`' answers, by the completed ids (sorted), up to GUARANTEE_MEMO_MAX sets. */
   private readonly guaranteeMemo = new Map<string, ReadonlyMap<number, number>>();
+  /** Decided pages' digests shared by this point's images (`build`). */
+  private digestMemo: PageDigestMemo | undefined;
 
   constructor(private readonly device: PmemDevice, readonly crashKind: CrashKind = 'power') {
     if (!device.profile.crashKinds.includes(crashKind)) {
@@ -744,15 +747,29 @@ export class CrashPoint {
 
   // -------------------------------------------------------------- materialisation
 
+  /**
+   * The image of `choices`. Each line's bytes go with a token naming them at this point (the
+   * images' shared PageDigestMemo, image.ts): a line left at g, its version g (a number); a
+   * chosen line, 'v' and its versions. Equal tokens name equal bytes among this point's
+   * images: `snapAt` and `lineValue` read only the line's history, which cannot change
+   * before the device's next instruction (every image is built while the point is current),
+   * and a memo is kept only while the coherent memory's mutation count stands.
+   */
   private build(state: CrashState, choices: CrashChoices): CrashImage {
     const g = this.guarantees(new Set(choices.completed));
     const byLine = new Map(choices.lines.map((c) => [c.line, c]));
-    const values: Array<[number, Uint8Array]> = [];
+    const values: DecidedLine[] = [];
     for (const track of this.tracks) {
       const choice = byLine.get(track.lineIndex);
-      values.push([track.lineIndex, choice ? this.lineValue(track, choice) : track.snapAt(g.get(track.lineIndex) as number)]);
+      if (choice) values.push([track.lineIndex, this.lineValue(track, choice), `v${choice.versions.join('.')}`]);
+      else {
+        const version = g.get(track.lineIndex) as number;
+        values.push([track.lineIndex, track.snapAt(version), version]);
+      }
     }
-    return new CrashImage(this.device.coherent, values, this.instruction, state, choices);
+    const coherent = this.device.coherent;
+    if (this.digestMemo === undefined || !this.digestMemo.fits(coherent)) this.digestMemo = new PageDigestMemo(coherent);
+    return new CrashImage(coherent, values, this.instruction, state, choices, this.digestMemo);
   }
 
   private lineValue(track: LineTrack, choice: LineChoice): Uint8Array {

@@ -12,6 +12,21 @@
  * Invariant: an overlay is valid only while the memory below it is unchanged. Every read
  * asserts that; `detach()` copies the pages it shares (cost: the data the device touched) so
  * the image can outlive the device's next instruction.
+ *
+ * Images built together (the crash states of one crash point) may share a `PageDigestMemo`:
+ * most of them decide most pages alike, so a decided page's digest and content-key part are
+ * computed once per distinct page, not once per image. The memo only saves work, never
+ * changes a value: its entries are keyed by the page index and, for each decided line in the
+ * order given, the line index and a token the builder gives with the line's bytes. Argument:
+ * (1) the builder promises that, among the images sharing one memo, equal tokens for a line
+ * name equal bytes (crash.ts: a token is the version chosen for the line, and every image of
+ * a crash point is built at that point's instruction from the same line histories); (2) every
+ * image sharing a memo lies over the same memory at the same mutation count (asserted when
+ * the image is made, and reads assert the memory has not moved since), so the page below is
+ * the same bytes; (3) a decided page's bytes are a function of the page below and its decided
+ * lines in order (the last value of a line wins), so equal keys mean equal page bytes, and
+ * the entry holds exactly the digest (and part) that page's own computation gives. A line
+ * given without a token leaves its page out of the memo (computed per image, as before).
  */
 import { createHash } from 'node:crypto';
 import { assert } from '../core/assert';
@@ -21,6 +36,47 @@ import { MediaSource, SparseMemory, addLanes, contentKeyOf, mediaDigest, mergeSo
 
 const ZERO_PAGE = new Uint8Array(PAGE_BYTES);
 
+/** A decided line: its index, its bytes, and optionally a token naming those bytes among the images sharing a memo. */
+export type DecidedLine = readonly [number, Uint8Array] | readonly [number, Uint8Array, string | number];
+
+/** One distinct decided page: its digest (undefined: all zeros) and its content-key part, once asked (null: none). */
+interface MemoEntry {
+  readonly digest: string | undefined;
+  part: Uint32Array | null | undefined;
+}
+
+/**
+ * Decided pages' digests shared by the images built over one memory at one mutation count
+ * (see the header: keys are page index plus the decided lines' indices and tokens).
+ */
+export class PageDigestMemo {
+  readonly mutations: number;
+  private readonly entries = new Map<string, MemoEntry>();
+
+  constructor(readonly base: SparseMemory) {
+    this.mutations = base.mutations;
+  }
+
+  /** Whether images over `base` as it is now may share this memo. */
+  fits(base: SparseMemory): boolean {
+    return base === this.base && base.mutations === this.mutations;
+  }
+
+  /** Distinct decided pages held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  entry(key: string, compute: () => string | undefined): MemoEntry {
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = { digest: compute(), part: undefined };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+}
+
 export class OverlayImage implements MediaSource {
   readonly sizeBytes: number;
   private base: SparseMemory | undefined;
@@ -28,14 +84,15 @@ export class OverlayImage implements MediaSource {
   /** Materialised pages: every decided page once anything read the image. */
   private readonly pages = new Map<number, Uint8Array>();
   /** The decided lines, by page, until the pages are materialised (then undefined). */
-  private decided: Map<number, Array<readonly [number, Uint8Array]>> | undefined;
+  private decided: Map<number, DecidedLine[]> | undefined;
   private readonly ownDigests = new Map<number, string | undefined>();
 
-  constructor(base: SparseMemory, lineValues: Iterable<readonly [number, Uint8Array]>) {
+  constructor(base: SparseMemory, lineValues: Iterable<DecidedLine>, private readonly memo?: PageDigestMemo) {
+    assert(memo === undefined || memo.fits(base), 'a digest memo is shared by images over the same memory, unchanged');
     this.sizeBytes = base.sizeBytes;
     this.base = base;
     this.baseMutations = base.mutations;
-    const decided = new Map<number, Array<readonly [number, Uint8Array]>>();
+    const decided = new Map<number, DecidedLine[]>();
     for (const value of lineValues) {
       assert(value[1].length === LINE_BYTES, 'a line value is one line long');
       const pageIndex = Math.floor((value[0] * LINE_BYTES) / PAGE_BYTES);
@@ -119,7 +176,8 @@ export class OverlayImage implements MediaSource {
       // an image's own pages never change: their digests are kept
       if (this.ownDigests.has(pageIndex)) return this.ownDigests.get(pageIndex);
       const lines = this.decided?.get(pageIndex);
-      const digest = lines !== undefined ? this.streamedPageDigest(pageIndex, lines) : plainPageDigest(this, pageIndex);
+      const memoised = lines !== undefined ? this.memoEntry(pageIndex, lines) : undefined;
+      const digest = memoised !== undefined ? memoised.digest : lines !== undefined ? this.streamedPageDigest(pageIndex, lines) : plainPageDigest(this, pageIndex);
       this.ownDigests.set(pageIndex, digest);
       return digest;
     }
@@ -145,10 +203,31 @@ export class OverlayImage implements MediaSource {
     for (const pageIndex of this.ownPages().keys()) {
       const below = base.contentPart(pageIndex);
       if (below !== undefined) subtractLanes(sum, below);
-      const own = pagePart(pageIndex, this.pageDigest(pageIndex));
+      const own = this.ownPart(pageIndex);
       if (own !== undefined) addLanes(sum, own);
     }
     return contentKeyOf(this.sizeBytes, sum);
+  }
+
+  /** A decided page's part of the content sum: from the memo when the page has an entry there. */
+  private ownPart(pageIndex: number): Uint32Array | undefined {
+    const lines = this.decided?.get(pageIndex);
+    const entry = lines !== undefined ? this.memoEntry(pageIndex, lines) : undefined;
+    if (entry === undefined) return pagePart(pageIndex, this.pageDigest(pageIndex));
+    this.ownDigests.set(pageIndex, entry.digest);
+    if (entry.part === undefined) entry.part = pagePart(pageIndex, entry.digest) ?? null;
+    return entry.part ?? undefined;
+  }
+
+  /** The memo's entry for a decided page not materialised (undefined: no memo, or a line without a token). */
+  private memoEntry(pageIndex: number, lines: readonly DecidedLine[]): MemoEntry | undefined {
+    if (this.memo === undefined) return undefined;
+    let key = `${pageIndex}`;
+    for (const line of lines) {
+      if (line.length < 3) return undefined;
+      key += `,${line[0]}:${line[2]}`;
+    }
+    return this.memo.entry(key, () => this.streamedPageDigest(pageIndex, lines));
   }
 
   writeImage(path: string): void {
@@ -161,7 +240,7 @@ export class OverlayImage implements MediaSource {
    * materialised would hash). A page whose decided lines are all zeros may be all zeros: that
    * one is materialised and looked at.
    */
-  private streamedPageDigest(pageIndex: number, lines: ReadonlyArray<readonly [number, Uint8Array]>): string | undefined {
+  private streamedPageDigest(pageIndex: number, lines: readonly DecidedLine[]): string | undefined {
     if (lines.every(([, bytes]) => isAllZero(bytes))) {
       this.materialise();
       return plainPageDigest(this, pageIndex);
@@ -183,15 +262,13 @@ export class OverlayImage implements MediaSource {
   }
 }
 
-type LineValue = readonly [number, Uint8Array];
-
 /** Whether the lines are in strictly ascending order (no line twice). */
-function ascending(lines: ReadonlyArray<LineValue>): boolean {
-  for (let i = 1; i < lines.length; i++) if ((lines[i] as LineValue)[0] <= (lines[i - 1] as LineValue)[0]) return false;
+function ascending(lines: ReadonlyArray<DecidedLine>): boolean {
+  for (let i = 1; i < lines.length; i++) if ((lines[i] as DecidedLine)[0] <= (lines[i - 1] as DecidedLine)[0]) return false;
   return true;
 }
 
 /** Of lines sorted stably by index, the last value given for each line (the one materialising keeps). */
-function lastOfEach(sorted: LineValue[]): LineValue[] {
-  return sorted.filter((value, i) => i === sorted.length - 1 || (sorted[i + 1] as LineValue)[0] !== value[0]);
+function lastOfEach(sorted: DecidedLine[]): DecidedLine[] {
+  return sorted.filter((value, i) => i === sorted.length - 1 || (sorted[i + 1] as DecidedLine)[0] !== value[0]);
 }

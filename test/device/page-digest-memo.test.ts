@@ -1,0 +1,95 @@
+/**
+ * PageDigestMemo (device/image.ts): the crash images of one crash point share their decided
+ * pages' digests, and the shared values are exactly those computed image by image. Every
+ * state of a point's bound (and seeded draws), word and line granularity, is keyed through
+ * the memo and compared with an image of the same lines that has no memo; and an overlay
+ * with tokens over random memory gives the keys and digests of the plain computation while
+ * the memo holds fewer pages than were asked.
+ */
+import { PmemDevice } from '../../device/device';
+import { CrashImage } from '../../device/crash';
+import { DecidedLine, OverlayImage, PageDigestMemo } from '../../device/image';
+import { SparseMemory, readRange } from '../../device/media';
+import { pmemApi } from '../../device/pmem-api';
+import { Rng } from '../../core/rng';
+
+const MiB = 1 << 20;
+const PAGE = 4096;
+const LINE = 64;
+
+/** Unflushed stores over a few pages, cleans pending in two epochs: many states share most pages. */
+function busyDevice(granularity: 'word' | 'line', seed: number): PmemDevice {
+  const d = new PmemDevice({ sizeBytes: 4 * MiB, seed, granularity });
+  const api = pmemApi('linux-arm64-nosync', d);
+  for (let i = 0; i < 12; i++) d.store(i * 72 + (i % 5), Uint8Array.from({ length: 20 + i }, (_, j) => (i * 7 + j + seed) & 0xff));
+  api.wbCachePmem(0, 1024);
+  d.dmb('sy');
+  for (let i = 0; i < 6; i++) d.store(3 * PAGE + i * 200, new Uint8Array(16).fill(i + 1));
+  d.store(5 * PAGE, new Uint8Array(8)); // a line of zeros: its page may be all zeros
+  return d;
+}
+
+/** The same image as `image` (its uncertain lines read back), built with no memo. */
+function plainTwin(device: PmemDevice, image: CrashImage): OverlayImage {
+  const values: Array<[number, Uint8Array]> = [];
+  for (const line of device.lines.keys()) {
+    const bytes = new Uint8Array(LINE);
+    readRange(image, line * LINE, LINE, bytes);
+    values.push([line, bytes]);
+  }
+  return new OverlayImage(device.coherent, values);
+}
+
+test.each(['word', 'line'] as const)('%s granularity: every state of a point keys through the memo as it keys alone', (granularity) => {
+  let states = 0;
+  for (const seed of [1, 2]) {
+    const device = busyDevice(granularity, seed);
+    const point = device.crashPoint();
+    // states spread over the whole bound, so completion sets (each line's g) vary too
+    const space = point.bounded({ k: 2 });
+    const step = Number(space.boundSize / 80n) + 1;
+    const images: CrashImage[] = [...space.states()].filter((_, i) => i % step === 0).map((s) => point.image(s));
+    for (let d = 0; d < 20; d++) images.push(point.sample(`draw-${d}`));
+    // all keyed first (the memo is filled and shared), then each read back and compared
+    const keys = images.map((image) => image.contentKey());
+    const pages = images.map((image) => image.pageIndices().map((p) => image.pageDigest(p)));
+    images.forEach((image, i) => {
+      const twin = plainTwin(device, image);
+      expect(keys[i]).toBe(twin.contentKey());
+      expect(pages[i]).toEqual(twin.pageIndices().map((p) => twin.pageDigest(p)));
+      states++;
+    });
+  }
+  expect(states).toBeGreaterThan(100);
+});
+
+test('an overlay with tokens keys and hashes as without them, and the memo holds each distinct page once', () => {
+  const rng = Rng.fromSeed('page-digest-memo');
+  const below = new SparseMemory(16 * PAGE);
+  for (let p = 0; p < 16; p += 2) below.write(p * PAGE, new Uint8Array(PAGE).map((_, i) => (i * (p + 3)) & 0xff));
+  // each line has a few versions; a token names the version, so equal tokens are equal bytes
+  const lines = [...new Set(Array.from({ length: 24 }, () => rng.below(16 * (PAGE / LINE))))];
+  const versions = lines.map(() => Array.from({ length: 3 }, (_, v) => new Uint8Array(LINE).map(() => (v === 0 ? 0 : rng.below(256)))));
+  const memo = new PageDigestMemo(below);
+  let asked = 0;
+  for (let round = 0; round < 300; round++) {
+    const chosen = lines.map(() => rng.below(3));
+    const withTokens: DecidedLine[] = lines.map((line, i) => [line, versions[i][chosen[i]], chosen[i]]);
+    const plain: DecidedLine[] = lines.map((line, i) => [line, versions[i][chosen[i]]]);
+    const memoised = new OverlayImage(below, withTokens, memo);
+    const alone = new OverlayImage(below, plain);
+    expect(memoised.contentKey()).toBe(alone.contentKey());
+    for (const p of alone.pageIndices()) expect(memoised.pageDigest(p)).toBe(alone.pageDigest(p));
+    expect(memoised.digest()).toBe(alone.digest());
+    asked += new Set(lines.map((line) => Math.floor((line * LINE) / PAGE))).size;
+  }
+  expect(memo.size).toBeGreaterThan(0);
+  expect(memo.size).toBeLessThan(asked);
+});
+
+test('a memo is refused for memory that moved since it was made', () => {
+  const below = new SparseMemory(4 * PAGE);
+  const memo = new PageDigestMemo(below);
+  below.write(0, new Uint8Array([1]));
+  expect(() => new OverlayImage(below, [[0, new Uint8Array(LINE), 0]], memo)).toThrow();
+});
