@@ -237,18 +237,16 @@ export class OverlayImage implements MediaSource {
   /**
    * The digest of a decided page not materialised: sha256 over the page below with the
    * decided lines in place, fed piece by piece (the same bytes, in order, as the page
-   * materialised would hash). A page whose decided lines are all zeros may be all zeros: that
-   * one is materialised and looked at.
+   * materialised would hash). A page whose decided lines are all zeros may be all zeros: then
+   * the parts of the page below between them are looked at in place, and a page all zeros
+   * has no digest (undefined, as `plainPageDigest` gives the page materialised).
    */
   private streamedPageDigest(pageIndex: number, lines: readonly DecidedLine[]): string | undefined {
-    if (lines.every(([, bytes]) => isAllZero(bytes))) {
-      this.materialise();
-      return plainPageDigest(this, pageIndex);
-    }
     const base = this.base as SparseMemory;
     this.checkBase(base);
     const below = base.readPage(pageIndex) ?? ZERO_PAGE;
     const ordered = lines.length > 1 && !ascending(lines) ? lastOfEach([...lines].sort((a, b) => a[0] - b[0])) : lines;
+    if (allZeroWith(below, ordered)) return undefined;
     const hash = createHash('sha256');
     let at = 0;
     for (const [lineIndex, bytes] of ordered) {
@@ -260,6 +258,19 @@ export class OverlayImage implements MediaSource {
     if (at < PAGE_BYTES) hash.update(below.subarray(at));
     return hash.digest('hex');
   }
+}
+
+/** Whether `below` with the decided lines (ascending, one value a line) in place is all zeros: the lines are, and the parts of `below` between them. */
+function allZeroWith(below: Uint8Array, ordered: readonly DecidedLine[]): boolean {
+  if (!ordered.every(([, bytes]) => isAllZero(bytes))) return false;
+  if (below === ZERO_PAGE) return true;
+  let at = 0;
+  for (const [lineIndex] of ordered) {
+    const offset = (lineIndex * LINE_BYTES) % PAGE_BYTES;
+    if (offset > at && !isAllZero(below.subarray(at, offset))) return false;
+    at = offset + LINE_BYTES;
+  }
+  return at >= PAGE_BYTES || isAllZero(below.subarray(at));
 }
 
 /** Whether the lines are in strictly ascending order (no line twice). */

@@ -4,7 +4,8 @@
  * state of a point's bound (and seeded draws), word and line granularity, is keyed through
  * the memo and compared with an image of the same lines that has no memo; and an overlay
  * with tokens over random memory gives the keys and digests of the plain computation while
- * the memo holds fewer pages than were asked.
+ * the memo holds fewer pages than were asked. A decided page hashed in place that its
+ * zero lines leave all zeros has no digest, as the page materialised.
  */
 import { PmemDevice } from '../../device/device';
 import { CrashImage } from '../../device/crash';
@@ -92,4 +93,21 @@ test('a memo is refused for memory that moved since it was made', () => {
   const memo = new PageDigestMemo(below);
   below.write(0, new Uint8Array([1]));
   expect(() => new OverlayImage(below, [[0, new Uint8Array(LINE), 0]], memo)).toThrow();
+});
+
+test('a decided page that zeros the only non-zero lines below it is all zeros, hashed in place as materialised', () => {
+  const below = new SparseMemory(4 * PAGE);
+  below.write(2 * LINE, new Uint8Array(LINE).fill(7));
+  below.write(PAGE + 5 * LINE, new Uint8Array(LINE).fill(7));
+  below.write(PAGE + 9 * LINE, new Uint8Array(1).fill(1)); // left non-zero on page 1
+  const zero = new Uint8Array(LINE);
+  const values: DecidedLine[] = [[2, zero], [64 + 5, zero], [64 + 9 + 1, zero]];
+  const keyed = new OverlayImage(below, values);
+  const read = new OverlayImage(below, values);
+  read.readPage(0);
+  expect(keyed.pageDigest(0)).toBeUndefined();
+  expect(read.pageDigest(0)).toBeUndefined();
+  expect(keyed.pageDigest(1)).toBeDefined();
+  expect(keyed.pageDigest(1)).toBe(read.pageDigest(1));
+  expect(keyed.contentKey()).toBe(read.contentKey());
 });
