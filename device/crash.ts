@@ -26,6 +26,7 @@ import type { PmemDevice } from './device';
 import { DecidedLine, OverlayImage, PageDigestMemo } from './image';
 import { LineTrack, PendingItem, Reached, VersionEntry, applyCompletion, guaranteedVersion } from './lines';
 import { CrashKind } from './profiles';
+import type { SparseMemory } from './media';
 
 const WORDS_PER_LINE = LINE_BYTES / WORD_BYTES;
 /** Full enumeration refuses spaces larger than this (it is meant for litmus programs). */
@@ -196,8 +197,6 @@ export class CrashPoint {
   private readonly completions = new Map<string, { readonly completed: ReadonlySet<number>; readonly g: ReadonlyMap<number, number> }>();
   /** `guarantees`' answers, by the completed ids (sorted), up to GUARANTEE_MEMO_MAX sets. */
   private readonly guaranteeMemo = new Map<string, ReadonlyMap<number, number>>();
-  /** Decided pages' digests shared by this point's images (`build`). */
-  private digestMemo: PageDigestMemo | undefined;
 
   constructor(private readonly device: PmemDevice, readonly crashKind: CrashKind = 'power') {
     if (!device.profile.crashKinds.includes(crashKind)) {
@@ -748,12 +747,18 @@ export class CrashPoint {
   // -------------------------------------------------------------- materialisation
 
   /**
-   * The image of `choices`. Each line's bytes go with a token naming them at this point (the
-   * images' shared PageDigestMemo, image.ts): a line left at g, its version g (a number); a
-   * chosen line, 'v' and its versions. Equal tokens name equal bytes among this point's
-   * images: `snapAt` and `lineValue` read only the line's history, which cannot change
-   * before the device's next instruction (every image is built while the point is current),
-   * and a memo is kept only while the coherent memory's mutation count stands.
+   * The image of `choices`. Each line's bytes go with a token naming them (the shared
+   * PageDigestMemo, image.ts, held per coherent memory while its mutation count stands): a
+   * line left at g, the version whose bytes it reads (the newest entry not after g, or the
+   * track's base: `snapAt`'s answer); a chosen line, 'v', this point's instruction and its
+   * versions. Equal tokens name equal bytes among the images sharing a memo: versions are
+   * store units, numbered once for the whole run, and a line's bytes after unit u never
+   * change (an entry's snapshot is kept, the newest entry's live bytes move only with a
+   * write, a fold makes u the base with those same bytes, and a line tracked anew after it
+   * settled was stored to: a write); the base 0, before every unit, names the bytes the
+   * line's tracking began from, which only a write restarts. Every write to the coherent
+   * memory counts a mutation and so starts a new memo. A chosen line's bytes are built from
+   * the versions at this point only, hence its token names the point.
    */
   private build(state: CrashState, choices: CrashChoices): CrashImage {
     const g = this.guarantees(new Set(choices.completed));
@@ -761,15 +766,11 @@ export class CrashPoint {
     const values: DecidedLine[] = [];
     for (const track of this.tracks) {
       const choice = byLine.get(track.lineIndex);
-      if (choice) values.push([track.lineIndex, this.lineValue(track, choice), `v${choice.versions.join('.')}`]);
-      else {
-        const version = g.get(track.lineIndex) as number;
-        values.push([track.lineIndex, track.snapAt(version), version]);
-      }
+      if (choice) values.push([track.lineIndex, this.lineValue(track, choice), `v${this.instruction}:${choice.versions.join('.')}`]);
+      else values.push(versionAt(track, g.get(track.lineIndex) as number));
     }
     const coherent = this.device.coherent;
-    if (this.digestMemo === undefined || !this.digestMemo.fits(coherent)) this.digestMemo = new PageDigestMemo(coherent);
-    return new CrashImage(coherent, values, this.instruction, state, choices, this.digestMemo);
+    return new CrashImage(coherent, values, this.instruction, state, choices, digestMemoOf(coherent));
   }
 
   private lineValue(track: LineTrack, choice: LineChoice): Uint8Array {
@@ -830,6 +831,28 @@ export class CrashPoint {
     assert(this.device.instructionCount === this.instruction,
       () => `crash point ${this.instruction} used after the device ran to ${this.device.instructionCount}`);
   }
+}
+
+/** Each coherent memory's PageDigestMemo, shared by its crash points' images while no write moves it (`CrashPoint.build`). */
+const digestMemos = new WeakMap<SparseMemory, PageDigestMemo>();
+
+function digestMemoOf(coherent: SparseMemory): PageDigestMemo {
+  let memo = digestMemos.get(coherent);
+  if (memo === undefined || !memo.fits(coherent)) {
+    memo = new PageDigestMemo(coherent);
+    digestMemos.set(coherent, memo);
+  }
+  return memo;
+}
+
+/** A line at version v as `track.snapAt(v)` reads it, with the version those bytes are (the newest entry not after v, or the base). */
+function versionAt(track: LineTrack, v: number): DecidedLine {
+  const entries = track.entries;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i] as VersionEntry;
+    if (entry.unit <= v) return [track.lineIndex, track.snapOf(entry), entry.unit];
+  }
+  return [track.lineIndex, track.baseline, track.base];
 }
 
 /**

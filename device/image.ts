@@ -13,14 +13,14 @@
  * asserts that; `detach()` copies the pages it shares (cost: the data the device touched) so
  * the image can outlive the device's next instruction.
  *
- * Images built together (the crash states of one crash point) may share a `PageDigestMemo`:
- * most of them decide most pages alike, so a decided page's digest and content-key part are
- * computed once per distinct page, not once per image. The memo only saves work, never
- * changes a value: its entries are keyed by the page index and, for each decided line in the
- * order given, the line index and a token the builder gives with the line's bytes. Argument:
- * (1) the builder promises that, among the images sharing one memo, equal tokens for a line
- * name equal bytes (crash.ts: a token is the version chosen for the line, and every image of
- * a crash point is built at that point's instruction from the same line histories); (2) every
+ * Images built over one memory at one mutation count (the crash states of a device's crash
+ * points between two of its writes) may share a `PageDigestMemo`: most of them decide most
+ * pages alike, so a decided page's digest and content-key part are computed once per
+ * distinct page, not once per image. The memo only saves work, never changes a value: its
+ * entries are keyed by the page index and, for each decided line in the order given, the
+ * line index and a token the builder gives with the line's bytes. Argument: (1) the builder
+ * promises that, among the images sharing one memo, equal tokens for a line name equal bytes
+ * (crash.ts `build`: a token names the store unit whose bytes the line holds); (2) every
  * image sharing a memo lies over the same memory at the same mutation count (asserted when
  * the image is made, and reads assert the memory has not moved since), so the page below is
  * the same bytes; (3) a decided page's bytes are a function of the page below and its decided

@@ -1,8 +1,9 @@
 /**
- * PageDigestMemo (device/image.ts): the crash images of one crash point share their decided
- * pages' digests, and the shared values are exactly those computed image by image. Every
- * state of a point's bound (and seeded draws), word and line granularity, is keyed through
- * the memo and compared with an image of the same lines that has no memo; and an overlay
+ * PageDigestMemo (device/image.ts): the crash images of a device's crash points between two
+ * writes share their decided pages' digests, and the shared values are exactly those
+ * computed image by image. States spread over a point's bound (and seeded draws), word and
+ * line granularity, at points before and after cleans and a fence, are keyed through the
+ * memo and compared with an image of the same lines that has no memo; and an overlay
  * with tokens over random memory gives the keys and digests of the plain computation while
  * the memo holds fewer pages than were asked. A decided page hashed in place that its
  * zero lines leave all zeros has no digest, as the page materialised.
@@ -45,21 +46,26 @@ test.each(['word', 'line'] as const)('%s granularity: every state of a point key
   let states = 0;
   for (const seed of [1, 2]) {
     const device = busyDevice(granularity, seed);
-    const point = device.crashPoint();
-    // states spread over the whole bound, so completion sets (each line's g) vary too
-    const space = point.bounded({ k: 2 });
-    const step = Number(space.boundSize / 80n) + 1;
-    const images: CrashImage[] = [...space.states()].filter((_, i) => i % step === 0).map((s) => point.image(s));
-    for (let d = 0; d < 20; d++) images.push(point.sample(`draw-${d}`));
-    // all keyed first (the memo is filled and shared), then each read back and compared
-    const keys = images.map((image) => image.contentKey());
-    const pages = images.map((image) => image.pageIndices().map((p) => image.pageDigest(p)));
-    images.forEach((image, i) => {
-      const twin = plainTwin(device, image);
-      expect(keys[i]).toBe(twin.contentKey());
-      expect(pages[i]).toEqual(twin.pageIndices().map((p) => twin.pageDigest(p)));
-      states++;
-    });
+    for (let step = 0; step < 3; step++) {
+      // later points on the same device after cleans, then a fence: no write, so one memo serves them all
+      if (step === 1) pmemApi('linux-arm64-nosync', device).wbCachePmem(0, 512 * seed);
+      if (step === 2) device.dsb('sy');
+      const point = device.crashPoint();
+      // states spread over the whole bound, so completion sets (each line's g) vary too
+      const space = point.bounded({ k: 2 });
+      const every = Number(space.boundSize / 60n) + 1;
+      const images: CrashImage[] = [...space.states()].filter((_, i) => i % every === 0).map((s) => point.image(s));
+      for (let d = 0; d < 10; d++) images.push(point.sample(`draw-${d}`));
+      // all keyed first (the memo is filled and shared), then each read back and compared
+      const keys = images.map((image) => image.contentKey());
+      const pages = images.map((image) => image.pageIndices().map((p) => image.pageDigest(p)));
+      images.forEach((image, i) => {
+        const twin = plainTwin(device, image);
+        expect(keys[i]).toBe(twin.contentKey());
+        expect(pages[i]).toEqual(twin.pageIndices().map((p) => twin.pageDigest(p)));
+        states++;
+      });
+    }
   }
   expect(states).toBeGreaterThan(100);
 });
