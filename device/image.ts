@@ -45,13 +45,21 @@ interface MemoEntry {
   part: Uint32Array | null | undefined;
 }
 
+/** A node of the memo's trie: below it, one step a decided line (its index, then its token). */
+interface MemoNode {
+  readonly next: Map<number | string, MemoNode>;
+  entry: MemoEntry | undefined;
+}
+
 /**
  * Decided pages' digests shared by the images built over one memory at one mutation count
- * (see the header: keys are page index plus the decided lines' indices and tokens).
+ * (see the header). Keyed by page index, then for each decided line its index and token: a
+ * trie of maps, so a lookup costs a map step a line and builds no key string.
  */
 export class PageDigestMemo {
   readonly mutations: number;
-  private readonly entries = new Map<string, MemoEntry>();
+  private readonly pages = new Map<number | string, MemoNode>();
+  private entries = 0;
 
   constructor(readonly base: SparseMemory) {
     this.mutations = base.mutations;
@@ -64,17 +72,28 @@ export class PageDigestMemo {
 
   /** Distinct decided pages held. */
   get size(): number {
-    return this.entries.size;
+    return this.entries;
   }
 
-  entry(key: string, compute: () => string | undefined): MemoEntry {
-    let entry = this.entries.get(key);
-    if (entry === undefined) {
-      entry = { digest: compute(), part: undefined };
-      this.entries.set(key, entry);
+  /** The entry of the page decided as `lines` (each with a token), computed on first ask. */
+  entry(pageIndex: number, lines: readonly DecidedLine[], compute: () => string | undefined): MemoEntry {
+    let node = stepTo(this.pages, pageIndex);
+    for (const line of lines) node = stepTo(stepTo(node.next, line[0]).next, line[2] as number | string);
+    if (node.entry === undefined) {
+      node.entry = { digest: compute(), part: undefined };
+      this.entries++;
     }
-    return entry;
+    return node.entry;
   }
+}
+
+function stepTo(next: Map<number | string, MemoNode>, key: number | string): MemoNode {
+  let node = next.get(key);
+  if (node === undefined) {
+    node = { next: new Map(), entry: undefined };
+    next.set(key, node);
+  }
+  return node;
 }
 
 export class OverlayImage implements MediaSource {
@@ -221,13 +240,8 @@ export class OverlayImage implements MediaSource {
 
   /** The memo's entry for a decided page not materialised (undefined: no memo, or a line without a token). */
   private memoEntry(pageIndex: number, lines: readonly DecidedLine[]): MemoEntry | undefined {
-    if (this.memo === undefined) return undefined;
-    let key = `${pageIndex}`;
-    for (const line of lines) {
-      if (line.length < 3) return undefined;
-      key += `,${line[0]}:${line[2]}`;
-    }
-    return this.memo.entry(key, () => this.streamedPageDigest(pageIndex, lines));
+    if (this.memo === undefined || lines.some((line) => line.length < 3)) return undefined;
+    return this.memo.entry(pageIndex, lines, () => this.streamedPageDigest(pageIndex, lines));
   }
 
   writeImage(path: string): void {
