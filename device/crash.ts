@@ -23,7 +23,7 @@ import { Rng } from '../core/rng';
 import { StreamTree } from '../core/streams';
 import { LINE_BYTES, WORD_BYTES } from '../core/limits';
 import type { PmemDevice } from './device';
-import { DecidedLine, OverlayImage, PageDigestMemo } from './image';
+import { DecidedLine, DecidedPages, OverlayImage, PageDigestMemo, groupByPage, pageOfLine } from './image';
 import { LineTrack, PendingItem, Reached, VersionEntry, applyCompletion, guaranteedVersion } from './lines';
 import { CrashKind } from './profiles';
 import type { SparseMemory } from './media';
@@ -64,7 +64,7 @@ export class InvalidCrashState extends Error {
 export class CrashImage extends OverlayImage {
   constructor(
     base: ConstructorParameters<typeof OverlayImage>[0],
-    lineValues: Iterable<DecidedLine>,
+    lineValues: ConstructorParameters<typeof OverlayImage>[1],
     readonly instruction: number,
     readonly state: CrashState,
     readonly choices: CrashChoices,
@@ -197,6 +197,8 @@ export class CrashPoint {
   private readonly completions = new Map<string, { readonly completed: ReadonlySet<number>; readonly g: ReadonlyMap<number, number> }>();
   /** `guarantees`' answers, by the completed ids (sorted), up to GUARANTEE_MEMO_MAX sets. */
   private readonly guaranteeMemo = new Map<string, ReadonlyMap<number, number>>();
+  /** `linesAtG`'s answers, by guarantee map. */
+  private readonly atG = new WeakMap<ReadonlyMap<number, number>, DecidedPages>();
 
   constructor(private readonly device: PmemDevice, readonly crashKind: CrashKind = 'power') {
     if (!device.profile.crashKinds.includes(crashKind)) {
@@ -664,9 +666,9 @@ export class CrashPoint {
       raised.set(found.track.lineIndex, list);
     }
     const lines: LineChoice[] = [];
-    for (const track of this.tracks) {
-      const entries = (raised.get(track.lineIndex) ?? []).sort((a, b) => a.unit - b.unit);
-      if (entries.length === 0) continue;
+    for (const track of raised.size === 0 ? [] : this.tracks) {
+      const entries = raised.get(track.lineIndex)?.sort((a, b) => a.unit - b.unit);
+      if (entries === undefined) continue;
       const base = g.get(track.lineIndex) as number;
       if (this.wordMode) {
         const versions = new Array<number>(WORDS_PER_LINE).fill(base);
@@ -761,16 +763,30 @@ export class CrashPoint {
    * the versions at this point only, hence its token names the point.
    */
   private build(state: CrashState, choices: CrashChoices): CrashImage {
-    const g = this.guarantees(new Set(choices.completed));
-    const byLine = new Map(choices.lines.map((c) => [c.line, c]));
-    const values: DecidedLine[] = [];
-    for (const track of this.tracks) {
-      const choice = byLine.get(track.lineIndex);
-      if (choice) values.push([track.lineIndex, this.lineValue(track, choice), `v${this.instruction}:${choice.versions.join('.')}`]);
-      else values.push(versionAt(track, g.get(track.lineIndex) as number));
+    const atG = this.linesAtG(this.guarantees(new Set(choices.completed)));
+    // the lines chosen replace their line's value at g, in a copy of the lists of the pages they lie in
+    const pages = choices.lines.length === 0 ? atG : new Map(atG);
+    for (const choice of choices.lines) {
+      const track = this.trackByLine.get(choice.line);
+      const list = pages.get(pageOfLine(choice.line));
+      if (track === undefined || list === undefined) continue; // not uncertain here: no value of its own (as it never was)
+      const own = list === atG.get(pageOfLine(choice.line)) ? list.slice() : (list as DecidedLine[]);
+      (pages as Map<number, readonly DecidedLine[]>).set(pageOfLine(choice.line), own);
+      const at = own.findIndex((value) => value[0] === choice.line);
+      own[at] = [choice.line, this.lineValue(track, choice), `v${this.instruction}:${choice.versions.join('.')}`];
     }
     const coherent = this.device.coherent;
-    return new CrashImage(coherent, values, this.instruction, state, choices, digestMemoOf(coherent));
+    return new CrashImage(coherent, { pages }, this.instruction, state, choices, digestMemoOf(coherent));
+  }
+
+  /** Every uncertain line at its version in `g`, by page in line order: kept for each `g` (the guarantees are kept by completion set). */
+  private linesAtG(g: ReadonlyMap<number, number>): DecidedPages {
+    let pages = this.atG.get(g);
+    if (pages === undefined) {
+      pages = groupByPage(this.tracks.map((track) => versionAt(track, g.get(track.lineIndex) as number)));
+      this.atG.set(g, pages);
+    }
+    return pages;
   }
 
   private lineValue(track: LineTrack, choice: LineChoice): Uint8Array {

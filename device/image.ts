@@ -102,24 +102,17 @@ export class OverlayImage implements MediaSource {
   private readonly baseMutations: number;
   /** Materialised pages: every decided page once anything read the image. */
   private readonly pages = new Map<number, Uint8Array>();
-  /** The decided lines, by page, until the pages are materialised (then undefined). */
-  private decided: Map<number, DecidedLine[]> | undefined;
+  /** The decided lines, by page, until the pages are materialised (then undefined); never written into (a builder may share its lists among images). */
+  private decided: DecidedPages | undefined;
   private readonly ownDigests = new Map<number, string | undefined>();
 
-  constructor(base: SparseMemory, lineValues: Iterable<DecidedLine>, private readonly memo?: PageDigestMemo) {
+  /** `lineValues`: the decided lines, or them grouped by page already (`pages`, each page's lines in the order they were given). */
+  constructor(base: SparseMemory, lineValues: Iterable<DecidedLine> | { readonly pages: DecidedPages }, private readonly memo?: PageDigestMemo) {
     assert(memo === undefined || memo.fits(base), 'a digest memo is shared by images over the same memory, unchanged');
     this.sizeBytes = base.sizeBytes;
     this.base = base;
     this.baseMutations = base.mutations;
-    const decided = new Map<number, DecidedLine[]>();
-    for (const value of lineValues) {
-      assert(value[1].length === LINE_BYTES, 'a line value is one line long');
-      const pageIndex = Math.floor((value[0] * LINE_BYTES) / PAGE_BYTES);
-      const lines = decided.get(pageIndex);
-      if (lines === undefined) decided.set(pageIndex, [value]);
-      else lines.push(value);
-    }
-    this.decided = decided;
+    this.decided = 'pages' in lineValues ? lineValues.pages : groupByPage(lineValues);
   }
 
   /** The decided pages' indices (materialised or not). */
@@ -272,6 +265,27 @@ export class OverlayImage implements MediaSource {
     if (at < PAGE_BYTES) hash.update(below.subarray(at));
     return hash.digest('hex');
   }
+}
+
+/** Decided lines grouped by page index. */
+export type DecidedPages = ReadonlyMap<number, readonly DecidedLine[]>;
+
+/** The page a line lies in. */
+export function pageOfLine(lineIndex: number): number {
+  return Math.floor((lineIndex * LINE_BYTES) / PAGE_BYTES);
+}
+
+/** Lines grouped by page, each page's in the order given. */
+export function groupByPage(lineValues: Iterable<DecidedLine>): Map<number, DecidedLine[]> {
+  const decided = new Map<number, DecidedLine[]>();
+  for (const value of lineValues) {
+    assert(value[1].length === LINE_BYTES, 'a line value is one line long');
+    const pageIndex = pageOfLine(value[0]);
+    const lines = decided.get(pageIndex);
+    if (lines === undefined) decided.set(pageIndex, [value]);
+    else lines.push(value);
+  }
+  return decided;
 }
 
 /** Whether `below` with the decided lines (ascending, one value a line) in place is all zeros: the lines are, and the parts of `below` between them. */
