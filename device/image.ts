@@ -59,6 +59,7 @@ interface MemoNode {
 export class PageDigestMemo {
   readonly mutations: number;
   private readonly pages = new Map<number | string, MemoNode>();
+  private readonly byList = new WeakMap<readonly DecidedLine[], MemoEntry>();
   private entries = 0;
 
   constructor(readonly base: SparseMemory) {
@@ -75,14 +76,22 @@ export class PageDigestMemo {
     return this.entries;
   }
 
-  /** The entry of the page decided as `lines` (each with a token), computed on first ask. */
-  entry(pageIndex: number, lines: readonly DecidedLine[], compute: () => string | undefined): MemoEntry {
+  /**
+   * The entry of the page decided as `lines`, computed on first ask (undefined: a line has
+   * no token). A list asked before answers at once, by identity: images never write into
+   * their lists, and a builder shares one among the images that decide a page alike.
+   */
+  entry(pageIndex: number, lines: readonly DecidedLine[], compute: () => string | undefined): MemoEntry | undefined {
+    const known = this.byList.get(lines);
+    if (known !== undefined) return known;
+    if (lines.some((line) => line.length < 3)) return undefined;
     let node = stepTo(this.pages, pageIndex);
     for (const line of lines) node = stepTo(stepTo(node.next, line[0]).next, line[2] as number | string);
     if (node.entry === undefined) {
       node.entry = { digest: compute(), part: undefined };
       this.entries++;
     }
+    this.byList.set(lines, node.entry);
     return node.entry;
   }
 }
@@ -226,15 +235,13 @@ export class OverlayImage implements MediaSource {
     const lines = this.decided?.get(pageIndex);
     const entry = lines !== undefined ? this.memoEntry(pageIndex, lines) : undefined;
     if (entry === undefined) return pagePart(pageIndex, this.pageDigest(pageIndex));
-    this.ownDigests.set(pageIndex, entry.digest);
     if (entry.part === undefined) entry.part = pagePart(pageIndex, entry.digest) ?? null;
     return entry.part ?? undefined;
   }
 
   /** The memo's entry for a decided page not materialised (undefined: no memo, or a line without a token). */
   private memoEntry(pageIndex: number, lines: readonly DecidedLine[]): MemoEntry | undefined {
-    if (this.memo === undefined || lines.some((line) => line.length < 3)) return undefined;
-    return this.memo.entry(pageIndex, lines, () => this.streamedPageDigest(pageIndex, lines));
+    return this.memo?.entry(pageIndex, lines, () => this.streamedPageDigest(pageIndex, lines));
   }
 
   writeImage(path: string): void {
