@@ -45,22 +45,15 @@ interface MemoEntry {
   part: Uint32Array | null | undefined;
 }
 
-/** A node of the memo's trie: below it, one step a decided line (its index, then its token). */
-interface MemoNode {
-  readonly next: Map<number | string, MemoNode>;
-  entry: MemoEntry | undefined;
-}
-
 /**
  * Decided pages' digests shared by the images built over one memory at one mutation count
- * (see the header). Keyed by page index, then for each decided line its index and token: a
- * trie of maps, so a lookup costs a map step a line and builds no key string.
+ * (see the header). Keyed by page index, then for each decided line its index and token (one
+ * string, built only for a list not seen before: a list seen answers by identity).
  */
 export class PageDigestMemo {
   readonly mutations: number;
-  private readonly pages = new Map<number | string, MemoNode>();
+  private readonly byKey = new Map<string, MemoEntry>();
   private readonly byList = new WeakMap<readonly DecidedLine[], MemoEntry>();
-  private entries = 0;
 
   constructor(readonly base: SparseMemory) {
     this.mutations = base.mutations;
@@ -73,7 +66,7 @@ export class PageDigestMemo {
 
   /** Distinct decided pages held. */
   get size(): number {
-    return this.entries;
+    return this.byKey.size;
   }
 
   /**
@@ -84,25 +77,19 @@ export class PageDigestMemo {
   entry(pageIndex: number, lines: readonly DecidedLine[], compute: () => string | undefined): MemoEntry | undefined {
     const known = this.byList.get(lines);
     if (known !== undefined) return known;
-    if (lines.some((line) => line.length < 3)) return undefined;
-    let node = stepTo(this.pages, pageIndex);
-    for (const line of lines) node = stepTo(stepTo(node.next, line[0]).next, line[2] as number | string);
-    if (node.entry === undefined) {
-      node.entry = { digest: compute(), part: undefined };
-      this.entries++;
+    let key = `${pageIndex}`;
+    for (const line of lines) {
+      if (line.length < 3) return undefined;
+      key += `,${line[0]}:${line[2]}`;
     }
-    this.byList.set(lines, node.entry);
-    return node.entry;
+    let entry = this.byKey.get(key);
+    if (entry === undefined) {
+      entry = { digest: compute(), part: undefined };
+      this.byKey.set(key, entry);
+    }
+    this.byList.set(lines, entry);
+    return entry;
   }
-}
-
-function stepTo(next: Map<number | string, MemoNode>, key: number | string): MemoNode {
-  let node = next.get(key);
-  if (node === undefined) {
-    node = { next: new Map(), entry: undefined };
-    next.set(key, node);
-  }
-  return node;
 }
 
 export class OverlayImage implements MediaSource {
