@@ -23,9 +23,10 @@ import { Rng } from '../core/rng';
 import { StreamTree } from '../core/streams';
 import { LINE_BYTES, WORD_BYTES } from '../core/limits';
 import type { PmemDevice } from './device';
-import { OverlayImage } from './image';
+import { DecidedLine, DecidedPages, OverlayImage, PageDigestMemo, groupByPage, pageOfLine } from './image';
 import { LineTrack, PendingItem, Reached, VersionEntry, applyCompletion, guaranteedVersion } from './lines';
 import { CrashKind } from './profiles';
+import type { SparseMemory } from './media';
 
 const WORDS_PER_LINE = LINE_BYTES / WORD_BYTES;
 /** Full enumeration refuses spaces larger than this (it is meant for litmus programs). */
@@ -63,12 +64,13 @@ export class InvalidCrashState extends Error {
 export class CrashImage extends OverlayImage {
   constructor(
     base: ConstructorParameters<typeof OverlayImage>[0],
-    lineValues: Iterable<readonly [number, Uint8Array]>,
+    lineValues: ConstructorParameters<typeof OverlayImage>[1],
     readonly instruction: number,
     readonly state: CrashState,
     readonly choices: CrashChoices,
+    memo?: PageDigestMemo,
   ) {
-    super(base, lineValues);
+    super(base, lineValues, memo);
   }
 }
 
@@ -195,6 +197,8 @@ export class CrashPoint {
   private readonly completions = new Map<string, { readonly completed: ReadonlySet<number>; readonly g: ReadonlyMap<number, number> }>();
   /** `guarantees`' answers, by the completed ids (sorted), up to GUARANTEE_MEMO_MAX sets. */
   private readonly guaranteeMemo = new Map<string, ReadonlyMap<number, number>>();
+  /** `linesAtG`'s answers, by guarantee map. */
+  private readonly atG = new WeakMap<ReadonlyMap<number, number>, DecidedPages>();
 
   constructor(private readonly device: PmemDevice, readonly crashKind: CrashKind = 'power') {
     if (!device.profile.crashKinds.includes(crashKind)) {
@@ -662,9 +666,9 @@ export class CrashPoint {
       raised.set(found.track.lineIndex, list);
     }
     const lines: LineChoice[] = [];
-    for (const track of this.tracks) {
-      const entries = (raised.get(track.lineIndex) ?? []).sort((a, b) => a.unit - b.unit);
-      if (entries.length === 0) continue;
+    for (const track of raised.size === 0 ? [] : this.tracks) {
+      const entries = raised.get(track.lineIndex)?.sort((a, b) => a.unit - b.unit);
+      if (entries === undefined) continue;
       const base = g.get(track.lineIndex) as number;
       if (this.wordMode) {
         const versions = new Array<number>(WORDS_PER_LINE).fill(base);
@@ -744,15 +748,45 @@ export class CrashPoint {
 
   // -------------------------------------------------------------- materialisation
 
+  /**
+   * The image of `choices`. Each line's bytes go with a token naming them (the shared
+   * PageDigestMemo, image.ts, held per coherent memory while its mutation count stands): a
+   * line left at g, the version whose bytes it reads (the newest entry not after g, or the
+   * track's base: `snapAt`'s answer); a chosen line, 'v', this point's instruction and its
+   * versions. Equal tokens name equal bytes among the images sharing a memo: versions are
+   * store units, numbered once for the whole run, and a line's bytes after unit u never
+   * change (an entry's snapshot is kept, the newest entry's live bytes move only with a
+   * write, a fold makes u the base with those same bytes, and a line tracked anew after it
+   * settled was stored to: a write); the base 0, before every unit, names the bytes the
+   * line's tracking began from, which only a write restarts. Every write to the coherent
+   * memory counts a mutation and so starts a new memo. A chosen line's bytes are built from
+   * the versions at this point only, hence its token names the point.
+   */
   private build(state: CrashState, choices: CrashChoices): CrashImage {
-    const g = this.guarantees(new Set(choices.completed));
-    const byLine = new Map(choices.lines.map((c) => [c.line, c]));
-    const values: Array<[number, Uint8Array]> = [];
-    for (const track of this.tracks) {
-      const choice = byLine.get(track.lineIndex);
-      values.push([track.lineIndex, choice ? this.lineValue(track, choice) : track.snapAt(g.get(track.lineIndex) as number)]);
+    const atG = this.linesAtG(this.guarantees(new Set(choices.completed)));
+    // the lines chosen replace their line's value at g, in a copy of the lists of the pages they lie in
+    const pages = choices.lines.length === 0 ? atG : new Map(atG);
+    for (const choice of choices.lines) {
+      const track = this.trackByLine.get(choice.line);
+      const list = pages.get(pageOfLine(choice.line));
+      if (track === undefined || list === undefined) continue; // not uncertain here: no value of its own (as it never was)
+      const own = list === atG.get(pageOfLine(choice.line)) ? list.slice() : (list as DecidedLine[]);
+      (pages as Map<number, readonly DecidedLine[]>).set(pageOfLine(choice.line), own);
+      const at = own.findIndex((value) => value[0] === choice.line);
+      own[at] = [choice.line, this.lineValue(track, choice), `v${this.instruction}:${choice.versions.join('.')}`];
     }
-    return new CrashImage(this.device.coherent, values, this.instruction, state, choices);
+    const coherent = this.device.coherent;
+    return new CrashImage(coherent, { pages }, this.instruction, state, choices, digestMemoOf(coherent));
+  }
+
+  /** Every uncertain line at its version in `g`, by page in line order: kept for each `g` (the guarantees are kept by completion set). */
+  private linesAtG(g: ReadonlyMap<number, number>): DecidedPages {
+    let pages = this.atG.get(g);
+    if (pages === undefined) {
+      pages = groupByPage(this.tracks.map((track) => versionAt(track, g.get(track.lineIndex) as number)));
+      this.atG.set(g, pages);
+    }
+    return pages;
   }
 
   private lineValue(track: LineTrack, choice: LineChoice): Uint8Array {
@@ -813,6 +847,28 @@ export class CrashPoint {
     assert(this.device.instructionCount === this.instruction,
       () => `crash point ${this.instruction} used after the device ran to ${this.device.instructionCount}`);
   }
+}
+
+/** Each coherent memory's PageDigestMemo, shared by its crash points' images while no write moves it (`CrashPoint.build`). */
+const digestMemos = new WeakMap<SparseMemory, PageDigestMemo>();
+
+function digestMemoOf(coherent: SparseMemory): PageDigestMemo {
+  let memo = digestMemos.get(coherent);
+  if (memo === undefined || !memo.fits(coherent)) {
+    memo = new PageDigestMemo(coherent);
+    digestMemos.set(coherent, memo);
+  }
+  return memo;
+}
+
+/** A line at version v as `track.snapAt(v)` reads it, with the version those bytes are (the newest entry not after v, or the base). */
+function versionAt(track: LineTrack, v: number): DecidedLine {
+  const entries = track.entries;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i] as VersionEntry;
+    if (entry.unit <= v) return [track.lineIndex, track.snapOf(entry), entry.unit];
+  }
+  return [track.lineIndex, track.baseline, track.base];
 }
 
 /**

@@ -204,7 +204,8 @@ export function journalLog(device: PmemDevice): {
  * the default profile), and with checksum v3 its checksum type and s_checksum.
  */
 function readJournalSuperblock(device: PmemDevice, jblocks: readonly number[]): JournalSuperblock {
-  const block = device.load(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
+  // read in place (traced as the load it was): the decoder copies what it keeps, and the checksum is taken before any write
+  const block = device.view(jblocks[0] * BLOCK_BYTES, BLOCK_BYTES);
   const jsb = decodeJournalSuperblock(block, 0);
   validateJournalSuperblock(jsb, jblocks.length, RECOVERY_INCOMPAT);
   checkJournalSuperblockChecksum(jsb, () => block);
