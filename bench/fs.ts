@@ -30,7 +30,7 @@ import { mkfs } from '../fs/mkfs';
 import { mount } from '../fs/mount';
 import { createHash } from 'node:crypto';
 import { CRC32C_IMPLEMENTATION, NATIVE_MIN_BYTES, crc32cRawBy } from '../fs/csum';
-import { cpuNowNanos, formatNumber, formatTable, repeat } from './harness';
+import { cpuNanosSince, cpuNowNanos, formatNumber, formatTable, repeat } from './harness';
 import { MixFs, BENCH_MIX, runMix } from './fs-mix';
 
 interface Row {
@@ -51,7 +51,7 @@ function timedMix(fs: MixFs, rep: number, ops: { count: number }): number {
   const start = cpuNowNanos();
   ops.count = runMix(fs, '/bench', rep);
   // a repetition shorter than the clock's microsecond would read as 0: counted as 1 us rather than refused
-  return Math.max(1000, cpuNowNanos() - start);
+  return Math.max(1000, cpuNanosSince(start));
 }
 
 function row(label: string, ops: number, timing: { medianNanos: number; minNanos: number; maxNanos: number }): Row {

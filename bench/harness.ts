@@ -11,8 +11,9 @@
  * other processes hold the core, a share that changes from one repetition to the next. CPU
  * time counts only this process's work (its page faults and collector threads included),
  * so a ratio of two CPU times taken at different moments of a run moves much less with the
- * host's load (what it still moves them by: caches and memory bandwidth shared with it). A CPU-clock read is a system call (about 2 us on the Firecracker host the
- * figures in docs/benchmarks.md come from, against 0.2 us for the wall clock).
+ * host's load (what it still moves them by: caches and memory bandwidth shared with it). A
+ * CPU-clock read is a system call (about 2 us on the Firecracker host the figures in
+ * docs/benchmarks.md come from, against 0.2 us for the wall clock).
  *
  * Invariants: a repetition does a fixed amount of work and reports how long it took (never
  * "as many operations as fit in t seconds", whose work varies with the machine's speed);

@@ -254,7 +254,7 @@ function sameLine(a: Uint8Array, b: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** Blocks whose CRC MetaStore.rawCrc keeps (4 KiB of shadow each). */
+/** Blocks whose CRC MetaStore.blockCrc keeps (4 KiB of shadow each). */
 const SHADOW_CRCS_MAX = 256;
 
 export class MetaStore {
