@@ -8,9 +8,9 @@
  * units in flight (Ctrl-C): every record already finished is still handed back, the ones
  * waiting behind an unfinished unit last, in index order.
  *
- * A worker loads the TypeScript sources the way bin/daxcrash.js does (ts-node with SWC), or
- * the compiled module when this file runs compiled; when this thread runs the sources through
- * ts-node itself, the workers are handed its transpiled modules instead (`transpiledModules`). One worker runs one unit at a time.
+ * A worker loads the TypeScript sources the way bin/daxcrash.js does (bin/register.js: SWC,
+ * each module from the transpile cache once a thread has loaded it), or the compiled module
+ * when this file runs compiled. One worker runs one unit at a time.
  * In this thread (workers = 1) each unit is followed by a turn of the event loop, so a signal
  * handler can run between units.
  *
@@ -23,7 +23,6 @@
  * campaign on one core. None of this changes a record or a shrink's result: only when they
  * are computed.
  */
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PromiseId } from './check';
@@ -204,9 +203,8 @@ export class UnitPool {
     };
     this.dispatchTo = feed;
     const count = this.workerCount;
-    const modules = path.extname(__filename) === '.ts' ? transpiledModules() : undefined;
     for (let i = 0; i < count; i++) {
-      const worker = startWorker(modules);
+      const worker = startWorker();
       worker.on('error', (err) => { failure ??= err; this.wake?.(); });
       this.workers.push(worker);
     }
@@ -264,53 +262,12 @@ function settle(pending: PendingShrink, run: () => ShrunkFinding): void {
   pending.resolve(shrunk);
 }
 
-function startWorker(modules: Readonly<Record<string, string>> | undefined): Worker {
+function startWorker(): Worker {
   const ext = path.extname(__filename);
   const target = path.join(__dirname, `unit-worker${ext}`);
   if (ext !== '.ts') return new Worker(`require(${JSON.stringify(target)});`, { eval: true });
-  const register = `require(${JSON.stringify(require.resolve('ts-node'))}).register({ transpileOnly: true, swc: true, project: ${JSON.stringify(path.join(__dirname, '..', 'tsconfig.json'))} });`;
-  if (modules === undefined) return new Worker(`${register}\nrequire(${JSON.stringify(target)});`, { eval: true });
-  // the modules this thread transpiled, compiled as they are; any other through ts-node
-  // (registered then, in place of this hook); stack traces mapped to the sources
-  const code = [
-    'process.setSourceMapsEnabled(true);',
-    'const modules = require(\'node:worker_threads\').workerData.modules;',
-    'require.extensions[\'.ts\'] = function (m, filename) {',
-    '  const js = modules[filename];',
-    '  if (js !== undefined) return m._compile(js, filename);',
-    `  delete require.extensions['.ts']; ${register}`,
-    '  return require.extensions[\'.ts\'](m, filename);',
-    '};',
-    `require(${JSON.stringify(target)});`,
-  ].join('\n');
-  return new Worker(code, { eval: true, workerData: { modules } });
-}
-
-/** What pool.ts asks of ts-node's registered service (ts-node's `Service`). */
-interface TsNodeService {
-  readonly options: { readonly swc?: boolean; readonly transpileOnly?: boolean };
-  ignored(fileName: string): boolean;
-  compile(code: string, fileName: string): string;
-}
-
-/**
- * The JavaScript of the TypeScript modules this thread has loaded (and of the worker's
- * entry), by file name, as this thread's ts-node transpiles them, for the workers: a worker
- * that registers ts-node itself loads TypeScript and transpiles every module again (about
- * 0.6 s of CPU a worker, a fortieth of the demo's); handed these, it compiles them as they
- * are (this thread transpiles each once more, about 0.25 s). Only when this thread
- * runs the sources through ts-node with SWC, transpile-only (bin/daxcrash.js), the options a
- * worker registers: the same service, the same source, the same code. Undefined otherwise
- * (compiled code, jest): the workers register ts-node as before.
- */
-function transpiledModules(): Record<string, string> | undefined {
-  const service = (process as unknown as Record<symbol, TsNodeService | undefined>)[Symbol.for('ts-node.register.instance')];
-  if (service === undefined || service.options.swc !== true || service.options.transpileOnly !== true) return undefined;
-  const modules: Record<string, string> = {};
-  // the worker's entry too: this thread never loads it
-  for (const filename of [...Object.keys(require.cache), path.join(__dirname, 'unit-worker.ts')]) {
-    if (path.extname(filename) !== '.ts' || service.ignored(filename)) continue;
-    modules[filename] = service.compile(readFileSync(filename, 'utf8'), filename);
-  }
-  return modules;
+  // the sources, as bin/daxcrash.js loads them: each module from the transpile cache after
+  // the first thread that loaded it
+  const register = path.join(__dirname, '..', 'bin', 'register.js');
+  return new Worker(`require(${JSON.stringify(register)});\nrequire(${JSON.stringify(target)});`, { eval: true });
 }

@@ -132,7 +132,7 @@ function ask(worker: Worker, request: RecallRequest, say: (line: string) => void
 /** A worker thread that loads the TypeScript sources as this script does (crash/pool.ts does the same). */
 function startWorker(): Worker {
   const target = path.join(__dirname, 'recall-worker.ts');
-  const code = `require(${JSON.stringify(require.resolve('ts-node'))}).register({ transpileOnly: true, swc: true, project: ${JSON.stringify(path.join(__dirname, '..', '..', 'tsconfig.json'))} });\nrequire(${JSON.stringify(target)});`;
+  const code = `require(${JSON.stringify(path.join(__dirname, '..', '..', 'bin', 'register.js'))});\nrequire(${JSON.stringify(target)});`;
   return new Worker(code, { eval: true });
 }
 

@@ -334,7 +334,7 @@ describe('reproduction of real findings', () => {
     const script = `const { repro } = require('./crash/repro');
       const tokens = JSON.parse(process.argv[1]);
       process.stdout.write(JSON.stringify(tokens.map((t) => repro(t).digest)));`;
-    const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, JSON.stringify(sample.map((x) => x.token))], {
+    const out = execFileSync(process.execPath, ['-r', './bin/register.js', '-e', script, JSON.stringify(sample.map((x) => x.token))], {
       cwd: REPO, encoding: 'utf8', timeout: 60_000,
     });
     expect(JSON.parse(out)).toEqual(here);

@@ -53,10 +53,10 @@ describe('npm pack', () => {
     for (const f of ['bin/daxcrash.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'package.json']) {
       expect(nodeFs.existsSync(path.join(installed, f))).toBe(true);
     }
-    for (const f of ['cli/main.ts', 'test', 'dist/test', 'node_modules/ts-node']) {
+    for (const f of ['cli/main.ts', 'test', 'dist/test', 'bin/register.js', 'node_modules/ts-node']) {
       expect(nodeFs.existsSync(path.join(installed, f))).toBe(false);
     }
-    expect(nodeFs.existsSync(path.join(project, 'node_modules', 'ts-node'))).toBe(false);
+    for (const dependency of ['ts-node', '@swc/core']) expect(nodeFs.existsSync(path.join(project, 'node_modules', dependency))).toBe(false);
   });
 
   test('npx daxcrash --help and --version exit 0; a bad flag exits 2', () => {

@@ -1,0 +1,51 @@
+/**
+ * bin/register.js, the loader that runs the TypeScript sources in a clone (bin/daxcrash.js,
+ * the pool's workers, the npm scripts): its JavaScript must be what ts-node with SWC makes of
+ * the same file under tsconfig.json (the project's loader before it), for every tracked
+ * TypeScript file; its cache must be keyed by the source; and a stack trace must name the
+ * TypeScript lines.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '..', '..');
+const { transpile } = require('../../bin/register.js') as { transpile(source: string, filename: string): string };
+
+/** The code without its inline source map (the two tools encode their maps differently). */
+const code = (js: string) => js.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '');
+
+describe('bin/register.js', () => {
+  test('every tracked TypeScript file transpiles to what ts-node with SWC makes of it', () => {
+    const tsNode = require('ts-node') as typeof import('ts-node');
+    const service = tsNode.create({ transpileOnly: true, swc: true, project: path.join(ROOT, 'tsconfig.json') });
+    const files = execFileSync('git', ['ls-files', '*.ts'], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n');
+    expect(files.length).toBeGreaterThan(200);
+    const differ: string[] = [];
+    for (const file of files) {
+      const filename = path.join(ROOT, file);
+      const source = fs.readFileSync(filename, 'utf8');
+      if (code(transpile(source, filename)) !== code(service.compile(source, filename))) differ.push(file);
+    }
+    expect(differ).toEqual([]);
+  });
+
+  test('the cache is keyed by the source: a changed file is transpiled again', () => {
+    const filename = path.join(ROOT, 'test', 'packaging', 'cache-probe.ts');
+    const one = transpile('export const value: number = 1;\n', filename);
+    expect(transpile('export const value: number = 1;\n', filename)).toBe(one);
+    const two = transpile('export const value: number = 2;\n', filename);
+    expect(code(one)).toMatch(/value = 1;/);
+    expect(code(two)).toMatch(/value = 2;/);
+  });
+
+  test('a module loaded through it throws with the TypeScript file and line in its stack', () => {
+    const script = 'require("./core/bytes").readU32LE(new Uint8Array(2), 0);';
+    const r = spawnSync(process.execPath, ['-r', './bin/register.js', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/4-byte access at offset 0 is outside/);
+    // the top frame's line is checkRange's assert in the TypeScript source, not a line of the JavaScript
+    const line = Number(/core\/bytes\.ts:(\d+):\d+/.exec(r.stderr)?.[1]);
+    expect(fs.readFileSync(path.join(ROOT, 'core', 'bytes.ts'), 'utf8').split('\n')[line - 1]).toMatch(/assert\(false, .*-byte access/);
+  });
+});
