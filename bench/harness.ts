@@ -38,7 +38,7 @@ export interface Timing {
   readonly maxNanos: number;
 }
 
-/** Nanoseconds since an arbitrary origin; only differences mean anything. */
+/** The gc function, once memoryInUse has exposed it. */
 let collect: (() => void) | undefined;
 
 /** V8 heap in use plus array buffers (where device pages and traces live), after a full
@@ -53,6 +53,7 @@ export function memoryInUse(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+/** Nanoseconds since an arbitrary origin; only differences mean anything. */
 export function nowNanos(): bigint {
   return process.hrtime.bigint();
 }
