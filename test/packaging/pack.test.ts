@@ -53,7 +53,7 @@ describe('npm pack', () => {
     for (const f of ['bin/daxcrash.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'package.json']) {
       expect(nodeFs.existsSync(path.join(installed, f))).toBe(true);
     }
-    for (const f of ['cli/main.ts', 'test', 'dist/test', 'bin/register.js', 'node_modules/ts-node']) {
+    for (const f of ['cli/main.ts', 'test', 'dist/test', 'bin/register.js', 'bin/transpile.js', 'node_modules/ts-node']) {
       expect(nodeFs.existsSync(path.join(installed, f))).toBe(false);
     }
     for (const dependency of ['ts-node', '@swc/core']) expect(nodeFs.existsSync(path.join(project, 'node_modules', dependency))).toBe(false);

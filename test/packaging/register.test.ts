@@ -1,16 +1,16 @@
 /**
  * bin/register.js, the loader that runs the TypeScript sources in a clone (bin/daxcrash.js,
- * the pool's workers, the npm scripts): its JavaScript must be what ts-node with SWC makes of
- * the same file under tsconfig.json (the project's loader before it), for every tracked
- * TypeScript file; its cache must be keyed by the source; and a stack trace must name the
- * TypeScript lines.
+ * the pool's workers, the npm scripts), and bin/transpile.js, its transpiling step: the
+ * JavaScript must be what ts-node with SWC makes of the same file under tsconfig.json (the
+ * project's loader before it), for every tracked TypeScript file; the cache must be read, and
+ * keyed by the source; and a stack trace must name the TypeScript lines.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
-const { transpile } = require('../../bin/register.js') as { transpile(source: string, filename: string): string };
+const { transpile, cacheFile } = require('../../bin/transpile.js') as { transpile(source: string, filename: string): string; cacheFile(source: string, filename: string): string };
 
 /** The code without its inline source map (the two tools encode their maps differently). */
 const code = (js: string) => js.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, '');
@@ -30,13 +30,22 @@ describe('bin/register.js', () => {
     expect(differ).toEqual([]);
   });
 
-  test('the cache is keyed by the source: a changed file is transpiled again', () => {
+  test('the cache is read, and keyed by the source: a changed file is transpiled again', () => {
     const filename = path.join(ROOT, 'test', 'packaging', 'cache-probe.ts');
-    const one = transpile('export const value: number = 1;\n', filename);
-    expect(transpile('export const value: number = 1;\n', filename)).toBe(one);
-    const two = transpile('export const value: number = 2;\n', filename);
+    const source = 'export const value: number = 1;\n';
+    const one = transpile(source, filename);
     expect(code(one)).toMatch(/value = 1;/);
+    expect(fs.readFileSync(cacheFile(source, filename), 'utf8')).toBe(one);
+    const two = transpile('export const value: number = 2;\n', filename);
     expect(code(two)).toMatch(/value = 2;/);
+    // what the cache holds is what the next load gets
+    fs.writeFileSync(cacheFile(source, filename), 'exports.value = 3;\n');
+    try {
+      expect(transpile(source, filename)).toBe('exports.value = 3;\n');
+    } finally {
+      fs.rmSync(cacheFile(source, filename));
+    }
+    expect(transpile(source, filename)).toBe(one);
   });
 
   test('a module loaded through it throws with the TypeScript file and line in its stack', () => {
