@@ -387,7 +387,10 @@ export class Groups {
   /** Group `g`'s descriptor into the running transaction (with metadata_csum, its checksums are sealed before commit). */
   private saveDesc(g: number): void {
     if (this.checksums !== undefined) {
-      // dirtied now, so the transaction's size counts it; encoded with its checksums at the seal
+      // dirtied now, so the transaction's size counts it; encoded with its checksums at the seal.
+      // A descriptor already sealed in this transaction was dirtied with the seal (this same
+      // range, and a descriptor block is never forgotten): dirtying it again changes nothing
+      if (this.meta.tx().hasSeal(SEAL_DESCRIPTORS, g)) return;
       const [block, offset] = this.descLocation(g);
       this.meta.write(block, offset, offset + this.descBytes);
       this.sealDesc(g);
