@@ -62,7 +62,7 @@ for dir in "$tests"/*/; do
 done
 [ "$count" -gt 0 ] || { rm -rf "$staged"; fail "no test images found in $(basename "$orig")"; }
 echo "$(basename "$orig")" > "$staged/SOURCE"
-node -r ts-node/register/transpile-only "$ROOT/test/setup/e2fsprogs-index.ts" "$staged" >"$scratch/log" 2>&1 \
+node -r "$ROOT/bin/register.js" "$ROOT/test/setup/e2fsprogs-index.ts" "$staged" >"$scratch/log" 2>&1 \
   || { rm -rf "$staged"; fail "writing the index failed: $(tail -n 3 "$scratch/log" | tr '\n' ' ')"; }
 rm -rf "$CACHE" "$CACHE.failed"
 mv "$staged" "$CACHE"
