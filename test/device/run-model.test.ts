@@ -12,7 +12,7 @@
  * instruction each uncertain line's record and every pending item must be the model's.
  */
 import { Rng } from '../../core/rng';
-import { PmemDevice } from '../../device';
+import { LineTrack, PmemDevice } from '../../device';
 import { LEVEL_POC, LEVEL_POP } from '../../device/profiles';
 
 const LINE = 64;
@@ -97,10 +97,8 @@ function sameBytes(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-type DeviceLine = ReturnType<PmemDevice['lines']['values']> extends Iterator<infer T> ? T : never;
-
 /** Field by field what the messages below spell out (the strings are built only for a mismatch). */
-function sameLine(t: DeviceLine, lineIndex: number, m: ModelLine): boolean {
+function sameLine(t: LineTrack, lineIndex: number, m: ModelLine): boolean {
   if (t.lineIndex !== lineIndex || t.base !== m.base || t.poc !== m.poc || t.pop !== m.pop || t.podp !== 0 || t.hint !== 0) return false;
   if (!sameBytes(t.baseline, m.baseline) || t.entries.length !== m.entries.length) return false;
   for (let j = 0; j < t.entries.length; j++) {
