@@ -10,15 +10,20 @@
  * The mix (bench/fs-mix.ts), per round over a directory of 64 files: create a file and write
  * 4 KiB to it, overwrite 512 bytes in place, fsync it, close it, rename it, every eighth round
  * readdir the directory, and unlink the oldest file; every call counts as one operation. Fixed
- * work per repetition (bench/harness.ts), median of 5 after a warm-up, each repetition timed on
- * the process's CPU clock (harness cpuNowNanos: user + system time, so other processes on a
- * shared host do not count; the collector's threads and page faults do).
+ * work per repetition (bench/harness.ts), median of 5 after a warm-up (the interleaved pair
+ * below: 11 after two), each repetition timed on the process's CPU clock (harness cpuNowNanos:
+ * user + system time, so other processes on a shared host do not count; the collector's
+ * threads and page faults do).
  *
  * The default/minimal ratio compares two rows measured together: one file system of each
  * profile is made, both warm up, and then each repetition runs the mix once on each, the order
  * alternating (minimal first on even repetitions, default first on odd ones), so a slow stretch
- * of the host falls on both rows alike; each row is the median of its own 5 repetitions, and
- * the ratio is the ratio of the two medians. The minimal row of the table is that measurement's
+ * of the host falls on both rows alike; each row is the median of its own PAIR.reps
+ * repetitions, and the ratio is the ratio of the two medians. The pair warms up twice: after one
+ * warm-up of each, the first timed repetition of the first profile ran ~1.7x its steady time
+ * (code both profiles share, compiled for the first, recompiled after the second's warm-up),
+ * one of five samples; and 11 repetitions keep a repetition or two that a major collection
+ * falls in from moving the median. The minimal row of the table is that measurement's
  * minimal half. Last, the speed of CRC32C
  * on 4 KiB blocks by both implementations fs/csum.ts has (native @node-rs/crc32, crc-32's
  * JavaScript), against a copy and sha256 of the block, and which one the file system used
@@ -65,6 +70,9 @@ function measure(label: string, make: () => MixFs): Row {
   return row(label, ops.count, timing);
 }
 
+/** The interleaved pair's repetitions (see the module comment). */
+const PAIR = { warmups: 2, reps: 11 } as const;
+
 /**
  * Two rows measured interleaved (see the module comment): per repetition the mix once on each
  * file system, `a` first on even repetitions and `b` first on odd ones.
@@ -74,7 +82,7 @@ function measurePair(labelA: string, makeA: () => MixFs, labelB: string, makeB: 
   const fsB = prepared(makeB);
   const opsA = { count: 0 };
   const opsB = { count: 0 };
-  const timing = repeat({ warmups: 1, reps: 5 }, (i) => {
+  const timing = repeat(PAIR, (i) => {
     if (i % 2 === 0) {
       const a = timedMix(fsA, i, opsA);
       return { a, b: timedMix(fsB, i, opsB) };
@@ -102,7 +110,7 @@ function main(): void {
     m.label, formatNumber(m.opsPerSecond), `${(m.spread * 100).toFixed(1)}%`, (m.opsPerSecond / memfs.opsPerSecond).toFixed(3),
   ])));
   console.log(`\nours / memfs: ${(ours.opsPerSecond / memfs.opsPerSecond).toFixed(3)} (target 0.3)`);
-  console.log(`default profile / minimal profile: ${(profile.opsPerSecond / ours.opsPerSecond).toFixed(3)} (target 0.8; medians of 5 CPU-timed repetitions, interleaved)`);
+  console.log(`default profile / minimal profile: ${(profile.opsPerSecond / ours.opsPerSecond).toFixed(3)} (target 0.8; medians of ${PAIR.reps} CPU-timed repetitions, interleaved)`);
   checksumSpeed();
 }
 
