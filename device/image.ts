@@ -284,16 +284,29 @@ export function groupByPage(lineValues: Iterable<DecidedLine>): Map<number, Deci
 
 /** Whether `below` with the decided lines (ascending, one value a line) in place is all zeros: the lines are, and the parts of `below` between them. */
 function allZeroWith(below: Uint8Array, ordered: readonly DecidedLine[]): boolean {
-  if (!ordered.every(([, bytes]) => isAllZero(bytes))) return false;
+  for (const [, bytes] of ordered) if (!zeroIn(bytes, 0, bytes.length)) return false;
   if (below === ZERO_PAGE) return true;
   let at = 0;
   for (const [lineIndex] of ordered) {
     const offset = (lineIndex * LINE_BYTES) % PAGE_BYTES;
-    if (offset > at && !isAllZero(below.subarray(at, offset))) return false;
+    if (offset > at && !zeroIn(below, at, offset)) return false;
     at = offset + LINE_BYTES;
   }
-  return at >= PAGE_BYTES || isAllZero(below.subarray(at));
+  return at >= PAGE_BYTES || zeroIn(below, at, PAGE_BYTES);
 }
+
+/**
+ * Whether bytes [from, to) are all zeros: a short range (a line) read byte by byte in place,
+ * a long one by core/bytes `isAllZero` over a subarray (its word scan). The same answer
+ * either way; for a line, the subarray and word view `isAllZero` makes cost more than the
+ * 64 bytes (most of the time images spent here, and their garbage).
+ */
+function zeroIn(bytes: Uint8Array, from: number, to: number): boolean {
+  if (to - from > SHORT_ZERO_SCAN) return isAllZero(bytes.subarray(from, to));
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+const SHORT_ZERO_SCAN = 256;
 
 /** Whether the lines are in strictly ascending order (no line twice). */
 function ascending(lines: ReadonlyArray<DecidedLine>): boolean {

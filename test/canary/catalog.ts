@@ -195,11 +195,18 @@ const X86_SETUPS = SETUPS.filter((s) => s.profile === 'x86-adr');
  * no-barrier-before-commit is hunted on x86 first: on linux-arm64 every memcpy_flushcache
  * ends in a DSB, which stands in for the missing barrier, and the sample's two states a point
  * on linux-arm64-nosync did not reach it on the probe (x86 caught it, third, at 2,088 states).
+ * no-barrier-after-commit and tail-before-checkpoint-durable are hunted on linux-arm64-nosync
+ * first, for the same DSB: on linux-arm64 their probes found nothing (a whole unit each, about
+ * 5 s of the test), and linux-arm64-nosync caught them on the probe. The unit that catches is
+ * the same either way, so is its finding (and the token test/scenarios/canary.test.ts replays).
  */
+const NOSYNC_FIRST = [...SETUPS.filter((s) => s.pmemApi === 'linux-arm64-nosync'), ...SETUPS.filter((s) => s.pmemApi !== 'linux-arm64-nosync')];
 const HUNT_SETUPS: Partial<Record<CanaryName, readonly MountSetup[]>> = {
   'x86-no-sfence-before-commit': X86_SETUPS,
   'x86-pmem-wmb-compiler-only': X86_SETUPS,
   'no-barrier-before-commit': [...X86_SETUPS, ...SETUPS.filter((s) => s.profile !== 'x86-adr')],
+  'no-barrier-after-commit': NOSYNC_FIRST,
+  'tail-before-checkpoint-durable': NOSYNC_FIRST,
 };
 
 /** Every stride-th workload of a bounded suite, PER_SUITE of them. */

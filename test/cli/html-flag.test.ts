@@ -7,8 +7,19 @@ import * as path from 'node:path';
 const BIN = path.join(__dirname, '..', '..', 'bin', 'daxcrash.js');
 
 describe('daxcrash compare --html', () => {
-  test('writes the report with charts, every kind of finding with its token and timeline', () => {
+  // each test's directory, removed after it whether it passed or failed
+  const made: string[] = [];
+  const tempDir = () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxcrash-html-'));
+    made.push(dir);
+    return dir;
+  };
+  afterEach(() => {
+    for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('writes the report with charts, every kind of finding with its token and timeline', () => {
+    const dir = tempDir();
     // rfc-2016 alone: both policies break three promises on these two workloads, and one shrink
     // try gives each kind a shrunk token, which is what the page must show (linux-arm64's setups
     // would add time, not kinds of content)
@@ -29,7 +40,7 @@ describe('daxcrash compare --html', () => {
   });
 
   test('an --html target in a missing directory is a usage error and nothing is written', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxcrash-html-'));
+    const dir = tempDir();
     const r = spawnSync(process.execPath, [BIN, 'compare', '--seed', '1', '--workloads', '1', '--html', 'nowhere/r.html'], { cwd: dir, encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);

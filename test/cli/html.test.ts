@@ -256,9 +256,11 @@ describe('the report in headless Chromium', () => {
   test('the charts render with the expected bars, the findings show their tokens, no console error', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daxcrash-html-'));
     const file = path.join(dir, 'report.html');
-    fs.writeFileSync(file, report.html);
-    const browser = await chromium.launch({ executablePath: chromiumPath() });
+    // the directory goes whatever happens, also when the browser does not start
+    let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
     try {
+      fs.writeFileSync(file, report.html);
+      browser = await chromium.launch({ executablePath: chromiumPath() });
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];
       const requests: string[] = [];
@@ -323,7 +325,7 @@ describe('the report in headless Chromium', () => {
       expect(problems).toEqual([]);
       expect(requests).toEqual([`file://${file}`, `file://${twoFile}`]);
     } finally {
-      await browser.close();
+      await browser?.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,7 @@
 /**
  * `daxcrash repro` run as a process, on the comparison scenarios' tokens (real findings),
- * on a clean token made from one of them, and on bad tokens; plus the crash view that
+ * on a clean token made from one of them, and on bad tokens (one as a process, the others
+ * through cli/main.ts main in this process); plus the crash view that
  * crash/repro.ts gives it (which words kept which version), checked against image bytes.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import type { MediaSource } from '../../device/media';
 import { Reproduction, repro } from '../../crash/repro';
 import { ReproSpec, decodeToken, encodeToken } from '../../crash/token';
 import { e2fsckCheck, e2fsckComplaints, makeTempDir, removeTempDir, runTool } from '../helpers/e2fsprogs';
+import { runInProcess } from '../helpers/cli-in-process';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'daxcrash.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
@@ -142,9 +144,11 @@ describe('daxcrash repro', () => {
       ['a wrong version', `dx9-${RFC_G4.slice(4)}`, /unknown token version 'dx9'/],
       ['not a token', 'hello', /not a daxcrash token/],
     ];
-    test.each(cases)('%s', (_name, token, message) => {
+    // the first as a process, the rest through cli/main.ts main in this process (the same code
+    // less Node's start-up); the other tests of this file run repro as processes
+    test.each(cases)('%s', async (name, token, message) => {
       const file = path.join(dir, 'never.img');
-      const r = run('repro', token, '--image', file);
+      const r = name === cases[0][0] ? run('repro', token, '--image', file) : await runInProcess(['repro', token, '--image', file], dir);
       expect(r.status).toBe(2);
       const lines = r.stderr.trim().split('\n');
       expect(lines[0]).toMatch(/^daxcrash repro: /);

@@ -2,12 +2,14 @@
  * `daxcrash test-module` and `daxcrash repro dxs1-...` as a user runs them: exit codes (1 a
  * broken documented promise, 0 none or only observations, 2 bad input), the smallest
  * finding's token and repro command, the crash image a repro writes (e2fsck reads it), and one
- * line and a hint for each kind of bad input.
+ * line and a hint for each kind of bad input (those refused before the scenario file loads
+ * through cli/main.ts main in this process).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { e2fsckCheck, makeTempDir, removeTempDir } from '../helpers/e2fsprogs';
+import { runInProcess } from '../helpers/cli-in-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'daxcrash.js');
@@ -67,8 +69,11 @@ describe('daxcrash test-module', () => {
     ['an unknown policy', ['test-module', CJS, '--policy', 'sometimes'], "unknown policy 'sometimes'"],
     ['a bad device size', ['test-module', CJS, '--device-size', '3M'], '--device-size 3M'],
     ['a mistyped scenario token', ['repro', 'dxs1-AAAAAAAAAAAAAAAAAAAAAAAA'], 'checksum mismatch'],
-  ])('%s: exit 2, one line and a hint', (_what, args, message) => {
-    const r = run(...args);
+  ])('%s: exit 2, one line and a hint', async (what, args, message) => {
+    // refused before the scenario file is loaded: through cli/main.ts main in this process (the
+    // same code less Node's start-up); the case that loads the file runs as a process, as do
+    // the tests above
+    const r = what === 'no scenario of that name' ? run(...args) : await runInProcess(args, ROOT);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);

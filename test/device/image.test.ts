@@ -2,8 +2,10 @@
  * OverlayImage: the digest of a decided page hashed in place (the page below with the
  * decided lines over it, never materialised) equals the digest of the page materialised, for
  * lines in any order, a line given twice (the last value wins, as materialising does), pages
- * never written below, and decided lines all zeros (a page that may be all zeros). And an
- * image read after it was keyed holds the same bytes and key as one read first.
+ * never written below, and decided lines all zeros (a page that may be all zeros, also over
+ * a page below that is zeros outside them: one non-zero byte in a short gap, a long one or a
+ * line makes it hashed). And an image read after it was keyed holds the same bytes and key
+ * as one read first.
  */
 import { Rng } from '../../core/rng';
 import { OverlayImage } from '../../device/image';
@@ -68,4 +70,36 @@ test('the last value given for a line is the one an image holds and hashes', () 
   const twin = new OverlayImage(below, [[1, first], [3, last]]);
   expect(image.pageDigest(0)).toBe(twin.pageDigest(0));
   expect(image.readPage(0)?.subarray(3 * LINE, 4 * LINE)).toEqual(last);
+});
+
+test('a page below that is zeros outside the decided lines: all zeros only when nothing else is, in a short gap or a long one', () => {
+  const digestOfMaterialised = (image: OverlayImage) => {
+    const bytes = image.readPage(0);
+    return plainPageDigest({ sizeBytes: 4 * PAGE, readPage: () => bytes, pageIndices: () => [0] }, 0);
+  };
+  const decidedLines = [2, 4, 40];
+  const zeroLine = new Uint8Array(LINE);
+  // below: non-zero only under the decided lines, and at `probe` (a byte no decided line covers)
+  const belowWith = (probe: number | undefined) => {
+    const below = new SparseMemory(4 * PAGE);
+    for (const line of decidedLines) below.write(line * LINE, new Uint8Array(LINE).fill(7));
+    if (probe !== undefined) below.write(probe, new Uint8Array([9]));
+    return below;
+  };
+  const zeros = belowWith(undefined);
+  expect(new OverlayImage(zeros, decidedLines.map((l) => [l, zeroLine] as [number, Uint8Array])).pageDigest(0)).toBeUndefined();
+  // before the first line, in the short gap between lines 2 and 4, in the long one up to 40, after the last, the last byte
+  for (const probe of [0, 3 * LINE + 17, 5 * LINE, 39 * LINE + 63, 41 * LINE, PAGE - 1]) {
+    const values = decidedLines.map((l) => [l, zeroLine] as [number, Uint8Array]);
+    const keyed = new OverlayImage(belowWith(probe), values);
+    const digest = keyed.pageDigest(0);
+    expect({ probe, digest: digest === undefined ? 'all zeros' : 'hashed' }).toEqual({ probe, digest: 'hashed' });
+    expect(digest).toBe(digestOfMaterialised(new OverlayImage(belowWith(probe), values)));
+  }
+  // a decided line with one non-zero byte, its last
+  const lastByte = new Uint8Array(LINE);
+  lastByte[LINE - 1] = 1;
+  const one = new OverlayImage(zeros, [[2, zeroLine], [4, lastByte], [40, zeroLine]]);
+  expect(one.pageDigest(0)).toBeDefined();
+  expect(one.pageDigest(0)).toBe(digestOfMaterialised(new OverlayImage(zeros, [[2, zeroLine], [4, lastByte], [40, zeroLine]])));
 });

@@ -20,10 +20,11 @@ import { FsckProblem, FsckProblemKind, formatProblems, fsck } from '../../fs/fsc
 import { mkfs } from '../../fs/mkfs';
 import { defaultPmemApi, mount } from '../../fs/mount';
 import { tmpDir } from '../helpers/e2fs';
-import { toolPath } from '../helpers/e2fsprogs';
+import { removeTempDir, toolPath } from '../helpers/e2fsprogs';
 
 const MIB = 2 ** 20;
 const WORK = tmpDir('fsck');
+afterAll(() => removeTempDir(WORK));
 const E2FSCK_TIME = '1700000000';
 
 /**

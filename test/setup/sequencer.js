@@ -12,11 +12,12 @@ const path = require('node:path');
 const Sequencer = require('@jest/test-sequencer').default;
 
 const ESTIMATES = new Map([
-  ['canary/catalog.test.ts', 500], ['cli/run.test.ts', 330], ['crash/reduction.test.ts', 155],
+  ['canary/catalog.test.ts', 500], ['cli/run.test.ts', 330],
   ['cli/demo.test.ts', 150], ['packaging/pack.test.ts', 134], ['crash/held.test.ts', 122],
   ['cli/image.test.ts', 111], ['cli/test-module.test.ts', 111], ['crash/shrink.test.ts', 109],
   ['crash/engine.test.ts', 90], ['ecosystem/ecosystem.test.ts', 90], ['scenarios/canary.test.ts', 86],
-  ['crash/smoke.test.ts', 86], ['crash/campaign.test.ts', 73], ['device/run-model.test.ts', 71],
+  ['crash/smoke.test.ts', 86], ['crash/reduction.test.ts', 78],
+  ['crash/campaign.test.ts', 73], ['device/run-model.test.ts', 71],
   ['interop/jbd2-write-csum.test.ts', 65], ['crash/g7-atomic-rename.test.ts', 60],
   ['crash/judgement-cache.test.ts', 59], ['device/representation.test.ts', 53],
   ['crash/unseen-seeds.test.ts', 47], ['fs/read-default.test.ts', 45], ['api/crash-test.test.ts', 44],
