@@ -326,19 +326,20 @@ export class MetaStore {
   }
 
   /**
-   * A seal has just computed `crc` = crc32cRaw(0, bytes [from, from + unitBytes) of cached
-   * `block`) as they now stand (an inode it stamped): `blockCrc` over the whole block then
-   * starts from the units' CRCs (fs/csum.ts UnitCrc; a unit changed since costs a read of it,
-   * never a value). At most SHADOW_CRCS_MAX blocks keep units, the oldest made dropped first.
+   * A seal has just computed `crc` = crc32cRaw(0, `unit`), `unit` being bytes [from, from +
+   * unit.length) of cached `block` as they now stand (an inode it stamped): `blockCrc` over the
+   * whole block then starts from the units' CRCs (fs/csum.ts UnitCrc; a unit changed since, or
+   * other bytes given, cost a read of it, never a value). At most SHADOW_CRCS_MAX blocks keep
+   * units, the oldest made dropped first.
    */
-  noteUnitCrc(block: number, from: number, unitBytes: number, crc: number): void {
+  noteUnitCrc(block: number, from: number, unit: Uint8Array, crc: number): void {
     let units = this.unitCrcs.get(block);
-    if (units === undefined || units.unitBytes !== unitBytes) {
+    if (units === undefined || units.unitBytes !== unit.length) {
       if (this.unitCrcs.size >= SHADOW_CRCS_MAX) this.unitCrcs.delete(this.unitCrcs.keys().next().value as number);
-      units = new UnitCrc(unitBytes, BLOCK_BYTES);
+      units = new UnitCrc(unit.length, BLOCK_BYTES);
       this.unitCrcs.set(block, units);
     }
-    units.note(from / unitBytes, this.peek(block).subarray(from, from + unitBytes), crc);
+    units.note(from / unit.length, unit, crc);
   }
 
   /** A block newly allocated as metadata: starts as zeros, dirty. */
