@@ -53,13 +53,22 @@
  * computation, hints right, missing and wrong). A CRC from 0 continues to any start state:
  * crc(s, X) = crc(0, X) ^ zeros(s, |X|) (`crc32cRawFrom`).
  *
+ * A block made of equal units whose writer computes each unit's checksum anyway (an
+ * inode-table block: the seal of every changed inode stamps it) is kept by `UnitCrc`: the
+ * block's CRC from 0 is the units' CRCs from 0, each shifted over the units after it, and a
+ * stamped inode's CRC from 0 follows from the checksum the stamp computed
+ * (`stampedInodeRawCrc`: the seed's shift taken out, the stamped fields' bytes put in), so the
+ * jbd2 tag over the block reads none of it again. Its shadow and one compare decide, as
+ * ShadowCrc's do, that the units' CRCs still describe the bytes.
+ *
  * Invariants: every function is a function of its arguments (a `ShadowCrc` is a function of
  * the bytes it is given last: its shadow only saves reading them); a checksum field inside the
  * bytes given is never read (it counts as zeros, as the kernel's dummy field does); no
  * function copies the bytes it is given except `inodeChecksum` (a verifier's, not a seal's)
- * and a `ShadowCrc` (into its own shadow), and none allocates a buffer per call.
+ * and a `ShadowCrc` or `UnitCrc` (into its own shadow), and none allocates a buffer per call.
  */
 import CRC32C from 'crc-32/crc32c';
+import { assert } from '../core/assert';
 import { readU16LE } from '../core/bytes';
 import { GOOD_OLD_INODE_BYTES } from './format';
 
@@ -360,6 +369,111 @@ const LINE_SHIFT_TABLES: Array<Uint32Array | undefined> = new Array(7).fill(unde
 function lineShiftTable(k: number): Uint32Array {
   let table = LINE_SHIFT_TABLES[k];
   if (table === undefined) table = LINE_SHIFT_TABLES[k] = shiftTable(zerosOperator(SHADOW_LINE_BYTES << k));
+  return table;
+}
+
+/**
+ * crc32cRaw(0, a block) for a block made of equal units (an inode-table block: 16 inodes of 256
+ * bytes), kept from each unit's own CRC from 0: crc(0, U0 U1 .. Un) is crc(0, U0) shifted over
+ * the units after it, xor crc(0, U1) shifted over those after it, and so on (linearity from 0),
+ * so the block costs a shift per unit. A unit's CRC comes from a writer that has just computed
+ * it (`note`: an inode's seal, from the checksum it stamped, `stampedInodeRawCrc`) or is
+ * computed here; a private copy of the block (the shadow) holds the bytes the units' CRCs
+ * describe, `note` copying the unit in. `crcOf` compares the shadow with the bytes given: equal,
+ * the units' CRCs are the block's; not equal (a unit changed without a note, or was never
+ * noted), the units that differ are read again. So a unit changed after its note costs time,
+ * never a value; a note's CRC is trusted to be the CRC of the bytes noted, as a seal's prefix
+ * CRC is (Transaction.notePrefixCrc).
+ */
+export class UnitCrc {
+  private readonly shadow: Buffer;
+  /** crc32cRaw(0, the shadow's unit u), valid where `known[u]` is 1. */
+  private readonly crcs: Uint32Array;
+  private readonly known: Uint8Array;
+  /** How many units `known` marks. */
+  private knownCount = 0;
+  /** The shift over one unit's zeros (shiftTable). */
+  private readonly shift: Uint32Array;
+
+  constructor(readonly unitBytes: number, readonly blockBytes: number) {
+    assert(unitBytes > 0 && blockBytes % unitBytes === 0, () => `a block of ${blockBytes} bytes is not made of units of ${unitBytes}`);
+    this.shadow = Buffer.alloc(blockBytes);
+    this.crcs = new Uint32Array(blockBytes / unitBytes);
+    this.known = new Uint8Array(blockBytes / unitBytes);
+    this.shift = unitShiftTable(unitBytes);
+  }
+
+  /** Unit `unit` now holds `bytes` (unitBytes long), whose crc32cRaw(0, ...) is `crc`. */
+  note(unit: number, bytes: Uint8Array, crc: number): void {
+    this.shadow.set(bytes, unit * this.unitBytes);
+    this.crcs[unit] = crc;
+    if (this.known[unit] === 0) this.knownCount++;
+    this.known[unit] = 1;
+  }
+
+  /** crc32cRaw(seed, bytes), `bytes` being the whole block (blockBytes long). */
+  crcOf(bytes: Uint8Array, seed: number): number {
+    if (this.knownCount < this.crcs.length || this.shadow.compare(bytes) !== 0) this.refresh(bytes);
+    const t = this.shift;
+    let c = 0;
+    for (let u = 0; u < this.crcs.length; u++) c = t[c & 0xff] ^ t[256 + ((c >>> 8) & 0xff)] ^ t[512 + ((c >>> 16) & 0xff)] ^ t[768 + (c >>> 24)] ^ this.crcs[u];
+    return crc32cRawFrom(seed, c >>> 0, this.blockBytes);
+  }
+
+  /** Read again every unit never noted or not as the shadow holds it. */
+  private refresh(bytes: Uint8Array): void {
+    const n = this.unitBytes;
+    for (let u = 0; u < this.crcs.length; u++) {
+      const from = u * n;
+      if (this.known[u] === 1 && this.shadow.compare(bytes, from, from + n, from, from + n) === 0) continue;
+      const unit = bytes.subarray(from, from + n);
+      this.note(u, unit, crc32cRaw(0, unit));
+    }
+  }
+}
+
+/** Per unit size, the shift over that many zeros (shiftTable), shared by every UnitCrc of the size. */
+const UNIT_SHIFT_TABLES = new Map<number, Uint32Array>();
+function unitShiftTable(unitBytes: number): Uint32Array {
+  let table = UNIT_SHIFT_TABLES.get(unitBytes);
+  if (table === undefined) UNIT_SHIFT_TABLES.set(unitBytes, (table = shiftTable(zerosOperator(unitBytes))));
+  return table;
+}
+
+/**
+ * crc32cRaw(0, an inode as stampInode left it), from what the stamp computed: `checksum` =
+ * crc32cRaw(`seed`, the inode's `inodeBytes` with both checksum fields zeros). Linear from 0:
+ * crc(0, zeroed) is the checksum with the seed's shift over the inode taken out, and the stamped
+ * fields add the CRC of a string that is zeros but for them (i_checksum_lo's two bytes, and
+ * i_checksum_hi's when `hasHigh`), four lookups in a table made per inode size.
+ */
+export function stampedInodeRawCrc(seed: number, checksum: number, inodeBytes: number, hasHigh: boolean): number {
+  const fields = stampFieldsTable(inodeBytes);
+  const c = checksum >>> 0;
+  let crc = crc32cRawFrom(seed, c, inodeBytes) ^ fields[c & 0xff] ^ fields[256 + ((c >>> 8) & 0xff)];
+  if (hasHigh) crc ^= fields[512 + ((c >>> 16) & 0xff)] ^ fields[768 + (c >>> 24)];
+  return crc >>> 0;
+}
+
+/**
+ * Per inode size, table k (entries 256k..256k+255): crc32cRaw(0, the inode's bytes all zeros
+ * but byte value b where the stamp writes the checksum's byte k (lo's two bytes, then hi's)).
+ */
+const STAMP_FIELDS_TABLES = new Map<number, Uint32Array>();
+function stampFieldsTable(inodeBytes: number): Uint32Array {
+  let table = STAMP_FIELDS_TABLES.get(inodeBytes);
+  if (table !== undefined) return table;
+  table = new Uint32Array(1024);
+  const at = [CSUM_OFFSETS.inodeLo, CSUM_OFFSETS.inodeLo + 1, CSUM_OFFSETS.inodeHi, CSUM_OFFSETS.inodeHi + 1];
+  const one = new Uint8Array(1);
+  // an inode too short for i_checksum_hi (128 bytes) has no high half: its tables stay zeros, never read
+  for (let k = 0; k < 4 && at[k] < inodeBytes; k++) {
+    for (let b = 0; b < 256; b++) {
+      one[0] = b;
+      table[256 * k + b] = multModP(zerosOperator(inodeBytes - at[k] - 1), crc32cRaw(0, one));
+    }
+  }
+  STAMP_FIELDS_TABLES.set(inodeBytes, table);
   return table;
 }
 

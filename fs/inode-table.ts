@@ -181,7 +181,8 @@ export class InodeTable implements DirBlockSource {
     const tx = this.meta.tx();
     if (tx.hasSeal(SEAL_BLOCKS, -ino)) return;
     tx.seal(SEAL_BLOCKS, -ino, () => {
-      csum.stampInode(ino, this.meta.peek(block).subarray(offset, offset + INODE_BYTES));
+      const raw = this.meta.peek(block).subarray(offset, offset + INODE_BYTES);
+      this.meta.noteUnitCrc(block, offset, raw, csum.stampInode(ino, raw));
     });
   }
 

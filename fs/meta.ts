@@ -42,7 +42,7 @@ const LINES_PER_BLOCK = 4096 / LINE_BYTES;
 export const LINE_MASK_WORDS = LINES_PER_BLOCK / 32;
 import { BLOCK_BYTES } from './format';
 import { canaryActive } from '../core/canary';
-import { SHADOW_MIN_BYTES, ShadowCrc, crc32cRaw } from './csum';
+import { SHADOW_MIN_BYTES, ShadowCrc, UnitCrc, crc32cRaw } from './csum';
 
 /** Seal phases, run in this order at commit (see the module comment). */
 export const SEAL_BLOCKS = 0;
@@ -265,6 +265,8 @@ export class MetaStore {
   private readonly quarantined = new Set<number>();
   /** Per block, the CRC `blockCrc` keeps (made on first use: a mount without metadata_csum never asks). */
   private readonly shadowCrcs = new Map<number, ShadowCrc>();
+  /** Per block whose units' CRCs a writer notes (`noteUnitCrc`: inode-table blocks), the CRC `blockCrc` keeps from them instead. */
+  private readonly unitCrcs = new Map<number, UnitCrc>();
 
   constructor(private readonly device: PmemDevice, private readonly committer: Committer, readonly blocksCount: number) {}
 
@@ -309,6 +311,10 @@ export class MetaStore {
    */
   blockCrc(block: number, length: number, seed: number): number {
     const bytes = this.peek(block);
+    if (length === BLOCK_BYTES) {
+      const units = this.unitCrcs.get(block);
+      if (units !== undefined) return units.crcOf(bytes, seed);
+    }
     if (length < SHADOW_MIN_BYTES) return crc32cRaw(seed, bytes.subarray(0, length));
     let shadow = this.shadowCrcs.get(block);
     if (shadow === undefined) {
@@ -317,6 +323,23 @@ export class MetaStore {
       this.shadowCrcs.set(block, shadow);
     }
     return shadow.crcOf(bytes, length, this.running?.dirtyLines.get(block), seed);
+  }
+
+  /**
+   * A seal has just computed `crc` = crc32cRaw(0, `unit`), `unit` being bytes [from, from +
+   * unit.length) of cached `block` as they now stand (an inode it stamped): `blockCrc` over the
+   * whole block then starts from the units' CRCs (fs/csum.ts UnitCrc; a unit changed since, or
+   * other bytes given, cost a read of it, never a value). At most SHADOW_CRCS_MAX blocks keep
+   * units, the oldest made dropped first.
+   */
+  noteUnitCrc(block: number, from: number, unit: Uint8Array, crc: number): void {
+    let units = this.unitCrcs.get(block);
+    if (units === undefined || units.unitBytes !== unit.length) {
+      if (this.unitCrcs.size >= SHADOW_CRCS_MAX) this.unitCrcs.delete(this.unitCrcs.keys().next().value as number);
+      units = new UnitCrc(unit.length, BLOCK_BYTES);
+      this.unitCrcs.set(block, units);
+    }
+    units.note(from / unit.length, unit, crc);
   }
 
   /** A block newly allocated as metadata: starts as zeros, dirty. */
@@ -332,6 +355,7 @@ export class MetaStore {
   forget(block: number): void {
     if (!this.blocks.delete(block)) return;
     this.shadowCrcs.delete(block);
+    this.unitCrcs.delete(block);
     const tx = this.tx();
     tx.dirtyBlocks.delete(block);
     tx.dirtyLines.delete(block);

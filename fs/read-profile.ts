@@ -34,7 +34,7 @@
 import { readU16LE, readU32LE, writeU16LE, writeU32LE } from '../core/bytes';
 import { CorruptionError } from '../core/errors';
 import {
-  CSUM_OFFSETS, DIR_TAIL_BYTES, bitmapChecksum, checksumSeed, crc32cRaw, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
+  CSUM_OFFSETS, DIR_TAIL_BYTES, bitmapChecksum, checksumSeed, crc32cRaw, stampedInodeRawCrc, dirBlockChecksum, dxNodeChecksum, dxTailChecksumOffset,
   extentBlockChecksum, groupDescChecksum, inodeChecksum, inodeSeed, superblockChecksum, xattrBlockChecksum,
 } from './csum';
 import {
@@ -178,15 +178,19 @@ export class MetadataChecksums {
   /**
    * Stamp an inode's i_checksum_lo (and _hi when i_extra_isize holds it) into its 256 on-disk
    * bytes: the fields are zeroed in place first, so the checksum is taken over the bytes as they
-   * are (inodeChecksum's copy spared; the same value).
+   * are (inodeChecksum's copy spared; the same value). Returns crc32cRaw(0, the bytes as
+   * stamped), from the checksum (fs/csum.ts stampedInodeRawCrc): the inode-table block's jbd2 tag
+   * starts from it (MetaStore.noteUnitCrc).
    */
-  stampInode(ino: number, raw: Uint8Array): void {
+  stampInode(ino: number, raw: Uint8Array): number {
     const hasHigh = GOOD_OLD_INODE_BYTES + le16(raw, CSUM_OFFSETS.inodeExtraIsize) >= CSUM_OFFSETS.inodeHi + 2;
     putLe16(raw, CSUM_OFFSETS.inodeLo, 0);
     if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, 0);
-    const computed = crc32cRaw(this.seedOf(ino, le32(raw, 0x64)), raw);
+    const seed = this.seedOf(ino, le32(raw, 0x64));
+    const computed = crc32cRaw(seed, raw);
     putLe16(raw, CSUM_OFFSETS.inodeLo, computed & 0xffff);
     if (hasHigh) putLe16(raw, CSUM_OFFSETS.inodeHi, computed >>> 16);
+    return stampedInodeRawCrc(seed, computed, raw.length, hasHigh);
   }
 
   /** Stamp an extent tree block's tail (after eh_max entries) for inode `ino` of `generation`; returns the offset of the 4 bytes written. */

@@ -1,12 +1,15 @@
 /**
  * The CRCs brought up to date from the lines that changed (fs/csum.ts ShadowCrc, through
  * fs/meta.ts MetaStore.blockCrc: the block bitmaps' checksums and the journal's tags over
- * descriptor blocks; inode-table blocks, changed too widely, are read whole), held to the
- * plain computation over every byte:
+ * descriptor blocks) or from the units a seal noted (fs/csum.ts UnitCrc: the journal's tags
+ * over inode-table blocks, from the inodes' stamped checksums), held to the plain computation
+ * over every byte:
  * - the arithmetic, on seeded random blocks changed in seeded random lines, with hints that
  *   are exact, wider than the change, missing a changed line, absent, or too wide to follow,
  *   for whole blocks, a directory leaf's 4084 bytes and shorter lengths, with the bytes given
- *   in another array from call to call;
+ *   in another array from call to call; for units, on seeded random inode-table blocks whose
+ *   inodes are stamped and noted, changed without a note, or changed after their note, and
+ *   the stamped inode's CRC from 0 against the CRC of its bytes;
  * - the file system: default-profile workloads (the bench mix, seeded random workloads, every
  *   shapes workload) where every CRC the store hands out is compared with crc32cRaw over the
  *   bytes as they stand, and the lines-only path is taken for many of them (counted, so the
@@ -96,6 +99,70 @@ describe('a CRC kept from a shadow copy', () => {
   });
 });
 
+/** An inode's bytes stamped as fs/read-profile.ts stampInode stamps them; returns what it computed and whether the high half was written. */
+function stamp(raw: Uint8Array, seed: number): { checksum: number; hasHigh: boolean } {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+  const hasHigh = raw.length > 128 && 128 + view.getUint16(csum.CSUM_OFFSETS.inodeExtraIsize, true) >= csum.CSUM_OFFSETS.inodeHi + 2;
+  view.setUint16(csum.CSUM_OFFSETS.inodeLo, 0, true);
+  if (hasHigh) view.setUint16(csum.CSUM_OFFSETS.inodeHi, 0, true);
+  const checksum = csum.crc32cRaw(seed, raw);
+  view.setUint16(csum.CSUM_OFFSETS.inodeLo, checksum & 0xffff, true);
+  if (hasHigh) view.setUint16(csum.CSUM_OFFSETS.inodeHi, checksum >>> 16, true);
+  return { checksum, hasHigh };
+}
+
+describe('a CRC kept from its units\' CRCs', () => {
+  test('a stamped inode\'s CRC from 0, from its checksum, equals crc32cRaw over its bytes (with and without the high half, 256 and 128 bytes)', () => {
+    const rng = Rng.fromSeed('csum-units-stamp');
+    let high = 0;
+    for (let trial = 0; trial < 400; trial++) {
+      const size = trial % 8 === 7 ? 128 : 256;
+      const raw = randomBytes(rng, size);
+      // i_extra_isize from 0 to 32: below 4 the inode has no i_checksum_hi
+      if (size === 256) new DataView(raw.buffer).setUint16(csum.CSUM_OFFSETS.inodeExtraIsize, rng.below(9) * 4, true);
+      const seed = trial % 5 === 0 ? 0 : rng.below(2 ** 32);
+      const { checksum, hasHigh } = stamp(raw, seed);
+      if (hasHigh) high++;
+      expect([trial, csum.stampedInodeRawCrc(seed, checksum, size, hasHigh)]).toEqual([trial, csum.crc32cRaw(0, raw)]);
+    }
+    expect(high).toBeGreaterThan(200);
+    expect(high).toBeLessThan(400);
+  });
+
+  test('equals crc32cRaw over the block after every change: units noted, changed without a note, or changed after their note', () => {
+    const rng = Rng.fromSeed('csum-units');
+    const units = new csum.UnitCrc(256, 4096);
+    let bytes = randomBytes(rng, 4096);
+    const counts = { noted: 0, unnoted: 0, stale: 0 };
+    expect(units.crcOf(bytes, 5)).toBe(csum.crc32cRaw(5, bytes));
+    for (let step = 0; step < 300; step++) {
+      if (step % 41 === 0) bytes = bytes.slice();
+      for (let k = rng.below(3); k >= 0; k--) {
+        const unit = rng.below(16);
+        const raw = bytes.subarray(unit * 256, unit * 256 + 256);
+        raw[rng.below(256)] ^= 1 + rng.below(255);
+        const how = rng.below(3);
+        if (how === 0) {
+          counts.unnoted++;
+          continue;
+        }
+        const seed = rng.below(2 ** 32);
+        const { checksum, hasHigh } = stamp(raw, seed);
+        units.note(unit, raw, csum.stampedInodeRawCrc(seed, checksum, 256, hasHigh));
+        counts.noted++;
+        if (how === 2) {
+          // the unit changes again after its note, as no seal would let it: read again, never trusted
+          raw[rng.below(256)] ^= 0x40;
+          counts.stale++;
+        }
+      }
+      const seed = step % 4 === 0 ? 0 : rng.below(2 ** 32);
+      expect([step, units.crcOf(bytes, seed)]).toEqual([step, csum.crc32cRaw(seed, bytes)]);
+    }
+    for (const n of Object.values(counts)) expect(n).toBeGreaterThan(50);
+  });
+});
+
 /** The bench mix, seeded random workloads and every shapes workload, each a body to run on a mounted file system. */
 function workloads(): Array<{ name: string; body: (f: MixFs & Parameters<typeof applyOp>[0]) => void }> {
   const out: Array<{ name: string; body: (f: MixFs & Parameters<typeof applyOp>[0]) => void }> = [];
@@ -112,7 +179,7 @@ function workloads(): Array<{ name: string; body: (f: MixFs & Parameters<typeof 
 }
 
 describe('the file system\'s kept CRCs', () => {
-  test('every CRC the store hands out equals crc32cRaw over the block as it stands, and many came from the changed lines alone', () => {
+  test('every CRC the store hands out equals crc32cRaw over the block as it stands, and many came from the changed lines or the units\' notes alone', () => {
     const plain = MetaStore.prototype.blockCrc;
     const wrong: string[] = [];
     let workload = '';
@@ -125,6 +192,9 @@ describe('the file system\'s kept CRCs', () => {
     });
     // the lines-only path, counted at the shadow's private step (its result is checked above all the same)
     const patched = jest.spyOn(csum.ShadowCrc.prototype as unknown as { patched: () => number }, 'patched');
+    // the units' path: every call, and those that had to read a unit again
+    const unitCalls = jest.spyOn(csum.UnitCrc.prototype, 'crcOf');
+    const unitReads = jest.spyOn(csum.UnitCrc.prototype as unknown as { refresh: () => void }, 'refresh');
     try {
       for (const w of workloads()) {
         workload = w.name;
@@ -138,11 +208,18 @@ describe('the file system\'s kept CRCs', () => {
       handedOut.mockRestore();
     }
     const lineOnly = patched.mock.calls.length;
+    const fromUnits = unitCalls.mock.calls.length;
+    const unitsRead = unitReads.mock.calls.length;
     patched.mockRestore();
+    unitCalls.mockRestore();
+    unitReads.mockRestore();
     expect(wrong).toEqual([]);
     expect(calls).toBeGreaterThan(2000);
-    // the bitmaps and descriptor blocks (of about 3.3 blocks a commit asked for, inode-table blocks being read whole)
+    // the bitmaps and descriptor blocks (of about 3.3 blocks a commit asked for)
     expect(lineOnly).toBeGreaterThan(calls / 3);
+    // the inode-table blocks, from their inodes' notes: a block's units are read at its first tag (then whenever an inode changed without a seal)
+    expect(fromUnits).toBeGreaterThan(calls / 4);
+    expect(unitsRead).toBeLessThan(fromUnits / 20);
   });
 });
 
