@@ -208,9 +208,8 @@ export class Groups {
     const bytes = this.meta.peek(block);
     const bits = kind === 'block' ? this.sb.clustersPerGroup : this.sb.inodesPerGroup;
     // a bitmap changes by a few bits a transaction: the store keeps its CRC up to date from the lines that changed
-    // (a bitmap of whole bytes: its checksum is crc32cRaw(seed, its first bits / 8 bytes), fs/csum.ts bitmapChecksum)
     const whole = bits % 8 === 0 && bits / 8 <= BLOCK_BYTES;
-    const checksum = whole ? this.meta.blockCrc(block, bits / 8, this.seed) : csum.bitmapChecksum(bytes, bits);
+    const checksum = csum.bitmapChecksum(bytes, bits, whole ? (seed, length) => this.meta.blockCrc(block, length, seed) : undefined);
     if (kind === 'block') this.extras[g].blockBitmapCsum = checksum;
     else this.extras[g].inodeBitmapCsum = checksum;
     // the checksum covers the bitmap's first bits / 8 bytes as the journal logs them: its tag need not read them again

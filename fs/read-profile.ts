@@ -218,11 +218,12 @@ export class MetadataChecksums {
   }
 
   /**
-   * A bitmap's checksum over its first `bits` bits (the descriptor holds it). A writer that
-   * keeps the bitmap's CRC (fs/groups.ts, through fs/meta.ts MetaStore.blockCrc) takes that
-   * instead for bitmaps of whole bytes: crc32cRaw(seed, the first bits / 8 bytes), the same value.
+   * A bitmap's checksum over its first `bits` bits (the descriptor holds it). A caller that
+   * keeps the bitmap's CRC (fs/meta.ts MetaStore.blockCrc) passes `kept`, crc32cRaw(seed, the
+   * bitmap's first `length` bytes), for bitmaps of whole bytes: the same value.
    */
-  bitmapChecksum(bitmap: Uint8Array, bits: number): number {
+  bitmapChecksum(bitmap: Uint8Array, bits: number, kept?: (seed: number, length: number) => number): number {
+    if (kept !== undefined && bits % 8 === 0) return kept(this.seed, bits / 8);
     return bitmapChecksum(this.seed, bitmap, bits);
   }
 
