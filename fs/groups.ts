@@ -37,19 +37,9 @@ import {
   encodeGroupDesc64, groupDescBytes,
 } from './format';
 import { groupHasSuper } from './geometry';
-import { MetaStore, SEAL_BLOCKS, SEAL_DESCRIPTORS, SealBatch } from './meta';
+import { MetaStore, SEAL_BLOCKS, SEAL_DESCRIPTORS } from './meta';
 import { MetadataChecksums } from './read-profile';
 import { checksumSeed } from './csum';
-
-/** The bitmap seals' key among SEAL_BLOCKS's (the phase's other keys are block numbers, and -1, the inodes'). */
-const BITMAP_SEALS_KEY = -2;
-/** The descriptor seals' key among SEAL_DESCRIPTORS's (no other writer seals in that phase). */
-const DESC_SEALS_KEY = -1;
-
-/** A bitmap's key in its batch: group `g`'s block bitmap, or its inode bitmap. */
-function bitmapKey(g: number, kind: 'block' | 'inode'): number {
-  return g * 2 + (kind === 'block' ? 0 : 1);
-}
 
 /** A 64-byte descriptor's fields beyond GroupDesc: the bitmaps' checksums and bg_itable_unused. */
 type DescExtras = Pick<GroupDesc64, 'blockBitmapCsum' | 'inodeBitmapCsum' | 'itableUnused'>;
@@ -67,9 +57,6 @@ export class Groups {
   /** With metadata_csum: the file system's checksum seed, which the bitmaps' checksums start from (told to the journal's tags). */
   private readonly seed: number = 0;
   private readonly extras: DescExtras[] = [];
-  /** With metadata_csum: the bitmaps (bitmapKey) and the descriptors (by group) changed in the running transaction, each kind sealed by one seal before it commits. */
-  private readonly bitmapSeals: SealBatch | undefined;
-  private readonly descSeals: SealBatch | undefined;
   /** BLOCK_UNINIT groups' bitmaps as they read, built on first use (never stored until the flag is cleared). */
   private readonly uninitBitmaps = new Map<number, Uint8Array>();
   /**
@@ -89,11 +76,6 @@ export class Groups {
       : meta.read(0).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES);
     this.checksums = sbBytes === undefined ? undefined : MetadataChecksums.of(sb, sbBytes);
     if (sbBytes !== undefined) this.seed = checksumSeed(sbBytes);
-    const csum = this.checksums;
-    if (csum !== undefined) {
-      this.bitmapSeals = new SealBatch(SEAL_BLOCKS, BITMAP_SEALS_KEY, (key) => this.sealBitmapNow(csum, key));
-      this.descSeals = new SealBatch(SEAL_DESCRIPTORS, DESC_SEALS_KEY, (g) => this.sealDescNow(csum, g));
-    }
     for (let g = 0; g < this.count; g++) {
       const at = g * this.descBytes;
       const bytes = meta.read(this.gdtFirstBlock + Math.floor(at / BLOCK_BYTES));
@@ -197,37 +179,38 @@ export class Groups {
 
   /** With metadata_csum: group `g`'s changed bitmap gets its checksum (into the descriptor, sealed after) before commit. */
   private sealBitmap(g: number, kind: 'block' | 'inode'): void {
-    this.bitmapSeals?.add(this.meta.tx(), bitmapKey(g, kind));
-  }
-
-  /** The seal of a changed bitmap (bitmapKey): its checksum into the descriptor, whose seal it registers. */
-  private sealBitmapNow(csum: MetadataChecksums, key: number): void {
-    const g = key >> 1;
-    const kind = (key & 1) === 0 ? 'block' : 'inode';
-    const block = kind === 'block' ? this.descs[g].blockBitmap : this.descs[g].inodeBitmap;
-    const bytes = this.meta.peek(block);
-    const bits = kind === 'block' ? this.sb.clustersPerGroup : this.sb.inodesPerGroup;
-    // a bitmap changes by a few bits a transaction: the store keeps its CRC up to date from the lines that changed
-    const whole = bits % 8 === 0 && bits / 8 <= BLOCK_BYTES;
-    const checksum = csum.bitmapChecksum(bytes, bits, whole ? (seed, length) => this.meta.blockCrc(block, length, seed) : undefined);
-    if (kind === 'block') this.extras[g].blockBitmapCsum = checksum;
-    else this.extras[g].inodeBitmapCsum = checksum;
-    // the checksum covers the bitmap's first bits / 8 bytes as the journal logs them: its tag need not read them again
-    if (whole) this.meta.tx().notePrefixCrc(block, bits / 8, this.seed, checksum);
-    this.sealDesc(g);
+    const csum = this.checksums;
+    if (csum === undefined) return;
+    const desc = this.descs[g];
+    const block = kind === 'block' ? desc.blockBitmap : desc.inodeBitmap;
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_BLOCKS, block)) return;
+    tx.seal(SEAL_BLOCKS, block, () => {
+      const bytes = this.meta.peek(block);
+      const bits = kind === 'block' ? this.sb.clustersPerGroup : this.sb.inodesPerGroup;
+      // a bitmap changes by a few bits a transaction: the store keeps its CRC up to date from the lines that changed
+      const whole = bits % 8 === 0 && bits / 8 <= BLOCK_BYTES;
+      const checksum = csum.bitmapChecksum(bytes, bits, whole ? (seed, length) => this.meta.blockCrc(block, length, seed) : undefined);
+      if (kind === 'block') this.extras[g].blockBitmapCsum = checksum;
+      else this.extras[g].inodeBitmapCsum = checksum;
+      // the checksum covers the bitmap's first bits / 8 bytes as the journal logs them: its tag need not read them again
+      if (whole) this.meta.tx().notePrefixCrc(block, bits / 8, this.seed, checksum);
+      this.sealDesc(g);
+    });
   }
 
   /** With metadata_csum: group `g`'s descriptor is encoded with its bitmaps' checksums and given its own, before commit. */
   private sealDesc(g: number): void {
-    this.descSeals?.add(this.meta.tx(), g);
-  }
-
-  /** The seal of group `g`'s descriptor. */
-  private sealDescNow(csum: MetadataChecksums, g: number): void {
-    const [block, offset] = this.descLocation(g);
-    const bytes = this.meta.write(block, offset, offset + this.descBytes);
-    encodeGroupDesc64(this.descs[g], bytes, offset, this.extras[g]);
-    csum.stampGroupDesc(g, bytes.subarray(offset, offset + this.descBytes));
+    const csum = this.checksums;
+    if (csum === undefined) return;
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_DESCRIPTORS, g)) return;
+    tx.seal(SEAL_DESCRIPTORS, g, () => {
+      const [block, offset] = this.descLocation(g);
+      const bytes = this.meta.write(block, offset, offset + this.descBytes);
+      encodeGroupDesc64(this.descs[g], bytes, offset, this.extras[g]);
+      csum.stampGroupDesc(g, bytes.subarray(offset, offset + this.descBytes));
+    });
   }
 
   private descLocation(g: number): [number, number] {
@@ -407,7 +390,7 @@ export class Groups {
       // dirtied now, so the transaction's size counts it; encoded with its checksums at the seal.
       // A descriptor already sealed in this transaction was dirtied with the seal (this same
       // range, and a descriptor block is never forgotten): dirtying it again changes nothing
-      if (this.descSeals?.has(this.meta.tx(), g) === true) return;
+      if (this.meta.tx().hasSeal(SEAL_DESCRIPTORS, g)) return;
       const [block, offset] = this.descLocation(g);
       this.meta.write(block, offset, offset + this.descBytes);
       this.sealDesc(g);

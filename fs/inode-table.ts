@@ -56,7 +56,7 @@ import {
   BlockValidity, FileMap, JournalZoneSource, TreeAllocator, checkExtentRoot, emptyMap, findExtent, loadFileMap, systemZones,
 } from './extents';
 import { FsContext, SECTORS_PER_BLOCK } from './fs-context';
-import { MetaStore, SEAL_BLOCKS, SealBatch } from './meta';
+import { MetaStore, SEAL_BLOCKS } from './meta';
 import { DIR_TAIL_BYTES } from './csum';
 
 /** An xattr block's header: h_magic at 0, h_refcount at 4, 32 bytes in all. */
@@ -65,8 +65,6 @@ const XATTR_REFCOUNT_AT = 4;
 const XATTR_HEADER_BYTES = 32;
 /** i_extra_isize of the inodes we create without s_want_extra_isize (what mkfs.ext4 writes). */
 const NEW_EXTRA_ISIZE = 32;
-/** The inode seals' key among SEAL_BLOCKS's (the phase's other keys are block numbers). */
-const INODE_SEALS_KEY = -1;
 /** EXT4_NDIR_BLOCKS: the direct block numbers of a block-mapped inode, which iget checks. */
 const DIRECT_BLOCKS = 12;
 
@@ -102,19 +100,12 @@ export class InodeTable implements DirBlockSource {
    * before they reach the device): not checked again, as the kernel checks a buffer once.
    */
   private readonly trustedDirBlocks = new WeakSet<Uint8Array>();
-  /** With metadata_csum: the inodes `putInode` wrote in the running transaction, stamped by one seal before it commits. */
-  private readonly inodeSeals: SealBatch | undefined;
 
   constructor(ctx: FsContext) {
     this.ctx = ctx;
     this.meta = ctx.meta;
     this.checksums = MetadataChecksums.of(ctx.sb, ctx.meta.read(0).subarray(SUPERBLOCK_OFFSET, SUPERBLOCK_OFFSET + SUPERBLOCK_BYTES));
     this.keepsUnmodelled = (ctx.sb.featureRoCompat & (RO_COMPAT_EXTRA_ISIZE | RO_COMPAT_METADATA_CSUM)) !== 0;
-    const csum = this.checksums;
-    this.inodeSeals = csum === undefined ? undefined : new SealBatch(SEAL_BLOCKS, INODE_SEALS_KEY, (ino) => {
-      const [block, offset] = this.inodeLocation(ino);
-      csum.stampInode(ino, this.meta.peek(block).subarray(offset, offset + INODE_BYTES));
-    });
   }
 
   /** i_extra_isize of a new inode: s_want_extra_isize with extra_isize (when it is a valid size), else 32. */
@@ -179,9 +170,15 @@ export class InodeTable implements DirBlockSource {
     const out = this.meta.write(block, offset, offset + INODE_BYTES);
     encodeInode(inode, out, offset, this.keepsUnmodelled && !fresh);
     this.inodes.set(ino, inode);
-    if (this.inodeSeals === undefined) return;
+    const csum = this.checksums;
+    if (csum === undefined) return;
     this.writtenInodes.add(ino);
-    this.inodeSeals.add(this.meta.tx(), ino);
+    // inode keys are negative: the phase's other keys are block numbers
+    const tx = this.meta.tx();
+    if (tx.hasSeal(SEAL_BLOCKS, -ino)) return;
+    tx.seal(SEAL_BLOCKS, -ino, () => {
+      csum.stampInode(ino, this.meta.peek(block).subarray(offset, offset + INODE_BYTES));
+    });
   }
 
   /**
@@ -400,7 +397,11 @@ export class InodeTable implements DirBlockSource {
     return this.ctx.groups.allocRun(goal, 1)?.[0];
   }
 
-  /** How extents.ts gets and gives back the blocks of inode `ino`'s extent tree. */
+  /**
+   * How extents.ts gets and gives back the blocks of inode `ino`'s extent tree, whose blocks
+   * are sealed for `ino` (the caller names the inode: no map from inode objects to their
+   * numbers, which took a new weak key per inode created).
+   */
   treeAlloc(ino: number): TreeAllocator {
     const csum = this.checksums;
     return {

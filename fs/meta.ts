@@ -15,9 +15,7 @@
  * seals just before the committer, in phases: bitmaps, inodes, directory and extent blocks
  * first (`SEAL_BLOCKS`), then the group descriptors that hold the bitmaps' checksums
  * (`SEAL_DESCRIPTORS`), then the superblock (`SEAL_SUPERBLOCK`). A seal may register seals of a
- * later phase, never of its own or an earlier one. A writer of many structures of one kind
- * (inodes, bitmaps, group descriptors) keeps them in a `SealBatch`, which registers one seal
- * per transaction for all of them rather than a closure per structure. Without metadata_csum nothing is registered
+ * later phase, never of its own or an earlier one. Without metadata_csum nothing is registered
  * and commit does what it did. A seal whose checksum covers a block's first bytes as they will
  * be logged may note it (`Transaction.notePrefixCrc`) for the journal's tag over the block; a
  * later change of the block through this store drops the note. A seal or a tag that reads a
@@ -101,7 +99,7 @@ export class Transaction {
    * same key again costs nothing more.
    */
   seal(phase: SealPhase, key: number, seal: () => void): void {
-    this.checkMaySeal(phase);
+    if (phase <= this.sealingPhase) assert(false, () => `a seal of phase ${phase} registered while phase ${this.sealingPhase} runs`);
     let map = this.seals[phase];
     if (map === undefined) {
       map = new Map();
@@ -113,13 +111,8 @@ export class Transaction {
   /** Whether a seal of `key` is registered in `phase`: a writer that changes the same structure many times a transaction then skips building its closure again. */
   hasSeal(phase: SealPhase, key: number): boolean {
     // the same check as `seal`: asking is registering, for the phase rule
-    this.checkMaySeal(phase);
-    return this.seals[phase]?.has(key) ?? false;
-  }
-
-  /** The phase rule: a seal of `phase` may be registered (or asked for) only before that phase runs. */
-  checkMaySeal(phase: SealPhase): void {
     if (phase <= this.sealingPhase) assert(false, () => `a seal of phase ${phase} registered while phase ${this.sealingPhase} runs`);
+    return this.seals[phase]?.has(key) ?? false;
   }
 
   /** Run the registered seals, phase by phase (MetaStore.commit, before the committer). */
@@ -144,51 +137,6 @@ export class Transaction {
       this.dirtyLines.set(block, mask);
     }
     for (let line = Math.floor(from / LINE_BYTES); line * LINE_BYTES < to; line++) mask[line >> 5] |= 1 << (line & 31);
-  }
-}
-
-/**
- * Structures of one kind a writer changes many times a transaction (inodes, bitmaps, group
- * descriptors), each named by a number (`key`), sealed by a single seal the batch registers
- * on the transaction the first time a key is added in it (`add`): no closure nor registry
- * entry per structure. The keys are sealed in the order first added, once each however often
- * added. Within a phase the order of seals never changes a byte (a seal writes only its own
- * structure's checksum, from bytes no other seal of its phase writes), so a batch seals what
- * one seal per key would have sealed, to the byte.
- *
- * A batch is reused from one transaction to the next: a transaction other than the last one
- * it registered on starts it empty (one that was discarded never ran its seal). The seal it
- * registers seals the keys of the transaction being committed: no other can have been begun
- * since (MetaStore runs one transaction at a time).
- */
-export class SealBatch {
-  private tx: Transaction | undefined;
-  private readonly keys = new Set<number>();
-  private readonly run: () => void;
-
-  /** `registryKey`: the batch's key among its phase's seals (never a key another writer seals under); `sealOne` seals one structure. */
-  constructor(private readonly phase: SealPhase, private readonly registryKey: number, sealOne: (key: number) => void) {
-    this.run = () => {
-      for (const key of this.keys) sealOne(key);
-    };
-  }
-
-  /** Seal structure `key` before `tx` commits (Transaction.seal's phase rule holds). */
-  add(tx: Transaction, key: number): void {
-    if (this.tx !== tx) {
-      this.tx = tx;
-      this.keys.clear();
-      tx.seal(this.phase, this.registryKey, this.run);
-    } else {
-      tx.checkMaySeal(this.phase);
-    }
-    this.keys.add(key);
-  }
-
-  /** Whether `key` is to be sealed before `tx` commits (asking is registering, for the phase rule, as Transaction.hasSeal). */
-  has(tx: Transaction, key: number): boolean {
-    tx.checkMaySeal(this.phase);
-    return this.tx === tx && this.keys.has(key);
   }
 }
 
