@@ -130,7 +130,7 @@ export class DaxData {
     const map = this.table.map(ino);
     const removed = removeRange(map.leaves, fromBlock, Number.MAX_SAFE_INTEGER);
     if (removed.length === 0 && fromBlock > 0) return true;
-    const stored = storeFileMap(meta, this.table.treeAlloc(), inode, map, 0);
+    const stored = storeFileMap(meta, this.table.treeAlloc(ino), inode, map, 0);
     if (stored !== 'ok') return false;
     for (const e of removed) {
       for (let b = 0; b < e.len; b++) {
@@ -166,7 +166,7 @@ export class DaxData {
       insertRun(map.leaves, l, pblock, 1);
     }
     const taken = this.fillHoles(ino, map, holes, at, coverLen);
-    const stored = storeFileMap(this.ctx.meta, this.table.treeAlloc(), inode, map, taken[0]?.[0] ?? 0);
+    const stored = storeFileMap(this.ctx.meta, this.table.treeAlloc(ino), inode, map, taken[0]?.[0] ?? 0);
     if (stored !== 'ok') {
       // give back what this write took; the map is as it was
       map.leaves = before;

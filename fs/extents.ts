@@ -307,8 +307,8 @@ function normalise(leaves: readonly ExtentLeaf[]): ExtentLeaf[] {
 export interface TreeAllocator {
   allocTreeBlock(goal: number): number | undefined;
   freeTreeBlock(block: number): void;
-  /** With metadata_csum: a tree block of `inode` was written, to get its tail checksum before commit. */
-  sealTreeBlock?: ((block: number, inode: Inode) => void) | undefined;
+  /** With metadata_csum: a tree block of the inode the allocator is for was written, to get its tail checksum before commit. */
+  sealTreeBlock?: ((block: number) => void) | undefined;
 }
 
 /**
@@ -338,7 +338,7 @@ export function storeFileMap(meta: MetaStore, alloc: TreeAllocator, inode: Inode
     for (let i = 0; i < leafBlocksNeeded; i++) {
       const chunk = leaves.slice(i * EXTENT_BLOCK_MAX, (i + 1) * EXTENT_BLOCK_MAX);
       encodeExtentNode({ depth: 0, max: EXTENT_BLOCK_MAX, leaves: chunk, indexes: [] }, meta.fresh(blocks[i]), 0, BLOCK_BYTES);
-      alloc.sealTreeBlock?.(blocks[i], inode);
+      alloc.sealTreeBlock?.(blocks[i]);
       indexes.push({ block: chunk[0].block, leaf: blocks[i] });
     }
     encodeExtentNode({ depth: 1, max: EXTENT_ROOT_MAX, leaves: [], indexes }, root, 0, 60);

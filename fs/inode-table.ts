@@ -100,8 +100,6 @@ export class InodeTable implements DirBlockSource {
    * before they reach the device): not checked again, as the kernel checks a buffer once.
    */
   private readonly trustedDirBlocks = new WeakSet<Uint8Array>();
-  /** The number of each cached inode object: a tree block is sealed for the inode storeFileMap was given. */
-  private readonly numbers = new WeakMap<Inode, number>();
 
   constructor(ctx: FsContext) {
     this.ctx = ctx;
@@ -123,7 +121,6 @@ export class InodeTable implements DirBlockSource {
       const [block, offset] = this.inodeLocation(ino);
       inode = decodeInode(this.meta.read(block), offset);
       this.inodes.set(ino, inode);
-      if (this.checksums !== undefined) this.numbers.set(inode, ino);
     }
     return inode;
   }
@@ -175,7 +172,6 @@ export class InodeTable implements DirBlockSource {
     this.inodes.set(ino, inode);
     const csum = this.checksums;
     if (csum === undefined) return;
-    this.numbers.set(inode, ino);
     this.writtenInodes.add(ino);
     // inode keys are negative: the phase's other keys are block numbers
     const tx = this.meta.tx();
@@ -402,8 +398,12 @@ export class InodeTable implements DirBlockSource {
     return this.ctx.groups.allocRun(goal, 1)?.[0];
   }
 
-  /** How extents.ts gets and gives back the blocks of an extent tree. */
-  treeAlloc(): TreeAllocator {
+  /**
+   * How extents.ts gets and gives back the blocks of inode `ino`'s extent tree, whose blocks
+   * are sealed for `ino` (the caller names the inode: no map from inode objects to their
+   * numbers, which took a new weak key per inode created).
+   */
+  treeAlloc(ino: number): TreeAllocator {
     const csum = this.checksums;
     return {
       allocTreeBlock: (goal: number) => this.allocBlock(goal),
@@ -411,9 +411,7 @@ export class InodeTable implements DirBlockSource {
         this.meta.forget(block);
         this.ctx.groups.freeBlock(block);
       },
-      sealTreeBlock: csum === undefined ? undefined : (block: number, inode: Inode) => {
-        const ino = this.numbers.get(inode);
-        assert(ino !== undefined, 'a tree block is stored for a cached inode');
+      sealTreeBlock: csum === undefined ? undefined : (block: number) => {
         const tx = this.meta.tx();
         if (tx.hasSeal(SEAL_BLOCKS, block)) return;
         tx.seal(SEAL_BLOCKS, block, () => {

@@ -152,7 +152,7 @@ export class InodeLifecycle {
     if (block === undefined) fail('ENOSPC');
     initEmptyBlock(this.ctx.meta.fresh(block), this.table.dirTails);
     insertRun(map.leaves, lblock, block, 1);
-    const stored = storeFileMap(this.ctx.meta, this.table.treeAlloc(), dir, map, block);
+    const stored = storeFileMap(this.ctx.meta, this.table.treeAlloc(dirIno), dir, map, block);
     if (stored !== 'ok') fail(stored === 'efbig' ? 'EFBIG' : 'ENOSPC');
     dir.size += BLOCK_BYTES;
     dir.blocks += SECTORS_PER_BLOCK;
@@ -339,7 +339,7 @@ export class InodeLifecycle {
     insertRun(this.table.map(ino).leaves, 0, block, 1);
     inode.size = sizeBytes;
     inode.blocks = SECTORS_PER_BLOCK;
-    const stored = storeFileMap(meta, this.table.treeAlloc(), inode, this.table.map(ino), block);
+    const stored = storeFileMap(meta, this.table.treeAlloc(ino), inode, this.table.map(ino), block);
     assert(stored === 'ok', 'a one-extent map fits in the inode');
     return block;
   }
