@@ -229,7 +229,8 @@ export const SHADOW_MIN_BYTES = 2048;
  * Hints wider than this many lines are not followed: the bytes are read whole and the shadow
  * let go (measured on bench:fs's mix: a bitmap's bit or a descriptor block's two descriptors
  * are cheaper to follow than to read, an inode-table block's rewritten inodes, three lines
- * each, are not: a native call per run and the compares cost more than the 4 KiB read).
+ * each, are not: a native call per run and the compares cost more than the 4 KiB read; those
+ * blocks are kept from their inodes' CRCs instead, UnitCrc).
  */
 const SHADOW_HINT_MAX_LINES = 2;
 const SHADOW_LINE_BYTES = 64;
