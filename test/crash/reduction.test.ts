@@ -2,8 +2,8 @@
  * The reduction of crash states (crash/explore.ts) held against judging in full.
  *
  * 1. Full enumeration: on tiny workloads (at most three operations, writes of at most 256
- *    bytes), every state of the k = 1 bound (and of k = 2 on mkdir-rename-sync with linux-arm64-nosync,
- *    both policies) at a crash point is materialised and judged in
+ *    bytes), every state of the k = 1 bound (and of k = 2 on mkdir-rename-sync with
+ *    linux-arm64-nosync, both policies) at a crash point is materialised and judged in
  *    full (recovery, fsck, namespace, data, G8), and the reduction must give every state the
  *    same verdict, cover exactly the bound and count the same states per promise (the
  *    families it settles as mirrors of another family's tree are counted, not judged). Judging a state in
@@ -15,8 +15,9 @@
  *    linux-x86 (unordered): word and line granularity, completion families, findings.
  * 2. Class members: on a workload of bounded-1 on armv8.2 with linux-arm64 (unordered), and
  *    on the tiny write-fsync with linux-arm64-nosync (ordered; that setup's k = 2 bound is
- *    also enumerated in full in 1, on mkdir-rename-sync); `npm run test:reduction` runs bounded-1, bounded-2 and apps workloads
- *    with both policies on both setups. k = 2, at every crash point one member drawn from every class, and a seeded
+ *    also enumerated in full in 1, on mkdir-rename-sync); `npm run test:reduction` runs
+ *    bounded-1, bounded-2 and apps workloads with both policies on both setups. k = 2, at
+ *    every crash point one member drawn from every class, and a seeded
  *    choice among those is rebuilt and judged in full; each must break exactly what the
  *    reduction says its class breaks.
  * 3. Families counted in bulk (explore.ts `expandBulk`, at points with many pending cleans)
