@@ -380,19 +380,17 @@ function lineShiftTable(k: number): Uint32Array {
  * so the block costs a shift per unit. A unit's CRC comes from a writer that has just computed
  * it (`note`: an inode's seal, from the checksum it stamped, `stampedInodeRawCrc`) or is
  * computed here; a private copy of the block (the shadow) holds the bytes the units' CRCs
- * describe, `note` copying the unit in. `crcOf` compares the shadow with the bytes given: equal,
- * the units' CRCs are the block's; not equal (a unit changed without a note, or was never
- * noted), the units that differ are read again. So a unit changed after its note costs time,
+ * describe (zeros at first, whose CRC from 0 is 0), `note` copying the unit in. `crcOf` compares
+ * the shadow with the bytes given: equal, the units' CRCs are the block's; not equal (a unit
+ * changed without a note, or was never noted), the units that differ are read again. So a unit changed after its note costs time,
  * never a value; a note's CRC is trusted to be the CRC of the bytes noted, as a seal's prefix
  * CRC is (Transaction.notePrefixCrc).
  */
 export class UnitCrc {
+  /** Zeros at first, as are the CRCs from 0 of zeros: `crcs` describes it from the start. */
   private readonly shadow: Buffer;
-  /** crc32cRaw(0, the shadow's unit u), valid where `known[u]` is 1. */
+  /** crc32cRaw(0, the shadow's unit u). */
   private readonly crcs: Uint32Array;
-  private readonly known: Uint8Array;
-  /** How many units `known` marks. */
-  private knownCount = 0;
   /** The shift over one unit's zeros (shiftTable). */
   private readonly shift: Uint32Array;
 
@@ -400,7 +398,6 @@ export class UnitCrc {
     assert(unitBytes > 0 && blockBytes % unitBytes === 0, () => `a block of ${blockBytes} bytes is not made of units of ${unitBytes}`);
     this.shadow = Buffer.alloc(blockBytes);
     this.crcs = new Uint32Array(blockBytes / unitBytes);
-    this.known = new Uint8Array(blockBytes / unitBytes);
     this.shift = unitShiftTable(unitBytes);
   }
 
@@ -408,25 +405,23 @@ export class UnitCrc {
   note(unit: number, bytes: Uint8Array, crc: number): void {
     this.shadow.set(bytes, unit * this.unitBytes);
     this.crcs[unit] = crc;
-    if (this.known[unit] === 0) this.knownCount++;
-    this.known[unit] = 1;
   }
 
   /** crc32cRaw(seed, bytes), `bytes` being the whole block (blockBytes long). */
   crcOf(bytes: Uint8Array, seed: number): number {
-    if (this.knownCount < this.crcs.length || this.shadow.compare(bytes) !== 0) this.refresh(bytes);
+    if (this.shadow.compare(bytes) !== 0) this.refresh(bytes);
     const t = this.shift;
     let c = 0;
     for (let u = 0; u < this.crcs.length; u++) c = t[c & 0xff] ^ t[256 + ((c >>> 8) & 0xff)] ^ t[512 + ((c >>> 16) & 0xff)] ^ t[768 + (c >>> 24)] ^ this.crcs[u];
     return crc32cRawFrom(seed, c >>> 0, this.blockBytes);
   }
 
-  /** Read again every unit never noted or not as the shadow holds it. */
+  /** Read again every unit not as the shadow holds it. */
   private refresh(bytes: Uint8Array): void {
     const n = this.unitBytes;
     for (let u = 0; u < this.crcs.length; u++) {
       const from = u * n;
-      if (this.known[u] === 1 && this.shadow.compare(bytes, from, from + n, from, from + n) === 0) continue;
+      if (this.shadow.compare(bytes, from, from + n, from, from + n) === 0) continue;
       const unit = bytes.subarray(from, from + n);
       this.note(u, unit, crc32cRaw(0, unit));
     }
